@@ -1,0 +1,62 @@
+//! The one error type of `governance`.
+//!
+//! Policy: every fallible public function returns [`Error`]. Variants say what went wrong
+//! in terms a caller can act on (a named constraint, a bad field); driver details stay in
+//! the `source` chain for the log. Messages never contain a PIN, token, key or password.
+
+use std::path::PathBuf;
+
+/// What can go wrong in the domain and its storage.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The database URL is not one pinward can use.
+    #[error("database URL: {0}")]
+    DatabaseUrl(&'static str),
+    /// The SQLite file or its folder could not be prepared.
+    #[error("database file {path}: {source}")]
+    DatabaseFile {
+        /// The file pinward tried to create or open.
+        path: PathBuf,
+        /// Why it failed.
+        source: std::io::Error,
+    },
+    /// The database refused a change because a named constraint would break.
+    #[error("conflict with constraint {constraint}")]
+    Conflict {
+        /// The constraint's name, as written in `migrations/`.
+        constraint: String,
+    },
+    /// Applying migrations failed.
+    #[error("migrations could not be applied: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The service identity file is gone while the database holds items sealed to it.
+    #[error(
+        "the service identity {path} is missing but the database holds {sealed} sealed PIN versions; \
+         restore the identity file from backup (pinward never replaces it, a new one would open nothing)"
+    )]
+    IdentityMissing {
+        /// Where the identity should be.
+        path: PathBuf,
+        /// How many sealed items need it.
+        sealed: i64,
+    },
+    /// A key, PIN or sealing operation failed.
+    #[error(transparent)]
+    Vault(#[from] vault::Error),
+    /// A background task did not finish.
+    #[error("{0} was interrupted")]
+    Background(&'static str),
+    /// The database could not be reached or failed a query.
+    #[error("database error: {0}")]
+    Database(#[source] sqlx::Error),
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(error: sqlx::Error) -> Self {
+        match crate::store::dialect::violated_constraint(&error) {
+            Some(constraint) => Error::Conflict { constraint },
+            None => Error::Database(error),
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! governance: the domain of pinward and its storage on SQLite and PostgreSQL.
+//!
+//! Everything below `web` that touches a database goes through [`store::Store`]: one
+//! implementation of every query, run on whichever backend is configured.
+
+pub mod error;
+pub mod keys;
+pub mod store;
+
+pub use error::Error;
+pub use store::{Backend, DatabaseTarget, DatabaseUrl, Store};

@@ -1,0 +1,146 @@
+//! Every difference between SQLite and PostgreSQL that the SQL text cannot hide.
+//!
+//! Queries are written once, with `$1` binds, which both backends accept. What differs —
+//! how a write transaction starts, row locks, and how a broken constraint is reported —
+//! is decided here and nowhere else.
+
+use super::Backend;
+
+/// The statement that opens a write transaction.
+///
+/// SQLite takes the write lock at `BEGIN IMMEDIATE`, so two writers queue on
+/// `busy_timeout` instead of failing with `SQLITE_BUSY` when a reader upgrades.
+pub(crate) fn begin_write(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "BEGIN IMMEDIATE",
+        Backend::Postgres => "BEGIN",
+    }
+}
+
+/// The clause that locks selected rows until the transaction ends.
+///
+/// SQLite has no row locks; `BEGIN IMMEDIATE` already holds the database's write lock.
+pub fn for_update(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "",
+        Backend::Postgres => " FOR UPDATE",
+    }
+}
+
+/// The name of the constraint a failed statement broke, as written in `migrations/`.
+///
+/// PostgreSQL reports the name. SQLite names CHECK constraints but reports UNIQUE and
+/// primary keys by their columns (`UNIQUE constraint failed: orgs.slug`), so those are
+/// looked up in [`SQLITE_UNIQUE_COLUMNS`].
+pub(crate) fn violated_constraint(error: &sqlx::Error) -> Option<String> {
+    let sqlx::Error::Database(db) = error else {
+        return None;
+    };
+    if let Some(name) = db.constraint() {
+        return Some(name.to_owned());
+    }
+    let message = db.message();
+    if let Some(rest) = message.strip_prefix("CHECK constraint failed: ") {
+        return Some(rest.trim().to_owned());
+    }
+    if let Some(columns) = message
+        .strip_prefix("UNIQUE constraint failed: ")
+        .or_else(|| message.strip_prefix("PRIMARY KEY constraint failed: "))
+    {
+        return SQLITE_UNIQUE_COLUMNS
+            .iter()
+            .find(|(cols, _)| *cols == columns.trim())
+            .map(|(_, name)| (*name).to_owned());
+    }
+    if message.starts_with("FOREIGN KEY constraint failed") {
+        // SQLite does not say which key; callers check references before writing.
+        return Some("foreign_key".to_owned());
+    }
+    None
+}
+
+/// SQLite's column lists of unique constraints and unique indexes, with their names.
+/// A test checks that every `_uq` and `_pk` of the SQLite migrations is listed here.
+pub(crate) const SQLITE_UNIQUE_COLUMNS: &[(&str, &str)] = &[
+    ("orgs.id", "orgs_pk"),
+    ("orgs.slug", "orgs_slug_uq"),
+    ("users.id", "users_pk"),
+    ("users.email", "users_email_uq"),
+    ("members.id", "members_pk"),
+    ("members.org_id, members.user_id", "members_org_user_uq"),
+    ("members.org_id, members.id", "members_org_id_uq"),
+    ("clients.id", "clients_pk"),
+    (
+        "clients.org_id, clients.meta_business_id",
+        "clients_org_business_uq",
+    ),
+    ("clients.org_id, clients.id", "clients_org_id_uq"),
+    (
+        "member_clients.member_id, member_clients.client_id",
+        "member_clients_pk",
+    ),
+    ("wabas.id", "wabas_pk"),
+    ("wabas.org_id, wabas.meta_waba_id", "wabas_org_meta_uq"),
+    ("wabas.org_id, wabas.id", "wabas_org_id_uq"),
+    ("phone_numbers.id", "phone_numbers_pk"),
+    (
+        "phone_numbers.org_id, phone_numbers.meta_phone_number_id",
+        "phone_numbers_org_meta_uq",
+    ),
+    (
+        "phone_numbers.org_id, phone_numbers.id",
+        "phone_numbers_org_id_uq",
+    ),
+    ("pin_versions.id", "pin_versions_pk"),
+    ("pin_versions.attempt_id", "pin_versions_attempt_uq"),
+    (
+        "pin_versions.phone_number_id, pin_versions.version",
+        "pin_versions_number_version_uq",
+    ),
+    (
+        "pin_versions.phone_number_id, pin_versions.status",
+        "pin_versions_one_live_uq",
+    ),
+    (
+        "ledger_events.org_id, ledger_events.seq",
+        "ledger_events_pk",
+    ),
+    ("ledger_heads.org_id", "ledger_heads_pk"),
+    ("ledger_checkpoints.id", "ledger_checkpoints_pk"),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::SQLITE_UNIQUE_COLUMNS;
+
+    /// Every named unique or primary-key constraint in the SQLite migrations.
+    fn unique_names_in_sqlite_migrations() -> Vec<String> {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../migrations/sqlite");
+        let mut names = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+            for word in text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+                if word.ends_with("_uq") || word.ends_with("_pk") {
+                    names.push(word.to_owned());
+                }
+            }
+        }
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    #[test]
+    fn every_sqlite_unique_constraint_has_its_columns_listed() {
+        let listed: Vec<&str> = SQLITE_UNIQUE_COLUMNS
+            .iter()
+            .map(|(_, name)| *name)
+            .collect();
+        for name in unique_names_in_sqlite_migrations() {
+            assert!(
+                listed.contains(&name.as_str()),
+                "{name} is missing from SQLITE_UNIQUE_COLUMNS"
+            );
+        }
+    }
+}

@@ -1,0 +1,234 @@
+//! Storage on SQLite (embedded default) or PostgreSQL, behind one [`Store`].
+//!
+//! Every query is written once: the same SQL text runs on whichever pool is configured,
+//! through [`on_pool!`] and [`on_tx!`], with the few dialect differences in [`dialect`].
+//! Migrations live in `migrations/sqlite` and `migrations/postgres` under the same
+//! numbered names and are embedded at build time.
+
+pub mod dialect;
+mod target;
+
+use std::fs::OpenOptions;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+
+pub use target::{DatabaseTarget, DatabaseUrl, SQLITE_FILE_NAME};
+
+use crate::Error;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../../migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../../migrations/postgres");
+
+/// How long a statement waits for another connection's lock before it fails.
+const LOCK_WAIT: Duration = Duration::from_secs(10);
+
+/// Which database engine a [`Store`] runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// The embedded SQLite file.
+    Sqlite,
+    /// A PostgreSQL server.
+    Postgres,
+}
+
+impl Backend {
+    /// `sqlite` or `postgres`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// A connection pool of either backend.
+#[derive(Debug, Clone)]
+pub(crate) enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// A write transaction of either backend. Dropped without [`Tx::commit`], it rolls back.
+#[derive(Debug)]
+pub struct Tx {
+    pub(crate) inner: TxInner,
+}
+
+#[derive(Debug)]
+pub(crate) enum TxInner {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+/// Runs `$body` with `$pool` bound to the concrete pool, whichever backend it is.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! on_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.pool {
+            $crate::store::Pool::Sqlite($pool) => $body,
+            $crate::store::Pool::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Runs `$body` with `$conn` bound to the transaction's connection, whichever backend.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! on_tx {
+    ($tx:expr, $conn:ident => $body:expr) => {
+        match &mut $tx.inner {
+            $crate::store::TxInner::Sqlite(tx) => {
+                let $conn = &mut **tx;
+                $body
+            }
+            $crate::store::TxInner::Postgres(tx) => {
+                let $conn = &mut **tx;
+                $body
+            }
+        }
+    };
+}
+
+/// The database of one pinward deployment.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub(crate) pool: Pool,
+}
+
+impl Store {
+    /// Opens the database; an absent SQLite file is created with mode 0600.
+    ///
+    /// Does not migrate: call [`Store::migrate`].
+    pub async fn connect(target: &DatabaseTarget) -> Result<Self, Error> {
+        let pool = match target {
+            DatabaseTarget::Sqlite { path } => Pool::Sqlite(open_sqlite(path).await?),
+            DatabaseTarget::Postgres { url } => {
+                let options = PgConnectOptions::from_str(url.expose())
+                    .map_err(|_| Error::DatabaseUrl("not a valid postgres:// URL"))?;
+                let pool = PgPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(LOCK_WAIT)
+                    .connect_with(options)
+                    .await?;
+                Pool::Postgres(pool)
+            }
+        };
+        Ok(Store { pool })
+    }
+
+    /// The engine this store runs on.
+    pub fn backend(&self) -> Backend {
+        match self.pool {
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Applies every migration not yet applied.
+    pub async fn migrate(&self) -> Result<(), Error> {
+        match &self.pool {
+            Pool::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await?,
+            Pool::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// Versions of the migrations applied to this database, in order.
+    pub async fn applied_migrations(&self) -> Result<Vec<i64>, Error> {
+        let sql = "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version";
+        let versions = on_pool!(self, pool => sqlx::query_scalar(sql).fetch_all(pool).await)?;
+        Ok(versions)
+    }
+
+    /// Answers whether the database takes queries now (for `/readyz`).
+    pub async fn ping(&self) -> Result<(), Error> {
+        let one: i64 = on_pool!(self, pool => sqlx::query_scalar("SELECT CAST(1 AS BIGINT)").fetch_one(pool).await)?;
+        debug_assert_eq!(one, 1);
+        Ok(())
+    }
+
+    /// Starts a write transaction. Every state change and its ledger event commit in one.
+    pub async fn begin(&self) -> Result<Tx, Error> {
+        let statement = dialect::begin_write(self.backend());
+        let inner = match &self.pool {
+            Pool::Sqlite(pool) => TxInner::Sqlite(pool.begin_with(statement).await?),
+            Pool::Postgres(pool) => TxInner::Postgres(pool.begin_with(statement).await?),
+        };
+        Ok(Tx { inner })
+    }
+
+    /// Closes every connection, waiting for those in use to be returned.
+    pub async fn close(&self) {
+        on_pool!(self, pool => pool.close().await);
+    }
+}
+
+impl Tx {
+    /// Makes every change of the transaction durable.
+    pub async fn commit(self) -> Result<(), Error> {
+        match self.inner {
+            TxInner::Sqlite(tx) => tx.commit().await?,
+            TxInner::Postgres(tx) => tx.commit().await?,
+        }
+        Ok(())
+    }
+
+    /// Undoes every change of the transaction.
+    pub async fn rollback(self) -> Result<(), Error> {
+        match self.inner {
+            TxInner::Sqlite(tx) => tx.rollback().await?,
+            TxInner::Postgres(tx) => tx.rollback().await?,
+        }
+        Ok(())
+    }
+
+    /// The engine this transaction runs on.
+    pub fn backend(&self) -> Backend {
+        match self.inner {
+            TxInner::Sqlite(_) => Backend::Sqlite,
+            TxInner::Postgres(_) => Backend::Postgres,
+        }
+    }
+}
+
+/// Opens (creating 0600 if needed) the SQLite file: WAL, `synchronous=FULL`, foreign keys.
+async fn open_sqlite(path: &Path) -> Result<SqlitePool, Error> {
+    let file_error = |source| Error::DatabaseFile {
+        path: path.to_owned(),
+        source,
+    };
+    // Created here rather than by SQLite so the mode is 0600 from the first byte;
+    // SQLite gives its -wal and -shm files the same mode.
+    match OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(error) => return Err(file_error(error)),
+    }
+    let options = SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(false)
+        .journal_mode(SqliteJournalMode::Wal)
+        // A committed PIN version must survive power loss before it is sent to Meta.
+        .synchronous(SqliteSynchronous::Full)
+        .foreign_keys(true)
+        .busy_timeout(LOCK_WAIT);
+    let pool = SqlitePoolOptions::new()
+        .max_connections(8)
+        .acquire_timeout(LOCK_WAIT)
+        .connect_with(options)
+        .await?;
+    Ok(pool)
+}

@@ -1,0 +1,144 @@
+//! The command line: every setting is a flag and a `PINWARD_…` variable.
+//!
+//! Values arrive here as text; [`crate::config::Config::parse`] turns them into types, so
+//! a wrong value is reported in one line naming its variable rather than as clap's usage.
+
+use std::ffi::OsString;
+
+use clap::{Args, Parser, Subcommand};
+
+/// pinward keeps WhatsApp Business two-step verification PINs safe: escrowed with age,
+/// rotated through Meta's Graph API, with a hash-chained ledger of who did what.
+#[derive(Debug, Parser)]
+#[command(name = "pinward", version, about, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub settings: Settings,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Settings shared by every command (all optional; see README "Configuration").
+#[derive(Debug, Args)]
+pub struct Settings {
+    /// Folder for the SQLite database, keys and other state [default: ./pinward-data]
+    #[arg(long, env = "PINWARD_DATA_DIR", global = true, value_name = "DIR")]
+    pub data_dir: Option<OsString>,
+
+    /// postgres://USER:PASS@HOST/DB, or sqlite://PATH [default: an SQLite file in the data dir]
+    #[arg(
+        long,
+        env = "PINWARD_DATABASE_URL",
+        global = true,
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
+
+    /// Address the server listens on [default: 127.0.0.1:8080]
+    #[arg(long, env = "PINWARD_LISTEN", global = true, value_name = "ADDR")]
+    pub listen: Option<String>,
+
+    /// The URL people reach pinward at, e.g. https://pinward.example.com
+    #[arg(long, env = "PINWARD_PUBLIC_URL", global = true, value_name = "URL")]
+    pub public_url: Option<String>,
+
+    /// age identity that opens escrowed PINs [default: DATA_DIR/identity.txt]
+    #[arg(
+        long,
+        env = "PINWARD_IDENTITY_FILE",
+        global = true,
+        value_name = "FILE"
+    )]
+    pub identity_file: Option<OsString>,
+
+    /// Graph API base URL [default: https://graph.facebook.com]
+    #[arg(
+        long,
+        env = "PINWARD_GRAPH_BASE_URL",
+        global = true,
+        value_name = "URL"
+    )]
+    pub graph_base_url: Option<String>,
+
+    /// Graph API version [default: v26.0]
+    #[arg(
+        long,
+        env = "PINWARD_GRAPH_VERSION",
+        global = true,
+        value_name = "vNN.0"
+    )]
+    pub graph_version: Option<String>,
+
+    /// OpenID Connect issuer for single sign-on, e.g. https://login.example.com
+    #[arg(long, env = "PINWARD_OIDC_ISSUER", global = true, value_name = "URL")]
+    pub oidc_issuer: Option<String>,
+
+    /// OpenID Connect client id
+    #[arg(long, env = "PINWARD_OIDC_CLIENT_ID", global = true, value_name = "ID")]
+    pub oidc_client_id: Option<String>,
+
+    /// OpenID Connect client secret
+    #[arg(
+        long,
+        env = "PINWARD_OIDC_CLIENT_SECRET",
+        global = true,
+        value_name = "SECRET",
+        hide_env_values = true
+    )]
+    pub oidc_client_secret: Option<String>,
+
+    /// SMTP server for notifications: smtp://, smtps:// or smtp+starttls://USER:PASS@HOST:PORT
+    #[arg(
+        long,
+        env = "PINWARD_SMTP_URL",
+        global = true,
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub smtp_url: Option<String>,
+
+    /// Sender address of notification emails
+    #[arg(long, env = "PINWARD_SMTP_FROM", global = true, value_name = "ADDRESS")]
+    pub smtp_from: Option<String>,
+
+    /// URL that receives notification webhooks (JSON POST)
+    #[arg(
+        long,
+        env = "PINWARD_WEBHOOK_URL",
+        global = true,
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub webhook_url: Option<String>,
+
+    /// Log format: pretty or json [default: pretty]
+    #[arg(long, env = "PINWARD_LOG_FORMAT", global = true, value_name = "FORMAT")]
+    pub log_format: Option<String>,
+
+    /// Log filter, e.g. info or pinward=debug,sqlx=warn [default: info]
+    #[arg(long, env = "PINWARD_LOG", global = true, value_name = "FILTER")]
+    pub log: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the service
+    Serve,
+    /// Apply database migrations and exit
+    Migrate,
+    /// The service's keys
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Print the service's public keys (the age recipient escrow is sealed to)
+    Show {
+        /// One JSON object, for scripts
+        #[arg(long)]
+        json: bool,
+    },
+}

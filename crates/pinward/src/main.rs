@@ -1,0 +1,82 @@
+//! pinward: the one binary — parses the command line, starts logging, runs a command.
+//!
+//! Every failure ends as one line `error: …` on stderr and a non-zero exit: 2 for a wrong
+//! setting, 1 for anything else.
+
+mod cli;
+mod commands;
+mod config;
+mod telemetry;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command, KeysCommand};
+use crate::config::Config;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::parse(&cli.settings) {
+        Ok(config) => config,
+        Err(error) => return fail(&error.to_string(), 2),
+    };
+    telemetry::init(config.log_format, &config.log_filter);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => return fail(&format!("cannot start the async runtime: {error}"), 1),
+    };
+    let result = runtime.block_on(run(cli.command, &config));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Config(error)) => fail(&error.to_string(), 2),
+        Err(Failure::Other(error)) => fail(&format!("{error:#}"), 1),
+    }
+}
+
+async fn run(command: Command, config: &Config) -> Result<(), Failure> {
+    match command {
+        Command::Serve => {
+            config.prepare_data_dir()?;
+            commands::serve::run(config).await?;
+        }
+        Command::Migrate => {
+            config.prepare_data_dir()?;
+            commands::migrate::run(config).await?;
+        }
+        Command::Keys(KeysCommand::Show { json }) => {
+            config.prepare_data_dir()?;
+            commands::keys::show(config, json).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Why a command failed: a wrong setting, or anything else.
+enum Failure {
+    Config(config::ConfigError),
+    Other(anyhow::Error),
+}
+
+impl From<config::ConfigError> for Failure {
+    fn from(error: config::ConfigError) -> Self {
+        Failure::Config(error)
+    }
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(error: anyhow::Error) -> Self {
+        Failure::Other(error)
+    }
+}
+
+/// Prints `error: …` as one line and returns the exit code.
+fn fail(message: &str, code: u8) -> ExitCode {
+    let line = message.replace('\n', " ");
+    let _ = writeln!(std::io::stderr(), "error: {line}");
+    ExitCode::from(code)
+}

@@ -1,0 +1,147 @@
+//! Sealing and opening through the public API: every recipient opens, others cannot, and
+//! damaged or foreign ciphertext fails with a typed error.
+
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+use vault::{Error, Identity, OpenFailure, Pin, Recipients, Secret, open, seal};
+
+fn four_identities() -> (Identity, Vec<Identity>, Recipients) {
+    let service = Identity::generate();
+    let recovery: Vec<Identity> = (0..3).map(|_| Identity::generate()).collect();
+    let recipients = Recipients::new(
+        std::iter::once(service.recipient()).chain(recovery.iter().map(Identity::recipient)),
+    )
+    .unwrap();
+    (service, recovery, recipients)
+}
+
+#[test]
+fn a_pin_sealed_to_four_recipients_opens_with_each_of_them() {
+    let (service, recovery, recipients) = four_identities();
+    let pin = Pin::parse("048213").unwrap();
+    let sealed = seal(&pin, &recipients).unwrap();
+    for identity in std::iter::once(&service).chain(&recovery) {
+        let opened: Pin = open(&sealed, identity).unwrap();
+        assert!(opened == pin);
+    }
+}
+
+#[test]
+fn sealed_output_is_armored_and_never_contains_the_pin() {
+    let (_, _, recipients) = four_identities();
+    let pin = Pin::parse("048213").unwrap();
+    let sealed = seal(&pin, &recipients).unwrap();
+    let text = sealed.as_str();
+    assert!(
+        text.starts_with("-----BEGIN AGE ENCRYPTED FILE-----\n"),
+        "{text}"
+    );
+    assert!(
+        text.trim_end()
+            .ends_with("-----END AGE ENCRYPTED FILE-----"),
+        "{text}"
+    );
+    assert!(!text.contains("048213"));
+    // Sealing twice gives different ciphertexts (fresh file key and ephemeral shares).
+    assert_ne!(seal(&pin, &recipients).unwrap(), sealed);
+}
+
+#[test]
+fn an_identity_that_is_not_a_recipient_cannot_open() {
+    let (_, _, recipients) = four_identities();
+    let sealed = seal(&Pin::parse("048213").unwrap(), &recipients).unwrap();
+    let stranger = Identity::generate();
+    assert!(matches!(
+        open::<Pin>(&sealed, &stranger),
+        Err(Error::Open(OpenFailure::NoMatchingIdentity))
+    ));
+}
+
+#[test]
+fn a_token_secret_round_trips_through_the_same_api() {
+    let (service, _, recipients) = four_identities();
+    let token = Secret::from(String::from("EAAG-example-graph-token"));
+    let sealed = seal(&token, &recipients).unwrap();
+    let opened: Secret = open(sealed.as_str(), &service).unwrap();
+    assert_eq!(opened.expose(), b"EAAG-example-graph-token");
+    let empty: Secret = open(
+        seal(&Secret::new(Vec::new()), &recipients).unwrap(),
+        &service,
+    )
+    .unwrap();
+    assert!(empty.expose().is_empty());
+}
+
+#[test]
+fn a_sealed_token_opened_as_a_pin_is_refused_without_showing_it() {
+    let (service, _, recipients) = four_identities();
+    let sealed = seal(&Secret::from(String::from("12345678")), &recipients).unwrap();
+    let error = open::<Pin>(&sealed, &service).err().unwrap();
+    assert!(matches!(
+        error,
+        Error::Open(OpenFailure::UnexpectedPlaintext)
+    ));
+    assert!(!format!("{error} {error:?}").contains("1234"));
+}
+
+#[test]
+fn damaged_ciphertext_is_a_typed_failure() {
+    let (service, _, recipients) = four_identities();
+    let sealed = seal(&Pin::parse("048213").unwrap(), &recipients)
+        .unwrap()
+        .into_string();
+
+    // Every single-character change inside the armored body must fail to open; none may
+    // open to a different PIN.
+    let body_start = sealed.find('\n').unwrap() + 1;
+    let body_end = sealed.rfind("-----END").unwrap();
+    for index in body_start..body_end {
+        let original = sealed.as_bytes()[index];
+        if original == b'\n' {
+            continue;
+        }
+        let replacement = if original == b'A' { b'B' } else { b'A' };
+        let mut damaged = sealed.clone().into_bytes();
+        damaged[index] = replacement;
+        match open::<Pin>(&damaged, &service) {
+            Err(Error::Open(_)) => {}
+            Ok(_) => panic!("a change at byte {index} still opened"),
+            Err(other) => panic!("unexpected error {other:?}"),
+        }
+    }
+
+    for junk in [&b""[..], b"   ", b"hello", b"-----BEGIN PGP MESSAGE-----\n"] {
+        assert!(matches!(open::<Pin>(junk, &service), Err(Error::Open(_))));
+    }
+    let truncated = &sealed.as_bytes()[..sealed.len() / 2];
+    assert!(matches!(
+        open::<Pin>(truncated, &service),
+        Err(Error::Open(_))
+    ));
+}
+
+#[test]
+fn armor_surrounded_by_whitespace_still_opens() {
+    let (service, _, recipients) = four_identities();
+    let sealed = seal(&Pin::parse("048213").unwrap(), &recipients).unwrap();
+    let padded = format!("\n \t\r\n{}\n\n  ", sealed.as_str());
+    let opened: Pin = open(padded, &service).unwrap();
+    assert_eq!(opened.expose(), "048213");
+}
+
+#[test]
+fn sealing_to_nobody_is_impossible() {
+    assert!(matches!(Recipients::new([]), Err(Error::NoRecipients)));
+}
+
+#[test]
+fn vault_types_can_be_shared_across_threads_and_blocking_tasks() {
+    fn shareable<T: Send + Sync + 'static>() {}
+    shareable::<Identity>();
+    shareable::<Recipients>();
+    shareable::<Pin>();
+    shareable::<Secret>();
+    shareable::<vault::Sealed>();
+    shareable::<vault::FingerprintKey>();
+    shareable::<Error>();
+}

@@ -1,0 +1,109 @@
+//! `pinward serve` as an operator runs it: on SQLite and on PostgreSQL it migrates,
+//! answers `/healthz` and `/readyz`, tags responses with a request id, and stops cleanly
+//! on SIGTERM and SIGINT.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use pinward_tests::{PinwardProcess, TestDb, on_both_databases};
+
+fn start(db: &TestDb) -> (PinwardProcess, String) {
+    let data_dir = db.subdir("data");
+    let mut process = PinwardProcess::spawn(
+        &["serve"],
+        &[
+            ("PINWARD_DATA_DIR", data_dir.to_str().unwrap()),
+            ("PINWARD_DATABASE_URL", db.url()),
+            ("PINWARD_LISTEN", "127.0.0.1:0"),
+        ],
+    );
+    let base = process.wait_until_listening();
+    (process, base)
+}
+
+fn client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder().build().unwrap()
+}
+
+on_both_databases! {
+    async fn serve_answers_health_and_readiness_then_stops_on_sigterm(db) {
+        let (mut process, base) = start(&db);
+        let http = client();
+
+        let health = http.get(format!("{base}/healthz")).send().await.unwrap();
+        assert_eq!(health.status(), 200);
+        assert!(health.headers().contains_key("x-request-id"));
+
+        let ready = http.get(format!("{base}/readyz")).send().await.unwrap();
+        let status = ready.status();
+        let body: serde_json::Value = ready.json().await.unwrap();
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["checks"]["database"], "ok");
+        assert_eq!(body["checks"]["identity"], "ok");
+
+        let traced = http
+            .get(format!("{base}/healthz"))
+            .header("x-request-id", "support-ticket-42")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(traced.headers()["x-request-id"], "support-ticket-42");
+
+        process.signal("TERM");
+        process.wait_for_line("shutting down");
+        let (status, output) = process.wait();
+        assert!(status.success(), "{output}");
+    }
+
+    async fn serve_stops_cleanly_on_sigint(db) {
+        let (mut process, _base) = start(&db);
+        process.signal("INT");
+        process.wait_for_line("SIGINT");
+        let (status, output) = process.wait();
+        assert!(status.success(), "{output}");
+    }
+
+    async fn readyz_is_503_with_the_reason_when_the_identity_is_unreadable(db) {
+        let (process, base) = start(&db);
+        let identity = db.dir().join("data").join("identity.txt");
+        std::fs::remove_file(&identity).unwrap();
+        let ready = client().get(format!("{base}/readyz")).send().await.unwrap();
+        assert_eq!(ready.status(), 503);
+        let body: serde_json::Value = ready.json().await.unwrap();
+        assert_eq!(body["checks"]["database"], "ok");
+        assert!(body["checks"]["identity"].as_str().unwrap().starts_with("unreadable"), "{body}");
+        drop(process);
+    }
+
+    async fn migrate_applies_the_schema_and_a_second_run_changes_nothing(db) {
+        let data_dir = db.subdir("data");
+        for _ in 0..2 {
+            let process = PinwardProcess::spawn(
+                &["migrate"],
+                &[("PINWARD_DATA_DIR", data_dir.to_str().unwrap()), ("PINWARD_DATABASE_URL", db.url())],
+            );
+            let (status, output) = process.wait();
+            assert!(status.success(), "{output}");
+            assert!(output.contains("database is up to date"), "{output}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn json_logs_are_one_object_per_line() {
+    let db = TestDb::new(pinward_tests::Backend::Sqlite).await;
+    let data_dir = db.subdir("data");
+    let mut process = PinwardProcess::spawn(
+        &["serve"],
+        &[
+            ("PINWARD_DATA_DIR", data_dir.to_str().unwrap()),
+            ("PINWARD_LISTEN", "127.0.0.1:0"),
+            ("PINWARD_LOG_FORMAT", "json"),
+        ],
+    );
+    let line = process.wait_for_line("listening on");
+    let event: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(event["level"], "INFO");
+    process.signal("TERM");
+    let (status, _) = process.wait();
+    assert!(status.success());
+}
