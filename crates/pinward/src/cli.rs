@@ -131,6 +131,51 @@ pub enum Command {
     /// The service's keys
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// The ledger: verify an export offline
+    #[command(subcommand)]
+    Ledger(LedgerCommand),
+    /// Run the Graph sandbox, a local fake of Meta's Cloud API and On-Premises API
+    /// (listens on --listen, default 127.0.0.1:8090; prints its base URL and a token)
+    GraphSandbox {
+        /// Seed of the generated businesses, WABAs, numbers and tokens
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Phone numbers to generate
+        #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
+        numbers: u64,
+        /// Partner businesses to generate
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=1_000))]
+        businesses: u64,
+        /// Print the summary as one JSON object, for scripts
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LedgerCommand {
+    /// Verify an exported ledger offline: hashes, links, sequence, checkpoint signature.
+    /// Prints `ok N events`, or exits non-zero naming the first bad line.
+    Verify {
+        /// The export (JSON Lines, or CSV when it ends in .csv)
+        file: std::path::PathBuf,
+        /// The checkpoint public key to require (from `pinward keys show`)
+        #[arg(long, value_name = "FILE")]
+        key: Option<std::path::PathBuf>,
+        /// The first seq of a range export (`ledger export --from SEQ`)
+        #[arg(long, value_name = "SEQ")]
+        from: Option<u64>,
+        /// jsonl or csv [default: from the file name]
+        #[arg(long, value_enum)]
+        format: Option<LedgerFormat>,
+    },
+}
+
+/// The formats of a ledger export.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum LedgerFormat {
+    Jsonl,
+    Csv,
 }
 
 #[derive(Debug, Subcommand)]

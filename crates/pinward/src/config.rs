@@ -25,7 +25,7 @@ pub struct Config {
     pub public_url: Option<Url>,
     pub identity_file: PathBuf,
     pub graph_base_url: Url,
-    pub graph_version: String,
+    pub graph_version: graph::ApiVersion,
     pub oidc: Option<OidcConfig>,
     pub smtp: Option<SmtpConfig>,
     pub webhook_url: Option<SecretUrl>,
@@ -109,7 +109,7 @@ fn invalid(var: &'static str, flag: &'static str, reason: impl Into<String>) -> 
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
-pub const DEFAULT_GRAPH_BASE_URL: &str = "https://graph.facebook.com";
+pub const DEFAULT_GRAPH_BASE_URL: &str = graph::DEFAULT_BASE_URL;
 pub const DEFAULT_GRAPH_VERSION: &str = "v26.0";
 pub const IDENTITY_FILE_NAME: &str = "identity.txt";
 
@@ -266,22 +266,14 @@ fn http_url(raw: &str, var: &'static str, flag: &'static str) -> Result<Url, Con
     Ok(url)
 }
 
-fn graph_version(raw: &str) -> Result<String, ConfigError> {
-    let ok = raw
-        .strip_prefix('v')
-        .and_then(|rest| rest.strip_suffix(".0"))
-        .is_some_and(|major| {
-            !major.is_empty() && major.len() <= 3 && major.bytes().all(|b| b.is_ascii_digit())
-        });
-    if ok {
-        Ok(raw.to_owned())
-    } else {
-        Err(invalid(
+fn graph_version(raw: &str) -> Result<graph::ApiVersion, ConfigError> {
+    raw.parse::<graph::ApiVersion>().map_err(|_| {
+        invalid(
             "PINWARD_GRAPH_VERSION",
             "graph-version",
             format!("{raw:?} is not a Graph API version like {DEFAULT_GRAPH_VERSION}"),
-        ))
-    }
+        )
+    })
 }
 
 fn oidc(settings: &Settings) -> Result<Option<OidcConfig>, ConfigError> {
@@ -384,7 +376,7 @@ mod tests {
             config.graph_base_url.as_str(),
             "https://graph.facebook.com/"
         );
-        assert_eq!(config.graph_version, "v26.0");
+        assert_eq!(config.graph_version.to_string(), "v26.0");
         assert_eq!(config.log_format, LogFormat::Pretty);
         assert!(
             matches!(config.database, DatabaseTarget::Sqlite { ref path } if path == Path::new("pinward-data/pinward.sqlite3"))

@@ -13,7 +13,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command, KeysCommand};
+use crate::cli::{Cli, Command, KeysCommand, LedgerCommand};
 use crate::config::Config;
 
 fn main() -> ExitCode {
@@ -30,7 +30,12 @@ fn main() -> ExitCode {
         Ok(runtime) => runtime,
         Err(error) => return fail(&format!("cannot start the async runtime: {error}"), 1),
     };
-    let result = runtime.block_on(run(cli.command, &config));
+    let listen_given = cli
+        .settings
+        .listen
+        .as_deref()
+        .is_some_and(|l| !l.trim().is_empty());
+    let result = runtime.block_on(run(cli.command, &config, listen_given));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Config(error)) => fail(&error.to_string(), 2),
@@ -38,7 +43,7 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(command: Command, config: &Config) -> Result<(), Failure> {
+async fn run(command: Command, config: &Config, listen_given: bool) -> Result<(), Failure> {
     match command {
         Command::Serve => {
             config.prepare_data_dir()?;
@@ -47,6 +52,36 @@ async fn run(command: Command, config: &Config) -> Result<(), Failure> {
         Command::Migrate => {
             config.prepare_data_dir()?;
             commands::migrate::run(config).await?;
+        }
+        Command::Ledger(LedgerCommand::Verify {
+            file,
+            key,
+            from,
+            format,
+        }) => {
+            commands::ledger::verify(&file, key.as_deref(), from, format)?;
+        }
+        Command::GraphSandbox {
+            seed,
+            numbers,
+            businesses,
+            json,
+        } => {
+            let listen = if listen_given {
+                config.listen
+            } else {
+                commands::graph_sandbox::DEFAULT_LISTEN
+                    .parse()
+                    .map_err(|_| anyhow::anyhow!("the default sandbox address is invalid"))?
+            };
+            let options = commands::graph_sandbox::Options {
+                listen,
+                seed,
+                numbers: usize::try_from(numbers).map_err(anyhow::Error::from)?,
+                businesses: usize::try_from(businesses).map_err(anyhow::Error::from)?,
+                json,
+            };
+            commands::graph_sandbox::run(options).await?;
         }
         Command::Keys(KeysCommand::Show { json }) => {
             config.prepare_data_dir()?;

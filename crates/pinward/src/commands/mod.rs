@@ -1,6 +1,8 @@
 //! One module per subcommand.
 
+pub mod graph_sandbox;
 pub mod keys;
+pub mod ledger;
 pub mod migrate;
 pub mod serve;
 

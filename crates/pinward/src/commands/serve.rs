@@ -32,7 +32,7 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
 }
 
 /// Completes on the first SIGINT (Ctrl-C) or SIGTERM (systemd, Kubernetes).
-fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()> + Send + 'static> {
+pub(crate) fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()> + Send + 'static> {
     let mut interrupt = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
     let mut terminate = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
     Ok(async move {
