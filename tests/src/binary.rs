@@ -42,11 +42,15 @@ impl PinwardProcess {
     /// line by line (see [`PinwardProcess::wait_for_line`]).
     pub fn spawn(args: &[&str], envs: &[(&str, &str)]) -> PinwardProcess {
         let mut command = Command::new(pinward_bin());
+        // Only the test's own settings: an inherited PINWARD_LOG or PINWARD_IDENTITY_FILE
+        // would change what the test sees.
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("PINWARD_") {
+                command.env_remove(name);
+            }
+        }
         command
             .args(args)
-            .env_remove("PINWARD_DATABASE_URL")
-            .env_remove("PINWARD_LISTEN")
-            .env_remove("PINWARD_DATA_DIR")
             .envs(envs.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

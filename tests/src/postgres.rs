@@ -3,7 +3,7 @@
 use std::fs;
 use std::io::Write;
 use std::net::TcpListener;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
@@ -95,74 +95,100 @@ fn shared_cluster() -> String {
             (format!("pid-{pid}"), pid)
         }
     };
-    let root = std::env::temp_dir().join("pinward-test-pg").join(run_key);
+    let base = std::env::temp_dir().join("pinward-test-pg");
+    let root = base.join(run_key);
     fs::create_dir_all(&root).expect("create the test cluster's folder");
+    // The postgres user must reach the folder whatever root's umask is.
+    for dir in [&base, &root] {
+        let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o755));
+    }
     let lock = fs::File::create(root.join("lock")).expect("create the cluster lock file");
     lock.lock().expect("lock the cluster lock file");
     let url_file = root.join("url");
     if let Ok(url) = fs::read_to_string(&url_file) {
         return url;
     }
-    let url = start_cluster(&root, owner_pid);
-    let mut file = fs::File::create(&url_file).expect("write the cluster's URL");
+    // The watchdog comes first, so even a failed start leaves nothing behind.
+    spawn_watchdog(&root, owner_pid);
+    let url = start_cluster(&root);
+    // Written whole or not at all: other processes trust this file.
+    let partial = root.join("url.partial");
+    let mut file = fs::File::create(&partial).expect("write the cluster's URL");
     file.write_all(url.as_bytes())
         .expect("write the cluster's URL");
+    fs::rename(&partial, &url_file).expect("publish the cluster's URL");
     url
 }
 
-/// `initdb` + `pg_ctl start` in `root`, and a watchdog that removes it after `owner_pid`.
-fn start_cluster(root: &Path, owner_pid: u32) -> String {
+/// `initdb` + `pg_ctl start` in `root`; a taken port or a failed start is retried afresh.
+fn start_cluster(root: &Path) -> String {
     let bin = postgres_bin_dir();
-    let data = root.join("data");
     let as_postgres = running_as_root();
-    if as_postgres {
-        // initdb and postgres refuse to run as root.
-        run(
-            Command::new("chown")
-                .args(["-R", "postgres:postgres"])
-                .arg(root),
-            "chown the cluster dir",
-        );
-    }
     let tool = |name: &str| -> Command {
         let program = bin.join(name);
-        if as_postgres {
+        let mut command = if as_postgres {
+            // initdb and postgres refuse to run as root.
             let mut command = Command::new("runuser");
             command.args(["-u", "postgres", "--"]).arg(program);
             command
         } else {
             Command::new(program)
-        }
+        };
+        command.current_dir(root);
+        command
     };
-    run(
-        tool("initdb").arg("-D").arg(&data).args([
-            "-U",
-            "postgres",
-            "--auth=trust",
-            "--no-sync",
-            "-E",
-            "UTF8",
-            "--locale=C.UTF-8",
-        ]),
-        "initdb",
+    let mut failures = Vec::new();
+    for attempt in 1..=3 {
+        let data = root.join(format!("data-{attempt}"));
+        if as_postgres {
+            run(
+                Command::new("chown")
+                    .args(["-R", "postgres:postgres"])
+                    .arg(root),
+                "chown the cluster dir",
+            );
+        }
+        let port = free_port();
+        let options = format!(
+            "-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories='{}' -c fsync=off \
+             -c synchronous_commit=off -c full_page_writes=off -c max_connections=300",
+            root.display()
+        );
+        let started = try_run(
+            tool("initdb").arg("-D").arg(&data).args([
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--no-sync",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+            ]),
+            "initdb",
+        )
+        .and_then(|()| {
+            try_run(
+                tool("pg_ctl")
+                    .arg("-D")
+                    .arg(&data)
+                    .arg("-l")
+                    .arg(root.join(format!("log-{attempt}")))
+                    .args(["-w", "-o", &options, "start"]),
+                "pg_ctl start",
+            )
+        });
+        match started {
+            Ok(()) => return format!("postgres://postgres@127.0.0.1:{port}/postgres"),
+            Err(why) => {
+                let _ = fs::remove_dir_all(&data);
+                failures.push(why);
+            }
+        }
+    }
+    panic!(
+        "could not start the test PostgreSQL cluster:\n{}",
+        failures.join("\n")
     );
-    let port = free_port();
-    let options = format!(
-        "-c listen_addresses=127.0.0.1 -p {port} -k {} -c fsync=off -c synchronous_commit=off \
-         -c full_page_writes=off -c max_connections=300",
-        root.display()
-    );
-    run(
-        tool("pg_ctl")
-            .arg("-D")
-            .arg(&data)
-            .arg("-l")
-            .arg(root.join("log"))
-            .args(["-w", "-o", &options, "start"]),
-        "pg_ctl start",
-    );
-    spawn_watchdog(root, &data, &bin, owner_pid, as_postgres);
-    format!("postgres://postgres@127.0.0.1:{port}/postgres")
 }
 
 /// A detached shell that stops the cluster and deletes its files once `owner_pid` exits.
@@ -170,30 +196,26 @@ fn start_cluster(root: &Path, owner_pid: u32) -> String {
     clippy::zombie_processes,
     reason = "the watchdog must outlive this process; init reaps it"
 )]
-fn spawn_watchdog(root: &Path, data: &Path, bin: &Path, owner_pid: u32, as_postgres: bool) {
-    let pg_ctl = bin.join("pg_ctl");
-    let stop = if as_postgres {
-        format!(
-            "runuser -u postgres -- '{}' -D '{}' -m immediate -w stop",
-            pg_ctl.display(),
-            data.display()
-        )
+fn spawn_watchdog(root: &Path, owner_pid: u32) {
+    let pg_ctl = postgres_bin_dir().join("pg_ctl");
+    let as_user = if running_as_root() {
+        "runuser -u postgres -- "
     } else {
-        format!(
-            "'{}' -D '{}' -m immediate -w stop",
-            pg_ctl.display(),
-            data.display()
-        )
+        ""
     };
     // Polling is the portable way to wait for a process that is not our child.
     let script = format!(
-        "while kill -0 {owner_pid} 2>/dev/null; do sleep 1; done; {stop} >/dev/null 2>&1; rm -rf '{}'",
-        root.display()
+        "while kill -0 {owner_pid} 2>/dev/null; do sleep 1; done; \
+         for d in '{root}'/data-*; do [ -d \"$d\" ] && {as_user}'{pg_ctl}' -D \"$d\" -m immediate -w stop; done \
+         >/dev/null 2>&1; rm -rf '{root}'",
+        root = root.display(),
+        pg_ctl = pg_ctl.display(),
     );
     use std::os::unix::process::CommandExt;
     Command::new("sh")
         .arg("-c")
         .arg(script)
+        .current_dir("/")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -235,17 +257,25 @@ fn free_port() -> u16 {
 }
 
 fn run(command: &mut Command, what: &str) {
+    if let Err(why) = try_run(command, what) {
+        panic!("{why}");
+    }
+}
+
+fn try_run(command: &mut Command, what: &str) -> Result<(), String> {
     let output = command
         .stdin(Stdio::null())
         .output()
-        .unwrap_or_else(|e| panic!("{what}: could not start: {e}"));
-    if !output.status.success() {
-        panic!(
+        .map_err(|e| format!("{what}: could not start: {e}"))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
             "{what} failed ({}): {}{}",
             output.status,
             String::from_utf8_lossy(&output.stdout),
             String::from_utf8_lossy(&output.stderr)
-        );
+        ))
     }
 }
 

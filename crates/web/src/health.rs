@@ -5,7 +5,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
+use std::time::Duration;
+
 use serde::Serialize;
+use tokio::time::timeout;
 
 use crate::AppState;
 
@@ -37,19 +40,28 @@ struct Checks {
 }
 
 async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
-    let database = match state.store.ping().await {
-        Ok(()) => Ok(()),
-        Err(error) => {
+    // A probe wants an answer, not a wait: a check slower than this counts as failed.
+    let limit = Duration::from_secs(2);
+    let database = match timeout(limit, state.store.ping()).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(error)) => {
             tracing::warn!(%error, "readiness: database unreachable");
-            Err(format!("unreachable: {error}"))
+            Err("unreachable (see the log)".to_owned())
         }
+        Err(_) => Err("unreachable: no answer within 2 s".to_owned()),
     };
-    let identity = match governance::keys::check_identity(&state.identity_file).await {
-        Ok(()) => Ok(()),
-        Err(error) => {
+    let identity = match timeout(
+        limit,
+        governance::keys::check_identity(&state.identity_file),
+    )
+    .await
+    {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(error)) => {
             tracing::warn!(%error, "readiness: identity unreadable");
-            Err(format!("unreadable: {error}"))
+            Err("unreadable (see the log)".to_owned())
         }
+        Err(_) => Err("unreadable: no answer within 2 s".to_owned()),
     };
     let ready = database.is_ok() && identity.is_ok();
     let body = Readiness {

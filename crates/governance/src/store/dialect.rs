@@ -36,6 +36,10 @@ pub(crate) fn violated_constraint(error: &sqlx::Error) -> Option<String> {
     let sqlx::Error::Database(db) = error else {
         return None;
     };
+    if matches!(db.kind(), sqlx::error::ErrorKind::ForeignKeyViolation) {
+        // SQLite does not say which key, so neither backend does; callers check references first.
+        return Some("foreign_key".to_owned());
+    }
     if let Some(name) = db.constraint() {
         return Some(name.to_owned());
     }

@@ -5,6 +5,8 @@
 //! Migrations live in `migrations/sqlite` and `migrations/postgres` under the same
 //! numbered names and are embedded at build time.
 
+#[cfg(test)]
+mod conformance;
 pub mod dialect;
 mod target;
 

@@ -87,6 +87,10 @@ impl DatabaseUrl {
                     // Setting a password only fails for URLs that cannot have one.
                     let _ = url.set_password(Some("***"));
                 }
+                // Query parameters may carry `password=` or `sslpassword=`.
+                if url.query().is_some() {
+                    url.set_query(Some("***"));
+                }
                 url.to_string()
             }
             Err(_) => "<unparsable URL>".to_owned(),
@@ -118,6 +122,9 @@ mod tests {
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(shown.contains("***"), "{shown}");
         assert!(shown.contains("db.internal"), "{shown}");
+        let in_query =
+            DatabaseTarget::parse("postgres://db.internal/pinward?password=hunter2").unwrap();
+        assert!(!format!("{in_query:?}").contains("hunter2"));
     }
 
     #[test]

@@ -20,6 +20,8 @@ pub struct Options {
 }
 
 pub async fn run(options: Options) -> anyhow::Result<()> {
+    // Watch signals before printing: a script may stop us as soon as it has read the URL.
+    let shutdown = super::serve::shutdown_signal()?;
     let sandbox = Sandbox::seeded(SandboxSeed {
         seed: options.seed,
         numbers: options.numbers,
@@ -45,7 +47,6 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         }
         out.flush()?;
     }
-    let shutdown = super::serve::shutdown_signal()?;
     sandbox
         .serve(listener, shutdown)
         .await
