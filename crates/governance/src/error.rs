@@ -44,6 +44,12 @@ pub enum Error {
     /// A key, PIN or sealing operation failed.
     #[error(transparent)]
     Vault(#[from] vault::Error),
+    /// A ledger event could not be built or read back.
+    #[error(transparent)]
+    Audit(#[from] audit::Error),
+    /// The stored ledger does not hold together.
+    #[error("the stored ledger is corrupt: {0}")]
+    LedgerCorrupt(&'static str),
     /// A background task did not finish.
     #[error("{0} was interrupted")]
     Background(&'static str),

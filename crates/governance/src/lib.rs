@@ -5,6 +5,7 @@
 
 pub mod error;
 pub mod keys;
+pub mod ledger;
 pub mod store;
 
 pub use error::Error;
