@@ -567,16 +567,7 @@ fn list_numbers(
     if !ascending {
         numbers.reverse();
     }
-    let link = listing::linker(req.base.clone(), req.path.clone(), req.query.clone());
-    let (range, extra) = page.cut(numbers.len(), link, w.cfg.trailing_empty_page);
-    let data = numbers[range]
-        .iter()
-        .map(|n| w.number_json(n, &fields))
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut out = Map::new();
-    out.insert("data".into(), Value::Array(data));
-    out.extend(extra);
-    Ok(Value::Object(out))
+    paged(w, req, &page, &numbers, |w, n| w.number_json(n, &fields))
 }
 
 fn list_wabas(
@@ -623,11 +614,22 @@ fn list_wabas(
     if listing::get(&req.query, "sort") != Some("creation_time_ascending") {
         wabas.reverse();
     }
+    paged(w, req, &page, &wabas, |w, x| w.waba_json(x, &fields))
+}
+
+/// One page of `items` in Meta's envelope: `data` plus `paging` (and `summary` when asked).
+fn paged<T>(
+    w: &World,
+    req: &Req,
+    page: &PageReq,
+    items: &[T],
+    to_json: impl Fn(&World, &T) -> Result<Value, GraphError>,
+) -> Result<Value, GraphError> {
     let link = listing::linker(req.base.clone(), req.path.clone(), req.query.clone());
-    let (range, extra) = page.cut(wabas.len(), link, w.cfg.trailing_empty_page);
-    let data = wabas[range]
+    let (range, extra) = page.cut(items.len(), link, w.cfg.trailing_empty_page);
+    let data = items[range]
         .iter()
-        .map(|x| w.waba_json(x, &fields))
+        .map(|item| to_json(w, item))
         .collect::<Result<Vec<_>, _>>()?;
     let mut out = Map::new();
     out.insert("data".into(), Value::Array(data));
