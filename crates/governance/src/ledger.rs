@@ -50,10 +50,7 @@ pub async fn append(
 async fn lock_head(tx: &mut Tx, org: &str) -> Result<ChainHead, Error> {
     let create = "INSERT INTO ledger_heads (org_id, seq, hash) VALUES ($1, 0, $2) ON CONFLICT (org_id) DO NOTHING";
     on_tx!(tx, conn => sqlx::query(create).bind(org).bind(ZERO_HASH).execute(conn).await.map(|r| r.rows_affected()))?;
-    let select = match dialect::for_update(tx.backend()) {
-        "" => "SELECT seq, hash FROM ledger_heads WHERE org_id = $1",
-        _ => "SELECT seq, hash FROM ledger_heads WHERE org_id = $1 FOR UPDATE",
-    };
+    let select = dialect::select_ledger_head_for_update(tx.backend());
     let (seq, hash): (i64, String) =
         on_tx!(tx, conn => sqlx::query_as(select).bind(org).fetch_one(conn).await)?;
     Ok(ChainHead {
@@ -76,7 +73,7 @@ pub async fn events(
     let rows: Vec<Row> = on_pool!(store, pool => sqlx::query_as(sql)
         .bind(org)
         .bind(to_i64(from)?)
-        .bind(to_i64(to.min(i64::MAX as u64))?)
+        .bind(i64::try_from(to).unwrap_or(i64::MAX))
         .fetch_all(pool)
         .await)?;
     rows.into_iter()

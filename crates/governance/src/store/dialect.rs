@@ -17,13 +17,14 @@ pub(crate) fn begin_write(backend: Backend) -> &'static str {
     }
 }
 
-/// The clause that locks selected rows until the transaction ends.
+/// Reads an org's ledger head and locks it until the transaction ends.
 ///
-/// SQLite has no row locks; `BEGIN IMMEDIATE` already holds the database's write lock.
-pub fn for_update(backend: Backend) -> &'static str {
+/// SQLite has no row locks and needs none: `BEGIN IMMEDIATE` already holds the database's
+/// write lock. PostgreSQL locks the row, so concurrent appends queue on it.
+pub(crate) fn select_ledger_head_for_update(backend: Backend) -> &'static str {
     match backend {
-        Backend::Sqlite => "",
-        Backend::Postgres => " FOR UPDATE",
+        Backend::Sqlite => "SELECT seq, hash FROM ledger_heads WHERE org_id = $1",
+        Backend::Postgres => "SELECT seq, hash FROM ledger_heads WHERE org_id = $1 FOR UPDATE",
     }
 }
 

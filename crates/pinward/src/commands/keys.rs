@@ -30,7 +30,7 @@ pub async fn show(config: &Config, json: bool) -> anyhow::Result<()> {
     let recipient = identity.recipient().to_string();
     let mut out = std::io::stdout().lock();
     if json {
-        writeln!(out, "{{\"age_recipient\":\"{recipient}\"}}")?;
+        writeln!(out, "{}", serde_json::json!({ "age_recipient": recipient }))?;
     } else {
         writeln!(out, "age recipient (service identity): {recipient}")?;
     }
