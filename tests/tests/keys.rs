@@ -66,6 +66,21 @@ on_both_databases! {
         assert!(again.contains(shown["age_recipient"].as_str().unwrap()));
     }
 
+    async fn first_start_creates_a_private_checkpoint_key_and_keys_show_prints_the_same_public_key(db) {
+        let (ok, output) = keys_show(&db);
+        assert!(ok, "{output}");
+        let line = output.lines().find(|l| l.contains("checkpoint_public_key")).unwrap();
+        let shown: serde_json::Value = serde_json::from_str(line).unwrap();
+        let public = shown["checkpoint_public_key"].as_str().unwrap().to_owned();
+        assert_eq!(public.len(), 44, "{public}");
+        let key = db.dir().join("data/checkpoint.key");
+        assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+
+        let (ok, again) = keys_show(&db);
+        assert!(ok);
+        assert!(again.contains(&public), "the checkpoint key changed between starts");
+    }
+
     async fn a_group_readable_identity_is_refused(db) {
         assert!(keys_show(&db).0);
         let identity = db.dir().join("data/identity.txt");

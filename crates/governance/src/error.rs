@@ -53,6 +53,26 @@ pub enum Error {
     /// A background task did not finish.
     #[error("{0} was interrupted")]
     Background(&'static str),
+    /// A value given by the caller is not acceptable; nothing was changed.
+    #[error("{field}: {problem}")]
+    Invalid {
+        /// The field, flag or parameter at fault.
+        field: &'static str,
+        /// What is wrong with it (never the value itself when it may be secret).
+        problem: String,
+    },
+    /// The object does not exist, or exists in a scope the caller cannot see.
+    #[error("{what} not found")]
+    NotFound {
+        /// What kind of object was looked for.
+        what: &'static str,
+    },
+    /// The caller may see the object but lacks the permission for this action.
+    #[error("this needs the {needed} permission")]
+    Forbidden {
+        /// The permission that was missing.
+        needed: &'static str,
+    },
     /// The database could not be reached or failed a query.
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),

@@ -3,7 +3,9 @@
 //! Everything below `web` that touches a database goes through [`store::Store`]: one
 //! implementation of every query, run on whichever backend is configured.
 
+pub mod checkpoints;
 pub mod error;
+pub mod export;
 pub mod keys;
 pub mod ledger;
 pub mod store;

@@ -53,6 +53,15 @@ pub struct Settings {
     )]
     pub identity_file: Option<OsString>,
 
+    /// Ed25519 key that signs ledger checkpoints [default: DATA_DIR/checkpoint.key]
+    #[arg(
+        long,
+        env = "PINWARD_CHECKPOINT_KEY_FILE",
+        global = true,
+        value_name = "FILE"
+    )]
+    pub checkpoint_key_file: Option<OsString>,
+
     /// Graph API base URL [default: https://graph.facebook.com]
     #[arg(
         long,
@@ -131,7 +140,7 @@ pub enum Command {
     /// The service's keys
     #[command(subcommand)]
     Keys(KeysCommand),
-    /// The ledger: verify an export offline
+    /// The ledger: export it with a signed checkpoint, verify an export offline
     #[command(subcommand)]
     Ledger(LedgerCommand),
     /// Run the Graph sandbox, a local fake of Meta's Cloud API and On-Premises API
@@ -154,6 +163,24 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum LedgerCommand {
+    /// Export an org's ledger (streamed; ends with a freshly signed checkpoint)
+    Export {
+        /// The org's id or slug
+        #[arg(long, value_name = "ORG")]
+        org: String,
+        /// jsonl or csv [default: from --out's extension, else jsonl]
+        #[arg(long, value_enum)]
+        format: Option<LedgerFormat>,
+        /// First seq to export [default: 1]
+        #[arg(long, value_name = "SEQ")]
+        from: Option<u64>,
+        /// Last seq to export [default: the head when the export starts]
+        #[arg(long, value_name = "SEQ")]
+        to: Option<u64>,
+        /// Write here instead of standard output (the file is replaced only when complete)
+        #[arg(long, value_name = "FILE")]
+        out: Option<std::path::PathBuf>,
+    },
     /// Verify an exported ledger offline: hashes, links, sequence, checkpoint signature.
     /// Prints `ok N events`, or exits non-zero naming the first bad line.
     Verify {
@@ -180,8 +207,12 @@ pub enum LedgerFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
-    /// Print the service's public keys (the age recipient escrow is sealed to)
+    /// Print the service's public keys: the age recipient escrow is sealed to, and the
+    /// checkpoint key auditors pin
     Show {
+        /// Also write the checkpoint public key file for `ledger verify --key` here
+        #[arg(long, value_name = "FILE")]
+        checkpoint_key_out: Option<std::path::PathBuf>,
         /// One JSON object, for scripts
         #[arg(long)]
         json: bool,

@@ -24,6 +24,7 @@ pub struct Config {
     pub listen: SocketAddr,
     pub public_url: Option<Url>,
     pub identity_file: PathBuf,
+    pub checkpoint_key_file: PathBuf,
     pub graph_base_url: Url,
     pub graph_version: graph::ApiVersion,
     pub oidc: Option<OidcConfig>,
@@ -112,6 +113,7 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_GRAPH_BASE_URL: &str = graph::DEFAULT_BASE_URL;
 pub const DEFAULT_GRAPH_VERSION: &str = "v26.0";
 pub const IDENTITY_FILE_NAME: &str = "identity.txt";
+pub const CHECKPOINT_KEY_FILE_NAME: &str = "checkpoint.key";
 
 impl Config {
     /// Parses every setting; the first wrong one is the error.
@@ -150,6 +152,17 @@ impl Config {
             Some(path) => PathBuf::from(path),
             None => data_dir.join(IDENTITY_FILE_NAME),
         };
+        let checkpoint_key_file = match &settings.checkpoint_key_file {
+            Some(path) if path.is_empty() => {
+                return Err(invalid(
+                    "PINWARD_CHECKPOINT_KEY_FILE",
+                    "checkpoint-key-file",
+                    "must not be empty",
+                ));
+            }
+            Some(path) => PathBuf::from(path),
+            None => data_dir.join(CHECKPOINT_KEY_FILE_NAME),
+        };
         let graph_base_url = http_url(
             non_empty(&settings.graph_base_url).unwrap_or(DEFAULT_GRAPH_BASE_URL),
             "PINWARD_GRAPH_BASE_URL",
@@ -182,6 +195,7 @@ impl Config {
             listen,
             public_url,
             identity_file,
+            checkpoint_key_file,
             graph_base_url,
             graph_version,
             oidc,
@@ -373,6 +387,10 @@ mod tests {
             PathBuf::from("pinward-data/identity.txt")
         );
         assert_eq!(
+            config.checkpoint_key_file,
+            PathBuf::from("pinward-data/checkpoint.key")
+        );
+        assert_eq!(
             config.graph_base_url.as_str(),
             "https://graph.facebook.com/"
         );
@@ -406,6 +424,11 @@ mod tests {
             (&["--webhook-url", "nope"], "PINWARD_WEBHOOK_URL"),
             (&["--log", "a=b=c"], "PINWARD_LOG"),
             (&["--data-dir", ""], "PINWARD_DATA_DIR"),
+            (&["--identity-file", ""], "PINWARD_IDENTITY_FILE"),
+            (
+                &["--checkpoint-key-file", ""],
+                "PINWARD_CHECKPOINT_KEY_FILE",
+            ),
         ];
         for (args, var) in cases {
             let error = parse(args).unwrap_err();

@@ -53,6 +53,22 @@ async fn run(command: Command, config: &Config, listen_given: bool) -> Result<()
             config.prepare_data_dir()?;
             commands::migrate::run(config).await?;
         }
+        Command::Ledger(LedgerCommand::Export {
+            org,
+            format,
+            from,
+            to,
+            out,
+        }) => {
+            config.prepare_data_dir()?;
+            let request = commands::ledger::ExportRequest {
+                org,
+                format,
+                range: governance::export::Range { from, to },
+                out,
+            };
+            commands::ledger::export(config, request).await?;
+        }
         Command::Ledger(LedgerCommand::Verify {
             file,
             key,
@@ -83,9 +99,12 @@ async fn run(command: Command, config: &Config, listen_given: bool) -> Result<()
             };
             commands::graph_sandbox::run(options).await?;
         }
-        Command::Keys(KeysCommand::Show { json }) => {
+        Command::Keys(KeysCommand::Show {
+            json,
+            checkpoint_key_out,
+        }) => {
             config.prepare_data_dir()?;
-            commands::keys::show(config, json).await?;
+            commands::keys::show(config, json, checkpoint_key_out.as_deref()).await?;
         }
     }
     Ok(())

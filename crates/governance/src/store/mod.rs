@@ -135,12 +135,43 @@ impl Store {
     }
 
     /// Applies every migration not yet applied.
+    ///
+    /// When every embedded migration is already recorded with the same checksum, nothing
+    /// is run at all: a service connecting as an application role without DDL rights
+    /// (deploy/postgres-roles.sql) starts on a database its owner migrated.
     pub async fn migrate(&self) -> Result<(), Error> {
+        if self.is_migrated().await {
+            return Ok(());
+        }
         match &self.pool {
             Pool::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await?,
             Pool::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
         }
         Ok(())
+    }
+
+    /// Whether every embedded migration is applied with a matching checksum (false when
+    /// the history table is absent or unreadable: then [`Store::migrate`] runs and reports).
+    async fn is_migrated(&self) -> bool {
+        let migrator = match &self.pool {
+            Pool::Sqlite(_) => &SQLITE_MIGRATIONS,
+            Pool::Postgres(_) => &POSTGRES_MIGRATIONS,
+        };
+        let sql = "SELECT version, checksum FROM _sqlx_migrations WHERE success ORDER BY version";
+        let applied: Result<Vec<(i64, Vec<u8>)>, sqlx::Error> =
+            on_pool!(self, pool => sqlx::query_as(sql).fetch_all(pool).await);
+        let Ok(applied) = applied else {
+            return false;
+        };
+        let embedded: Vec<(i64, &[u8])> = migrator
+            .iter()
+            .map(|m| (m.version, m.checksum.as_ref()))
+            .collect();
+        applied.len() == embedded.len()
+            && applied
+                .iter()
+                .zip(&embedded)
+                .all(|((version, checksum), (v, c))| version == v && checksum.as_slice() == *c)
     }
 
     /// Versions of the migrations applied to this database, in order.

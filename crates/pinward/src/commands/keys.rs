@@ -1,8 +1,10 @@
 //! `pinward keys show`: the public halves of the service's keys, to pin or to share.
 
 use std::io::Write;
+use std::path::Path;
 
 use anyhow::Context;
+use audit::CheckpointKey;
 use governance::Store;
 use vault::{Created, Identity};
 
@@ -23,16 +25,46 @@ pub async fn open_identity(store: &Store, config: &Config) -> anyhow::Result<Ide
     Ok(identity)
 }
 
-pub async fn show(config: &Config, json: bool) -> anyhow::Result<()> {
+/// Loads the key that signs ledger checkpoints, creating it (0600) on first start.
+pub async fn open_checkpoint_key(config: &Config) -> anyhow::Result<CheckpointKey> {
+    let path = config.checkpoint_key_file.clone();
+    let (key, created) = tokio::task::spawn_blocking(move || {
+        let existed = path.exists();
+        CheckpointKey::load_or_create(&path).map(|key| (key, !existed))
+    })
+    .await
+    .context("loading the checkpoint key was interrupted")?
+    .context("cannot open the checkpoint key (PINWARD_CHECKPOINT_KEY_FILE)")?;
+    if created {
+        tracing::warn!(
+            path = %config.checkpoint_key_file.display(),
+            public_key = %key.public_key(),
+            "created a new checkpoint key: publish its public key to your auditors and back the file up"
+        );
+    }
+    Ok(key)
+}
+
+pub async fn show(config: &Config, json: bool, key_out: Option<&Path>) -> anyhow::Result<()> {
     let store = super::open_store(config).await?;
     let identity = open_identity(&store, config).await?;
     store.close().await;
+    let checkpoint_key = open_checkpoint_key(config).await?.public_key();
+    if let Some(path) = key_out {
+        std::fs::write(path, checkpoint_key.to_file_contents())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
     let recipient = identity.recipient().to_string();
     let mut out = std::io::stdout().lock();
     if json {
-        writeln!(out, "{}", serde_json::json!({ "age_recipient": recipient }))?;
+        let keys = serde_json::json!({
+            "age_recipient": recipient,
+            "checkpoint_public_key": checkpoint_key.to_base64(),
+        });
+        writeln!(out, "{keys}")?;
     } else {
         writeln!(out, "age recipient (service identity): {recipient}")?;
+        writeln!(out, "checkpoint public key (Ed25519): {checkpoint_key}")?;
     }
     Ok(())
 }

@@ -1,6 +1,10 @@
 //! `pinward serve`: run the service until SIGINT or SIGTERM.
 
+use std::time::Duration;
+
 use anyhow::Context;
+use audit::CheckpointKey;
+use governance::Store;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -9,6 +13,7 @@ use crate::config::Config;
 pub async fn run(config: &Config) -> anyhow::Result<()> {
     let store = super::open_store(config).await?;
     super::keys::open_identity(&store, config).await?;
+    let checkpoint_key = super::keys::open_checkpoint_key(config).await?;
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {} (PINWARD_LISTEN)", config.listen))?;
@@ -23,12 +28,32 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
         backend = store.backend().name(),
         "listening on http://{address}"
     );
-    web::serve(state, listener, shutdown)
-        .await
-        .context("server failed")?;
+    let checkpoints = tokio::spawn(sign_checkpoints(store.clone(), checkpoint_key));
+    let served = web::serve(state, listener, shutdown).await;
+    checkpoints.abort();
+    served.context("server failed")?;
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// How often the service signs a checkpoint for every org whose chain moved.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(15 * 60);
+
+/// Signs checkpoints of moved chain heads now and every [`CHECKPOINT_INTERVAL`], so the
+/// database keeps a signed trail of heads even between exports. Runs until aborted; a
+/// failed round is logged and retried at the next tick.
+async fn sign_checkpoints(store: Store, key: CheckpointKey) {
+    let mut ticks = tokio::time::interval(CHECKPOINT_INTERVAL);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match governance::checkpoints::sign_moved_heads(&store, &key, chrono::Utc::now()).await {
+            Ok(0) => {}
+            Ok(signed) => tracing::info!(signed, "signed ledger checkpoints"),
+            Err(error) => tracing::warn!(%error, "signing ledger checkpoints failed; will retry"),
+        }
+    }
 }
 
 /// Completes on the first SIGINT (Ctrl-C) or SIGTERM (systemd, Kubernetes).

@@ -1,0 +1,381 @@
+//! Ledger export from the database: events streamed row by row into an `audit` writer,
+//! then a freshly signed (and stored) checkpoint of the last exported event.
+//!
+//! Memory stays constant whatever the ledger's size: rows are decoded, re-hashed and
+//! written one at a time. The range is fixed when the export starts (`to` defaults to the
+//! head at that moment), so events appended meanwhile don't make the file inconsistent:
+//! rows at or below a committed head never change (the table is append-only).
+
+use std::io::Write;
+
+use audit::{
+    ChainHead, CheckpointKey, CsvWriter, Event, JsonlWriter, SignedCheckpoint, StoredEvent,
+    Timestamp,
+};
+use chrono::{DateTime, Utc};
+use futures_util::TryStreamExt;
+
+use crate::{Error, Store, checkpoints, on_pool};
+
+/// The file formats of an export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// JSON Lines: one canonical JSON object per line, then the checkpoint line.
+    Jsonl,
+    /// RFC 4180 CSV with formula injection neutralized, then the checkpoint row.
+    Csv,
+}
+
+/// Which events to export: `from..=to` by seq; `None` means the first event / the head.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Range {
+    /// First seq to export (default 1).
+    pub from: Option<u64>,
+    /// Last seq to export (default: the head when the export starts).
+    pub to: Option<u64>,
+}
+
+/// What an export wrote.
+#[derive(Debug)]
+pub struct Summary {
+    /// The org's id.
+    pub org_id: String,
+    /// Events written.
+    pub events: u64,
+    /// The checkpoint that ends the file (also stored in the database).
+    pub checkpoint: SignedCheckpoint,
+}
+
+/// Streams the events of `org` (an org id or slug) in `range` to `out` in `format`, ending
+/// with a checkpoint signed by `key` at `now`, which is also stored.
+pub async fn export<W: Write>(
+    store: &Store,
+    org: &str,
+    range: Range,
+    format: Format,
+    key: &CheckpointKey,
+    now: DateTime<Utc>,
+    out: W,
+) -> Result<(W, Summary), Error> {
+    let org_id = resolve_org(store, org).await?;
+    let head = head_seq(store, &org_id).await?;
+    let from = range.from.unwrap_or(1);
+    let to = range.to.map_or(head, |to| to.min(head));
+    if from == 0 {
+        return Err(Error::Invalid {
+            field: "from",
+            problem: "seq numbers start at 1".into(),
+        });
+    }
+    if range.from.is_some() && from > head {
+        return Err(Error::Invalid {
+            field: "from",
+            problem: format!("the ledger ends at seq {head}"),
+        });
+    }
+    if from > to && head > 0 {
+        return Err(Error::Invalid {
+            field: "to",
+            problem: format!("--to {to} is before --from {from}"),
+        });
+    }
+
+    let mut sink = match format {
+        Format::Jsonl => Sink::Jsonl(JsonlWriter::new(out)),
+        Format::Csv => Sink::Csv(Box::new(CsvWriter::new(out)?)),
+    };
+    let mut last = ChainHead::GENESIS;
+    let mut events = 0_u64;
+    if head > 0 {
+        let sql = "SELECT seq, at, actor, action, subject, details, prev, hash FROM ledger_events \
+                   WHERE org_id = $1 AND seq >= $2 AND seq <= $3 ORDER BY seq";
+        let (from_i, to_i) = (to_i64(from)?, to_i64(to)?);
+        on_pool!(store, pool => {
+            let mut rows = sqlx::query_as::<_, Row>(sql)
+                .bind(&org_id)
+                .bind(from_i)
+                .bind(to_i)
+                .fetch(pool);
+            while let Some(row) = rows.try_next().await? {
+                let event = to_event(&org_id, row)?;
+                sink.write(&event)?;
+                last = ChainHead::from(&event);
+                events += 1;
+            }
+            Ok::<(), Error>(())
+        })?;
+        let expected = to - from + 1;
+        if events != expected {
+            return Err(Error::LedgerCorrupt(
+                "events are missing from the stored chain",
+            ));
+        }
+    }
+
+    let mut tx = store.begin().await?;
+    let checkpoint = checkpoints::sign_and_store(&mut tx, key, &org_id, &last, now).await?;
+    tx.commit().await?;
+    let out = sink.finish(&checkpoint)?;
+    Ok((
+        out,
+        Summary {
+            org_id,
+            events,
+            checkpoint,
+        },
+    ))
+}
+
+type Row = (i64, String, String, String, String, String, String, String);
+
+fn to_event(org: &str, row: Row) -> Result<Event, Error> {
+    let (seq, at, actor, action, subject, details, prev, hash) = row;
+    let stored = StoredEvent {
+        seq: u64::try_from(seq).map_err(|_| Error::LedgerCorrupt("a negative seq"))?,
+        org: org.to_owned(),
+        at: Timestamp::parse(&at)?.as_datetime(),
+        actor,
+        action,
+        subject,
+        details,
+        prev,
+        hash,
+    };
+    // Re-hashing on the way out turns a row edited behind pinward's back into an error
+    // here instead of a file that fails only at the auditor's desk.
+    Ok(Event::from_stored(stored)?)
+}
+
+enum Sink<W: Write> {
+    Jsonl(JsonlWriter<W>),
+    Csv(Box<CsvWriter<W>>),
+}
+
+impl<W: Write> Sink<W> {
+    fn write(&mut self, event: &Event) -> Result<(), Error> {
+        match self {
+            Sink::Jsonl(writer) => writer.write_event(event)?,
+            Sink::Csv(writer) => writer.write_event(event)?,
+        }
+        Ok(())
+    }
+
+    fn finish(self, checkpoint: &SignedCheckpoint) -> Result<W, Error> {
+        Ok(match self {
+            Sink::Jsonl(writer) => writer.finish(checkpoint)?,
+            Sink::Csv(writer) => writer.finish(checkpoint)?,
+        })
+    }
+}
+
+/// The id of the org named by `org`, an id or a slug.
+async fn resolve_org(store: &Store, org: &str) -> Result<String, Error> {
+    let sql = "SELECT id FROM orgs WHERE id = $1 OR slug = $1 ORDER BY (id = $1) DESC LIMIT 1";
+    let id: Option<String> =
+        on_pool!(store, pool => sqlx::query_scalar(sql).bind(org).fetch_optional(pool).await)?;
+    id.ok_or(Error::NotFound { what: "org" })
+}
+
+async fn head_seq(store: &Store, org_id: &str) -> Result<u64, Error> {
+    let sql = "SELECT seq FROM ledger_heads WHERE org_id = $1";
+    let seq: Option<i64> =
+        on_pool!(store, pool => sqlx::query_scalar(sql).bind(org_id).fetch_optional(pool).await)?;
+    u64::try_from(seq.unwrap_or(0)).map_err(|_| Error::LedgerCorrupt("a negative head seq"))
+}
+
+fn to_i64(seq: u64) -> Result<i64, Error> {
+    i64::try_from(seq).map_err(|_| Error::Invalid {
+        field: "seq",
+        problem: "beyond the largest seq a ledger can hold".into(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use audit::{Action, Actor, Details, EventDraft, Start, VerifyOptions};
+    use pinward_tests::on_both_databases;
+
+    use super::*;
+    use crate::{DatabaseTarget, ledger, on_tx};
+
+    async fn store_with_events(db: &pinward_tests::TestDb, org: &str, events: usize) -> Store {
+        let store = Store::connect(&DatabaseTarget::parse(db.url()).unwrap())
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        add_org(&store, org).await;
+        append_events(&store, org, events).await;
+        store
+    }
+
+    async fn add_org(store: &Store, org: &str) {
+        let mut tx = store.begin().await.unwrap();
+        let sql = "INSERT INTO orgs (id, slug, name, created_at) VALUES ($1, $2, 'Org', '2026-01-01T00:00:00Z')";
+        let slug = format!("{org}-slug");
+        on_tx!(tx, conn => sqlx::query(sql).bind(org).bind(&slug).execute(conn).await.map(|r| r.rows_affected()))
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+
+    async fn append_events(store: &Store, org: &str, events: usize) {
+        let mut tx = store.begin().await.unwrap();
+        for n in 0..events {
+            let draft = EventDraft {
+                actor: Actor::system(),
+                action: Action::parse("number.discovered").unwrap(),
+                // Cells a spreadsheet would run as formulas must survive the CSV round trip.
+                subject: if n % 3 == 0 {
+                    format!("=phone:{n}")
+                } else {
+                    format!("phone:{n}")
+                },
+                details: Details::new(serde_json::json!({ "n": n, "note": "a, \"quoted\"\nline" }))
+                    .unwrap(),
+            };
+            ledger::append(&mut tx, org, Utc::now(), draft)
+                .await
+                .unwrap();
+        }
+        tx.commit().await.unwrap();
+    }
+
+    async fn export_to_vec(
+        store: &Store,
+        org: &str,
+        range: Range,
+        format: Format,
+        key: &CheckpointKey,
+    ) -> Result<(Vec<u8>, Summary), Error> {
+        export(store, org, range, format, key, Utc::now(), Vec::new()).await
+    }
+
+    fn pinned(key: &CheckpointKey, start: Start) -> VerifyOptions {
+        VerifyOptions {
+            pinned_key: Some(key.public_key()),
+            start,
+        }
+    }
+
+    on_both_databases! {
+        async fn a_jsonl_export_verifies_against_the_pinned_key_and_its_checkpoint_is_stored(db) {
+            let store = store_with_events(&db, "acme", 40).await;
+            let key = CheckpointKey::generate();
+            let (file, summary) = export_to_vec(&store, "acme", Range::default(), Format::Jsonl, &key)
+                .await
+                .unwrap();
+            let report = audit::verify_jsonl(file.as_slice(), &pinned(&key, Start::Genesis)).unwrap();
+            assert_eq!(report.events, 40);
+            assert_eq!(summary.events, 40);
+            assert_eq!(summary.checkpoint.checkpoint().seq(), 40);
+            let stored = checkpoints::latest(&store, "acme").await.unwrap().unwrap();
+            assert_eq!(stored, summary.checkpoint);
+        }
+
+        async fn a_csv_export_verifies_and_neutralizes_formula_cells(db) {
+            let store = store_with_events(&db, "acme", 12).await;
+            let key = CheckpointKey::generate();
+            let (file, _) = export_to_vec(&store, "acme", Range::default(), Format::Csv, &key)
+                .await
+                .unwrap();
+            let report = audit::verify_csv(file.as_slice(), &pinned(&key, Start::Genesis)).unwrap();
+            assert_eq!(report.events, 12);
+            let text = String::from_utf8(file).unwrap();
+            assert!(text.contains(",'=phone:0,"), "formula cell not neutralized: {text}");
+        }
+
+        async fn the_org_may_be_named_by_its_slug(db) {
+            let store = store_with_events(&db, "acme", 3).await;
+            let key = CheckpointKey::generate();
+            let (_, summary) = export_to_vec(&store, "acme-slug", Range::default(), Format::Jsonl, &key)
+                .await
+                .unwrap();
+            assert_eq!(summary.org_id, "acme");
+            assert_eq!(summary.events, 3);
+        }
+
+        async fn a_range_export_holds_exactly_its_events_and_verifies_from_its_first_seq(db) {
+            let store = store_with_events(&db, "acme", 30).await;
+            let key = CheckpointKey::generate();
+            let range = Range { from: Some(11), to: Some(20) };
+            let (file, summary) = export_to_vec(&store, "acme", range, Format::Jsonl, &key)
+                .await
+                .unwrap();
+            assert_eq!(summary.events, 10);
+            let report = audit::verify_jsonl(file.as_slice(), &pinned(&key, Start::Seq(11))).unwrap();
+            assert_eq!(report.events, 10);
+            assert!(audit::verify_jsonl(file.as_slice(), &pinned(&key, Start::Genesis)).is_err());
+        }
+
+        async fn an_export_covers_only_one_org(db) {
+            let store = store_with_events(&db, "acme", 5).await;
+            add_org(&store, "globex").await;
+            append_events(&store, "globex", 7).await;
+            let key = CheckpointKey::generate();
+            let (_, acme) = export_to_vec(&store, "acme", Range::default(), Format::Jsonl, &key).await.unwrap();
+            let (_, globex) = export_to_vec(&store, "globex", Range::default(), Format::Jsonl, &key).await.unwrap();
+            assert_eq!((acme.events, globex.events), (5, 7));
+        }
+
+        async fn an_empty_ledger_exports_the_genesis_checkpoint(db) {
+            let store = store_with_events(&db, "acme", 0).await;
+            let key = CheckpointKey::generate();
+            let (file, summary) = export_to_vec(&store, "acme", Range::default(), Format::Jsonl, &key)
+                .await
+                .unwrap();
+            assert_eq!(summary.checkpoint.checkpoint().seq(), 0);
+            let report = audit::verify_jsonl(file.as_slice(), &pinned(&key, Start::Genesis)).unwrap();
+            assert_eq!(report.events, 0);
+        }
+
+        async fn bad_ranges_and_unknown_orgs_are_typed_errors_and_store_no_checkpoint(db) {
+            let store = store_with_events(&db, "acme", 5).await;
+            let key = CheckpointKey::generate();
+            let beyond = Range { from: Some(6), to: None };
+            let backwards = Range { from: Some(4), to: Some(2) };
+            let zero = Range { from: Some(0), to: None };
+            for range in [beyond, backwards, zero] {
+                let error = export_to_vec(&store, "acme", range, Format::Jsonl, &key).await.unwrap_err();
+                assert!(matches!(error, Error::Invalid { .. }), "{range:?}: {error}");
+            }
+            let error = export_to_vec(&store, "nobody", Range::default(), Format::Jsonl, &key)
+                .await
+                .unwrap_err();
+            assert!(matches!(error, Error::NotFound { what: "org" }), "{error}");
+            assert!(checkpoints::latest(&store, "acme").await.unwrap().is_none());
+        }
+
+        async fn the_service_signs_a_checkpoint_only_for_orgs_whose_chain_moved(db) {
+            let store = store_with_events(&db, "acme", 4).await;
+            add_org(&store, "globex").await;
+            append_events(&store, "globex", 2).await;
+            let key = CheckpointKey::generate();
+            assert_eq!(checkpoints::sign_moved_heads(&store, &key, Utc::now()).await.unwrap(), 2);
+            assert_eq!(checkpoints::sign_moved_heads(&store, &key, Utc::now()).await.unwrap(), 0);
+            append_events(&store, "globex", 1).await;
+            assert_eq!(checkpoints::sign_moved_heads(&store, &key, Utc::now()).await.unwrap(), 1);
+            let latest = checkpoints::latest(&store, "globex").await.unwrap().unwrap();
+            assert_eq!(latest.checkpoint().seq(), 3);
+            assert_eq!(latest.key(), &key.public_key());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_row_edited_behind_pinwards_back_fails_the_export() {
+        let db = pinward_tests::TestDb::new(pinward_tests::Backend::Sqlite).await;
+        let store = store_with_events(&db, "acme", 5).await;
+        let mut tx = store.begin().await.unwrap();
+        for sql in [
+            "DROP TRIGGER ledger_events_no_update",
+            "UPDATE ledger_events SET subject = 'phone:forged' WHERE seq = 3",
+        ] {
+            on_tx!(tx, conn => sqlx::query(sql).execute(conn).await.map(|r| r.rows_affected()))
+                .unwrap();
+        }
+        tx.commit().await.unwrap();
+        let key = CheckpointKey::generate();
+        let error = export_to_vec(&store, "acme", Range::default(), Format::Jsonl, &key)
+            .await
+            .unwrap_err();
+        assert!(matches!(error, Error::Audit(_)), "{error}");
+    }
+}
