@@ -54,6 +54,7 @@ async fn bench(backend: Backend, events: usize) {
         backend_name(backend),
         seeded.as_secs_f64()
     );
+    raw_stream(&db, events).await;
     let key = CheckpointKey::generate();
     for format in [Format::Jsonl, Format::Csv] {
         reset_peak_rss();
@@ -82,6 +83,45 @@ async fn bench(backend: Backend, events: usize) {
         );
     }
     store.close().await;
+}
+
+macro_rules! stream_with {
+    ($conn:expr) => {{
+        use futures_util::TryStreamExt;
+        let sql = "SELECT seq, at, actor, action, subject, details, prev, hash FROM ledger_events \
+                   WHERE org_id = 'bench' ORDER BY seq";
+        let mut rows =
+            sqlx::query_as::<_, (i64, String, String, String, String, String, String, String)>(sql)
+                .fetch(&mut $conn);
+        let mut n = 0_usize;
+        while let Some(row) = rows.try_next().await.unwrap() {
+            n += row.1.len().min(1);
+        }
+        n
+    }};
+}
+
+/// The same rows read and decoded by sqlx alone: the floor under the export's figure.
+async fn raw_stream(db: &TestDb, events: usize) {
+    let started = Instant::now();
+    let n = match db.backend() {
+        Backend::Sqlite => {
+            let mut conn = sqlx::SqliteConnection::connect(db.url()).await.unwrap();
+            stream_with!(conn)
+        }
+        Backend::Postgres => {
+            let mut conn = sqlx::PgConnection::connect(db.url()).await.unwrap();
+            stream_with!(conn)
+        }
+    };
+    assert_eq!(n, events);
+    let elapsed = started.elapsed().as_secs_f64();
+    println!(
+        "{:<9} rows  {:>10.0} rows/s    ({:.2} s)  sqlx reading the rows, nothing else",
+        backend_name(db.backend()),
+        events as f64 / elapsed,
+        elapsed
+    );
 }
 
 fn backend_name(backend: Backend) -> &'static str {

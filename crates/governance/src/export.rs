@@ -87,23 +87,15 @@ pub async fn export<W: Write>(
     let mut last = ChainHead::GENESIS;
     let mut events = 0_u64;
     if head > 0 {
-        let sql = "SELECT seq, at, actor, action, subject, details, prev, hash FROM ledger_events \
-                   WHERE org_id = $1 AND seq >= $2 AND seq <= $3 ORDER BY seq";
-        let (from_i, to_i) = (to_i64(from)?, to_i64(to)?);
-        on_pool!(store, pool => {
-            let mut rows = sqlx::query_as::<_, Row>(sql)
-                .bind(&org_id)
-                .bind(from_i)
-                .bind(to_i)
-                .fetch(pool);
-            while let Some(row) = rows.try_next().await? {
+        let mut batches = read_in_batches(store.clone(), org_id.clone(), from, to)?;
+        while let Some(batch) = batches.recv().await {
+            for row in batch? {
                 let event = to_event(&org_id, row)?;
                 sink.write(&event)?;
                 last = ChainHead::from(&event);
                 events += 1;
             }
-            Ok::<(), Error>(())
-        })?;
+        }
         let expected = to - from + 1;
         if events != expected {
             return Err(Error::LedgerCorrupt(
@@ -127,6 +119,58 @@ pub async fn export<W: Write>(
 }
 
 type Row = (i64, String, String, String, String, String, String, String);
+
+/// Rows per message from the reading task.
+const BATCH: usize = 512;
+
+/// Reads the rows `from..=to` on a task of its own and hands them over in batches, so the
+/// database driver's decoding and the re-hashing and writing run on two cores at once. The
+/// bounded channel keeps memory constant: the reader waits while the writer is behind.
+fn read_in_batches(
+    store: Store,
+    org_id: String,
+    from: u64,
+    to: u64,
+) -> Result<tokio::sync::mpsc::Receiver<Result<Vec<Row>, Error>>, Error> {
+    let (from, to) = (to_i64(from)?, to_i64(to)?);
+    let (sender, receiver) = tokio::sync::mpsc::channel(4);
+    tokio::spawn(async move {
+        let sql = "SELECT seq, at, actor, action, subject, details, prev, hash FROM ledger_events \
+                   WHERE org_id = $1 AND seq >= $2 AND seq <= $3 ORDER BY seq";
+        let read: Result<(), Error> = on_pool!(store, pool => {
+            let mut rows = sqlx::query_as::<_, Row>(sql)
+                .bind(&org_id)
+                .bind(from)
+                .bind(to)
+                .fetch(pool);
+            let mut batch = Vec::with_capacity(BATCH);
+            loop {
+                match rows.try_next().await {
+                    Ok(Some(row)) => {
+                        batch.push(row);
+                        if batch.len() == BATCH {
+                            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                            if sender.send(Ok(full)).await.is_err() {
+                                break Ok(()); // the export stopped; stop reading
+                            }
+                        }
+                    }
+                    Ok(None) => {
+                        if !batch.is_empty() {
+                            let _ = sender.send(Ok(batch)).await;
+                        }
+                        break Ok(());
+                    }
+                    Err(error) => break Err(Error::from(error)),
+                }
+            }
+        });
+        if let Err(error) = read {
+            let _ = sender.send(Err(error)).await;
+        }
+    });
+    Ok(receiver)
+}
 
 fn to_event(org: &str, row: Row) -> Result<Event, Error> {
     let (seq, at, actor, action, subject, details, prev, hash) = row;
