@@ -6,6 +6,7 @@
 pub mod error;
 pub mod keys;
 pub mod ledger;
+pub mod sessions;
 pub mod store;
 
 pub use error::Error;
