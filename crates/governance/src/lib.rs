@@ -8,6 +8,7 @@ pub mod error;
 pub mod export;
 pub mod keys;
 pub mod ledger;
+pub mod sessions;
 pub mod store;
 
 pub use error::Error;

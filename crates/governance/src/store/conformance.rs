@@ -181,6 +181,6 @@ on_both_databases! {
         let before = store.applied_migrations().await.unwrap();
         store.migrate().await.unwrap();
         assert_eq!(store.applied_migrations().await.unwrap(), before);
-        assert_eq!(before, vec![1]);
+        assert_eq!(before, vec![1, 4]);
     }
 }

@@ -112,6 +112,7 @@ pub(crate) const SQLITE_UNIQUE_COLUMNS: &[(&str, &str)] = &[
     ),
     ("ledger_heads.org_id", "ledger_heads_pk"),
     ("ledger_checkpoints.id", "ledger_checkpoints_pk"),
+    ("sessions.id", "sessions_pk"),
 ];
 
 #[cfg(test)]
