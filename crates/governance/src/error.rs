@@ -76,6 +76,41 @@ pub enum Error {
     /// The database could not be reached or failed a query.
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
+    /// The number's PIN is in a state that does not allow the request; nothing changed.
+    #[error("the number's PIN is {state}: {refused}")]
+    PinState {
+        /// The number's PIN state.
+        state: &'static str,
+        /// What was refused and why.
+        refused: &'static str,
+    },
+    /// Another worker holds the lease on this item until it expires; nothing changed.
+    #[error("{what} is being worked on by another worker")]
+    Busy {
+        /// The item.
+        what: &'static str,
+    },
+    /// This worker's attempt was taken over (its lease expired) or already finished: its
+    /// result was not written.
+    #[error("the attempt was taken over by another worker; its result was not written")]
+    Superseded,
+    /// Meta's API failed in a way the operation could not absorb.
+    #[error("Meta API: {0}")]
+    Graph(#[from] graph::Error),
+    /// A file of the service (escrow export, identity files) could not be written or read.
+    #[error("file {path}: {source}")]
+    File {
+        /// The file or folder.
+        path: PathBuf,
+        /// Why it failed.
+        source: std::io::Error,
+    },
+    /// Service key rotation found something it cannot repair by itself.
+    #[error("key rotation: {0}")]
+    KeyRotation(String),
+    /// A failpoint armed with `return` stopped the operation here (test builds only).
+    #[error("failpoint {0} fired")]
+    Failpoint(&'static str),
 }
 
 impl From<sqlx::Error> for Error {

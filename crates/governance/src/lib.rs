@@ -3,13 +3,19 @@
 //! Everything below `web` that touches a database goes through [`store::Store`]: one
 //! implementation of every query, run on whichever backend is configured.
 
+pub mod access;
 pub mod checkpoints;
+pub mod custody;
 pub mod error;
+pub mod escrow;
 pub mod export;
+pub mod failpoint;
+pub mod jobs;
 pub mod keys;
 pub mod ledger;
 pub mod sessions;
 pub mod store;
+pub mod sync;
 
 pub use error::Error;
 pub use store::{Backend, DatabaseTarget, DatabaseUrl, Store};

@@ -143,6 +143,15 @@ pub enum Command {
     /// The ledger: export it with a signed checkpoint, verify an export offline
     #[command(subcommand)]
     Ledger(LedgerCommand),
+    /// Read the org's inventory from Meta: businesses → WABAs → numbers. New numbers join
+    /// the take-custody queue. Reads the org's Graph token from PINWARD_GRAPH_TOKEN.
+    Sync(SyncArgs),
+    /// Bulk PIN rotations: start, status, pause, resume, cancel
+    #[command(subcommand)]
+    Rotate(RotateCommand),
+    /// The org's escrow, for offline recovery
+    #[command(subcommand)]
+    Escrow(EscrowCommand),
     /// Run the Graph sandbox, a local fake of Meta's Cloud API and On-Premises API
     /// (listens on --listen, default 127.0.0.1:8090; prints its base URL and a token)
     GraphSandbox {
@@ -216,5 +225,117 @@ pub enum KeysCommand {
         /// One JSON object, for scripts
         #[arg(long)]
         json: bool,
+    },
+    /// Re-seal every escrowed PIN and sealed secret to a new service identity, crash-safely:
+    /// the old identity is kept as identity.retired-<time>.txt. Run it with pinward stopped.
+    Rotate {
+        /// One JSON object, for scripts
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `pinward sync`.
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// The org (its id)
+    #[arg(long)]
+    pub org: String,
+    /// A Meta business id whose owned and client WABAs to read (repeat for more)
+    #[arg(long = "business", value_name = "ID", required = true)]
+    pub businesses: Vec<String>,
+    /// Base URL of On-Premises numbers, `{id}` standing for the phone number id
+    #[arg(long, value_name = "URL")]
+    pub on_prem_url_template: Option<String>,
+    /// Print the report as one JSON object
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// How a rotation command reaches Meta and escrows.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The org (its id)
+    #[arg(long)]
+    pub org: String,
+    /// age recipients file of the org's recovery keys (one age1… per line); every new PIN
+    /// is sealed to them besides the service identity
+    #[arg(long, value_name = "FILE")]
+    pub recovery: Option<std::path::PathBuf>,
+    /// How long a worker owns a number or job item after claiming it
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub lease_seconds: u64,
+    /// Print the final status as one JSON object
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RotateCommand {
+    /// Start a rotation job and work on it until it is done, paused or cancelled (unknown
+    /// numbers are taken into custody, escrowed ones rotated, pending ones resumed).
+    /// Reads the org's Graph token from PINWARD_GRAPH_TOKEN, On-Premises admin login from
+    /// PINWARD_ONPREM_USERNAME / PINWARD_ONPREM_PASSWORD.
+    Start {
+        #[command(flatten)]
+        run: RunArgs,
+        /// Every number of the org Meta still lists
+        #[arg(long, conflicts_with = "numbers", required_unless_present = "numbers")]
+        all: bool,
+        /// A Meta phone number id (repeat for more)
+        #[arg(long = "number", value_name = "ID")]
+        numbers: Vec<String>,
+        /// Numbers worked on at once
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
+        concurrency: u32,
+    },
+    /// Show a job's progress
+    Status {
+        /// The job id
+        job: String,
+        /// The org (its id)
+        #[arg(long)]
+        org: String,
+        /// One JSON object
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop claiming items (items in flight finish)
+    Pause {
+        /// The job id
+        job: String,
+        /// The org (its id)
+        #[arg(long)]
+        org: String,
+    },
+    /// Resume a paused or interrupted job and work on it (items of a dead worker are taken
+    /// over when their lease expires)
+    Resume {
+        /// The job id
+        job: String,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Cancel a job: items not started are skipped
+    Cancel {
+        /// The job id
+        job: String,
+        /// The org (its id)
+        #[arg(long)]
+        org: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EscrowCommand {
+    /// Write one <phone number id>.age file per escrowed number and a manifest.json,
+    /// readable offline with `age -d -i ORG_KEY FILE`
+    Export {
+        /// The org (its id)
+        #[arg(long)]
+        org: String,
+        /// Folder to write (created if missing)
+        #[arg(long, value_name = "DIR")]
+        out: std::path::PathBuf,
     },
 }

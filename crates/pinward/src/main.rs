@@ -13,10 +13,13 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command, KeysCommand, LedgerCommand};
+use crate::cli::{Cli, Command, EscrowCommand, KeysCommand, LedgerCommand, RotateCommand};
 use crate::config::Config;
 
 fn main() -> ExitCode {
+    // Crash tests arm governance's failpoints through FAILPOINTS (test builds only).
+    #[cfg(feature = "failpoints")]
+    let _failpoints = fail::FailScenario::setup();
     let cli = Cli::parse();
     let config = match Config::parse(&cli.settings) {
         Ok(config) => config,
@@ -105,6 +108,56 @@ async fn run(command: Command, config: &Config, listen_given: bool) -> Result<()
         }) => {
             config.prepare_data_dir()?;
             commands::keys::show(config, json, checkpoint_key_out.as_deref()).await?;
+        }
+        Command::Keys(KeysCommand::Rotate { json }) => {
+            config.prepare_data_dir()?;
+            commands::keys::rotate(config, json).await?;
+        }
+        Command::Sync(args) => {
+            config.prepare_data_dir()?;
+            commands::custody::sync(config, &args).await?;
+        }
+        Command::Rotate(command) => {
+            config.prepare_data_dir()?;
+            match command {
+                RotateCommand::Start {
+                    run,
+                    all,
+                    numbers,
+                    concurrency,
+                } => {
+                    commands::custody::rotate_start(config, &run, all, &numbers, concurrency)
+                        .await?
+                }
+                RotateCommand::Status { job, org, json } => {
+                    commands::custody::rotate_status(config, &org, &job, json).await?
+                }
+                RotateCommand::Pause { job, org } => {
+                    commands::custody::rotate_control(
+                        config,
+                        &org,
+                        &job,
+                        governance::jobs::Command::Pause,
+                    )
+                    .await?
+                }
+                RotateCommand::Cancel { job, org } => {
+                    commands::custody::rotate_control(
+                        config,
+                        &org,
+                        &job,
+                        governance::jobs::Command::Cancel,
+                    )
+                    .await?
+                }
+                RotateCommand::Resume { job, run } => {
+                    commands::custody::rotate_resume(config, &run, &job).await?
+                }
+            }
+        }
+        Command::Escrow(EscrowCommand::Export { org, out }) => {
+            config.prepare_data_dir()?;
+            commands::custody::escrow_export(config, &org, &out).await?;
         }
     }
     Ok(())

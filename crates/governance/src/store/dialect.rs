@@ -17,6 +17,25 @@ pub(crate) fn begin_write(backend: Backend) -> &'static str {
     }
 }
 
+/// Starts a read-only transaction. SQLite's deferred `BEGIN` takes no write lock, so
+/// readers never queue behind writers.
+pub(crate) fn begin_read(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "BEGIN",
+        Backend::Postgres => "BEGIN READ ONLY",
+    }
+}
+
+/// Sets the tenant of the current transaction for PostgreSQL's row-level security
+/// (`set_config(…, true)` ends with the transaction, so a pooled connection never carries
+/// one org's tenant into another's work). SQLite has no row-level security: `None`.
+pub(crate) fn set_tenant(backend: Backend) -> Option<&'static str> {
+    match backend {
+        Backend::Sqlite => None,
+        Backend::Postgres => Some("SELECT set_config('pinward.org_id', $1, true)"),
+    }
+}
+
 /// Reads an org's ledger head and locks it until the transaction ends.
 ///
 /// SQLite has no row locks and needs none: `BEGIN IMMEDIATE` already holds the database's
@@ -25,6 +44,51 @@ pub(crate) fn select_ledger_head_for_update(backend: Backend) -> &'static str {
     match backend {
         Backend::Sqlite => "SELECT seq, hash FROM ledger_heads WHERE org_id = $1",
         Backend::Postgres => "SELECT seq, hash FROM ledger_heads WHERE org_id = $1 FOR UPDATE",
+    }
+}
+
+/// Reads one phone number of an org by its Meta id and locks its row until the transaction
+/// ends (SQLite: `BEGIN IMMEDIATE` already holds the write lock).
+pub(crate) fn select_number_for_update(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => concat!(
+            "SELECT id, waba_id, meta_phone_number_id, display_phone_number, pin_state, escrow_stale, ",
+            "connector, onprem_base_url, lease_owner, lease_until, send_failures ",
+            "FROM phone_numbers WHERE org_id = $1 AND meta_phone_number_id = $2"
+        ),
+        Backend::Postgres => concat!(
+            "SELECT id, waba_id, meta_phone_number_id, display_phone_number, pin_state, escrow_stale, ",
+            "connector, onprem_base_url, lease_owner, lease_until, send_failures ",
+            "FROM phone_numbers WHERE org_id = $1 AND meta_phone_number_id = $2 FOR UPDATE"
+        ),
+    }
+}
+
+/// Picks the next rotation item a worker may claim: queued, or running under an expired
+/// lease. PostgreSQL skips rows another transaction is claiming right now (`FOR UPDATE SKIP
+/// LOCKED`), so N instances claim N different items; SQLite's write lock serializes claims.
+pub(crate) fn select_claimable_item(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => concat!(
+            "SELECT phone_number_id FROM rotation_items WHERE job_id = $1 AND ",
+            "(status = 'queued' OR (status = 'running' AND lease_until < $2)) ",
+            "ORDER BY status DESC, phone_number_id LIMIT 1"
+        ),
+        Backend::Postgres => concat!(
+            "SELECT phone_number_id FROM rotation_items WHERE job_id = $1 AND ",
+            "(status = 'queued' OR (status = 'running' AND lease_until < $2)) ",
+            "ORDER BY status DESC, phone_number_id LIMIT 1 FOR UPDATE SKIP LOCKED"
+        ),
+    }
+}
+
+/// Locks a rotation job's row (its status decides whether workers go on).
+pub(crate) fn select_job_for_update(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "SELECT status FROM rotation_jobs WHERE org_id = $1 AND id = $2",
+        Backend::Postgres => {
+            "SELECT status FROM rotation_jobs WHERE org_id = $1 AND id = $2 FOR UPDATE"
+        }
     }
 }
 
@@ -113,6 +177,16 @@ pub(crate) const SQLITE_UNIQUE_COLUMNS: &[(&str, &str)] = &[
     ("ledger_heads.org_id", "ledger_heads_pk"),
     ("ledger_checkpoints.id", "ledger_checkpoints_pk"),
     ("sessions.id", "sessions_pk"),
+    ("service_secrets.name", "service_secrets_pk"),
+    ("rotation_jobs.id", "rotation_jobs_pk"),
+    (
+        "rotation_jobs.org_id, rotation_jobs.id",
+        "rotation_jobs_org_id_uq",
+    ),
+    (
+        "rotation_items.job_id, rotation_items.phone_number_id",
+        "rotation_items_pk",
+    ),
 ];
 
 #[cfg(test)]

@@ -198,6 +198,28 @@ impl Store {
         Ok(Tx { inner })
     }
 
+    /// Starts a write transaction scoped to one org: on PostgreSQL the tenant of row-level
+    /// security is set for this transaction only. Every org-scoped write goes through it.
+    pub async fn begin_for(&self, org_id: &str) -> Result<Tx, Error> {
+        let mut tx = self.begin().await?;
+        tx.set_tenant(org_id).await?;
+        Ok(tx)
+    }
+
+    /// Starts a read-only transaction scoped to one org (see [`Store::begin_for`]). Every
+    /// org-scoped read goes through it, so a query that forgot its tenant sees nothing on
+    /// PostgreSQL instead of another org's rows.
+    pub async fn read_for(&self, org_id: &str) -> Result<Tx, Error> {
+        let statement = dialect::begin_read(self.backend());
+        let inner = match &self.pool {
+            Pool::Sqlite(pool) => TxInner::Sqlite(pool.begin_with(statement).await?),
+            Pool::Postgres(pool) => TxInner::Postgres(pool.begin_with(statement).await?),
+        };
+        let mut tx = Tx { inner };
+        tx.set_tenant(org_id).await?;
+        Ok(tx)
+    }
+
     /// Closes every connection, waiting for those in use to be returned.
     pub async fn close(&self) {
         on_pool!(self, pool => pool.close().await);
@@ -210,6 +232,13 @@ impl Tx {
         match self.inner {
             TxInner::Sqlite(tx) => tx.commit().await?,
             TxInner::Postgres(tx) => tx.commit().await?,
+        }
+        Ok(())
+    }
+
+    async fn set_tenant(&mut self, org_id: &str) -> Result<(), Error> {
+        if let Some(sql) = dialect::set_tenant(self.backend()) {
+            on_tx!(self, conn => sqlx::query(sql).bind(org_id).execute(conn).await.map(drop))?;
         }
         Ok(())
     }

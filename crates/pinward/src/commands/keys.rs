@@ -68,3 +68,44 @@ pub async fn show(config: &Config, json: bool, key_out: Option<&Path>) -> anyhow
     }
     Ok(())
 }
+
+/// `pinward keys rotate`: re-seal everything to a new service identity (see
+/// `governance::keys::rotate`); run again after a crash to finish.
+pub async fn rotate(config: &Config, json: bool) -> anyhow::Result<()> {
+    let store = super::open_store(config).await?;
+    let bar = std::io::IsTerminal::is_terminal(&std::io::stderr()).then(|| {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_message("re-sealing");
+        bar
+    });
+    let show = |done: u64, total: u64| {
+        if let Some(bar) = &bar {
+            bar.set_length(total);
+            bar.set_position(done);
+        }
+    };
+    let rotation = governance::keys::rotate(&store, &config.identity_file, &show)
+        .await
+        .context("key rotation stopped; run `pinward keys rotate` again to finish it")?;
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    store.close().await;
+    let mut out = std::io::stdout().lock();
+    if json {
+        writeln!(out, "{}", serde_json::to_string(&rotation)?)?;
+    } else {
+        writeln!(
+            out,
+            "re-sealed {} item(s) to the new service identity {}{}",
+            rotation.resealed,
+            rotation.recipient,
+            rotation
+                .retired
+                .as_ref()
+                .map(|p| format!("; the old identity is kept at {}", p.display()))
+                .unwrap_or_default()
+        )?;
+    }
+    Ok(())
+}

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod custody;
 pub mod graph_sandbox;
 pub mod keys;
 pub mod ledger;

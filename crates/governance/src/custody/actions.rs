@@ -1,0 +1,283 @@
+//! The custody actions that set no new PIN: reveal, release, and recording an out-of-band
+//! change. Each is one transaction with its ledger event.
+
+use audit::Actor;
+use chrono::Utc;
+use graph::PhoneNumberId;
+use serde_json::json;
+use vault::{Identity, Pin, Recipient, Recipients, Sealed};
+
+use super::open_pin;
+use super::protocol::{event, phone_subject};
+use super::state::{PinState, lock_number};
+use crate::store::{Store, Tx};
+use crate::{Error, exec, ledger, on_tx};
+
+/// Longest reveal reason kept.
+const MAX_REASON: usize = 500;
+
+/// The current version of a number: `(version, sealed, sealed_next)`.
+async fn current_version(
+    tx: &mut Tx,
+    number_id: &str,
+) -> Result<(i64, String, Option<String>), Error> {
+    let sql = "SELECT version, sealed, sealed_next FROM pin_versions WHERE phone_number_id = $1 AND status = 'current'";
+    let row: Option<(i64, String, Option<String>)> =
+        on_tx!(tx, conn => sqlx::query_as(sql).bind(number_id).fetch_optional(conn).await)?;
+    row.ok_or(Error::NotFound {
+        what: "escrowed PIN",
+    })
+}
+
+/// Checks a reveal reason: required, at most 500 characters, and holding no run of six
+/// digits (a reason is ledgered; it must never carry a PIN).
+fn check_reason(reason: &str) -> Result<&str, Error> {
+    let reason = reason.trim();
+    let problem = if reason.is_empty() {
+        "a reason is required to reveal a PIN"
+    } else if reason.chars().count() > MAX_REASON {
+        "at most 500 characters"
+    } else if has_six_digits(reason) {
+        "must not contain six digits in a row (it is written to the ledger)"
+    } else {
+        return Ok(reason);
+    };
+    Err(Error::Invalid {
+        field: "reason",
+        problem: problem.to_owned(),
+    })
+}
+
+fn has_six_digits(text: &str) -> bool {
+    let mut run = 0;
+    for c in text.chars() {
+        run = if c.is_ascii_digit() { run + 1 } else { 0 };
+        if run >= 6 {
+            return true;
+        }
+    }
+    false
+}
+
+/// Opens the number's current PIN for a person who needs it (e.g. to re-register the
+/// number), ledgering `pin.revealed` with the reason and version — never the PIN.
+///
+/// Refused while a send is uncertain (Meta may hold the pending PIN: resume first).
+pub async fn reveal(
+    store: &Store,
+    identity: &Identity,
+    org: &str,
+    actor: &Actor,
+    number: &PhoneNumberId,
+    reason: &str,
+) -> Result<Pin, Error> {
+    let reason = check_reason(reason)?;
+    let mut tx = store.begin().await?;
+    let row = lock_number(&mut tx, org, number.as_str()).await?;
+    if row.pin_state == PinState::Uncertain {
+        return Err(Error::PinState {
+            state: row.pin_state.as_str(),
+            refused: "Meta may hold the pending PIN: resume the rotation before revealing",
+        });
+    }
+    let (version, sealed, sealed_next) = current_version(&mut tx, &row.id).await?;
+    let pin = open_pin(identity, &sealed, sealed_next.as_deref())?;
+    let now = Utc::now();
+    let draft = event(
+        "pin.revealed",
+        phone_subject(&row.meta_id),
+        actor,
+        json!({ "version": version, "reason": reason }),
+    )?;
+    ledger::append(&mut tx, org, now, draft).await?;
+    tx.commit().await?;
+    Ok(pin)
+}
+
+/// Hands the number's current PIN to its client (e.g. migrating to another BSP): sealed to
+/// the client's age recipient (`clients.age_recipient`), returned as an armored age file.
+/// The number becomes `released`: no more rotations.
+pub async fn release(
+    store: &Store,
+    identity: &Identity,
+    org: &str,
+    actor: &Actor,
+    number: &PhoneNumberId,
+) -> Result<Sealed, Error> {
+    let mut tx = store.begin().await?;
+    let row = lock_number(&mut tx, org, number.as_str()).await?;
+    if row.pin_state != PinState::Escrowed {
+        return Err(Error::PinState {
+            state: row.pin_state.as_str(),
+            refused: "only an escrowed number with no PIN in flight can be released",
+        });
+    }
+    let sql = "SELECT c.age_recipient FROM wabas w JOIN clients c ON c.org_id = w.org_id AND c.id = w.client_id \
+               WHERE w.org_id = $1 AND w.id = $2";
+    let recipient: Option<Option<String>> = on_tx!(tx, conn => sqlx::query_scalar(sql).bind(org).bind(&row.waba_id).fetch_optional(conn).await)?;
+    let Some(text) = recipient.flatten() else {
+        return Err(Error::Invalid {
+            field: "age_recipient",
+            problem: "the number's client has no age recipient to release the PIN to".to_owned(),
+        });
+    };
+    let recipient = Recipient::parse(text.trim()).map_err(|_| Error::Invalid {
+        field: "age_recipient",
+        problem: "the client's age recipient is not an age1… X25519 recipient".to_owned(),
+    })?;
+    let (version, sealed, sealed_next) = current_version(&mut tx, &row.id).await?;
+    let pin = open_pin(identity, &sealed, sealed_next.as_deref())?;
+    let released = vault::seal(&pin, &Recipients::new([recipient.clone()])?)?;
+    drop(pin);
+    let now = Utc::now();
+    exec!(
+        tx,
+        "UPDATE phone_numbers SET pin_state = 'released', attention_reason = NULL WHERE id = $1",
+        &row.id
+    )?;
+    let draft = event(
+        "pin.released",
+        phone_subject(&row.meta_id),
+        actor,
+        json!({ "version": version, "recipient": recipient.to_string() }),
+    )?;
+    ledger::append(&mut tx, org, now, draft).await?;
+    tx.commit().await?;
+    Ok(released)
+}
+
+/// Records that the PIN was changed outside pinward (WhatsApp Manager, a `security`
+/// webhook): the current and any pending version become `stale`, the escrow is marked
+/// stale, and the number goes back to `unknown` — the take-custody queue.
+pub async fn record_out_of_band(
+    store: &Store,
+    org: &str,
+    actor: &Actor,
+    number: &PhoneNumberId,
+) -> Result<(), Error> {
+    let mut tx = store.begin().await?;
+    let row = lock_number(&mut tx, org, number.as_str()).await?;
+    if row.pin_state == PinState::Released {
+        return Err(Error::PinState {
+            state: row.pin_state.as_str(),
+            refused: "a released number is no longer in pinward's custody",
+        });
+    }
+    let sql = "SELECT version FROM pin_versions WHERE phone_number_id = $1 AND status IN ('current', 'pending') ORDER BY version";
+    let stale: Vec<i64> =
+        on_tx!(tx, conn => sqlx::query_scalar(sql).bind(&row.id).fetch_all(conn).await)?;
+    let now = Utc::now();
+    exec!(
+        tx,
+        "UPDATE pin_versions SET status = 'stale', ended_at = $2 WHERE phone_number_id = $1 \
+               AND status IN ('current', 'pending')",
+        &row.id,
+        now
+    )?;
+    exec!(
+        tx,
+        "UPDATE phone_numbers SET pin_state = 'unknown', escrow_stale = TRUE, send_failures = 0, \
+               attention_reason = 'PIN changed outside pinward: take custody again', \
+               lease_owner = NULL, lease_until = NULL WHERE id = $1",
+        &row.id
+    )?;
+    let draft = event(
+        "pin.changed_out_of_band",
+        phone_subject(&row.meta_id),
+        actor,
+        json!({ "stale_versions": stale, "previous_state": row.pin_state.as_str() }),
+    )?;
+    ledger::append(&mut tx, org, now, draft).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// One PIN version, without its secret.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct VersionInfo {
+    /// 1, 2, 3, … per number.
+    pub version: i64,
+    /// `pending`, `current`, `previous`, `superseded`, `rejected` or `stale`.
+    pub status: String,
+    /// Why the last send of it was not confirmed, if it was not.
+    pub failure_reason: Option<String>,
+}
+
+/// A number's custody, without secrets.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct NumberCustody {
+    /// Meta's phone number id.
+    pub phone_number_id: String,
+    /// e.g. `+1 555-013-3742`.
+    pub display_phone_number: String,
+    /// The PIN state.
+    pub pin_state: String,
+    /// The escrowed PIN was changed outside pinward.
+    pub escrow_stale: bool,
+    /// Why the number needs attention, if it does.
+    pub attention_reason: Option<String>,
+    /// `cloud` or `on_prem`.
+    pub connector: String,
+    /// Meta no longer returns it.
+    pub vanished: bool,
+    /// Its versions, oldest first.
+    pub versions: Vec<VersionInfo>,
+}
+
+type CustodyRow = (
+    String,
+    String,
+    String,
+    bool,
+    Option<String>,
+    String,
+    Option<chrono::DateTime<Utc>>,
+    String,
+);
+
+/// The custody of every number of the org (or of one), ordered by Meta id.
+pub async fn status(
+    store: &Store,
+    org: &str,
+    number: Option<&PhoneNumberId>,
+) -> Result<Vec<NumberCustody>, Error> {
+    let sql = "SELECT meta_phone_number_id, display_phone_number, pin_state, escrow_stale, attention_reason, \
+               connector, vanished_at, id FROM phone_numbers WHERE org_id = $1 \
+               AND ($2 IS NULL OR meta_phone_number_id = $2) ORDER BY meta_phone_number_id";
+    let filter = number.map(|n| n.as_str().to_owned());
+    let rows: Vec<CustodyRow> = crate::on_pool!(store, pool => sqlx::query_as(sql)
+        .bind(org).bind(&filter).fetch_all(pool).await)?;
+    if number.is_some() && rows.is_empty() {
+        return Err(Error::NotFound {
+            what: "phone number",
+        });
+    }
+    let versions_sql = "SELECT v.phone_number_id, v.version, v.status, v.failure_reason FROM pin_versions v \
+                        WHERE v.org_id = $1 ORDER BY v.version";
+    let versions: Vec<(String, i64, String, Option<String>)> = crate::on_pool!(store, pool => sqlx::query_as(versions_sql)
+        .bind(org).fetch_all(pool).await)?;
+    let mut by_number: std::collections::HashMap<String, Vec<VersionInfo>> =
+        std::collections::HashMap::new();
+    for (number_id, version, status, failure_reason) in versions {
+        by_number.entry(number_id).or_default().push(VersionInfo {
+            version,
+            status,
+            failure_reason,
+        });
+    }
+    Ok(rows
+        .into_iter()
+        .map(
+            |(meta, display, state, stale, attention, connector, vanished, id)| NumberCustody {
+                phone_number_id: meta,
+                display_phone_number: display,
+                pin_state: state,
+                escrow_stale: stale,
+                attention_reason: attention,
+                connector,
+                vanished: vanished.is_some(),
+                versions: by_number.remove(&id).unwrap_or_default(),
+            },
+        )
+        .collect())
+}

@@ -1,0 +1,401 @@
+//! Bulk rotations: a job over selected numbers, run by any number of workers in any
+//! number of processes.
+//!
+//! A job has one item per number. Workers claim items with a lease (`FOR UPDATE SKIP
+//! LOCKED` on PostgreSQL, the write lock on SQLite), so two workers never run the same
+//! item; an item whose worker died is claimed again once its lease has expired, and its
+//! number's pending PIN (if any) is re-sent, never replaced. Each item runs the custody
+//! protocol: `unknown` numbers are taken into custody, `escrowed` ones rotated,
+//! `rotating`/`uncertain` ones resumed, `released` ones skipped. A job is `running`,
+//! `paused` (workers stop after their current item), `cancelled`, or `done`.
+
+use audit::Actor;
+use chrono::{DateTime, Utc};
+use futures_util::future::join_all;
+use graph::PhoneNumberId;
+use serde::Serialize;
+use serde_json::json;
+use uuid::Uuid;
+use vault::Recipient;
+
+use crate::custody::{Custodian, Outcome, PinState, protocol_event as event};
+use crate::store::{Store, dialect};
+use crate::{Error, exec, ledger, on_pool, on_tx};
+
+/// Which numbers a job rotates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selection {
+    /// Every number of the org that Meta still lists and that is not released.
+    All,
+    /// These numbers (Meta phone number ids).
+    Numbers(Vec<PhoneNumberId>),
+}
+
+/// What a job asks of its workers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    /// Stop claiming items.
+    Pause,
+    /// Claim items again.
+    Resume,
+    /// Stop for good.
+    Cancel,
+}
+
+/// A job and its items' counts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct JobStatus {
+    /// The job id.
+    pub id: String,
+    /// `running`, `paused`, `cancelled` or `done`.
+    pub status: String,
+    /// Workers per process.
+    pub concurrency: i64,
+    /// Items in total.
+    pub total: i64,
+    /// Not started.
+    pub queued: i64,
+    /// Claimed by a worker.
+    pub running: i64,
+    /// Rotated (or resumed) and confirmed.
+    pub done: i64,
+    /// Rejected, uncertain, or failed otherwise (see each item's outcome).
+    pub failed: i64,
+    /// Released numbers.
+    pub skipped: i64,
+}
+
+impl JobStatus {
+    /// Items finished one way or another.
+    pub fn finished(&self) -> i64 {
+        self.done + self.failed + self.skipped
+    }
+}
+
+/// Creates a `running` job over `selection` and returns its id. Nothing is sent yet: call
+/// [`run`] (in this process or any other).
+pub async fn start(
+    store: &Store,
+    org: &str,
+    actor: &Actor,
+    selection: &Selection,
+    concurrency: u32,
+) -> Result<String, Error> {
+    if !(1..=64).contains(&concurrency) {
+        return Err(Error::Invalid {
+            field: "concurrency",
+            problem: "between 1 and 64".to_owned(),
+        });
+    }
+    let mut tx = store.begin().await?;
+    let numbers: Vec<String> = match selection {
+        Selection::All => {
+            let sql = "SELECT id FROM phone_numbers WHERE org_id = $1 AND vanished_at IS NULL \
+                       AND pin_state <> 'released' ORDER BY meta_phone_number_id";
+            on_tx!(tx, conn => sqlx::query_scalar(sql).bind(org).fetch_all(conn).await)?
+        }
+        Selection::Numbers(ids) => {
+            if ids.is_empty() {
+                return Err(Error::Invalid {
+                    field: "numbers",
+                    problem: "select at least one number".to_owned(),
+                });
+            }
+            let mut found = Vec::new();
+            for id in ids {
+                let sql =
+                    "SELECT id FROM phone_numbers WHERE org_id = $1 AND meta_phone_number_id = $2";
+                let row: Option<String> = on_tx!(tx, conn => sqlx::query_scalar(sql)
+                    .bind(org).bind(id.as_str()).fetch_optional(conn).await)?;
+                let row = row.ok_or(Error::NotFound {
+                    what: "phone number",
+                })?;
+                if !found.contains(&row) {
+                    found.push(row);
+                }
+            }
+            found
+        }
+    };
+    let id = Uuid::now_v7().to_string();
+    let now = Utc::now();
+    exec!(
+        tx,
+        "INSERT INTO rotation_jobs (id, org_id, status, concurrency, created_by, created_at, updated_at) \
+               VALUES ($1, $2, 'running', $3, $4, $5, $5)",
+        &id,
+        org,
+        i64::from(concurrency),
+        actor.as_str(),
+        now
+    )?;
+    for number in &numbers {
+        exec!(
+            tx,
+            "INSERT INTO rotation_items (job_id, org_id, phone_number_id, status, updated_at) \
+                   VALUES ($1, $2, $3, 'queued', $4)",
+            &id,
+            org,
+            number,
+            now
+        )?;
+    }
+    let draft = event(
+        "rotation.job.started",
+        format!("job:{id}"),
+        actor,
+        json!({ "numbers": numbers.len(), "concurrency": concurrency }),
+    )?;
+    ledger::append(&mut tx, org, now, draft).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// The job's status and counts; `NotFound` for another org's job.
+pub async fn status(store: &Store, org: &str, job: &str) -> Result<JobStatus, Error> {
+    let sql = "SELECT status, concurrency FROM rotation_jobs WHERE org_id = $1 AND id = $2";
+    let row: Option<(String, i64)> = on_pool!(store, pool => sqlx::query_as(sql).bind(org).bind(job).fetch_optional(pool).await)?;
+    let (status, concurrency) = row.ok_or(Error::NotFound {
+        what: "rotation job",
+    })?;
+    let sql = "SELECT status, COUNT(*) FROM rotation_items WHERE job_id = $1 GROUP BY status";
+    let counts: Vec<(String, i64)> =
+        on_pool!(store, pool => sqlx::query_as(sql).bind(job).fetch_all(pool).await)?;
+    let count = |name: &str| {
+        counts
+            .iter()
+            .find(|(s, _)| s == name)
+            .map_or(0, |(_, n)| *n)
+    };
+    Ok(JobStatus {
+        id: job.to_owned(),
+        status,
+        concurrency,
+        total: counts.iter().map(|(_, n)| n).sum(),
+        queued: count("queued"),
+        running: count("running"),
+        done: count("done"),
+        failed: count("failed"),
+        skipped: count("skipped"),
+    })
+}
+
+/// Pauses, resumes or cancels a job (ledgered). A finished or cancelled job refuses.
+pub async fn control(
+    store: &Store,
+    org: &str,
+    actor: &Actor,
+    job: &str,
+    command: Command,
+) -> Result<JobStatus, Error> {
+    let mut tx = store.begin().await?;
+    let current: Option<String> = {
+        let sql = dialect::select_job_for_update(tx.backend());
+        on_tx!(tx, conn => sqlx::query_scalar(sql)
+        .bind(org).bind(job).fetch_optional(conn).await)
+    }?;
+    let current = current.ok_or(Error::NotFound {
+        what: "rotation job",
+    })?;
+    let (from, to, action): (&[&str], &str, &str) = match command {
+        Command::Pause => (&["running"], "paused", "rotation.job.paused"),
+        Command::Resume => (&["paused", "running"], "running", "rotation.job.resumed"),
+        Command::Cancel => (
+            &["running", "paused"],
+            "cancelled",
+            "rotation.job.cancelled",
+        ),
+    };
+    if !from.contains(&current.as_str()) {
+        return Err(Error::Invalid {
+            field: "job",
+            problem: format!("the job is {current}"),
+        });
+    }
+    let now = Utc::now();
+    let finished = (to == "cancelled").then_some(now);
+    exec!(
+        tx,
+        "UPDATE rotation_jobs SET status = $2, updated_at = $3, finished_at = $4 WHERE id = $1",
+        job,
+        to,
+        now,
+        finished
+    )?;
+    if to == "cancelled" {
+        exec!(
+            tx,
+            "UPDATE rotation_items SET status = 'skipped', outcome = 'cancelled', updated_at = $2 \
+                   WHERE job_id = $1 AND status = 'queued'",
+            job,
+            now
+        )?;
+    }
+    let draft = event(
+        action,
+        format!("job:{job}"),
+        actor,
+        json!({ "from": current }),
+    )?;
+    ledger::append(&mut tx, org, now, draft).await?;
+    tx.commit().await?;
+    status(store, org, job).await
+}
+
+/// Works on the job with the job's concurrency until no item is left to claim, the job is
+/// paused or cancelled. Calls `progress` after each item. Marks the job `done` (ledgered)
+/// when every item is finished.
+pub async fn run(
+    custodian: &Custodian,
+    org: &str,
+    actor: &Actor,
+    job: &str,
+    recovery: &[Recipient],
+    progress: &(dyn Fn(&JobStatus) + Send + Sync),
+) -> Result<JobStatus, Error> {
+    let store = custodian.store();
+    let initial = status(store, org, job).await?;
+    let workers = usize::try_from(initial.concurrency).unwrap_or(1).max(1);
+    let results =
+        join_all((0..workers).map(|_| work(custodian, org, actor, job, recovery, progress))).await;
+    for result in results {
+        result?;
+    }
+    finish_if_complete(store, org, job).await?;
+    status(store, org, job).await
+}
+
+async fn work(
+    custodian: &Custodian,
+    org: &str,
+    actor: &Actor,
+    job: &str,
+    recovery: &[Recipient],
+    progress: &(dyn Fn(&JobStatus) + Send + Sync),
+) -> Result<(), Error> {
+    let store = custodian.store();
+    while let Some((number_id, meta_id, state)) = claim(custodian, org, job).await? {
+        let (status, outcome) = match PhoneNumberId::parse(&meta_id) {
+            Err(_) => ("failed", "not a Meta phone number id".to_owned()),
+            Ok(phone) => run_item(custodian, org, actor, &phone, state, recovery).await,
+        };
+        let now = Utc::now();
+        let sql = "UPDATE rotation_items SET status = $3, outcome = $4, lease_owner = NULL, lease_until = NULL, \
+                   updated_at = $5 WHERE job_id = $1 AND phone_number_id = $2 AND lease_owner = $6";
+        on_pool!(store, pool => sqlx::query(sql)
+            .bind(job).bind(&number_id).bind(status).bind(&outcome).bind(now).bind(custodian.worker_id())
+            .execute(pool).await.map(|r| r.rows_affected()))?;
+        progress(&self::status(store, org, job).await?);
+    }
+    Ok(())
+}
+
+async fn run_item(
+    custodian: &Custodian,
+    org: &str,
+    actor: &Actor,
+    phone: &PhoneNumberId,
+    state: PinState,
+    recovery: &[Recipient],
+) -> (&'static str, String) {
+    let result = match state {
+        PinState::Released => return ("skipped", "released".to_owned()),
+        PinState::Unknown => custodian.take(org, actor, phone, recovery).await,
+        PinState::Escrowed => custodian.rotate(org, actor, phone, recovery).await,
+        PinState::Rotating | PinState::Uncertain => custodian.resume(org, actor, phone).await,
+    };
+    match result {
+        Ok(Outcome::Confirmed { version }) => ("done", format!("confirmed version {version}")),
+        Ok(Outcome::Idle) => ("done", "nothing pending".to_owned()),
+        Ok(Outcome::Rejected { version, code }) => (
+            "failed",
+            format!("version {version} rejected (code {code:?})"),
+        ),
+        Ok(Outcome::Uncertain {
+            version, failures, ..
+        }) => (
+            "failed",
+            format!("version {version} uncertain after {failures} send(s)"),
+        ),
+        Err(error) => ("failed", error.to_string()),
+    }
+}
+
+/// Claims the next item: `(number row id, Meta id, PIN state)`, or `None` when nothing is
+/// left or the job is no longer running.
+async fn claim(
+    custodian: &Custodian,
+    org: &str,
+    job: &str,
+) -> Result<Option<(String, String, PinState)>, Error> {
+    let mut tx = custodian.store().begin().await?;
+    let now: DateTime<Utc> = Utc::now();
+    let job_status: Option<String> = on_tx!(tx, conn => sqlx::query_scalar("SELECT status FROM rotation_jobs WHERE org_id = $1 AND id = $2")
+        .bind(org).bind(job).fetch_optional(conn).await)?;
+    if job_status.as_deref() != Some("running") {
+        return Ok(None);
+    }
+    let item: Option<String> = {
+        let sql = dialect::select_claimable_item(tx.backend());
+        on_tx!(tx, conn => sqlx::query_scalar(sql)
+        .bind(job).bind(now).fetch_optional(conn).await)
+    }?;
+    let Some(number_id) = item else {
+        return Ok(None);
+    };
+    let until = now
+        + chrono::Duration::from_std(custodian.settings().lease)
+            .unwrap_or(chrono::Duration::zero());
+    exec!(
+        tx,
+        "UPDATE rotation_items SET status = 'running', lease_owner = $3, lease_until = $4, updated_at = $5 \
+               WHERE job_id = $1 AND phone_number_id = $2",
+        job,
+        &number_id,
+        custodian.worker_id(),
+        until,
+        now
+    )?;
+    let (meta_id, state): (String, String) = on_tx!(tx, conn => sqlx::query_as(
+        "SELECT meta_phone_number_id, pin_state FROM phone_numbers WHERE id = $1")
+        .bind(&number_id).fetch_one(conn).await)?;
+    tx.commit().await?;
+    let state = PinState::parse(&state).unwrap_or(PinState::Unknown);
+    Ok(Some((number_id, meta_id, state)))
+}
+
+async fn finish_if_complete(store: &Store, org: &str, job: &str) -> Result<(), Error> {
+    let mut tx = store.begin().await?;
+    let current: Option<String> = {
+        let sql = dialect::select_job_for_update(tx.backend());
+        on_tx!(tx, conn => sqlx::query_scalar(sql)
+        .bind(org).bind(job).fetch_optional(conn).await)
+    }?;
+    let open: i64 = on_tx!(tx, conn => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM rotation_items WHERE job_id = $1 AND status IN ('queued', 'running')")
+        .bind(job).fetch_one(conn).await)?;
+    if current.as_deref() != Some("running") || open > 0 {
+        return Ok(());
+    }
+    let counts: Vec<(String, i64)> = on_tx!(tx, conn => sqlx::query_as(
+        "SELECT status, COUNT(*) FROM rotation_items WHERE job_id = $1 GROUP BY status")
+        .bind(job).fetch_all(conn).await)?;
+    let now = Utc::now();
+    exec!(
+        tx,
+        "UPDATE rotation_jobs SET status = 'done', updated_at = $2, finished_at = $2 WHERE id = $1",
+        job,
+        now
+    )?;
+    let details: serde_json::Map<String, serde_json::Value> =
+        counts.into_iter().map(|(s, n)| (s, json!(n))).collect();
+    let draft = event(
+        "rotation.job.finished",
+        format!("job:{job}"),
+        &Actor::system(),
+        serde_json::Value::Object(details),
+    )?;
+    ledger::append(&mut tx, org, now, draft).await?;
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,218 @@
+//! Every crash window of the custody protocol, armed with `fail`: whatever fails there
+//! (an error or a panic), resuming afterwards ends with Meta holding a PIN that decrypts
+//! from escrow. Run with `--features failpoints`.
+#![cfg(feature = "failpoints")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+
+use audit::Actor;
+use common::{ORG, quick, world};
+use governance::Error;
+use governance::custody::{Outcome, Purpose};
+use governance::failpoint::{AFTER_RESPONSE, AFTER_SEAL, AFTER_SEND, AFTER_TX1, INSIDE_TX2};
+use graph::PinSecret;
+use pinward_tests::on_both_databases;
+
+const WINDOWS: [&str; 5] = [
+    AFTER_SEAL,
+    AFTER_TX1,
+    AFTER_SEND,
+    AFTER_RESPONSE,
+    INSIDE_TX2,
+];
+
+/// Rotates with `window` armed by `action`, then disarms and resumes; returns whether a
+/// pending version survived the failure.
+async fn fail_then_resume(w: &common::World, window: &'static str, action: &str) {
+    let number = w.cloud_number();
+    let custodian = Arc::new(w.custodian(quick()));
+    if w.number(&number).await.pin_state == "unknown" {
+        custodian
+            .take(ORG, &Actor::system(), &number, &[])
+            .await
+            .unwrap();
+    }
+    fail::cfg(window, action).unwrap();
+    let task = {
+        let custodian = custodian.clone();
+        let number = number.clone();
+        tokio::spawn(async move { custodian.rotate(ORG, &Actor::system(), &number, &[]).await })
+    };
+    match task.await {
+        Ok(Err(Error::Failpoint(name))) => assert_eq!(name, window),
+        Ok(other) => panic!("{window}={action} did not fire: {other:?}"),
+        Err(join) => assert!(join.is_panic(), "{window}: {join}"),
+    }
+    fail::remove(window);
+    let resumed = custodian
+        .resume(ORG, &Actor::system(), &number)
+        .await
+        .unwrap();
+    if window == AFTER_SEAL {
+        assert_eq!(
+            resumed,
+            Outcome::Idle,
+            "nothing was committed, so nothing is pending"
+        );
+        assert_eq!(w.number(&number).await.pin_state, "escrowed");
+    } else {
+        assert!(
+            matches!(resumed, Outcome::Confirmed { .. }),
+            "{window}: {resumed:?}"
+        );
+    }
+    assert!(
+        w.meta_holds_escrowed_pin(&number).await,
+        "{window}={action}: Meta's PIN is not in escrow"
+    );
+    assert!(w.statuses(&number).await.iter().all(|s| s != "pending"));
+}
+
+on_both_databases! {
+    async fn an_error_in_any_crash_window_is_resumed_to_an_escrowed_pin(db) {
+        let _scenario = fail::FailScenario::setup();
+        let w = world(&db, 8).await;
+        w.sync().await;
+        for window in WINDOWS {
+            fail_then_resume(&w, window, "return").await;
+        }
+    }
+
+    async fn a_panic_in_any_crash_window_is_resumed_to_an_escrowed_pin(db) {
+        let _scenario = fail::FailScenario::setup();
+        let w = world(&db, 8).await;
+        w.sync().await;
+        for window in WINDOWS {
+            fail_then_resume(&w, window, "panic").await;
+        }
+    }
+
+    async fn after_tx1_the_pending_pin_is_sealed_and_committed_but_meta_still_has_the_old_one(db) {
+        let _scenario = fail::FailScenario::setup();
+        let w = world(&db, 8).await;
+        w.sync().await;
+        let number = w.cloud_number();
+        let c = w.custodian(quick());
+        c.take(ORG, &Actor::system(), &number, &[]).await.unwrap();
+        let old = governance::custody::reveal(&w.store, w.escrow.identity(), ORG, &Actor::system(), &number, "before").await.unwrap();
+        fail::cfg(AFTER_TX1, "return").unwrap();
+        let err = c.rotate(ORG, &Actor::system(), &number, &[]).await.unwrap_err();
+        assert!(matches!(err, Error::Failpoint(AFTER_TX1)));
+        fail::remove(AFTER_TX1);
+        assert_eq!(w.statuses(&number).await, ["current", "pending"]);
+        assert_eq!(w.number(&number).await.pin_state, "rotating");
+        // The pending row opens with the service identity (read as the org would: the export).
+        governance::custody::status(&w.store, ORG, Some(&number)).await.unwrap();
+        let sql_sealed = pending_sealed(&db, number.as_str()).await;
+        let pending: vault::Pin = vault::open(sql_sealed.as_bytes(), w.escrow.identity()).unwrap();
+        assert!(pending != old);
+        assert_eq!(w.sandbox.pin_matches(&number, &PinSecret::new(old.expose()).unwrap()), Some(true));
+        assert_eq!(c.resume(ORG, &Actor::system(), &number).await.unwrap(), Outcome::Confirmed { version: 2 });
+        assert_eq!(w.sandbox.pin_matches(&number, &PinSecret::new(pending.expose()).unwrap()), Some(true));
+    }
+
+    async fn a_worker_whose_lease_was_taken_over_cannot_write_its_tx2(db) {
+        let _scenario = fail::FailScenario::setup();
+        let w = world(&db, 8).await;
+        w.sync().await;
+        let number = w.cloud_number();
+        let mut lapsing = quick();
+        lapsing.lease = std::time::Duration::ZERO;
+        let slow = Arc::new(w.custodian(lapsing));
+        slow.start(ORG, &Actor::system(), &number, &[], Purpose::Take).await.unwrap();
+
+        // The slow worker stops after Meta answered, before its TX2.
+        let (reached_tx, reached) = mpsc::channel::<()>();
+        let (go, go_rx) = mpsc::channel::<()>();
+        let go_rx = std::sync::Mutex::new(go_rx);
+        let first = AtomicBool::new(true);
+        fail::cfg_callback(AFTER_RESPONSE, move || {
+            if first.swap(false, Ordering::SeqCst) {
+                reached_tx.send(()).unwrap();
+                go_rx.lock().unwrap().recv().unwrap();
+            }
+        })
+        .unwrap();
+        let task = {
+            let slow = slow.clone();
+            let number = number.clone();
+            tokio::spawn(async move { slow.resume(ORG, &Actor::system(), &number).await })
+        };
+        tokio::task::spawn_blocking(move || reached.recv().unwrap()).await.unwrap();
+
+        // Its lease has lapsed: another worker takes the same pending PIN over and settles it.
+        let other = w.custodian(quick());
+        assert_eq!(other.resume(ORG, &Actor::system(), &number).await.unwrap(), Outcome::Confirmed { version: 1 });
+        let before = common::ledger(&w.store).await.len();
+        go.send(()).unwrap();
+        let late = task.await.unwrap();
+        assert!(matches!(late, Err(Error::Superseded)), "{late:?}");
+        assert_eq!(common::ledger(&w.store).await.len(), before, "the late worker wrote nothing");
+        assert_eq!(w.statuses(&number).await, ["current"]);
+        assert!(w.meta_holds_escrowed_pin(&number).await);
+    }
+}
+
+/// The sealed text of the number's pending version.
+async fn pending_sealed(db: &pinward_tests::TestDb, meta_id: &str) -> String {
+    use sqlx::Connection;
+    let sql = format!(
+        "SELECT v.sealed FROM pin_versions v JOIN phone_numbers n ON n.id = v.phone_number_id \
+         WHERE n.meta_phone_number_id = '{meta_id}' AND v.status = 'pending'"
+    );
+    match db.backend() {
+        pinward_tests::Backend::Sqlite => {
+            let mut conn = sqlx::SqliteConnection::connect(db.url()).await.unwrap();
+            sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .fetch_one(&mut conn)
+                .await
+                .unwrap()
+        }
+        pinward_tests::Backend::Postgres => {
+            let mut conn = sqlx::PgConnection::connect(db.url()).await.unwrap();
+            sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .fetch_one(&mut conn)
+                .await
+                .unwrap()
+        }
+    }
+}
+
+mod key_rotation {
+    use super::*;
+    use governance::custody::{Custodian, Escrow};
+    use governance::failpoint::{KEYS_AFTER_RESEAL, KEYS_AFTER_SWAP};
+
+    on_both_databases! {
+        async fn a_key_rotation_stopped_in_either_window_finishes_when_run_again(db) {
+            let _scenario = fail::FailScenario::setup();
+            let w = world(&db, 8).await;
+            w.sync().await;
+            let path = common::identity_path(&db);
+            let identity = vault::Identity::load(&path).unwrap();
+            let c = Custodian::new(w.store.clone(), Arc::new(Escrow::load(&w.store, identity).await.unwrap()), w.meta.clone(), quick());
+            let number = w.cloud_number();
+            c.take(ORG, &Actor::system(), &number, &[]).await.unwrap();
+            for window in [KEYS_AFTER_RESEAL, KEYS_AFTER_SWAP] {
+                fail::cfg(window, "return").unwrap();
+                let err = governance::keys::rotate(&w.store, &path, &|_, _| {}).await.unwrap_err();
+                assert!(matches!(err, Error::Failpoint(name) if name == window));
+                fail::remove(window);
+                // Mid-rotation, whichever identity is active opens the PIN.
+                let active = vault::Identity::load(&path).unwrap();
+                let pin = governance::custody::reveal(&w.store, &active, ORG, &Actor::system(), &number, "mid rotation").await.unwrap();
+                assert_eq!(w.sandbox.pin_matches(&number, &PinSecret::new(pin.expose()).unwrap()), Some(true));
+                governance::keys::rotate(&w.store, &path, &|_, _| {}).await.unwrap();
+                let active = vault::Identity::load(&path).unwrap();
+                let escrow = Escrow::load(&w.store, active).await.unwrap();
+                let pin = governance::custody::reveal(&w.store, escrow.identity(), ORG, &Actor::system(), &number, "after").await.unwrap();
+                assert_eq!(w.sandbox.pin_matches(&number, &PinSecret::new(pin.expose()).unwrap()), Some(true));
+            }
+        }
+    }
+}

@@ -1,0 +1,56 @@
+//! Service key rotation on both databases: every PIN opens with the new identity, the old
+//! one is retired, recovery keys still open the export, and the rotation is ledgered.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::sync::Arc;
+
+use audit::Actor;
+use common::{ORG, ledger, quick, world};
+use governance::custody::{Custodian, Escrow};
+use pinward_tests::on_both_databases;
+
+on_both_databases! {
+    async fn keys_rotate_reseals_every_pin_to_a_new_identity_and_retires_the_old_one(db) {
+        let w = world(&db, 8).await;
+        w.sync().await;
+        let path = common::identity_path(&db);
+        let identity = vault::Identity::load(&path).unwrap();
+        let old_recipient = identity.recipient();
+        let escrow = Arc::new(Escrow::load(&w.store, identity).await.unwrap());
+        let c = Custodian::new(w.store.clone(), escrow, w.meta.clone(), quick());
+        let org_key = vault::Identity::generate();
+        let numbers = w.cloud_numbers();
+        for n in &numbers[..3] {
+            c.take(ORG, &Actor::system(), n, &[org_key.recipient()]).await.unwrap();
+        }
+        c.rotate(ORG, &Actor::system(), &numbers[0], &[org_key.recipient()]).await.unwrap();
+
+        let rotation = governance::keys::rotate(&w.store, &path, &|_, _| {}).await.unwrap();
+        assert_eq!(rotation.resealed, 5, "four PIN versions and the fingerprint key");
+        let new = vault::Identity::load(&path).unwrap();
+        assert_ne!(new.recipient(), old_recipient);
+        assert_eq!(rotation.recipient, new.recipient().to_string());
+        let retired = rotation.retired.unwrap();
+        assert_eq!(vault::Identity::load(&retired).unwrap().recipient(), old_recipient);
+        assert_eq!(std::fs::metadata(&retired).unwrap().permissions().mode() & 0o777, 0o600);
+        assert!(!path.with_file_name("identity.next.txt").exists());
+
+        // Custody carries on with the new identity alone, and the recovery key still opens the export.
+        let escrow = Arc::new(Escrow::load(&w.store, new).await.unwrap());
+        for n in &numbers[..3] {
+            let pin = governance::custody::reveal(&w.store, escrow.identity(), ORG, &Actor::system(), n, "after rotation").await.unwrap();
+            assert_eq!(w.sandbox.pin_matches(n, &graph::PinSecret::new(pin.expose()).unwrap()), Some(true));
+        }
+        let c = Custodian::new(w.store.clone(), escrow, w.meta.clone(), quick());
+        c.rotate(ORG, &Actor::system(), &numbers[1], &[org_key.recipient()]).await.unwrap();
+        let out = db.subdir("export");
+        governance::escrow::export(&w.store, ORG, &Actor::system(), &out).await.unwrap();
+        let sealed = std::fs::read(out.join(format!("{}.age", numbers[2]))).unwrap();
+        let pin: vault::Pin = vault::open(&sealed, &org_key).unwrap();
+        assert_eq!(w.sandbox.pin_matches(&numbers[2], &graph::PinSecret::new(pin.expose()).unwrap()), Some(true));
+        assert!(ledger(&w.store).await.iter().any(|(a, _)| a == "keys.rotated"));
+    }
+}

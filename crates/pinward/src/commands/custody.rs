@@ -1,0 +1,280 @@
+//! `pinward sync`, `pinward rotate …` and `pinward escrow export`: inventory and PIN
+//! custody from the command line.
+//!
+//! Until the org's Graph credential is stored in pinward, the token comes from
+//! `PINWARD_GRAPH_TOKEN` and the On-Premises admin login from `PINWARD_ONPREM_USERNAME` /
+//! `PINWARD_ONPREM_PASSWORD`. A progress bar is drawn on a terminal only.
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use audit::Actor;
+use governance::Store;
+use governance::custody::{Custodian, Escrow, MetaAccess, OnPremLogin, Settings};
+use governance::jobs::{self, JobStatus, Selection};
+use graph::{AccessToken, AdminPassword, BusinessId, GraphClient, GraphConfig, PhoneNumberId};
+use indicatif::{ProgressBar, ProgressStyle};
+use vault::Recipient;
+
+use crate::cli::{RunArgs, SyncArgs};
+use crate::config::Config;
+
+fn meta_access(config: &Config) -> anyhow::Result<MetaAccess> {
+    let token = std::env::var("PINWARD_GRAPH_TOKEN")
+        .ok()
+        .filter(|t| !t.trim().is_empty())
+        .context("PINWARD_GRAPH_TOKEN: set it to the org's system-user token")?;
+    let mut graph_config = GraphConfig::new(config.graph_base_url.clone());
+    graph_config.version = config.graph_version;
+    let graph = GraphClient::new(graph_config).context("cannot build the Graph client")?;
+    let on_prem = match (
+        std::env::var("PINWARD_ONPREM_USERNAME"),
+        std::env::var("PINWARD_ONPREM_PASSWORD"),
+    ) {
+        (Ok(username), Ok(password)) => Some(OnPremLogin {
+            username,
+            password: AdminPassword::from(password),
+        }),
+        _ => None,
+    };
+    Ok(MetaAccess {
+        graph,
+        token: AccessToken::from(token),
+        on_prem,
+    })
+}
+
+fn stdout_line(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{text}")?;
+    out.flush()?;
+    Ok(())
+}
+
+fn bar(total: u64, message: &'static str) -> Option<ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = ProgressBar::new(total);
+    if let Ok(style) =
+        ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} {elapsed_precise}")
+    {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message(message);
+    Some(bar)
+}
+
+pub async fn sync(config: &Config, args: &SyncArgs) -> anyhow::Result<()> {
+    let businesses = args
+        .businesses
+        .iter()
+        .map(|b| {
+            BusinessId::parse(b).map_err(|_| anyhow::anyhow!("--business {b}: a Meta id is digits"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let meta = meta_access(config)?;
+    let store = super::open_store(config).await?;
+    let spinner = bar(0, "reading from Meta");
+    let options = governance::sync::SyncOptions {
+        on_prem_url_template: args.on_prem_url_template.clone(),
+    };
+    let report = governance::sync::run(
+        &store,
+        &args.org,
+        &Actor::system(),
+        &meta,
+        &businesses,
+        &options,
+        &mut |p| {
+            if let Some(bar) = &spinner {
+                bar.set_length(p.numbers as u64);
+                bar.set_position(p.numbers as u64);
+            }
+        },
+    )
+    .await
+    .context("sync failed; nothing was changed")?;
+    if let Some(bar) = spinner {
+        bar.finish_and_clear();
+    }
+    store.close().await;
+    if args.json {
+        stdout_line(&serde_json::to_string(&report)?)
+    } else {
+        stdout_line(&format!(
+            "synced {} WABAs and {} numbers: {} new numbers, {} updated, {} vanished, {} back; {} changes ledgered",
+            report.wabas_seen,
+            report.numbers_seen,
+            report.numbers_discovered,
+            report.numbers_updated,
+            report.numbers_vanished,
+            report.numbers_reappeared,
+            report.changes()
+        ))
+    }
+}
+
+fn recovery_recipients(path: Option<&Path>) -> anyhow::Result<Vec<Recipient>> {
+    let Some(path) = path else {
+        return Ok(Vec::new());
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("--recovery {}: cannot read it", path.display()))?;
+    let recipients = vault::Recipients::parse(&text)
+        .with_context(|| format!("--recovery {}", path.display()))?;
+    Ok(recipients.iter().cloned().collect())
+}
+
+async fn custodian(config: &Config, run: &RunArgs) -> anyhow::Result<(Store, Custodian)> {
+    let meta = meta_access(config)?;
+    let store = super::open_store(config).await?;
+    let identity = super::keys::open_identity(&store, config).await?;
+    let escrow = Escrow::load(&store, identity)
+        .await
+        .context("cannot open the escrow keys")?;
+    let settings = Settings {
+        lease: Duration::from_secs(run.lease_seconds),
+        ..Settings::default()
+    };
+    let custodian = Custodian::new(store.clone(), Arc::new(escrow), Arc::new(meta), settings);
+    Ok((store, custodian))
+}
+
+/// Works on the job until it is finished, paused or cancelled, waiting for the leases of
+/// dead workers to expire so their items are taken over.
+async fn work(custodian: &Custodian, run: &RunArgs, job: &str) -> anyhow::Result<JobStatus> {
+    let recovery = recovery_recipients(run.recovery.as_deref())?;
+    let store = custodian.store();
+    let initial = jobs::status(store, &run.org, job).await?;
+    let progress = bar(u64::try_from(initial.total).unwrap_or(0), "rotating");
+    let show = |status: &JobStatus| {
+        if let Some(bar) = &progress {
+            bar.set_position(u64::try_from(status.finished()).unwrap_or(0));
+        }
+    };
+    let status = loop {
+        let status =
+            jobs::run(custodian, &run.org, &Actor::system(), job, &recovery, &show).await?;
+        if status.status != "running" || status.running == 0 {
+            break status;
+        }
+        // Items still claimed by another (maybe dead) worker: wait for their leases.
+        tokio::time::sleep(Duration::from_millis(500).min(Duration::from_secs(run.lease_seconds)))
+            .await;
+    };
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    Ok(status)
+}
+
+fn print_status(status: &JobStatus, json: bool) -> anyhow::Result<()> {
+    if json {
+        stdout_line(&serde_json::to_string(status)?)
+    } else {
+        stdout_line(&format!(
+            "job {} {}: {} of {} done, {} failed, {} skipped, {} queued, {} running",
+            status.id,
+            status.status,
+            status.done,
+            status.total,
+            status.failed,
+            status.skipped,
+            status.queued,
+            status.running
+        ))
+    }
+}
+
+pub async fn rotate_start(
+    config: &Config,
+    run: &RunArgs,
+    all: bool,
+    numbers: &[String],
+    concurrency: u32,
+) -> anyhow::Result<()> {
+    let selection = if all {
+        Selection::All
+    } else {
+        let ids = numbers
+            .iter()
+            .map(|n| {
+                PhoneNumberId::parse(n)
+                    .map_err(|_| anyhow::anyhow!("--number {n}: a Meta id is digits"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Selection::Numbers(ids)
+    };
+    let (store, custodian) = custodian(config, run).await?;
+    let job = jobs::start(&store, &run.org, &Actor::system(), &selection, concurrency).await?;
+    stdout_line(&format!("rotation job {job} started"))?;
+    let status = work(&custodian, run, &job).await?;
+    store.close().await;
+    print_status(&status, run.json)?;
+    if status.failed > 0 {
+        bail!(
+            "{} number(s) failed: see `pinward rotate status {job}` and the ledger",
+            status.failed
+        );
+    }
+    Ok(())
+}
+
+pub async fn rotate_resume(config: &Config, run: &RunArgs, job: &str) -> anyhow::Result<()> {
+    let (store, custodian) = custodian(config, run).await?;
+    let current = jobs::status(&store, &run.org, job).await?;
+    if current.status == "paused" {
+        jobs::control(
+            &store,
+            &run.org,
+            &Actor::system(),
+            job,
+            jobs::Command::Resume,
+        )
+        .await?;
+    }
+    let status = work(&custodian, run, job).await?;
+    store.close().await;
+    print_status(&status, run.json)
+}
+
+pub async fn rotate_status(
+    config: &Config,
+    org: &str,
+    job: &str,
+    json: bool,
+) -> anyhow::Result<()> {
+    let store = super::open_store(config).await?;
+    let status = jobs::status(&store, org, job).await?;
+    store.close().await;
+    print_status(&status, json)
+}
+
+pub async fn rotate_control(
+    config: &Config,
+    org: &str,
+    job: &str,
+    command: jobs::Command,
+) -> anyhow::Result<()> {
+    let store = super::open_store(config).await?;
+    let status = jobs::control(&store, org, &Actor::system(), job, command).await?;
+    store.close().await;
+    print_status(&status, false)
+}
+
+pub async fn escrow_export(config: &Config, org: &str, out: &Path) -> anyhow::Result<()> {
+    let store = super::open_store(config).await?;
+    let manifest = governance::escrow::export(&store, org, &Actor::system(), out).await?;
+    store.close().await;
+    let versions: usize = manifest.numbers.iter().map(|n| n.versions.len()).sum();
+    stdout_line(&format!(
+        "exported {} numbers ({} sealed versions) to {}; open a file with `age -d -i ORG_KEY FILE`",
+        manifest.numbers.len(),
+        versions,
+        out.display()
+    ))
+}
