@@ -15,7 +15,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use graph::sandbox::{Sandbox, SandboxHandle, SandboxSeed};
 use graph::{PhoneNumberId, PinSecret};
