@@ -160,22 +160,35 @@ impl Rig {
         }
     }
 
-    async fn versions(&self) -> Vec<Version> {
-        const SQL: &str = "SELECT n.meta_phone_number_id, v.status, v.sealed, v.sealed_next \
-                           FROM pin_versions v JOIN phone_numbers n ON n.id = v.phone_number_id \
-                           ORDER BY n.meta_phone_number_id, v.version";
-        let rows: Vec<(String, String, String, Option<String>)> = match self.db.backend() {
+    /// Every row `sql` selects, on whichever database the rig runs.
+    async fn rows<T>(&self, sql: &'static str) -> Vec<T>
+    where
+        T: Send + Unpin,
+        T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>,
+        T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
+    {
+        match self.db.backend() {
             Backend::Sqlite => {
                 let mut conn = sqlx::SqliteConnection::connect(self.db.url())
                     .await
                     .unwrap();
-                sqlx::query_as(SQL).fetch_all(&mut conn).await.unwrap()
+                sqlx::query_as(sql).fetch_all(&mut conn).await.unwrap()
             }
             Backend::Postgres => {
                 let mut conn = sqlx::PgConnection::connect(self.db.url()).await.unwrap();
-                sqlx::query_as(SQL).fetch_all(&mut conn).await.unwrap()
+                sqlx::query_as(sql).fetch_all(&mut conn).await.unwrap()
             }
-        };
+        }
+    }
+
+    async fn versions(&self) -> Vec<Version> {
+        let rows: Vec<(String, String, String, Option<String>)> = self
+            .rows(
+                "SELECT n.meta_phone_number_id, v.status, v.sealed, v.sealed_next \
+                 FROM pin_versions v JOIN phone_numbers n ON n.id = v.phone_number_id \
+                 ORDER BY n.meta_phone_number_id, v.version",
+            )
+            .await;
         rows.into_iter()
             .map(|(number, status, sealed, sealed_next)| Version {
                 number,
@@ -187,19 +200,9 @@ impl Rig {
     }
 
     async fn pin_states(&self) -> BTreeMap<String, String> {
-        const SQL: &str = "SELECT meta_phone_number_id, pin_state FROM phone_numbers";
-        let rows: Vec<(String, String)> = match self.db.backend() {
-            Backend::Sqlite => {
-                let mut conn = sqlx::SqliteConnection::connect(self.db.url())
-                    .await
-                    .unwrap();
-                sqlx::query_as(SQL).fetch_all(&mut conn).await.unwrap()
-            }
-            Backend::Postgres => {
-                let mut conn = sqlx::PgConnection::connect(self.db.url()).await.unwrap();
-                sqlx::query_as(SQL).fetch_all(&mut conn).await.unwrap()
-            }
-        };
+        let rows: Vec<(String, String)> = self
+            .rows("SELECT meta_phone_number_id, pin_state FROM phone_numbers")
+            .await;
         rows.into_iter().collect()
     }
 
