@@ -19,6 +19,7 @@ pub mod orgs;
 pub mod sessions;
 pub mod store;
 pub mod sync;
+pub mod tokens;
 pub mod users;
 
 pub use error::Error;

@@ -265,3 +265,79 @@ on_both_databases! {
         assert!(members::caller_for(&store, &org, &admin.user_id.clone().unwrap()).await.is_ok());
     }
 }
+
+mod api_tokens {
+    use governance::tokens::{self, TokenSecret};
+
+    use super::*;
+
+    on_both_databases! {
+        async fn a_token_is_shown_once_stored_hashed_and_acts_with_its_role(db) {
+            let store = open(&db).await;
+            let (org, admin) = org_with_admin(&store, "acme", "ann@example.com").await;
+            let (token, secret) = tokens::create(&store, &admin, "ci export", Role::Auditor).await.unwrap();
+            assert!(secret.expose().starts_with("pwt_"));
+            assert_eq!(format!("{secret:?}"), "TokenSecret(redacted)");
+
+            let caller = tokens::authenticate(&store, &TokenSecret::new(secret.expose().to_owned())).await.unwrap();
+            assert_eq!((caller.org_id.as_str(), caller.role, caller.via.clone()), (org.as_str(), Role::Auditor, Via::ApiToken(token.id.clone())));
+            assert!(caller.user_id.is_none());
+
+            let listed = tokens::list(&store, &admin).await.unwrap();
+            assert_eq!(listed, vec![token.clone()]);
+            // Neither the table nor the ledger holds the secret.
+            let random = secret.expose().rsplit('_').next().unwrap().to_owned();
+            use sqlx::Connection;
+            let stored: String = match db.backend() {
+                pinward_tests::Backend::Sqlite => {
+                    let mut c = sqlx::SqliteConnection::connect(db.url()).await.unwrap();
+                    sqlx::query_scalar("SELECT secret_hash FROM api_tokens").fetch_one(&mut c).await.unwrap()
+                }
+                pinward_tests::Backend::Postgres => {
+                    let mut c = sqlx::PgConnection::connect(db.url()).await.unwrap();
+                    sqlx::query_scalar("SELECT secret_hash FROM api_tokens").fetch_one(&mut c).await.unwrap()
+                }
+            };
+            assert!(!stored.contains(&random) && stored.len() == 64);
+            let ledger = governance::ledger::events(&store, &org, 1, u64::MAX).await.unwrap();
+            assert!(ledger.iter().all(|e| !e.to_line().unwrap().contains(&random)));
+
+            tokens::revoke(&store, &admin, &token.id).await.unwrap();
+            let revoked = tokens::authenticate(&store, &TokenSecret::new(secret.expose().to_owned())).await;
+            assert!(matches!(revoked, Err(Error::Unauthenticated)), "{revoked:?}");
+            assert!(tokens::list(&store, &admin).await.unwrap()[0].revoked_at.is_some());
+            assert_eq!(actions(&store, &org).await[2..], ["token.created", "token.revoked"]);
+        }
+
+        async fn unknown_or_malformed_tokens_are_one_answer(db) {
+            let store = open(&db).await;
+            let (org, admin) = org_with_admin(&store, "acme", "ann@example.com").await;
+            let (_, secret) = tokens::create(&store, &admin, "ci", Role::Ops).await.unwrap();
+            let mut forged = secret.expose().to_owned();
+            forged.pop();
+            forged.push('x');
+            for bad in [forged, String::new(), "pwt_".to_owned(), format!("pwt_{org}"), "Bearer x".to_owned(), format!("pwt_{org}'--_00")] {
+                let result = tokens::authenticate(&store, &TokenSecret::new(bad.clone())).await;
+                assert!(matches!(result, Err(Error::Unauthenticated)), "{bad:?}: {result:?}");
+            }
+        }
+
+        async fn bad_token_input_is_refused_and_other_orgs_tokens_are_not_found(db) {
+            let store = open(&db).await;
+            let (org, admin) = org_with_admin(&store, "acme", "ann@example.com").await;
+            let (_, admin_b) = org_with_admin(&store, "beta", "ben@example.com").await;
+            let before = actions(&store, &org).await.len();
+            assert!(matches!(tokens::create(&store, &admin, " ", Role::Ops).await, Err(Error::Invalid { field: "name", .. })));
+            assert!(matches!(tokens::create(&store, &admin, "x", Role::BusinessAdmin).await, Err(Error::Invalid { field: "role", .. })));
+            let ops = members::add_new_user(&store, &admin, &new_user("otto@example.com"), Role::Ops, &[]).await.unwrap();
+            let ops = members::caller_for(&store, &org, &ops.user_id).await.unwrap();
+            assert!(matches!(tokens::create(&store, &ops, "x", Role::Admin).await, Err(Error::Forbidden { .. })));
+            assert_eq!(actions(&store, &org).await.len(), before + 1);
+            assert!(tokens::list(&store, &admin).await.unwrap().is_empty());
+
+            let (theirs, _) = tokens::create(&store, &admin_b, "theirs", Role::Ops).await.unwrap();
+            assert!(matches!(tokens::revoke(&store, &admin, &theirs.id).await, Err(Error::NotFound { what: "token" })));
+            assert!(tokens::list(&store, &admin_b).await.unwrap()[0].revoked_at.is_none());
+        }
+    }
+}
