@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod checkpoints;
+mod clock;
 pub mod custody;
 pub mod error;
 pub mod escrow;
@@ -13,9 +14,13 @@ pub mod failpoint;
 pub mod jobs;
 pub mod keys;
 pub mod ledger;
+pub mod members;
+pub mod orgs;
 pub mod sessions;
 pub mod store;
 pub mod sync;
+pub mod tokens;
+pub mod users;
 
 pub use error::Error;
 pub use store::{Backend, DatabaseTarget, DatabaseUrl, Store};

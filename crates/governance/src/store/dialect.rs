@@ -187,6 +187,15 @@ pub(crate) const SQLITE_UNIQUE_COLUMNS: &[(&str, &str)] = &[
         "rotation_items.job_id, rotation_items.phone_number_id",
         "rotation_items_pk",
     ),
+    ("api_tokens.id", "api_tokens_pk"),
+    ("api_tokens.secret_hash", "api_tokens_secret_hash_uq"),
+    ("api_tokens.org_id, api_tokens.id", "api_tokens_org_id_uq"),
+    ("graph_credentials.org_id", "graph_credentials_pk"),
+    ("recovery_recipients.id", "recovery_recipients_pk"),
+    (
+        "recovery_recipients.org_id, recovery_recipients.recipient",
+        "recovery_recipients_org_recipient_uq",
+    ),
 ];
 
 #[cfg(test)]
