@@ -9,9 +9,10 @@ use chrono::{DateTime, Utc};
 use graph::PhoneNumberId;
 use serde_json::json;
 use uuid::Uuid;
+use vault::Recipient;
 
 use crate::access::{Caller, Permission, Role};
-use crate::custody::PinState;
+use crate::custody::{Custodian, Outcome, PinState};
 use crate::numbers::{self, query::NumberRow};
 use crate::store::{Store, Tx};
 use crate::{Error, exec, ledger, on_tx, policies};
@@ -583,4 +584,47 @@ pub async fn waiting_for(store: &Store, caller: &Caller) -> Result<Vec<Handover>
     let rows: Vec<HandoverRow> = on_tx!(tx, conn => sqlx::query_as(sql).bind(&caller.org_id).bind(member).fetch_all(conn).await)?;
     tx.rollback().await?;
     rows.into_iter().map(HandoverRow::into_handover).collect()
+}
+
+/// [`accept`], then, when a rotation is due, the rotation itself through the custody
+/// protocol ([`Custodian::rotate`], sealed to the service identity and `recovery`, the
+/// org's recovery recipients). The seat moves in its own transaction first: a rotation
+/// that cannot run now (a PIN already in flight, Meta unreachable) does not undo the
+/// handover, and its result is returned beside it.
+///
+/// The rotation runs as the accepting member even without the `custody` permission: it is
+/// the org's policy or the handover's condition, not a custody decision of that member.
+///
+/// # Errors
+/// As [`accept`]; the rotation's own error is in the second element.
+pub async fn accept_and_rotate(
+    custodian: &Custodian,
+    recovery: &[Recipient],
+    caller: &Caller,
+    handover_id: &str,
+    checklist: Checklist,
+    rotate: bool,
+    now: DateTime<Utc>,
+) -> Result<(Accepted, Option<Result<Outcome, Error>>), Error> {
+    let accepted = accept(
+        custodian.store(),
+        caller,
+        handover_id,
+        checklist,
+        rotate,
+        now,
+    )
+    .await?;
+    if !accepted.rotation_due {
+        return Ok((accepted, None));
+    }
+    let phone =
+        PhoneNumberId::parse(&accepted.handover.phone_number_id).map_err(|_| Error::NotFound {
+            what: "phone number",
+        })?;
+    let actor = caller.actor()?;
+    let outcome = custodian
+        .rotate(&caller.org_id, &actor, &phone, recovery)
+        .await;
+    Ok((accepted, Some(outcome)))
 }

@@ -9,6 +9,7 @@ use common::ledger;
 use common::seed::{caller, now, phone, seeded};
 use governance::Error;
 use governance::Store;
+use governance::custody::Outcome;
 use governance::handovers::{self, Checklist, Seat};
 use governance::health::Problem;
 use governance::numbers::{self, BackupChannel, ChannelKind, MetadataUpdate};
@@ -261,5 +262,27 @@ on_both_databases! {
         let error = reviews::complete(&store, &caller("m-ann"), &phone("1001"), &"n".repeat(1001), now()).await.unwrap_err();
         assert!(matches!(error, Error::Invalid { field: "note", .. }), "{error:?}");
         assert!(ledger(&store).await.is_empty());
+    }
+}
+
+on_both_databases! {
+    async fn accepting_under_the_rotate_on_handover_policy_rotates_the_pin_by_the_custody_protocol(db) {
+        let w = common::world(&db, 3).await;
+        common::seed::members_beside_sync(&db).await;
+        w.sync().await;
+        let number = w.cloud_number();
+        let custodian = w.custodian(common::quick());
+        let taken = custodian.take(common::ORG, &audit::Actor::system(), &number, &[]).await.unwrap();
+        assert_eq!(taken, Outcome::Confirmed { version: 1 });
+        staffed(&w.store, number.as_str()).await;
+        let h = handovers::propose(&w.store, &caller("m-bob"), &number, Seat::Owner, "m-ann", NOTE, now()).await.unwrap();
+        let (accepted, rotation) = handovers::accept_and_rotate(&custodian, &[], &caller("m-ann"), &h.id, ALL_CONFIRMED, false, now())
+            .await
+            .unwrap();
+        assert!(accepted.rotation_due);
+        assert_eq!(rotation.unwrap().unwrap(), Outcome::Confirmed { version: 2 });
+        assert!(w.meta_holds_escrowed_pin(&number).await, "Meta holds the new escrowed PIN");
+        assert_eq!(w.statuses(&number).await, ["previous", "current"]);
+        assert_eq!(owner_and_manager(&w.store, number.as_str()).await.0, "m-ann");
     }
 }

@@ -133,26 +133,7 @@ pub async fn seeded(db: &TestDb) -> Store {
              VALUES ('{waba}', '{org}', '{client}', 'meta-{waba}', '{waba} WABA', 'client', {t}, {t})"
         ));
     }
-    for (member, user, name, role, clients, org, active) in MEMBERS {
-        let gone = if *active {
-            "NULL".to_owned()
-        } else {
-            "'2026-06-01T00:00:00Z'".to_owned()
-        };
-        s.push(format!(
-            "INSERT INTO users (id, email, display_name, created_at) VALUES ('{user}', '{user}@example.com', '{name}', {t})"
-        ));
-        s.push(format!(
-            "INSERT INTO members (id, org_id, user_id, role, created_at, deactivated_at) \
-             VALUES ('{member}', '{org}', '{user}', '{}', {t}, {gone})",
-            role.as_str()
-        ));
-        for client in *clients {
-            s.push(format!(
-                "INSERT INTO member_clients (org_id, member_id, client_id) VALUES ('{org}', '{member}', '{client}')"
-            ));
-        }
-    }
+    s.extend(member_statements(true));
     for (meta, display, name, waba, escrowed) in NUMBERS {
         let org = if waba == &"waba-z" { OTHER_ORG } else { ORG };
         let state = if *escrowed { "escrowed" } else { "unknown" };
@@ -172,4 +153,47 @@ pub async fn seeded(db: &TestDb) -> Store {
     let refs: Vec<&str> = s.iter().map(String::as_str).collect();
     sql(db, &refs).await;
     store
+}
+
+/// Users and members of every seeded org; `with_clients` links business admins to their
+/// clients (which must exist).
+fn member_statements(with_clients: bool) -> Vec<String> {
+    let t = "'2026-01-01T00:00:00Z'";
+    let mut s = Vec::new();
+    for (member, user, name, role, clients, org, active) in MEMBERS {
+        let gone = if *active {
+            "NULL".to_owned()
+        } else {
+            "'2026-06-01T00:00:00Z'".to_owned()
+        };
+        s.push(format!(
+            "INSERT INTO users (id, email, display_name, created_at) VALUES ('{user}', '{user}@example.com', '{name}', {t})"
+        ));
+        s.push(format!(
+            "INSERT INTO members (id, org_id, user_id, role, created_at, deactivated_at) \
+             VALUES ('{member}', '{org}', '{user}', '{}', {t}, {gone})",
+            role.as_str()
+        ));
+        for client in clients.iter().filter(|_| with_clients) {
+            s.push(format!(
+                "INSERT INTO member_clients (org_id, member_id, client_id) VALUES ('{org}', '{member}', '{client}')"
+            ));
+        }
+    }
+    s
+}
+
+/// The members of ORG (and the other org) beside an inventory synced from the sandbox,
+/// whose clients are not the seeded ones: business admins get no client.
+pub async fn members_beside_sync(db: &TestDb) {
+    sql(
+        db,
+        &[&format!(
+            "INSERT INTO orgs (id, slug, name, created_at) VALUES ('{OTHER_ORG}', '{OTHER_ORG}', 'Other', '2026-01-01T00:00:00Z')"
+        )],
+    )
+    .await;
+    let s = member_statements(false);
+    let refs: Vec<&str> = s.iter().map(String::as_str).collect();
+    sql(db, &refs).await;
 }
