@@ -294,3 +294,97 @@ on_both_databases! {
         assert!(events[0].1.contains(r#""owner":{"from":null,"to":"m-dan"}"#), "{}", events[0].1);
     }
 }
+
+/// On PostgreSQL, row-level security keeps policies and handovers inside their tenant: an
+/// app role (not a superuser, which would bypass it) sees nothing without the tenant set
+/// and only its own org's rows with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policies_and_handovers_are_invisible_outside_their_tenant_on_postgres() {
+    use sqlx::Connection;
+
+    let db = pinward_tests::TestDb::new(pinward_tests::Backend::Postgres).await;
+    let store = seeded(&db).await;
+    policies::set(
+        &store,
+        &caller("m-ann"),
+        Policy {
+            review_cadence_days: 100,
+            ..Policy::default()
+        },
+        now(),
+    )
+    .await
+    .unwrap();
+    numbers::assign(
+        &store,
+        &caller("m-ann"),
+        &phone("1001"),
+        "m-bob",
+        "m-cat",
+        now(),
+    )
+    .await
+    .unwrap();
+    governance::handovers::propose(
+        &store,
+        &caller("m-bob"),
+        &phone("1001"),
+        governance::handovers::Seat::Owner,
+        "m-ann",
+        "Leaving the team",
+        now(),
+    )
+    .await
+    .unwrap();
+    let role = format!("pw_app_{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    sql(
+        &db,
+        &[
+            &format!("CREATE ROLE {role} LOGIN"),
+            &format!("GRANT USAGE ON SCHEMA public TO {role}"),
+            &format!("GRANT SELECT, INSERT ON org_policies, handovers TO {role}"),
+        ],
+    )
+    .await;
+    let url = db.url().replacen("postgres@", &format!("{role}@"), 1);
+    let mut app = sqlx::PgConnection::connect(&url).await.unwrap();
+    async fn count(app: &mut sqlx::PgConnection, tenant: Option<&str>) -> (i64, i64) {
+        let mut tx = app.begin().await.unwrap();
+        if let Some(tenant) = tenant {
+            sqlx::query("SELECT set_config('pinward.org_id', $1, true)")
+                .bind(tenant)
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+        }
+        let policies: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM org_policies")
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+        let handovers: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM handovers")
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+        tx.rollback().await.unwrap();
+        (policies, handovers)
+    }
+    assert_eq!(count(&mut app, None).await, (0, 0), "no tenant, no rows");
+    assert_eq!(count(&mut app, Some(common::seed::OTHER_ORG)).await, (0, 0));
+    assert_eq!(count(&mut app, Some(common::ORG)).await, (1, 1));
+    let mut tx = app.begin().await.unwrap();
+    sqlx::query("SELECT set_config('pinward.org_id', $1, true)")
+        .bind(common::seed::OTHER_ORG)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let refused = sqlx::query(
+        "INSERT INTO org_policies (org_id, review_cadence_days, max_pin_age_days, rotate_after_reveal, rotate_on_handover, updated_at, updated_by) \
+         VALUES ('org-acme', 90, 90, TRUE, TRUE, now(), 'system')",
+    )
+    .execute(&mut *tx)
+    .await;
+    assert!(
+        refused.is_err(),
+        "a row of another tenant cannot be written"
+    );
+}
