@@ -135,6 +135,22 @@ pub struct Settings {
 pub enum Command {
     /// Run the service
     Serve,
+    /// Try pinward: embedded SQLite in the data dir, the Graph sandbox in-process, two
+    /// seeded orgs with numbers and users; prints the URL and every demo login
+    Demo {
+        /// Delete the demo's database and keys first and seed again (only in a data dir a
+        /// demo created)
+        #[arg(long)]
+        reset: bool,
+        /// Password of every demo user [default: a fresh one, printed]
+        #[arg(
+            long,
+            env = "PINWARD_DEMO_PASSWORD",
+            value_name = "PASSWORD",
+            hide_env_values = true
+        )]
+        password: Option<String>,
+    },
     /// Apply database migrations and exit
     Migrate,
     /// The service's keys

@@ -52,6 +52,9 @@ async fn run(command: Command, config: &Config, listen_given: bool) -> Result<()
             config.prepare_data_dir()?;
             commands::serve::run(config).await?;
         }
+        Command::Demo { reset, password } => {
+            commands::demo::run(config, reset, password).await?;
+        }
         Command::Migrate => {
             config.prepare_data_dir()?;
             commands::migrate::run(config).await?;

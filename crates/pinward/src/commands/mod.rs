@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod custody;
+pub mod demo;
 pub mod graph_sandbox;
 pub mod keys;
 pub mod ledger;

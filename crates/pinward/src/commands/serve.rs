@@ -11,12 +11,22 @@ use tokio::signal::unix::{SignalKind, signal};
 use crate::config::Config;
 
 pub async fn run(config: &Config) -> anyhow::Result<()> {
+    let listener = bind(config).await?;
+    run_on(config, listener).await
+}
+
+/// Binds the configured address (`PINWARD_LISTEN`; port 0 picks a free one).
+pub async fn bind(config: &Config) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (PINWARD_LISTEN)", config.listen))
+}
+
+/// Serves on `listener` until SIGINT or SIGTERM.
+pub async fn run_on(config: &Config, listener: TcpListener) -> anyhow::Result<()> {
     let store = super::open_store(config).await?;
     super::keys::open_identity(&store, config).await?;
     let checkpoint_key = super::keys::open_checkpoint_key(config).await?;
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("cannot listen on {} (PINWARD_LISTEN)", config.listen))?;
     let address = listener.local_addr()?;
     let shutdown = shutdown_signal()?;
     let state = web::AppState {
