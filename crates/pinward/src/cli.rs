@@ -137,6 +137,9 @@ pub enum Command {
     Serve,
     /// Apply database migrations and exit
     Migrate,
+    /// Orgs, their members and API tokens (run by the service's operator)
+    #[command(subcommand)]
+    Admin(AdminCommand),
     /// The service's keys
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -337,5 +340,124 @@ pub enum EscrowCommand {
         /// Folder to write (created if missing)
         #[arg(long, value_name = "DIR")]
         out: std::path::PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Orgs (tenants): create, list
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Members of an org: create, list, deactivate
+    #[command(subcommand)]
+    User(UserCommand),
+    /// API tokens of an org: create (shown once), list, revoke
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// Create an org
+    Create {
+        /// Short unique name: a-z, 0-9 and -
+        #[arg(long)]
+        slug: String,
+        /// The name people read
+        #[arg(long)]
+        name: String,
+        /// Print the org as one JSON object
+        #[arg(long)]
+        json: bool,
+    },
+    /// List every org
+    List {
+        /// One JSON array
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a person to an org with a role, creating the account if the email has none.
+    /// The password comes from --password-stdin; without it a new account gets a generated
+    /// password, printed once.
+    Create {
+        /// The org's id or slug
+        #[arg(long)]
+        org: String,
+        /// The person's email
+        #[arg(long)]
+        email: String,
+        /// The person's name
+        #[arg(long)]
+        name: String,
+        /// admin, ops, auditor or business_admin
+        #[arg(long)]
+        role: String,
+        /// A client a business_admin sees (repeat for more)
+        #[arg(long = "client", value_name = "ID")]
+        clients: Vec<String>,
+        /// Read the new account's password from standard input
+        #[arg(long)]
+        password_stdin: bool,
+        /// Print the member as one JSON object
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the members of an org
+    List {
+        /// The org's id or slug
+        #[arg(long)]
+        org: String,
+        /// One JSON array
+        #[arg(long)]
+        json: bool,
+    },
+    /// Deactivate a member: no more access to the org, every session of the person ends
+    Deactivate {
+        /// The org's id or slug
+        #[arg(long)]
+        org: String,
+        /// The member's email
+        #[arg(long)]
+        email: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create an API token; its secret is printed once and stored only hashed
+    Create {
+        /// The org's id or slug
+        #[arg(long)]
+        org: String,
+        /// What the token is for
+        #[arg(long)]
+        name: String,
+        /// admin, ops or auditor
+        #[arg(long)]
+        role: String,
+        /// Print the token and its secret as one JSON object
+        #[arg(long)]
+        json: bool,
+    },
+    /// List an org's tokens (never their secrets)
+    List {
+        /// The org's id or slug
+        #[arg(long)]
+        org: String,
+        /// One JSON array
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a token: it authenticates no more
+    Revoke {
+        /// The org's id or slug
+        #[arg(long)]
+        org: String,
+        /// The token's id (from `admin token list`)
+        id: String,
     },
 }

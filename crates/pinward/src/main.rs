@@ -56,6 +56,10 @@ async fn run(command: Command, config: &Config, listen_given: bool) -> Result<()
             config.prepare_data_dir()?;
             commands::migrate::run(config).await?;
         }
+        Command::Admin(command) => {
+            config.prepare_data_dir()?;
+            commands::admin::run(config, command).await?;
+        }
         Command::Ledger(LedgerCommand::Export {
             org,
             format,

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod admin;
 pub mod custody;
 pub mod graph_sandbox;
 pub mod keys;
