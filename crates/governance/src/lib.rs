@@ -6,6 +6,7 @@
 pub mod access;
 pub mod checkpoints;
 mod clock;
+pub mod credentials;
 pub mod custody;
 pub mod error;
 pub mod escrow;
@@ -16,6 +17,7 @@ pub mod keys;
 pub mod ledger;
 pub mod members;
 pub mod orgs;
+pub mod recovery;
 pub mod sessions;
 pub mod store;
 pub mod sync;

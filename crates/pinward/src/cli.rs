@@ -147,8 +147,15 @@ pub enum Command {
     #[command(subcommand)]
     Ledger(LedgerCommand),
     /// Read the org's inventory from Meta: businesses → WABAs → numbers. New numbers join
-    /// the take-custody queue. Reads the org's Graph token from PINWARD_GRAPH_TOKEN.
+    /// the take-custody queue. Uses the org's stored Graph token (PINWARD_GRAPH_TOKEN overrides it).
     Sync(SyncArgs),
+    /// The org's Graph system-user token: store it sealed (read from standard input), show
+    /// what Meta says about it, check it again
+    #[command(subcommand)]
+    Credentials(CredentialsCommand),
+    /// The org's recovery recipients (age public keys every new PIN is also sealed to)
+    #[command(subcommand)]
+    Recovery(RecoveryCommand),
     /// Bulk PIN rotations: start, status, pause, resume, cancel
     #[command(subcommand)]
     Rotate(RotateCommand),
@@ -277,7 +284,7 @@ pub struct RunArgs {
 pub enum RotateCommand {
     /// Start a rotation job and work on it until it is done, paused or cancelled (unknown
     /// numbers are taken into custody, escrowed ones rotated, pending ones resumed).
-    /// Reads the org's Graph token from PINWARD_GRAPH_TOKEN, On-Premises admin login from
+    /// Uses the org's stored Graph token (PINWARD_GRAPH_TOKEN overrides it), On-Premises admin login from
     /// PINWARD_ONPREM_USERNAME / PINWARD_ONPREM_PASSWORD.
     Start {
         #[command(flatten)]
@@ -458,6 +465,71 @@ pub enum TokenCommand {
         #[arg(long)]
         org: String,
         /// The token's id (from `admin token list`)
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CredentialsCommand {
+    /// Check a system-user token with Meta and store it sealed (the token is read from
+    /// standard input, never from the command line)
+    Set {
+        /// The org's id or slug
+        #[arg(long)]
+        org: String,
+        /// Print the token's facts as one JSON object
+        #[arg(long)]
+        json: bool,
+    },
+    /// What Meta said about the org's token: validity, scopes, assets, expiry
+    Show {
+        /// The org's id or slug
+        #[arg(long)]
+        org: String,
+        /// One JSON object (null when no token is stored)
+        #[arg(long)]
+        json: bool,
+    },
+    /// Ask Meta about the stored token again
+    Check {
+        /// The org's id or slug
+        #[arg(long)]
+        org: String,
+        /// One JSON object
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RecoveryCommand {
+    /// Add an age public key (age1…) every new PIN of the org is also sealed to
+    Add {
+        /// The org's id or slug
+        #[arg(long)]
+        org: String,
+        /// The age public key
+        #[arg(long)]
+        recipient: String,
+        /// What the key is, e.g. "offline key in the safe"
+        #[arg(long)]
+        label: String,
+    },
+    /// List the org's recovery recipients
+    List {
+        /// The org's id or slug
+        #[arg(long)]
+        org: String,
+        /// One JSON array
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a recovery recipient (PINs sealed before stay readable by it until rotated)
+    Remove {
+        /// The org's id or slug
+        #[arg(long)]
+        org: String,
+        /// The recipient's id (from `recovery list`)
         id: String,
     },
 }
