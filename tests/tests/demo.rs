@@ -120,6 +120,14 @@ async fn the_demo_seeds_two_orgs_with_mixed_numbers_and_a_login_for_every_role()
         }
 
         let caller = Caller::cli(&org.id);
+        assert!(
+            governance::credentials::show(&store, &caller)
+                .await
+                .unwrap()
+                .is_some(),
+            "{}: the org's Graph credential is stored",
+            org.slug
+        );
         let page = governance::numbers::list(
             &store,
             &caller,

@@ -39,6 +39,7 @@ use vault::{Pin, Recipient};
 pub use actions::{NumberCustody, VersionInfo, record_out_of_band, release, reveal, status};
 pub use connector::{MetaAccess, OnPremLogin};
 pub use escrow::Escrow;
+pub(crate) use escrow::open_either;
 pub(crate) use escrow::open_pin;
 pub(crate) use protocol::event as protocol_event;
 pub use state::PinState;

@@ -22,8 +22,8 @@ use governance::custody::{Custodian, Escrow, MetaAccess, OnPremLogin, Settings};
 use governance::numbers::{BackupChannel, ChannelKind, Filter, MetadataUpdate, PageRequest};
 use governance::users::{NewUser, Password};
 use governance::{DatabaseTarget, Store};
-use graph::sandbox::{Sandbox, SandboxHandle, SandboxSeed};
-use graph::{GraphClient, PhoneNumberId, PinSecret};
+use graph::sandbox::{Sandbox, SandboxHandle, SandboxSeed, TokenSpec};
+use graph::{AccessToken, BusinessId, GraphClient, PhoneNumberId, PinSecret};
 use vault::Identity;
 
 use crate::config::Config;
@@ -98,11 +98,13 @@ pub async fn run(config: &Config, reset: bool, password: Option<String>) -> anyh
 
     let store = super::open_store(&config).await?;
     let identity = super::keys::open_identity(&store, &config).await?;
+    let escrow = Arc::new(Escrow::load(&store, identity).await?);
     let logins = if governance::orgs::list(&store).await?.is_empty() {
         say("seeding the demo: two orgs, their numbers and people (once)…")?;
-        seed(&store, &sandbox, identity).await?
+        seed(&store, &sandbox, escrow).await?
     } else {
-        restore_sandbox_pins(&store, &sandbox, &identity).await?;
+        restore_sandbox_pins(&store, &sandbox, escrow.identity()).await?;
+        renew_credentials(&store, &sandbox, &escrow).await?;
         existing_logins(&store).await?
     };
     let password = match password {
@@ -191,26 +193,54 @@ fn banner(url: &str, logins: &[Login], password: &Password) -> anyhow::Result<()
     Ok(())
 }
 
-fn meta_access(sandbox: &SandboxHandle) -> anyhow::Result<MetaAccess> {
+/// A system-user token of the org's own partner business only, as Meta would issue it.
+fn org_token(sandbox: &SandboxHandle, business: &BusinessId) -> AccessToken {
+    sandbox.issue_token(&TokenSpec {
+        businesses: Some(vec![business.to_string()]),
+        ..TokenSpec::default()
+    })
+}
+
+fn meta_access(sandbox: &SandboxHandle, token: AccessToken) -> anyhow::Result<MetaAccess> {
     let mut graph_config = sandbox.graph_config();
     graph_config.timeout = Duration::from_secs(10);
     let (username, password) = sandbox.onprem_admin();
     Ok(MetaAccess {
         graph: GraphClient::new(graph_config).context("cannot build the Graph client")?,
-        token: sandbox.system_user_token(),
+        token,
         on_prem: Some(OnPremLogin { username, password }),
     })
+}
+
+/// The fresh sandbox knows none of the tokens stored before: each org gets a new one,
+/// stored as its Graph credential (ledgered like any credential change).
+async fn renew_credentials(
+    store: &Store,
+    sandbox: &SandboxHandle,
+    escrow: &Escrow,
+) -> anyhow::Result<()> {
+    let businesses = sandbox.business_ids();
+    for ((slug, _, _), business) in ORGS.into_iter().zip(&businesses) {
+        let org = governance::orgs::find(store, slug).await?;
+        let meta = meta_access(sandbox, org_token(sandbox, business))?;
+        governance::credentials::set(
+            store,
+            escrow,
+            &meta.graph,
+            &Caller::cli(&org.id),
+            &meta.token,
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 async fn seed(
     store: &Store,
     sandbox: &SandboxHandle,
-    identity: Identity,
+    escrow: Arc<Escrow>,
 ) -> anyhow::Result<Vec<Login>> {
     let system = Actor::system();
-    let meta = Arc::new(meta_access(sandbox)?);
-    let escrow = Arc::new(Escrow::load(store, identity).await?);
-    let custodian = Custodian::new(store.clone(), escrow, meta.clone(), Settings::default());
     let businesses = sandbox.business_ids();
     let template = format!("{}onprem/{{id}}/", sandbox.base_url());
     let now = Utc::now();
@@ -221,6 +251,14 @@ async fn seed(
         let business = businesses
             .get(index)
             .context("the sandbox has fewer businesses than demo orgs")?;
+        let meta = Arc::new(meta_access(sandbox, org_token(sandbox, business))?);
+        governance::credentials::set(store, &escrow, &meta.graph, &admin, &meta.token).await?;
+        let custodian = Custodian::new(
+            store.clone(),
+            escrow.clone(),
+            meta.clone(),
+            Settings::default(),
+        );
         governance::sync::run(
             store,
             &org.id,

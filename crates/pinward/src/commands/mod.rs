@@ -1,5 +1,7 @@
 //! One module per subcommand.
 
+pub mod admin;
+pub mod credentials;
 pub mod custody;
 pub mod demo;
 pub mod graph_sandbox;
