@@ -19,10 +19,11 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {} (PINWARD_LISTEN)", config.listen))?;
     let address = listener.local_addr()?;
     let shutdown = shutdown_signal()?;
-    let state = web::AppState {
-        store: store.clone(),
-        identity_file: config.identity_file.clone(),
-    };
+    let state = web::AppState::new(
+        store.clone(),
+        config.identity_file.clone(),
+        config.public_url.as_ref(),
+    );
     tracing::info!(settings = %config.summary(), "starting");
     tracing::info!(
         backend = store.backend().name(),
