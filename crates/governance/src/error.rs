@@ -73,6 +73,10 @@ pub enum Error {
         /// The permission that was missing.
         needed: &'static str,
     },
+    /// Sign-in failed: the email or password is wrong, the account is deactivated, or the
+    /// API token is unknown or revoked. One answer for all, so a refusal tells nothing.
+    #[error("the credentials are not valid")]
+    Unauthenticated,
     /// The database could not be reached or failed a query.
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),

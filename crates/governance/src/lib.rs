@@ -5,17 +5,27 @@
 
 pub mod access;
 pub mod checkpoints;
+mod clock;
 pub mod custody;
 pub mod error;
 pub mod escrow;
 pub mod export;
 pub mod failpoint;
+pub mod handovers;
+pub mod health;
 pub mod jobs;
 pub mod keys;
 pub mod ledger;
+pub mod members;
+pub mod numbers;
+pub mod orgs;
+pub mod policies;
+pub mod reviews;
 pub mod sessions;
 pub mod store;
 pub mod sync;
+pub mod tokens;
+pub mod users;
 
 pub use error::Error;
 pub use store::{Backend, DatabaseTarget, DatabaseUrl, Store};

@@ -49,6 +49,21 @@ pub async fn delete_for_user(store: &Store, user_id: &str) -> Result<u64, Error>
     Ok(deleted)
 }
 
+/// Deletes every session of `user_id` inside `tx`, so a deactivation and the sign-out it
+/// forces commit together.
+pub(crate) async fn delete_for_user_in(
+    tx: &mut crate::store::Tx,
+    user_id: &str,
+) -> Result<u64, Error> {
+    let sql = "DELETE FROM sessions WHERE user_id = $1";
+    let deleted = crate::on_tx!(tx, conn => sqlx::query(sql)
+        .bind(user_id)
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(deleted)
+}
+
 /// How many unexpired sessions `user_id` has (for "signed in on N devices").
 pub async fn count_for_user(store: &Store, user_id: &str) -> Result<i64, Error> {
     let sql = "SELECT COUNT(*) FROM sessions WHERE user_id = $1 AND expires_at > $2";

@@ -6,7 +6,8 @@ use crate::store::{Tx, dialect};
 use crate::{Error, on_tx};
 
 /// Where a number's PIN stands (DESIGN.md "Domain").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum PinState {
     /// Found at Meta, no escrowed PIN: the take-custody queue.
     Unknown,

@@ -92,6 +92,41 @@ pub(crate) fn select_job_for_update(backend: Backend) -> &'static str {
     }
 }
 
+/// Counts an org's numbers by the month (`YYYY-MM`, UTC) their next review is due; `$1` is
+/// the org. SQLite stores RFC 3339 text, whose first seven characters are the month.
+pub(crate) fn reviews_due_by_month(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => concat!(
+            "SELECT substr(n.next_review_due, 1, 7) AS month, COUNT(*) FROM phone_numbers n ",
+            "JOIN wabas w ON w.org_id = n.org_id AND w.id = n.waba_id ",
+            "WHERE n.org_id = $1 AND n.vanished_at IS NULL AND n.next_review_due IS NOT NULL ",
+            "AND ($2 OR w.client_id IN (SELECT value FROM json_each($3))) ",
+            "GROUP BY month ORDER BY month"
+        ),
+        Backend::Postgres => concat!(
+            "SELECT to_char(n.next_review_due AT TIME ZONE 'UTC', 'YYYY-MM') AS month, COUNT(*) ",
+            "FROM phone_numbers n JOIN wabas w ON w.org_id = n.org_id AND w.id = n.waba_id ",
+            "WHERE n.org_id = $1 AND n.vanished_at IS NULL AND n.next_review_due IS NOT NULL ",
+            "AND ($2 OR w.client_id IN (SELECT json_array_elements_text($3::json))) ",
+            "GROUP BY month ORDER BY month"
+        ),
+    }
+}
+
+/// Keeps only the rows whose client is in the JSON array of client ids bound at `$n`
+/// (a business admin's clients), unless the boolean bound at `$n - 1` is true.
+pub(crate) fn client_scope(backend: Backend, n: usize) -> String {
+    let all = n - 1;
+    match backend {
+        Backend::Sqlite => {
+            format!("(${all} OR w.client_id IN (SELECT value FROM json_each(${n})))")
+        }
+        Backend::Postgres => {
+            format!("(${all} OR w.client_id IN (SELECT json_array_elements_text(${n}::json)))")
+        }
+    }
+}
+
 /// The name of the constraint a failed statement broke, as written in `migrations/`.
 ///
 /// PostgreSQL reports the name. SQLite names CHECK constraints but reports UNIQUE and
@@ -186,6 +221,22 @@ pub(crate) const SQLITE_UNIQUE_COLUMNS: &[(&str, &str)] = &[
     (
         "rotation_items.job_id, rotation_items.phone_number_id",
         "rotation_items_pk",
+    ),
+    ("api_tokens.id", "api_tokens_pk"),
+    ("api_tokens.secret_hash", "api_tokens_secret_hash_uq"),
+    ("api_tokens.org_id, api_tokens.id", "api_tokens_org_id_uq"),
+    ("graph_credentials.org_id", "graph_credentials_pk"),
+    ("recovery_recipients.id", "recovery_recipients_pk"),
+    (
+        "recovery_recipients.org_id, recovery_recipients.recipient",
+        "recovery_recipients_org_recipient_uq",
+    ),
+    ("org_policies.org_id", "org_policies_pk"),
+    ("handovers.id", "handovers_pk"),
+    ("handovers.org_id, handovers.id", "handovers_org_id_uq"),
+    (
+        "handovers.phone_number_id, handovers.seat",
+        "handovers_one_open_uq",
     ),
 ];
 

@@ -236,7 +236,9 @@ impl Tx {
         Ok(())
     }
 
-    async fn set_tenant(&mut self, org_id: &str) -> Result<(), Error> {
+    /// Sets (or moves) the PostgreSQL tenant of this transaction. Only for the few
+    /// deliberate cross-org reads, which visit one org after another.
+    pub(crate) async fn set_tenant(&mut self, org_id: &str) -> Result<(), Error> {
         if let Some(sql) = dialect::set_tenant(self.backend()) {
             on_tx!(self, conn => sqlx::query(sql).bind(org_id).execute(conn).await.map(drop))?;
         }

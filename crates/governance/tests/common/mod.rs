@@ -13,6 +13,8 @@ use graph::{BusinessId, GraphClient, PhoneNumberId};
 use pinward_tests::{Backend, TestDb};
 use sqlx::Connection;
 
+pub mod seed;
+
 pub const ORG: &str = "org-acme";
 
 /// Runs raw SQL (test set-up only: org and client rows the domain branch will create).

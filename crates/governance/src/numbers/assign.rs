@@ -1,0 +1,130 @@
+//! The two seats of a number: one main owner and one permission manager, two different
+//! active members of the org who can both see the number.
+
+use chrono::{DateTime, Utc};
+use graph::PhoneNumberId;
+use serde_json::json;
+
+use super::visible;
+use crate::access::{Caller, Permission, Role};
+use crate::store::Tx;
+use crate::{Error, exec, ledger, on_tx};
+
+/// A member as the seat rules see it.
+#[derive(Debug, Clone)]
+pub(crate) struct MemberCheck {
+    pub active: bool,
+    pub role: String,
+}
+
+/// The member `id` of the org, if there is one.
+pub(crate) async fn member(tx: &mut Tx, org: &str, id: &str) -> Result<Option<MemberCheck>, Error> {
+    let sql = "SELECT (m.deactivated_at IS NULL AND u.deactivated_at IS NULL), m.role \
+               FROM members m JOIN users u ON u.id = m.user_id WHERE m.org_id = $1 AND m.id = $2";
+    let row: Option<(bool, String)> =
+        on_tx!(tx, conn => sqlx::query_as(sql).bind(org).bind(id).fetch_optional(conn).await)?;
+    Ok(row.map(|(active, role)| MemberCheck { active, role }))
+}
+
+/// Checks that `id` may hold a seat of a number of `client`: an active member of the org
+/// who can see the client. Refusals name `field`.
+pub(crate) async fn check_seat_holder(
+    tx: &mut Tx,
+    org: &str,
+    client: &str,
+    field: &'static str,
+    id: &str,
+) -> Result<MemberCheck, Error> {
+    let Some(member) = member(tx, org, id).await? else {
+        return Err(Error::Invalid {
+            field,
+            problem: "is not a member of this org".to_owned(),
+        });
+    };
+    if !member.active {
+        return Err(Error::Invalid {
+            field,
+            problem: "is a deactivated member: choose an active one".to_owned(),
+        });
+    }
+    if member.role == Role::BusinessAdmin.as_str() {
+        let sql = "SELECT COUNT(*) FROM member_clients WHERE org_id = $1 AND member_id = $2 AND client_id = $3";
+        let n: i64 = on_tx!(tx, conn => sqlx::query_scalar(sql).bind(org).bind(id).bind(client).fetch_one(conn).await)?;
+        if n == 0 {
+            return Err(Error::Invalid {
+                field,
+                problem: "is a business admin of other clients and cannot see this number"
+                    .to_owned(),
+            });
+        }
+    }
+    Ok(member)
+}
+
+/// Puts `owner` in the main owner seat and `manager` in the permission manager seat of
+/// `phone`, ledgered as `number.assigned` with both seats' old and new holders. Saving the
+/// seats as they are changes and ledgers nothing.
+///
+/// # Errors
+/// [`Error::Forbidden`] without `numbers:manage`; [`Error::NotFound`] for a number the
+/// caller cannot see; [`Error::Invalid`] naming `owner` or `manager` when the two are the
+/// same person, not a member, deactivated, or unable to see the number (nothing changed);
+/// database errors.
+pub async fn assign(
+    store: &crate::Store,
+    caller: &Caller,
+    phone: &PhoneNumberId,
+    owner: &str,
+    manager: &str,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    caller.require(Permission::ManageNumbers)?;
+    let (owner, manager) = (owner.trim(), manager.trim());
+    if owner.is_empty() {
+        return Err(Error::Invalid {
+            field: "owner",
+            problem: "a main owner is required".to_owned(),
+        });
+    }
+    if manager.is_empty() {
+        return Err(Error::Invalid {
+            field: "manager",
+            problem: "a permission manager is required".to_owned(),
+        });
+    }
+    if owner == manager {
+        return Err(Error::Invalid {
+            field: "manager",
+            problem: "must be a different person from the main owner".to_owned(),
+        });
+    }
+    let actor = caller.actor()?;
+    let mut tx = store.begin_for(&caller.org_id).await?;
+    let row = visible(&mut tx, caller, phone, true).await?;
+    check_seat_holder(&mut tx, &caller.org_id, &row.client_id, "owner", owner).await?;
+    check_seat_holder(&mut tx, &caller.org_id, &row.client_id, "manager", manager).await?;
+    if row.owner_id.as_deref() == Some(owner) && row.manager_id.as_deref() == Some(manager) {
+        tx.rollback().await?;
+        return Ok(());
+    }
+    exec!(
+        tx,
+        "UPDATE phone_numbers SET main_owner_id = $3, permission_manager_id = $4 WHERE org_id = $1 AND id = $2",
+        &caller.org_id,
+        &row.id,
+        owner,
+        manager
+    )?;
+    let draft = crate::custody::protocol_event(
+        "number.assigned",
+        format!("phone:{}", row.meta_id),
+        &actor,
+        json!({
+            "owner": { "from": row.owner_id, "to": owner },
+            "manager": { "from": row.manager_id, "to": manager },
+        }),
+    )?;
+    ledger::append(&mut tx, &caller.org_id, now, draft).await?;
+    tx.commit().await?;
+    Ok(())
+}

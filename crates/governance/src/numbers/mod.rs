@@ -1,0 +1,597 @@
+//! The numbers of an org as people see them: the list (search, filters, pages, health),
+//! one number's record, its metadata and its two seats (main owner, permission manager).
+//!
+//! Every read and write is scoped to the caller's org and, for a business admin, to its
+//! clients: a number outside that scope is [`Error::NotFound`]. Health is computed by
+//! [`crate::health::check`] from the same rows, so the list, the record and the health
+//! filter always agree.
+
+mod assign;
+mod metadata;
+pub(crate) mod query;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use graph::PhoneNumberId;
+
+pub use assign::assign;
+pub(crate) use assign::check_seat_holder;
+pub use metadata::{BackupChannel, ChannelKind, Metadata, MetadataUpdate, update_metadata};
+
+use self::query::{Arg, DISPLAY_DIGITS, FROM, NumberRow, SELECT, Where, contains_pattern};
+use crate::access::{Caller, Permission};
+use crate::custody::PinState;
+use crate::health::{self, Facts, Problem, SeatHolder};
+use crate::policies::{self, Policy};
+use crate::store::{Store, Tx, dialect};
+use crate::{Error, bind_args, on_tx};
+
+/// Most numbers one page may hold.
+pub const MAX_PER_PAGE: u32 = 200;
+/// Most ledger events a number's record lists (newest first).
+pub const RECORD_EVENTS: i64 = 200;
+
+/// What the list is narrowed to. Every field is optional.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// Text searched (case-insensitively) in the display number, verified name and usage;
+    /// digits also match the display number without its punctuation.
+    pub search: Option<String>,
+    /// Only numbers of this client.
+    pub client_id: Option<String>,
+    /// Only numbers in this PIN state.
+    pub pin_state: Option<PinState>,
+    /// Only numbers with this health problem.
+    pub problem: Option<Problem>,
+}
+
+/// Which page of the list (1-based) and how many numbers per page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest {
+    /// 1, 2, 3, …
+    pub page: u32,
+    /// 1 to [`MAX_PER_PAGE`].
+    pub per_page: u32,
+}
+
+impl Default for PageRequest {
+    fn default() -> Self {
+        PageRequest {
+            page: 1,
+            per_page: 50,
+        }
+    }
+}
+
+impl PageRequest {
+    fn validate(self) -> Result<(u64, u64), Error> {
+        if self.page == 0 {
+            return Err(Error::Invalid {
+                field: "page",
+                problem: "pages start at 1".to_owned(),
+            });
+        }
+        if !(1..=MAX_PER_PAGE).contains(&self.per_page) {
+            return Err(Error::Invalid {
+                field: "per_page",
+                problem: format!("must be between 1 and {MAX_PER_PAGE}"),
+            });
+        }
+        let per_page = u64::from(self.per_page);
+        Ok((per_page, u64::from(self.page - 1) * per_page))
+    }
+}
+
+/// One page of a list, with the number of items on every page together.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Page<T> {
+    /// The items of this page.
+    pub items: Vec<T>,
+    /// How many items match, on all pages.
+    pub total: u64,
+    /// This page (1-based).
+    pub page: u32,
+    /// The page size asked for.
+    pub per_page: u32,
+}
+
+/// A member holding a seat of a number.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Person {
+    /// The member id.
+    pub member_id: String,
+    /// The user's display name.
+    pub name: String,
+    /// False once the member or its user is deactivated.
+    pub active: bool,
+}
+
+/// A number in the list.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Summary {
+    /// Meta's phone number id (the number's id in pinward's interfaces).
+    pub phone_number_id: String,
+    /// e.g. `+1 555-013-3742`.
+    pub display_phone_number: String,
+    /// The name Meta verified.
+    pub verified_name: Option<String>,
+    /// What the number is for.
+    pub usage: Option<String>,
+    /// The client business.
+    pub client_id: String,
+    /// Its name.
+    pub client_name: String,
+    /// The PIN state.
+    pub pin_state: PinState,
+    /// The main owner.
+    pub owner: Option<Person>,
+    /// The permission manager.
+    pub manager: Option<Person>,
+    /// When the next review is due.
+    pub next_review_due: Option<DateTime<Utc>>,
+    /// What is wrong with it.
+    pub health: Vec<Problem>,
+}
+
+/// Facts Meta holds about a number, refreshed by inventory sync.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MetaFacts {
+    /// Meta's phone number id.
+    pub phone_number_id: String,
+    /// The display number.
+    pub display_phone_number: String,
+    /// The verified name.
+    pub verified_name: Option<String>,
+    /// `GREEN`, `YELLOW`, `RED`, …
+    pub quality_rating: Option<String>,
+    /// Status of the display name review.
+    pub name_status: Option<String>,
+    /// `CLOUD_API`, `ON_PREMISE`, …
+    pub platform_type: Option<String>,
+    /// Whether the number's ownership was verified by code.
+    pub code_verification_status: Option<String>,
+    /// When the number was last onboarded at Meta.
+    pub last_onboarded_at: Option<DateTime<Utc>>,
+    /// `cloud` or `on_prem`.
+    pub connector: String,
+    /// When pinward first saw it.
+    pub first_seen_at: DateTime<Utc>,
+    /// When inventory sync last saw it.
+    pub last_synced_at: DateTime<Utc>,
+    /// When Meta stopped listing it, if it did.
+    pub vanished_at: Option<DateTime<Utc>>,
+}
+
+/// A PIN version as the record shows it: never the PIN.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct VersionRecord {
+    /// 1, 2, 3, …
+    pub version: i64,
+    /// `pending`, `current`, `previous`, `superseded`, `rejected` or `stale`.
+    pub status: String,
+    /// When pinward chose it.
+    pub created_at: DateTime<Utc>,
+    /// When Meta confirmed it.
+    pub confirmed_at: Option<DateTime<Utc>>,
+    /// When it stopped being live.
+    pub ended_at: Option<DateTime<Utc>>,
+    /// Why its last send was not confirmed.
+    pub failure_reason: Option<String>,
+}
+
+/// A ledger event about the number.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct EventRecord {
+    /// Its place in the org's chain.
+    pub seq: i64,
+    /// RFC 3339 UTC.
+    pub at: String,
+    /// Who did it.
+    pub actor: String,
+    /// What happened.
+    pub action: String,
+    /// Its details (never a PIN or token).
+    pub details: serde_json::Value,
+}
+
+/// Everything pinward knows about one number.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Record {
+    /// Meta's facts.
+    pub meta: MetaFacts,
+    /// The WABA (pinward id, Meta id, name).
+    pub waba: (String, String, String),
+    /// The client (pinward id, name).
+    pub client: (String, String),
+    /// The main owner.
+    pub owner: Option<Person>,
+    /// The permission manager.
+    pub manager: Option<Person>,
+    /// Usage, activation date, recovery email, backup channels.
+    pub metadata: Metadata,
+    /// The PIN state.
+    pub pin_state: PinState,
+    /// The PIN was changed out of band.
+    pub escrow_stale: bool,
+    /// Why custody needs a person.
+    pub attention_reason: Option<String>,
+    /// PIN versions, oldest first, without PINs.
+    pub versions: Vec<VersionRecord>,
+    /// When it was last reviewed.
+    pub last_reviewed_at: Option<DateTime<Utc>>,
+    /// When the next review is due.
+    pub next_review_due: Option<DateTime<Utc>>,
+    /// Open handovers of its seats.
+    pub open_handovers: Vec<crate::handovers::Handover>,
+    /// What is wrong with it.
+    pub health: Vec<Problem>,
+    /// Its ledger events, newest first (at most [`RECORD_EVENTS`]).
+    pub events: Vec<EventRecord>,
+}
+
+impl NumberRow {
+    fn pin_state(&self) -> Result<PinState, Error> {
+        PinState::parse(&self.pin_state).ok_or_else(|| Error::Invalid {
+            field: "pin_state",
+            problem: "the database holds an unknown state".to_owned(),
+        })
+    }
+
+    fn channels(&self) -> Result<Vec<BackupChannel>, Error> {
+        metadata::parse_stored_channels(&self.backup_channels)
+    }
+
+    pub(crate) fn facts(&self) -> Result<Facts, Error> {
+        Ok(Facts {
+            pin_state: self.pin_state()?,
+            escrow_stale: self.escrow_stale,
+            attention_reason: self.attention_reason.clone(),
+            vanished: self.vanished_at.is_some(),
+            recovery_email: self.recovery_email.clone(),
+            backup_channels: self.channels()?.len(),
+            owner: self.owner_id.as_ref().map(|id| SeatHolder {
+                member_id: id.clone(),
+                active: self.owner_active,
+            }),
+            manager: self.manager_id.as_ref().map(|id| SeatHolder {
+                member_id: id.clone(),
+                active: self.manager_active,
+            }),
+            pin_set_at: self.pin_set_at,
+            next_review_due: self.next_review_due,
+            first_seen_at: self.first_seen_at,
+        })
+    }
+
+    fn owner(&self) -> Option<Person> {
+        person(&self.owner_id, &self.owner_name, self.owner_active)
+    }
+
+    fn manager(&self) -> Option<Person> {
+        person(&self.manager_id, &self.manager_name, self.manager_active)
+    }
+
+    fn summary(&self, health: Vec<Problem>) -> Result<Summary, Error> {
+        Ok(Summary {
+            phone_number_id: self.meta_id.clone(),
+            display_phone_number: self.display_phone_number.clone(),
+            verified_name: self.verified_name.clone(),
+            usage: self.usage.clone(),
+            client_id: self.client_id.clone(),
+            client_name: self.client_name.clone(),
+            pin_state: self.pin_state()?,
+            owner: self.owner(),
+            manager: self.manager(),
+            next_review_due: self.next_review_due,
+            health,
+        })
+    }
+}
+
+fn person(id: &Option<String>, name: &Option<String>, active: bool) -> Option<Person> {
+    id.as_ref().map(|member_id| Person {
+        member_id: member_id.clone(),
+        name: name.clone().unwrap_or_default(),
+        active,
+    })
+}
+
+/// The numbers the caller may see, filtered, one page at a time, ordered by display number.
+///
+/// # Errors
+/// [`Error::Forbidden`] without `numbers:read`; [`Error::Invalid`] naming `page`,
+/// `per_page` or `search`; database errors.
+pub async fn list(
+    store: &Store,
+    caller: &Caller,
+    filter: &Filter,
+    page: PageRequest,
+    now: DateTime<Utc>,
+) -> Result<Page<Summary>, Error> {
+    caller.require(Permission::ReadNumbers)?;
+    let (limit, offset) = page.validate()?;
+    let mut tx = store.read_for(&caller.org_id).await?;
+    let policy = policies::load(&mut tx, &caller.org_id).await?;
+    let mut clause = Where::visible_to(caller, tx.backend());
+    narrow(&mut clause, filter)?;
+    let order = " ORDER BY n.display_phone_number, n.id";
+    let (items, total) = match filter.problem {
+        None => {
+            let count_sql = format!(
+                "SELECT COUNT(*) FROM phone_numbers n JOIN wabas w ON w.org_id = n.org_id AND w.id = n.waba_id {}",
+                clause.sql
+            );
+            let total: i64 = on_tx!(tx, conn => bind_args!(sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql)), &clause.args).fetch_one(conn).await)?;
+            let n = clause.args.len();
+            let sql = format!(
+                "{SELECT}{FROM}{}{order} LIMIT ${} OFFSET ${}",
+                clause.sql,
+                n + 1,
+                n + 2
+            );
+            let mut args = clause.args;
+            args.push(Arg::Int(to_i64(limit)));
+            args.push(Arg::Int(to_i64(offset)));
+            let rows = fetch_rows(&mut tx, sql, &args).await?;
+            let items = rows
+                .iter()
+                .map(|row| row.summary(health::check(&row.facts()?, &policy, now)))
+                .collect::<Result<Vec<_>, Error>>()?;
+            (items, u64::try_from(total).unwrap_or(0))
+        }
+        Some(problem) => {
+            // Health depends on the clock and the policy, so it is computed, not stored:
+            // the matching rows are checked here and the page is cut from the result.
+            let sql = format!("{SELECT}{FROM}{}{order}", clause.sql);
+            let rows = fetch_rows(&mut tx, sql, &clause.args).await?;
+            let mut total = 0u64;
+            let mut items = Vec::new();
+            for row in &rows {
+                let problems = health::check(&row.facts()?, &policy, now);
+                if problems.contains(&problem) {
+                    if total >= offset && total < offset + limit {
+                        items.push(row.summary(problems)?);
+                    }
+                    total += 1;
+                }
+            }
+            (items, total)
+        }
+    };
+    tx.rollback().await?;
+    Ok(Page {
+        items,
+        total,
+        page: page.page,
+        per_page: page.per_page,
+    })
+}
+
+fn to_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// Longest search text.
+const MAX_SEARCH: usize = 100;
+
+fn narrow(clause: &mut Where, filter: &Filter) -> Result<(), Error> {
+    if let Some(search) = filter
+        .search
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        if search.chars().count() > MAX_SEARCH {
+            return Err(Error::Invalid {
+                field: "search",
+                problem: format!("at most {MAX_SEARCH} characters"),
+            });
+        }
+        let pattern = contains_pattern(&search.to_lowercase());
+        let digits: String = search.chars().filter(char::is_ascii_digit).collect();
+        let only_number = search
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '-' | '+' | '(' | ')'));
+        if only_number && !digits.is_empty() {
+            clause.and(
+                &format!(
+                    "(lower(n.display_phone_number) LIKE ? ESCAPE '\\' OR lower(n.verified_name) LIKE ? ESCAPE '\\' \
+                     OR lower(n.usage) LIKE ? ESCAPE '\\' OR {DISPLAY_DIGITS} LIKE ? ESCAPE '\\')"
+                ),
+                vec![
+                    Arg::Text(pattern.clone()),
+                    Arg::Text(pattern.clone()),
+                    Arg::Text(pattern),
+                    Arg::Text(contains_pattern(&digits)),
+                ],
+            );
+        } else {
+            clause.and(
+                "(lower(n.display_phone_number) LIKE ? ESCAPE '\\' OR lower(n.verified_name) LIKE ? ESCAPE '\\' \
+                 OR lower(n.usage) LIKE ? ESCAPE '\\')",
+                vec![
+                    Arg::Text(pattern.clone()),
+                    Arg::Text(pattern.clone()),
+                    Arg::Text(pattern),
+                ],
+            );
+        }
+    }
+    if let Some(client) = &filter.client_id {
+        clause.and("w.client_id = ?", vec![Arg::Text(client.clone())]);
+    }
+    if let Some(state) = filter.pin_state {
+        clause.and(
+            "n.pin_state = ?",
+            vec![Arg::Text(state.as_str().to_owned())],
+        );
+    }
+    Ok(())
+}
+
+async fn fetch_rows(tx: &mut Tx, sql: String, args: &[Arg]) -> Result<Vec<NumberRow>, Error> {
+    let rows = on_tx!(tx, conn => bind_args!(sqlx::query_as::<_, NumberRow>(sqlx::AssertSqlSafe(sql)), args).fetch_all(conn).await)?;
+    Ok(rows)
+}
+
+/// The number `phone` if the caller may see it, else [`Error::NotFound`]. With `lock`, the
+/// row is locked until `tx` ends (writers call it first).
+pub(crate) async fn visible(
+    tx: &mut Tx,
+    caller: &Caller,
+    phone: &PhoneNumberId,
+    lock: bool,
+) -> Result<NumberRow, Error> {
+    if lock {
+        let sql = dialect::select_number_for_update(tx.backend());
+        on_tx!(tx, conn => sqlx::query(sql).bind(&caller.org_id).bind(phone.as_str()).fetch_optional(conn).await.map(drop))?;
+    }
+    let mut clause = Where::visible_to(caller, tx.backend());
+    clause.and(
+        "n.meta_phone_number_id = ?",
+        vec![Arg::Text(phone.as_str().to_owned())],
+    );
+    let sql = format!("{SELECT}{FROM}{}", clause.sql);
+    fetch_rows(tx, sql, &clause.args)
+        .await?
+        .into_iter()
+        .next()
+        .ok_or(Error::NotFound {
+            what: "phone number",
+        })
+}
+
+/// The health of a number now, under the org's policy.
+pub(crate) fn health_of(
+    row: &NumberRow,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> Result<Vec<Problem>, Error> {
+    Ok(health::check(&row.facts()?, policy, now))
+}
+
+type MetaRow = (
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<DateTime<Utc>>,
+    String,
+    DateTime<Utc>,
+    Option<NaiveDate>,
+    String,
+);
+
+type VersionRow = (
+    i64,
+    String,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+    Option<String>,
+);
+
+/// Everything about one number the caller may see; never a PIN.
+///
+/// # Errors
+/// [`Error::Forbidden`] without `numbers:read`; [`Error::NotFound`] for a number of another
+/// org or (for a business admin) of another client; database errors.
+pub async fn record(
+    store: &Store,
+    caller: &Caller,
+    phone: &PhoneNumberId,
+    now: DateTime<Utc>,
+) -> Result<Record, Error> {
+    caller.require(Permission::ReadNumbers)?;
+    let mut tx = store.read_for(&caller.org_id).await?;
+    let row = visible(&mut tx, caller, phone, false).await?;
+    let policy = policies::load(&mut tx, &caller.org_id).await?;
+    let health = health_of(&row, &policy, now)?;
+    let meta_sql = "SELECT n.quality_rating, n.name_status, n.platform_type, n.code_verification_status, \
+                    n.last_onboarded_at, n.connector, n.last_synced_at, n.activation_date, w.meta_waba_id \
+                    FROM phone_numbers n JOIN wabas w ON w.org_id = n.org_id AND w.id = n.waba_id \
+                    WHERE n.org_id = $1 AND n.id = $2";
+    let (
+        quality,
+        name_status,
+        platform,
+        code_status,
+        onboarded,
+        connector,
+        synced,
+        activation,
+        meta_waba,
+    ): MetaRow = on_tx!(tx, conn => sqlx::query_as(meta_sql).bind(&caller.org_id).bind(&row.id).fetch_one(conn).await)?;
+    let versions_sql = "SELECT version, status, created_at, confirmed_at, ended_at, failure_reason \
+                        FROM pin_versions WHERE org_id = $1 AND phone_number_id = $2 ORDER BY version";
+    let versions: Vec<VersionRow> = on_tx!(tx, conn => sqlx::query_as(versions_sql).bind(&caller.org_id).bind(&row.id).fetch_all(conn).await)?;
+    let events_sql = "SELECT seq, at, actor, action, details FROM ledger_events \
+                      WHERE org_id = $1 AND subject = $2 ORDER BY seq DESC LIMIT $3";
+    let events: Vec<(i64, String, String, String, String)> = on_tx!(tx, conn => sqlx::query_as(events_sql)
+        .bind(&caller.org_id)
+        .bind(format!("phone:{}", row.meta_id))
+        .bind(RECORD_EVENTS)
+        .fetch_all(conn)
+        .await)?;
+    let open_handovers = crate::handovers::open_for(&mut tx, &caller.org_id, &row.id).await?;
+    tx.rollback().await?;
+    let recovery_email_kind = row.recovery_email.as_deref().map(health::mailbox_kind);
+    Ok(Record {
+        meta: MetaFacts {
+            phone_number_id: row.meta_id.clone(),
+            display_phone_number: row.display_phone_number.clone(),
+            verified_name: row.verified_name.clone(),
+            quality_rating: quality,
+            name_status,
+            platform_type: platform,
+            code_verification_status: code_status,
+            last_onboarded_at: onboarded,
+            connector,
+            first_seen_at: row.first_seen_at,
+            last_synced_at: synced,
+            vanished_at: row.vanished_at,
+        },
+        waba: (row.waba_id.clone(), meta_waba, row.waba_name.clone()),
+        client: (row.client_id.clone(), row.client_name.clone()),
+        owner: row.owner(),
+        manager: row.manager(),
+        metadata: Metadata {
+            usage: row.usage.clone(),
+            activation_date: activation,
+            recovery_email: row.recovery_email.clone(),
+            recovery_email_kind,
+            backup_channels: row.channels()?,
+        },
+        pin_state: row.pin_state()?,
+        escrow_stale: row.escrow_stale,
+        attention_reason: row.attention_reason.clone(),
+        versions: versions
+            .into_iter()
+            .map(
+                |(version, status, created_at, confirmed_at, ended_at, failure_reason)| {
+                    VersionRecord {
+                        version,
+                        status,
+                        created_at,
+                        confirmed_at,
+                        ended_at,
+                        failure_reason,
+                    }
+                },
+            )
+            .collect(),
+        last_reviewed_at: row.last_reviewed_at,
+        next_review_due: row.next_review_due,
+        open_handovers,
+        health,
+        events: events
+            .into_iter()
+            .map(|(seq, at, actor, action, details)| EventRecord {
+                seq,
+                at,
+                actor,
+                action,
+                details: serde_json::from_str(&details).unwrap_or(serde_json::Value::Null),
+            })
+            .collect(),
+    })
+}

@@ -1,0 +1,187 @@
+//! The policies of an org: how often numbers are reviewed, how old a PIN may get, and when
+//! a PIN is rotated after a reveal or a handover.
+//!
+//! An org that never set its policy runs on [`Policy::default`]; nothing is stored until an
+//! admin changes something. Every change is ledgered as `policy.updated` with each changed
+//! field's old and new value.
+
+use std::ops::RangeInclusive;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value, json};
+
+use crate::access::{Caller, Permission};
+use crate::store::{Store, Tx};
+use crate::{Error, ledger, on_tx};
+
+/// Allowed review cadences in days: every 3 to 6 months.
+pub const REVIEW_CADENCE_DAYS: RangeInclusive<u32> = 90..=183;
+/// Allowed maximum PIN ages in days: a week to two years.
+pub const MAX_PIN_AGE_DAYS: RangeInclusive<u32> = 7..=730;
+
+/// An org's policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Policy {
+    /// Days between two reviews of a number (90–183).
+    pub review_cadence_days: u32,
+    /// Days after which a current PIN counts as too old (7–730).
+    pub max_pin_age_days: u32,
+    /// Rotate a PIN once it has been revealed to a person.
+    pub rotate_after_reveal: bool,
+    /// Rotate a PIN when a seat of its number changes hands.
+    pub rotate_on_handover: bool,
+}
+
+impl Default for Policy {
+    /// Reviewed every 90 days, PINs younger than 180 days, rotated after every reveal and
+    /// handover: a revealed or handed-over PIN is known to a person, so it is retired.
+    fn default() -> Self {
+        Policy {
+            review_cadence_days: 90,
+            max_pin_age_days: 180,
+            rotate_after_reveal: true,
+            rotate_on_handover: true,
+        }
+    }
+}
+
+impl Policy {
+    /// The review cadence as a duration.
+    #[must_use]
+    pub fn review_cadence(&self) -> chrono::Duration {
+        chrono::Duration::days(i64::from(self.review_cadence_days))
+    }
+
+    /// The maximum PIN age as a duration.
+    #[must_use]
+    pub fn max_pin_age(&self) -> chrono::Duration {
+        chrono::Duration::days(i64::from(self.max_pin_age_days))
+    }
+
+    /// Refuses values outside the allowed ranges, naming the field.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming `review_cadence_days` or `max_pin_age_days`.
+    pub fn validate(&self) -> Result<(), Error> {
+        if !REVIEW_CADENCE_DAYS.contains(&self.review_cadence_days) {
+            return Err(Error::Invalid {
+                field: "review_cadence_days",
+                problem: format!(
+                    "must be between {} and {} days",
+                    REVIEW_CADENCE_DAYS.start(),
+                    REVIEW_CADENCE_DAYS.end()
+                ),
+            });
+        }
+        if !MAX_PIN_AGE_DAYS.contains(&self.max_pin_age_days) {
+            return Err(Error::Invalid {
+                field: "max_pin_age_days",
+                problem: format!(
+                    "must be between {} and {} days",
+                    MAX_PIN_AGE_DAYS.start(),
+                    MAX_PIN_AGE_DAYS.end()
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    fn fields(&self) -> [(&'static str, Value); 4] {
+        [
+            ("review_cadence_days", json!(self.review_cadence_days)),
+            ("max_pin_age_days", json!(self.max_pin_age_days)),
+            ("rotate_after_reveal", json!(self.rotate_after_reveal)),
+            ("rotate_on_handover", json!(self.rotate_on_handover)),
+        ]
+    }
+}
+
+type PolicyRow = (i64, i64, bool, bool);
+
+/// The org's policy as seen inside `tx` (the defaults when none was set).
+pub(crate) async fn load(tx: &mut Tx, org: &str) -> Result<Policy, Error> {
+    let sql = "SELECT review_cadence_days, max_pin_age_days, rotate_after_reveal, rotate_on_handover \
+               FROM org_policies WHERE org_id = $1";
+    let row: Option<PolicyRow> =
+        on_tx!(tx, conn => sqlx::query_as(sql).bind(org).fetch_optional(conn).await)?;
+    let Some((cadence, age, after_reveal, on_handover)) = row else {
+        return Ok(Policy::default());
+    };
+    let corrupt = |field| Error::Invalid {
+        field,
+        problem: "the database holds a value out of range".to_owned(),
+    };
+    Ok(Policy {
+        review_cadence_days: u32::try_from(cadence).map_err(|_| corrupt("review_cadence_days"))?,
+        max_pin_age_days: u32::try_from(age).map_err(|_| corrupt("max_pin_age_days"))?,
+        rotate_after_reveal: after_reveal,
+        rotate_on_handover: on_handover,
+    })
+}
+
+/// The caller's org policy. Every member may read it.
+///
+/// # Errors
+/// [`Error::Forbidden`] without `numbers:read`; database errors.
+pub async fn get(store: &Store, caller: &Caller) -> Result<Policy, Error> {
+    caller.require(Permission::ReadNumbers)?;
+    let mut tx = store.read_for(&caller.org_id).await?;
+    let policy = load(&mut tx, &caller.org_id).await?;
+    tx.rollback().await?;
+    Ok(policy)
+}
+
+/// Replaces the caller's org policy (admins only) and ledgers `policy.updated` with what
+/// changed. Setting the policy in force changes and ledgers nothing.
+///
+/// # Errors
+/// [`Error::Forbidden`] without `org:manage`; [`Error::Invalid`] naming the field out of
+/// range (nothing changed); database errors.
+pub async fn set(
+    store: &Store,
+    caller: &Caller,
+    policy: Policy,
+    now: DateTime<Utc>,
+) -> Result<Policy, Error> {
+    caller.require(Permission::ManageOrg)?;
+    policy.validate()?;
+    let actor = caller.actor()?;
+    let mut tx = store.begin_for(&caller.org_id).await?;
+    let before = load(&mut tx, &caller.org_id).await?;
+    let mut changed = Map::new();
+    for ((field, old), (_, new)) in before.fields().into_iter().zip(policy.fields()) {
+        if old != new {
+            changed.insert(field.to_owned(), json!({ "from": old, "to": new }));
+        }
+    }
+    if changed.is_empty() {
+        tx.rollback().await?;
+        return Ok(policy);
+    }
+    let sql = "INSERT INTO org_policies (org_id, review_cadence_days, max_pin_age_days, rotate_after_reveal, \
+               rotate_on_handover, updated_at, updated_by) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+               ON CONFLICT (org_id) DO UPDATE SET review_cadence_days = excluded.review_cadence_days, \
+               max_pin_age_days = excluded.max_pin_age_days, rotate_after_reveal = excluded.rotate_after_reveal, \
+               rotate_on_handover = excluded.rotate_on_handover, updated_at = excluded.updated_at, \
+               updated_by = excluded.updated_by";
+    crate::exec!(
+        tx,
+        sql,
+        &caller.org_id,
+        i64::from(policy.review_cadence_days),
+        i64::from(policy.max_pin_age_days),
+        policy.rotate_after_reveal,
+        policy.rotate_on_handover,
+        now,
+        actor.as_str()
+    )?;
+    let draft = crate::custody::protocol_event(
+        "policy.updated",
+        format!("org:{}", caller.org_id),
+        &actor,
+        json!({ "changed": changed }),
+    )?;
+    ledger::append(&mut tx, &caller.org_id, now, draft).await?;
+    tx.commit().await?;
+    Ok(policy)
+}
