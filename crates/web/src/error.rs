@@ -28,6 +28,15 @@ pub enum AppError {
     /// The route needs a signed-in user (or an API token) and there is none.
     #[error("sign-in required")]
     SignInRequired,
+    /// The action needs the password typed again within the last few minutes.
+    #[error("re-authentication required")]
+    StepUpRequired,
+    /// Too many failed attempts; the caller must wait.
+    #[error("too many attempts")]
+    Throttled {
+        /// Seconds until another attempt is accepted.
+        retry_after: u64,
+    },
     /// A state-changing request that did not come from pinward's own pages.
     #[error("cross-site request refused: {0}")]
     CrossSite(&'static str),
@@ -60,6 +69,8 @@ pub struct ErrorReport {
     pub field: Option<&'static str>,
     /// The page should send the browser to sign in instead.
     pub sign_in: bool,
+    /// The page should send the browser to type the password again, then come back.
+    pub step_up: bool,
 }
 
 impl AppError {
@@ -70,13 +81,15 @@ impl AppError {
                 E::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
                 E::NotFound { .. } => StatusCode::NOT_FOUND,
                 E::Forbidden { .. } => StatusCode::FORBIDDEN,
+                E::Unauthenticated => StatusCode::UNAUTHORIZED,
                 E::Conflict { .. } | E::PinState { .. } | E::Busy { .. } | E::Superseded => {
                     StatusCode::CONFLICT
                 }
                 E::Graph(_) => StatusCode::BAD_GATEWAY,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             },
-            AppError::SignInRequired => StatusCode::UNAUTHORIZED,
+            AppError::SignInRequired | AppError::StepUpRequired => StatusCode::UNAUTHORIZED,
+            AppError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::CrossSite(_) => StatusCode::FORBIDDEN,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::NoRoute => StatusCode::NOT_FOUND,
@@ -95,6 +108,7 @@ impl AppError {
             AppError::Domain(
                 error @ (E::NotFound { .. }
                 | E::Forbidden { .. }
+                | E::Unauthenticated
                 | E::PinState { .. }
                 | E::Busy { .. }
                 | E::Superseded),
@@ -108,6 +122,17 @@ impl AppError {
                 None,
             ),
             AppError::SignInRequired => ("please sign in".to_owned(), None),
+            AppError::StepUpRequired => (
+                "this action needs your password again; re-authenticate and retry".to_owned(),
+                None,
+            ),
+            AppError::Throttled { retry_after } => (
+                format!(
+                    "too many failed attempts; try again in {} minutes",
+                    retry_after.div_ceil(60)
+                ),
+                None,
+            ),
             AppError::CrossSite(why) => (format!("request refused: {why}"), None),
             AppError::BadRequest(why) => (why.clone(), None),
             AppError::NoRoute => ("there is no page at this address".to_owned(), None),
@@ -123,6 +148,7 @@ impl AppError {
             detail,
             field,
             sign_in: matches!(self, AppError::SignInRequired),
+            step_up: matches!(self, AppError::StepUpRequired),
         }
     }
 }
@@ -149,6 +175,11 @@ impl IntoResponse for AppError {
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer realm=\"pinward\""),
             );
+        }
+        if let AppError::Throttled { retry_after } = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
         }
         response.extensions_mut().insert(report);
         response
@@ -177,6 +208,7 @@ pub struct Problem {
 /// Middleware: renders error responses for their audience.
 pub(crate) async fn present(request: Request, next: Next) -> Response {
     let is_api = request.uri().path().starts_with("/api/");
+    let path = request.uri().path().to_owned();
     let request_id = request
         .headers()
         .get("x-request-id")
@@ -193,9 +225,18 @@ pub(crate) async fn present(request: Request, next: Next) -> Response {
     let report = match parts.extensions.remove::<ErrorReport>() {
         Some(report) => report,
         // axum's own rejections (a malformed form, a wrong method) come as plain text
-        // written for people; wrap them like our own errors.
-        None => plain_report(status, body).await,
+        // written for people; wrap them like our own errors. A page rendered with an
+        // error status (a form shown again with its problem) stays as it is.
+        None if is_plain(&parts.headers) => plain_report(status, body).await,
+        None => return Response::from_parts(parts, body),
     };
+    if report.step_up && !is_api {
+        let back = format!(
+            "/reauth?next={}",
+            url::form_urlencoded::byte_serialize(path.as_bytes()).collect::<String>()
+        );
+        return Redirect::to(&back).into_response();
+    }
     if report.sign_in && !is_api {
         return Redirect::to("/signin").into_response();
     }
@@ -239,6 +280,13 @@ pub(crate) async fn present(request: Request, next: Next) -> Response {
     Response::from_parts(parts, body)
 }
 
+fn is_plain(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|v| v.starts_with("text/plain"))
+}
+
 async fn plain_report(status: StatusCode, body: Body) -> ErrorReport {
     // Rejection texts are short; anything longer is not one of them.
     let text = axum::body::to_bytes(body, 4096)
@@ -258,5 +306,6 @@ async fn plain_report(status: StatusCode, body: Body) -> ErrorReport {
         detail,
         field: None,
         sign_in: false,
+        step_up: false,
     }
 }

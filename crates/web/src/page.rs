@@ -58,7 +58,7 @@ pub struct PageContext {
 }
 
 /// The sections of the dashboard, in the order the bar lists them.
-const SECTIONS: &[(&str, &str)] = &[("/", "Overview")];
+const SECTIONS: &[(&str, &str)] = &[("/", "Overview"), ("/numbers", "Numbers")];
 
 fn nav(path: &str, signed_in: bool) -> Vec<NavItem> {
     if !signed_in {

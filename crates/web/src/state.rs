@@ -6,6 +6,7 @@ use std::sync::Arc;
 use governance::Store;
 use url::Url;
 
+use crate::auth::throttle::Throttle;
 use crate::metrics::Metrics;
 
 /// Shared, cheaply cloned state of the service.
@@ -19,6 +20,8 @@ pub struct AppState {
     pub site: Arc<Site>,
     /// Prometheus metrics, filled by middleware and handlers.
     pub metrics: Arc<Metrics>,
+    /// Failed password checks, for sign-in and step-up throttling.
+    pub throttle: Arc<Throttle>,
 }
 
 impl AppState {
@@ -31,6 +34,7 @@ impl AppState {
             identity_file,
             site: Arc::new(Site::new(public_url)),
             metrics: Arc::new(Metrics::new()),
+            throttle: Arc::new(Throttle::default()),
         }
     }
 }

@@ -3,83 +3,12 @@
 //! checks, errors as pages and as problem+json, metrics and the OpenAPI document.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use axum::Router;
+mod common;
+
 use axum::body::Body;
-use axum::http::{Request, Response, StatusCode, header};
-use governance::{DatabaseTarget, Store};
-use pinward_tests::{TestDb, on_both_databases};
-use tower::ServiceExt;
-
-async fn app(db: &TestDb, public_url: Option<&str>) -> Router {
-    let store = Store::connect(&DatabaseTarget::parse(db.url()).unwrap())
-        .await
-        .unwrap();
-    store.migrate().await.unwrap();
-    let url = public_url.map(|u| url::Url::parse(u).unwrap());
-    web::app(web::AppState::new(
-        store,
-        db.dir().join("identity.txt"),
-        url.as_ref(),
-    ))
-}
-
-async fn send(app: &Router, request: Request<Body>) -> Response<Body> {
-    app.clone().oneshot(request).await.unwrap()
-}
-
-fn get(path: &str) -> Request<Body> {
-    Request::get(path)
-        .header(header::HOST, "127.0.0.1:8080")
-        .body(Body::empty())
-        .unwrap()
-}
-
-async fn text(response: Response<Body>) -> String {
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    String::from_utf8(bytes.to_vec()).unwrap()
-}
-
-fn header<'a>(response: &'a Response<Body>, name: &str) -> &'a str {
-    response
-        .headers()
-        .get(name)
-        .unwrap_or_else(|| panic!("no {name} header"))
-        .to_str()
-        .unwrap()
-}
-
-/// A browser's visit to the sign-in page: its session cookie and the form's CSRF token.
-struct Visit {
-    cookie: String,
-    csrf: String,
-}
-
-async fn visit_sign_in(app: &Router) -> Visit {
-    let response = send(app, get("/signin")).await;
-    assert_eq!(response.status(), StatusCode::OK);
-    let set_cookie = header(&response, "set-cookie").to_owned();
-    let cookie = set_cookie.split(';').next().unwrap().to_owned();
-    let body = text(response).await;
-    let marker = "name=\"_csrf\" value=\"";
-    let start = body.find(marker).expect("the form carries a CSRF token") + marker.len();
-    let csrf = body[start..].split('"').next().unwrap().to_owned();
-    assert!(csrf.len() >= 40, "a 256-bit token: {csrf}");
-    Visit { cookie, csrf }
-}
-
-/// A form post from the visit's browser (its cookie; headers added per test).
-fn post_form(path: &str, visit: &Visit) -> http::request::Builder {
-    Request::post(path)
-        .header(header::HOST, "127.0.0.1:8080")
-        .header(header::COOKIE, &visit.cookie)
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-}
-
-fn form_body(visit: &Visit, extra: &str) -> Body {
-    Body::from(format!("_csrf={}{extra}", visit.csrf))
-}
+use axum::http::{Request, StatusCode, header};
+use common::*;
+use pinward_tests::on_both_databases;
 
 on_both_databases! {
     async fn every_page_carries_the_security_headers_and_is_not_cached(db) {

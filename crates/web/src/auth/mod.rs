@@ -9,12 +9,15 @@
 
 pub mod csrf;
 pub mod session;
+pub mod throttle;
 
 use std::marker::PhantomData;
 
 use axum::extract::FromRequestParts;
+use axum::http::header;
 use axum::http::request::Parts;
 use governance::access::{Caller, Permission};
+use governance::tokens::TokenSecret;
 use tower_sessions::Session;
 
 use crate::AppState;
@@ -63,6 +66,37 @@ pub struct Authorized<N: Need> {
     need: PhantomData<N>,
 }
 
+impl<N: Need> Authorized<N> {
+    /// Refuses unless the signed-in user typed their password within the last few
+    /// minutes ([`session::STEP_UP_WINDOW`]); API tokens never qualify.
+    ///
+    /// # Errors
+    /// [`AppError::StepUpRequired`]: the page sends the browser to `/reauth` and back.
+    pub fn require_step_up(&self) -> Result<(), AppError> {
+        match &self.session {
+            Some(who) if who.recently_authenticated() => Ok(()),
+            _ => Err(AppError::StepUpRequired),
+        }
+    }
+}
+
+/// The address of the client (the proxy's, behind one).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddress(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddress(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|info| info.0.ip()),
+        ))
+    }
+}
+
 impl<N: Need> FromRequestParts<AppState> for Authorized<N> {
     type Rejection = AppError;
 
@@ -78,7 +112,7 @@ impl<N: Need> FromRequestParts<AppState> for Authorized<N> {
             let who = session::signed_in(&session)
                 .await?
                 .ok_or(AppError::SignInRequired)?;
-            (session_caller(state, &who).await?, Some(who))
+            (session_caller(state, &session, &who).await?, Some(who))
         };
         if let Some(permission) = N::PERMISSION {
             caller.require(permission)?;
@@ -91,14 +125,35 @@ impl<N: Need> FromRequestParts<AppState> for Authorized<N> {
     }
 }
 
-/// The caller of a signed-in session. Until governance can load memberships, nobody can
-/// sign in, so no session reaches this.
-async fn session_caller(_state: &AppState, _who: &SignedIn) -> Result<Caller, AppError> {
-    Err(AppError::SignInRequired)
+/// The caller of a signed-in session, from its membership as it is now: a member
+/// deactivated or removed since sign-in is signed out here.
+async fn session_caller(
+    state: &AppState,
+    session: &Session,
+    who: &SignedIn,
+) -> Result<Caller, AppError> {
+    match governance::members::caller_for(&state.store, &who.org_id, &who.user_id).await {
+        Ok(caller) => Ok(caller),
+        Err(governance::Error::NotFound { .. }) => {
+            session::sign_out(session).await?;
+            Err(AppError::SignInRequired)
+        }
+        Err(error) => Err(error.into()),
+    }
 }
 
-/// The caller of an API request's bearer token. Until governance can check API tokens,
-/// every API request is unauthenticated.
-async fn bearer_caller(_parts: &Parts, _state: &AppState) -> Result<Caller, AppError> {
-    Err(AppError::SignInRequired)
+/// The caller of an API request's `Authorization: Bearer` token.
+async fn bearer_caller(parts: &Parts, state: &AppState) -> Result<Caller, AppError> {
+    let secret = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or(AppError::SignInRequired)?;
+    let secret = TokenSecret::new(secret.trim().to_owned());
+    match governance::tokens::authenticate(&state.store, &secret).await {
+        Ok(caller) => Ok(caller),
+        Err(governance::Error::Unauthenticated) => Err(AppError::SignInRequired),
+        Err(error) => Err(error.into()),
+    }
 }
