@@ -29,10 +29,11 @@ pub async fn run_on(config: &Config, listener: TcpListener) -> anyhow::Result<()
     let checkpoint_key = super::keys::open_checkpoint_key(config).await?;
     let address = listener.local_addr()?;
     let shutdown = shutdown_signal()?;
-    let state = web::AppState {
-        store: store.clone(),
-        identity_file: config.identity_file.clone(),
-    };
+    let state = web::AppState::new(
+        store.clone(),
+        config.identity_file.clone(),
+        config.public_url.as_ref(),
+    );
     tracing::info!(settings = %config.summary(), "starting");
     tracing::info!(
         backend = store.backend().name(),

@@ -1,0 +1,75 @@
+//! The JSON API under `/api/v1`, for scripts: org-scoped bearer tokens, problem+json
+//! errors, and an OpenAPI 3 document generated from these handlers' annotations, so the
+//! document cannot drift from the code.
+
+mod me;
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::routing::get;
+use utoipa::openapi::OpenApi as Document;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::error::Problem;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "pinward API",
+        description = "Escrow and governance of WhatsApp Business two-step verification PINs. \
+                       Every call is scoped to the org of its bearer token; an object of \
+                       another org is a 404. Errors are application/problem+json."
+    ),
+    components(schemas(Problem)),
+    modifiers(&BearerToken),
+    security(("bearer" = []))
+)]
+struct ApiDoc;
+
+struct BearerToken;
+
+impl Modify for BearerToken {
+    fn modify(&self, openapi: &mut Document) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An org-scoped API token (`pinward admin token create`).",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The API routes and the OpenAPI document describing them.
+pub(crate) fn routes() -> axum::Router<AppState> {
+    let (router, document) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(me::me))
+        .split_for_parts();
+    let document = Arc::new(document);
+    router.route(
+        "/api/v1/openapi.json",
+        get(move || {
+            let document = Arc::clone(&document);
+            async move { Json(document.as_ref().clone()) }
+        }),
+    )
+}
+
+/// The OpenAPI document, for tools that want it without a server.
+#[must_use]
+pub fn openapi() -> Document {
+    let (_, document) = OpenApiRouter::<AppState>::with_openapi(ApiDoc::openapi())
+        .routes(routes!(me::me))
+        .split_for_parts();
+    document
+}

@@ -1,0 +1,150 @@
+//! The dashboard session: the cookie, its timeouts, and what a signed-in session holds.
+//!
+//! Sessions live in pinward's database ([`governance::sessions::SessionTable`]), so every
+//! instance behind a load balancer sees them and signing out deletes them server-side.
+//! The cookie is `HttpOnly` and `SameSite=Strict`; over HTTPS it is `__Host-pinward` with
+//! `Secure` (bound to this host, path `/`, no `Domain`), over plain HTTP (the loopback
+//! demo) just `pinward`, since browsers drop `Secure` cookies sent over HTTP.
+//!
+//! Two timeouts: the cookie and the row expire after [`IDLE_TIMEOUT`] without a request
+//! (tower-sessions moves the expiry on every request), and a signed-in session ends
+//! [`ABSOLUTE_TIMEOUT`] after sign-in however busy it is.
+
+use chrono::Utc;
+use governance::sessions::{SessionTable, USER_ID_KEY};
+use serde::{Deserialize, Serialize};
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, Session, SessionManagerLayer};
+
+use crate::error::AppError;
+use crate::state::Site;
+
+/// A session without a request for this long is gone.
+pub const IDLE_TIMEOUT: time::Duration = time::Duration::minutes(30);
+/// A signed-in session ends this long after sign-in, however busy.
+pub const ABSOLUTE_TIMEOUT: chrono::TimeDelta = chrono::TimeDelta::hours(12);
+/// A re-authentication (password typed again) counts as fresh for this long.
+pub const STEP_UP_WINDOW: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
+
+const SIGNED_IN_KEY: &str = "signed_in";
+
+/// Who is signed in on a session, and when they last proved it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SignedIn {
+    /// The user.
+    pub user_id: String,
+    /// The org the user is acting in.
+    pub org_id: String,
+    /// For the page header only; authorization reloads the membership on every request.
+    pub name: String,
+    /// For the page header only.
+    pub email: String,
+    /// For the page header only.
+    pub org_name: String,
+    /// Unix seconds of sign-in: the absolute timeout counts from here.
+    pub signed_in_at: i64,
+    /// Unix seconds of the last time the password was typed (sign-in or step-up).
+    pub authenticated_at: i64,
+}
+
+impl SignedIn {
+    /// Whether the password was typed within [`STEP_UP_WINDOW`].
+    #[must_use]
+    pub fn recently_authenticated(&self) -> bool {
+        Utc::now().timestamp() - self.authenticated_at <= STEP_UP_WINDOW.num_seconds()
+    }
+}
+
+/// The session layer for `site`, over `table`.
+pub(crate) fn layer(table: SessionTable, site: &Site) -> SessionManagerLayer<SessionTable> {
+    SessionManagerLayer::new(table)
+        .with_name(site.cookie_name())
+        .with_secure(site.https)
+        .with_http_only(true)
+        .with_same_site(SameSite::Strict)
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(IDLE_TIMEOUT))
+}
+
+/// Who is signed in on `session`, if anyone; a session past its absolute timeout is
+/// deleted and counts as signed out.
+///
+/// # Errors
+/// [`AppError::Session`] if the store fails.
+pub async fn signed_in(session: &Session) -> Result<Option<SignedIn>, AppError> {
+    let Some(who) = session.get::<SignedIn>(SIGNED_IN_KEY).await? else {
+        return Ok(None);
+    };
+    if Utc::now().timestamp() - who.signed_in_at > ABSOLUTE_TIMEOUT.num_seconds() {
+        session.flush().await?;
+        return Ok(None);
+    }
+    Ok(Some(who))
+}
+
+/// Makes `session` a signed-in session of `who`, under a new session id (so an id a
+/// visitor held before signing in — perhaps planted — is worthless) and a new CSRF token.
+///
+/// # Errors
+/// [`AppError::Session`] if the store fails.
+pub async fn sign_in(session: &Session, who: &SignedIn) -> Result<(), AppError> {
+    session.cycle_id().await?;
+    session.insert(USER_ID_KEY, &who.user_id).await?;
+    session.insert(SIGNED_IN_KEY, who).await?;
+    crate::auth::csrf::renew(session).await?;
+    Ok(())
+}
+
+/// Records a fresh password check on a signed-in session (step-up re-authentication).
+///
+/// # Errors
+/// [`AppError::SignInRequired`] when nobody is signed in; [`AppError::Session`] if the
+/// store fails.
+pub async fn stepped_up(session: &Session) -> Result<(), AppError> {
+    let mut who = signed_in(session).await?.ok_or(AppError::SignInRequired)?;
+    who.authenticated_at = Utc::now().timestamp();
+    session.insert(SIGNED_IN_KEY, who).await?;
+    Ok(())
+}
+
+/// Ends `session`: its row is deleted and the browser told to drop the cookie.
+///
+/// # Errors
+/// [`AppError::Session`] if the store fails.
+pub async fn sign_out(session: &Session) -> Result<(), AppError> {
+    session.flush().await?;
+    Ok(())
+}
+
+/// A one-shot message shown on the next page (after a redirect).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Flash {
+    /// `success`, `error` or `info` (a CSS class).
+    pub kind: String,
+    /// The message.
+    pub message: String,
+}
+
+const FLASH_KEY: &str = "flash";
+
+/// Leaves `message` for the next page.
+///
+/// # Errors
+/// [`AppError::Session`] if the store fails.
+pub async fn flash(
+    session: &Session,
+    kind: &str,
+    message: impl Into<String>,
+) -> Result<(), AppError> {
+    let flash = Flash {
+        kind: kind.to_owned(),
+        message: message.into(),
+    };
+    session.insert(FLASH_KEY, flash).await?;
+    Ok(())
+}
+
+/// Takes the message left for this page, if any.
+pub(crate) async fn take_flash(session: &Session) -> Result<Option<Flash>, AppError> {
+    Ok(session.remove::<Flash>(FLASH_KEY).await?)
+}

@@ -1,0 +1,311 @@
+//! The one error type of `web`, and how errors reach people and programs.
+//!
+//! Policy: handlers and extractors return [`AppError`]. Its `IntoResponse` decides the
+//! status and the words a user may see, logs the cause (once, inside the request span),
+//! and leaves an [`ErrorReport`] in the response. The [`present`] middleware, which knows
+//! the request, turns every report — and axum's own plain-text rejections — into an HTML
+//! error page, or into `application/problem+json` under `/api/`. Internals never reach the
+//! response: a 5xx shows only the request id to quote.
+//!
+//! Another org's object is [`governance::Error::NotFound`], so it is a 404 here too.
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Serialize;
+use tower_sessions::Session;
+
+use crate::page::{self, PageContext};
+
+/// Everything a request can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The domain refused or failed.
+    #[error(transparent)]
+    Domain(#[from] governance::Error),
+    /// The route needs a signed-in user (or an API token) and there is none.
+    #[error("sign-in required")]
+    SignInRequired,
+    /// The action needs the password typed again within the last few minutes.
+    #[error("re-authentication required")]
+    StepUpRequired,
+    /// Too many failed attempts; the caller must wait.
+    #[error("too many attempts")]
+    Throttled {
+        /// Seconds until another attempt is accepted.
+        retry_after: u64,
+    },
+    /// A state-changing request that did not come from pinward's own pages.
+    #[error("cross-site request refused: {0}")]
+    CrossSite(&'static str),
+    /// The request itself is malformed (not a domain rule).
+    #[error("{0}")]
+    BadRequest(String),
+    /// No route has this path.
+    #[error("no such page")]
+    NoRoute,
+    /// The session store failed.
+    #[error("session: {0}")]
+    Session(#[from] tower_sessions::session::Error),
+    /// A template failed to render.
+    #[error("template: {0}")]
+    Render(#[from] askama::Error),
+    /// Something the service should never do went wrong.
+    #[error("{0}")]
+    Internal(&'static str),
+}
+
+/// What the user is told about a failed request; put into the response's extensions by
+/// [`AppError`] and rendered by [`present`].
+#[derive(Debug, Clone)]
+pub struct ErrorReport {
+    /// A short title (`Not found`).
+    pub title: &'static str,
+    /// One sentence a user can act on; never internals.
+    pub detail: String,
+    /// The input field at fault, for form and API errors.
+    pub field: Option<&'static str>,
+    /// The page should send the browser to sign in instead.
+    pub sign_in: bool,
+    /// The page should send the browser to type the password again, then come back.
+    pub step_up: bool,
+}
+
+impl AppError {
+    fn status(&self) -> StatusCode {
+        use governance::Error as E;
+        match self {
+            AppError::Domain(error) => match error {
+                E::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+                E::NotFound { .. } => StatusCode::NOT_FOUND,
+                E::Forbidden { .. } => StatusCode::FORBIDDEN,
+                E::Unauthenticated => StatusCode::UNAUTHORIZED,
+                E::Conflict { .. } | E::PinState { .. } | E::Busy { .. } | E::Superseded => {
+                    StatusCode::CONFLICT
+                }
+                E::Graph(_) => StatusCode::BAD_GATEWAY,
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
+            },
+            AppError::SignInRequired | AppError::StepUpRequired => StatusCode::UNAUTHORIZED,
+            AppError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::CrossSite(_) => StatusCode::FORBIDDEN,
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::NoRoute => StatusCode::NOT_FOUND,
+            AppError::Session(_) | AppError::Render(_) | AppError::Internal(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        }
+    }
+
+    fn report(&self, status: StatusCode) -> ErrorReport {
+        use governance::Error as E;
+        let (detail, field) = match self {
+            AppError::Domain(E::Invalid { field, problem }) => {
+                (format!("{field}: {problem}"), Some(*field))
+            }
+            AppError::Domain(
+                error @ (E::NotFound { .. }
+                | E::Forbidden { .. }
+                | E::Unauthenticated
+                | E::PinState { .. }
+                | E::Busy { .. }
+                | E::Superseded),
+            ) => (error.to_string(), None),
+            AppError::Domain(E::Conflict { constraint }) => (
+                format!("this would break the rule {constraint}; nothing was changed"),
+                None,
+            ),
+            AppError::Domain(E::Graph(_)) => (
+                "Meta's API did not accept the request; see the log for the reason".to_owned(),
+                None,
+            ),
+            AppError::SignInRequired => ("please sign in".to_owned(), None),
+            AppError::StepUpRequired => (
+                "this action needs your password again; re-authenticate and retry".to_owned(),
+                None,
+            ),
+            AppError::Throttled { retry_after } => (
+                format!(
+                    "too many failed attempts; try again in {} minutes",
+                    retry_after.div_ceil(60)
+                ),
+                None,
+            ),
+            AppError::CrossSite(why) => (format!("request refused: {why}"), None),
+            AppError::BadRequest(why) => (why.clone(), None),
+            AppError::NoRoute => ("there is no page at this address".to_owned(), None),
+            _ => (
+                "pinward could not complete the request; quote the request id to your \
+                 administrator"
+                    .to_owned(),
+                None,
+            ),
+        };
+        ErrorReport {
+            title: status.canonical_reason().unwrap_or("Error"),
+            detail,
+            field,
+            sign_in: matches!(self, AppError::SignInRequired),
+            step_up: matches!(self, AppError::StepUpRequired),
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            let mut chain = self.to_string();
+            let mut source = std::error::Error::source(&self);
+            while let Some(cause) = source {
+                chain.push_str(": ");
+                chain.push_str(&cause.to_string());
+                source = cause.source();
+            }
+            tracing::error!(error = %chain, "request failed");
+        } else {
+            tracing::info!(error = %self, status = status.as_u16(), "request refused");
+        }
+        let report = self.report(status);
+        let mut response = status.into_response();
+        if matches!(self, AppError::SignInRequired) {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"pinward\""),
+            );
+        }
+        if let AppError::Throttled { retry_after } = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+        }
+        response.extensions_mut().insert(report);
+        response
+    }
+}
+
+/// A problem document (RFC 9457), the body of every `/api/` error.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// Always `about:blank`: the status says what kind of problem it is.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// The status's reason phrase.
+    pub title: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// What went wrong, in words a user can act on.
+    pub detail: String,
+    /// The input field at fault, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// The request id to quote when asking for help.
+    pub request_id: String,
+}
+
+/// Middleware: renders error responses for their audience.
+pub(crate) async fn present(request: Request, next: Next) -> Response {
+    let is_api = request.uri().path().starts_with("/api/");
+    let path = request.uri().path().to_owned();
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+        .to_owned();
+    let session = request.extensions().get::<Session>().cloned();
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let report = match parts.extensions.remove::<ErrorReport>() {
+        Some(report) => report,
+        // axum's own rejections (a malformed form, a wrong method) come as plain text
+        // written for people; wrap them like our own errors. A page rendered with an
+        // error status (a form shown again with its problem) stays as it is.
+        None if is_plain(&parts.headers) => plain_report(status, body).await,
+        None => return Response::from_parts(parts, body),
+    };
+    if report.step_up && !is_api {
+        let back = format!(
+            "/reauth?next={}",
+            url::form_urlencoded::byte_serialize(path.as_bytes()).collect::<String>()
+        );
+        return Redirect::to(&back).into_response();
+    }
+    if report.sign_in && !is_api {
+        return Redirect::to("/signin").into_response();
+    }
+    let body = if is_api {
+        let problem = Problem {
+            kind: "about:blank",
+            title: report.title.to_owned(),
+            status: status.as_u16(),
+            detail: report.detail,
+            field: report.field.map(str::to_owned),
+            request_id,
+        };
+        parts.headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        match serde_json::to_vec(&problem) {
+            Ok(json) => Body::from(json),
+            Err(_) => Body::empty(),
+        }
+    } else {
+        let page = match &session {
+            Some(session) => PageContext::for_error(session, &request_id).await,
+            None => PageContext::anonymous(&request_id),
+        };
+        match page::error_page(page, status, &report) {
+            Ok(html) => {
+                parts.headers.insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/html; charset=utf-8"),
+                );
+                Body::from(html)
+            }
+            Err(error) => {
+                tracing::error!(%error, "the error page failed to render");
+                Body::from(format!("{} (request id {request_id})", report.title))
+            }
+        }
+    };
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, body)
+}
+
+fn is_plain(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|v| v.starts_with("text/plain"))
+}
+
+async fn plain_report(status: StatusCode, body: Body) -> ErrorReport {
+    // Rejection texts are short; anything longer is not one of them.
+    let text = axum::body::to_bytes(body, 4096)
+        .await
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes.to_vec()).ok())
+        .filter(|text| !text.trim().is_empty());
+    let detail = match (status, text) {
+        (StatusCode::NOT_FOUND, _) => "there is no page at this address".to_owned(),
+        (s, Some(text)) if s.is_client_error() => text,
+        (s, _) if s.is_client_error() => "the request was not understood".to_owned(),
+        _ => "pinward could not complete the request; quote the request id to your administrator"
+            .to_owned(),
+    };
+    ErrorReport {
+        title: status.canonical_reason().unwrap_or("Error"),
+        detail,
+        field: None,
+        sign_in: false,
+        step_up: false,
+    }
+}

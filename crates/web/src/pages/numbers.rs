@@ -1,0 +1,203 @@
+//! The numbers list: search, filters by client, PIN state and health, and pages.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::response::Html;
+use axum::routing::get;
+use governance::custody::PinState;
+use governance::health::Problem;
+use governance::numbers::{self, Filter, PageRequest, Summary};
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::auth::{Authorized, ReadNumbers};
+use crate::error::AppError;
+use crate::page::{PageContext, render};
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new().route("/numbers", get(list))
+}
+
+/// The list's query string, as typed: empty fields mean "any".
+#[derive(Debug, Default, Deserialize)]
+struct ListQuery {
+    q: Option<String>,
+    client: Option<String>,
+    state: Option<String>,
+    health: Option<String>,
+    page: Option<String>,
+}
+
+fn given(value: Option<&String>) -> Option<&str> {
+    value.map(|v| v.trim()).filter(|v| !v.is_empty())
+}
+
+impl ListQuery {
+    fn filter(&self) -> Result<Filter, AppError> {
+        let pin_state = given(self.state.as_ref())
+            .map(|s| {
+                PinState::parse(s).ok_or(governance::Error::Invalid {
+                    field: "state",
+                    problem: "must be one of unknown, escrowed, rotating, uncertain, released"
+                        .to_owned(),
+                })
+            })
+            .transpose()?;
+        let problem = given(self.health.as_ref())
+            .map(Problem::parse)
+            .transpose()?;
+        Ok(Filter {
+            search: given(self.q.as_ref()).map(str::to_owned),
+            client_id: given(self.client.as_ref()).map(str::to_owned),
+            pin_state,
+            problem,
+        })
+    }
+
+    fn page(&self) -> Result<PageRequest, AppError> {
+        let page = match given(self.page.as_ref()) {
+            None => 1,
+            Some(text) => text.parse().map_err(|_| governance::Error::Invalid {
+                field: "page",
+                problem: "must be a whole number from 1".to_owned(),
+            })?,
+        };
+        Ok(PageRequest {
+            page,
+            ..PageRequest::default()
+        })
+    }
+
+    /// This query's string with `page` replaced, for the pager's links.
+    fn with_page(&self, page: u32) -> String {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        for (name, value) in [
+            ("q", &self.q),
+            ("client", &self.client),
+            ("state", &self.state),
+            ("health", &self.health),
+        ] {
+            if let Some(value) = given(value.as_ref()) {
+                query.append_pair(name, value);
+            }
+        }
+        query.append_pair("page", &page.to_string());
+        format!("/numbers?{}", query.finish())
+    }
+}
+
+/// One row of the table, ready to print.
+struct Row {
+    id: String,
+    display: String,
+    name: String,
+    client_id: String,
+    client_name: String,
+    state: &'static str,
+    owner: String,
+    manager: String,
+    review_due: String,
+    problems: Vec<&'static str>,
+}
+
+fn person(p: Option<&numbers::Person>) -> String {
+    match p {
+        Some(p) if p.active => p.name.clone(),
+        Some(p) => format!("{} (departed)", p.name),
+        None => "—".to_owned(),
+    }
+}
+
+impl From<Summary> for Row {
+    fn from(s: Summary) -> Row {
+        Row {
+            owner: person(s.owner.as_ref()),
+            manager: person(s.manager.as_ref()),
+            id: s.phone_number_id,
+            display: s.display_phone_number,
+            name: s.verified_name.unwrap_or_default(),
+            client_id: s.client_id,
+            client_name: s.client_name,
+            state: s.pin_state.as_str(),
+            review_due: s
+                .next_review_due
+                .map(|d| d.format("%Y-%m-%d").to_string())
+                .unwrap_or_default(),
+            problems: s.health.into_iter().map(Problem::describe).collect(),
+        }
+    }
+}
+
+/// An option of a filter's drop-down.
+struct Choice {
+    value: &'static str,
+    label: &'static str,
+    selected: bool,
+}
+
+#[derive(Template)]
+#[template(path = "numbers/list.html")]
+struct ListPage {
+    page: PageContext,
+    q: String,
+    client: String,
+    states: Vec<Choice>,
+    problems: Vec<Choice>,
+    rows: Vec<Row>,
+    total: u64,
+    first: u64,
+    last: u64,
+    previous: Option<String>,
+    next: Option<String>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    who: Authorized<ReadNumbers>,
+    page: PageContext,
+    Query(query): Query<ListQuery>,
+) -> Result<Html<String>, AppError> {
+    let filter = query.filter()?;
+    let request = query.page()?;
+    let found = numbers::list(
+        &state.store,
+        &who.caller,
+        &filter,
+        request,
+        chrono::Utc::now(),
+    )
+    .await?;
+    let per_page = u64::from(found.per_page);
+    let first = u64::from(found.page - 1) * per_page;
+    let shown = found.items.len() as u64;
+    let states = ["unknown", "escrowed", "rotating", "uncertain", "released"]
+        .into_iter()
+        .map(|s| Choice {
+            value: s,
+            label: s,
+            selected: filter.pin_state.map(PinState::as_str) == Some(s),
+        })
+        .collect();
+    let problems = Problem::ALL
+        .into_iter()
+        .map(|p| Choice {
+            value: p.as_str(),
+            label: p.describe(),
+            selected: filter.problem == Some(p),
+        })
+        .collect();
+    render(&ListPage {
+        page,
+        q: filter.search.clone().unwrap_or_default(),
+        client: filter.client_id.clone().unwrap_or_default(),
+        states,
+        problems,
+        rows: found.items.into_iter().map(Row::from).collect(),
+        total: found.total,
+        first: if shown == 0 { 0 } else { first + 1 },
+        last: first + shown,
+        previous: (found.page > 1).then(|| query.with_page(found.page - 1)),
+        next: (first + shown < found.total).then(|| query.with_page(found.page + 1)),
+    })
+}
