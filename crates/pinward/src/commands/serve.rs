@@ -25,7 +25,10 @@ pub async fn bind(config: &Config) -> anyhow::Result<TcpListener> {
 /// Serves on `listener` until SIGINT or SIGTERM.
 pub async fn run_on(config: &Config, listener: TcpListener) -> anyhow::Result<()> {
     let store = super::open_store(config).await?;
-    super::keys::open_identity(&store, config).await?;
+    let identity = super::keys::open_identity(&store, config).await?;
+    let escrow = governance::custody::Escrow::load(&store, identity)
+        .await
+        .context("cannot open the escrow keys")?;
     let checkpoint_key = super::keys::open_checkpoint_key(config).await?;
     let address = listener.local_addr()?;
     let shutdown = shutdown_signal()?;
@@ -33,7 +36,12 @@ pub async fn run_on(config: &Config, listener: TcpListener) -> anyhow::Result<()
         store.clone(),
         config.identity_file.clone(),
         config.public_url.as_ref(),
-    );
+    )
+    .with_custody(web::Custody {
+        escrow: std::sync::Arc::new(escrow),
+        graph: super::custody::graph_client(config)?,
+        settings: governance::custody::Settings::default(),
+    });
     tracing::info!(settings = %config.summary(), "starting");
     tracing::info!(
         backend = store.backend().name(),
