@@ -161,6 +161,26 @@ pub struct MetaFacts {
     pub vanished_at: Option<DateTime<Utc>>,
 }
 
+/// A WABA as a number's record names it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct WabaRef {
+    /// pinward's id.
+    pub id: String,
+    /// Meta's WhatsApp Business Account id.
+    pub meta_waba_id: String,
+    /// Its name.
+    pub name: String,
+}
+
+/// A client business as a number's record names it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ClientRef {
+    /// pinward's id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+}
+
 /// A PIN version as the record shows it: never the PIN.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct VersionRecord {
@@ -198,10 +218,10 @@ pub struct EventRecord {
 pub struct Record {
     /// Meta's facts.
     pub meta: MetaFacts,
-    /// The WABA (pinward id, Meta id, name).
-    pub waba: (String, String, String),
-    /// The client (pinward id, name).
-    pub client: (String, String),
+    /// The WABA it belongs to.
+    pub waba: WabaRef,
+    /// The client business it serves.
+    pub client: ClientRef,
     /// The main owner.
     pub owner: Option<Person>,
     /// The permission manager.
@@ -550,8 +570,15 @@ pub async fn record(
             last_synced_at: synced,
             vanished_at: row.vanished_at,
         },
-        waba: (row.waba_id.clone(), meta_waba, row.waba_name.clone()),
-        client: (row.client_id.clone(), row.client_name.clone()),
+        waba: WabaRef {
+            id: row.waba_id.clone(),
+            meta_waba_id: meta_waba,
+            name: row.waba_name.clone(),
+        },
+        client: ClientRef {
+            id: row.client_id.clone(),
+            name: row.client_name.clone(),
+        },
         owner: row.owner(),
         manager: row.manager(),
         metadata: Metadata {
