@@ -447,7 +447,7 @@ fn check_list(checklist: &Checklist, row: &NumberRow) -> Result<(), Error> {
     if !checklist.recovery_email_confirmed {
         return refuse("recovery_email_confirmed", "must be confirmed");
     }
-    if row.backup_channels.trim() == "[]" {
+    if numbers::stored_channels(&row.backup_channels)?.is_empty() {
         return refuse(
             "backup_channels_confirmed",
             "the number has no backup channel to confirm: record them first",

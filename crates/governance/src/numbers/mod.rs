@@ -15,6 +15,7 @@ use graph::PhoneNumberId;
 
 pub use assign::assign;
 pub(crate) use assign::check_seat_holder;
+pub(crate) use metadata::parse_stored_channels as stored_channels;
 pub use metadata::{BackupChannel, ChannelKind, Metadata, MetadataUpdate, update_metadata};
 
 use self::query::{Arg, DISPLAY_DIGITS, FROM, NumberRow, SELECT, Where, contains_pattern};
