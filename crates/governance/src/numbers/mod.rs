@@ -18,7 +18,9 @@ pub(crate) use assign::check_seat_holder;
 pub(crate) use metadata::parse_stored_channels as stored_channels;
 pub use metadata::{BackupChannel, ChannelKind, Metadata, MetadataUpdate, update_metadata};
 
-use self::query::{Arg, DISPLAY_DIGITS, FROM, NumberRow, SELECT, Where, contains_pattern};
+use self::query::{
+    Arg, COUNT_FROM, DISPLAY_DIGITS, FROM, NumberRow, SELECT, Where, contains_pattern,
+};
 use crate::access::{Caller, Permission};
 use crate::custody::PinState;
 use crate::health::{self, Facts, Problem, SeatHolder};
@@ -337,14 +339,14 @@ pub async fn list(
     let order = " ORDER BY n.display_phone_number, n.id";
     let (items, total) = match filter.problem {
         None => {
-            let count_sql = format!(
-                "SELECT COUNT(*) FROM phone_numbers n JOIN wabas w ON w.org_id = n.org_id AND w.id = n.waba_id {}",
-                clause.sql
-            );
+            let count_sql = format!("SELECT COUNT(*) {COUNT_FROM}{}", clause.sql);
             let total: i64 = on_tx!(tx, conn => bind_args!(sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql)), &clause.args).fetch_one(conn).await)?;
+            // The page's ids come first, from the display-order index alone; only those
+            // rows are then joined to their people and PIN, so a deep page costs no joins
+            // for the rows it skips.
             let n = clause.args.len();
             let sql = format!(
-                "{SELECT}{FROM}{}{order} LIMIT ${} OFFSET ${}",
+                "{SELECT}{FROM}WHERE n.org_id = $1 AND n.id IN (SELECT n.id {COUNT_FROM}{}{order} LIMIT ${} OFFSET ${}){order}",
                 clause.sql,
                 n + 1,
                 n + 2

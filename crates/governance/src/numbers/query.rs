@@ -79,6 +79,11 @@ pub(crate) const FROM: &str = "FROM phone_numbers n \
     LEFT JOIN users mu ON mu.id = m.user_id \
     LEFT JOIN pin_versions v ON v.phone_number_id = n.id AND v.status = 'current' ";
 
+/// The tables a filter may look at (a number and its WABA): enough to count and to pick a
+/// page's ids.
+pub(crate) const COUNT_FROM: &str =
+    "FROM phone_numbers n JOIN wabas w ON w.org_id = n.org_id AND w.id = n.waba_id ";
+
 /// A WHERE clause under construction with its bound values.
 #[derive(Debug)]
 pub(crate) struct Where {
