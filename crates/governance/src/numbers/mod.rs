@@ -19,7 +19,7 @@ pub(crate) use metadata::parse_stored_channels as stored_channels;
 pub use metadata::{BackupChannel, ChannelKind, Metadata, MetadataUpdate, update_metadata};
 
 use self::query::{
-    Arg, COUNT_FROM, DISPLAY_DIGITS, FROM, NumberRow, SELECT, Where, contains_pattern,
+    Arg, COUNT_FROM, DISPLAY_DIGITS, JOINS, NumberRow, SELECT, Where, contains_pattern,
 };
 use crate::access::{Caller, Permission};
 use crate::custody::PinState;
@@ -343,10 +343,12 @@ pub async fn list(
             let total: i64 = on_tx!(tx, conn => bind_args!(sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql)), &clause.args).fetch_one(conn).await)?;
             // The page's ids come first, from the display-order index alone; only those
             // rows are then joined to their people and PIN, so a deep page costs no joins
-            // for the rows it skips.
+            // for the rows it skips. MATERIALIZED keeps PostgreSQL's generic plan from
+            // joining every number before it looks at the page.
             let n = clause.args.len();
             let sql = format!(
-                "{SELECT}{FROM}WHERE n.org_id = $1 AND n.id IN (SELECT n.id {COUNT_FROM}{}{order} LIMIT ${} OFFSET ${}){order}",
+                "WITH page AS MATERIALIZED (SELECT n.id AS page_id {COUNT_FROM}{}{order} LIMIT ${} OFFSET ${}) \
+                 {SELECT}FROM page JOIN phone_numbers n ON n.org_id = $1 AND n.id = page.page_id {JOINS}{order}",
                 clause.sql,
                 n + 1,
                 n + 2
@@ -364,7 +366,7 @@ pub async fn list(
         Some(problem) => {
             // Health depends on the clock and the policy, so it is computed, not stored:
             // the matching rows are checked here and the page is cut from the result.
-            let sql = format!("{SELECT}{FROM}{}{order}", clause.sql);
+            let sql = format!("{SELECT}FROM phone_numbers n {JOINS}{}{order}", clause.sql);
             let rows = fetch_rows(&mut tx, sql, &clause.args).await?;
             let mut total = 0u64;
             let mut items = Vec::new();
@@ -473,7 +475,7 @@ pub(crate) async fn visible(
         "n.meta_phone_number_id = ?",
         vec![Arg::Text(phone.as_str().to_owned())],
     );
-    let sql = format!("{SELECT}{FROM}{}", clause.sql);
+    let sql = format!("{SELECT}FROM phone_numbers n {JOINS}{}", clause.sql);
     fetch_rows(tx, sql, &clause.args)
         .await?
         .into_iter()
