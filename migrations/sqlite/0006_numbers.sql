@@ -45,10 +45,7 @@ CREATE TABLE handovers (
 CREATE UNIQUE INDEX handovers_one_open_uq ON handovers (phone_number_id, seat) WHERE status = 'proposed';
 CREATE INDEX handovers_org_number_ix ON handovers (org_id, phone_number_id);
 
--- The list walks this index in display order and stops after one page.
-CREATE INDEX phone_numbers_org_display_ix ON phone_numbers (org_id, display_phone_number, id);
--- Counting an org's numbers (joined to their WABA for the client scope) reads only this.
-CREATE INDEX phone_numbers_org_waba_ix ON phone_numbers (org_id, waba_id);
+CREATE INDEX phone_numbers_org_display_ix ON phone_numbers (org_id, display_phone_number);
 CREATE INDEX phone_numbers_org_review_ix ON phone_numbers (org_id, next_review_due);
 CREATE INDEX phone_numbers_org_owner_ix ON phone_numbers (org_id, main_owner_id);
 CREATE INDEX phone_numbers_org_manager_ix ON phone_numbers (org_id, permission_manager_id);

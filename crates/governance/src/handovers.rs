@@ -173,7 +173,7 @@ pub(crate) async fn open_for(
 }
 
 fn check_note(note: &str, required: bool) -> Result<String, Error> {
-    crate::note::ledgered("note", note, required, MAX_NOTE)
+    crate::numbers::note::ledgered("note", note, required, MAX_NOTE)
 }
 
 async fn insert_event(

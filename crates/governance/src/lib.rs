@@ -15,7 +15,6 @@ pub mod health;
 pub mod jobs;
 pub mod keys;
 pub mod ledger;
-mod note;
 pub mod numbers;
 pub mod policies;
 pub mod reviews;

@@ -48,7 +48,7 @@ pub async fn complete(
     now: DateTime<Utc>,
 ) -> Result<Completed, Error> {
     caller.require(Permission::ManageNumbers)?;
-    let note = crate::note::ledgered("note", note, false, MAX_NOTE)?;
+    let note = crate::numbers::note::ledgered("note", note, false, MAX_NOTE)?;
     let actor = caller.actor()?;
     let mut tx = store.begin_for(&caller.org_id).await?;
     let row = numbers::visible(&mut tx, caller, phone, true).await?;

@@ -8,6 +8,7 @@
 
 mod assign;
 mod metadata;
+pub(crate) mod note;
 pub(crate) mod query;
 
 use chrono::{DateTime, NaiveDate, Utc};
