@@ -172,28 +172,8 @@ pub(crate) async fn open_for(
     rows.into_iter().map(HandoverRow::into_handover).collect()
 }
 
-/// Checks a handover note: written, short, and never holding a PIN-like run of six digits
-/// (it is ledgered).
 fn check_note(note: &str, required: bool) -> Result<String, Error> {
-    let note = note.trim();
-    let mut run = 0;
-    let six_digits = note.chars().any(|c| {
-        run = if c.is_ascii_digit() { run + 1 } else { 0 };
-        run >= 6
-    });
-    let problem = if required && note.is_empty() {
-        "a handover is written: say what the incoming member needs to know"
-    } else if note.chars().count() > MAX_NOTE {
-        "at most 1000 characters"
-    } else if six_digits {
-        "must not contain six digits in a row (a PIN is never passed by hand; the note is ledgered)"
-    } else {
-        return Ok(note.to_owned());
-    };
-    Err(Error::Invalid {
-        field: "note",
-        problem: problem.to_owned(),
-    })
+    crate::numbers::note::ledgered("note", note, required, MAX_NOTE)
 }
 
 async fn insert_event(
@@ -467,7 +447,7 @@ fn check_list(checklist: &Checklist, row: &NumberRow) -> Result<(), Error> {
     if !checklist.recovery_email_confirmed {
         return refuse("recovery_email_confirmed", "must be confirmed");
     }
-    if row.backup_channels.trim() == "[]" {
+    if numbers::stored_channels(&row.backup_channels)?.is_empty() {
         return refuse(
             "backup_channels_confirmed",
             "the number has no backup channel to confirm: record them first",

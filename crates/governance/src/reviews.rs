@@ -48,13 +48,7 @@ pub async fn complete(
     now: DateTime<Utc>,
 ) -> Result<Completed, Error> {
     caller.require(Permission::ManageNumbers)?;
-    let note = note.trim();
-    if note.chars().count() > MAX_NOTE || note.chars().any(|c| c.is_control() && c != '\n') {
-        return Err(Error::Invalid {
-            field: "note",
-            problem: format!("at most {MAX_NOTE} characters, no control characters"),
-        });
-    }
+    let note = crate::numbers::note::ledgered("note", note, false, MAX_NOTE)?;
     let actor = caller.actor()?;
     let mut tx = store.begin_for(&caller.org_id).await?;
     let row = numbers::visible(&mut tx, caller, phone, true).await?;

@@ -261,6 +261,8 @@ on_both_databases! {
         assert!(matches!(error, Error::NotFound { .. }), "{error:?}");
         let error = reviews::complete(&store, &caller("m-ann"), &phone("1001"), &"n".repeat(1001), now()).await.unwrap_err();
         assert!(matches!(error, Error::Invalid { field: "note", .. }), "{error:?}");
+        let error = reviews::complete(&store, &caller("m-ann"), &phone("1001"), "reset the PIN to 482913", now()).await.unwrap_err();
+        assert!(matches!(error, Error::Invalid { field: "note", .. }), "{error:?}");
         assert!(ledger(&store).await.is_empty());
     }
 }

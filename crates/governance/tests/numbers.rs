@@ -189,8 +189,8 @@ on_both_databases! {
         numbers::assign(&store, &caller("m-ann"), &phone("1001"), "m-bob", "m-cat", now()).await.unwrap();
         let record = numbers::record(&store, &caller("m-dan"), &phone("1001"), now()).await.unwrap();
         assert_eq!(record.meta.display_phone_number, "+1 555-010-1001");
-        assert_eq!(record.client, ("client-a".to_owned(), "Alpha Foods".to_owned()));
-        assert_eq!(record.waba.1, "meta-waba-a");
+        assert_eq!((record.client.id.as_str(), record.client.name.as_str()), ("client-a", "Alpha Foods"));
+        assert_eq!(record.waba.meta_waba_id, "meta-waba-a");
         assert_eq!(record.owner.as_ref().unwrap().name, "Bob Ops");
         assert_eq!(record.manager.as_ref().unwrap().name, "Cat Ops");
         assert_eq!(record.versions.len(), 1);

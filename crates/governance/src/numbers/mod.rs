@@ -8,6 +8,7 @@
 
 mod assign;
 mod metadata;
+pub(crate) mod note;
 pub(crate) mod query;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -15,9 +16,12 @@ use graph::PhoneNumberId;
 
 pub use assign::assign;
 pub(crate) use assign::check_seat_holder;
+pub(crate) use metadata::parse_stored_channels as stored_channels;
 pub use metadata::{BackupChannel, ChannelKind, Metadata, MetadataUpdate, update_metadata};
 
-use self::query::{Arg, DISPLAY_DIGITS, FROM, NumberRow, SELECT, Where, contains_pattern};
+use self::query::{
+    Arg, COUNT_FROM, DISPLAY_DIGITS, JOINS, NumberRow, SELECT, Where, contains_pattern,
+};
 use crate::access::{Caller, Permission};
 use crate::custody::PinState;
 use crate::health::{self, Facts, Problem, SeatHolder};
@@ -161,6 +165,26 @@ pub struct MetaFacts {
     pub vanished_at: Option<DateTime<Utc>>,
 }
 
+/// A WABA as a number's record names it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct WabaRef {
+    /// pinward's id.
+    pub id: String,
+    /// Meta's WhatsApp Business Account id.
+    pub meta_waba_id: String,
+    /// Its name.
+    pub name: String,
+}
+
+/// A client business as a number's record names it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ClientRef {
+    /// pinward's id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+}
+
 /// A PIN version as the record shows it: never the PIN.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct VersionRecord {
@@ -198,10 +222,10 @@ pub struct EventRecord {
 pub struct Record {
     /// Meta's facts.
     pub meta: MetaFacts,
-    /// The WABA (pinward id, Meta id, name).
-    pub waba: (String, String, String),
-    /// The client (pinward id, name).
-    pub client: (String, String),
+    /// The WABA it belongs to.
+    pub waba: WabaRef,
+    /// The client business it serves.
+    pub client: ClientRef,
     /// The main owner.
     pub owner: Option<Person>,
     /// The permission manager.
@@ -316,14 +340,16 @@ pub async fn list(
     let order = " ORDER BY n.display_phone_number, n.id";
     let (items, total) = match filter.problem {
         None => {
-            let count_sql = format!(
-                "SELECT COUNT(*) FROM phone_numbers n JOIN wabas w ON w.org_id = n.org_id AND w.id = n.waba_id {}",
-                clause.sql
-            );
+            let count_sql = format!("SELECT COUNT(*) {COUNT_FROM}{}", clause.sql);
             let total: i64 = on_tx!(tx, conn => bind_args!(sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql)), &clause.args).fetch_one(conn).await)?;
+            // The page's ids come first, from the display-order index alone; only those
+            // rows are then joined to their people and PIN, so a deep page costs no joins
+            // for the rows it skips. MATERIALIZED keeps PostgreSQL's generic plan from
+            // joining every number before it looks at the page.
             let n = clause.args.len();
             let sql = format!(
-                "{SELECT}{FROM}{}{order} LIMIT ${} OFFSET ${}",
+                "WITH page AS MATERIALIZED (SELECT n.id AS page_id {COUNT_FROM}{}{order} LIMIT ${} OFFSET ${}) \
+                 {SELECT}FROM page JOIN phone_numbers n ON n.org_id = $1 AND n.id = page.page_id {JOINS}{order}",
                 clause.sql,
                 n + 1,
                 n + 2
@@ -341,7 +367,7 @@ pub async fn list(
         Some(problem) => {
             // Health depends on the clock and the policy, so it is computed, not stored:
             // the matching rows are checked here and the page is cut from the result.
-            let sql = format!("{SELECT}{FROM}{}{order}", clause.sql);
+            let sql = format!("{SELECT}FROM phone_numbers n {JOINS}{}{order}", clause.sql);
             let rows = fetch_rows(&mut tx, sql, &clause.args).await?;
             let mut total = 0u64;
             let mut items = Vec::new();
@@ -450,7 +476,7 @@ pub(crate) async fn visible(
         "n.meta_phone_number_id = ?",
         vec![Arg::Text(phone.as_str().to_owned())],
     );
-    let sql = format!("{SELECT}{FROM}{}", clause.sql);
+    let sql = format!("{SELECT}FROM phone_numbers n {JOINS}{}", clause.sql);
     fetch_rows(tx, sql, &clause.args)
         .await?
         .into_iter()
@@ -550,8 +576,15 @@ pub async fn record(
             last_synced_at: synced,
             vanished_at: row.vanished_at,
         },
-        waba: (row.waba_id.clone(), meta_waba, row.waba_name.clone()),
-        client: (row.client_id.clone(), row.client_name.clone()),
+        waba: WabaRef {
+            id: row.waba_id.clone(),
+            meta_waba_id: meta_waba,
+            name: row.waba_name.clone(),
+        },
+        client: ClientRef {
+            id: row.client_id.clone(),
+            name: row.client_name.clone(),
+        },
         owner: row.owner(),
         manager: row.manager(),
         metadata: Metadata {

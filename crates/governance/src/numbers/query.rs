@@ -70,14 +70,19 @@ pub(crate) const SELECT: &str = "SELECT n.id, n.meta_phone_number_id AS meta_id,
     (m.deactivated_at IS NULL AND mu.deactivated_at IS NULL) AS manager_active, \
     COALESCE(v.confirmed_at, v.created_at) AS pin_set_at, n.last_reviewed_at, n.next_review_due, n.first_seen_at ";
 
-pub(crate) const FROM: &str = "FROM phone_numbers n \
-    JOIN wabas w ON w.org_id = n.org_id AND w.id = n.waba_id \
+/// What a number row is joined to: its WABA, client, seat holders and current PIN version.
+pub(crate) const JOINS: &str = "JOIN wabas w ON w.org_id = n.org_id AND w.id = n.waba_id \
     JOIN clients c ON c.org_id = w.org_id AND c.id = w.client_id \
     LEFT JOIN members o ON o.org_id = n.org_id AND o.id = n.main_owner_id \
     LEFT JOIN users ou ON ou.id = o.user_id \
     LEFT JOIN members m ON m.org_id = n.org_id AND m.id = n.permission_manager_id \
     LEFT JOIN users mu ON mu.id = m.user_id \
     LEFT JOIN pin_versions v ON v.phone_number_id = n.id AND v.status = 'current' ";
+
+/// The tables a filter may look at (a number and its WABA): enough to count and to pick a
+/// page's ids.
+pub(crate) const COUNT_FROM: &str =
+    "FROM phone_numbers n JOIN wabas w ON w.org_id = n.org_id AND w.id = n.waba_id ";
 
 /// A WHERE clause under construction with its bound values.
 #[derive(Debug)]
