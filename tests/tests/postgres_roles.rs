@@ -255,6 +255,7 @@ async fn under_row_level_security_the_service_works_and_a_query_without_tenant_s
         String::from_utf8(output.stdout).unwrap()
     };
 
+    let mut secrets = Vec::new();
     for slug in ["acme", "beta"] {
         app(
             &["admin", "org", "create", "--slug", slug, "--name", slug],
@@ -276,12 +277,15 @@ async fn under_row_level_security_the_service_works_and_a_query_without_tenant_s
             ],
             "",
         );
-        app(
+        let created = app(
             &[
                 "admin", "token", "create", "--org", slug, "--name", "ci", "--role", "auditor",
+                "--json",
             ],
             "",
         );
+        let created: serde_json::Value = serde_json::from_str(created.trim()).unwrap();
+        secrets.push(created["secret"].as_str().unwrap().to_owned());
         app(&["credentials", "set", "--org", slug], &token);
         let key = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
         app(
@@ -368,6 +372,59 @@ async fn under_row_level_security_the_service_works_and_a_query_without_tenant_s
     // One PIN version, the fingerprint key and two orgs' Graph tokens.
     assert_eq!(rotated["resealed"], 4, "{rotated}");
     app(&["credentials", "check", "--org", "beta"], "");
+
+    // Sign-in paths cross orgs deliberately, each read inside its tenant.
+    let store =
+        governance::Store::connect(&governance::DatabaseTarget::parse(&roles.app_url).unwrap())
+            .await
+            .unwrap();
+    app(
+        &[
+            "admin",
+            "user",
+            "create",
+            "--org",
+            "beta",
+            "--email",
+            "ann@acme.example",
+            "--name",
+            "Ann",
+            "--role",
+            "ops",
+        ],
+        "",
+    );
+    let ann = governance::users::find_by_email(&store, "ann@acme.example")
+        .await
+        .unwrap()
+        .unwrap();
+    let orgs_of_ann: Vec<String> = governance::users::memberships(&store, &ann.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| format!("{}:{}", m.org_slug, m.role.as_str()))
+        .collect();
+    assert_eq!(orgs_of_ann, ["acme:admin", "beta:ops"]);
+    let caller = governance::members::caller_for(&store, &acme, &ann.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        governance::members::list(&store, &caller)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    for (secret, org) in secrets.iter().zip([&acme, &beta]) {
+        let caller = governance::tokens::authenticate(
+            &store,
+            &governance::tokens::TokenSecret::new(secret.clone()),
+        )
+        .await
+        .unwrap();
+        assert_eq!(&caller.org_id, org);
+    }
+    store.close().await;
 
     let mut conn = PgConnection::connect(&roles.app_url).await.unwrap();
     let tables = org_tables(&mut conn).await;
