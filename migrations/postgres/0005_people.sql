@@ -13,6 +13,7 @@ CREATE TABLE api_tokens (
                  CONSTRAINT api_tokens_secret_hash_ck CHECK (length(secret_hash) = 64),
     created_by   TEXT NOT NULL,
     created_at   TIMESTAMPTZ NOT NULL,
+    last_used_at TIMESTAMPTZ,
     revoked_at   TIMESTAMPTZ,
     CONSTRAINT api_tokens_org_id_uq UNIQUE (org_id, id)
 );
@@ -32,8 +33,6 @@ CREATE TABLE graph_credentials (
     scopes          TEXT NOT NULL DEFAULT '[]',
     granular_scopes TEXT NOT NULL DEFAULT '[]',
     expires_at      TIMESTAMPTZ,
-    -- Meta said the token never expires (expires_at 0); NULL expires_at alone means unknown.
-    never_expires   BOOLEAN NOT NULL DEFAULT FALSE,
     checked_at      TIMESTAMPTZ,
     check_error     TEXT,
     set_by          TEXT NOT NULL,

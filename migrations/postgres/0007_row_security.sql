@@ -9,8 +9,9 @@
 -- only superusers and BYPASSRLS roles skip it, so run pinward as neither
 -- (deploy/postgres-roles.sql).
 --
--- The loop covers every table with `org_id` that exists when this migration runs; a later
--- migration adding such a table must add the same policy for it.
+-- The loop covers every table with `org_id` that exists when this migration runs and has
+-- no `<table>_tenant` policy yet (0006 gave its own tables theirs); a later migration adding
+-- such a table must add the same policy for it.
 DO $$
 DECLARE
     t text;
@@ -21,6 +22,9 @@ BEGIN
           ON s.table_schema = c.table_schema AND s.table_name = c.table_name
         WHERE c.table_schema = current_schema() AND c.column_name = 'org_id'
           AND s.table_type = 'BASE TABLE'
+          AND NOT EXISTS (SELECT 1 FROM pg_policies p
+                          WHERE p.schemaname = c.table_schema AND p.tablename = c.table_name
+                            AND p.policyname = c.table_name || '_tenant')
         ORDER BY c.table_name
     LOOP
         EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
@@ -32,3 +36,7 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- Meta said the org's Graph token never expires (`expires_at` 0); a NULL `expires_at`
+-- alone means Meta did not say.
+ALTER TABLE graph_credentials ADD COLUMN never_expires BOOLEAN NOT NULL DEFAULT FALSE;
