@@ -107,7 +107,7 @@ async fn the_app_role_appends_and_reads_the_ledger_but_cannot_edit_delete_or_tru
         governance::Store::connect(&governance::DatabaseTarget::parse(&roles.app_url).unwrap())
             .await
             .unwrap();
-    let mut tx = store.begin().await.unwrap();
+    let mut tx = store.begin_for("org-1").await.unwrap();
     let draft = audit::EventDraft {
         actor: audit::Actor::system(),
         action: audit::Action::parse("number.discovered").unwrap(),
@@ -140,9 +140,339 @@ async fn the_app_role_appends_and_reads_the_ledger_but_cannot_edit_delete_or_tru
         let error = sqlx::raw_sql(sql).execute(&mut app).await.unwrap_err();
         assert!(refused(&error), "{sql}: {error}");
     }
+    let mut tx = app.begin().await.unwrap();
+    sqlx::query("SELECT set_config('pinward.org_id', 'org-1', true)")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
     let events: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM ledger_events")
-        .fetch_one(&mut app)
+        .fetch_one(&mut *tx)
         .await
         .unwrap();
     assert_eq!(events, 1);
+}
+
+/// Every table of `migrations/` with an `org_id` column.
+async fn org_tables(conn: &mut PgConnection) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT c.table_name::text FROM information_schema.columns c JOIN information_schema.tables t \
+         ON t.table_schema = c.table_schema AND t.table_name = c.table_name \
+         WHERE c.table_schema = current_schema() AND c.column_name = 'org_id' AND t.table_type = 'BASE TABLE' \
+         ORDER BY 1",
+    )
+    .fetch_all(conn)
+    .await
+    .unwrap()
+}
+
+/// Rows of `table` the connection sees with `tenant` set (none set when `None`).
+async fn visible(conn: &mut PgConnection, table: &str, tenant: Option<&str>) -> i64 {
+    let mut tx = conn.begin().await.unwrap();
+    if let Some(org) = tenant {
+        sqlx::query("SELECT set_config('pinward.org_id', $1, true)")
+            .bind(org)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+    }
+    let sql = format!("SELECT COUNT(*) FROM {table}");
+    let n = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    tx.rollback().await.unwrap();
+    n
+}
+
+/// The whole life of two orgs, run by the service as the app role under row-level
+/// security: people, tokens, the Graph credential, sync, custody, escrow and ledger export,
+/// checkpoints and key rotation all work inside their tenant — and a connection without a
+/// tenant sees no row of any org table and can write none.
+#[tokio::test]
+async fn under_row_level_security_the_service_works_and_a_query_without_tenant_sees_nothing() {
+    let db = TestDb::new(Backend::Postgres).await;
+    let roles = roles(&db).await;
+    let migrated = pinward(&roles.owner_url, &db, &["migrate"]);
+    assert!(
+        migrated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrated.stderr)
+    );
+    let mut owner = PgConnection::connect(&roles.owner_url).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(roles.grants.clone()))
+        .execute(&mut owner)
+        .await
+        .unwrap();
+
+    let mut sandbox = PinwardProcess::spawn(
+        &[
+            "graph-sandbox",
+            "--listen",
+            "127.0.0.1:0",
+            "--seed",
+            "3",
+            "--numbers",
+            "6",
+            "--json",
+        ],
+        &[],
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&sandbox.wait_for_line("\"system_user_token\"")).unwrap();
+    let base = summary["base_url"].as_str().unwrap().to_owned();
+    let token = summary["system_user_token"].as_str().unwrap().to_owned();
+    let business = summary["business_ids"][0].as_str().unwrap().to_owned();
+    let app = |args: &[&str], stdin: &str| {
+        use std::io::Write;
+        let mut command = Command::new(pinward_bin());
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("PINWARD_") {
+                command.env_remove(name);
+            }
+        }
+        let mut child = command
+            .args(args)
+            .env("PINWARD_DATA_DIR", db.dir().join("data"))
+            .env("PINWARD_DATABASE_URL", &roles.app_url)
+            .env("PINWARD_GRAPH_BASE_URL", &base)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let output = child.wait_with_output().unwrap();
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    };
+
+    let mut secrets = Vec::new();
+    for slug in ["acme", "beta"] {
+        app(
+            &["admin", "org", "create", "--slug", slug, "--name", slug],
+            "",
+        );
+        app(
+            &[
+                "admin",
+                "user",
+                "create",
+                "--org",
+                slug,
+                "--email",
+                &format!("ann@{slug}.example"),
+                "--name",
+                "Ann",
+                "--role",
+                "admin",
+            ],
+            "",
+        );
+        let created = app(
+            &[
+                "admin", "token", "create", "--org", slug, "--name", "ci", "--role", "auditor",
+                "--json",
+            ],
+            "",
+        );
+        let created: serde_json::Value = serde_json::from_str(created.trim()).unwrap();
+        secrets.push(created["secret"].as_str().unwrap().to_owned());
+        app(&["credentials", "set", "--org", slug], &token);
+        let key = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
+        app(
+            &[
+                "recovery",
+                "add",
+                "--org",
+                slug,
+                "--recipient",
+                key,
+                "--label",
+                "safe",
+            ],
+            "",
+        );
+    }
+    app(&["sync", "--org", "acme", "--business", &business], "");
+    let number: String = {
+        let mut tx = owner.begin().await.unwrap();
+        let org: String = sqlx::query_scalar("SELECT id FROM orgs WHERE slug = 'acme'")
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+        sqlx::query("SELECT set_config('pinward.org_id', $1, true)")
+            .bind(&org)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        sqlx::query_scalar("SELECT meta_phone_number_id FROM phone_numbers WHERE connector = 'cloud' ORDER BY 1 LIMIT 1")
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap()
+    };
+    app(
+        &["rotate", "start", "--org", "acme", "--number", &number],
+        "",
+    );
+    let orgs: serde_json::Value =
+        serde_json::from_str(app(&["admin", "org", "list", "--json"], "").trim()).unwrap();
+    let acme = orgs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["slug"] == "acme")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let beta = orgs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["slug"] == "beta")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let out = db.dir().join("escrow");
+    let exported = app(
+        &[
+            "escrow",
+            "export",
+            "--org",
+            &acme,
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert!(exported.starts_with("exported 1 numbers"), "{exported}");
+    app(
+        &[
+            "ledger",
+            "export",
+            "--org",
+            "acme",
+            "--out",
+            db.dir().join("acme.jsonl").to_str().unwrap(),
+        ],
+        "",
+    );
+    let rotated = app(&["keys", "rotate", "--json"], "");
+    let rotated: serde_json::Value = serde_json::from_str(rotated.lines().last().unwrap()).unwrap();
+    // One PIN version, the fingerprint key and two orgs' Graph tokens.
+    assert_eq!(rotated["resealed"], 4, "{rotated}");
+    app(&["credentials", "check", "--org", "beta"], "");
+
+    // Sign-in paths cross orgs deliberately, each read inside its tenant.
+    let store =
+        governance::Store::connect(&governance::DatabaseTarget::parse(&roles.app_url).unwrap())
+            .await
+            .unwrap();
+    app(
+        &[
+            "admin",
+            "user",
+            "create",
+            "--org",
+            "beta",
+            "--email",
+            "ann@acme.example",
+            "--name",
+            "Ann",
+            "--role",
+            "ops",
+        ],
+        "",
+    );
+    let ann = governance::users::find_by_email(&store, "ann@acme.example")
+        .await
+        .unwrap()
+        .unwrap();
+    let orgs_of_ann: Vec<String> = governance::users::memberships(&store, &ann.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| format!("{}:{}", m.org_slug, m.role.as_str()))
+        .collect();
+    assert_eq!(orgs_of_ann, ["acme:admin", "beta:ops"]);
+    let caller = governance::members::caller_for(&store, &acme, &ann.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        governance::members::list(&store, &caller)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    for (secret, org) in secrets.iter().zip([&acme, &beta]) {
+        let caller = governance::tokens::authenticate(
+            &store,
+            &governance::tokens::TokenSecret::new(secret.clone()),
+        )
+        .await
+        .unwrap();
+        assert_eq!(&caller.org_id, org);
+    }
+    store.close().await;
+
+    let mut conn = PgConnection::connect(&roles.app_url).await.unwrap();
+    let tables = org_tables(&mut conn).await;
+    assert!(tables.len() >= 14, "{tables:?}");
+    for table in &tables {
+        assert_eq!(
+            visible(&mut conn, table, None).await,
+            0,
+            "{table} shows rows without a tenant"
+        );
+    }
+    for table in [
+        "members",
+        "api_tokens",
+        "graph_credentials",
+        "recovery_recipients",
+        "ledger_events",
+        "ledger_heads",
+    ] {
+        let a = visible(&mut conn, table, Some(&acme)).await;
+        let b = visible(&mut conn, table, Some(&beta)).await;
+        assert!(a > 0 && b > 0, "{table}: {a} {b}");
+        let mut tx = conn.begin().await.unwrap();
+        sqlx::query("SELECT set_config('pinward.org_id', $1, true)")
+            .bind(&acme)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        let sql = format!("SELECT COUNT(*) FROM {table} WHERE org_id <> $1");
+        let others: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .bind(&acme)
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+        assert_eq!(others, 0, "{table}: the tenant sees another org's rows");
+    }
+    assert!(visible(&mut conn, "phone_numbers", Some(&acme)).await > 0);
+    assert_eq!(visible(&mut conn, "phone_numbers", Some(&beta)).await, 0);
+
+    // Without a tenant nothing can be written either.
+    let write = sqlx::query(
+        "INSERT INTO recovery_recipients (id, org_id, recipient, label, created_by, created_at) \
+         VALUES ('r-x', $1, 'age1x', 'x', 'system', now())",
+    )
+    .bind(&acme)
+    .execute(&mut conn)
+    .await
+    .unwrap_err();
+    assert!(refused(&write), "{write}");
+    sandbox.signal("TERM");
 }

@@ -52,18 +52,24 @@ pub async fn sign_moved_heads(
     key: &CheckpointKey,
     now: DateTime<Utc>,
 ) -> Result<usize, Error> {
-    let moved = "SELECT h.org_id, h.seq, h.hash FROM ledger_heads h \
-                 WHERE h.seq > COALESCE((SELECT MAX(c.seq) FROM ledger_checkpoints c WHERE c.org_id = h.org_id), 0) \
-                 ORDER BY h.org_id";
-    let heads: Vec<(String, i64, String)> =
-        on_pool!(store, pool => sqlx::query_as(moved).fetch_all(pool).await)?;
+    // Cross-org by design: the org list has no row-level security, and each org's head is
+    // read and signed inside that org's own tenant-scoped transaction.
+    let moved = "SELECT h.seq, h.hash FROM ledger_heads h WHERE h.org_id = $1 \
+                 AND h.seq > COALESCE((SELECT MAX(c.seq) FROM ledger_checkpoints c WHERE c.org_id = h.org_id), 0)";
+    let orgs: Vec<String> = on_pool!(store, pool => sqlx::query_scalar("SELECT id FROM orgs ORDER BY id").fetch_all(pool).await)?;
     let mut signed = 0;
-    for (org, seq, hash) in heads {
+    for org in orgs {
+        let mut tx = store.begin_for(&org).await?;
+        let row: Option<(i64, String)> =
+            on_tx!(tx, conn => sqlx::query_as(moved).bind(&org).fetch_optional(conn).await)?;
+        let Some((seq, hash)) = row else {
+            tx.rollback().await?;
+            continue;
+        };
         let head = ChainHead {
             seq: u64::try_from(seq).map_err(|_| Error::LedgerCorrupt("a negative head seq"))?,
             hash: Hash::from_hex(&hash)?,
         };
-        let mut tx = store.begin().await?;
         sign_and_store(&mut tx, key, &org, &head, now).await?;
         tx.commit().await?;
         signed += 1;
@@ -75,8 +81,7 @@ pub async fn sign_moved_heads(
 pub async fn latest(store: &Store, org: &str) -> Result<Option<SignedCheckpoint>, Error> {
     let sql = "SELECT seq, head, at, signature, key FROM ledger_checkpoints \
                WHERE org_id = $1 ORDER BY seq DESC, at DESC LIMIT 1";
-    let row: Option<(i64, String, String, String, String)> =
-        on_pool!(store, pool => sqlx::query_as(sql).bind(org).fetch_optional(pool).await)?;
+    let row: Option<(i64, String, String, String, String)> = crate::on_read!(store, org, conn => sqlx::query_as(sql).bind(org).fetch_optional(conn).await)?;
     let Some((seq, head, at, signature, key)) = row else {
         return Ok(None);
     };

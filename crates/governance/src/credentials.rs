@@ -62,6 +62,7 @@ struct Facts {
     scopes: String,
     granular: String,
     expires_at: Option<DateTime<Utc>>,
+    never_expires: bool,
 }
 
 fn facts_of(info: &TokenInfo) -> Result<Facts, Error> {
@@ -82,9 +83,10 @@ fn facts_of(info: &TokenInfo) -> Result<Facts, Error> {
         .and_then(|k| serde_json::to_value(k).ok())
         .and_then(|v| v.as_str().map(str::to_owned));
     // `expires_at` 0 (never) is stored as NULL and shown as `never_expires`.
-    let expires_at = match info.expiry() {
-        Expiry::At(at) => Some(at),
-        Expiry::Never | Expiry::Unknown => None,
+    let (expires_at, never_expires) = match info.expiry() {
+        Expiry::At(at) => (Some(at), false),
+        Expiry::Never => (None, true),
+        Expiry::Unknown => (None, false),
     };
     Ok(Facts {
         is_valid: info.is_valid,
@@ -94,6 +96,7 @@ fn facts_of(info: &TokenInfo) -> Result<Facts, Error> {
         scopes: serde_json::to_string(&info.scopes).map_err(encode)?,
         granular: serde_json::to_string(&granular).map_err(encode)?,
         expires_at,
+        never_expires,
     })
 }
 
@@ -139,8 +142,8 @@ pub async fn set(
     let sql = "DELETE FROM graph_credentials WHERE org_id = $1";
     on_tx!(tx, conn => sqlx::query(sql).bind(org).execute(conn).await.map(drop))?;
     let sql = "INSERT INTO graph_credentials (org_id, sealed, is_valid, app_id, meta_user_id, token_type, \
-               scopes, granular_scopes, expires_at, checked_at, set_by, set_at) \
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $10)";
+               scopes, granular_scopes, expires_at, never_expires, checked_at, set_by, set_at) \
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $12, $10, $11, $10)";
     on_tx!(tx, conn => sqlx::query(sql)
         .bind(org)
         .bind(sealed.as_str())
@@ -153,6 +156,7 @@ pub async fn set(
         .bind(facts.expires_at)
         .bind(now)
         .bind(actor.as_str())
+        .bind(facts.never_expires)
         .execute(conn)
         .await
         .map(drop))?;
@@ -212,13 +216,14 @@ pub async fn recheck(
             scopes: "[]".to_owned(),
             granular: "[]".to_owned(),
             expires_at: None,
+            never_expires: false,
         },
         Err(error) => return Err(error.into()),
     };
     let now = crate::clock::now();
     let mut tx = store.begin_for(org).await?;
     let sql = "UPDATE graph_credentials SET is_valid = $2, scopes = $3, granular_scopes = $4, \
-               expires_at = $5, checked_at = $6, \
+               expires_at = $5, checked_at = $6, never_expires = $10, \
                app_id = COALESCE($7, app_id), meta_user_id = COALESCE($8, meta_user_id), \
                token_type = COALESCE($9, token_type) WHERE org_id = $1";
     on_tx!(tx, conn => sqlx::query(sql)
@@ -231,6 +236,7 @@ pub async fn recheck(
         .bind(&facts.app_id)
         .bind(&facts.meta_user_id)
         .bind(&facts.token_type)
+        .bind(facts.never_expires)
         .execute(conn)
         .await
         .map(drop))?;
@@ -272,7 +278,7 @@ pub async fn open(store: &Store, escrow: &Escrow, org: &str) -> Result<AccessTok
 
 async fn read(tx: &mut crate::store::Tx, org: &str) -> Result<Option<CredentialFacts>, Error> {
     let sql = "SELECT is_valid, app_id, meta_user_id, token_type, scopes, granular_scopes, expires_at, \
-               checked_at, set_by, set_at FROM graph_credentials WHERE org_id = $1";
+               never_expires, checked_at, set_by, set_at FROM graph_credentials WHERE org_id = $1";
     type Row = (
         Option<bool>,
         Option<String>,
@@ -281,14 +287,26 @@ async fn read(tx: &mut crate::store::Tx, org: &str) -> Result<Option<CredentialF
         String,
         String,
         Option<DateTime<Utc>>,
+        bool,
         Option<DateTime<Utc>>,
         String,
         DateTime<Utc>,
     );
     let row: Option<Row> =
         on_tx!(tx, conn => sqlx::query_as(sql).bind(org).fetch_optional(conn).await)?;
-    let Some((valid, app_id, user, kind, scopes, granular, expires_at, checked, set_by, set_at)) =
-        row
+    let Some((
+        valid,
+        app_id,
+        user,
+        kind,
+        scopes,
+        granular,
+        expires_at,
+        never,
+        checked,
+        set_by,
+        set_at,
+    )) = row
     else {
         return Ok(None);
     };
@@ -300,7 +318,7 @@ async fn read(tx: &mut crate::store::Tx, org: &str) -> Result<Option<CredentialF
         token_type: kind,
         scopes: serde_json::from_str(&scopes).map_err(corrupt)?,
         granular_scopes: serde_json::from_str(&granular).map_err(corrupt)?,
-        never_expires: expires_at.is_none() && valid.unwrap_or(false),
+        never_expires: never,
         expires_at,
         checked_at: checked.unwrap_or(set_at),
         set_by,

@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 
 use crate::custody::protocol_event as event;
 use crate::store::Store;
-use crate::{Error, ledger, on_pool};
+use crate::{Error, ledger};
 
 /// The manifest written beside the files.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -77,7 +77,7 @@ pub async fn export(
                WHERE v.org_id = $1 AND (v.status = 'current' OR (v.status = 'pending' AND n.pin_state = 'uncertain')) \
                ORDER BY n.meta_phone_number_id, v.version";
     let rows: Vec<Row> =
-        on_pool!(store, pool => sqlx::query_as(sql).bind(org).fetch_all(pool).await)?;
+        crate::on_read!(store, org, conn => sqlx::query_as(sql).bind(org).fetch_all(conn).await)?;
     let file_error = |path: &Path| {
         let path = path.to_owned();
         move |source| Error::File { path, source }
@@ -125,7 +125,7 @@ pub async fn export(
         .map_err(|_| Error::Background("writing the manifest"))?;
     let path = out_dir.join("manifest.json");
     write_private(&path, &text).map_err(file_error(&path))?;
-    let mut tx = store.begin().await?;
+    let mut tx = store.begin_for(org).await?;
     let draft = event(
         "escrow.exported",
         format!("org:{org}"),

@@ -15,7 +15,7 @@ use audit::{
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
 
-use crate::{Error, Store, checkpoints, on_pool};
+use crate::{Error, Store, checkpoints, on_pool, on_tx};
 
 /// The file formats of an export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,7 +104,7 @@ pub async fn export<W: Write>(
         }
     }
 
-    let mut tx = store.begin().await?;
+    let mut tx = store.begin_for(&org_id).await?;
     let checkpoint = checkpoints::sign_and_store(&mut tx, key, &org_id, &last, now).await?;
     tx.commit().await?;
     let out = sink.finish(&checkpoint)?;
@@ -137,12 +137,14 @@ fn read_in_batches(
     tokio::spawn(async move {
         let sql = "SELECT seq, at, actor, action, subject, details, prev, hash FROM ledger_events \
                    WHERE org_id = $1 AND seq >= $2 AND seq <= $3 ORDER BY seq";
-        let read: Result<(), Error> = on_pool!(store, pool => {
+        let read: Result<(), Error> = async {
+            let mut tx = store.read_for(&org_id).await?;
+            let read = on_tx!(tx, conn => {
             let mut rows = sqlx::query_as::<_, Row>(sql)
                 .bind(&org_id)
                 .bind(from)
                 .bind(to)
-                .fetch(pool);
+                .fetch(conn);
             let mut batch = Vec::with_capacity(BATCH);
             loop {
                 match rows.try_next().await {
@@ -164,7 +166,11 @@ fn read_in_batches(
                     Err(error) => break Err(Error::from(error)),
                 }
             }
-        });
+            });
+            tx.rollback().await?;
+            read
+        }
+        .await;
         if let Err(error) = read {
             let _ = sender.send(Err(error)).await;
         }
@@ -222,8 +228,7 @@ async fn resolve_org(store: &Store, org: &str) -> Result<String, Error> {
 
 async fn head_seq(store: &Store, org_id: &str) -> Result<u64, Error> {
     let sql = "SELECT seq FROM ledger_heads WHERE org_id = $1";
-    let seq: Option<i64> =
-        on_pool!(store, pool => sqlx::query_scalar(sql).bind(org_id).fetch_optional(pool).await)?;
+    let seq: Option<i64> = crate::on_read!(store, org_id, conn => sqlx::query_scalar(sql).bind(org_id).fetch_optional(conn).await)?;
     u64::try_from(seq.unwrap_or(0)).map_err(|_| Error::LedgerCorrupt("a negative head seq"))
 }
 

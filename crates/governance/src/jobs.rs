@@ -20,7 +20,7 @@ use vault::Recipient;
 
 use crate::custody::{Custodian, Outcome, PinState, protocol_event as event};
 use crate::store::{Store, dialect};
-use crate::{Error, exec, ledger, on_pool, on_tx};
+use crate::{Error, exec, ledger, on_tx};
 
 /// Which numbers a job rotates.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,7 +87,7 @@ pub async fn start(
             problem: "between 1 and 64".to_owned(),
         });
     }
-    let mut tx = store.begin().await?;
+    let mut tx = store.begin_for(org).await?;
     let numbers: Vec<String> = match selection {
         Selection::All => {
             let sql = "SELECT id FROM phone_numbers WHERE org_id = $1 AND vanished_at IS NULL \
@@ -154,13 +154,13 @@ pub async fn start(
 /// The job's status and counts; `NotFound` for another org's job.
 pub async fn status(store: &Store, org: &str, job: &str) -> Result<JobStatus, Error> {
     let sql = "SELECT status, concurrency FROM rotation_jobs WHERE org_id = $1 AND id = $2";
-    let row: Option<(String, i64)> = on_pool!(store, pool => sqlx::query_as(sql).bind(org).bind(job).fetch_optional(pool).await)?;
+    let row: Option<(String, i64)> = crate::on_read!(store, org, conn => sqlx::query_as(sql).bind(org).bind(job).fetch_optional(conn).await)?;
     let (status, concurrency) = row.ok_or(Error::NotFound {
         what: "rotation job",
     })?;
     let sql = "SELECT status, COUNT(*) FROM rotation_items WHERE job_id = $1 GROUP BY status";
     let counts: Vec<(String, i64)> =
-        on_pool!(store, pool => sqlx::query_as(sql).bind(job).fetch_all(pool).await)?;
+        crate::on_read!(store, org, conn => sqlx::query_as(sql).bind(job).fetch_all(conn).await)?;
     let count = |name: &str| {
         counts
             .iter()
@@ -188,7 +188,7 @@ pub async fn control(
     job: &str,
     command: Command,
 ) -> Result<JobStatus, Error> {
-    let mut tx = store.begin().await?;
+    let mut tx = store.begin_for(org).await?;
     let current: Option<String> = {
         let sql = dialect::select_job_for_update(tx.backend());
         on_tx!(tx, conn => sqlx::query_scalar(sql)
@@ -282,9 +282,11 @@ async fn work(
         let now = Utc::now();
         let sql = "UPDATE rotation_items SET status = $3, outcome = $4, lease_owner = NULL, lease_until = NULL, \
                    updated_at = $5 WHERE job_id = $1 AND phone_number_id = $2 AND lease_owner = $6";
-        on_pool!(store, pool => sqlx::query(sql)
+        let mut tx = store.begin_for(org).await?;
+        on_tx!(tx, conn => sqlx::query(sql)
             .bind(job).bind(&number_id).bind(status).bind(&outcome).bind(now).bind(custodian.worker_id())
-            .execute(pool).await.map(|r| r.rows_affected()))?;
+            .execute(conn).await.map(|r| r.rows_affected()))?;
+        tx.commit().await?;
         progress(&self::status(store, org, job).await?);
     }
     Ok(())
@@ -328,7 +330,7 @@ async fn claim(
     org: &str,
     job: &str,
 ) -> Result<Option<(String, String, PinState)>, Error> {
-    let mut tx = custodian.store().begin().await?;
+    let mut tx = custodian.store().begin_for(org).await?;
     let now: DateTime<Utc> = Utc::now();
     let job_status: Option<String> = on_tx!(tx, conn => sqlx::query_scalar("SELECT status FROM rotation_jobs WHERE org_id = $1 AND id = $2")
         .bind(org).bind(job).fetch_optional(conn).await)?;
@@ -365,7 +367,7 @@ async fn claim(
 }
 
 async fn finish_if_complete(store: &Store, org: &str, job: &str) -> Result<(), Error> {
-    let mut tx = store.begin().await?;
+    let mut tx = store.begin_for(org).await?;
     let current: Option<String> = {
         let sql = dialect::select_job_for_update(tx.backend());
         on_tx!(tx, conn => sqlx::query_scalar(sql)

@@ -36,10 +36,32 @@ pub async fn check_identity(path: &Path) -> Result<(), Error> {
 
 /// How many sealed items the database holds, all of which need the service identity.
 async fn sealed_items(store: &Store) -> Result<i64, Error> {
-    let sql = "SELECT (SELECT COUNT(*) FROM pin_versions) + (SELECT COUNT(*) FROM service_secrets) \
-               + (SELECT COUNT(*) FROM graph_credentials)";
-    let count = on_pool!(store, pool => sqlx::query_scalar(sql).fetch_one(pool).await)?;
-    Ok(count)
+    let secrets = count(store, "SELECT COUNT(*) FROM service_secrets").await?;
+    let per_org = count_per_org(
+        store,
+        "SELECT (SELECT COUNT(*) FROM pin_versions WHERE org_id = $1) \
+         + (SELECT COUNT(*) FROM graph_credentials WHERE org_id = $1)",
+    )
+    .await?;
+    Ok(secrets + per_org)
+}
+
+/// Every org's id. Key work is the one deliberate cross-org path besides checkpoints and
+/// login: it visits the orgs one by one, each inside its own tenant, so row-level security
+/// holds throughout.
+async fn org_ids(store: &Store) -> Result<Vec<String>, Error> {
+    let sql = "SELECT id FROM orgs ORDER BY id";
+    Ok(on_pool!(store, pool => sqlx::query_scalar(sql).fetch_all(pool).await)?)
+}
+
+/// The sum over every org of `sql` (one `$1`: the org id), each read in its tenant.
+async fn count_per_org(store: &Store, sql: &'static str) -> Result<i64, Error> {
+    let mut total = 0;
+    for org in org_ids(store).await? {
+        let n: i64 = crate::on_read!(store, &org, conn => sqlx::query_scalar(sql).bind(&org).fetch_one(conn).await)?;
+        total += n;
+    }
+    Ok(total)
 }
 
 /// What [`rotate`] did.
@@ -84,19 +106,15 @@ pub async fn rotate(
     progress: &(dyn Fn(u64, u64) + Send + Sync),
 ) -> Result<KeyRotation, Error> {
     let next_path = sibling(active, "next");
-    let waiting = count(
+    let waiting = count_per_org(
         store,
-        "SELECT COUNT(*) FROM pin_versions WHERE sealed_next IS NOT NULL",
+        "SELECT (SELECT COUNT(*) FROM pin_versions WHERE org_id = $1 AND sealed_next IS NOT NULL) \
+         + (SELECT COUNT(*) FROM graph_credentials WHERE org_id = $1 AND sealed_next IS NOT NULL)",
     )
     .await?
         + count(
             store,
             "SELECT COUNT(*) FROM service_secrets WHERE sealed_next IS NOT NULL",
-        )
-        .await?
-        + count(
-            store,
-            "SELECT COUNT(*) FROM graph_credentials WHERE sealed_next IS NOT NULL",
         )
         .await?;
     if !next_path.exists() && waiting > 0 {
@@ -151,24 +169,36 @@ async fn reseal(
     new: &Identity,
     progress: &(dyn Fn(u64, u64) + Send + Sync),
 ) -> Result<(), Error> {
-    let versions: Vec<(String, String, String)> = on_pool!(store, pool => sqlx::query_as(
-        "SELECT id, sealed, recovery_recipients FROM pin_versions WHERE sealed_next IS NULL ORDER BY id")
-        .fetch_all(pool).await)?;
+    let mut versions: Vec<(String, String, String, String)> = Vec::new();
+    let mut tokens: Vec<(String, String)> = Vec::new();
+    for org in org_ids(store).await? {
+        let rows: Vec<(String, String, String)> = crate::on_read!(store, &org, conn => sqlx::query_as(
+            "SELECT id, sealed, recovery_recipients FROM pin_versions WHERE org_id = $1 AND sealed_next IS NULL ORDER BY id")
+            .bind(&org).fetch_all(conn).await)?;
+        versions.extend(
+            rows.into_iter()
+                .map(|(id, sealed, recovery)| (org.clone(), id, sealed, recovery)),
+        );
+        let token: Option<String> = crate::on_read!(store, &org, conn => sqlx::query_scalar(
+            "SELECT sealed FROM graph_credentials WHERE org_id = $1 AND sealed_next IS NULL")
+            .bind(&org).fetch_optional(conn).await)?;
+        tokens.extend(token.map(|sealed| (org.clone(), sealed)));
+    }
     let secrets: Vec<(String, String)> = on_pool!(store, pool => sqlx::query_as(
         "SELECT name, sealed FROM service_secrets WHERE sealed_next IS NULL").fetch_all(pool).await)?;
-    let tokens: Vec<(String, String)> = on_pool!(store, pool => sqlx::query_as(
-        "SELECT org_id, sealed FROM graph_credentials WHERE sealed_next IS NULL").fetch_all(pool).await)?;
     let total = u64::try_from(versions.len() + secrets.len() + tokens.len()).unwrap_or(u64::MAX);
     let mut done = 0u64;
-    for (id, sealed, recovery) in versions {
+    for (org, id, sealed, recovery) in versions {
         let mut recipients = vec![new.recipient()];
         for line in recovery.lines().map(str::trim).filter(|l| !l.is_empty()) {
             recipients.push(vault::Recipient::parse(line)?);
         }
         let pin: vault::Pin = vault::open(sealed.as_bytes(), old)?;
         let next = vault::seal(&pin, &vault::Recipients::new(recipients)?)?;
-        on_pool!(store, pool => sqlx::query("UPDATE pin_versions SET sealed_next = $2 WHERE id = $1 AND sealed = $3")
-            .bind(&id).bind(next.as_str()).bind(&sealed).execute(pool).await.map(|r| r.rows_affected()))?;
+        let mut tx = store.begin_for(&org).await?;
+        on_tx!(tx, conn => sqlx::query("UPDATE pin_versions SET sealed_next = $2 WHERE id = $1 AND sealed = $3")
+            .bind(&id).bind(next.as_str()).bind(&sealed).execute(conn).await.map(|r| r.rows_affected()))?;
+        tx.commit().await?;
         done += 1;
         progress(done, total);
     }
@@ -184,8 +214,10 @@ async fn reseal(
     for (org, sealed) in tokens {
         let secret: vault::Secret = vault::open(sealed.as_bytes(), old)?;
         let next = vault::seal(&secret, &vault::Recipients::new([new.recipient()])?)?;
-        on_pool!(store, pool => sqlx::query("UPDATE graph_credentials SET sealed_next = $2 WHERE org_id = $1 AND sealed = $3")
-            .bind(&org).bind(next.as_str()).bind(&sealed).execute(pool).await.map(|r| r.rows_affected()))?;
+        let mut tx = store.begin_for(&org).await?;
+        on_tx!(tx, conn => sqlx::query("UPDATE graph_credentials SET sealed_next = $2 WHERE org_id = $1 AND sealed = $3")
+            .bind(&org).bind(next.as_str()).bind(&sealed).execute(conn).await.map(|r| r.rows_affected()))?;
+        tx.commit().await?;
         done += 1;
         progress(done, total);
     }
@@ -195,13 +227,17 @@ async fn reseal(
 /// Every item has a `sealed_next` that opens with `new` (and, when `old` is given, holds the
 /// same plaintext as `sealed` under `old`).
 async fn verify(store: &Store, old: Option<&Identity>, new: &Identity) -> Result<(), Error> {
-    let versions: Vec<(String, Option<String>)> = on_pool!(store, pool => sqlx::query_as(
-        "SELECT sealed, sealed_next FROM pin_versions").fetch_all(pool).await)?;
+    let mut versions: Vec<(String, Option<String>)> = Vec::new();
     let mut secrets: Vec<(String, Option<String>)> = on_pool!(store, pool => sqlx::query_as(
         "SELECT sealed, sealed_next FROM service_secrets").fetch_all(pool).await)?;
-    let tokens: Vec<(String, Option<String>)> = on_pool!(store, pool => sqlx::query_as(
-        "SELECT sealed, sealed_next FROM graph_credentials").fetch_all(pool).await)?;
-    secrets.extend(tokens);
+    for org in org_ids(store).await? {
+        let rows: Vec<(String, Option<String>)> = crate::on_read!(store, &org, conn => sqlx::query_as(
+            "SELECT sealed, sealed_next FROM pin_versions WHERE org_id = $1").bind(&org).fetch_all(conn).await)?;
+        versions.extend(rows);
+        let tokens: Vec<(String, Option<String>)> = crate::on_read!(store, &org, conn => sqlx::query_as(
+            "SELECT sealed, sealed_next FROM graph_credentials WHERE org_id = $1").bind(&org).fetch_all(conn).await)?;
+        secrets.extend(tokens);
+    }
     let broken = |what: &str| Error::KeyRotation(format!("{what}; run `keys rotate` again"));
     for (sealed, next) in versions {
         let next = next.ok_or_else(|| broken("a PIN version was added during the rotation"))?;
@@ -229,23 +265,29 @@ async fn verify(store: &Store, old: Option<&Identity>, new: &Identity) -> Result
 }
 
 /// One transaction: `sealed_next` becomes `sealed`; `keys.rotated` for every org with
-/// sealed versions.
+/// sealed versions. The transaction moves its tenant from org to org, so the swap stays
+/// atomic under row-level security.
 async fn swap_database(store: &Store, new: &Identity) -> Result<usize, Error> {
+    let orgs = org_ids(store).await?;
     let mut tx = store.begin().await?;
-    let orgs: Vec<(String, i64)> = on_tx!(tx, conn => sqlx::query_as(
-        "SELECT org_id, COUNT(*) FROM pin_versions WHERE sealed_next IS NOT NULL GROUP BY org_id ORDER BY org_id")
-        .fetch_all(conn).await)?;
-    let versions = on_tx!(tx, conn => sqlx::query(
-        "UPDATE pin_versions SET sealed = sealed_next, sealed_next = NULL WHERE sealed_next IS NOT NULL")
-        .execute(conn).await.map(|r| r.rows_affected()))?;
     let secrets = on_tx!(tx, conn => sqlx::query(
         "UPDATE service_secrets SET sealed = sealed_next, sealed_next = NULL WHERE sealed_next IS NOT NULL")
         .execute(conn).await.map(|r| r.rows_affected()))?;
-    let tokens = on_tx!(tx, conn => sqlx::query(
-        "UPDATE graph_credentials SET sealed = sealed_next, sealed_next = NULL WHERE sealed_next IS NOT NULL")
-        .execute(conn).await.map(|r| r.rows_affected()))?;
+    let mut versions = 0;
+    let mut tokens = 0;
     let now = chrono::Utc::now();
-    for (org, count) in orgs {
+    for org in orgs {
+        tx.set_tenant(&org).await?;
+        let count = on_tx!(tx, conn => sqlx::query(
+            "UPDATE pin_versions SET sealed = sealed_next, sealed_next = NULL WHERE org_id = $1 AND sealed_next IS NOT NULL")
+            .bind(&org).execute(conn).await.map(|r| r.rows_affected()))?;
+        tokens += on_tx!(tx, conn => sqlx::query(
+            "UPDATE graph_credentials SET sealed = sealed_next, sealed_next = NULL WHERE org_id = $1 AND sealed_next IS NOT NULL")
+            .bind(&org).execute(conn).await.map(|r| r.rows_affected()))?;
+        if count == 0 {
+            continue;
+        }
+        versions += count;
         let draft = crate::custody::protocol_event(
             "keys.rotated",
             format!("org:{org}"),

@@ -10,7 +10,7 @@ use audit::{ChainHead, Event, EventDraft, Hash, StoredEvent, Timestamp};
 use chrono::{DateTime, Utc};
 
 use crate::store::{Tx, dialect};
-use crate::{Error, on_pool, on_tx};
+use crate::{Error, on_tx};
 
 const ZERO_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -70,11 +70,11 @@ pub async fn events(
     let sql = "SELECT seq, at, actor, action, subject, details, prev, hash FROM ledger_events \
                WHERE org_id = $1 AND seq >= $2 AND seq <= $3 ORDER BY seq";
     type Row = (i64, String, String, String, String, String, String, String);
-    let rows: Vec<Row> = on_pool!(store, pool => sqlx::query_as(sql)
+    let rows: Vec<Row> = crate::on_read!(store, org, conn => sqlx::query_as(sql)
         .bind(org)
         .bind(to_i64(from)?)
         .bind(i64::try_from(to).unwrap_or(i64::MAX))
-        .fetch_all(pool)
+        .fetch_all(conn)
         .await)?;
     rows.into_iter()
         .map(|(seq, at, actor, action, subject, details, prev, hash)| {

@@ -130,7 +130,7 @@ pub async fn run(
         numbers_seen: fetched.iter().map(|w| w.numbers.len()).sum(),
         ..SyncReport::default()
     };
-    let mut tx = store.begin().await?;
+    let mut tx = store.begin_for(org).await?;
     let now = Utc::now();
     let mut clients = HashMap::new();
     for business in businesses {

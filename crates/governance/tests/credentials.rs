@@ -23,6 +23,8 @@ on_both_databases! {
         let token = w.sandbox.system_user_token();
         let facts = credentials::set(&w.store, &w.escrow, &w.meta.graph, &Caller::cli(ORG), &token).await.unwrap();
         assert!(facts.is_valid);
+        assert!(facts.never_expires && facts.expires_at.is_none(), "{facts:?}");
+        assert_eq!(facts.token_type.as_deref(), Some("SYSTEM_USER"));
         assert!(facts.scopes.iter().any(|s| s == "whatsapp_business_management"), "{:?}", facts.scopes);
         assert_eq!(credentials::show(&w.store, &Caller::cli(ORG)).await.unwrap(), Some(facts));
 

@@ -264,7 +264,7 @@ pub enum KeysCommand {
 /// `pinward sync`.
 #[derive(Debug, Args)]
 pub struct SyncArgs {
-    /// The org (its id)
+    /// The org's id or slug
     #[arg(long)]
     pub org: String,
     /// A Meta business id whose owned and client WABAs to read (repeat for more)
@@ -281,7 +281,7 @@ pub struct SyncArgs {
 /// How a rotation command reaches Meta and escrows.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The org (its id)
+    /// The org's id or slug
     #[arg(long)]
     pub org: String,
     /// age recipients file of the org's recovery keys (one age1… per line); every new PIN
@@ -319,7 +319,7 @@ pub enum RotateCommand {
     Status {
         /// The job id
         job: String,
-        /// The org (its id)
+        /// The org's id or slug
         #[arg(long)]
         org: String,
         /// One JSON object
@@ -330,7 +330,7 @@ pub enum RotateCommand {
     Pause {
         /// The job id
         job: String,
-        /// The org (its id)
+        /// The org's id or slug
         #[arg(long)]
         org: String,
     },
@@ -346,7 +346,7 @@ pub enum RotateCommand {
     Cancel {
         /// The job id
         job: String,
-        /// The org (its id)
+        /// The org's id or slug
         #[arg(long)]
         org: String,
     },
@@ -357,7 +357,7 @@ pub enum EscrowCommand {
     /// Write one <phone number id>.age file per escrowed number and a manifest.json,
     /// readable offline with `age -d -i ORG_KEY FILE`
     Export {
-        /// The org (its id)
+        /// The org's id or slug
         #[arg(long)]
         org: String,
         /// Folder to write (created if missing)

@@ -72,7 +72,7 @@ pub async fn reveal(
     reason: &str,
 ) -> Result<Pin, Error> {
     let reason = check_reason(reason)?;
-    let mut tx = store.begin().await?;
+    let mut tx = store.begin_for(org).await?;
     let row = lock_number(&mut tx, org, number.as_str()).await?;
     if row.pin_state == PinState::Uncertain {
         return Err(Error::PinState {
@@ -104,7 +104,7 @@ pub async fn release(
     actor: &Actor,
     number: &PhoneNumberId,
 ) -> Result<Sealed, Error> {
-    let mut tx = store.begin().await?;
+    let mut tx = store.begin_for(org).await?;
     let row = lock_number(&mut tx, org, number.as_str()).await?;
     if row.pin_state != PinState::Escrowed {
         return Err(Error::PinState {
@@ -155,7 +155,7 @@ pub async fn record_out_of_band(
     actor: &Actor,
     number: &PhoneNumberId,
 ) -> Result<(), Error> {
-    let mut tx = store.begin().await?;
+    let mut tx = store.begin_for(org).await?;
     let row = lock_number(&mut tx, org, number.as_str()).await?;
     if row.pin_state == PinState::Released {
         return Err(Error::PinState {
@@ -245,8 +245,8 @@ pub async fn status(
                connector, vanished_at, id FROM phone_numbers WHERE org_id = $1 \
                AND ($2 IS NULL OR meta_phone_number_id = $2) ORDER BY meta_phone_number_id";
     let filter = number.map(|n| n.as_str().to_owned());
-    let rows: Vec<CustodyRow> = crate::on_pool!(store, pool => sqlx::query_as(sql)
-        .bind(org).bind(&filter).fetch_all(pool).await)?;
+    let rows: Vec<CustodyRow> = crate::on_read!(store, org, conn => sqlx::query_as(sql)
+        .bind(org).bind(&filter).fetch_all(conn).await)?;
     if number.is_some() && rows.is_empty() {
         return Err(Error::NotFound {
             what: "phone number",
@@ -254,8 +254,8 @@ pub async fn status(
     }
     let versions_sql = "SELECT v.phone_number_id, v.version, v.status, v.failure_reason FROM pin_versions v \
                         WHERE v.org_id = $1 ORDER BY v.version";
-    let versions: Vec<(String, i64, String, Option<String>)> = crate::on_pool!(store, pool => sqlx::query_as(versions_sql)
-        .bind(org).fetch_all(pool).await)?;
+    let versions: Vec<(String, i64, String, Option<String>)> = crate::on_read!(store, org, conn => sqlx::query_as(versions_sql)
+        .bind(org).fetch_all(conn).await)?;
     let mut by_number: std::collections::HashMap<String, Vec<VersionInfo>> =
         std::collections::HashMap::new();
     for (number_id, version, status, failure_reason) in versions {

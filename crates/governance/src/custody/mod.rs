@@ -276,7 +276,7 @@ impl Custodian {
         let sql = "SELECT n.meta_phone_number_id FROM phone_numbers n JOIN pin_versions v \
                    ON v.phone_number_id = n.id WHERE n.org_id = $1 AND v.status = 'pending' \
                    ORDER BY n.meta_phone_number_id";
-        let ids: Vec<String> = crate::on_pool!(self.store, pool => sqlx::query_scalar(sql).bind(org).fetch_all(pool).await)?;
+        let ids: Vec<String> = crate::on_read!(self.store, org, conn => sqlx::query_scalar(sql).bind(org).fetch_all(conn).await)?;
         let mut results = Vec::new();
         for id in ids {
             let Ok(phone) = PhoneNumberId::parse(&id) else {

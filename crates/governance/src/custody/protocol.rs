@@ -71,7 +71,7 @@ impl Custodian {
             .map(ToString::to_string)
             .collect::<Vec<_>>()
             .join("\n");
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.begin_for(org).await?;
         let row = lock_number(&mut tx, org, number.as_str()).await?;
         check_startable(row.pin_state, purpose)?;
 
@@ -155,7 +155,7 @@ impl Custodian {
         org: &str,
         number: &PhoneNumberId,
     ) -> Result<Option<Claim>, Error> {
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.begin_for(org).await?;
         let row = lock_number(&mut tx, org, number.as_str()).await?;
         let now = Utc::now();
         let held_by_other = row.lease_owner.as_deref().is_some_and(|o| o != self.worker)
@@ -226,7 +226,7 @@ impl Custodian {
         claim: &Claim,
         verdict: Verdict,
     ) -> Result<Outcome, Error> {
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.begin_for(org).await?;
         let row = lock_number(&mut tx, org, &claim.number.meta_id).await?;
         let guard = "SELECT COUNT(*) FROM pin_versions WHERE id = $1 AND attempt_id = $2 AND status = 'pending'";
         let live: i64 = on_tx!(tx, conn => sqlx::query_scalar(guard)

@@ -99,6 +99,20 @@ macro_rules! on_tx {
     };
 }
 
+/// Runs `$body` with `$conn` bound to a read-only transaction scoped to the org `$org`
+/// (see [`Store::read_for`]), then ends the transaction. For one-shot org-scoped reads;
+/// the enclosing function must return `Result<_, Error>`.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! on_read {
+    ($store:expr, $org:expr, $conn:ident => $body:expr) => {{
+        let mut read_tx = $store.read_for($org).await?;
+        let result = $crate::on_tx!(read_tx, $conn => $body);
+        read_tx.rollback().await?;
+        result
+    }};
+}
+
 /// The database of one pinward deployment.
 #[derive(Debug, Clone)]
 pub struct Store {

@@ -182,7 +182,7 @@ pub async fn get(store: &Store, user_id: &str) -> Result<User, Error> {
 pub async fn authenticate(store: &Store, email: &str, password: &Password) -> Result<User, Error> {
     let email = parse_email(email).ok();
     let row: Option<(UserRow, Option<String>)> = match &email {
-        Some(email) => fetch_with_hash(store, "email", email).await?,
+        Some(email) => fetch_with_hash(store, Key::Email(email)).await?,
         None => None,
     };
     check(row, password).await
@@ -198,19 +198,29 @@ pub async fn verify_password(
     user_id: &str,
     password: &Password,
 ) -> Result<(), Error> {
-    let row = fetch_with_hash(store, "id", user_id).await?;
+    let row = fetch_with_hash(store, Key::Id(user_id)).await?;
     check(row, password).await.map(drop)
+}
+
+/// How an account is looked up for a password check.
+enum Key<'a> {
+    Email(&'a str),
+    Id(&'a str),
 }
 
 async fn fetch_with_hash(
     store: &Store,
-    by: &'static str,
-    key: &str,
+    key: Key<'_>,
 ) -> Result<Option<(UserRow, Option<String>)>, Error> {
-    let sql = if by == "email" {
-        "SELECT id, email, display_name, created_at, deactivated_at, password_hash FROM users WHERE email = $1"
-    } else {
-        "SELECT id, email, display_name, created_at, deactivated_at, password_hash FROM users WHERE id = $1"
+    let (sql, key) = match key {
+        Key::Email(email) => (
+            "SELECT id, email, display_name, created_at, deactivated_at, password_hash FROM users WHERE email = $1",
+            email,
+        ),
+        Key::Id(id) => (
+            "SELECT id, email, display_name, created_at, deactivated_at, password_hash FROM users WHERE id = $1",
+            id,
+        ),
     };
     type Row = (
         String,

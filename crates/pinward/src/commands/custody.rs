@@ -293,7 +293,8 @@ pub async fn rotate_status(
     json: bool,
 ) -> anyhow::Result<()> {
     let store = super::open_store(config).await?;
-    let status = jobs::status(&store, org, job).await?;
+    let org = org_id(&store, org).await?;
+    let status = jobs::status(&store, &org, job).await?;
     store.close().await;
     print_status(&status, json)
 }
@@ -305,14 +306,16 @@ pub async fn rotate_control(
     command: jobs::Command,
 ) -> anyhow::Result<()> {
     let store = super::open_store(config).await?;
-    let status = jobs::control(&store, org, &Actor::system(), job, command).await?;
+    let org = org_id(&store, org).await?;
+    let status = jobs::control(&store, &org, &Actor::system(), job, command).await?;
     store.close().await;
     print_status(&status, false)
 }
 
 pub async fn escrow_export(config: &Config, org: &str, out: &Path) -> anyhow::Result<()> {
     let store = super::open_store(config).await?;
-    let manifest = governance::escrow::export(&store, org, &Actor::system(), out).await?;
+    let org = org_id(&store, org).await?;
+    let manifest = governance::escrow::export(&store, &org, &Actor::system(), out).await?;
     store.close().await;
     let versions: usize = manifest.numbers.iter().map(|n| n.versions.len()).sum();
     stdout_line(&format!(
