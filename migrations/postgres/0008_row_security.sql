@@ -1,5 +1,5 @@
 -- Row-level security (PostgreSQL): a backstop under the org scoping every query already
--- does. Its twin migrations/sqlite/0007_row_security.sql is empty: SQLite has no RLS.
+-- does. Its twin migrations/sqlite/0008_row_security.sql is empty: SQLite has no RLS.
 --
 -- Every table with an `org_id` column shows and accepts only rows of the tenant set for
 -- the current transaction (`Store::begin_for` / `read_for` run

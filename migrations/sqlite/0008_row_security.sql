@@ -1,4 +1,4 @@
--- Row-level security is PostgreSQL's (migrations/postgres/0007_row_security.sql); SQLite
+-- Row-level security is PostgreSQL's (migrations/postgres/0008_row_security.sql); SQLite
 -- has none: on SQLite, tenant scoping rests on every query's `org_id = $1`, which the same
 -- code runs on both databases.
 
