@@ -44,10 +44,74 @@ on_both_databases! {
             let response = send(&app, get_as(path, &rick)).await;
             assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
             let page = text(response).await;
-            assert!(page.contains("number not found"), "{path}: {page}");
+            assert!(page.contains("<p>phone number not found</p>"), "the same words for each: {path}: {page}");
             assert!(!page.contains("555-0100"), "{path}");
         }
         let list = text(send(&app, get_as("/numbers", &rick)).await).await;
         assert!(!list.contains("555-0100"), "{list}");
+    }
+}
+
+mod api {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::{Request, header};
+    use governance::access::Caller;
+
+    async fn token(store: &governance::Store, org: &str) -> String {
+        let (_, secret) = governance::tokens::create(store, &Caller::cli(org), "ci", Role::Auditor)
+            .await
+            .unwrap();
+        secret.expose().to_owned()
+    }
+
+    fn get_with(path: &str, token: &str) -> Request<Body> {
+        Request::get(path)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap()
+    }
+
+    on_both_databases! {
+        async fn a_token_lists_and_reads_its_orgs_numbers_and_another_orgs_are_404_problems(db) {
+            let store = store(&db).await;
+            let acme = org_with_member(&store, "acme", "ann@example.com", Role::Admin).await;
+            let rival = org_with_member(&store, "rival", "rick@example.com", Role::Admin).await;
+            seed_number(&db, &acme, "1001", "+1 555-0100").await;
+            seed_number(&db, &rival, "9001", "+44 20 0000").await;
+            let acme_token = token(&store, &acme).await;
+            let rival_token = token(&store, &rival).await;
+            let app = router(store, &db, None);
+
+            let response = send(&app, get_with("/api/v1/numbers?state=escrowed", &acme_token)).await;
+            assert_eq!(response.status(), StatusCode::OK);
+            let page: serde_json::Value = serde_json::from_str(&text(response).await).unwrap();
+            assert_eq!(page["total"], 1);
+            assert_eq!(page["items"][0]["phone_number_id"], "1001");
+            assert_eq!(page["items"][0]["pin_state"], "escrowed");
+            assert!(page["items"][0]["health"].as_array().unwrap().iter().any(|h| h == "no_owner"));
+
+            let record = send(&app, get_with("/api/v1/numbers/1001", &acme_token)).await;
+            assert_eq!(record.status(), StatusCode::OK);
+
+            let theirs = send(&app, get_with("/api/v1/numbers/1001", &rival_token)).await;
+            assert_eq!(theirs.status(), StatusCode::NOT_FOUND);
+            assert_eq!(header(&theirs, "content-type"), "application/problem+json");
+            let problem: serde_json::Value = serde_json::from_str(&text(theirs).await).unwrap();
+            assert_eq!(problem["detail"], "phone number not found");
+        }
+
+        async fn a_bad_list_parameter_is_a_422_problem_naming_the_field(db) {
+            let store = store(&db).await;
+            let acme = org_with_member(&store, "acme", "ann@example.com", Role::Admin).await;
+            let acme_token = token(&store, &acme).await;
+            let app = router(store, &db, None);
+            for (query, field) in [("state=lost", "state"), ("health=x", "problem"), ("per_page=500", "per_page"), ("page=0", "page")] {
+                let response = send(&app, get_with(&format!("/api/v1/numbers?{query}"), &acme_token)).await;
+                assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{query}");
+                let problem: serde_json::Value = serde_json::from_str(&text(response).await).unwrap();
+                assert_eq!(problem["field"], field, "{query}");
+            }
+        }
     }
 }

@@ -98,8 +98,9 @@ async fn show(
     Path(id): Path<String>,
 ) -> Result<Html<String>, AppError> {
     // An id that cannot exist is as absent as one of another org.
-    let phone =
-        PhoneNumberId::parse(&id).map_err(|_| governance::Error::NotFound { what: "number" })?;
+    let phone = PhoneNumberId::parse(&id).map_err(|_| governance::Error::NotFound {
+        what: "phone number",
+    })?;
     let record = numbers::record(&state.store, &who.caller, &phone, Utc::now()).await?;
     render(&number_page(page, record))
 }
