@@ -5,6 +5,8 @@
 
 mod driver;
 
+use std::time::Duration;
+
 use audit::Actor;
 use fantoccini::Locator;
 use governance::access::{Caller, Role};
@@ -51,6 +53,18 @@ async fn serve(db: &TestDb) -> (PinwardProcess, String) {
     (process, base)
 }
 
+/// Waits (bounded, for a hung browser only) until the page at `path` has loaded: a click
+/// on a link or a submit button returns before the navigation it starts has finished.
+async fn arrived(browser: &fantoccini::Client, base: &str, path: &str) {
+    let url = url::Url::parse(&format!("{base}{path}")).unwrap();
+    browser
+        .wait()
+        .at_most(Duration::from_secs(60))
+        .for_url(&url)
+        .await
+        .unwrap_or_else(|e| panic!("never reached {url}: {e}"));
+}
+
 on_both_databases! {
     async fn a_person_signs_in_and_out_in_a_real_browser(db) {
         let (_pinward, base) = serve(&db).await;
@@ -74,25 +88,32 @@ on_both_databases! {
         browser.find(Locator::Id("email")).await.unwrap().send_keys(EMAIL).await.unwrap();
         browser.find(Locator::Id("password")).await.unwrap().send_keys("not the password").await.unwrap();
         browser.find(Locator::Css("form.stacked button")).await.unwrap().click().await.unwrap();
-        let problem = browser.find(Locator::Css("p.flash.error")).await.unwrap();
+        let problem = browser
+            .wait()
+            .at_most(Duration::from_secs(60))
+            .for_element(Locator::Css("p.flash.error"))
+            .await
+            .unwrap();
         assert_eq!(problem.text().await.unwrap(), "The email or password is not right.");
 
         browser.find(Locator::Id("password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
         browser.find(Locator::Css("form.stacked button")).await.unwrap().click().await.unwrap();
+        arrived(&browser, &base, "/").await;
         let heading = browser.find(Locator::Css("main h1")).await.unwrap();
         assert_eq!(heading.text().await.unwrap(), "Overview");
-        assert_eq!(browser.current_url().await.unwrap().path(), "/");
         let header = browser.find(Locator::Css("header.bar")).await.unwrap().text().await.unwrap();
         assert!(header.contains("Acme Telecom") && header.contains("Ann Admin"), "{header}");
 
         browser.find(Locator::LinkText("Numbers")).await.unwrap().click().await.unwrap();
+        arrived(&browser, &base, "/numbers").await;
         let heading = browser.find(Locator::Css("main h1")).await.unwrap();
         assert_eq!(heading.text().await.unwrap(), "Numbers");
         let png = browser.screenshot().await.unwrap();
         std::fs::write(driver::screenshot_path(&format!("numbers-{:?}", db.backend()).to_lowercase()), png).unwrap();
 
         browser.find(Locator::Css("form.signout button")).await.unwrap().click().await.unwrap();
-        assert_eq!(browser.current_url().await.unwrap().path(), "/signin");
+        arrived(&browser, &base, "/signin").await;
+        // goto waits for the load; the redirect to sign-in proves the session is gone.
         browser.goto(&format!("{base}/numbers")).await.unwrap();
         assert_eq!(browser.current_url().await.unwrap().path(), "/signin", "signed out");
 
