@@ -36,7 +36,8 @@ pub async fn check_identity(path: &Path) -> Result<(), Error> {
 
 /// How many sealed items the database holds, all of which need the service identity.
 async fn sealed_items(store: &Store) -> Result<i64, Error> {
-    let sql = "SELECT (SELECT COUNT(*) FROM pin_versions) + (SELECT COUNT(*) FROM service_secrets)";
+    let sql = "SELECT (SELECT COUNT(*) FROM pin_versions) + (SELECT COUNT(*) FROM service_secrets) \
+               + (SELECT COUNT(*) FROM graph_credentials)";
     let count = on_pool!(store, pool => sqlx::query_scalar(sql).fetch_one(pool).await)?;
     Ok(count)
 }
@@ -66,7 +67,7 @@ fn file_error(path: &Path) -> impl FnOnce(std::io::Error) -> Error + use<> {
     move |source| Error::File { path, source }
 }
 
-/// Re-seals every sealed item (PIN versions, service secrets) from the identity at `active`
+/// Re-seals every sealed item (PIN versions, service secrets, orgs' Graph tokens) from the identity at `active`
 /// to a new identity, then makes the new one active and keeps the old one as
 /// `<stem>.retired-<time>.txt` (0600). Run it with the service stopped.
 ///
@@ -91,6 +92,11 @@ pub async fn rotate(
         + count(
             store,
             "SELECT COUNT(*) FROM service_secrets WHERE sealed_next IS NOT NULL",
+        )
+        .await?
+        + count(
+            store,
+            "SELECT COUNT(*) FROM graph_credentials WHERE sealed_next IS NOT NULL",
         )
         .await?;
     if !next_path.exists() && waiting > 0 {
@@ -150,7 +156,9 @@ async fn reseal(
         .fetch_all(pool).await)?;
     let secrets: Vec<(String, String)> = on_pool!(store, pool => sqlx::query_as(
         "SELECT name, sealed FROM service_secrets WHERE sealed_next IS NULL").fetch_all(pool).await)?;
-    let total = u64::try_from(versions.len() + secrets.len()).unwrap_or(u64::MAX);
+    let tokens: Vec<(String, String)> = on_pool!(store, pool => sqlx::query_as(
+        "SELECT org_id, sealed FROM graph_credentials WHERE sealed_next IS NULL").fetch_all(pool).await)?;
+    let total = u64::try_from(versions.len() + secrets.len() + tokens.len()).unwrap_or(u64::MAX);
     let mut done = 0u64;
     for (id, sealed, recovery) in versions {
         let mut recipients = vec![new.recipient()];
@@ -172,6 +180,15 @@ async fn reseal(
         done += 1;
         progress(done, total);
     }
+    // Orgs' Graph tokens are sealed to the service identity alone, like service secrets.
+    for (org, sealed) in tokens {
+        let secret: vault::Secret = vault::open(sealed.as_bytes(), old)?;
+        let next = vault::seal(&secret, &vault::Recipients::new([new.recipient()])?)?;
+        on_pool!(store, pool => sqlx::query("UPDATE graph_credentials SET sealed_next = $2 WHERE org_id = $1 AND sealed = $3")
+            .bind(&org).bind(next.as_str()).bind(&sealed).execute(pool).await.map(|r| r.rows_affected()))?;
+        done += 1;
+        progress(done, total);
+    }
     Ok(())
 }
 
@@ -180,8 +197,11 @@ async fn reseal(
 async fn verify(store: &Store, old: Option<&Identity>, new: &Identity) -> Result<(), Error> {
     let versions: Vec<(String, Option<String>)> = on_pool!(store, pool => sqlx::query_as(
         "SELECT sealed, sealed_next FROM pin_versions").fetch_all(pool).await)?;
-    let secrets: Vec<(String, Option<String>)> = on_pool!(store, pool => sqlx::query_as(
+    let mut secrets: Vec<(String, Option<String>)> = on_pool!(store, pool => sqlx::query_as(
         "SELECT sealed, sealed_next FROM service_secrets").fetch_all(pool).await)?;
+    let tokens: Vec<(String, Option<String>)> = on_pool!(store, pool => sqlx::query_as(
+        "SELECT sealed, sealed_next FROM graph_credentials").fetch_all(pool).await)?;
+    secrets.extend(tokens);
     let broken = |what: &str| Error::KeyRotation(format!("{what}; run `keys rotate` again"));
     for (sealed, next) in versions {
         let next = next.ok_or_else(|| broken("a PIN version was added during the rotation"))?;
@@ -221,6 +241,9 @@ async fn swap_database(store: &Store, new: &Identity) -> Result<usize, Error> {
     let secrets = on_tx!(tx, conn => sqlx::query(
         "UPDATE service_secrets SET sealed = sealed_next, sealed_next = NULL WHERE sealed_next IS NOT NULL")
         .execute(conn).await.map(|r| r.rows_affected()))?;
+    let tokens = on_tx!(tx, conn => sqlx::query(
+        "UPDATE graph_credentials SET sealed = sealed_next, sealed_next = NULL WHERE sealed_next IS NOT NULL")
+        .execute(conn).await.map(|r| r.rows_affected()))?;
     let now = chrono::Utc::now();
     for (org, count) in orgs {
         let draft = crate::custody::protocol_event(
@@ -232,5 +255,5 @@ async fn swap_database(store: &Store, new: &Identity) -> Result<usize, Error> {
         crate::ledger::append(&mut tx, &org, now, draft).await?;
     }
     tx.commit().await?;
-    Ok(usize::try_from(versions + secrets).unwrap_or(usize::MAX))
+    Ok(usize::try_from(versions + secrets + tokens).unwrap_or(usize::MAX))
 }

@@ -6,6 +6,7 @@
 pub mod access;
 pub mod checkpoints;
 mod clock;
+pub mod credentials;
 pub mod custody;
 pub mod error;
 pub mod escrow;
@@ -20,6 +21,7 @@ pub mod members;
 pub mod numbers;
 pub mod orgs;
 pub mod policies;
+pub mod recovery;
 pub mod reviews;
 pub mod sessions;
 pub mod store;

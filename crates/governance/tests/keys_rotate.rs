@@ -53,4 +53,18 @@ on_both_databases! {
         assert_eq!(w.sandbox.pin_matches(&numbers[2], &graph::PinSecret::new(pin.expose()).unwrap()), Some(true));
         assert!(ledger(&w.store).await.iter().any(|(a, _)| a == "keys.rotated"));
     }
+
+    async fn the_orgs_graph_token_opens_with_the_new_identity_after_keys_rotate(db) {
+        let w = world(&db, 1).await;
+        let token = w.sandbox.system_user_token();
+        governance::credentials::set(&w.store, &w.escrow, &w.meta.graph, &governance::access::Caller::cli(ORG), &token).await.unwrap();
+        let path = common::identity_path(&db);
+        let rotation = governance::keys::rotate(&w.store, &path, &|_, _| {}).await.unwrap();
+        assert_eq!(rotation.resealed, 2, "the fingerprint key and the Graph token");
+        let escrow = Escrow::load(&w.store, vault::Identity::load(&path).unwrap()).await.unwrap();
+        let opened = governance::credentials::open(&w.store, &escrow, ORG).await.unwrap();
+        assert_eq!(opened.expose(), token.expose());
+        let retired = Escrow::load(&w.store, vault::Identity::load(&rotation.retired.unwrap()).unwrap()).await;
+        assert!(retired.is_err(), "the retired identity opens nothing any more");
+    }
 }

@@ -135,8 +135,27 @@ pub struct Settings {
 pub enum Command {
     /// Run the service
     Serve,
+    /// Try pinward: embedded SQLite in the data dir, the Graph sandbox in-process, two
+    /// seeded orgs with numbers and users; prints the URL and every demo login
+    Demo {
+        /// Delete the demo's database and keys first and seed again (only in a data dir a
+        /// demo created)
+        #[arg(long)]
+        reset: bool,
+        /// Password of every demo user [default: a fresh one, printed]
+        #[arg(
+            long,
+            env = "PINWARD_DEMO_PASSWORD",
+            value_name = "PASSWORD",
+            hide_env_values = true
+        )]
+        password: Option<String>,
+    },
     /// Apply database migrations and exit
     Migrate,
+    /// Orgs, their members and API tokens (run by the service's operator)
+    #[command(subcommand)]
+    Admin(AdminCommand),
     /// The service's keys
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -144,8 +163,15 @@ pub enum Command {
     #[command(subcommand)]
     Ledger(LedgerCommand),
     /// Read the org's inventory from Meta: businesses → WABAs → numbers. New numbers join
-    /// the take-custody queue. Reads the org's Graph token from PINWARD_GRAPH_TOKEN.
+    /// the take-custody queue. Uses the org's stored Graph token (PINWARD_GRAPH_TOKEN overrides it).
     Sync(SyncArgs),
+    /// The org's Graph system-user token: store it sealed (read from standard input), show
+    /// what Meta says about it, check it again
+    #[command(subcommand)]
+    Credentials(CredentialsCommand),
+    /// The org's recovery recipients (age public keys every new PIN is also sealed to)
+    #[command(subcommand)]
+    Recovery(RecoveryCommand),
     /// Bulk PIN rotations: start, status, pause, resume, cancel
     #[command(subcommand)]
     Rotate(RotateCommand),
@@ -274,7 +300,7 @@ pub struct RunArgs {
 pub enum RotateCommand {
     /// Start a rotation job and work on it until it is done, paused or cancelled (unknown
     /// numbers are taken into custody, escrowed ones rotated, pending ones resumed).
-    /// Reads the org's Graph token from PINWARD_GRAPH_TOKEN, On-Premises admin login from
+    /// Uses the org's stored Graph token (PINWARD_GRAPH_TOKEN overrides it), On-Premises admin login from
     /// PINWARD_ONPREM_USERNAME / PINWARD_ONPREM_PASSWORD.
     Start {
         #[command(flatten)]
@@ -337,5 +363,189 @@ pub enum EscrowCommand {
         /// Folder to write (created if missing)
         #[arg(long, value_name = "DIR")]
         out: std::path::PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Orgs (tenants): create, list
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Members of an org: create, list, deactivate
+    #[command(subcommand)]
+    User(UserCommand),
+    /// API tokens of an org: create (shown once), list, revoke
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// Create an org
+    Create {
+        /// Short unique name: a-z, 0-9 and -
+        #[arg(long)]
+        slug: String,
+        /// The name people read
+        #[arg(long)]
+        name: String,
+        /// Print the org as one JSON object
+        #[arg(long)]
+        json: bool,
+    },
+    /// List every org
+    List {
+        /// One JSON array
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a person to an org with a role, creating the account if the email has none.
+    /// The password comes from --password-stdin; without it a new account gets a generated
+    /// password, printed once.
+    Create {
+        /// The org's id or slug
+        #[arg(long)]
+        org: String,
+        /// The person's email
+        #[arg(long)]
+        email: String,
+        /// The person's name
+        #[arg(long)]
+        name: String,
+        /// admin, ops, auditor or business_admin
+        #[arg(long)]
+        role: String,
+        /// A client a business_admin sees (repeat for more)
+        #[arg(long = "client", value_name = "ID")]
+        clients: Vec<String>,
+        /// Read the new account's password from standard input
+        #[arg(long)]
+        password_stdin: bool,
+        /// Print the member as one JSON object
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the members of an org
+    List {
+        /// The org's id or slug
+        #[arg(long)]
+        org: String,
+        /// One JSON array
+        #[arg(long)]
+        json: bool,
+    },
+    /// Deactivate a member: no more access to the org, every session of the person ends
+    Deactivate {
+        /// The org's id or slug
+        #[arg(long)]
+        org: String,
+        /// The member's email
+        #[arg(long)]
+        email: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create an API token; its secret is printed once and stored only hashed
+    Create {
+        /// The org's id or slug
+        #[arg(long)]
+        org: String,
+        /// What the token is for
+        #[arg(long)]
+        name: String,
+        /// admin, ops or auditor
+        #[arg(long)]
+        role: String,
+        /// Print the token and its secret as one JSON object
+        #[arg(long)]
+        json: bool,
+    },
+    /// List an org's tokens (never their secrets)
+    List {
+        /// The org's id or slug
+        #[arg(long)]
+        org: String,
+        /// One JSON array
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a token: it authenticates no more
+    Revoke {
+        /// The org's id or slug
+        #[arg(long)]
+        org: String,
+        /// The token's id (from `admin token list`)
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CredentialsCommand {
+    /// Check a system-user token with Meta and store it sealed (the token is read from
+    /// standard input, never from the command line)
+    Set {
+        /// The org's id or slug
+        #[arg(long)]
+        org: String,
+        /// Print the token's facts as one JSON object
+        #[arg(long)]
+        json: bool,
+    },
+    /// What Meta said about the org's token: validity, scopes, assets, expiry
+    Show {
+        /// The org's id or slug
+        #[arg(long)]
+        org: String,
+        /// One JSON object (null when no token is stored)
+        #[arg(long)]
+        json: bool,
+    },
+    /// Ask Meta about the stored token again
+    Check {
+        /// The org's id or slug
+        #[arg(long)]
+        org: String,
+        /// One JSON object
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RecoveryCommand {
+    /// Add an age public key (age1…) every new PIN of the org is also sealed to
+    Add {
+        /// The org's id or slug
+        #[arg(long)]
+        org: String,
+        /// The age public key
+        #[arg(long)]
+        recipient: String,
+        /// What the key is, e.g. "offline key in the safe"
+        #[arg(long)]
+        label: String,
+    },
+    /// List the org's recovery recipients
+    List {
+        /// The org's id or slug
+        #[arg(long)]
+        org: String,
+        /// One JSON array
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a recovery recipient (PINs sealed before stay readable by it until rotated)
+    Remove {
+        /// The org's id or slug
+        #[arg(long)]
+        org: String,
+        /// The recipient's id (from `recovery list`)
+        id: String,
     },
 }

@@ -17,7 +17,7 @@ use url::Url;
 use crate::cli::Settings;
 
 /// Where and how pinward runs.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Config {
     pub data_dir: PathBuf,
     pub database: DatabaseTarget,
@@ -35,7 +35,7 @@ pub struct Config {
 }
 
 /// Single sign-on through an OpenID Connect provider.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct OidcConfig {
     pub issuer: Url,
     pub client_id: String,
@@ -47,7 +47,7 @@ pub struct OidcConfig {
 }
 
 /// Where notification emails go out.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct SmtpConfig {
     pub url: SecretUrl,
     pub from: String,
@@ -63,6 +63,7 @@ pub enum LogFormat {
 }
 
 /// A secret string; `Debug` shows `[redacted]` and there is no `Display`.
+#[derive(Clone)]
 pub struct Redacted(
     #[expect(
         dead_code,
@@ -78,6 +79,7 @@ impl fmt::Debug for Redacted {
 }
 
 /// A URL that may carry credentials in any part; `Debug` shows only scheme, host and port.
+#[derive(Clone)]
 pub struct SecretUrl(pub Url);
 
 impl fmt::Debug for SecretUrl {

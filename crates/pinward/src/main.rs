@@ -52,9 +52,24 @@ async fn run(command: Command, config: &Config, listen_given: bool) -> Result<()
             config.prepare_data_dir()?;
             commands::serve::run(config).await?;
         }
+        Command::Demo { reset, password } => {
+            commands::demo::run(config, reset, password).await?;
+        }
         Command::Migrate => {
             config.prepare_data_dir()?;
             commands::migrate::run(config).await?;
+        }
+        Command::Admin(command) => {
+            config.prepare_data_dir()?;
+            commands::admin::run(config, command).await?;
+        }
+        Command::Credentials(command) => {
+            config.prepare_data_dir()?;
+            commands::credentials::credentials(config, command).await?;
+        }
+        Command::Recovery(command) => {
+            config.prepare_data_dir()?;
+            commands::credentials::recovery(config, command).await?;
         }
         Command::Ledger(LedgerCommand::Export {
             org,

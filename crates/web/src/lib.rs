@@ -32,7 +32,7 @@ use tokio::net::TcpListener;
 use tower_sessions::ExpiredDeletion;
 
 pub use error::AppError;
-pub use state::{AppState, Site};
+pub use state::{AppState, Custody, Site};
 
 /// Every route of pinward with its middleware.
 pub fn app(state: AppState) -> Router {

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use governance::Store;
+use governance::custody::{Custodian, Escrow, Settings};
+use graph::GraphClient;
 use url::Url;
 
 use crate::auth::throttle::Throttle;
@@ -22,6 +24,42 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Failed password checks, for sign-in and step-up throttling.
     pub throttle: Arc<Throttle>,
+    /// What custody actions need (take custody, rotate, reveal, release); `None` in tests
+    /// that serve pages only.
+    pub custody: Option<Arc<Custody>>,
+}
+
+/// The service's escrow keys and its Graph client: with an org's stored credential they
+/// make that org's [`governance::custody::Custodian`] (see [`Custody::for_org`]).
+#[derive(Debug)]
+pub struct Custody {
+    /// Seals new PINs and opens escrowed ones with the service identity.
+    pub escrow: Arc<Escrow>,
+    /// Reaches Meta (or the Graph sandbox) for every org.
+    pub graph: GraphClient,
+    /// Lease and retry timing of the custody protocol.
+    pub settings: Settings,
+}
+
+impl Custody {
+    /// The custodian of `org` and the org's recovery recipients.
+    ///
+    /// # Errors
+    /// As [`governance::custody::for_org`].
+    pub async fn for_org(
+        &self,
+        store: &Store,
+        org: &str,
+    ) -> Result<(Custodian, Vec<vault::Recipient>), governance::Error> {
+        governance::custody::for_org(
+            store,
+            Arc::clone(&self.escrow),
+            self.graph.clone(),
+            org,
+            self.settings.clone(),
+        )
+        .await
+    }
 }
 
 impl AppState {
@@ -35,7 +73,15 @@ impl AppState {
             site: Arc::new(Site::new(public_url)),
             metrics: Arc::new(Metrics::new()),
             throttle: Arc::new(Throttle::default()),
+            custody: None,
         }
+    }
+
+    /// The same state, able to run custody actions.
+    #[must_use]
+    pub fn with_custody(mut self, custody: Custody) -> AppState {
+        self.custody = Some(Arc::new(custody));
+        self
     }
 }
 

@@ -39,6 +39,7 @@ use vault::{Pin, Recipient};
 pub use actions::{NumberCustody, VersionInfo, record_out_of_band, release, reveal, status};
 pub use connector::{MetaAccess, OnPremLogin};
 pub use escrow::Escrow;
+pub(crate) use escrow::open_either;
 pub(crate) use escrow::open_pin;
 pub(crate) use protocol::event as protocol_event;
 pub use state::PinState;
@@ -286,4 +287,29 @@ impl Custodian {
         }
         Ok(results)
     }
+}
+
+/// Custody of one org from what pinward stores: a [`Custodian`] reaching Meta with the
+/// org's Graph credential (opened with the service identity), and the org's recovery
+/// recipients that every new PIN is sealed to. The dashboard and the API use it; the CLI
+/// adds its overrides (`PINWARD_GRAPH_TOKEN`, On-Premises login) on top.
+///
+/// # Errors
+/// [`Error::NotFound`] `graph credential` when the org has none; database and vault errors.
+pub async fn for_org(
+    store: &Store,
+    escrow: Arc<Escrow>,
+    graph: graph::GraphClient,
+    org: &str,
+    settings: Settings,
+) -> Result<(Custodian, Vec<Recipient>), Error> {
+    let token = crate::credentials::open(store, &escrow, org).await?;
+    let recovery = crate::recovery::recipients_of(store, org).await?;
+    let meta = MetaAccess {
+        graph,
+        token,
+        on_prem: None,
+    };
+    let custodian = Custodian::new(store.clone(), escrow, Arc::new(meta), settings);
+    Ok((custodian, recovery))
 }

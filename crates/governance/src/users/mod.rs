@@ -275,6 +275,28 @@ pub async fn memberships(store: &Store, user_id: &str) -> Result<Vec<Membership>
     Ok(found)
 }
 
+/// Replaces the password of an account (Argon2id). Not ledgered: an account is not any
+/// org's (the demo resets its printed logins with it; an admin reset would ledger per org).
+///
+/// # Errors
+/// [`Error::Invalid`] naming `password` when it breaks the policy (nothing changed);
+/// [`Error::NotFound`] `user`.
+pub async fn set_password(store: &Store, user_id: &str, password: &Password) -> Result<(), Error> {
+    password.check_policy()?;
+    let hash = password::hash(password).await?;
+    let sql = "UPDATE users SET password_hash = $2 WHERE id = $1";
+    let updated = on_pool!(store, pool => sqlx::query(sql)
+        .bind(user_id)
+        .bind(hash)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+    if updated == 0 {
+        return Err(Error::NotFound { what: "user" });
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

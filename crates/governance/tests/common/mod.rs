@@ -197,3 +197,24 @@ impl World {
             .collect()
     }
 }
+
+/// The first column of the first row of `query`, as text (test inspection only).
+pub async fn dump_text(db: &TestDb, query: &str) -> String {
+    let query = sqlx::AssertSqlSafe(query.to_owned());
+    match db.backend() {
+        Backend::Sqlite => {
+            let mut conn = sqlx::SqliteConnection::connect(db.url()).await.unwrap();
+            sqlx::query_scalar(query)
+                .fetch_one(&mut conn)
+                .await
+                .unwrap()
+        }
+        Backend::Postgres => {
+            let mut conn = sqlx::PgConnection::connect(db.url()).await.unwrap();
+            sqlx::query_scalar(query)
+                .fetch_one(&mut conn)
+                .await
+                .unwrap()
+        }
+    }
+}

@@ -1,9 +1,11 @@
 //! `pinward sync`, `pinward rotate …` and `pinward escrow export`: inventory and PIN
 //! custody from the command line.
 //!
-//! Until the org's Graph credential is stored in pinward, the token comes from
-//! `PINWARD_GRAPH_TOKEN` and the On-Premises admin login from `PINWARD_ONPREM_USERNAME` /
-//! `PINWARD_ONPREM_PASSWORD`. A progress bar is drawn on a terminal only.
+//! The org's Graph token is the credential stored with `pinward credentials set`;
+//! `PINWARD_GRAPH_TOKEN` overrides it (for a one-off run with another token). The
+//! On-Premises admin login comes from `PINWARD_ONPREM_USERNAME` / `PINWARD_ONPREM_PASSWORD`.
+//! New PINs are sealed to the org's recovery recipients (`pinward recovery add`) and to
+//! those of `--recovery FILE`. A progress bar is drawn on a terminal only.
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
@@ -22,14 +24,39 @@ use vault::Recipient;
 use crate::cli::{RunArgs, SyncArgs};
 use crate::config::Config;
 
-fn meta_access(config: &Config) -> anyhow::Result<MetaAccess> {
-    let token = std::env::var("PINWARD_GRAPH_TOKEN")
-        .ok()
-        .filter(|t| !t.trim().is_empty())
-        .context("PINWARD_GRAPH_TOKEN: set it to the org's system-user token")?;
+pub(crate) fn graph_client(config: &Config) -> anyhow::Result<GraphClient> {
     let mut graph_config = GraphConfig::new(config.graph_base_url.clone());
     graph_config.version = config.graph_version;
-    let graph = GraphClient::new(graph_config).context("cannot build the Graph client")?;
+    GraphClient::new(graph_config).context("cannot build the Graph client")
+}
+
+/// The org's id, from its id or slug.
+pub(crate) async fn org_id(store: &Store, org: &str) -> anyhow::Result<String> {
+    let found = governance::orgs::find(store, org)
+        .await
+        .with_context(|| format!("--org {org}"))?;
+    Ok(found.id)
+}
+
+/// How to reach Meta for `org`: `PINWARD_GRAPH_TOKEN` if set, else the org's stored
+/// credential (opened with the service identity).
+async fn meta_access(config: &Config, store: &Store, org: &str) -> anyhow::Result<MetaAccess> {
+    let token = match std::env::var("PINWARD_GRAPH_TOKEN")
+        .ok()
+        .filter(|t| !t.trim().is_empty())
+    {
+        Some(token) => AccessToken::from(token),
+        None => {
+            let identity = super::keys::open_identity(store, config).await?;
+            let escrow = Escrow::load(store, identity)
+                .await
+                .context("cannot open the escrow keys")?;
+            governance::credentials::open(store, &escrow, org)
+                .await
+                .context("the org has no Graph token: store one with `pinward credentials set --org ORG` (or set PINWARD_GRAPH_TOKEN)")?
+        }
+    };
+    let graph = graph_client(config)?;
     let on_prem = match (
         std::env::var("PINWARD_ONPREM_USERNAME"),
         std::env::var("PINWARD_ONPREM_PASSWORD"),
@@ -42,7 +69,7 @@ fn meta_access(config: &Config) -> anyhow::Result<MetaAccess> {
     };
     Ok(MetaAccess {
         graph,
-        token: AccessToken::from(token),
+        token,
         on_prem,
     })
 }
@@ -76,15 +103,16 @@ pub async fn sync(config: &Config, args: &SyncArgs) -> anyhow::Result<()> {
             BusinessId::parse(b).map_err(|_| anyhow::anyhow!("--business {b}: a Meta id is digits"))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let meta = meta_access(config)?;
     let store = super::open_store(config).await?;
+    let org = org_id(&store, &args.org).await?;
+    let meta = meta_access(config, &store, &org).await?;
     let spinner = bar(0, "reading from Meta");
     let options = governance::sync::SyncOptions {
         on_prem_url_template: args.on_prem_url_template.clone(),
     };
     let report = governance::sync::run(
         &store,
-        &args.org,
+        &org,
         &Actor::system(),
         &meta,
         &businesses,
@@ -118,7 +146,25 @@ pub async fn sync(config: &Config, args: &SyncArgs) -> anyhow::Result<()> {
     }
 }
 
-fn recovery_recipients(path: Option<&Path>) -> anyhow::Result<Vec<Recipient>> {
+/// The org's stored recovery recipients plus those of `--recovery FILE`.
+async fn recovery_recipients(
+    store: &Store,
+    org: &str,
+    path: Option<&Path>,
+) -> anyhow::Result<Vec<Recipient>> {
+    let mut recipients = governance::recovery::recipients_of(store, org).await?;
+    for extra in recovery_file(path)? {
+        if !recipients
+            .iter()
+            .any(|r| r.to_string() == extra.to_string())
+        {
+            recipients.push(extra);
+        }
+    }
+    Ok(recipients)
+}
+
+fn recovery_file(path: Option<&Path>) -> anyhow::Result<Vec<Recipient>> {
     let Some(path) = path else {
         return Ok(Vec::new());
     };
@@ -129,9 +175,10 @@ fn recovery_recipients(path: Option<&Path>) -> anyhow::Result<Vec<Recipient>> {
     Ok(recipients.iter().cloned().collect())
 }
 
-async fn custodian(config: &Config, run: &RunArgs) -> anyhow::Result<(Store, Custodian)> {
-    let meta = meta_access(config)?;
+async fn custodian(config: &Config, run: &RunArgs) -> anyhow::Result<(Store, Custodian, String)> {
     let store = super::open_store(config).await?;
+    let org = org_id(&store, &run.org).await?;
+    let meta = meta_access(config, &store, &org).await?;
     let identity = super::keys::open_identity(&store, config).await?;
     let escrow = Escrow::load(&store, identity)
         .await
@@ -141,15 +188,20 @@ async fn custodian(config: &Config, run: &RunArgs) -> anyhow::Result<(Store, Cus
         ..Settings::default()
     };
     let custodian = Custodian::new(store.clone(), Arc::new(escrow), Arc::new(meta), settings);
-    Ok((store, custodian))
+    Ok((store, custodian, org))
 }
 
 /// Works on the job until it is finished, paused or cancelled, waiting for the leases of
 /// dead workers to expire so their items are taken over.
-async fn work(custodian: &Custodian, run: &RunArgs, job: &str) -> anyhow::Result<JobStatus> {
-    let recovery = recovery_recipients(run.recovery.as_deref())?;
+async fn work(
+    custodian: &Custodian,
+    run: &RunArgs,
+    org: &str,
+    job: &str,
+) -> anyhow::Result<JobStatus> {
     let store = custodian.store();
-    let initial = jobs::status(store, &run.org, job).await?;
+    let recovery = recovery_recipients(store, org, run.recovery.as_deref()).await?;
+    let initial = jobs::status(store, org, job).await?;
     let progress = bar(u64::try_from(initial.total).unwrap_or(0), "rotating");
     let show = |status: &JobStatus| {
         if let Some(bar) = &progress {
@@ -157,8 +209,7 @@ async fn work(custodian: &Custodian, run: &RunArgs, job: &str) -> anyhow::Result
         }
     };
     let status = loop {
-        let status =
-            jobs::run(custodian, &run.org, &Actor::system(), job, &recovery, &show).await?;
+        let status = jobs::run(custodian, org, &Actor::system(), job, &recovery, &show).await?;
         if status.status != "running" || status.running == 0 {
             break status;
         }
@@ -209,10 +260,10 @@ pub async fn rotate_start(
             .collect::<anyhow::Result<Vec<_>>>()?;
         Selection::Numbers(ids)
     };
-    let (store, custodian) = custodian(config, run).await?;
-    let job = jobs::start(&store, &run.org, &Actor::system(), &selection, concurrency).await?;
+    let (store, custodian, org) = custodian(config, run).await?;
+    let job = jobs::start(&store, &org, &Actor::system(), &selection, concurrency).await?;
     stdout_line(&format!("rotation job {job} started"))?;
-    let status = work(&custodian, run, &job).await?;
+    let status = work(&custodian, run, &org, &job).await?;
     store.close().await;
     print_status(&status, run.json)?;
     if status.failed > 0 {
@@ -225,19 +276,12 @@ pub async fn rotate_start(
 }
 
 pub async fn rotate_resume(config: &Config, run: &RunArgs, job: &str) -> anyhow::Result<()> {
-    let (store, custodian) = custodian(config, run).await?;
-    let current = jobs::status(&store, &run.org, job).await?;
+    let (store, custodian, org) = custodian(config, run).await?;
+    let current = jobs::status(&store, &org, job).await?;
     if current.status == "paused" {
-        jobs::control(
-            &store,
-            &run.org,
-            &Actor::system(),
-            job,
-            jobs::Command::Resume,
-        )
-        .await?;
+        jobs::control(&store, &org, &Actor::system(), job, jobs::Command::Resume).await?;
     }
-    let status = work(&custodian, run, job).await?;
+    let status = work(&custodian, run, &org, job).await?;
     store.close().await;
     print_status(&status, run.json)
 }

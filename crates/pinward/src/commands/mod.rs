@@ -1,6 +1,9 @@
 //! One module per subcommand.
 
+pub mod admin;
+pub mod credentials;
 pub mod custody;
+pub mod demo;
 pub mod graph_sandbox;
 pub mod keys;
 pub mod ledger;

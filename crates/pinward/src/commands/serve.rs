@@ -11,19 +11,37 @@ use tokio::signal::unix::{SignalKind, signal};
 use crate::config::Config;
 
 pub async fn run(config: &Config) -> anyhow::Result<()> {
-    let store = super::open_store(config).await?;
-    super::keys::open_identity(&store, config).await?;
-    let checkpoint_key = super::keys::open_checkpoint_key(config).await?;
-    let listener = TcpListener::bind(config.listen)
+    let listener = bind(config).await?;
+    run_on(config, listener).await
+}
+
+/// Binds the configured address (`PINWARD_LISTEN`; port 0 picks a free one).
+pub async fn bind(config: &Config) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(config.listen)
         .await
-        .with_context(|| format!("cannot listen on {} (PINWARD_LISTEN)", config.listen))?;
+        .with_context(|| format!("cannot listen on {} (PINWARD_LISTEN)", config.listen))
+}
+
+/// Serves on `listener` until SIGINT or SIGTERM.
+pub async fn run_on(config: &Config, listener: TcpListener) -> anyhow::Result<()> {
+    let store = super::open_store(config).await?;
+    let identity = super::keys::open_identity(&store, config).await?;
+    let escrow = governance::custody::Escrow::load(&store, identity)
+        .await
+        .context("cannot open the escrow keys")?;
+    let checkpoint_key = super::keys::open_checkpoint_key(config).await?;
     let address = listener.local_addr()?;
     let shutdown = shutdown_signal()?;
     let state = web::AppState::new(
         store.clone(),
         config.identity_file.clone(),
         config.public_url.as_ref(),
-    );
+    )
+    .with_custody(web::Custody {
+        escrow: std::sync::Arc::new(escrow),
+        graph: super::custody::graph_client(config)?,
+        settings: governance::custody::Settings::default(),
+    });
     tracing::info!(settings = %config.summary(), "starting");
     tracing::info!(
         backend = store.backend().name(),

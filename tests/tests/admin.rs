@@ -1,0 +1,170 @@
+//! `pinward admin …` as an operator uses it: orgs, members and API tokens through the real
+//! binary on both databases, with one-line errors that name the field and change nothing.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use governance::access::Role;
+use governance::tokens::TokenSecret;
+use governance::users::Password;
+use governance::{DatabaseTarget, Store, tokens, users};
+use pinward_tests::{TestDb, on_both_databases, pinward_bin};
+
+/// Runs the binary with only this test's settings, feeding `stdin`.
+fn pinward_with_input(db: &TestDb, args: &[&str], stdin: &str) -> Output {
+    let mut command = Command::new(pinward_bin());
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("PINWARD_") {
+            command.env_remove(name);
+        }
+    }
+    let mut child = command
+        .args(args)
+        .env("PINWARD_DATA_DIR", db.dir().join("data"))
+        .env("PINWARD_DATABASE_URL", db.url())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run pinward");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn pinward(db: &TestDb, args: &[&str]) -> Output {
+    pinward_with_input(db, args, "")
+}
+
+fn ok(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "pinward failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+/// The one `error: …` line of a failed run.
+fn error(output: &Output) -> String {
+    assert!(!output.status.success(), "pinward succeeded");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    stderr.lines().last().unwrap_or_default().to_owned()
+}
+
+fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text.trim()).unwrap()
+}
+
+async fn store(db: &TestDb) -> Store {
+    Store::connect(&DatabaseTarget::parse(db.url()).unwrap())
+        .await
+        .unwrap()
+}
+
+on_both_databases! {
+    async fn an_operator_creates_and_lists_orgs_and_a_bad_slug_changes_nothing(db) {
+        let created = json(&ok(&pinward(&db, &["admin", "org", "create", "--slug", "acme", "--name", "Acme Partners", "--json"])));
+        assert_eq!(created["slug"], "acme");
+        let listed = json(&ok(&pinward(&db, &["admin", "org", "list", "--json"])));
+        assert_eq!(listed.as_array().unwrap().len(), 1);
+        assert_eq!(listed[0]["id"], created["id"]);
+
+        let bad = pinward(&db, &["admin", "org", "create", "--slug", "Not A Slug", "--name", "X"]);
+        assert!(error(&bad).starts_with("error: slug:"), "{}", error(&bad));
+        let taken = pinward(&db, &["admin", "org", "create", "--slug", "acme", "--name", "X"]);
+        assert!(error(&taken).contains("orgs_slug_uq"), "{}", error(&taken));
+        assert_eq!(json(&ok(&pinward(&db, &["admin", "org", "list", "--json"]))).as_array().unwrap().len(), 1);
+    }
+
+    async fn a_user_created_with_a_password_on_stdin_signs_in_with_it(db) {
+        ok(&pinward(&db, &["admin", "org", "create", "--slug", "acme", "--name", "Acme"]));
+        let member = json(&ok(&pinward_with_input(
+            &db,
+            &["admin", "user", "create", "--org", "acme", "--email", "Ann@Example.com", "--name", "Ann", "--role", "admin", "--password-stdin", "--json"],
+            "correct horse battery staple\n",
+        )));
+        assert_eq!((member["email"].as_str(), member["role"].as_str()), (Some("ann@example.com"), Some("admin")));
+        assert!(member.get("password").is_none());
+        let store = store(&db).await;
+        let user = users::authenticate(&store, "ann@example.com", &Password::new("correct horse battery staple".to_owned())).await.unwrap();
+        assert_eq!(user.display_name, "Ann");
+
+        let listed = ok(&pinward(&db, &["admin", "user", "list", "--org", "acme"]));
+        assert!(listed.contains("ann@example.com\tadmin\tactive"), "{listed}");
+    }
+
+    async fn a_user_created_without_a_password_gets_one_generated_and_shown_once(db) {
+        ok(&pinward(&db, &["admin", "org", "create", "--slug", "acme", "--name", "Acme"]));
+        let out = ok(&pinward(&db, &["admin", "user", "create", "--org", "acme", "--email", "otto@example.com", "--name", "Otto", "--role", "ops"]));
+        let line = out.lines().find(|l| l.starts_with("password (shown once")).unwrap();
+        let password = line.rsplit(' ').next().unwrap();
+        let store = store(&db).await;
+        users::authenticate(&store, "otto@example.com", &Password::new(password.to_owned())).await.unwrap();
+        let listed = ok(&pinward(&db, &["admin", "user", "list", "--org", "acme", "--json"]));
+        assert!(!listed.contains(password));
+    }
+
+    async fn bad_user_input_is_one_line_naming_the_field_and_adds_nobody(db) {
+        ok(&pinward(&db, &["admin", "org", "create", "--slug", "acme", "--name", "Acme"]));
+        let cases: [(&[&str], &str, &str); 5] = [
+            (&["--email", "nobody", "--name", "N", "--role", "ops"], "", "error: email:"),
+            (&["--email", "n@example.com", "--name", "N", "--role", "root"], "", "error: role:"),
+            (&["--email", "n@example.com", "--name", "N", "--role", "business_admin"], "", "error: clients:"),
+            (&["--email", "n@example.com", "--name", "N", "--role", "ops", "--password-stdin"], "short\n", "error: password:"),
+            (&["--email", "n@example.com", "--name", " ", "--role", "ops"], "", "error: name:"),
+        ];
+        for (args, stdin, expected) in cases {
+            let mut all = vec!["admin", "user", "create", "--org", "acme"];
+            all.extend_from_slice(args);
+            let output = pinward_with_input(&db, &all, stdin);
+            let line = error(&output);
+            assert!(line.starts_with(expected), "{args:?}: {line}");
+            assert!(!line.contains("short"), "{line}");
+        }
+        let unknown_org = pinward(&db, &["admin", "user", "list", "--org", "nope"]);
+        assert!(error(&unknown_org).contains("org not found"), "{}", error(&unknown_org));
+        let listed = json(&ok(&pinward(&db, &["admin", "user", "list", "--org", "acme", "--json"])));
+        assert!(listed.as_array().unwrap().is_empty());
+    }
+
+    async fn a_deactivated_user_loses_the_org(db) {
+        ok(&pinward(&db, &["admin", "org", "create", "--slug", "acme", "--name", "Acme"]));
+        ok(&pinward(&db, &["admin", "user", "create", "--org", "acme", "--email", "ann@example.com", "--name", "Ann", "--role", "admin"]));
+        ok(&pinward(&db, &["admin", "user", "create", "--org", "acme", "--email", "otto@example.com", "--name", "Otto", "--role", "ops"]));
+        ok(&pinward(&db, &["admin", "user", "deactivate", "--org", "acme", "--email", "otto@example.com"]));
+        let listed = ok(&pinward(&db, &["admin", "user", "list", "--org", "acme"]));
+        assert!(listed.contains("otto@example.com\tops\tdeactivated"), "{listed}");
+        let store = store(&db).await;
+        let otto = users::find_by_email(&store, "otto@example.com").await.unwrap().unwrap();
+        assert!(users::memberships(&store, &otto.id).await.unwrap().is_empty());
+    }
+
+    async fn a_token_is_printed_once_authenticates_and_stops_when_revoked(db) {
+        ok(&pinward(&db, &["admin", "org", "create", "--slug", "acme", "--name", "Acme"]));
+        let created = json(&ok(&pinward(&db, &["admin", "token", "create", "--org", "acme", "--name", "ci", "--role", "auditor", "--json"])));
+        let secret = created["secret"].as_str().unwrap().to_owned();
+        assert!(secret.starts_with("pwt_"));
+        let store = store(&db).await;
+        let caller = tokens::authenticate(&store, &TokenSecret::new(secret.clone())).await.unwrap();
+        assert_eq!(caller.role, Role::Auditor);
+
+        let listed = ok(&pinward(&db, &["admin", "token", "list", "--org", "acme", "--json"]));
+        assert!(!listed.contains(&secret[secret.len() - 20..]), "{listed}");
+        assert_eq!(json(&listed)[0]["id"], created["id"]);
+
+        let bad_role = pinward(&db, &["admin", "token", "create", "--org", "acme", "--name", "x", "--role", "business_admin"]);
+        assert!(error(&bad_role).starts_with("error: role:"), "{}", error(&bad_role));
+
+        ok(&pinward(&db, &["admin", "token", "revoke", "--org", "acme", created["id"].as_str().unwrap()]));
+        assert!(tokens::authenticate(&store, &TokenSecret::new(secret)).await.is_err());
+        let listed = ok(&pinward(&db, &["admin", "token", "list", "--org", "acme"]));
+        assert!(listed.contains("\trevoked"), "{listed}");
+        assert_eq!(listed.lines().count(), 1);
+    }
+}

@@ -1,0 +1,243 @@
+//! `pinward demo`: seeds once, prints a working login for every role of two orgs, reuses
+//! its data on the next start (with the escrowed PINs back in the sandbox), starts over
+//! with `--reset`, and never touches a data dir that is not a demo's.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use audit::Actor;
+use governance::access::{Caller, Role};
+use governance::health::Problem;
+use governance::numbers::{Filter, PageRequest};
+use governance::users::Password;
+use governance::{DatabaseTarget, Store};
+use graph::PhoneNumberId;
+use pinward_tests::PinwardProcess;
+
+const PASSWORD: &str = "correct-horse-demo";
+
+/// A running demo and what it printed up to its URL line.
+struct Demo {
+    process: PinwardProcess,
+    url: String,
+    graph: String,
+}
+
+fn start(data_dir: &Path, extra: &[&str]) -> Demo {
+    let mut args = vec!["demo"];
+    args.extend_from_slice(extra);
+    let dir = data_dir.display().to_string();
+    let mut process = PinwardProcess::spawn(
+        &args,
+        &[
+            ("PINWARD_DATA_DIR", &dir),
+            ("PINWARD_LISTEN", "127.0.0.1:0"),
+            ("PINWARD_DEMO_PASSWORD", PASSWORD),
+        ],
+    );
+    let line = process.wait_for_line("pinward demo: open ");
+    let url = line
+        .split_whitespace()
+        .last()
+        .unwrap()
+        .trim_end_matches('/')
+        .to_owned();
+    let settings = process.wait_for_line("graph=");
+    let graph = settings
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("graph="))
+        .unwrap()
+        .trim_end_matches("/v26.0")
+        .to_owned();
+    Demo {
+        process,
+        url,
+        graph,
+    }
+}
+
+fn stop(demo: Demo) -> String {
+    demo.process.signal("INT");
+    let (status, output) = demo.process.wait();
+    assert!(
+        status.success(),
+        "the demo stops cleanly on Ctrl-C:\n{output}"
+    );
+    output
+}
+
+async fn open(data_dir: &Path) -> Store {
+    let url = format!("sqlite://{}", data_dir.join("pinward.sqlite3").display());
+    Store::connect(&DatabaseTarget::parse(&url).unwrap())
+        .await
+        .unwrap()
+}
+
+async fn org_ids(store: &Store) -> Vec<String> {
+    governance::orgs::list(store)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.id)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_seeds_two_orgs_with_mixed_numbers_and_a_login_for_every_role() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let demo = start(&data, &[]);
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let health = reqwest::get(format!("{}/healthz", demo.url)).await.unwrap();
+    assert_eq!(health.status(), 200);
+    let output = stop(demo);
+
+    let store = open(&data).await;
+    let orgs = governance::orgs::list(&store).await.unwrap();
+    assert_eq!(orgs.len(), 2, "two orgs, so tenant isolation is visible");
+    let mut total = 0;
+    for org in &orgs {
+        // Every role signs in with the printed password, and only to its own org.
+        for role in Role::ALL {
+            let local = match role {
+                Role::Admin => "admin",
+                Role::Ops => "ops",
+                Role::Auditor => "auditor",
+                Role::BusinessAdmin => "business",
+            };
+            let email = format!("{local}@{}.example", org.slug);
+            assert!(output.contains(&email), "{email} is printed:\n{output}");
+            let user =
+                governance::users::authenticate(&store, &email, &Password::new(PASSWORD.into()))
+                    .await
+                    .unwrap_or_else(|e| panic!("{email} signs in: {e}"));
+            let memberships = governance::users::memberships(&store, &user.id)
+                .await
+                .unwrap();
+            assert_eq!(memberships.len(), 1, "{email}");
+            assert_eq!(memberships[0].org_id, org.id, "{email}");
+        }
+
+        let caller = Caller::cli(&org.id);
+        assert!(
+            governance::credentials::show(&store, &caller)
+                .await
+                .unwrap()
+                .is_some(),
+            "{}: the org's Graph credential is stored",
+            org.slug
+        );
+        let page = governance::numbers::list(
+            &store,
+            &caller,
+            &Filter::default(),
+            PageRequest {
+                page: 1,
+                per_page: 200,
+            },
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+        total += page.total;
+        let states: BTreeSet<String> = page
+            .items
+            .iter()
+            .map(|n| n.pin_state.as_str().to_owned())
+            .collect();
+        assert!(
+            states.contains("escrowed") && states.contains("unknown"),
+            "{states:?}"
+        );
+        let problems: BTreeSet<Problem> =
+            page.items.iter().flat_map(|n| n.health.clone()).collect();
+        for expected in [
+            Problem::NoOwner,
+            Problem::OwnerDeparted,
+            Problem::PinNotEscrowed,
+            Problem::ReviewOverdue,
+            Problem::PersonalRecoveryEmail,
+            Problem::DisposableRecoveryEmail,
+            Problem::FewBackupChannels,
+            Problem::OutOfBandChange,
+        ] {
+            assert!(problems.contains(&expected), "{expected:?} in {problems:?}");
+        }
+    }
+    assert!(total >= 300, "a few hundred numbers: {total}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_start_reuses_the_data_with_the_escrowed_pins_back_at_meta_and_reset_starts_over()
+{
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    stop(start(&data, &[]));
+    let first = org_ids(&open(&data).await).await;
+
+    let demo = start(&data, &[]);
+    let store = open(&data).await;
+    assert_eq!(org_ids(&store).await, first, "the same orgs");
+    // The sandbox of this start holds the PIN pinward escrowed before.
+    let org = &first[0];
+    let escrowed = governance::custody::status(&store, org, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|n| n.pin_state == "escrowed" && !n.escrow_stale)
+        .unwrap();
+    let identity = vault::Identity::load(&data.join("identity.txt")).unwrap();
+    let pin = governance::custody::reveal(
+        &store,
+        &identity,
+        org,
+        &Actor::system(),
+        &PhoneNumberId::parse(&escrowed.phone_number_id).unwrap(),
+        "test: the sandbox got the escrowed PIN back",
+    )
+    .await
+    .unwrap();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let check: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/_sandbox/pin-check", demo.graph))
+        .json(&serde_json::json!({
+            "phone_number_id": escrowed.phone_number_id,
+            "pin": pin.expose(),
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(check["matches"], true, "{check}");
+    let output = stop(demo);
+    assert!(output.contains("reusing the demo data"), "{output}");
+    store.close().await;
+
+    let output = stop(start(&data, &["--reset"]));
+    assert!(output.contains("the demo starts over"), "{output}");
+    let again = org_ids(&open(&data).await).await;
+    assert_eq!(again.len(), 2);
+    assert!(
+        again.iter().all(|id| !first.contains(id)),
+        "new orgs after --reset"
+    );
+}
+
+#[test]
+fn the_demo_refuses_a_data_dir_that_is_not_a_demos() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let dir_text = data.display().to_string();
+    let env = [("PINWARD_DATA_DIR", dir_text.as_str())];
+    let (status, _) = PinwardProcess::spawn(&["migrate"], &env).wait();
+    assert!(status.success());
+    for args in [&["demo"][..], &["demo", "--reset"][..]] {
+        let (status, output) = PinwardProcess::spawn(args, &env).wait();
+        assert!(!status.success(), "{args:?}");
+        assert!(output.contains("not a demo"), "{args:?}: {output}");
+    }
+    assert!(data.join("pinward.sqlite3").exists(), "nothing was deleted");
+}
