@@ -207,7 +207,10 @@ on_both_databases! {
         assert_eq!(response.status(), StatusCode::OK);
         let document: serde_json::Value = serde_json::from_str(&text(response).await).unwrap();
         assert!(document["openapi"].as_str().unwrap().starts_with("3."));
-        assert!(document["paths"]["/api/v1/me"]["get"].is_object(), "{document}");
+        for path in ["/api/v1/me", "/api/v1/numbers", "/api/v1/numbers/{id}"] {
+            assert!(document["paths"][path]["get"].is_object(), "{path}: {document}");
+        }
+        assert!(document["components"]["schemas"]["NumberPage"].is_object());
         assert_eq!(document["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
         assert!(document["components"]["schemas"]["Problem"].is_object());
     }

@@ -3,6 +3,7 @@
 //! document cannot drift from the code.
 
 mod me;
+mod numbers;
 
 use std::sync::Arc;
 
@@ -50,11 +51,17 @@ impl Modify for BearerToken {
     }
 }
 
+/// Every API route, each carrying its OpenAPI description.
+fn documented() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(me::me))
+        .routes(routes!(numbers::list))
+        .routes(routes!(numbers::show))
+}
+
 /// The API routes and the OpenAPI document describing them.
 pub(crate) fn routes() -> axum::Router<AppState> {
-    let (router, document) = OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .routes(routes!(me::me))
-        .split_for_parts();
+    let (router, document) = documented().split_for_parts();
     let document = Arc::new(document);
     router.route(
         "/api/v1/openapi.json",
@@ -68,8 +75,5 @@ pub(crate) fn routes() -> axum::Router<AppState> {
 /// The OpenAPI document, for tools that want it without a server.
 #[must_use]
 pub fn openapi() -> Document {
-    let (_, document) = OpenApiRouter::<AppState>::with_openapi(ApiDoc::openapi())
-        .routes(routes!(me::me))
-        .split_for_parts();
-    document
+    documented().into_openapi()
 }

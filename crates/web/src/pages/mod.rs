@@ -1,6 +1,7 @@
 //! The dashboard's pages: one module per feature, each a handler that extracts, calls one
 //! governance use case, and renders a template whose struct carries `page: PageContext`.
 
+mod number;
 mod numbers;
 mod overview;
 mod signin;
@@ -14,4 +15,5 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(signin::routes())
         .merge(overview::routes())
         .merge(numbers::routes())
+        .merge(number::routes())
 }

@@ -159,3 +159,56 @@ pub async fn sign_in(app: &Router, email: &str) -> String {
 pub fn enc(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
+
+/// Runs SQL as the database's owner (test fixtures only).
+pub async fn sql(db: &TestDb, statements: &[String]) {
+    use sqlx::Connection;
+    match db.backend() {
+        pinward_tests::Backend::Sqlite => {
+            let mut conn = sqlx::SqliteConnection::connect(db.url()).await.unwrap();
+            for s in statements {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(s.clone()))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+            }
+        }
+        pinward_tests::Backend::Postgres => {
+            let mut conn = sqlx::PgConnection::connect(db.url()).await.unwrap();
+            for s in statements {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(s.clone()))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+}
+
+/// A client, a WABA and number `meta` (escrowed, version 1) in `org`.
+pub async fn seed_number(db: &TestDb, org: &str, meta: &str, display: &str) {
+    let t = "'2026-01-01T00:00:00Z'";
+    sql(
+        db,
+        &[
+            format!(
+                "INSERT INTO clients (id, org_id, name, created_at) VALUES ('c-{meta}', '{org}', 'Client {meta}', {t})"
+            ),
+            format!(
+                "INSERT INTO wabas (id, org_id, client_id, meta_waba_id, name, ownership, first_seen_at, last_seen_at) \
+                 VALUES ('w-{meta}', '{org}', 'c-{meta}', 'meta-w-{meta}', 'WABA {meta}', 'client', {t}, {t})"
+            ),
+            format!(
+                "INSERT INTO phone_numbers (id, org_id, waba_id, meta_phone_number_id, display_phone_number, verified_name, \
+                 pin_state, first_seen_at, last_synced_at) \
+                 VALUES ('n-{meta}', '{org}', 'w-{meta}', '{meta}', '{display}', 'Shop {meta}', 'escrowed', {t}, {t})"
+            ),
+            format!(
+                "INSERT INTO pin_versions (id, org_id, phone_number_id, version, status, attempt_id, sealed, fingerprint, \
+                 created_by, created_at, confirmed_at) VALUES ('v-{meta}', '{org}', 'n-{meta}', 1, 'current', \
+                 'a-{meta}', 'sealed', 'fp-{meta}', 'system', '2026-10-01T00:00:00Z', '2026-10-01T00:00:05Z')"
+            ),
+        ],
+    )
+    .await;
+}

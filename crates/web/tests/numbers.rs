@@ -1,0 +1,117 @@
+//! The numbers pages: the list and one number's record, scoped to the signed-in member's
+//! org, on both databases.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use axum::http::StatusCode;
+use common::*;
+use governance::access::Role;
+use pinward_tests::on_both_databases;
+
+on_both_databases! {
+    async fn a_member_finds_a_number_in_the_list_and_opens_its_record_without_any_pin(db) {
+        let store = store(&db).await;
+        let org = org_with_member(&store, "acme", "ann@example.com", Role::Auditor).await;
+        seed_number(&db, &org, "1001", "+1 555-0100").await;
+        seed_number(&db, &org, "1002", "+1 555-0200").await;
+        let app = router(store, &db, None);
+        let cookie = sign_in(&app, "ann@example.com").await;
+
+        let list = text(send(&app, get_as("/numbers?q=0100", &cookie)).await).await;
+        assert!(list.contains("href=\"/numbers/1001\"") && list.contains("+1 555-0100"), "{list}");
+        assert!(!list.contains("+1 555-0200"), "the search narrows the list");
+        assert!(list.contains("1–1 of 1"), "{list}");
+
+        let response = send(&app, get_as("/numbers/1001", &cookie)).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(header(&response, "cache-control"), "no-store");
+        let record = text(response).await;
+        assert!(record.contains("+1 555-0100") && record.contains("Shop 1001"), "{record}");
+        assert!(record.contains("<td>current</td>"), "version 1 is listed: {record}");
+        assert!(record.contains("no main owner"), "health is shown: {record}");
+    }
+
+    async fn another_orgs_number_is_a_404_like_a_number_that_does_not_exist(db) {
+        let store = store(&db).await;
+        let acme = org_with_member(&store, "acme", "ann@example.com", Role::Admin).await;
+        org_with_member(&store, "rival", "rick@example.com", Role::Admin).await;
+        seed_number(&db, &acme, "1001", "+1 555-0100").await;
+        let app = router(store, &db, None);
+        let rick = sign_in(&app, "rick@example.com").await;
+
+        for path in ["/numbers/1001", "/numbers/9999", "/numbers/not-a-number-id!"] {
+            let response = send(&app, get_as(path, &rick)).await;
+            assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+            let page = text(response).await;
+            assert!(page.contains("<p>phone number not found</p>"), "the same words for each: {path}: {page}");
+            assert!(!page.contains("555-0100"), "{path}");
+        }
+        let list = text(send(&app, get_as("/numbers", &rick)).await).await;
+        assert!(!list.contains("555-0100"), "{list}");
+    }
+}
+
+mod api {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::{Request, header};
+    use governance::access::Caller;
+
+    async fn token(store: &governance::Store, org: &str) -> String {
+        let (_, secret) = governance::tokens::create(store, &Caller::cli(org), "ci", Role::Auditor)
+            .await
+            .unwrap();
+        secret.expose().to_owned()
+    }
+
+    fn get_with(path: &str, token: &str) -> Request<Body> {
+        Request::get(path)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap()
+    }
+
+    on_both_databases! {
+        async fn a_token_lists_and_reads_its_orgs_numbers_and_another_orgs_are_404_problems(db) {
+            let store = store(&db).await;
+            let acme = org_with_member(&store, "acme", "ann@example.com", Role::Admin).await;
+            let rival = org_with_member(&store, "rival", "rick@example.com", Role::Admin).await;
+            seed_number(&db, &acme, "1001", "+1 555-0100").await;
+            seed_number(&db, &rival, "9001", "+44 20 0000").await;
+            let acme_token = token(&store, &acme).await;
+            let rival_token = token(&store, &rival).await;
+            let app = router(store, &db, None);
+
+            let response = send(&app, get_with("/api/v1/numbers?state=escrowed", &acme_token)).await;
+            assert_eq!(response.status(), StatusCode::OK);
+            let page: serde_json::Value = serde_json::from_str(&text(response).await).unwrap();
+            assert_eq!(page["total"], 1);
+            assert_eq!(page["items"][0]["phone_number_id"], "1001");
+            assert_eq!(page["items"][0]["pin_state"], "escrowed");
+            assert!(page["items"][0]["health"].as_array().unwrap().iter().any(|h| h == "no_owner"));
+
+            let record = send(&app, get_with("/api/v1/numbers/1001", &acme_token)).await;
+            assert_eq!(record.status(), StatusCode::OK);
+
+            let theirs = send(&app, get_with("/api/v1/numbers/1001", &rival_token)).await;
+            assert_eq!(theirs.status(), StatusCode::NOT_FOUND);
+            assert_eq!(header(&theirs, "content-type"), "application/problem+json");
+            let problem: serde_json::Value = serde_json::from_str(&text(theirs).await).unwrap();
+            assert_eq!(problem["detail"], "phone number not found");
+        }
+
+        async fn a_bad_list_parameter_is_a_422_problem_naming_the_field(db) {
+            let store = store(&db).await;
+            let acme = org_with_member(&store, "acme", "ann@example.com", Role::Admin).await;
+            let acme_token = token(&store, &acme).await;
+            let app = router(store, &db, None);
+            for (query, field) in [("state=lost", "state"), ("health=x", "problem"), ("per_page=500", "per_page"), ("page=0", "page")] {
+                let response = send(&app, get_with(&format!("/api/v1/numbers?{query}"), &acme_token)).await;
+                assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{query}");
+                let problem: serde_json::Value = serde_json::from_str(&text(response).await).unwrap();
+                assert_eq!(problem["field"], field, "{query}");
+            }
+        }
+    }
+}

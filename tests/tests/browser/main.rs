@@ -1,0 +1,122 @@
+//! The dashboard in a real headless Chromium against a running `pinward serve`: the pages
+//! load with their stylesheet under the CSP, and a person signs in and out through the
+//! forms (which proves the CSRF token and the Origin check pass for a real browser).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod driver;
+
+use std::time::Duration;
+
+use audit::Actor;
+use fantoccini::Locator;
+use governance::access::{Caller, Role};
+use governance::users::{NewUser, Password};
+use governance::{DatabaseTarget, Store};
+use pinward_tests::{PinwardProcess, TestDb, on_both_databases};
+
+const EMAIL: &str = "ann@example.com";
+const PASSWORD: &str = "correct horse battery staple";
+
+/// An org with one admin, then `pinward serve` on that database.
+async fn serve(db: &TestDb) -> (PinwardProcess, String) {
+    let store = Store::connect(&DatabaseTarget::parse(db.url()).unwrap())
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    let org = governance::orgs::create(&store, &Actor::system(), "acme", "Acme Telecom")
+        .await
+        .unwrap();
+    governance::members::add_new_user(
+        &store,
+        &Caller::cli(&org.id),
+        &NewUser {
+            email: EMAIL.to_owned(),
+            display_name: "Ann Admin".to_owned(),
+            password: Some(Password::new(PASSWORD.to_owned())),
+        },
+        Role::Admin,
+        &[],
+    )
+    .await
+    .unwrap();
+    store.close().await;
+    let data_dir = db.subdir("data");
+    let mut process = PinwardProcess::spawn(
+        &["serve"],
+        &[
+            ("PINWARD_DATA_DIR", data_dir.to_str().unwrap()),
+            ("PINWARD_DATABASE_URL", db.url()),
+            ("PINWARD_LISTEN", "127.0.0.1:0"),
+        ],
+    );
+    let base = process.wait_until_listening();
+    (process, base)
+}
+
+/// Waits (bounded, for a hung browser only) until the page at `path` has loaded: a click
+/// on a link or a submit button returns before the navigation it starts has finished.
+async fn arrived(browser: &fantoccini::Client, base: &str, path: &str) {
+    let url = url::Url::parse(&format!("{base}{path}")).unwrap();
+    browser
+        .wait()
+        .at_most(Duration::from_secs(60))
+        .for_url(&url)
+        .await
+        .unwrap_or_else(|e| panic!("never reached {url}: {e}"));
+}
+
+on_both_databases! {
+    async fn a_person_signs_in_and_out_in_a_real_browser(db) {
+        let (_pinward, base) = serve(&db).await;
+        let chromedriver = driver::Chromedriver::start();
+        let browser = chromedriver.browser().await;
+
+        browser.goto(&format!("{base}/")).await.unwrap();
+        assert_eq!(browser.current_url().await.unwrap().path(), "/signin");
+        let heading = browser.find(Locator::Css("main h1")).await.unwrap();
+        assert_eq!(heading.text().await.unwrap(), "Sign in");
+        // The stylesheet applied: CSP let pinward's own CSS in.
+        let background = browser
+            .execute("return getComputedStyle(document.body).backgroundColor", vec![])
+            .await
+            .unwrap();
+        assert_eq!(background, "rgb(246, 247, 249)");
+        let png = browser.screenshot().await.unwrap();
+        std::fs::write(driver::screenshot_path(&format!("signin-{:?}", db.backend()).to_lowercase()), png).unwrap();
+
+        // A wrong password: the form again, with one answer for every failure.
+        browser.find(Locator::Id("email")).await.unwrap().send_keys(EMAIL).await.unwrap();
+        browser.find(Locator::Id("password")).await.unwrap().send_keys("not the password").await.unwrap();
+        browser.find(Locator::Css("form.stacked button")).await.unwrap().click().await.unwrap();
+        let problem = browser
+            .wait()
+            .at_most(Duration::from_secs(60))
+            .for_element(Locator::Css("p.flash.error"))
+            .await
+            .unwrap();
+        assert_eq!(problem.text().await.unwrap(), "The email or password is not right.");
+
+        browser.find(Locator::Id("password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
+        browser.find(Locator::Css("form.stacked button")).await.unwrap().click().await.unwrap();
+        arrived(&browser, &base, "/").await;
+        let heading = browser.find(Locator::Css("main h1")).await.unwrap();
+        assert_eq!(heading.text().await.unwrap(), "Overview");
+        let header = browser.find(Locator::Css("header.bar")).await.unwrap().text().await.unwrap();
+        assert!(header.contains("Acme Telecom") && header.contains("Ann Admin"), "{header}");
+
+        browser.find(Locator::LinkText("Numbers")).await.unwrap().click().await.unwrap();
+        arrived(&browser, &base, "/numbers").await;
+        let heading = browser.find(Locator::Css("main h1")).await.unwrap();
+        assert_eq!(heading.text().await.unwrap(), "Numbers");
+        let png = browser.screenshot().await.unwrap();
+        std::fs::write(driver::screenshot_path(&format!("numbers-{:?}", db.backend()).to_lowercase()), png).unwrap();
+
+        browser.find(Locator::Css("form.signout button")).await.unwrap().click().await.unwrap();
+        arrived(&browser, &base, "/signin").await;
+        // goto waits for the load; the redirect to sign-in proves the session is gone.
+        browser.goto(&format!("{base}/numbers")).await.unwrap();
+        assert_eq!(browser.current_url().await.unwrap().path(), "/signin", "signed out");
+
+        browser.close().await.unwrap();
+    }
+}
