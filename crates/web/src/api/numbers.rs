@@ -1,173 +1,296 @@
-//! `GET /api/v1/numbers` and `GET /api/v1/numbers/{id}`: the numbers a token's org holds.
+//! `/api/v1/numbers`: the org's numbers, one number's record, its seats and custody.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use chrono::Utc;
-use governance::custody::PinState;
-use governance::health::Problem as Health;
+use governance::custody::{Outcome, PinState};
 use governance::numbers::{self, Filter, PageRequest};
-use graph::PhoneNumberId;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::problem::{ApiError, invalid, phone};
 use crate::AppState;
-use crate::auth::{Authorized, ReadNumbers};
+use crate::auth::{self, Authorized};
 use crate::error::{AppError, Problem};
 
-/// What the list is narrowed to; every parameter is optional.
-#[derive(Debug, Deserialize, IntoParams)]
+/// Narrowing and paging of the list; every parameter is optional.
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub(crate) struct ListParams {
+pub(crate) struct ListQuery {
     /// Text searched in the display number, verified name and usage.
-    q: Option<String>,
+    search: Option<String>,
     /// Only numbers of this client id.
     client: Option<String>,
-    /// Only numbers in this PIN state (`unknown`, `escrowed`, `rotating`, `uncertain`, `released`).
+    /// Only numbers in this PIN state (`unknown`, `escrowed`, …).
     state: Option<String>,
-    /// Only numbers with this health problem (e.g. `no_owner`).
-    health: Option<String>,
+    /// Only numbers with this health problem.
+    problem: Option<String>,
     /// The page, from 1.
-    page: Option<u32>,
-    /// Numbers per page, 1 to 200 (default 50).
-    per_page: Option<u32>,
+    page: Option<String>,
+    /// Numbers per page, 1 to 200 (50 by default).
+    per_page: Option<String>,
 }
 
-/// A member holding one of a number's seats.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct Seat {
-    member_id: String,
-    name: String,
-    /// False once the member has left.
-    active: bool,
+fn present(text: Option<String>) -> Option<String> {
+    text.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty())
 }
 
-/// A number as listed.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct NumberSummary {
-    /// Meta's phone number id.
-    phone_number_id: String,
-    display_phone_number: String,
-    verified_name: Option<String>,
-    usage: Option<String>,
-    client_id: String,
-    client_name: String,
-    /// `unknown`, `escrowed`, `rotating`, `uncertain` or `released`.
-    pin_state: String,
-    owner: Option<Seat>,
-    manager: Option<Seat>,
-    next_review_due: Option<String>,
-    /// Health problem codes; empty when nothing is wrong.
-    health: Vec<String>,
-}
-
-/// One page of numbers.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct NumberPage {
-    items: Vec<NumberSummary>,
-    /// How many numbers match, on all pages.
-    total: u64,
-    page: u32,
-    per_page: u32,
-}
-
-fn seat(p: Option<numbers::Person>) -> Option<Seat> {
-    p.map(|p| Seat {
-        member_id: p.member_id,
-        name: p.name,
-        active: p.active,
-    })
-}
-
-fn summary(s: numbers::Summary) -> NumberSummary {
-    NumberSummary {
-        phone_number_id: s.phone_number_id,
-        display_phone_number: s.display_phone_number,
-        verified_name: s.verified_name,
-        usage: s.usage,
-        client_id: s.client_id,
-        client_name: s.client_name,
-        pin_state: s.pin_state.as_str().to_owned(),
-        owner: seat(s.owner),
-        manager: seat(s.manager),
-        next_review_due: s.next_review_due.map(|d| d.to_rfc3339()),
-        health: s
-            .health
-            .into_iter()
-            .map(|h| h.as_str().to_owned())
-            .collect(),
+fn count(field: &'static str, text: Option<String>, default: u32) -> Result<u32, ApiError> {
+    match present(text) {
+        None => Ok(default),
+        Some(text) => text
+            .parse()
+            .map_err(|_| invalid(field, "must be a whole number")),
     }
 }
 
-/// The numbers of the token's org, filtered, one page at a time.
+impl ListQuery {
+    fn parse(self) -> Result<(Filter, PageRequest), ApiError> {
+        let pin_state = match present(self.state) {
+            None => None,
+            Some(text) => {
+                Some(PinState::parse(&text).ok_or_else(|| invalid("state", "not a PIN state"))?)
+            }
+        };
+        let problem = match present(self.problem) {
+            None => None,
+            Some(text) => Some(governance::health::Problem::parse(&text)?),
+        };
+        let defaults = PageRequest::default();
+        let page = PageRequest {
+            page: count("page", self.page, defaults.page)?,
+            per_page: count("per_page", self.per_page, defaults.per_page)?,
+        };
+        let filter = Filter {
+            search: present(self.search),
+            client_id: present(self.client),
+            pin_state,
+            problem,
+        };
+        Ok((filter, page))
+    }
+}
+
+/// The numbers the token's org holds (a business admin's: its clients'), one page at a time.
 #[utoipa::path(
     get,
     path = "/api/v1/numbers",
     tag = "numbers",
-    params(ListParams),
+    params(ListQuery),
     responses(
-        (status = 200, description = "One page of numbers", body = NumberPage),
-        (status = 401, description = "No valid bearer token", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A parameter is not acceptable (named in `field`)", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "A page of numbers: items, total, page, per_page", body = serde_json::Value),
+        (status = 400, description = "A parameter is invalid; `field` names it", body = Problem,
+         content_type = "application/problem+json"),
+        (status = 401, description = "No valid bearer token", body = Problem,
+         content_type = "application/problem+json"),
     )
 )]
 pub(crate) async fn list(
     State(state): State<AppState>,
-    who: Authorized<ReadNumbers>,
-    Query(params): Query<ListParams>,
-) -> Result<Json<NumberPage>, AppError> {
-    let given = |v: Option<String>| v.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-    let pin_state = given(params.state)
-        .map(|s| {
-            PinState::parse(&s).ok_or(governance::Error::Invalid {
-                field: "state",
-                problem: "must be one of unknown, escrowed, rotating, uncertain, released"
-                    .to_owned(),
-            })
-        })
-        .transpose()?;
-    let problem = given(params.health)
-        .map(|h| Health::parse(&h))
-        .transpose()?;
-    let filter = Filter {
-        search: given(params.q),
-        client_id: given(params.client),
-        pin_state,
-        problem,
-    };
-    let defaults = PageRequest::default();
-    let request = PageRequest {
-        page: params.page.unwrap_or(defaults.page),
-        per_page: params.per_page.unwrap_or(defaults.per_page),
-    };
-    let found = numbers::list(&state.store, &who.caller, &filter, request, Utc::now()).await?;
-    Ok(Json(NumberPage {
-        items: found.items.into_iter().map(summary).collect(),
-        total: found.total,
-        page: found.page,
-        per_page: found.per_page,
-    }))
+    who: Authorized<auth::ReadNumbers>,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<numbers::Page<numbers::Summary>>, ApiError> {
+    let (filter, page) = query.parse()?;
+    let now = chrono::Utc::now();
+    Ok(Json(
+        numbers::list(&state.store, &who.caller, &filter, page, now).await?,
+    ))
 }
 
-/// One number's record (never a PIN). Another org's number is a 404.
+/// Everything pinward knows about one number; never its PIN.
 #[utoipa::path(
     get,
-    path = "/api/v1/numbers/{id}",
+    path = "/api/v1/numbers/{phone_number_id}",
     tag = "numbers",
-    params(("id" = String, Path, description = "Meta's phone number id")),
+    params(("phone_number_id" = String, Path, description = "Meta's phone number id")),
     responses(
-        (status = 200, description = "The number's record: Meta facts, seats, metadata, PIN state and versions, health, ledger events", content_type = "application/json"),
-        (status = 401, description = "No valid bearer token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such number in the token's org", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The number's record", body = serde_json::Value),
+        (status = 404, description = "No such number in the token's org", body = Problem,
+         content_type = "application/problem+json"),
+        (status = 401, description = "No valid bearer token", body = Problem,
+         content_type = "application/problem+json"),
     )
 )]
-pub(crate) async fn show(
+pub(crate) async fn record(
     State(state): State<AppState>,
-    who: Authorized<ReadNumbers>,
+    who: Authorized<auth::ReadNumbers>,
     Path(id): Path<String>,
-) -> Result<Json<numbers::Record>, AppError> {
-    let phone = PhoneNumberId::parse(&id).map_err(|_| governance::Error::NotFound {
-        what: "phone number",
-    })?;
-    let record = numbers::record(&state.store, &who.caller, &phone, Utc::now()).await?;
-    Ok(Json(record))
+) -> Result<Json<numbers::Record>, ApiError> {
+    let phone = phone(&id)?;
+    let now = chrono::Utc::now();
+    Ok(Json(
+        numbers::record(&state.store, &who.caller, &phone, now).await?,
+    ))
+}
+
+/// The two seats of a number.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct Seats {
+    /// Member id of the main owner.
+    owner: String,
+    /// Member id of the permission manager (another person).
+    manager: String,
+}
+
+/// Puts two members in the number's seats (main owner, permission manager).
+#[utoipa::path(
+    put,
+    path = "/api/v1/numbers/{phone_number_id}/seats",
+    tag = "numbers",
+    params(("phone_number_id" = String, Path, description = "Meta's phone number id")),
+    request_body = Seats,
+    responses(
+        (status = 200, description = "The number's record with its new seats", body = serde_json::Value),
+        (status = 400, description = "`owner` or `manager` cannot hold the seat; nothing changed",
+         body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token's role may not manage numbers", body = Problem,
+         content_type = "application/problem+json"),
+        (status = 404, description = "No such number in the token's org", body = Problem,
+         content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn assign(
+    State(state): State<AppState>,
+    who: Authorized<auth::ManageNumbers>,
+    Path(id): Path<String>,
+    Json(seats): Json<Seats>,
+) -> Result<Json<numbers::Record>, ApiError> {
+    let phone = phone(&id)?;
+    let now = chrono::Utc::now();
+    numbers::assign(
+        &state.store,
+        &who.caller,
+        &phone,
+        &seats.owner,
+        &seats.manager,
+        now,
+    )
+    .await?;
+    Ok(Json(
+        numbers::record(&state.store, &who.caller, &phone, now).await?,
+    ))
+}
+
+/// How a custody action ended.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct CustodyOutcome {
+    /// `confirmed`, `rejected`, `uncertain` or `idle`.
+    outcome: &'static str,
+    /// The PIN version concerned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    version: Option<i64>,
+    /// Meta's error code of a rejection.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<i64>,
+    /// Sends without a conclusive answer so far.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    failures: Option<i64>,
+    /// The number now shows "needs attention".
+    needs_attention: bool,
+}
+
+impl From<Outcome> for CustodyOutcome {
+    fn from(outcome: Outcome) -> Self {
+        let plain = |outcome, version| CustodyOutcome {
+            outcome,
+            version,
+            code: None,
+            failures: None,
+            needs_attention: false,
+        };
+        match outcome {
+            Outcome::Confirmed { version } => plain("confirmed", Some(version)),
+            Outcome::Rejected { version, code } => CustodyOutcome {
+                code,
+                ..plain("rejected", Some(version))
+            },
+            Outcome::Uncertain {
+                version,
+                failures,
+                needs_attention,
+            } => CustodyOutcome {
+                failures: Some(failures),
+                needs_attention,
+                ..plain("uncertain", Some(version))
+            },
+            Outcome::Idle => plain("idle", None),
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Action {
+    Take,
+    Rotate,
+}
+
+async fn custody(
+    state: &AppState,
+    who: &Authorized<auth::Custody>,
+    id: &str,
+    action: Action,
+) -> Result<Json<CustodyOutcome>, ApiError> {
+    let phone = phone(id)?;
+    // The number must be the org's before anything else is said about it.
+    numbers::record(&state.store, &who.caller, &phone, chrono::Utc::now()).await?;
+    let Some(custody) = &state.custody else {
+        return Err(ApiError(AppError::Internal(
+            "this service was started without custody",
+        )));
+    };
+    let (custodian, recovery) = custody.for_org(&state.store, &who.caller.org_id).await?;
+    let actor = who.caller.actor()?;
+    let org = &who.caller.org_id;
+    let outcome = match action {
+        Action::Take => custodian.take(org, &actor, &phone, &recovery).await?,
+        Action::Rotate => custodian.rotate(org, &actor, &phone, &recovery).await?,
+    };
+    Ok(Json(outcome.into()))
+}
+
+/// Rotates the PIN of an escrowed number: a fresh PIN set at Meta and escrowed.
+#[utoipa::path(
+    post,
+    path = "/api/v1/numbers/{phone_number_id}/rotate",
+    tag = "custody",
+    params(("phone_number_id" = String, Path, description = "Meta's phone number id")),
+    responses(
+        (status = 200, description = "How the rotation ended", body = CustodyOutcome),
+        (status = 403, description = "The token's role may not run custody", body = Problem,
+         content_type = "application/problem+json"),
+        (status = 404, description = "No such number in the token's org", body = Problem,
+         content_type = "application/problem+json"),
+        (status = 409, description = "The number's PIN state does not allow it", body = Problem,
+         content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn rotate(
+    State(state): State<AppState>,
+    who: Authorized<auth::Custody>,
+    Path(id): Path<String>,
+) -> Result<Json<CustodyOutcome>, ApiError> {
+    custody(&state, &who, &id, Action::Rotate).await
+}
+
+/// Takes custody of a number whose PIN pinward does not hold: sets and escrows a fresh one.
+#[utoipa::path(
+    post,
+    path = "/api/v1/numbers/{phone_number_id}/take-custody",
+    tag = "custody",
+    params(("phone_number_id" = String, Path, description = "Meta's phone number id")),
+    responses(
+        (status = 200, description = "How taking custody ended", body = CustodyOutcome),
+        (status = 403, description = "The token's role may not run custody", body = Problem,
+         content_type = "application/problem+json"),
+        (status = 404, description = "No such number in the token's org", body = Problem,
+         content_type = "application/problem+json"),
+        (status = 409, description = "The number's PIN state does not allow it", body = Problem,
+         content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn take_custody(
+    State(state): State<AppState>,
+    who: Authorized<auth::Custody>,
+    Path(id): Path<String>,
+) -> Result<Json<CustodyOutcome>, ApiError> {
+    custody(&state, &who, &id, Action::Take).await
 }

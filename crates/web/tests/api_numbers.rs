@@ -1,0 +1,266 @@
+//! The JSON API over the numbers and members of an org, through the real router on both
+//! databases: two orgs synced from the Graph sandbox, a bearer token per role.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use common::*;
+use governance::access::{Caller, Role};
+use governance::custody::MetaAccess;
+use governance::users::NewUser;
+use graph::GraphClient;
+use graph::sandbox::{Sandbox, SandboxHandle, SandboxSeed, TokenSpec};
+use pinward_tests::{TestDb, on_both_databases};
+use serde_json::{Value, json};
+
+/// Two orgs, each synced from its own sandbox business, with a token per role.
+struct World {
+    app: Router,
+    _sandbox: SandboxHandle,
+    admin: String,
+    auditor: String,
+    /// A number of the first org, and one of the other org.
+    ours: String,
+    theirs: String,
+    /// Two active members of the first org.
+    owner: String,
+    manager: String,
+}
+
+async fn org(
+    store: &governance::Store,
+    sandbox: &SandboxHandle,
+    index: usize,
+    slug: &str,
+) -> String {
+    let org = governance::orgs::create(store, &audit::Actor::system(), slug, slug)
+        .await
+        .unwrap();
+    let business = sandbox.business_ids()[index].clone();
+    let meta = MetaAccess {
+        graph: GraphClient::new(sandbox.graph_config()).unwrap(),
+        token: sandbox.issue_token(&TokenSpec {
+            businesses: Some(vec![business.to_string()]),
+            ..TokenSpec::default()
+        }),
+        on_prem: None,
+    };
+    governance::sync::run(
+        store,
+        &org.id,
+        &audit::Actor::system(),
+        &meta,
+        std::slice::from_ref(&business),
+        &governance::sync::SyncOptions::default(),
+        &mut |_| {},
+    )
+    .await
+    .unwrap();
+    org.id
+}
+
+async fn token(store: &governance::Store, org: &str, role: Role) -> String {
+    let (_, secret) = governance::tokens::create(store, &Caller::cli(org), "script", role)
+        .await
+        .unwrap();
+    secret.expose().to_owned()
+}
+
+async fn member(store: &governance::Store, org: &str, email: &str) -> String {
+    governance::members::add_new_user(
+        store,
+        &Caller::cli(org),
+        &NewUser {
+            email: email.to_owned(),
+            display_name: email.to_owned(),
+            password: None,
+        },
+        Role::Ops,
+        &[],
+    )
+    .await
+    .unwrap()
+    .id
+}
+
+async fn world(db: &TestDb) -> World {
+    let sandbox = Sandbox::seeded(SandboxSeed {
+        seed: 7,
+        numbers: 8,
+        businesses: 2,
+    })
+    .start()
+    .await
+    .unwrap();
+    let store = store(db).await;
+    let ours_org = org(&store, &sandbox, 0, "ours").await;
+    let theirs_org = org(&store, &sandbox, 1, "theirs").await;
+    let first = |org: &str| {
+        let store = store.clone();
+        let org = org.to_owned();
+        async move {
+            governance::numbers::list(
+                &store,
+                &Caller::cli(&org),
+                &governance::numbers::Filter::default(),
+                governance::numbers::PageRequest::default(),
+                chrono::Utc::now(),
+            )
+            .await
+            .unwrap()
+            .items[0]
+                .phone_number_id
+                .clone()
+        }
+    };
+    World {
+        ours: first(&ours_org).await,
+        theirs: first(&theirs_org).await,
+        admin: token(&store, &ours_org, Role::Admin).await,
+        auditor: token(&store, &ours_org, Role::Auditor).await,
+        owner: member(&store, &ours_org, "owner@ours.example").await,
+        manager: member(&store, &ours_org, "manager@ours.example").await,
+        app: router(store, db, None),
+        _sandbox: sandbox,
+    }
+}
+
+fn call(method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> Request<Body> {
+    let mut request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::HOST, "127.0.0.1:8080");
+    if let Some(token) = token {
+        request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    match body {
+        Some(body) => request
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap(),
+        None => request.body(Body::empty()).unwrap(),
+    }
+}
+
+async fn json_of(app: &Router, request: Request<Body>) -> (StatusCode, Value) {
+    let response = send(app, request).await;
+    let status = response.status();
+    let body = text(response).await;
+    (
+        status,
+        serde_json::from_str(&body).unwrap_or(Value::String(body)),
+    )
+}
+
+on_both_databases! {
+    async fn a_token_lists_its_orgs_numbers_only_paged_and_filtered(db) {
+        let w = world(&db).await;
+        let (status, page) = json_of(&w.app, call("GET", "/api/v1/numbers?per_page=2", Some(&w.auditor), None)).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert_eq!(page["per_page"], 2);
+        assert_eq!(page["items"].as_array().unwrap().len(), 2, "{page}");
+        let (_, all) = json_of(&w.app, call("GET", "/api/v1/numbers?per_page=200", Some(&w.auditor), None)).await;
+        let ids: Vec<&str> = all["items"].as_array().unwrap().iter().map(|n| n["phone_number_id"].as_str().unwrap()).collect();
+        assert!(ids.contains(&w.ours.as_str()) && !ids.contains(&w.theirs.as_str()), "{ids:?}");
+        assert_eq!(all["total"].as_u64().unwrap() as usize, ids.len());
+
+        let (status, escrowed) = json_of(&w.app, call("GET", "/api/v1/numbers?state=escrowed", Some(&w.auditor), None)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(escrowed["total"], 0, "a fresh sync escrows nothing: {escrowed}");
+    }
+
+    async fn a_bad_list_parameter_is_a_400_naming_it(db) {
+        let w = world(&db).await;
+        for (query, field) in [("per_page=0", "per_page"), ("page=x", "page"), ("state=lost", "state"), ("problem=odd", "problem")] {
+            let response = send(&w.app, call("GET", &format!("/api/v1/numbers?{query}"), Some(&w.auditor), None)).await;
+            assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{query}");
+            assert_eq!(header(&response, "content-type"), "application/problem+json");
+            let problem: Value = serde_json::from_str(&text(response).await).unwrap();
+            assert_eq!(problem["field"], field, "{problem}");
+        }
+    }
+
+    async fn a_numbers_record_is_served_and_another_orgs_number_is_not_found(db) {
+        let w = world(&db).await;
+        let (status, record) = json_of(&w.app, call("GET", &format!("/api/v1/numbers/{}", w.ours), Some(&w.auditor), None)).await;
+        assert_eq!(status, StatusCode::OK, "{record}");
+        assert_eq!(record["meta"]["phone_number_id"], w.ours.as_str());
+        assert_eq!(record["pin_state"], "unknown");
+
+        let (status, problem) = json_of(&w.app, call("GET", &format!("/api/v1/numbers/{}", w.theirs), Some(&w.admin), None)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{problem}");
+        let (status, _) = json_of(&w.app, call("PUT", &format!("/api/v1/numbers/{}/seats", w.theirs), Some(&w.admin),
+            Some(json!({"owner": w.owner, "manager": w.manager})))).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, _) = json_of(&w.app, call("POST", &format!("/api/v1/numbers/{}/rotate", w.theirs), Some(&w.admin), None)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+
+    async fn an_admin_token_assigns_the_seats(db) {
+        let w = world(&db).await;
+        let (status, record) = json_of(&w.app, call("PUT", &format!("/api/v1/numbers/{}/seats", w.ours), Some(&w.admin),
+            Some(json!({"owner": w.owner, "manager": w.manager})))).await;
+        assert_eq!(status, StatusCode::OK, "{record}");
+        assert_eq!(record["owner"]["member_id"], w.owner.as_str());
+        assert_eq!(record["manager"]["member_id"], w.manager.as_str());
+        assert_eq!(record["events"][0]["action"], "number.assigned", "{record}");
+    }
+
+    async fn seats_for_the_same_person_are_a_400_naming_manager_and_change_nothing(db) {
+        let w = world(&db).await;
+        let (status, problem) = json_of(&w.app, call("PUT", &format!("/api/v1/numbers/{}/seats", w.ours), Some(&w.admin),
+            Some(json!({"owner": w.owner, "manager": w.owner})))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+        assert_eq!(problem["field"], "manager");
+        let (_, record) = json_of(&w.app, call("GET", &format!("/api/v1/numbers/{}", w.ours), Some(&w.admin), None)).await;
+        assert!(record["owner"].is_null() && record["manager"].is_null(), "{record}");
+    }
+
+    async fn an_auditor_token_may_read_but_not_assign_or_run_custody(db) {
+        let w = world(&db).await;
+        let (status, problem) = json_of(&w.app, call("PUT", &format!("/api/v1/numbers/{}/seats", w.ours), Some(&w.auditor),
+            Some(json!({"owner": w.owner, "manager": w.manager})))).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{problem}");
+        for action in ["rotate", "take-custody"] {
+            let (status, _) = json_of(&w.app, call("POST", &format!("/api/v1/numbers/{}/{action}", w.ours), Some(&w.auditor), None)).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{action}");
+        }
+    }
+
+    async fn without_a_token_or_with_a_bad_one_the_api_answers_401(db) {
+        let w = world(&db).await;
+        for token in [None, Some("pw_nonsense")] {
+            for (method, path) in [("GET", "/api/v1/numbers".to_owned()), ("GET", format!("/api/v1/numbers/{}", w.ours)), ("GET", "/api/v1/members".to_owned())] {
+                let response = send(&w.app, call(method, &path, token, None)).await;
+                assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{path} {token:?}");
+                assert_eq!(header(&response, "content-type"), "application/problem+json");
+            }
+        }
+    }
+
+    async fn a_token_lists_its_orgs_members(db) {
+        let w = world(&db).await;
+        let (status, members) = json_of(&w.app, call("GET", "/api/v1/members", Some(&w.auditor), None)).await;
+        assert_eq!(status, StatusCode::OK, "{members}");
+        let emails: Vec<&str> = members.as_array().unwrap().iter().map(|m| m["email"].as_str().unwrap()).collect();
+        assert_eq!(emails, ["manager@ours.example", "owner@ours.example"]);
+    }
+
+    async fn the_openapi_document_lists_every_endpoint(db) {
+        let app = app(&db, None).await;
+        let (_, document) = json_of(&app, get("/api/v1/openapi.json")).await;
+        for (path, method) in [
+            ("/api/v1/numbers", "get"),
+            ("/api/v1/numbers/{phone_number_id}", "get"),
+            ("/api/v1/numbers/{phone_number_id}/seats", "put"),
+            ("/api/v1/numbers/{phone_number_id}/rotate", "post"),
+            ("/api/v1/numbers/{phone_number_id}/take-custody", "post"),
+            ("/api/v1/members", "get"),
+        ] {
+            assert!(document["paths"][path][method].is_object(), "{method} {path}");
+        }
+    }
+}
