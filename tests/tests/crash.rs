@@ -84,6 +84,9 @@ impl Rig {
             ],
             None,
         );
+        // A later sync needs no business ids: the org remembers them.
+        let again = rig.run_ok(&["sync", "--org", ORG], None);
+        assert!(again.contains(" 0 changes ledgered"), "{again}");
         rig
     }
 

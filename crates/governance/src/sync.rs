@@ -28,7 +28,7 @@ use uuid::Uuid;
 use crate::custody::MetaAccess;
 use crate::custody::protocol_event as event;
 use crate::store::{Store, Tx};
-use crate::{Error, exec, ledger, on_tx};
+use crate::{Error, exec, ledger, on_read, on_tx};
 
 /// Options of a sync.
 #[derive(Debug, Clone, Default)]
@@ -99,7 +99,9 @@ struct FetchedWaba {
 }
 
 /// Reads the inventory of `businesses` from Meta and writes the differences (see the
-/// module doc). `progress` is called after each WABA's numbers are read.
+/// module doc). `progress` is called after each WABA's numbers are read. No businesses
+/// means the ones the org was synced with before (each synced business is a client with
+/// its Meta business id).
 pub async fn run(
     store: &Store,
     org: &str,
@@ -109,12 +111,19 @@ pub async fn run(
     options: &SyncOptions,
     progress: &mut (dyn FnMut(SyncProgress) + Send),
 ) -> Result<SyncReport, Error> {
-    if businesses.is_empty() {
-        return Err(Error::Invalid {
-            field: "businesses",
-            problem: "name at least one Meta business id".to_owned(),
-        });
-    }
+    let remembered;
+    let businesses = if businesses.is_empty() {
+        remembered = synced_businesses(store, org).await?;
+        if remembered.is_empty() {
+            return Err(Error::Invalid {
+                field: "businesses",
+                problem: "the org was never synced: name at least one Meta business id".to_owned(),
+            });
+        }
+        remembered.as_slice()
+    } else {
+        businesses
+    };
     if let Some(template) = &options.on_prem_url_template
         && (!template.contains("{id}") || url::Url::parse(&template.replace("{id}", "1")).is_err())
     {
@@ -222,6 +231,22 @@ async fn fetch(
         }
     }
     Ok(out)
+}
+
+/// The Meta businesses the org was synced with before.
+async fn synced_businesses(store: &Store, org: &str) -> Result<Vec<BusinessId>, Error> {
+    let sql = "SELECT meta_business_id FROM clients WHERE org_id = $1 \
+               AND meta_business_id IS NOT NULL ORDER BY created_at, meta_business_id";
+    let ids: Vec<String> =
+        on_read!(store, org, conn => sqlx::query_scalar(sql).bind(org).fetch_all(conn).await)?;
+    ids.iter()
+        .map(|id| {
+            BusinessId::parse(id).map_err(|_| Error::Invalid {
+                field: "businesses",
+                problem: "a stored Meta business id is not digits".to_owned(),
+            })
+        })
+        .collect()
 }
 
 async fn ensure_client(

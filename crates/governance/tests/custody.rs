@@ -54,6 +54,39 @@ on_both_databases! {
         assert_eq!(second.changes(), 0, "{second:?}");
         assert_eq!(ledger(&w.store).await.len(), events, "an unchanged inventory writes no event");
         assert_eq!(governance::custody::status(&w.store, ORG, None).await.unwrap(), all);
+
+        // Without businesses, sync reads the ones the org was synced with before.
+        let remembered = governance::sync::run(
+            &w.store,
+            ORG,
+            &Actor::system(),
+            &w.meta,
+            &[],
+            &governance::sync::SyncOptions { on_prem_url_template: Some(w.onprem_template()) },
+            &mut |_| {},
+        )
+        .await
+        .unwrap();
+        assert_eq!(remembered.businesses, w.businesses.len());
+        assert_eq!(remembered.numbers_seen, 20);
+        assert_eq!(remembered.changes(), 0, "{remembered:?}");
+    }
+
+    async fn a_first_sync_without_businesses_is_refused_naming_the_field(db) {
+        let w = world(&db, 4).await;
+        let refused = governance::sync::run(
+            &w.store,
+            ORG,
+            &Actor::system(),
+            &w.meta,
+            &[],
+            &governance::sync::SyncOptions::default(),
+            &mut |_| {},
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(refused, governance::Error::Invalid { field: "businesses", .. }), "{refused}");
+        assert!(governance::custody::status(&w.store, ORG, None).await.unwrap().is_empty(), "nothing was written");
     }
 
     async fn numbers_meta_no_longer_returns_are_flagged_not_deleted_and_come_back(db) {

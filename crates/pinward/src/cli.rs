@@ -268,7 +268,8 @@ pub struct SyncArgs {
     #[arg(long)]
     pub org: String,
     /// A Meta business id whose owned and client WABAs to read (repeat for more)
-    #[arg(long = "business", value_name = "ID", required = true)]
+    /// [default: the businesses the org was synced with before]
+    #[arg(long = "business", value_name = "ID")]
     pub businesses: Vec<String>,
     /// Base URL of On-Premises numbers, `{id}` standing for the phone number id
     #[arg(long, value_name = "URL")]
