@@ -30,6 +30,18 @@ pub fn pinward_bin() -> PathBuf {
     bin
 }
 
+/// A command running the `pinward` binary with only the test's own settings: an
+/// inherited `PINWARD_LOG` or `PINWARD_IDENTITY_FILE` would change what the test sees.
+pub fn pinward_command() -> Command {
+    let mut command = Command::new(pinward_bin());
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("PINWARD_") {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
 /// A running `pinward` process; killed when dropped.
 pub struct PinwardProcess {
     child: Child,
@@ -41,14 +53,7 @@ impl PinwardProcess {
     /// Starts `pinward ARGS` with the given extra environment; stdout and stderr are read
     /// line by line (see [`PinwardProcess::wait_for_line`]).
     pub fn spawn(args: &[&str], envs: &[(&str, &str)]) -> PinwardProcess {
-        let mut command = Command::new(pinward_bin());
-        // Only the test's own settings: an inherited PINWARD_LOG or PINWARD_IDENTITY_FILE
-        // would change what the test sees.
-        for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("PINWARD_") {
-                command.env_remove(name);
-            }
-        }
+        let mut command = pinward_command();
         command
             .args(args)
             .envs(envs.iter().copied())

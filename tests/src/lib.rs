@@ -22,7 +22,7 @@ mod postgres;
 
 use std::path::{Path, PathBuf};
 
-pub use binary::{PinwardProcess, pinward_bin};
+pub use binary::{PinwardProcess, pinward_bin, pinward_command};
 
 /// The database engine a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

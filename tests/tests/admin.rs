@@ -3,22 +3,17 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
 use governance::access::Role;
 use governance::tokens::TokenSecret;
 use governance::users::Password;
 use governance::{DatabaseTarget, Store, tokens, users};
-use pinward_tests::{TestDb, on_both_databases, pinward_bin};
+use pinward_tests::{TestDb, on_both_databases};
 
 /// Runs the binary with only this test's settings, feeding `stdin`.
 fn pinward_with_input(db: &TestDb, args: &[&str], stdin: &str) -> Output {
-    let mut command = Command::new(pinward_bin());
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("PINWARD_") {
-            command.env_remove(name);
-        }
-    }
+    let mut command = pinward_tests::pinward_command();
     let mut child = command
         .args(args)
         .env("PINWARD_DATA_DIR", db.dir().join("data"))

@@ -6,7 +6,7 @@
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
-use pinward_tests::{PinwardProcess, TestDb, on_both_databases, pinward_bin};
+use pinward_tests::{PinwardProcess, TestDb, on_both_databases};
 use sqlx::Connection;
 
 struct Sandbox {
@@ -41,12 +41,7 @@ fn sandbox() -> Sandbox {
 }
 
 fn pinward(db: &TestDb, sandbox: &Sandbox, args: &[&str], stdin: &str) -> Output {
-    let mut command = Command::new(pinward_bin());
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("PINWARD_") {
-            command.env_remove(name);
-        }
-    }
+    let mut command = pinward_tests::pinward_command();
     let mut child = command
         .args(args)
         .env("PINWARD_DATA_DIR", db.dir().join("data"))

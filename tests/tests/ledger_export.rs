@@ -15,12 +15,7 @@ const PYTHON_VERIFIER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/verify_ledge
 
 /// Runs the binary with only this test's settings; stdout and stderr kept apart.
 fn pinward(db: &TestDb, args: &[&str]) -> Output {
-    let mut command = Command::new(pinward_bin());
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("PINWARD_") {
-            command.env_remove(name);
-        }
-    }
+    let mut command = pinward_tests::pinward_command();
     command
         .args(args)
         .env("PINWARD_DATA_DIR", db.dir().join("data"))

@@ -3,9 +3,7 @@
 //! neither edit, delete nor truncate it — even where the triggers would not stop it.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::process::Command;
-
-use pinward_tests::{Backend, PinwardProcess, TestDb, pinward_bin};
+use pinward_tests::{Backend, PinwardProcess, TestDb};
 use sqlx::{Connection, PgConnection};
 
 const ROLES_SQL: &str = include_str!("../../deploy/postgres-roles.sql");
@@ -46,12 +44,7 @@ async fn roles(db: &TestDb) -> Roles {
 }
 
 fn pinward(url: &str, db: &TestDb, args: &[&str]) -> std::process::Output {
-    let mut command = Command::new(pinward_bin());
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("PINWARD_") {
-            command.env_remove(name);
-        }
-    }
+    let mut command = pinward_tests::pinward_command();
     command
         .args(args)
         .env("PINWARD_DATA_DIR", db.dir().join("data"))
@@ -224,12 +217,7 @@ async fn under_row_level_security_the_service_works_and_a_query_without_tenant_s
     let business = summary["business_ids"][0].as_str().unwrap().to_owned();
     let app = |args: &[&str], stdin: &str| {
         use std::io::Write;
-        let mut command = Command::new(pinward_bin());
-        for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("PINWARD_") {
-                command.env_remove(name);
-            }
-        }
+        let mut command = pinward_tests::pinward_command();
         let mut child = command
             .args(args)
             .env("PINWARD_DATA_DIR", db.dir().join("data"))
