@@ -18,6 +18,7 @@
 )]
 
 mod binary;
+pub mod fleet;
 mod postgres;
 
 use std::path::{Path, PathBuf};

@@ -1,9 +1,8 @@
 //! The numbers list and number health for an org with many numbers, on SQLite and
 //! PostgreSQL (a benchmark: figures printed, nothing asserted about speed).
 //!
-//! Seeds one org with `PINWARD_BENCH_NUMBERS` numbers (default 10,000) over 20 clients and
-//! 40 WABAs, 50 members, a mix of PIN states, owners, recovery emails and review dates,
-//! bulk-inserted with raw SQL; then times `governance::numbers::list` (first page, a deep
+//! Seeds one org with `PINWARD_BENCH_NUMBERS` numbers (default 10,000; the mix is
+//! `pinward_tests::fleet`); then times `governance::numbers::list` (first page, a deep
 //! page, each filter, a business admin's view), `numbers::record` and
 //! `reviews::due_by_month` over `PINWARD_BENCH_RUNS` runs each (default 50) and prints p50
 //! and p99, and finally the throughput of `health::check` alone.
@@ -14,7 +13,7 @@
 
 use std::time::{Duration, Instant};
 
-use chrono::{TimeZone, Utc};
+use chrono::Utc;
 use governance::access::{Caller, Role, Via};
 use governance::custody::PinState;
 use governance::health::{self, Problem};
@@ -22,12 +21,8 @@ use governance::numbers::{self, Filter, PageRequest};
 use governance::policies::Policy;
 use governance::{DatabaseTarget, Store};
 use graph::PhoneNumberId;
+use pinward_tests::fleet::{self, ORG, fleet_number, seed_fleet};
 use pinward_tests::{Backend, TestDb};
-use sqlx::Connection;
-
-const ORG: &str = "bench";
-const CLIENTS: usize = 20;
-const MEMBERS: usize = 50;
 
 fn env_or(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -86,7 +81,7 @@ async fn bench(backend: Backend, numbers: usize, runs: usize) {
         .unwrap();
     store.migrate().await.unwrap();
     let started = Instant::now();
-    seed(&db, numbers).await;
+    seed_fleet(&db, numbers).await;
     println!(
         "{:<9} seeded in {:.1} s",
         name(backend),
@@ -230,169 +225,28 @@ fn health_throughput(numbers: usize) {
 }
 
 fn facts(i: usize, now: chrono::DateTime<Utc>) -> health::Facts {
-    let seat = |id: usize, active: bool| {
-        Some(health::SeatHolder {
-            member_id: format!("m-{id}"),
-            active,
+    let n = fleet_number(i, now);
+    let seat = |s: Option<fleet::Seat>| {
+        s.map(|s| health::SeatHolder {
+            member_id: format!("m-{}", s.member),
+            active: s.active,
         })
     };
     health::Facts {
-        pin_state: if i.is_multiple_of(5) {
-            PinState::Unknown
-        } else {
+        pin_state: if n.escrowed() {
             PinState::Escrowed
+        } else {
+            PinState::Unknown
         },
-        escrow_stale: i.is_multiple_of(97),
+        escrow_stale: n.escrow_stale,
         attention_reason: None,
-        vanished: i.is_multiple_of(113),
-        recovery_email: (!i.is_multiple_of(4)).then(|| recovery_email(i)),
-        backup_channels: i % 3,
-        owner: if i.is_multiple_of(7) {
-            None
-        } else {
-            seat(i % MEMBERS, !i.is_multiple_of(31))
-        },
-        manager: if i.is_multiple_of(11) {
-            None
-        } else {
-            seat((i + 1) % MEMBERS, true)
-        },
-        pin_set_at: Some(now - chrono::Duration::days(i64::try_from(i % 400).unwrap())),
-        next_review_due: Some(now + chrono::Duration::days(i64::try_from(i % 200).unwrap() - 50)),
-        first_seen_at: now - chrono::Duration::days(365),
-    }
-}
-
-fn recovery_email(i: usize) -> String {
-    match i % 3 {
-        0 => format!("owner{i}@gmail.com"),
-        1 => format!("wa{i}@client.example"),
-        _ => format!("x{i}@mailinator.com"),
-    }
-}
-
-macro_rules! seed_with {
-    ($conn:expr, $numbers:expr) => {{
-        let t = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
-        let now = Utc::now();
-        let mut tx = $conn.begin().await.unwrap();
-        sqlx::query("INSERT INTO orgs (id, slug, name, created_at) VALUES ('bench', 'bench', 'Bench', '2026-01-01T00:00:00Z')")
-            .execute(&mut *tx)
-            .await
-            .unwrap();
-        for c in 0..CLIENTS {
-            sqlx::query("INSERT INTO clients (id, org_id, name, created_at) VALUES ($1, 'bench', $2, $3)")
-                .bind(format!("c-{c}"))
-                .bind(format!("Client {c}"))
-                .bind(t)
-                .execute(&mut *tx)
-                .await
-                .unwrap();
-            for w in 0..2 {
-                sqlx::query(
-                    "INSERT INTO wabas (id, org_id, client_id, meta_waba_id, name, ownership, first_seen_at, last_seen_at) \
-                     VALUES ($1, 'bench', $2, $1, $1, 'client', $3, $3)",
-                )
-                .bind(format!("w-{c}-{w}"))
-                .bind(format!("c-{c}"))
-                .bind(t)
-                .execute(&mut *tx)
-                .await
-                .unwrap();
-            }
-        }
-        for m in 0..MEMBERS {
-            sqlx::query("INSERT INTO users (id, email, display_name, created_at) VALUES ($1, $2, $3, $4)")
-                .bind(format!("u-{m}"))
-                .bind(format!("u{m}@bench.example"))
-                .bind(format!("Member {m}"))
-                .bind(t)
-                .execute(&mut *tx)
-                .await
-                .unwrap();
-            sqlx::query(
-                "INSERT INTO members (id, org_id, user_id, role, created_at, deactivated_at) VALUES ($1, 'bench', $2, 'ops', $3, $4)",
-            )
-            .bind(format!("m-{m}"))
-            .bind(format!("u-{m}"))
-            .bind(t)
-            .bind((m % 10 == 9).then_some(t))
-            .execute(&mut *tx)
-            .await
-            .unwrap();
-        }
-        let usages = ["sales", "support", "ads landing page", "delivery updates"];
-        let ids: Vec<usize> = (0..$numbers).collect();
-        for chunk in ids.chunks(500) {
-            let mut query = sqlx::QueryBuilder::new(
-                "INSERT INTO phone_numbers (id, org_id, waba_id, meta_phone_number_id, display_phone_number, \
-                 verified_name, usage, recovery_email, backup_channels, main_owner_id, permission_manager_id, \
-                 pin_state, next_review_due, first_seen_at, last_synced_at) ",
-            );
-            query.push_values(chunk.iter(), |mut row, &i| {
-                let f = facts(i, now);
-                let channels = match f.backup_channels {
-                    0 => "[]",
-                    1 => r#"[{"kind":"email","value":"a@b.example"}]"#,
-                    _ => r#"[{"kind":"email","value":"a@b.example"},{"kind":"phone","value":"+1 555 0100"}]"#,
-                };
-                row.push_bind(format!("n-{i}"))
-                    .push_bind("bench")
-                    .push_bind(format!("w-{}-{}", i % CLIENTS, (i / CLIENTS) % 2))
-                    .push_bind(format!("{}", 100_000_000 + i))
-                    .push_bind(format!("+1 555-{:03}-{:04}", i / 10_000, i % 10_000))
-                    .push_bind(format!("Business {i}"))
-                    .push_bind(usages[i % usages.len()])
-                    .push_bind(f.recovery_email.clone())
-                    .push_bind(channels)
-                    .push_bind(f.owner.as_ref().map(|s| s.member_id.clone()))
-                    .push_bind(f.manager.as_ref().map(|s| s.member_id.clone()))
-                    .push_bind(f.pin_state.as_str())
-                    .push_bind(f.next_review_due)
-                    .push_bind(t)
-                    .push_bind(t);
-            });
-            query.build().execute(&mut *tx).await.unwrap();
-            let escrowed: Vec<usize> = chunk.iter().copied().filter(|i| !i.is_multiple_of(5)).collect();
-            if escrowed.is_empty() {
-                continue;
-            }
-            let mut query = sqlx::QueryBuilder::new(
-                "INSERT INTO pin_versions (id, org_id, phone_number_id, version, status, attempt_id, sealed, \
-                 fingerprint, created_by, created_at, confirmed_at) ",
-            );
-            query.push_values(escrowed.iter(), |mut row, &i| {
-                let f = facts(i, now);
-                row.push_bind(format!("v-{i}"))
-                    .push_bind("bench")
-                    .push_bind(format!("n-{i}"))
-                    .push_bind(1_i64)
-                    .push_bind("current")
-                    .push_bind(format!("a-{i}"))
-                    .push_bind("sealed")
-                    .push_bind(format!("fp-{i}"))
-                    .push_bind("system")
-                    .push_bind(f.pin_set_at)
-                    .push_bind(f.pin_set_at);
-            });
-            query.build().execute(&mut *tx).await.unwrap();
-        }
-        tx.commit().await.unwrap();
-        // Fresh planner statistics, as autovacuum / ANALYZE would have in production.
-        sqlx::query("ANALYZE").execute(&mut $conn).await.unwrap();
-    }};
-}
-
-/// Orgs, clients, WABAs, members, numbers and their current PIN versions, in batches.
-async fn seed(db: &TestDb, numbers: usize) {
-    match db.backend() {
-        Backend::Sqlite => {
-            let mut conn = sqlx::SqliteConnection::connect(db.url()).await.unwrap();
-            seed_with!(conn, numbers);
-        }
-        Backend::Postgres => {
-            let mut conn = sqlx::PgConnection::connect(db.url()).await.unwrap();
-            seed_with!(conn, numbers);
-        }
+        vanished: n.vanished,
+        recovery_email: n.recovery_email,
+        backup_channels: n.backup_channels,
+        owner: seat(n.owner),
+        manager: seat(n.manager),
+        pin_set_at: n.pin_set_at,
+        next_review_due: n.next_review_due,
+        first_seen_at: n.first_seen_at,
     }
 }

@@ -6,9 +6,13 @@
 //! `Secure` (bound to this host, path `/`, no `Domain`), over plain HTTP (the loopback
 //! demo) just `pinward`, since browsers drop `Secure` cookies sent over HTTP.
 //!
-//! Two timeouts: the cookie and the row expire after [`IDLE_TIMEOUT`] without a request
-//! (tower-sessions moves the expiry on every request), and a signed-in session ends
-//! [`ABSOLUTE_TIMEOUT`] after sign-in however busy it is.
+//! Two timeouts: the cookie and the row expire after [`IDLE_TIMEOUT`] without a request,
+//! and a signed-in session ends [`ABSOLUTE_TIMEOUT`] after sign-in however busy it is.
+//!
+//! tower-sessions moves the expiry only when it saves a modified session, and a save is a
+//! database write (an fsync on SQLite). So a signed-in request marks the session modified
+//! at most once per [`KEEP_ALIVE_EVERY`]: the idle timeout runs from the last request
+//! give or take that interval, and reading pages costs no write.
 
 use chrono::Utc;
 use governance::sessions::{SessionTable, USER_ID_KEY};
@@ -26,7 +30,12 @@ pub const ABSOLUTE_TIMEOUT: chrono::TimeDelta = chrono::TimeDelta::hours(12);
 /// A re-authentication (password typed again) counts as fresh for this long.
 pub const STEP_UP_WINDOW: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
 
+/// The longest a signed-in session goes without moving its idle expiry while in use.
+pub const KEEP_ALIVE_EVERY: chrono::TimeDelta = chrono::TimeDelta::minutes(1);
+
 const SIGNED_IN_KEY: &str = "signed_in";
+/// Unix seconds of the last request that moved the idle expiry.
+const KEPT_ALIVE_KEY: &str = "kept_alive_at";
 
 /// Who is signed in on a session, and when they last proved it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -75,11 +84,23 @@ pub async fn signed_in(session: &Session) -> Result<Option<SignedIn>, AppError> 
     let Some(who) = session.get::<SignedIn>(SIGNED_IN_KEY).await? else {
         return Ok(None);
     };
-    if Utc::now().timestamp() - who.signed_in_at > ABSOLUTE_TIMEOUT.num_seconds() {
+    let now = Utc::now().timestamp();
+    if now - who.signed_in_at > ABSOLUTE_TIMEOUT.num_seconds() {
         session.flush().await?;
         return Ok(None);
     }
+    keep_alive(session, now).await?;
     Ok(Some(who))
+}
+
+/// Marks `session` modified (so it is saved with a new idle expiry) when the last such
+/// mark is [`KEEP_ALIVE_EVERY`] old or older.
+async fn keep_alive(session: &Session, now: i64) -> Result<(), AppError> {
+    let last = session.get::<i64>(KEPT_ALIVE_KEY).await?;
+    if last.is_none_or(|last| now - last >= KEEP_ALIVE_EVERY.num_seconds()) {
+        session.insert(KEPT_ALIVE_KEY, now).await?;
+    }
+    Ok(())
 }
 
 /// Makes `session` a signed-in session of `who`, under a new session id (so an id a
@@ -91,6 +112,9 @@ pub async fn sign_in(session: &Session, who: &SignedIn) -> Result<(), AppError> 
     session.cycle_id().await?;
     session.insert(USER_ID_KEY, &who.user_id).await?;
     session.insert(SIGNED_IN_KEY, who).await?;
+    session
+        .insert(KEPT_ALIVE_KEY, Utc::now().timestamp())
+        .await?;
     crate::auth::csrf::renew(session).await?;
     Ok(())
 }
@@ -144,7 +168,11 @@ pub async fn flash(
     Ok(())
 }
 
-/// Takes the message left for this page, if any.
+/// Takes the message left for this page, if any. Without one the session is left
+/// unmodified: removing even an absent key would make tower-sessions save it.
 pub(crate) async fn take_flash(session: &Session) -> Result<Option<Flash>, AppError> {
+    if session.get::<Flash>(FLASH_KEY).await?.is_none() {
+        return Ok(None);
+    }
     Ok(session.remove::<Flash>(FLASH_KEY).await?)
 }

@@ -1,0 +1,288 @@
+//! The dashboard's numbers list under a fixed request rate (open loop), next to a bare axum
+//! handler served the same way in the same run, on SQLite and PostgreSQL. A benchmark:
+//! figures printed, nothing asserted about speed.
+//!
+//! Seeds one org with `PINWARD_BENCH_NUMBERS` numbers (default 10,000; the mix is
+//! `pinward_tests::fleet`), signs an admin in through the real sign-in form, then sends
+//! `GET /numbers` (the first page, 50 rows, all filters off) at `PINWARD_BENCH_RATE`
+//! requests per second (default 50) for `PINWARD_BENCH_SECONDS` (default 20). Open loop:
+//! request `i` is due at `start + i / rate` whether or not earlier ones have answered, and
+//! its latency is measured from when it was due, so a slow response also counts against
+//! the requests queued behind it (no coordinated omission). The bare handler — one route
+//! returning a fixed page, no middleware — gets the same schedule on the same kind of
+//! server, which shows what the machine, the loopback network and hyper cost by themselves.
+//!
+//! Server and load generator are one process on separate runtimes (the server on two
+//! worker threads, the load on one), talking HTTP/1.1 over loopback with keep-alive.
+//!
+//! Run: `cargo bench -p web --bench numbers_page` (PostgreSQL is started by the test
+//! harness, as for the tests).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use axum::response::Html;
+use axum::routing::get;
+use governance::access::{Caller, Role};
+use governance::users::{NewUser, Password};
+use governance::{DatabaseTarget, Store};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use pinward_tests::fleet::{ORG, seed_fleet};
+use pinward_tests::{Backend, TestDb};
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+
+const EMAIL: &str = "bench-admin@bench.example";
+const PASSWORD: &str = "a bench password, not a secret";
+
+type HttpClient = Client<HttpConnector, Body>;
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() {
+    let numbers = usize::try_from(env_or("PINWARD_BENCH_NUMBERS", 10_000)).unwrap();
+    let rate = env_or("PINWARD_BENCH_RATE", 50).max(1);
+    let seconds = env_or("PINWARD_BENCH_SECONDS", 20).max(1);
+    println!(
+        "numbers page, {numbers} numbers in one org, open loop at {rate} requests/s for {seconds} s per figure"
+    );
+    let load = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let db = load.block_on(TestDb::new(backend));
+        let store = load.block_on(prepare(&db, numbers));
+        let dashboard = Server::start(web::app(web::AppState::new(
+            store,
+            db.dir().join("identity.txt"),
+            None,
+        )));
+        let bare = Server::start(Router::new().route("/", get(bare_page)));
+        load.block_on(async {
+            let client = Client::builder(TokioExecutor::new()).build_http::<Body>();
+            let cookie = sign_in(&client, dashboard.addr).await;
+            let page = format!("http://{}/numbers", dashboard.addr);
+            let control = format!("http://{}/", bare.addr);
+            let name = match backend {
+                Backend::Sqlite => "sqlite",
+                Backend::Postgres => "postgres",
+            };
+            warm_up(&client, &page, Some(&cookie)).await;
+            warm_up(&client, &control, None).await;
+            let bare_times = open_loop(&client, &control, None, rate, seconds).await;
+            let page_times = open_loop(&client, &page, Some(&cookie), rate, seconds).await;
+            report(name, "bare axum handler", &bare_times);
+            report(name, "numbers page (first page)", &page_times);
+            println!(
+                "{name:<9} ratio to the bare handler: p50 {:.1}x, p99 {:.1}x",
+                quantile(&page_times, 0.50) / quantile(&bare_times, 0.50),
+                quantile(&page_times, 0.99) / quantile(&bare_times, 0.99),
+            );
+        });
+        dashboard.stop();
+        bare.stop();
+    }
+}
+
+/// A migrated database holding the fleet and an admin who signs in with [`PASSWORD`].
+async fn prepare(db: &TestDb, numbers: usize) -> Store {
+    let store = Store::connect(&DatabaseTarget::parse(db.url()).unwrap())
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    seed_fleet(db, numbers).await;
+    governance::members::add_new_user(
+        &store,
+        &Caller::cli(ORG),
+        &NewUser {
+            email: EMAIL.to_owned(),
+            display_name: "Bench Admin".to_owned(),
+            password: Some(Password::new(PASSWORD.to_owned())),
+        },
+        Role::Admin,
+        &[],
+    )
+    .await
+    .unwrap();
+    store
+}
+
+async fn bare_page() -> Html<&'static str> {
+    Html("<!doctype html><title>bare</title><p>The bare handler.</p>")
+}
+
+/// An axum server on a loopback port with its own two-thread runtime.
+struct Server {
+    addr: SocketAddr,
+    stop: oneshot::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Server {
+    fn start(app: Router) -> Server {
+        let (stop, stopped) = oneshot::channel::<()>();
+        let (bound, addr) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                bound.send(listener.local_addr().unwrap()).unwrap();
+                let app = app.into_make_service_with_connect_info::<SocketAddr>();
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(async {
+                        let _ = stopped.await;
+                    })
+                    .await
+                    .unwrap();
+            });
+        });
+        Server {
+            addr: addr.recv().unwrap(),
+            stop,
+            thread,
+        }
+    }
+
+    fn stop(self) {
+        let _ = self.stop.send(());
+        self.thread.join().unwrap();
+    }
+}
+
+/// Signs the admin in through the sign-in form; the session cookie (`name=value`).
+async fn sign_in(client: &HttpClient, addr: SocketAddr) -> String {
+    let origin = format!("http://{addr}");
+    let response = client
+        .request(
+            Request::get(format!("{origin}/signin"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let cookie = session_cookie(&response);
+    let body = body_text(response).await;
+    let marker = "name=\"_csrf\" value=\"";
+    let start = body.find(marker).expect("the form carries a CSRF token") + marker.len();
+    let csrf = body[start..].split('"').next().unwrap();
+    let form = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("_csrf", csrf)
+        .append_pair("email", EMAIL)
+        .append_pair("password", PASSWORD)
+        .finish();
+    let response = client
+        .request(
+            Request::post(format!("{origin}/signin"))
+                .header(header::COOKIE, &cookie)
+                .header(header::ORIGIN, &origin)
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(form))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "signed in");
+    session_cookie(&response)
+}
+
+fn session_cookie(response: &http::Response<hyper::body::Incoming>) -> String {
+    let set_cookie = response
+        .headers()
+        .get(header::SET_COOKIE)
+        .expect("a session cookie")
+        .to_str()
+        .unwrap();
+    set_cookie.split(';').next().unwrap().to_owned()
+}
+
+async fn body_text(response: http::Response<hyper::body::Incoming>) -> String {
+    let bytes = axum::body::to_bytes(Body::new(response.into_body()), usize::MAX)
+        .await
+        .unwrap();
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+/// One GET, its body read to the end; panics unless it is a 200.
+async fn fetch(client: &HttpClient, url: &str, cookie: Option<&str>) {
+    let mut request = Request::get(url);
+    if let Some(cookie) = cookie {
+        request = request.header(header::COOKIE, cookie);
+    }
+    let response = client
+        .request(request.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "{url}");
+    let body = axum::body::to_bytes(Body::new(response.into_body()), usize::MAX)
+        .await
+        .unwrap();
+    assert!(!body.is_empty());
+}
+
+/// Fills caches and the connection pool before measuring.
+async fn warm_up(client: &HttpClient, url: &str, cookie: Option<&str>) {
+    for _ in 0..50 {
+        fetch(client, url, cookie).await;
+    }
+}
+
+/// Sends `rate × seconds` requests, request `i` due at `start + i / rate`; the sorted
+/// latencies in milliseconds, each measured from when its request was due.
+async fn open_loop(
+    client: &HttpClient,
+    url: &str,
+    cookie: Option<&str>,
+    rate: u64,
+    seconds: u64,
+) -> Vec<f64> {
+    let total = rate * seconds;
+    let interval = Duration::from_secs(1).div_f64(rate as f64);
+    let start = Instant::now() + Duration::from_millis(10);
+    let mut inflight = Vec::with_capacity(usize::try_from(total).unwrap());
+    for i in 0..total {
+        let due = start + interval.mul_f64(i as f64);
+        tokio::time::sleep_until(due).await;
+        let (client, url, cookie) = (client.clone(), url.to_owned(), cookie.map(str::to_owned));
+        inflight.push(tokio::spawn(async move {
+            fetch(&client, &url, cookie.as_deref()).await;
+            due.elapsed().as_secs_f64() * 1000.0
+        }));
+    }
+    let mut times = Vec::with_capacity(inflight.len());
+    for request in inflight {
+        times.push(request.await.unwrap());
+    }
+    times.sort_by(f64::total_cmp);
+    times
+}
+
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    let i = ((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[i]
+}
+
+fn report(name: &str, label: &str, sorted: &[f64]) {
+    println!(
+        "{name:<9} {label:<28} p50 {:>7.2} ms  p99 {:>7.2} ms  max {:>7.2} ms  ({} requests)",
+        quantile(sorted, 0.50),
+        quantile(sorted, 0.99),
+        quantile(sorted, 1.0),
+        sorted.len()
+    );
+}
