@@ -11,7 +11,6 @@ use crate::store::{Backend, dialect};
 pub(crate) enum Arg {
     Text(String),
     Bool(bool),
-    Int(i64),
 }
 
 /// Binds every [`Arg`] to a query, in order.
@@ -24,7 +23,6 @@ macro_rules! bind_args {
             query = match arg {
                 $crate::numbers::query::Arg::Text(text) => query.bind(text.clone()),
                 $crate::numbers::query::Arg::Bool(flag) => query.bind(*flag),
-                $crate::numbers::query::Arg::Int(int) => query.bind(*int),
             };
         }
         query
@@ -79,10 +77,10 @@ pub(crate) const JOINS: &str = "JOIN wabas w ON w.org_id = n.org_id AND w.id = n
     LEFT JOIN users mu ON mu.id = m.user_id \
     LEFT JOIN pin_versions v ON v.phone_number_id = n.id AND v.status = 'current' ";
 
-/// The tables a filter may look at (a number and its WABA): enough to count and to pick a
-/// page's ids.
-pub(crate) const COUNT_FROM: &str =
-    "FROM phone_numbers n JOIN wabas w ON w.org_id = n.org_id AND w.id = n.waba_id ";
+/// What a filter looks at: the number alone (clients are reached through subqueries on
+/// `n.waba_id`), so counting and picking a page's ids walk one index of one table — the
+/// display-order index serves `ORDER BY … LIMIT` without sorting the org's numbers.
+pub(crate) const COUNT_FROM: &str = "FROM phone_numbers n ";
 
 /// A WHERE clause under construction with its bound values.
 #[derive(Debug)]
