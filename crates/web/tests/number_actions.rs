@@ -145,7 +145,18 @@ on_both_databases! {
             let (status, _, _) = post(&w, &auditor, &format!("{path}/{action}"), "").await;
             assert_eq!(status, StatusCode::FORBIDDEN, "{action}");
         }
+        let rival = w.browser(RIVAL).await;
+        for action in ["take-custody", "rotate", "release", "out-of-band"] {
+            let (status, _, _) = post(&w, &rival, &format!("{path}/{action}"), "").await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "another org's number: {action}");
+        }
         let ops = w.browser(OPS).await;
+        let forged = post_form(&format!("{path}/rotate"), &ops)
+            .header("origin", "http://127.0.0.1:8080")
+            .header("sec-fetch-site", "same-origin")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        assert_eq!(send(&w.app, forged).await.status(), StatusCode::FORBIDDEN, "no CSRF token");
         let (status, _, body) = post(&w, &ops, &format!("{path}/take-custody"), "").await;
         assert_eq!(status, StatusCode::CONFLICT, "the number is escrowed already: {body}");
         let (status, _, body) = post(&w, &ops, &format!("{path}/release"), "").await;
@@ -328,5 +339,35 @@ on_both_databases! {
         assert!(shown.contains("<td>handover.accepted</td>"));
         assert_eq!(w.record(&w.escrowed).await.owner.unwrap().member_id, ops_id);
         assert!(!w.meta_holds(&w.escrowed, &old_pin), "the handed-over PIN is retired");
+    }
+
+    async fn the_incoming_member_may_decline_and_the_proposer_may_withdraw_a_handover(db) {
+        let w = custody_world(&db).await;
+        let owner = w.browser(OWNER).await;
+        let ops = w.browser(OPS).await;
+        let ops_id = w.member_id(OPS).await;
+        let path = format!("{}/handovers", record_path(&w));
+        let propose = format!("seat=owner&to_member={ops_id}&note=Moving+teams");
+
+        assert_eq!(post(&w, &owner, &path, &propose).await.0, StatusCode::SEE_OTHER);
+        let first = w.record(&w.escrowed).await.open_handovers[0].id.clone();
+        let (status, _, body) = post(&w, &ops, &format!("{path}/{first}/decline"), "note=pin+123456").await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(body.contains("note: must not contain six digits"), "{body}");
+        assert_eq!(post(&w, &ops, &format!("{path}/{first}/decline"), "note=not+now").await.0, StatusCode::SEE_OTHER);
+        let shown = page(&w, &ops, &record_path(&w)).await;
+        assert!(shown.contains("Handover declined.") && shown.contains("<td>handover.declined</td>"), "{shown}");
+        assert!(w.record(&w.escrowed).await.open_handovers.is_empty());
+
+        assert_eq!(post(&w, &owner, &path, &propose).await.0, StatusCode::SEE_OTHER);
+        let second = w.record(&w.escrowed).await.open_handovers[0].id.clone();
+        assert_eq!(post(&w, &ops, &format!("{path}/{second}/cancel"), "").await.0, StatusCode::FORBIDDEN, "the incoming member declines, never withdraws");
+        assert_eq!(post(&w, &owner, &format!("{path}/{second}/cancel"), "").await.0, StatusCode::SEE_OTHER);
+        let shown = page(&w, &owner, &record_path(&w)).await;
+        assert!(shown.contains("Handover withdrawn.") && shown.contains("<td>handover.cancelled</td>"), "{shown}");
+        let (status, _, body) = post(&w, &ops, &format!("{path}/{second}/accept"), "recovery_email_confirmed=on&backup_channels_confirmed=on&pin_escrowed=on").await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "a closed handover cannot be accepted");
+        assert!(body.contains("handover: is not an open handover of this number"), "{body}");
+        assert_eq!(w.record(&w.escrowed).await.owner.unwrap().member_id, w.member_id(OWNER).await);
     }
 }

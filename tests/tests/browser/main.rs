@@ -176,6 +176,8 @@ on_both_databases! {
         let custody_facts = text_of(&browser, "main").await;
         assert!(custody_facts.contains("Main owner Ann Admin"), "{custody_facts}");
         assert!(custody_facts.contains("Permission manager Olly Ops"), "{custody_facts}");
+        let png = browser.screenshot().await.unwrap();
+        std::fs::write(driver::screenshot_path(&format!("record-{:?}", db.backend()).to_lowercase()), png).unwrap();
 
         // Reveal: the sign-in was long ago, so the password is asked for again first.
         custody::age_step_up(&db).await;
