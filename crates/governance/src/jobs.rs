@@ -199,6 +199,31 @@ pub(crate) async fn queue_one(
     .await
 }
 
+/// The one-number rotation job still waiting for a worker on `phone` — the rotation a
+/// reveal queued under the rotate-after-reveal policy — if there is one. Running it (with
+/// [`run`]) rotates exactly that number.
+///
+/// # Errors
+/// [`Error::NotFound`] for a number the caller cannot see; database errors.
+pub async fn queued_for(
+    store: &Store,
+    caller: &crate::access::Caller,
+    phone: &PhoneNumberId,
+) -> Result<Option<String>, Error> {
+    caller.require(crate::access::Permission::ReadNumbers)?;
+    let mut tx = store.read_for(&caller.org_id).await?;
+    let row = crate::numbers::visible(&mut tx, caller, phone, false).await?;
+    let sql = "SELECT j.id FROM rotation_items i JOIN rotation_jobs j ON j.id = i.job_id \
+               WHERE i.org_id = $1 AND i.phone_number_id = $2 AND i.status = 'queued' \
+               AND j.status = 'running' \
+               AND (SELECT COUNT(*) FROM rotation_items k WHERE k.job_id = j.id) = 1 \
+               ORDER BY j.created_at LIMIT 1";
+    let job: Option<String> = on_tx!(tx, conn => sqlx::query_scalar(sql)
+        .bind(&caller.org_id).bind(&row.id).fetch_optional(conn).await)?;
+    tx.rollback().await?;
+    Ok(job)
+}
+
 /// The job's status and counts; `NotFound` for another org's job.
 pub async fn status(store: &Store, org: &str, job: &str) -> Result<JobStatus, Error> {
     let sql = "SELECT status, concurrency FROM rotation_jobs WHERE org_id = $1 AND id = $2";

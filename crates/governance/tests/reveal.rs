@@ -81,11 +81,16 @@ on_both_databases! {
         assert_eq!(action, "pin.revealed");
         assert!(details.contains(&format!(r#""rotation_job":"{job}""#)), "{details}");
 
+        let queued = governance::jobs::queued_for(&w.store, &caller("m-cat"), &number).await.unwrap();
+        assert_eq!(queued.as_deref(), Some(job.as_str()), "the record can offer to run it");
+        let hidden = governance::jobs::queued_for(&w.store, &caller("m-zed"), &number).await.unwrap_err();
+        assert!(matches!(hidden, Error::NotFound { .. }), "{hidden}");
         let status = governance::jobs::run(&w.custodian(quick()), ORG, &Actor::system(), &job, &[], &|_| {}).await.unwrap();
         assert_eq!((status.status.as_str(), status.done), ("done", 1));
         assert_eq!(w.statuses(&number).await, ["previous", "current"]);
         assert!(!meta_holds(&w, &number, first.pin.expose()), "the revealed PIN is retired");
         assert!(w.meta_holds_escrowed_pin(&number).await);
+        assert_eq!(governance::jobs::queued_for(&w.store, &caller("m-cat"), &number).await.unwrap(), None);
 
         let third = reveal_as(&w.store, id, &caller("m-bob"), &number, "again").await.unwrap();
         assert!(third.rotation_job.is_some_and(|j| j != job), "a finished job is not reused");

@@ -370,4 +370,24 @@ on_both_databases! {
         assert!(body.contains("handover: is not an open handover of this number"), "{body}");
         assert_eq!(w.record(&w.escrowed).await.owner.unwrap().member_id, w.member_id(OWNER).await);
     }
+
+    async fn rotating_after_a_reveal_runs_the_rotation_the_reveal_queued_and_retires_the_revealed_pin(db) {
+        let w = custody_world(&db).await;
+        let owner = w.browser(OWNER).await;
+        let body = text(send(&w.app, same_origin_post(&format!("{}/reveal", record_path(&w)), &owner, "reason=re-registering")).await).await;
+        let revealed = shown_pin(&body);
+        let ops = w.browser(OPS).await;
+        let shown = page(&w, &ops, &record_path(&w)).await;
+        assert!(shown.contains("the org&#39;s policy rotates it: rotation job") || shown.contains("policy rotates it: rotation job"), "{shown}");
+        assert!(w.meta_holds(&w.escrowed, &revealed), "nothing rotated yet");
+
+        let (status, _, _) = post(&w, &ops, &format!("{}/rotate", record_path(&w)), "").await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let shown = page(&w, &ops, &record_path(&w)).await;
+        assert!(shown.contains("The rotation queued after the reveal ran"), "{shown}");
+        assert!(!shown.contains("policy rotates it: rotation job"), "nothing waits any more");
+        assert!(!w.meta_holds(&w.escrowed, &revealed), "the revealed PIN is retired");
+        let versions: Vec<String> = w.record(&w.escrowed).await.versions.into_iter().map(|v| v.status).collect();
+        assert_eq!(versions, ["previous", "current"], "one rotation, not two");
+    }
 }

@@ -117,6 +117,8 @@ struct NumberPage {
     forms: Forms,
     members: Vec<Choice>,
     handovers: Vec<HandoverView>,
+    /// The rotation a reveal queued and no worker ran yet.
+    rotation_queued: Option<String>,
     display: String,
     pin_state: &'static str,
     meta: Vec<Fact>,
@@ -166,12 +168,16 @@ pub(super) async fn record_page(
 ) -> Result<Response, AppError> {
     let record = numbers::record(&state.store, caller, phone, Utc::now()).await?;
     let members = governance::members::list(&state.store, caller).await?;
+    let queued = governance::jobs::queued_for(&state.store, caller, phone).await?;
     let status = if problem.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
         StatusCode::OK
     };
-    let html = render(&number_page(page, caller, record, &members, problem))?;
+    let html = render(&NumberPage {
+        rotation_queued: queued,
+        ..number_page(page, caller, record, &members, problem)
+    })?;
     Ok((status, html).into_response())
 }
 
@@ -273,6 +279,7 @@ fn number_page(
         forms,
         members,
         handovers,
+        rotation_queued: None,
         display: meta.display_phone_number.clone(),
         pin_state: pin_state.as_str(),
         meta: vec![

@@ -6,7 +6,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use governance::custody::Outcome;
-use governance::numbers;
+use governance::{jobs, numbers};
 use tower_sessions::Session;
 
 use super::{Done, answer, custody_of};
@@ -50,6 +50,26 @@ pub(super) fn describe(outcome: &Outcome) -> Done {
     }
 }
 
+/// The flash of running the rotation queued after a reveal.
+fn queued_ran(status: &jobs::JobStatus) -> Done {
+    if status.done > 0 {
+        (
+            "success",
+            "The rotation queued after the reveal ran: a new PIN is set at Meta and escrowed."
+                .to_owned(),
+        )
+    } else {
+        (
+            "error",
+            format!(
+                "The rotation queued after the reveal did not complete (job {}, {}): see the \
+                 PIN versions below.",
+                status.id, status.status
+            ),
+        )
+    }
+}
+
 #[derive(Clone, Copy)]
 enum SetPin {
     Take,
@@ -71,11 +91,22 @@ async fn set_pin(
     let (custodian, recovery) = custody.for_org(&state.store, &who.caller.org_id).await?;
     let actor = who.caller.actor()?;
     let org = &who.caller.org_id;
-    let outcome = match action {
-        SetPin::Take => custodian.take(org, &actor, &phone, &recovery).await,
-        SetPin::Rotate => custodian.rotate(org, &actor, &phone, &recovery).await,
+    let result = match action {
+        SetPin::Take => custodian
+            .take(org, &actor, &phone, &recovery)
+            .await
+            .map(|outcome| describe(&outcome)),
+        SetPin::Rotate => match jobs::queued_for(&state.store, &who.caller, &phone).await? {
+            // The rotation a reveal queued is this one: run it, so it is not done twice.
+            Some(job) => jobs::run(&custodian, org, &actor, &job, &recovery, &|_| {})
+                .await
+                .map(|status| queued_ran(&status)),
+            None => custodian
+                .rotate(org, &actor, &phone, &recovery)
+                .await
+                .map(|outcome| describe(&outcome)),
+        },
     };
-    let result = outcome.map(|outcome| describe(&outcome));
     answer(state, &who.caller, page, session, &phone, result).await
 }
 
