@@ -50,4 +50,19 @@ on_both_databases! {
         let by_token = record.events.iter().filter(|e| e.action == "pin.rotated" && e.actor.starts_with("token:")).count();
         assert_eq!(by_token, 2, "the token is the ledgered actor");
     }
+
+    async fn without_custody_the_api_answers_503_with_a_problem_saying_so(db) {
+        let w = custody_world(&db).await;
+        let (_, secret) = governance::tokens::create(&w.store, &Caller::cli(&w.org), "ops script", Role::Ops)
+            .await
+            .unwrap();
+        let app = router(w.store.clone(), &db, None);
+        for action in ["take-custody", "rotate"] {
+            let path = format!("/api/v1/numbers/{}/{action}", w.unknown.as_str());
+            let (status, body) = post_api(&app, &path, secret.expose()).await;
+            assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{action}: {body}");
+            assert!(body["detail"].as_str().unwrap().contains("without custody"), "{body}");
+        }
+        assert_eq!(w.record(&w.unknown).await.pin_state.as_str(), "unknown", "nothing changed");
+    }
 }
