@@ -390,4 +390,23 @@ on_both_databases! {
         let versions: Vec<String> = w.record(&w.escrowed).await.versions.into_iter().map(|v| v.status).collect();
         assert_eq!(versions, ["previous", "current"], "one rotation, not two");
     }
+
+    async fn the_record_offers_each_person_only_the_forms_their_role_and_seats_allow(db) {
+        let w = custody_world(&db).await;
+        let path = record_path(&w);
+        let forms = |body: &str| -> Vec<&'static str> {
+            ["/seats\"", "/handovers\"", "/reveal\"", "/rotate\"", "/release\"", "/out-of-band\"", "/take-custody\""]
+                .into_iter()
+                .filter(|action| body.contains(&format!("{path}{action}")))
+                .collect()
+        };
+        let auditor = page(&w, &w.browser(AUDITOR).await, &path).await;
+        assert!(forms(&auditor).is_empty(), "an auditor only reads: {:?}", forms(&auditor));
+        let ops = page(&w, &w.browser(OPS).await, &path).await;
+        assert_eq!(forms(&ops), ["/seats\"", "/rotate\"", "/release\"", "/out-of-band\""], "no seat: no reveal, no handover");
+        let owner = page(&w, &w.browser(OWNER).await, &path).await;
+        assert_eq!(forms(&owner), ["/seats\"", "/handovers\"", "/reveal\"", "/rotate\"", "/release\"", "/out-of-band\""]);
+        let admin = page(&w, &w.browser(ADMIN).await, &path).await;
+        assert_eq!(forms(&admin), forms(&owner));
+    }
 }

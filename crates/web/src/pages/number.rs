@@ -92,6 +92,8 @@ struct HandoverView {
 )]
 struct Forms {
     manage: bool,
+    /// The caller holds a seat or is an admin: it may propose a handover.
+    propose: bool,
     take: bool,
     rotate: bool,
     release: bool,
@@ -187,14 +189,16 @@ fn forms(caller: &Caller, r: &Record) -> Forms {
     let seated = |p: Option<&numbers::Person>| {
         p.is_some_and(|p| caller.member_id.as_deref() == Some(p.member_id.as_str()))
     };
+    let holds_a_seat = seated(r.owner.as_ref()) || seated(r.manager.as_ref());
     let may_reveal = match caller.role {
         Role::Admin => true,
         Role::Auditor => false,
-        Role::Ops | Role::BusinessAdmin => seated(r.owner.as_ref()) || seated(r.manager.as_ref()),
+        Role::Ops | Role::BusinessAdmin => holds_a_seat,
     };
     let has_current = r.versions.iter().any(|v| v.status == "current");
     Forms {
         manage: caller.may(Permission::ManageNumbers),
+        propose: holds_a_seat || caller.role == Role::Admin,
         take: custody && state == PinState::Unknown,
         rotate: custody && state == PinState::Escrowed,
         release: custody && state == PinState::Escrowed,
