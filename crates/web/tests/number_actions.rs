@@ -183,6 +183,9 @@ on_both_databases! {
         let opened: vault::Pin = vault::open(armored.as_bytes(), &key).unwrap();
         assert_eq!(opened.expose(), pin);
         assert_eq!(w.record(&w.escrowed).await.pin_state.as_str(), "released");
+        let shown = page(&w, &ops, &record_path(&w)).await;
+        assert!(shown.contains("<td>pin.released</td>"), "{shown}");
+        assert!(!shown.contains(&format!("{}/rotate\"", record_path(&w))), "a released number offers no rotation");
     }
 
     async fn without_custody_the_custody_actions_are_a_503_page(db) {
