@@ -412,4 +412,25 @@ on_both_databases! {
         let admin = page(&w, &w.browser(ADMIN).await, &path).await;
         assert_eq!(forms(&admin), forms(&owner));
     }
+
+    async fn without_the_orgs_graph_credential_pins_cannot_be_set_but_a_handover_is_still_accepted(db) {
+        let w = custody_world(&db).await;
+        sql(&db, &[format!("DELETE FROM graph_credentials WHERE org_id = '{}'", w.org)]).await;
+        let ops = w.browser(OPS).await;
+        let response = send(&w.app, same_origin_post(&format!("/numbers/{}/take-custody", w.unknown.as_str()), &ops, "")).await;
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(text(response).await.contains("no Graph credential yet"));
+
+        let owner = w.browser(OWNER).await;
+        let ops_id = w.member_id(OPS).await;
+        let path = format!("{}/handovers", record_path(&w));
+        let (status, _, _) = post(&w, &owner, &path, &format!("seat=owner&to_member={ops_id}&note=Moving+teams")).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let handover = w.record(&w.escrowed).await.open_handovers[0].id.clone();
+        let (status, _, _) = post(&w, &ops, &format!("{path}/{handover}/accept"), "recovery_email_confirmed=on&backup_channels_confirmed=on&pin_escrowed=on").await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let shown = page(&w, &ops, &record_path(&w)).await;
+        assert!(shown.contains("A PIN rotation is due, but this pinward cannot set PINs"), "{shown}");
+        assert_eq!(w.record(&w.escrowed).await.owner.unwrap().member_id, ops_id, "the seat moved");
+    }
 }

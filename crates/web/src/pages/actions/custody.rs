@@ -9,7 +9,7 @@ use governance::custody::Outcome;
 use governance::{jobs, numbers};
 use tower_sessions::Session;
 
-use super::{Done, answer, custody_of};
+use super::{Done, answer, custody_of, require_custodian};
 use crate::AppState;
 use crate::auth::{self, Authorized};
 use crate::error::AppError;
@@ -87,8 +87,7 @@ async fn set_pin(
     let phone = phone(id)?;
     // The number must be the caller's before anything else is said about it.
     numbers::record(&state.store, &who.caller, &phone, Utc::now()).await?;
-    let custody = custody_of(state)?;
-    let (custodian, recovery) = custody.for_org(&state.store, &who.caller.org_id).await?;
+    let (custodian, recovery) = require_custodian(state, &who.caller).await?;
     let actor = who.caller.actor()?;
     let org = &who.caller.org_id;
     let result = match action {

@@ -90,6 +90,37 @@ fn custody_of(state: &AppState) -> Result<&crate::Custody, AppError> {
     ))
 }
 
+/// The custodian of the caller's org and its recovery recipients; `None` when this
+/// service runs without custody or the org has no Graph credential yet.
+async fn custodian_of(
+    state: &AppState,
+    caller: &Caller,
+) -> Result<Option<(governance::custody::Custodian, Vec<vault::Recipient>)>, AppError> {
+    let Some(custody) = &state.custody else {
+        return Ok(None);
+    };
+    match custody.for_org(&state.store, &caller.org_id).await {
+        Ok(found) => Ok(Some(found)),
+        Err(governance::Error::NotFound {
+            what: "graph credential",
+        }) => Ok(None),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// The custodian of the caller's org, or a 503 page saying what is missing.
+async fn require_custodian(
+    state: &AppState,
+    caller: &Caller,
+) -> Result<(governance::custody::Custodian, Vec<vault::Recipient>), AppError> {
+    custody_of(state)?;
+    custodian_of(state, caller)
+        .await?
+        .ok_or(AppError::Unavailable(
+            "this org has no Graph credential yet: an admin adds it in the org's settings",
+        ))
+}
+
 /// A form's text field; an absent field is empty, so the domain names it as missing.
 fn field(value: Option<String>) -> String {
     value.unwrap_or_default()

@@ -123,10 +123,7 @@ pub(super) async fn accept(
     };
     let rotate = form.rotate.is_some();
     let now = Utc::now();
-    let custody = match &state.custody {
-        Some(custody) => Some(custody.for_org(&state.store, &who.caller.org_id).await?),
-        None => None,
-    };
+    let custody = super::custodian_of(&state, &who.caller).await?;
     let result = match &custody {
         Some((custodian, recovery)) => {
             handovers::accept_and_rotate(
@@ -178,8 +175,8 @@ fn accepted_flash(
         ),
         (true, None) => (
             "info",
-            "Handover accepted. A PIN rotation is due, but this pinward runs without custody: \
-             rotate the PIN from a custody-enabled instance."
+            "Handover accepted. A PIN rotation is due, but this pinward cannot set PINs for \
+             the org (no custody or no Graph credential): rotate the PIN once it can."
                 .to_owned(),
         ),
         (true, Some(Ok(outcome))) => (
