@@ -70,7 +70,7 @@ pub(super) async fn form(
     )
 }
 
-/// The reveal form. No `Debug`: kept symmetric with the other secret-adjacent forms.
+/// The reveal form: the reason only (the PIN never comes from the browser).
 #[derive(Deserialize)]
 pub(super) struct RevealFields {
     reason: Option<String>,
