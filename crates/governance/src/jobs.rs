@@ -19,7 +19,7 @@ use uuid::Uuid;
 use vault::Recipient;
 
 use crate::custody::{Custodian, Outcome, PinState, protocol_event as event};
-use crate::store::{Store, dialect};
+use crate::store::{Store, Tx, dialect};
 use crate::{Error, exec, ledger, on_tx};
 
 /// Which numbers a job rotates.
@@ -117,6 +117,29 @@ pub async fn start(
             found
         }
     };
+    let id = insert_job(
+        &mut tx,
+        org,
+        actor,
+        &numbers,
+        concurrency,
+        json!({ "numbers": numbers.len(), "concurrency": concurrency }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Inserts a `running` job over `numbers` (row ids) inside `tx`, ledgered as
+/// `rotation.job.started` with `details`; returns its id.
+async fn insert_job(
+    tx: &mut Tx,
+    org: &str,
+    actor: &Actor,
+    numbers: &[String],
+    concurrency: u32,
+    details: serde_json::Value,
+) -> Result<String, Error> {
     let id = Uuid::now_v7().to_string();
     let now = Utc::now();
     exec!(
@@ -129,7 +152,7 @@ pub async fn start(
         actor.as_str(),
         now
     )?;
-    for number in &numbers {
+    for number in numbers {
         exec!(
             tx,
             "INSERT INTO rotation_items (job_id, org_id, phone_number_id, status, updated_at) \
@@ -140,15 +163,65 @@ pub async fn start(
             now
         )?;
     }
-    let draft = event(
-        "rotation.job.started",
-        format!("job:{id}"),
-        actor,
-        json!({ "numbers": numbers.len(), "concurrency": concurrency }),
-    )?;
-    ledger::append(&mut tx, org, now, draft).await?;
-    tx.commit().await?;
+    let draft = event("rotation.job.started", format!("job:{id}"), actor, details)?;
+    ledger::append(tx, org, now, draft).await?;
     Ok(id)
+}
+
+/// Queues the rotation of one number (its row id) inside the caller's transaction, because
+/// of `cause` (an action name such as `pin.revealed`, written to the job's ledger event),
+/// and returns the job's id. A job of the org still `running` or `paused` with the number
+/// queued is reused instead: one rotation retires the PIN however often it was revealed.
+pub(crate) async fn queue_one(
+    tx: &mut Tx,
+    org: &str,
+    actor: &Actor,
+    number_id: &str,
+    cause: &str,
+) -> Result<String, Error> {
+    let sql = "SELECT j.id FROM rotation_items i JOIN rotation_jobs j ON j.id = i.job_id \
+               WHERE i.org_id = $1 AND i.phone_number_id = $2 AND i.status = 'queued' \
+               AND j.status IN ('running', 'paused') ORDER BY j.created_at LIMIT 1";
+    let open: Option<String> = on_tx!(tx, conn => sqlx::query_scalar(sql)
+        .bind(org).bind(number_id).fetch_optional(conn).await)?;
+    if let Some(job) = open {
+        return Ok(job);
+    }
+    let numbers = [number_id.to_owned()];
+    insert_job(
+        tx,
+        org,
+        actor,
+        &numbers,
+        1,
+        json!({ "numbers": 1, "concurrency": 1, "cause": cause }),
+    )
+    .await
+}
+
+/// The one-number rotation job still waiting for a worker on `phone` — the rotation a
+/// reveal queued under the rotate-after-reveal policy — if there is one. Running it (with
+/// [`run`]) rotates exactly that number.
+///
+/// # Errors
+/// [`Error::NotFound`] for a number the caller cannot see; database errors.
+pub async fn queued_for(
+    store: &Store,
+    caller: &crate::access::Caller,
+    phone: &PhoneNumberId,
+) -> Result<Option<String>, Error> {
+    caller.require(crate::access::Permission::ReadNumbers)?;
+    let mut tx = store.read_for(&caller.org_id).await?;
+    let row = crate::numbers::visible(&mut tx, caller, phone, false).await?;
+    let sql = "SELECT j.id FROM rotation_items i JOIN rotation_jobs j ON j.id = i.job_id \
+               WHERE i.org_id = $1 AND i.phone_number_id = $2 AND i.status = 'queued' \
+               AND j.status = 'running' \
+               AND (SELECT COUNT(*) FROM rotation_items k WHERE k.job_id = j.id) = 1 \
+               ORDER BY j.created_at LIMIT 1";
+    let job: Option<String> = on_tx!(tx, conn => sqlx::query_scalar(sql)
+        .bind(&caller.org_id).bind(&row.id).fetch_optional(conn).await)?;
+    tx.rollback().await?;
+    Ok(job)
 }
 
 /// The job's status and counts; `NotFound` for another org's job.

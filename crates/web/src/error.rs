@@ -55,6 +55,10 @@ pub enum AppError {
     /// Something the service should never do went wrong.
     #[error("{0}")]
     Internal(&'static str),
+    /// This instance cannot do it as configured (e.g. started without custody); the
+    /// sentence says what is missing.
+    #[error("{0}")]
+    Unavailable(&'static str),
 }
 
 /// What the user is told about a failed request; put into the response's extensions by
@@ -93,6 +97,7 @@ impl AppError {
             AppError::CrossSite(_) => StatusCode::FORBIDDEN,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::NoRoute => StatusCode::NOT_FOUND,
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Session(_) | AppError::Render(_) | AppError::Internal(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -136,6 +141,7 @@ impl AppError {
             AppError::CrossSite(why) => (format!("request refused: {why}"), None),
             AppError::BadRequest(why) => (why.clone(), None),
             AppError::NoRoute => ("there is no page at this address".to_owned(), None),
+            AppError::Unavailable(why) => ((*why).to_owned(), None),
             _ => (
                 "pinward could not complete the request; quote the request id to your \
                  administrator"

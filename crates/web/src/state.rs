@@ -8,6 +8,7 @@ use governance::custody::{Custodian, Escrow, Settings};
 use graph::GraphClient;
 use url::Url;
 
+use crate::auth::reveals::RevealLimit;
 use crate::auth::throttle::Throttle;
 use crate::metrics::Metrics;
 
@@ -24,6 +25,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Failed password checks, for sign-in and step-up throttling.
     pub throttle: Arc<Throttle>,
+    /// Recent PIN reveals per user, for the reveal rate limit.
+    pub reveals: Arc<RevealLimit>,
     /// What custody actions need (take custody, rotate, reveal, release); `None` in tests
     /// that serve pages only.
     pub custody: Option<Arc<Custody>>,
@@ -73,6 +76,7 @@ impl AppState {
             site: Arc::new(Site::new(public_url)),
             metrics: Arc::new(Metrics::new()),
             throttle: Arc::new(Throttle::default()),
+            reveals: Arc::new(RevealLimit::default()),
             custody: None,
         }
     }

@@ -120,3 +120,108 @@ on_both_databases! {
         browser.close().await.unwrap();
     }
 }
+
+mod custody;
+
+/// The text of the first element matching `css`.
+async fn text_of(browser: &fantoccini::Client, css: &str) -> String {
+    browser
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no {css}: {e}"))
+        .text()
+        .await
+        .unwrap()
+}
+
+on_both_databases! {
+    async fn an_admin_finds_a_number_assigns_its_seats_and_reveals_its_pin_after_typing_the_password_again(db) {
+        let served = custody::serve_with_custody(&db).await;
+        let base = served.base.clone();
+        let record = format!("/numbers/{}", served.number.as_str());
+        let chromedriver = driver::Chromedriver::start();
+        let browser = chromedriver.browser().await;
+
+        browser.goto(&format!("{base}/signin")).await.unwrap();
+        browser.find(Locator::Id("email")).await.unwrap().send_keys(custody::ADMIN).await.unwrap();
+        browser.find(Locator::Id("password")).await.unwrap().send_keys(custody::PASSWORD).await.unwrap();
+        browser.find(Locator::Css("form.stacked button")).await.unwrap().click().await.unwrap();
+        arrived(&browser, &base, "/").await;
+
+        // Find the number through the list's search.
+        browser.goto(&format!("{base}/numbers")).await.unwrap();
+        let search = browser.find(Locator::Css("input[name=q]")).await.unwrap();
+        search.send_keys(&served.display).await.unwrap();
+        browser.find(Locator::Css("form.filters button")).await.unwrap().click().await.unwrap();
+        let link = browser
+            .wait()
+            .at_most(Duration::from_secs(60))
+            .for_element(Locator::Css(&format!("a[href='{record}']")))
+            .await
+            .unwrap();
+        link.click().await.unwrap();
+        arrived(&browser, &base, &record).await;
+
+        // Assign the seats.
+        browser.find(Locator::Id("owner")).await.unwrap().select_by_value(&served.admin_member).await.unwrap();
+        browser.find(Locator::Id("manager")).await.unwrap().select_by_value(&served.ops_member).await.unwrap();
+        browser.find(Locator::Css("#assign button")).await.unwrap().click().await.unwrap();
+        let flash = browser
+            .wait()
+            .at_most(Duration::from_secs(60))
+            .for_element(Locator::Css("p.flash.success"))
+            .await
+            .unwrap();
+        assert_eq!(flash.text().await.unwrap(), "Main owner and permission manager saved.");
+        let custody_facts = text_of(&browser, "main").await;
+        assert!(custody_facts.contains("Main owner Ann Admin"), "{custody_facts}");
+        assert!(custody_facts.contains("Permission manager Olly Ops"), "{custody_facts}");
+        let png = browser.screenshot().await.unwrap();
+        std::fs::write(driver::screenshot_path(&format!("record-{:?}", db.backend()).to_lowercase()), png).unwrap();
+
+        // Reveal: the sign-in was long ago, so the password is asked for again first.
+        custody::age_step_up(&db).await;
+        browser.find(Locator::LinkText("Reveal PIN…")).await.unwrap().click().await.unwrap();
+        let reveal = format!("{record}/reveal");
+        arrived(&browser, &base, &reveal).await;
+        browser.find(Locator::Id("reason")).await.unwrap().send_keys("re-registering on a new phone").await.unwrap();
+        browser.find(Locator::Css("main form.stacked button")).await.unwrap().click().await.unwrap();
+        let password = browser
+            .wait()
+            .at_most(Duration::from_secs(60))
+            .for_element(Locator::Css("form[action='/reauth'] #password"))
+            .await
+            .unwrap();
+        password.send_keys(custody::PASSWORD).await.unwrap();
+        browser.find(Locator::Css("form[action='/reauth'] button")).await.unwrap().click().await.unwrap();
+        arrived(&browser, &base, &reveal).await;
+        browser.find(Locator::Id("reason")).await.unwrap().send_keys("re-registering on a new phone").await.unwrap();
+        browser.find(Locator::Css("main form.stacked button")).await.unwrap().click().await.unwrap();
+        let shown = browser
+            .wait()
+            .at_most(Duration::from_secs(60))
+            .for_element(Locator::Id("pin"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(served.meta_holds(shown.trim()), "the PIN shown is the one Meta holds: {shown}");
+        let png = browser.screenshot().await.unwrap();
+        std::fs::write(driver::screenshot_path(&format!("revealed-{:?}", db.backend()).to_lowercase()), png).unwrap();
+
+        // The record lists the reveal in its ledger, never the PIN.
+        browser.find(Locator::LinkText(&format!("Back to {}", served.display))).await.unwrap().click().await.unwrap();
+        arrived(&browser, &base, &record).await;
+        let ledger = text_of(&browser, "main").await;
+        assert!(ledger.contains("pin.revealed"), "{ledger}");
+        assert!(ledger.contains("re-registering on a new phone"), "{ledger}");
+        assert!(!ledger.contains(shown.trim()), "no PIN on the record");
+
+        browser.find(Locator::Css("form.signout button")).await.unwrap().click().await.unwrap();
+        arrived(&browser, &base, "/signin").await;
+        browser.goto(&format!("{base}{record}")).await.unwrap();
+        assert_eq!(browser.current_url().await.unwrap().path(), "/signin", "signed out");
+        browser.close().await.unwrap();
+    }
+}

@@ -10,6 +10,7 @@ use vault::{Identity, Pin, Recipient, Recipients, Sealed};
 use super::open_pin;
 use super::protocol::{event, phone_subject};
 use super::state::{PinState, lock_number};
+use crate::access::{Caller, Permission, Role};
 use crate::store::{Store, Tx};
 use crate::{Error, exec, ledger, on_tx};
 
@@ -63,6 +64,7 @@ fn has_six_digits(text: &str) -> bool {
 /// number), ledgering `pin.revealed` with the reason and version — never the PIN.
 ///
 /// Refused while a send is uncertain (Meta may hold the pending PIN: resume first).
+/// Authorization is the caller's job; people reveal through [`reveal_as`], which decides it.
 pub async fn reveal(
     store: &Store,
     identity: &Identity,
@@ -73,25 +75,119 @@ pub async fn reveal(
 ) -> Result<Pin, Error> {
     let reason = check_reason(reason)?;
     let mut tx = store.begin_for(org).await?;
-    let row = lock_number(&mut tx, org, number.as_str()).await?;
+    let (pin, _) = reveal_in(&mut tx, identity, org, actor, number, reason, None).await?;
+    tx.commit().await?;
+    Ok(pin)
+}
+
+/// Opens the current PIN inside `tx` and appends `pin.revealed` (with `rotation_job` when
+/// one was queued); returns the PIN and the number's row id.
+async fn reveal_in(
+    tx: &mut Tx,
+    identity: &Identity,
+    org: &str,
+    actor: &Actor,
+    number: &PhoneNumberId,
+    reason: &str,
+    rotation_job: Option<&str>,
+) -> Result<(Pin, String), Error> {
+    let row = lock_number(tx, org, number.as_str()).await?;
     if row.pin_state == PinState::Uncertain {
         return Err(Error::PinState {
             state: row.pin_state.as_str(),
             refused: "Meta may hold the pending PIN: resume the rotation before revealing",
         });
     }
-    let (version, sealed, sealed_next) = current_version(&mut tx, &row.id).await?;
+    let (version, sealed, sealed_next) = current_version(tx, &row.id).await?;
     let pin = open_pin(identity, &sealed, sealed_next.as_deref())?;
-    let now = Utc::now();
-    let draft = event(
-        "pin.revealed",
-        phone_subject(&row.meta_id),
-        actor,
-        json!({ "version": version, "reason": reason }),
-    )?;
-    ledger::append(&mut tx, org, now, draft).await?;
+    let mut details = json!({ "version": version, "reason": reason });
+    if let (Some(job), Some(map)) = (rotation_job, details.as_object_mut()) {
+        map.insert("rotation_job".to_owned(), json!(job));
+    }
+    let draft = event("pin.revealed", phone_subject(&row.meta_id), actor, details)?;
+    ledger::append(tx, org, Utc::now(), draft).await?;
+    Ok((pin, row.id))
+}
+
+/// A PIN opened for a person, and the rotation queued because of it.
+pub struct Revealed {
+    /// The PIN: show it once, never store or log it.
+    pub pin: Pin,
+    /// The rotation job that retires the revealed PIN, when the org's rotate-after-reveal
+    /// policy is on (a job already queued for the number is reused).
+    pub rotation_job: Option<String>,
+}
+
+impl std::fmt::Debug for Revealed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Revealed")
+            .field("pin", &"<redacted>")
+            .field("rotation_job", &self.rotation_job)
+            .finish()
+    }
+}
+
+/// A person reveals the number's current PIN: only its main owner, its permission manager
+/// or an org admin (never an auditor, who reads everything but PINs), with a reason; the
+/// reveal is ledgered as `pin.revealed`.
+///
+/// Rotate-after-reveal: when the org's policy asks for it, the same transaction queues a
+/// one-number rotation job ([`crate::jobs`], ledgered `rotation.job.started`), so the
+/// revealed PIN is retired by the next worker that runs the job (`pinward rotate resume
+/// JOB`), not at once — the person needs the revealed PIN to stay valid while they
+/// re-register the number. A job already queued for the number is reused.
+///
+/// # Errors
+/// [`Error::NotFound`] for a number the caller cannot see; [`Error::Forbidden`]
+/// (`pin:reveal`) for anyone else; [`Error::Invalid`] naming `reason`;
+/// [`Error::PinState`] while a send is uncertain; `NotFound` `escrowed PIN` when nothing is
+/// escrowed. Nothing changes on a refusal.
+pub async fn reveal_as(
+    store: &Store,
+    identity: &Identity,
+    caller: &Caller,
+    number: &PhoneNumberId,
+    reason: &str,
+) -> Result<Revealed, Error> {
+    caller.require(Permission::ReadNumbers)?;
+    let actor = caller.actor()?;
+    let mut tx = store.begin_for(&caller.org_id).await?;
+    let row = crate::numbers::visible(&mut tx, caller, number, true).await?;
+    let seated = caller.member_id.is_some()
+        && (caller.member_id == row.owner_id || caller.member_id == row.manager_id);
+    let may = match caller.role {
+        Role::Admin => true,
+        Role::Auditor => false,
+        Role::Ops | Role::BusinessAdmin => seated,
+    };
+    if !may {
+        return Err(Error::Forbidden {
+            needed: "pin:reveal",
+        });
+    }
+    let reason = check_reason(reason)?;
+    let policy = crate::policies::load(&mut tx, &caller.org_id).await?;
+    let state = PinState::parse(&row.pin_state);
+    let rotation_job = if policy.rotate_after_reveal && state != Some(PinState::Released) {
+        Some(
+            crate::jobs::queue_one(&mut tx, &caller.org_id, &actor, &row.id, "pin.revealed")
+                .await?,
+        )
+    } else {
+        None
+    };
+    let (pin, _) = reveal_in(
+        &mut tx,
+        identity,
+        &caller.org_id,
+        &actor,
+        number,
+        reason,
+        rotation_job.as_deref(),
+    )
+    .await?;
     tx.commit().await?;
-    Ok(pin)
+    Ok(Revealed { pin, rotation_job })
 }
 
 /// Hands the number's current PIN to its client (e.g. migrating to another BSP): sealed to

@@ -36,7 +36,9 @@ use audit::Actor;
 use graph::PhoneNumberId;
 use vault::{Pin, Recipient};
 
-pub use actions::{NumberCustody, VersionInfo, record_out_of_band, release, reveal, status};
+pub use actions::{
+    NumberCustody, Revealed, VersionInfo, record_out_of_band, release, reveal, reveal_as, status,
+};
 pub use connector::{MetaAccess, OnPremLogin};
 pub use escrow::Escrow;
 pub(crate) use escrow::open_either;

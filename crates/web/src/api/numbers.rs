@@ -233,8 +233,8 @@ async fn custody(
     // The number must be the org's before anything else is said about it.
     numbers::record(&state.store, &who.caller, &phone, chrono::Utc::now()).await?;
     let Some(custody) = &state.custody else {
-        return Err(ApiError(AppError::Internal(
-            "this service was started without custody",
+        return Err(ApiError(AppError::Unavailable(
+            "this pinward was started without custody: PINs cannot be set here",
         )));
     };
     let (custodian, recovery) = custody.for_org(&state.store, &who.caller.org_id).await?;
@@ -261,6 +261,8 @@ async fn custody(
          content_type = "application/problem+json"),
         (status = 409, description = "The number's PIN state does not allow it", body = Problem,
          content_type = "application/problem+json"),
+        (status = 503, description = "This instance runs without custody", body = Problem,
+         content_type = "application/problem+json"),
     )
 )]
 pub(crate) async fn rotate(
@@ -284,6 +286,8 @@ pub(crate) async fn rotate(
         (status = 404, description = "No such number in the token's org", body = Problem,
          content_type = "application/problem+json"),
         (status = 409, description = "The number's PIN state does not allow it", body = Problem,
+         content_type = "application/problem+json"),
+        (status = 503, description = "This instance runs without custody", body = Problem,
          content_type = "application/problem+json"),
     )
 )]

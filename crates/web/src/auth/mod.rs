@@ -8,6 +8,7 @@
 //! [`Caller`] it yields scopes every governance call to the caller's org and clients.
 
 pub mod csrf;
+pub mod reveals;
 pub mod session;
 pub mod throttle;
 

@@ -4,10 +4,15 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::response::Html;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, Utc};
+use governance::access::{Caller, Permission, Role};
+use governance::custody::PinState;
+use governance::handovers::Handover;
 use governance::health::Problem;
+use governance::members::Member;
 use governance::numbers::{self, ChannelKind, Record};
 use graph::PhoneNumberId;
 
@@ -60,6 +65,42 @@ struct Version {
     reason: String,
 }
 
+/// A member the seat selects offer.
+struct Choice {
+    id: String,
+    name: String,
+    owner: bool,
+    manager: bool,
+}
+
+/// An open handover of one of the number's seats.
+struct HandoverView {
+    id: String,
+    seat: &'static str,
+    from: String,
+    to: String,
+    note: String,
+    proposed: String,
+    /// The caller is the incoming member: show the checklist.
+    incoming: bool,
+}
+
+/// Which forms the caller gets: the domain decides again on every post.
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "one flag per form of the page, read only by its template"
+)]
+struct Forms {
+    manage: bool,
+    /// The caller holds a seat or is an admin: it may propose a handover.
+    propose: bool,
+    take: bool,
+    rotate: bool,
+    release: bool,
+    out_of_band: bool,
+    reveal: bool,
+}
+
 struct Event {
     seq: i64,
     at: String,
@@ -72,6 +113,14 @@ struct Event {
 #[template(path = "numbers/show.html")]
 struct NumberPage {
     page: PageContext,
+    id: String,
+    /// A refused form's field and problem, shown above the forms.
+    problem: Option<String>,
+    forms: Forms,
+    members: Vec<Choice>,
+    handovers: Vec<HandoverView>,
+    /// The rotation a reveal queued and no worker ran yet.
+    rotation_queued: Option<String>,
     display: String,
     pin_state: &'static str,
     meta: Vec<Fact>,
@@ -96,16 +145,120 @@ async fn show(
     who: Authorized<ReadNumbers>,
     page: PageContext,
     Path(id): Path<String>,
-) -> Result<Html<String>, AppError> {
-    // An id that cannot exist is as absent as one of another org.
-    let phone = PhoneNumberId::parse(&id).map_err(|_| governance::Error::NotFound {
-        what: "phone number",
-    })?;
-    let record = numbers::record(&state.store, &who.caller, &phone, Utc::now()).await?;
-    render(&number_page(page, record))
+) -> Result<Response, AppError> {
+    let phone = phone(&id)?;
+    record_page(&state, &who.caller, page, &phone, None).await
 }
 
-fn number_page(page: PageContext, r: Record) -> NumberPage {
+/// The number a path names; an id that cannot exist is as absent as one of another org.
+pub(super) fn phone(id: &str) -> Result<PhoneNumberId, AppError> {
+    PhoneNumberId::parse(id).map_err(|_| {
+        AppError::Domain(governance::Error::NotFound {
+            what: "phone number",
+        })
+    })
+}
+
+/// The record page of `phone`; with `problem` (a refused form's field and problem) it is
+/// answered with 422, the forms shown again above the unchanged record.
+pub(super) async fn record_page(
+    state: &AppState,
+    caller: &Caller,
+    page: PageContext,
+    phone: &PhoneNumberId,
+    problem: Option<String>,
+) -> Result<Response, AppError> {
+    let record = numbers::record(&state.store, caller, phone, Utc::now()).await?;
+    let members = governance::members::list(&state.store, caller).await?;
+    let queued = governance::jobs::queued_for(&state.store, caller, phone).await?;
+    let status = if problem.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    let html = render(&NumberPage {
+        rotation_queued: queued,
+        ..number_page(page, caller, record, &members, problem)
+    })?;
+    Ok((status, html).into_response())
+}
+
+fn forms(caller: &Caller, r: &Record) -> Forms {
+    let custody = caller.may(Permission::Custody);
+    let state = r.pin_state;
+    let seated = |p: Option<&numbers::Person>| {
+        p.is_some_and(|p| caller.member_id.as_deref() == Some(p.member_id.as_str()))
+    };
+    let holds_a_seat = seated(r.owner.as_ref()) || seated(r.manager.as_ref());
+    let may_reveal = match caller.role {
+        Role::Admin => true,
+        Role::Auditor => false,
+        Role::Ops | Role::BusinessAdmin => holds_a_seat,
+    };
+    let has_current = r.versions.iter().any(|v| v.status == "current");
+    Forms {
+        manage: caller.may(Permission::ManageNumbers),
+        propose: holds_a_seat || caller.role == Role::Admin,
+        take: custody && state == PinState::Unknown,
+        rotate: custody && state == PinState::Escrowed,
+        release: custody && state == PinState::Escrowed,
+        out_of_band: custody && state != PinState::Released,
+        reveal: may_reveal && has_current && state != PinState::Uncertain,
+    }
+}
+
+fn handover_view(
+    h: Handover,
+    caller: &Caller,
+    name: &dyn Fn(Option<&str>) -> String,
+) -> HandoverView {
+    HandoverView {
+        seat: match h.seat {
+            governance::handovers::Seat::Owner => "main owner",
+            governance::handovers::Seat::Manager => "permission manager",
+        },
+        from: name(h.from_member_id.as_deref()),
+        to: name(Some(&h.to_member_id)),
+        incoming: caller.member_id.as_deref() == Some(h.to_member_id.as_str()),
+        proposed: when(Some(h.proposed_at)),
+        note: h.note,
+        id: h.id,
+    }
+}
+
+fn number_page(
+    page: PageContext,
+    caller: &Caller,
+    r: Record,
+    members: &[Member],
+    problem: Option<String>,
+) -> NumberPage {
+    let forms = forms(caller, &r);
+    let owner_id = r.owner.as_ref().map(|p| p.member_id.clone());
+    let manager_id = r.manager.as_ref().map(|p| p.member_id.clone());
+    let name = |id: Option<&str>| match id {
+        None => "nobody".to_owned(),
+        Some(id) => members
+            .iter()
+            .find(|m| m.id == id)
+            .map_or_else(|| id.to_owned(), |m| m.display_name.clone()),
+    };
+    let handovers = r
+        .open_handovers
+        .clone()
+        .into_iter()
+        .map(|h| handover_view(h, caller, &name))
+        .collect();
+    let members = members
+        .iter()
+        .filter(|m| m.is_active())
+        .map(|m| Choice {
+            owner: owner_id.as_deref() == Some(m.id.as_str()),
+            manager: manager_id.as_deref() == Some(m.id.as_str()),
+            name: format!("{} ({})", m.display_name, m.role.as_str()),
+            id: m.id.clone(),
+        })
+        .collect();
     let Record {
         meta,
         waba,
@@ -125,6 +278,12 @@ fn number_page(page: PageContext, r: Record) -> NumberPage {
     } = r;
     NumberPage {
         page,
+        id: meta.phone_number_id.clone(),
+        problem,
+        forms,
+        members,
+        handovers,
+        rotation_queued: None,
         display: meta.display_phone_number.clone(),
         pin_state: pin_state.as_str(),
         meta: vec![

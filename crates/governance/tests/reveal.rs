@@ -1,0 +1,109 @@
+//! Who may reveal a PIN, and the rotate-after-reveal policy, through the public API, on
+//! SQLite and PostgreSQL against the Graph sandbox.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use audit::Actor;
+use common::seed::{caller, members_beside_sync, now};
+use common::{ORG, ledger, quick, world};
+use governance::Error;
+use governance::custody::{Outcome, reveal_as};
+use governance::policies::{self, Policy};
+use graph::PinSecret;
+use pinward_tests::on_both_databases;
+
+/// A synced world whose first Cloud API number is escrowed, owned by Bob (ops) and managed
+/// by Eve (an auditor in a seat).
+async fn escrowed_and_staffed(db: &pinward_tests::TestDb) -> (common::World, graph::PhoneNumberId) {
+    let w = world(db, 3).await;
+    members_beside_sync(db).await;
+    w.sync().await;
+    let number = w.cloud_number();
+    let taken = w
+        .custodian(quick())
+        .take(ORG, &Actor::system(), &number, &[])
+        .await
+        .unwrap();
+    assert_eq!(taken, Outcome::Confirmed { version: 1 });
+    governance::numbers::assign(&w.store, &caller("m-ann"), &number, "m-bob", "m-eve", now())
+        .await
+        .unwrap();
+    (w, number)
+}
+
+fn meta_holds(w: &common::World, number: &graph::PhoneNumberId, pin: &str) -> bool {
+    w.sandbox.pin_matches(number, &PinSecret::new(pin).unwrap()) == Some(true)
+}
+
+on_both_databases! {
+    async fn only_the_numbers_owner_manager_or_an_admin_may_reveal_and_a_refusal_changes_nothing(db) {
+        let (w, number) = escrowed_and_staffed(&db).await;
+        let before = ledger(&w.store).await.len();
+        let id = w.escrow.identity();
+        let reason = "re-registering on a new phone";
+        for (member, expected) in [("m-cat", "forbidden"), ("m-eve", "forbidden"), ("m-dan", "not found"), ("m-zed", "not found")] {
+            let err = reveal_as(&w.store, id, &caller(member), &number, reason).await.unwrap_err();
+            match (expected, &err) {
+                ("forbidden", Error::Forbidden { needed: "pin:reveal" }) | ("not found", Error::NotFound { .. }) => {}
+                _ => panic!("{member}: expected {expected}, got {err}"),
+            }
+        }
+        for bad in ["", "  ", "the pin was 123456"] {
+            let err = reveal_as(&w.store, id, &caller("m-bob"), &number, bad).await.unwrap_err();
+            assert!(matches!(err, Error::Invalid { field: "reason", .. }), "{err}");
+        }
+        assert_eq!(ledger(&w.store).await.len(), before, "refused reveals change nothing");
+
+        for member in ["m-bob", "m-ann"] {
+            let revealed = reveal_as(&w.store, id, &caller(member), &number, reason).await.unwrap();
+            assert!(meta_holds(&w, &number, revealed.pin.expose()), "{member} sees the PIN Meta holds");
+        }
+        let revealed: Vec<_> = ledger(&w.store).await.into_iter().filter(|(a, _)| a == "pin.revealed").collect();
+        assert_eq!(revealed.len(), 2);
+    }
+
+    async fn under_the_rotate_after_reveal_policy_a_reveal_queues_one_rotation_that_retires_the_revealed_pin(db) {
+        let (w, number) = escrowed_and_staffed(&db).await;
+        let id = w.escrow.identity();
+        let first = reveal_as(&w.store, id, &caller("m-bob"), &number, "re-registering").await.unwrap();
+        let job = first.rotation_job.clone().expect("the default policy rotates after a reveal");
+        let second = reveal_as(&w.store, id, &caller("m-ann"), &number, "checking the escrow").await.unwrap();
+        assert_eq!(second.rotation_job.as_deref(), Some(job.as_str()), "a queued rotation is reused");
+        assert_eq!(w.statuses(&number).await, ["current"], "nothing rotates before the job runs");
+        assert!(meta_holds(&w, &number, first.pin.expose()), "the revealed PIN stays valid until then");
+
+        let events = ledger(&w.store).await;
+        let started: Vec<_> = events.iter().filter(|(a, _)| a == "rotation.job.started").collect();
+        assert_eq!(started.len(), 1);
+        assert!(started[0].1.contains(r#""cause":"pin.revealed""#), "{}", started[0].1);
+        let (action, details) = events.iter().rev().find(|(a, _)| a == "pin.revealed").unwrap();
+        assert_eq!(action, "pin.revealed");
+        assert!(details.contains(&format!(r#""rotation_job":"{job}""#)), "{details}");
+
+        let queued = governance::jobs::queued_for(&w.store, &caller("m-cat"), &number).await.unwrap();
+        assert_eq!(queued.as_deref(), Some(job.as_str()), "the record can offer to run it");
+        let hidden = governance::jobs::queued_for(&w.store, &caller("m-zed"), &number).await.unwrap_err();
+        assert!(matches!(hidden, Error::NotFound { .. }), "{hidden}");
+        let status = governance::jobs::run(&w.custodian(quick()), ORG, &Actor::system(), &job, &[], &|_| {}).await.unwrap();
+        assert_eq!((status.status.as_str(), status.done), ("done", 1));
+        assert_eq!(w.statuses(&number).await, ["previous", "current"]);
+        assert!(!meta_holds(&w, &number, first.pin.expose()), "the revealed PIN is retired");
+        assert!(w.meta_holds_escrowed_pin(&number).await);
+        assert_eq!(governance::jobs::queued_for(&w.store, &caller("m-cat"), &number).await.unwrap(), None);
+
+        let third = reveal_as(&w.store, id, &caller("m-bob"), &number, "again").await.unwrap();
+        assert!(third.rotation_job.is_some_and(|j| j != job), "a finished job is not reused");
+    }
+
+    async fn without_the_rotate_after_reveal_policy_a_reveal_queues_nothing(db) {
+        let (w, number) = escrowed_and_staffed(&db).await;
+        let policy = Policy { rotate_after_reveal: false, ..Policy::default() };
+        policies::set(&w.store, &caller("m-ann"), policy, now()).await.unwrap();
+        let revealed = reveal_as(&w.store, w.escrow.identity(), &caller("m-bob"), &number, "re-registering").await.unwrap();
+        assert!(revealed.rotation_job.is_none());
+        let events = ledger(&w.store).await;
+        assert!(!events.iter().any(|(a, _)| a == "rotation.job.started"));
+        assert!(!events.last().unwrap().1.contains("rotation_job"));
+    }
+}

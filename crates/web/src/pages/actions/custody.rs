@@ -1,0 +1,192 @@
+//! Custody of one number from its page: take custody, rotate, release to the client, and
+//! record a change made outside pinward. Each needs the `custody` permission.
+
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use governance::custody::Outcome;
+use governance::{jobs, numbers};
+use tower_sessions::Session;
+
+use super::{Done, answer, custody_of, require_custodian};
+use crate::AppState;
+use crate::auth::{self, Authorized};
+use crate::error::AppError;
+use crate::page::PageContext;
+use crate::pages::number::phone;
+
+/// The flash of a custody call's outcome.
+pub(super) fn describe(outcome: &Outcome) -> Done {
+    match outcome {
+        Outcome::Confirmed { version } => (
+            "success",
+            format!("PIN version {version} is set at Meta and escrowed."),
+        ),
+        Outcome::Rejected { version, code } => (
+            "error",
+            format!(
+                "Meta rejected PIN version {version}{}; the number keeps its previous PIN.",
+                code.map(|c| format!(" (code {c})")).unwrap_or_default()
+            ),
+        ),
+        Outcome::Uncertain {
+            version,
+            failures,
+            needs_attention,
+        } => (
+            "error",
+            format!(
+                "Meta did not confirm PIN version {version} after {failures} attempt(s); the \
+                 same PIN will be sent again{}.",
+                if *needs_attention {
+                    " — the number needs attention"
+                } else {
+                    ""
+                }
+            ),
+        ),
+        Outcome::Idle => ("info", "Nothing was pending.".to_owned()),
+    }
+}
+
+/// The flash of running the rotation queued after a reveal.
+fn queued_ran(status: &jobs::JobStatus) -> Done {
+    if status.done > 0 {
+        (
+            "success",
+            "The rotation queued after the reveal ran: a new PIN is set at Meta and escrowed."
+                .to_owned(),
+        )
+    } else {
+        (
+            "error",
+            format!(
+                "The rotation queued after the reveal did not complete (job {}, {}): see the \
+                 PIN versions below.",
+                status.id, status.status
+            ),
+        )
+    }
+}
+
+#[derive(Clone, Copy)]
+enum SetPin {
+    Take,
+    Rotate,
+}
+
+async fn set_pin(
+    state: &AppState,
+    who: &Authorized<auth::Custody>,
+    page: PageContext,
+    session: &Session,
+    id: &str,
+    action: SetPin,
+) -> Result<Response, AppError> {
+    let phone = phone(id)?;
+    // The number must be the caller's before anything else is said about it.
+    numbers::record(&state.store, &who.caller, &phone, Utc::now()).await?;
+    let (custodian, recovery) = require_custodian(state, &who.caller).await?;
+    let actor = who.caller.actor()?;
+    let org = &who.caller.org_id;
+    let result = match action {
+        SetPin::Take => custodian
+            .take(org, &actor, &phone, &recovery)
+            .await
+            .map(|outcome| describe(&outcome)),
+        SetPin::Rotate => match jobs::queued_for(&state.store, &who.caller, &phone).await? {
+            // The rotation a reveal queued is this one: run it, so it is not done twice.
+            Some(job) => jobs::run(&custodian, org, &actor, &job, &recovery, &|_| {})
+                .await
+                .map(|status| queued_ran(&status)),
+            None => custodian
+                .rotate(org, &actor, &phone, &recovery)
+                .await
+                .map(|outcome| describe(&outcome)),
+        },
+    };
+    answer(state, &who.caller, page, session, &phone, result).await
+}
+
+pub(super) async fn take(
+    State(state): State<AppState>,
+    who: Authorized<auth::Custody>,
+    page: PageContext,
+    session: Session,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    set_pin(&state, &who, page, &session, &id, SetPin::Take).await
+}
+
+pub(super) async fn rotate(
+    State(state): State<AppState>,
+    who: Authorized<auth::Custody>,
+    page: PageContext,
+    session: Session,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    set_pin(&state, &who, page, &session, &id, SetPin::Rotate).await
+}
+
+/// Releases the PIN to the number's client: the answer is the armored age file sealed to
+/// the client's recipient, as a download that no cache keeps.
+pub(super) async fn release(
+    State(state): State<AppState>,
+    who: Authorized<auth::Custody>,
+    page: PageContext,
+    session: Session,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let phone = phone(&id)?;
+    numbers::record(&state.store, &who.caller, &phone, Utc::now()).await?;
+    let custody = custody_of(&state)?;
+    let actor = who.caller.actor()?;
+    let released = governance::custody::release(
+        &state.store,
+        custody.escrow.identity(),
+        &who.caller.org_id,
+        &actor,
+        &phone,
+    )
+    .await;
+    match released {
+        Ok(sealed) => Ok((
+            [
+                (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"pin-{}.age\"", phone.as_str()),
+                ),
+                (header::CACHE_CONTROL, "no-store".to_owned()),
+            ],
+            sealed.into_string(),
+        )
+            .into_response()),
+        Err(error) => answer(&state, &who.caller, page, &session, &phone, Err(error)).await,
+    }
+}
+
+pub(super) async fn out_of_band(
+    State(state): State<AppState>,
+    who: Authorized<auth::Custody>,
+    page: PageContext,
+    session: Session,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let phone = phone(&id)?;
+    numbers::record(&state.store, &who.caller, &phone, Utc::now()).await?;
+    let actor = who.caller.actor()?;
+    let result =
+        governance::custody::record_out_of_band(&state.store, &who.caller.org_id, &actor, &phone)
+            .await
+            .map(|()| {
+                (
+                    "info",
+                    "Recorded: the escrowed PIN is stale and the number is back in the \
+                     take-custody queue."
+                        .to_owned(),
+                )
+            });
+    answer(&state, &who.caller, page, &session, &phone, result).await
+}

@@ -1,0 +1,127 @@
+//! What people do to one number from its record page: its seats and their handovers
+//! ([`seats`]), custody — take, rotate, release, record an out-of-band change
+//! ([`custody`]) — and revealing its PIN ([`reveal`]).
+//!
+//! Every action is a plain form posted to a route under `/numbers/{id}/…` (CSRF-checked by
+//! the middleware like every POST), answered by a redirect to the record with a flash
+//! (POST-redirect-GET). A refused input re-renders the record with the field's problem and
+//! status 422, nothing changed; other refusals are error pages (403, 404, 409, 503).
+
+mod custody;
+mod reveal;
+mod seats;
+
+use axum::Router;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use governance::access::Caller;
+use graph::PhoneNumberId;
+use tower_sessions::Session;
+
+use super::number::record_page;
+use crate::AppState;
+use crate::auth::session;
+use crate::error::AppError;
+use crate::page::PageContext;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/numbers/{id}/seats", post(seats::assign))
+        .route("/numbers/{id}/handovers", post(seats::propose))
+        .route(
+            "/numbers/{id}/handovers/{handover}/accept",
+            post(seats::accept),
+        )
+        .route(
+            "/numbers/{id}/handovers/{handover}/decline",
+            post(seats::decline),
+        )
+        .route(
+            "/numbers/{id}/handovers/{handover}/cancel",
+            post(seats::cancel),
+        )
+        .route("/numbers/{id}/take-custody", post(custody::take))
+        .route("/numbers/{id}/rotate", post(custody::rotate))
+        .route("/numbers/{id}/release", post(custody::release))
+        .route("/numbers/{id}/out-of-band", post(custody::out_of_band))
+        .route(
+            "/numbers/{id}/reveal",
+            get(reveal::form).post(reveal::reveal),
+        )
+}
+
+/// A flash for the record page: `(kind, message)`.
+type Done = (&'static str, String);
+
+/// The answer to an action's form: its flash and a redirect to the record when it was
+/// done; the record again with the field's problem (422) when the input was refused.
+async fn answer(
+    state: &AppState,
+    caller: &Caller,
+    page: PageContext,
+    session: &Session,
+    phone: &PhoneNumberId,
+    result: Result<Done, governance::Error>,
+) -> Result<Response, AppError> {
+    match result {
+        Ok((kind, message)) => {
+            session::flash(session, kind, message).await?;
+            Ok(Redirect::to(&format!("/numbers/{}", phone.as_str())).into_response())
+        }
+        Err(governance::Error::Invalid { field, problem }) => {
+            record_page(
+                state,
+                caller,
+                page,
+                phone,
+                Some(format!("{field}: {problem}")),
+            )
+            .await
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// The custody of this service, or a 503 page saying it has none.
+fn custody_of(state: &AppState) -> Result<&crate::Custody, AppError> {
+    state.custody.as_deref().ok_or(AppError::Unavailable(
+        "this pinward was started without custody (service identity and Graph client): \
+         PINs cannot be set, revealed or released here",
+    ))
+}
+
+/// The custodian of the caller's org and its recovery recipients; `None` when this
+/// service runs without custody or the org has no Graph credential yet.
+async fn custodian_of(
+    state: &AppState,
+    caller: &Caller,
+) -> Result<Option<(governance::custody::Custodian, Vec<vault::Recipient>)>, AppError> {
+    let Some(custody) = &state.custody else {
+        return Ok(None);
+    };
+    match custody.for_org(&state.store, &caller.org_id).await {
+        Ok(found) => Ok(Some(found)),
+        Err(governance::Error::NotFound {
+            what: "graph credential",
+        }) => Ok(None),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// The custodian of the caller's org, or a 503 page saying what is missing.
+async fn require_custodian(
+    state: &AppState,
+    caller: &Caller,
+) -> Result<(governance::custody::Custodian, Vec<vault::Recipient>), AppError> {
+    custody_of(state)?;
+    custodian_of(state, caller)
+        .await?
+        .ok_or(AppError::Unavailable(
+            "this org has no Graph credential yet: an admin adds it in the org's settings",
+        ))
+}
+
+/// A form's text field; an absent field is empty, so the domain names it as missing.
+fn field(value: Option<String>) -> String {
+    value.unwrap_or_default()
+}

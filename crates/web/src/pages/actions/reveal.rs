@@ -1,0 +1,147 @@
+//! Revealing a number's PIN to a person who needs it (re-registering the number).
+//!
+//! The rules, in the order they apply: the caller sees the number (else 404); typed their
+//! password within [`crate::auth::session::STEP_UP_WINDOW`] (else `/reauth`, which comes
+//! back to the form); is within the reveal rate limit ([`crate::auth::reveals`]); and is
+//! the number's owner, manager or an org admin with a reason — decided by
+//! [`governance::custody::reveal_as`], which also ledgers the reveal and, under the
+//! rotate-after-reveal policy, queues the rotation that retires the PIN. The PIN is in the
+//! POST's response body only: never in a redirect, URL, cookie, log or cache
+//! (`Cache-Control: no-store`).
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use governance::numbers;
+use serde::Deserialize;
+
+use super::{custody_of, field};
+use crate::AppState;
+use crate::auth::{Authorized, ReadNumbers};
+use crate::error::AppError;
+use crate::page::{PageContext, render};
+use crate::pages::number::phone;
+
+#[derive(Template)]
+#[template(path = "numbers/reveal.html")]
+struct RevealForm {
+    page: PageContext,
+    id: String,
+    display: String,
+    reason: String,
+    problem: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "numbers/revealed.html")]
+struct Revealed<'a> {
+    page: PageContext,
+    id: String,
+    display: String,
+    /// Shown once, in this response only.
+    pin: &'a str,
+    rotation_job: Option<String>,
+}
+
+fn form_page(status: StatusCode, form: &RevealForm) -> Result<Response, AppError> {
+    Ok((status, render(form)?).into_response())
+}
+
+pub(super) async fn form(
+    State(state): State<AppState>,
+    who: Authorized<ReadNumbers>,
+    page: PageContext,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let phone = phone(&id)?;
+    let record = numbers::record(&state.store, &who.caller, &phone, Utc::now()).await?;
+    form_page(
+        StatusCode::OK,
+        &RevealForm {
+            page,
+            id: record.meta.phone_number_id,
+            display: record.meta.display_phone_number,
+            reason: String::new(),
+            problem: None,
+        },
+    )
+}
+
+/// The reveal form: the reason only (the PIN never comes from the browser).
+#[derive(Deserialize)]
+pub(super) struct RevealFields {
+    reason: Option<String>,
+}
+
+pub(super) async fn reveal(
+    State(state): State<AppState>,
+    who: Authorized<ReadNumbers>,
+    page: PageContext,
+    Path(id): Path<String>,
+    Form(fields): Form<RevealFields>,
+) -> Result<Response, AppError> {
+    let phone = phone(&id)?;
+    let record = numbers::record(&state.store, &who.caller, &phone, Utc::now()).await?;
+    who.require_step_up()?;
+    let custody = custody_of(&state)?;
+    let reason = field(fields.reason);
+    let again = |page, status, problem: String, reason: String| {
+        form_page(
+            status,
+            &RevealForm {
+                page,
+                id: record.meta.phone_number_id.clone(),
+                display: record.meta.display_phone_number.clone(),
+                reason,
+                problem: Some(problem),
+            },
+        )
+    };
+    let user = who.caller.user_id.clone().ok_or(AppError::SignInRequired)?;
+    if let Err(wait) = state.reveals.admit(&user) {
+        return again(
+            page,
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "You revealed {} PINs within the last hour; try again in {} minutes.",
+                crate::auth::reveals::PER_USER,
+                wait.div_ceil(60)
+            ),
+            reason,
+        );
+    }
+    let revealed = governance::custody::reveal_as(
+        &state.store,
+        custody.escrow.identity(),
+        &who.caller,
+        &phone,
+        &reason,
+    )
+    .await;
+    let revealed = match revealed {
+        Ok(revealed) => revealed,
+        Err(error) => {
+            state.reveals.undo(&user);
+            return match error {
+                governance::Error::Invalid { field, problem } => again(
+                    page,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    format!("{field}: {problem}"),
+                    reason,
+                ),
+                other => Err(other.into()),
+            };
+        }
+    };
+    let html = render(&Revealed {
+        page,
+        id: record.meta.phone_number_id.clone(),
+        display: record.meta.display_phone_number.clone(),
+        pin: revealed.pin.expose(),
+        rotation_job: revealed.rotation_job.clone(),
+    })?;
+    Ok(([(header::CACHE_CONTROL, "no-store")], html).into_response())
+}

@@ -1,0 +1,240 @@
+//! The two seats of a number: assigning them, and the two-sided handover of one seat.
+//!
+//! Handover routes need only `ReadNumbers`: the domain decides who may propose (the seat's
+//! holder or an admin), accept or decline (the incoming member) and cancel, whatever
+//! their role.
+
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use chrono::Utc;
+use governance::handovers::{self, Checklist, Seat};
+use governance::numbers;
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use super::{answer, field};
+use crate::AppState;
+use crate::auth::{Authorized, ManageNumbers, ReadNumbers};
+use crate::error::AppError;
+use crate::page::PageContext;
+use crate::pages::number::phone;
+
+#[derive(Deserialize)]
+pub(super) struct SeatsForm {
+    owner: Option<String>,
+    manager: Option<String>,
+}
+
+pub(super) async fn assign(
+    State(state): State<AppState>,
+    who: Authorized<ManageNumbers>,
+    page: PageContext,
+    session: Session,
+    Path(id): Path<String>,
+    Form(form): Form<SeatsForm>,
+) -> Result<Response, AppError> {
+    let phone = phone(&id)?;
+    let (owner, manager) = (field(form.owner), field(form.manager));
+    let result = numbers::assign(
+        &state.store,
+        &who.caller,
+        &phone,
+        &owner,
+        &manager,
+        Utc::now(),
+    )
+    .await
+    .map(|()| {
+        (
+            "success",
+            "Main owner and permission manager saved.".to_owned(),
+        )
+    });
+    answer(&state, &who.caller, page, &session, &phone, result).await
+}
+
+#[derive(Deserialize)]
+pub(super) struct ProposeForm {
+    seat: Option<String>,
+    to_member: Option<String>,
+    note: Option<String>,
+}
+
+pub(super) async fn propose(
+    State(state): State<AppState>,
+    who: Authorized<ReadNumbers>,
+    page: PageContext,
+    session: Session,
+    Path(id): Path<String>,
+    Form(form): Form<ProposeForm>,
+) -> Result<Response, AppError> {
+    let phone = phone(&id)?;
+    let result = async {
+        let seat = Seat::parse(field(form.seat).trim())?;
+        let to = field(form.to_member);
+        let note = field(form.note);
+        handovers::propose(
+            &state.store,
+            &who.caller,
+            &phone,
+            seat,
+            &to,
+            &note,
+            Utc::now(),
+        )
+        .await
+    }
+    .await
+    .map(|_| {
+        (
+            "success",
+            "Handover proposed: the incoming member accepts it on this page.".to_owned(),
+        )
+    });
+    answer(&state, &who.caller, page, &session, &phone, result).await
+}
+
+/// The checklist's boxes: a ticked box is sent (as `on`), an unticked one is not.
+#[derive(Deserialize)]
+pub(super) struct AcceptForm {
+    recovery_email_confirmed: Option<String>,
+    backup_channels_confirmed: Option<String>,
+    pin_escrowed: Option<String>,
+    rotate: Option<String>,
+}
+
+pub(super) async fn accept(
+    State(state): State<AppState>,
+    who: Authorized<ReadNumbers>,
+    page: PageContext,
+    session: Session,
+    Path((id, handover)): Path<(String, String)>,
+    Form(form): Form<AcceptForm>,
+) -> Result<Response, AppError> {
+    let phone = phone(&id)?;
+    if let Err(refused) = open_here(&state, &who, &phone, &handover).await {
+        return answer(&state, &who.caller, page, &session, &phone, Err(refused)).await;
+    }
+    let checklist = Checklist {
+        recovery_email_confirmed: form.recovery_email_confirmed.is_some(),
+        backup_channels_confirmed: form.backup_channels_confirmed.is_some(),
+        pin_escrowed: form.pin_escrowed.is_some(),
+    };
+    let rotate = form.rotate.is_some();
+    let now = Utc::now();
+    let custody = super::custodian_of(&state, &who.caller).await?;
+    let result = match &custody {
+        Some((custodian, recovery)) => {
+            handovers::accept_and_rotate(
+                custodian,
+                recovery,
+                &who.caller,
+                &handover,
+                checklist,
+                rotate,
+                now,
+            )
+            .await
+        }
+        None => handovers::accept(&state.store, &who.caller, &handover, checklist, rotate, now)
+            .await
+            .map(|accepted| (accepted, None)),
+    }
+    .map(|(accepted, rotation)| accepted_flash(accepted.rotation_due, rotation));
+    answer(&state, &who.caller, page, &session, &phone, result).await
+}
+
+/// Refuses unless `handover` is an open handover of `phone` (the route names both, and a
+/// form of one number's page must not act on another's).
+async fn open_here(
+    state: &AppState,
+    who: &Authorized<ReadNumbers>,
+    phone: &graph::PhoneNumberId,
+    handover: &str,
+) -> Result<(), governance::Error> {
+    let record = numbers::record(&state.store, &who.caller, phone, Utc::now()).await?;
+    if record.open_handovers.iter().any(|h| h.id == handover) {
+        Ok(())
+    } else {
+        Err(governance::Error::Invalid {
+            field: "handover",
+            problem: "is not an open handover of this number".to_owned(),
+        })
+    }
+}
+
+fn accepted_flash(
+    rotation_due: bool,
+    rotation: Option<Result<governance::custody::Outcome, governance::Error>>,
+) -> super::Done {
+    match (rotation_due, rotation) {
+        (false, _) => (
+            "success",
+            "Handover accepted: the seat is yours.".to_owned(),
+        ),
+        (true, None) => (
+            "info",
+            "Handover accepted. A PIN rotation is due, but this pinward cannot set PINs for \
+             the org (no custody or no Graph credential): rotate the PIN once it can."
+                .to_owned(),
+        ),
+        (true, Some(Ok(outcome))) => (
+            "success",
+            format!(
+                "Handover accepted; PIN rotation: {}",
+                super::custody::describe(&outcome).1
+            ),
+        ),
+        (true, Some(Err(error))) => (
+            "error",
+            format!("Handover accepted, but the PIN rotation did not run: {error}"),
+        ),
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct DeclineForm {
+    note: Option<String>,
+}
+
+pub(super) async fn decline(
+    State(state): State<AppState>,
+    who: Authorized<ReadNumbers>,
+    page: PageContext,
+    session: Session,
+    Path((id, handover)): Path<(String, String)>,
+    Form(form): Form<DeclineForm>,
+) -> Result<Response, AppError> {
+    let phone = phone(&id)?;
+    if let Err(refused) = open_here(&state, &who, &phone, &handover).await {
+        return answer(&state, &who.caller, page, &session, &phone, Err(refused)).await;
+    }
+    let result = handovers::decline(
+        &state.store,
+        &who.caller,
+        &handover,
+        &field(form.note),
+        Utc::now(),
+    )
+    .await
+    .map(|_| ("info", "Handover declined.".to_owned()));
+    answer(&state, &who.caller, page, &session, &phone, result).await
+}
+
+pub(super) async fn cancel(
+    State(state): State<AppState>,
+    who: Authorized<ReadNumbers>,
+    page: PageContext,
+    session: Session,
+    Path((id, handover)): Path<(String, String)>,
+) -> Result<Response, AppError> {
+    let phone = phone(&id)?;
+    if let Err(refused) = open_here(&state, &who, &phone, &handover).await {
+        return answer(&state, &who.caller, page, &session, &phone, Err(refused)).await;
+    }
+    let result = handovers::cancel(&state.store, &who.caller, &handover, Utc::now())
+        .await
+        .map(|_| ("info", "Handover withdrawn.".to_owned()));
+    answer(&state, &who.caller, page, &session, &phone, result).await
+}

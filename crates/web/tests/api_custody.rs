@@ -1,0 +1,68 @@
+//! `POST /api/v1/numbers/{id}/take-custody` and `/rotate` that succeed: a script sets a
+//! fresh PIN at Meta (the in-process Graph sandbox) and escrows it, on both databases.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use common::custody::custody_world;
+use common::*;
+use governance::access::{Caller, Role};
+use pinward_tests::on_both_databases;
+use serde_json::{Value, json};
+
+async fn post_api(app: &axum::Router, path: &str, token: &str) -> (StatusCode, Value) {
+    let request = Request::post(path)
+        .header(header::HOST, "127.0.0.1:8080")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(Body::empty())
+        .unwrap();
+    let response = send(app, request).await;
+    let status = response.status();
+    (status, serde_json::from_str(&text(response).await).unwrap())
+}
+
+on_both_databases! {
+    async fn a_script_takes_custody_then_rotates_and_meta_holds_each_escrowed_pin(db) {
+        let w = custody_world(&db).await;
+        let (_, secret) = governance::tokens::create(&w.store, &Caller::cli(&w.org), "ops script", Role::Ops)
+            .await
+            .unwrap();
+        let token = secret.expose();
+        let number = w.unknown.as_str();
+
+        let (status, body) = post_api(&w.app, &format!("/api/v1/numbers/{number}/take-custody"), token).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body, json!({ "outcome": "confirmed", "version": 1, "needs_attention": false }));
+        let first = w.escrowed_pin(&w.unknown).await;
+        assert!(w.meta_holds(&w.unknown, &first));
+
+        let (status, body) = post_api(&w.app, &format!("/api/v1/numbers/{number}/rotate"), token).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body, json!({ "outcome": "confirmed", "version": 2, "needs_attention": false }));
+        let second = w.escrowed_pin(&w.unknown).await;
+        assert!(w.meta_holds(&w.unknown, &second) && !w.meta_holds(&w.unknown, &first));
+
+        let record = w.record(&w.unknown).await;
+        let actions: Vec<&str> = record.events.iter().map(|e| e.action.as_str()).collect();
+        assert_eq!(actions.iter().filter(|a| **a == "pin.rotated").count(), 2, "{actions:?}");
+        let by_token = record.events.iter().filter(|e| e.action == "pin.rotated" && e.actor.starts_with("token:")).count();
+        assert_eq!(by_token, 2, "the token is the ledgered actor");
+    }
+
+    async fn without_custody_the_api_answers_503_with_a_problem_saying_so(db) {
+        let w = custody_world(&db).await;
+        let (_, secret) = governance::tokens::create(&w.store, &Caller::cli(&w.org), "ops script", Role::Ops)
+            .await
+            .unwrap();
+        let app = router(w.store.clone(), &db, None);
+        for action in ["take-custody", "rotate"] {
+            let path = format!("/api/v1/numbers/{}/{action}", w.unknown.as_str());
+            let (status, body) = post_api(&app, &path, secret.expose()).await;
+            assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{action}: {body}");
+            assert!(body["detail"].as_str().unwrap().contains("without custody"), "{body}");
+        }
+        assert_eq!(w.record(&w.unknown).await.pin_state.as_str(), "unknown", "nothing changed");
+    }
+}

@@ -1,0 +1,436 @@
+//! The actions of a number's record page — seats, handovers, custody, reveal — through
+//! HTTP, against an in-process Graph sandbox, on both databases.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use axum::http::StatusCode;
+use common::custody::{
+    ADMIN, AUDITOR, CustodyWorld, MANAGER, OPS, OWNER, RIVAL, age_step_up, custody_world,
+};
+use common::*;
+use pinward_tests::on_both_databases;
+
+/// Posts `fields` to `path` from `visit`'s browser; returns the status, the `Location`
+/// (if any) and the body.
+async fn post(
+    w: &CustodyWorld,
+    visit: &Visit,
+    path: &str,
+    fields: &str,
+) -> (StatusCode, Option<String>, String) {
+    let response = send(&w.app, same_origin_post(path, visit, fields)).await;
+    let status = response.status();
+    let location = response
+        .headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (status, location, text(response).await)
+}
+
+/// The page at `path` as `visit`'s browser sees it.
+async fn page(w: &CustodyWorld, visit: &Visit, path: &str) -> String {
+    let response = send(&w.app, get_as(path, &visit.cookie)).await;
+    assert_eq!(response.status(), StatusCode::OK, "{path}");
+    text(response).await
+}
+
+fn record_path(w: &CustodyWorld) -> String {
+    format!("/numbers/{}", w.escrowed.as_str())
+}
+
+/// The six-digit PIN shown on a revealed page.
+fn shown_pin(body: &str) -> String {
+    let marker = "id=\"pin\">";
+    let start = body.find(marker).expect("the PIN is shown") + marker.len();
+    body[start..start + 6].to_owned()
+}
+
+on_both_databases! {
+    async fn an_admin_assigns_owner_and_manager_and_the_record_shows_them_with_the_ledger_event(db) {
+        let w = custody_world(&db).await;
+        let admin = w.browser(ADMIN).await;
+        let (ops, auditor) = (w.member_id(OPS).await, w.member_id(AUDITOR).await);
+        let path = format!("{}/seats", record_path(&w));
+        let (status, location, _) = post(&w, &admin, &path, &format!("owner={ops}&manager={auditor}")).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        assert_eq!(location.as_deref(), Some(record_path(&w).as_str()));
+        let record = w.record(&w.escrowed).await;
+        assert_eq!(record.owner.unwrap().member_id, ops);
+        assert_eq!(record.manager.unwrap().member_id, auditor);
+        let shown = page(&w, &admin, &record_path(&w)).await;
+        assert!(shown.contains("Main owner and permission manager saved."), "the flash: {shown}");
+        assert!(shown.contains("<td>Person ops@acme.example</td>"), "{shown}");
+        assert!(shown.contains("<td>number.assigned</td>"), "{shown}");
+    }
+
+    async fn every_bad_seat_input_is_a_422_naming_the_field_and_changes_nothing(db) {
+        let w = custody_world(&db).await;
+        let admin = w.browser(ADMIN).await;
+        let (ops, gone) = (w.member_id(OPS).await, "no-such-member");
+        let before = (w.record(&w.escrowed).await, w.ledger_len().await);
+        let path = format!("{}/seats", record_path(&w));
+        for (fields, message) in [
+            (format!("owner=&manager={ops}"), "owner: a main owner is required"),
+            (format!("owner={ops}&manager="), "manager: a permission manager is required"),
+            (format!("manager={ops}"), "owner: a main owner is required"),
+            (format!("owner={ops}&manager={ops}"), "manager: must be a different person from the main owner"),
+            (format!("owner={gone}&manager={ops}"), "owner: is not a member of this org"),
+            (format!("owner={ops}&manager={gone}"), "manager: is not a member of this org"),
+        ] {
+            let (status, _, body) = post(&w, &admin, &path, &fields).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{fields}");
+            assert!(body.contains(message), "{fields}: {body}");
+            assert!(body.contains("id=\"assign\""), "the form is shown again: {fields}");
+        }
+        assert_eq!((w.record(&w.escrowed).await, w.ledger_len().await), before, "nothing changed");
+    }
+
+    async fn seats_need_numbers_manage_a_csrf_token_and_a_number_of_the_callers_org(db) {
+        let w = custody_world(&db).await;
+        let (ops, admin_id) = (w.member_id(OPS).await, w.member_id(ADMIN).await);
+        let fields = format!("owner={ops}&manager={admin_id}");
+        let path = format!("{}/seats", record_path(&w));
+        let before = (w.record(&w.escrowed).await, w.ledger_len().await);
+
+        let auditor = w.browser(AUDITOR).await;
+        assert_eq!(post(&w, &auditor, &path, &fields).await.0, StatusCode::FORBIDDEN);
+        let rival = w.browser(RIVAL).await;
+        assert_eq!(post(&w, &rival, &path, &fields).await.0, StatusCode::NOT_FOUND);
+        let admin = w.browser(ADMIN).await;
+        let forged = post_form(&path, &admin)
+            .header("origin", "http://127.0.0.1:8080")
+            .header("sec-fetch-site", "same-origin")
+            .body(axum::body::Body::from(fields.clone()))
+            .unwrap();
+        assert_eq!(send(&w.app, forged).await.status(), StatusCode::FORBIDDEN, "no CSRF token");
+        assert_eq!((w.record(&w.escrowed).await, w.ledger_len().await), before, "nothing changed");
+    }
+
+    async fn ops_takes_custody_rotates_and_records_an_out_of_band_change_from_the_page(db) {
+        let w = custody_world(&db).await;
+        let ops = w.browser(OPS).await;
+        let path = format!("/numbers/{}", w.unknown.as_str());
+        let shown = page(&w, &ops, &path).await;
+        assert!(shown.contains(&format!("action=\"{path}/take-custody\"")), "{shown}");
+
+        let (status, location, _) = post(&w, &ops, &format!("{path}/take-custody"), "").await;
+        assert_eq!((status, location.as_deref()), (StatusCode::SEE_OTHER, Some(path.as_str())));
+        let shown = page(&w, &ops, &path).await;
+        assert!(shown.contains("PIN version 1 is set at Meta and escrowed."), "{shown}");
+        let first = w.escrowed_pin(&w.unknown).await;
+        assert!(w.meta_holds(&w.unknown, &first));
+
+        let (status, _, _) = post(&w, &ops, &format!("{path}/rotate"), "").await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let shown = page(&w, &ops, &path).await;
+        assert!(shown.contains("PIN version 2 is set at Meta and escrowed."), "{shown}");
+        let second = w.escrowed_pin(&w.unknown).await;
+        assert!(w.meta_holds(&w.unknown, &second) && !w.meta_holds(&w.unknown, &first));
+        assert!(shown.contains("<td>pin.rotated</td>"), "{shown}");
+
+        let (status, _, _) = post(&w, &ops, &format!("{path}/out-of-band"), "").await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let shown = page(&w, &ops, &path).await;
+        assert!(shown.contains("<td>pin.changed_out_of_band</td>"), "{shown}");
+        assert_eq!(w.record(&w.unknown).await.pin_state.as_str(), "unknown");
+    }
+
+    async fn custody_actions_need_the_custody_permission_and_refuse_a_pin_state_that_forbids_them(db) {
+        let w = custody_world(&db).await;
+        let before = w.ledger_len().await;
+        let path = record_path(&w);
+        let auditor = w.browser(AUDITOR).await;
+        for action in ["take-custody", "rotate", "release", "out-of-band"] {
+            let (status, _, _) = post(&w, &auditor, &format!("{path}/{action}"), "").await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{action}");
+        }
+        let rival = w.browser(RIVAL).await;
+        for action in ["take-custody", "rotate", "release", "out-of-band"] {
+            let (status, _, _) = post(&w, &rival, &format!("{path}/{action}"), "").await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "another org's number: {action}");
+        }
+        let ops = w.browser(OPS).await;
+        let forged = post_form(&format!("{path}/rotate"), &ops)
+            .header("origin", "http://127.0.0.1:8080")
+            .header("sec-fetch-site", "same-origin")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        assert_eq!(send(&w.app, forged).await.status(), StatusCode::FORBIDDEN, "no CSRF token");
+        let (status, _, body) = post(&w, &ops, &format!("{path}/take-custody"), "").await;
+        assert_eq!(status, StatusCode::CONFLICT, "the number is escrowed already: {body}");
+        let (status, _, body) = post(&w, &ops, &format!("{path}/release"), "").await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "the client has no age recipient");
+        assert!(body.contains("age_recipient: the number"), "{body}");
+        assert_eq!(w.ledger_len().await, before, "nothing changed");
+    }
+
+    async fn a_release_downloads_the_pin_sealed_to_the_client_and_no_cache_keeps_it(db) {
+        let w = custody_world(&db).await;
+        let key = vault::Identity::generate();
+        let client = w.record(&w.escrowed).await.client.id;
+        sql(&db, &[format!(
+            "UPDATE clients SET age_recipient = '{}' WHERE id = '{client}'", key.recipient()
+        )]).await;
+        let ops = w.browser(OPS).await;
+        let pin = w.escrowed_pin(&w.escrowed).await;
+        let response = send(&w.app, same_origin_post(&format!("{}/release", record_path(&w)), &ops, "")).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(header(&response, "cache-control"), "no-store");
+        assert!(header(&response, "content-disposition").starts_with("attachment; filename=\"pin-"));
+        let armored = text(response).await;
+        assert!(armored.starts_with("-----BEGIN AGE ENCRYPTED FILE-----"), "{armored}");
+        let opened: vault::Pin = vault::open(armored.as_bytes(), &key).unwrap();
+        assert_eq!(opened.expose(), pin);
+        assert_eq!(w.record(&w.escrowed).await.pin_state.as_str(), "released");
+        let shown = page(&w, &ops, &record_path(&w)).await;
+        assert!(shown.contains("<td>pin.released</td>"), "{shown}");
+        assert!(!shown.contains(&format!("{}/rotate\"", record_path(&w))), "a released number offers no rotation");
+    }
+
+    async fn without_custody_the_custody_actions_are_a_503_page(db) {
+        let w = custody_world(&db).await;
+        let app = router(w.store.clone(), &db, None);
+        let cookie = sign_in(&app, OPS).await;
+        let body = text(send(&app, get_as("/numbers", &cookie)).await).await;
+        let marker = "name=\"_csrf\" value=\"";
+        let start = body.find(marker).unwrap() + marker.len();
+        let visit = Visit { cookie, csrf: body[start..].split('"').next().unwrap().to_owned() };
+        let response = send(&app, same_origin_post(&format!("/numbers/{}/take-custody", w.unknown.as_str()), &visit, "")).await;
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(text(response).await.contains("started without custody"));
+    }
+
+    async fn the_owner_reveals_the_pin_meta_holds_once_in_the_response_body_and_the_record_shows_the_ledger_entry(db) {
+        let w = custody_world(&db).await;
+        let owner = w.browser(OWNER).await;
+        let path = format!("{}/reveal", record_path(&w));
+        let form = page(&w, &owner, &path).await;
+        assert!(form.contains("name=\"reason\""), "{form}");
+        let response = send(&w.app, same_origin_post(&path, &owner, "reason=re-registering+on+a+new+phone")).await;
+        assert_eq!(response.status(), StatusCode::OK, "the PIN is in the response, never a redirect");
+        assert_eq!(header(&response, "cache-control"), "no-store");
+        let body = text(response).await;
+        let pin = shown_pin(&body);
+        assert!(w.meta_holds(&w.escrowed, &pin), "the PIN shown is the one Meta holds");
+        assert!(body.contains("rotation job"), "the default policy queues a rotation: {body}");
+
+        let record = page(&w, &owner, &record_path(&w)).await;
+        assert!(record.contains("<td>pin.revealed</td>"), "{record}");
+        assert!(record.contains("re-registering on a new phone"), "the reason is ledgered");
+        assert!(!record.contains(&pin), "the record never shows the PIN");
+        let manager = w.browser(MANAGER).await;
+        let response = send(&w.app, same_origin_post(&path, &manager, "reason=checking")).await;
+        assert_eq!(response.status(), StatusCode::OK, "the manager may reveal too");
+        let admin = w.browser(ADMIN).await;
+        let response = send(&w.app, same_origin_post(&path, &admin, "reason=checking")).await;
+        assert_eq!(response.status(), StatusCode::OK, "an admin may reveal any number");
+    }
+
+    async fn a_reveal_is_refused_to_others_without_step_up_reason_or_csrf_and_changes_nothing(db) {
+        let w = custody_world(&db).await;
+        let path = format!("{}/reveal", record_path(&w));
+        let reason = "reason=re-registering";
+        let before = w.ledger_len().await;
+        for (who, expected) in [(OPS, StatusCode::FORBIDDEN), (AUDITOR, StatusCode::FORBIDDEN), (RIVAL, StatusCode::NOT_FOUND)] {
+            let visit = w.browser(who).await;
+            let (status, _, body) = post(&w, &visit, &path, reason).await;
+            assert_eq!(status, expected, "{who}");
+            assert!(!body.contains("id=\"pin\""), "{who}");
+        }
+        let owner = w.browser(OWNER).await;
+        for (fields, message) in [
+            ("reason=", "reason: a reason is required to reveal a PIN"),
+            ("reason=+++", "reason: a reason is required to reveal a PIN"),
+            ("", "reason: a reason is required to reveal a PIN"),
+            ("reason=old+pin+123456", "reason: must not contain six digits in a row"),
+        ] {
+            let (status, _, body) = post(&w, &owner, &path, fields).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{fields:?}");
+            assert!(body.contains(message), "{fields:?}: {body}");
+            assert!(!body.contains("id=\"pin\""));
+        }
+        let long = format!("reason={}", "a".repeat(501));
+        let (status, _, body) = post(&w, &owner, &path, &long).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(body.contains("reason: at most 500 characters"), "{body}");
+
+        let forged = post_form(&path, &owner)
+            .header("origin", "http://127.0.0.1:8080")
+            .header("sec-fetch-site", "same-origin")
+            .body(axum::body::Body::from(reason))
+            .unwrap();
+        assert_eq!(send(&w.app, forged).await.status(), StatusCode::FORBIDDEN, "no CSRF token");
+
+        age_step_up(&db).await;
+        let (status, location, _) = post(&w, &owner, &path, reason).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let back = format!("/reauth?next={}", enc(&path));
+        assert_eq!(location.as_deref(), Some(back.as_str()), "a stale password check goes to /reauth and back");
+        assert_eq!(w.ledger_len().await, before, "nothing was revealed");
+    }
+
+    async fn a_user_may_reveal_five_pins_an_hour(db) {
+        let w = custody_world(&db).await;
+        let owner = w.browser(OWNER).await;
+        let path = format!("{}/reveal", record_path(&w));
+        let (status, _, _) = post(&w, &owner, &path, "reason=").await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "a refused reveal does not count");
+        for _ in 0..web::auth::reveals::PER_USER {
+            assert_eq!(post(&w, &owner, &path, "reason=again").await.0, StatusCode::OK);
+        }
+        let before = w.ledger_len().await;
+        let (status, _, body) = post(&w, &owner, &path, "reason=again").await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        assert!(body.contains("try again in") && !body.contains("id=\"pin\""), "{body}");
+        assert_eq!(w.ledger_len().await, before);
+        let manager = w.browser(MANAGER).await;
+        assert_eq!(post(&w, &manager, &path, "reason=mine").await.0, StatusCode::OK, "the limit is per user");
+    }
+
+    async fn a_handover_is_proposed_in_writing_and_accepted_after_the_checklist_which_rotates_the_pin(db) {
+        let w = custody_world(&db).await;
+        let owner = w.browser(OWNER).await;
+        let ops_id = w.member_id(OPS).await;
+        let record = record_path(&w);
+        let path = format!("{record}/handovers");
+        let before = w.ledger_len().await;
+        for (fields, message) in [
+            (format!("seat=chair&to_member={ops_id}&note=over+to+you"), "seat: must be owner or manager"),
+            (format!("to_member={ops_id}&note=over+to+you"), "seat: must be owner or manager"),
+            ("seat=owner&to_member=&note=over+to+you".to_owned(), "to_member: is not a member of this org"),
+            (format!("seat=owner&to_member={ops_id}&note="), "note: is required"),
+            (format!("seat=owner&to_member={ops_id}&note=pin+is+123456"), "note: must not contain six digits"),
+            (format!("seat=owner&to_member={}&note=x", w.member_id(MANAGER).await), "to_member: holds the other seat"),
+        ] {
+            let (status, _, body) = post(&w, &owner, &path, &fields).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{fields}");
+            assert!(body.contains(message), "{fields}: {body}");
+        }
+        assert_eq!(w.ledger_len().await, before, "nothing changed");
+        let ops = w.browser(OPS).await;
+        let (status, _, _) = post(&w, &ops, &path, &format!("seat=manager&to_member={ops_id}&note=mine")).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "only the holder or an admin proposes");
+
+        let (status, _, _) = post(&w, &owner, &path, &format!("seat=owner&to_member={ops_id}&note=Moving+teams")).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let handover = w.record(&w.escrowed).await.open_handovers[0].id.clone();
+        let shown = page(&w, &ops, &record).await;
+        assert!(shown.contains("Moving teams") && shown.contains("name=\"recovery_email_confirmed\""), "{shown}");
+        let accept = format!("{path}/{handover}/accept");
+        for (fields, message) in [
+            ("", "recovery_email_confirmed: must be confirmed"),
+            ("recovery_email_confirmed=on", "backup_channels_confirmed: must be confirmed"),
+            ("recovery_email_confirmed=on&backup_channels_confirmed=on", "pin_escrowed: must be confirmed"),
+        ] {
+            let (status, _, body) = post(&w, &ops, &accept, fields).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{fields}");
+            assert!(body.contains(message), "{fields}: {body}");
+        }
+        let (status, _, _) = post(&w, &owner, &accept, "recovery_email_confirmed=on&backup_channels_confirmed=on&pin_escrowed=on").await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "only the incoming member accepts");
+        let (status, _, body) = post(&w, &ops, &format!("{path}/not-a-handover/accept"), "").await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(body.contains("handover: is not an open handover of this number"), "{body}");
+        assert_eq!(w.record(&w.escrowed).await.owner.unwrap().member_id, w.member_id(OWNER).await);
+
+        let old_pin = w.escrowed_pin(&w.escrowed).await;
+        let (status, _, _) = post(&w, &ops, &accept, "recovery_email_confirmed=on&backup_channels_confirmed=on&pin_escrowed=on").await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let shown = page(&w, &ops, &record).await;
+        assert!(shown.contains("Handover accepted; PIN rotation: PIN version 2 is set at Meta and escrowed."), "{shown}");
+        assert!(shown.contains("<td>handover.accepted</td>"));
+        assert_eq!(w.record(&w.escrowed).await.owner.unwrap().member_id, ops_id);
+        assert!(!w.meta_holds(&w.escrowed, &old_pin), "the handed-over PIN is retired");
+    }
+
+    async fn the_incoming_member_may_decline_and_the_proposer_may_withdraw_a_handover(db) {
+        let w = custody_world(&db).await;
+        let owner = w.browser(OWNER).await;
+        let ops = w.browser(OPS).await;
+        let ops_id = w.member_id(OPS).await;
+        let path = format!("{}/handovers", record_path(&w));
+        let propose = format!("seat=owner&to_member={ops_id}&note=Moving+teams");
+
+        assert_eq!(post(&w, &owner, &path, &propose).await.0, StatusCode::SEE_OTHER);
+        let first = w.record(&w.escrowed).await.open_handovers[0].id.clone();
+        let (status, _, body) = post(&w, &ops, &format!("{path}/{first}/decline"), "note=pin+123456").await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(body.contains("note: must not contain six digits"), "{body}");
+        assert_eq!(post(&w, &ops, &format!("{path}/{first}/decline"), "note=not+now").await.0, StatusCode::SEE_OTHER);
+        let shown = page(&w, &ops, &record_path(&w)).await;
+        assert!(shown.contains("Handover declined.") && shown.contains("<td>handover.declined</td>"), "{shown}");
+        assert!(w.record(&w.escrowed).await.open_handovers.is_empty());
+
+        assert_eq!(post(&w, &owner, &path, &propose).await.0, StatusCode::SEE_OTHER);
+        let second = w.record(&w.escrowed).await.open_handovers[0].id.clone();
+        assert_eq!(post(&w, &ops, &format!("{path}/{second}/cancel"), "").await.0, StatusCode::FORBIDDEN, "the incoming member declines, never withdraws");
+        assert_eq!(post(&w, &owner, &format!("{path}/{second}/cancel"), "").await.0, StatusCode::SEE_OTHER);
+        let shown = page(&w, &owner, &record_path(&w)).await;
+        assert!(shown.contains("Handover withdrawn.") && shown.contains("<td>handover.cancelled</td>"), "{shown}");
+        let (status, _, body) = post(&w, &ops, &format!("{path}/{second}/accept"), "recovery_email_confirmed=on&backup_channels_confirmed=on&pin_escrowed=on").await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "a closed handover cannot be accepted");
+        assert!(body.contains("handover: is not an open handover of this number"), "{body}");
+        assert_eq!(w.record(&w.escrowed).await.owner.unwrap().member_id, w.member_id(OWNER).await);
+    }
+
+    async fn rotating_after_a_reveal_runs_the_rotation_the_reveal_queued_and_retires_the_revealed_pin(db) {
+        let w = custody_world(&db).await;
+        let owner = w.browser(OWNER).await;
+        let body = text(send(&w.app, same_origin_post(&format!("{}/reveal", record_path(&w)), &owner, "reason=re-registering")).await).await;
+        let revealed = shown_pin(&body);
+        let ops = w.browser(OPS).await;
+        let shown = page(&w, &ops, &record_path(&w)).await;
+        assert!(shown.contains("the org&#39;s policy rotates it: rotation job") || shown.contains("policy rotates it: rotation job"), "{shown}");
+        assert!(w.meta_holds(&w.escrowed, &revealed), "nothing rotated yet");
+
+        let (status, _, _) = post(&w, &ops, &format!("{}/rotate", record_path(&w)), "").await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let shown = page(&w, &ops, &record_path(&w)).await;
+        assert!(shown.contains("The rotation queued after the reveal ran"), "{shown}");
+        assert!(!shown.contains("policy rotates it: rotation job"), "nothing waits any more");
+        assert!(!w.meta_holds(&w.escrowed, &revealed), "the revealed PIN is retired");
+        let versions: Vec<String> = w.record(&w.escrowed).await.versions.into_iter().map(|v| v.status).collect();
+        assert_eq!(versions, ["previous", "current"], "one rotation, not two");
+    }
+
+    async fn the_record_offers_each_person_only_the_forms_their_role_and_seats_allow(db) {
+        let w = custody_world(&db).await;
+        let path = record_path(&w);
+        let forms = |body: &str| -> Vec<&'static str> {
+            ["/seats\"", "/handovers\"", "/reveal\"", "/rotate\"", "/release\"", "/out-of-band\"", "/take-custody\""]
+                .into_iter()
+                .filter(|action| body.contains(&format!("{path}{action}")))
+                .collect()
+        };
+        let auditor = page(&w, &w.browser(AUDITOR).await, &path).await;
+        assert!(forms(&auditor).is_empty(), "an auditor only reads: {:?}", forms(&auditor));
+        let ops = page(&w, &w.browser(OPS).await, &path).await;
+        assert_eq!(forms(&ops), ["/seats\"", "/rotate\"", "/release\"", "/out-of-band\""], "no seat: no reveal, no handover");
+        let owner = page(&w, &w.browser(OWNER).await, &path).await;
+        assert_eq!(forms(&owner), ["/seats\"", "/handovers\"", "/reveal\"", "/rotate\"", "/release\"", "/out-of-band\""]);
+        let admin = page(&w, &w.browser(ADMIN).await, &path).await;
+        assert_eq!(forms(&admin), forms(&owner));
+    }
+
+    async fn without_the_orgs_graph_credential_pins_cannot_be_set_but_a_handover_is_still_accepted(db) {
+        let w = custody_world(&db).await;
+        sql(&db, &[format!("DELETE FROM graph_credentials WHERE org_id = '{}'", w.org)]).await;
+        let ops = w.browser(OPS).await;
+        let response = send(&w.app, same_origin_post(&format!("/numbers/{}/take-custody", w.unknown.as_str()), &ops, "")).await;
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(text(response).await.contains("no Graph credential yet"));
+
+        let owner = w.browser(OWNER).await;
+        let ops_id = w.member_id(OPS).await;
+        let path = format!("{}/handovers", record_path(&w));
+        let (status, _, _) = post(&w, &owner, &path, &format!("seat=owner&to_member={ops_id}&note=Moving+teams")).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let handover = w.record(&w.escrowed).await.open_handovers[0].id.clone();
+        let (status, _, _) = post(&w, &ops, &format!("{path}/{handover}/accept"), "recovery_email_confirmed=on&backup_channels_confirmed=on&pin_escrowed=on").await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let shown = page(&w, &ops, &record_path(&w)).await;
+        assert!(shown.contains("A PIN rotation is due, but this pinward cannot set PINs"), "{shown}");
+        assert_eq!(w.record(&w.escrowed).await.owner.unwrap().member_id, ops_id, "the seat moved");
+    }
+}

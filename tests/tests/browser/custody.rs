@@ -1,0 +1,201 @@
+//! `pinward serve` with custody against a Graph sandbox that runs in the test, so the test
+//! knows the PIN Meta holds: the org's Graph credential stored, its inventory synced, one
+//! Cloud API number taken into custody, and two people who sign in with a password.
+
+use std::time::Duration;
+
+use audit::Actor;
+use governance::access::{Caller, Role};
+use governance::custody::{Custodian, Escrow, MetaAccess, Settings};
+use governance::users::{NewUser, Password};
+use governance::{DatabaseTarget, Store};
+use graph::sandbox::{Sandbox, SandboxHandle, SandboxSeed};
+use graph::{GraphClient, PhoneNumberId, PinSecret};
+use pinward_tests::{Backend, PinwardProcess, TestDb};
+use sqlx::Connection;
+
+pub const ADMIN: &str = "ann@example.com";
+pub const OPS: &str = "olly@example.com";
+pub const PASSWORD: &str = "correct horse battery staple";
+
+pub struct Served {
+    /// Kept alive for the test: `pinward serve` reaches Meta here.
+    pub sandbox: SandboxHandle,
+    pub _process: PinwardProcess,
+    pub base: String,
+    /// The escrowed Cloud API number the test works on.
+    pub number: PhoneNumberId,
+    pub display: String,
+    pub admin_member: String,
+    pub ops_member: String,
+}
+
+impl Served {
+    /// Whether Meta (the sandbox) holds `pin` for the number.
+    pub fn meta_holds(&self, pin: &str) -> bool {
+        PinSecret::new(pin)
+            .ok()
+            .and_then(|pin| self.sandbox.pin_matches(&self.number, &pin))
+            == Some(true)
+    }
+}
+
+async fn person(store: &Store, org: &str, email: &str, name: &str, role: Role) -> String {
+    governance::members::add_new_user(
+        store,
+        &Caller::cli(org),
+        &NewUser {
+            email: email.to_owned(),
+            display_name: name.to_owned(),
+            password: Some(Password::new(PASSWORD.to_owned())),
+        },
+        role,
+        &[],
+    )
+    .await
+    .unwrap()
+    .id
+}
+
+pub async fn serve_with_custody(db: &TestDb) -> Served {
+    let store = Store::connect(&DatabaseTarget::parse(db.url()).unwrap())
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    let org = governance::orgs::create(&store, &Actor::system(), "acme", "Acme Telecom")
+        .await
+        .unwrap()
+        .id;
+    let admin_member = person(&store, &org, ADMIN, "Ann Admin", Role::Admin).await;
+    let ops_member = person(&store, &org, OPS, "Olly Ops", Role::Ops).await;
+
+    let sandbox = Sandbox::seeded(SandboxSeed {
+        seed: 5,
+        numbers: 4,
+        businesses: 1,
+    })
+    .start()
+    .await
+    .unwrap();
+    let mut config = sandbox.graph_config();
+    config.timeout = Duration::from_secs(5);
+    let graph = GraphClient::new(config).unwrap();
+    let token = sandbox.system_user_token();
+    let data_dir = db.subdir("data");
+    let (identity, _) = governance::keys::service_identity(&store, &data_dir.join("identity.txt"))
+        .await
+        .unwrap();
+    let escrow = std::sync::Arc::new(Escrow::load(&store, identity).await.unwrap());
+    governance::credentials::set(&store, &escrow, &graph, &Caller::cli(&org), &token)
+        .await
+        .unwrap();
+    let meta = MetaAccess {
+        graph,
+        token,
+        on_prem: None,
+    };
+    governance::sync::run(
+        &store,
+        &org,
+        &Actor::system(),
+        &meta,
+        &sandbox.business_ids(),
+        &governance::sync::SyncOptions::default(),
+        &mut |_| {},
+    )
+    .await
+    .unwrap();
+    let number = sandbox
+        .numbers()
+        .into_iter()
+        .find(|n| !n.onprem)
+        .unwrap()
+        .id;
+    Custodian::new(
+        store.clone(),
+        escrow,
+        std::sync::Arc::new(meta),
+        Settings::default(),
+    )
+    .take(&org, &Actor::system(), &number, &[])
+    .await
+    .unwrap();
+    let display =
+        governance::numbers::record(&store, &Caller::cli(&org), &number, chrono::Utc::now())
+            .await
+            .unwrap()
+            .meta
+            .display_phone_number;
+    store.close().await;
+
+    let mut process = PinwardProcess::spawn(
+        &["serve"],
+        &[
+            ("PINWARD_DATA_DIR", data_dir.to_str().unwrap()),
+            ("PINWARD_DATABASE_URL", db.url()),
+            ("PINWARD_LISTEN", "127.0.0.1:0"),
+            ("PINWARD_GRAPH_BASE_URL", sandbox.base_url().as_str()),
+        ],
+    );
+    let base = process.wait_until_listening();
+    Served {
+        sandbox,
+        _process: process,
+        base,
+        number,
+        display,
+        admin_member,
+        ops_member,
+    }
+}
+
+/// Makes every signed-in session's last password check an hour old, as if the person had
+/// signed in long ago: the next reveal asks for the password again.
+pub async fn age_step_up(db: &TestDb) {
+    let aged = |found: Vec<(String, String)>| {
+        found
+            .into_iter()
+            .filter_map(|(id, data)| {
+                let mut data: serde_json::Value = serde_json::from_str(&data).unwrap();
+                let at = data.pointer_mut("/signed_in/authenticated_at")?;
+                *at = serde_json::json!(at.as_i64().unwrap() - 3600);
+                Some((id, data.to_string()))
+            })
+            .collect::<Vec<_>>()
+    };
+    let update = "UPDATE sessions SET data = $1 WHERE id = $2";
+    match db.backend() {
+        Backend::Sqlite => {
+            let mut conn = sqlx::SqliteConnection::connect(db.url()).await.unwrap();
+            for (id, data) in aged(
+                sqlx::query_as("SELECT id, data FROM sessions")
+                    .fetch_all(&mut conn)
+                    .await
+                    .unwrap(),
+            ) {
+                sqlx::query(update)
+                    .bind(data)
+                    .bind(id)
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+            }
+        }
+        Backend::Postgres => {
+            let mut conn = sqlx::PgConnection::connect(db.url()).await.unwrap();
+            for (id, data) in aged(
+                sqlx::query_as("SELECT id, data FROM sessions")
+                    .fetch_all(&mut conn)
+                    .await
+                    .unwrap(),
+            ) {
+                sqlx::query(update)
+                    .bind(data)
+                    .bind(id)
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+}
