@@ -14,6 +14,7 @@ pub mod export;
 pub mod failpoint;
 pub mod handovers;
 pub mod health;
+pub mod history;
 pub mod jobs;
 pub mod keys;
 pub mod ledger;

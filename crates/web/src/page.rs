@@ -58,7 +58,13 @@ pub struct PageContext {
 }
 
 /// The sections of the dashboard, in the order the bar lists them.
-const SECTIONS: &[(&str, &str)] = &[("/", "Overview"), ("/numbers", "Numbers")];
+const SECTIONS: &[(&str, &str)] = &[
+    ("/", "Overview"),
+    ("/numbers", "Numbers"),
+    ("/sync", "Sync"),
+    ("/ledger", "Ledger"),
+    ("/settings", "Settings"),
+];
 
 fn nav(path: &str, signed_in: bool) -> Vec<NavItem> {
     if !signed_in {

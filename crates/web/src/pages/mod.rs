@@ -1,6 +1,7 @@
 //! The dashboard's pages: one module per feature, each a handler that extracts, calls one
 //! governance use case, and renders a template whose struct carries `page: PageContext`.
 
+mod ledger;
 mod number;
 mod numbers;
 mod overview;
@@ -16,4 +17,5 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(overview::routes())
         .merge(numbers::routes())
         .merge(number::routes())
+        .merge(ledger::routes())
 }

@@ -10,6 +10,8 @@ use governance::{DatabaseTarget, Store};
 use pinward_tests::TestDb;
 use tower::ServiceExt;
 
+pub mod org;
+
 pub async fn store(db: &TestDb) -> Store {
     let store = Store::connect(&DatabaseTarget::parse(db.url()).unwrap())
         .await
