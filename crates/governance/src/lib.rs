@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod checkpoints;
+pub mod clients;
 mod clock;
 pub mod credentials;
 pub mod custody;

@@ -29,7 +29,7 @@ async fn world(db: &TestDb, changes: usize) -> World {
     let store = store(db).await;
     let org = org_with_member(&store, "acme", "admin@acme.example", Role::Admin).await;
     let caller = Caller::cli(&org);
-    add_member(&store, &org, "auditor@acme.example", Role::Auditor).await;
+    add_member(&store, &org, "auditor@acme.example", Role::Auditor, &[]).await;
     for n in 0..changes {
         let policy = Policy {
             rotate_after_reveal: n % 2 == 1,
@@ -48,37 +48,11 @@ async fn world(db: &TestDb, changes: usize) -> World {
     }
 }
 
-async fn add_member(store: &Store, org: &str, email: &str, role: Role) {
-    governance::members::add_new_user(
-        store,
-        &Caller::cli(org),
-        &governance::users::NewUser {
-            email: email.to_owned(),
-            display_name: email.to_owned(),
-            password: Some(governance::users::Password::new(PASSWORD.to_owned())),
-        },
-        role,
-        &[],
-    )
-    .await
-    .unwrap();
-}
-
 fn pinned(w: &World) -> VerifyOptions {
     VerifyOptions {
         pinned_key: Some(w.key.public_key()),
         start: Start::Genesis,
     }
-}
-
-/// A signed-in browser's visit: its cookie and the CSRF token its pages carry.
-async fn signed_in_visit(app: &Router, email: &str) -> Visit {
-    let cookie = sign_in(app, email).await;
-    let body = text(send(app, get_as("/ledger", &cookie)).await).await;
-    let marker = "name=\"_csrf\" value=\"";
-    let start = body.find(marker).expect("a form with a CSRF token") + marker.len();
-    let csrf = body[start..].split('"').next().unwrap().to_owned();
-    Visit { cookie, csrf }
 }
 
 async fn body_bytes(response: axum::http::Response<axum::body::Body>) -> Vec<u8> {

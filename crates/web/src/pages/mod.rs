@@ -5,6 +5,7 @@ mod ledger;
 mod number;
 mod numbers;
 mod overview;
+mod settings;
 mod signin;
 
 use axum::Router;
@@ -18,4 +19,5 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(numbers::routes())
         .merge(number::routes())
         .merge(ledger::routes())
+        .merge(settings::routes())
 }

@@ -57,3 +57,37 @@ pub async fn ledger_length(store: &Store, org: &str) -> u64 {
     .unwrap()
     .head
 }
+
+/// A signed-in browser's visit: its cookie and the CSRF token its pages carry.
+pub async fn signed_in_visit(app: &Router, email: &str) -> super::Visit {
+    let cookie = super::sign_in(app, email).await;
+    let body = super::text(super::send(app, super::get_as("/", &cookie)).await).await;
+    let marker = "name=\"_csrf\" value=\"";
+    let start = body.find(marker).expect("a form with a CSRF token") + marker.len();
+    let csrf = body[start..].split('"').next().unwrap().to_owned();
+    super::Visit { cookie, csrf }
+}
+
+/// Adds a person with a password to `org`; returns the member id.
+pub async fn add_member(
+    store: &Store,
+    org: &str,
+    email: &str,
+    role: Role,
+    clients: &[String],
+) -> String {
+    governance::members::add_new_user(
+        store,
+        &Caller::cli(org),
+        &governance::users::NewUser {
+            email: email.to_owned(),
+            display_name: format!("Person {email}"),
+            password: Some(governance::users::Password::new(super::PASSWORD.to_owned())),
+        },
+        role,
+        clients,
+    )
+    .await
+    .unwrap()
+    .id
+}
