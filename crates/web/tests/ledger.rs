@@ -220,11 +220,15 @@ on_both_databases! {
         assert_eq!(problem["field"], "full");
     }
 
-    async fn the_openapi_document_lists_the_ledger_endpoints(db) {
+    async fn the_openapi_document_lists_the_ledger_and_sync_endpoints(db) {
         let app = app(&db, None).await;
         let document: Value = serde_json::from_str(&text(send(&app, get("/api/v1/openapi.json")).await).await).unwrap();
-        for path in ["/api/v1/ledger/export", "/api/v1/ledger/status"] {
-            assert!(document["paths"][path]["get"].is_object(), "{path}");
+        for (path, method) in [
+            ("/api/v1/ledger/export", "get"),
+            ("/api/v1/ledger/status", "get"),
+            ("/api/v1/sync", "post"),
+        ] {
+            assert!(document["paths"][path][method].is_object(), "{method} {path}");
         }
     }
 }

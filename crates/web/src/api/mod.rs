@@ -7,6 +7,7 @@ mod me;
 mod members;
 mod numbers;
 mod problem;
+mod sync;
 
 use std::sync::Arc;
 
@@ -85,4 +86,5 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(members::list))
         .routes(routes!(ledger::export))
         .routes(routes!(ledger::status))
+        .routes(routes!(sync::sync))
 }

@@ -7,6 +7,7 @@ mod numbers;
 mod overview;
 mod settings;
 mod signin;
+mod sync;
 
 use axum::Router;
 
@@ -20,4 +21,5 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(number::routes())
         .merge(ledger::routes())
         .merge(settings::routes())
+        .merge(sync::routes())
 }
