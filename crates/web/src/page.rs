@@ -10,7 +10,7 @@ use tower_sessions::Session;
 
 use crate::AppState;
 use crate::auth::csrf;
-use crate::auth::session::{self, Flash, SignedIn};
+use crate::auth::session::{self, Flash, OrgChoice, SignedIn};
 use crate::error::{AppError, ErrorReport};
 
 /// The signed-in person, as the header shows them.
@@ -25,6 +25,8 @@ pub struct UserView {
 /// The org being acted in.
 #[derive(Debug, Clone)]
 pub struct OrgView {
+    /// Its id.
+    pub id: String,
     /// Display name.
     pub name: String,
 }
@@ -53,6 +55,8 @@ pub struct PageContext {
     pub nav: Vec<NavItem>,
     /// A message left by the previous request.
     pub flash: Option<Flash>,
+    /// The orgs the user may switch between; empty unless there are several.
+    pub orgs: Vec<OrgChoice>,
     /// The request id, shown in the footer for support.
     pub request_id: String,
 }
@@ -89,15 +93,27 @@ impl PageContext {
         let who = session::signed_in(session).await?;
         let csrf = csrf::token(session).await?;
         let flash = session::take_flash(session).await?;
+        let mut orgs = if who.is_some() {
+            session::orgs(session).await?
+        } else {
+            Vec::new()
+        };
+        if orgs.len() < 2 {
+            orgs.clear();
+        }
         Ok(PageContext {
             nav: nav(path, who.is_some()),
             user: who.as_ref().map(|w: &SignedIn| UserView {
                 name: w.name.clone(),
                 email: w.email.clone(),
             }),
-            org: who.map(|w| OrgView { name: w.org_name }),
+            org: who.map(|w| OrgView {
+                id: w.org_id,
+                name: w.org_name,
+            }),
             csrf,
             flash,
+            orgs,
             request_id: request_id.to_owned(),
         })
     }
@@ -118,6 +134,7 @@ impl PageContext {
             csrf: String::new(),
             nav: Vec::new(),
             flash: None,
+            orgs: Vec::new(),
             request_id: request_id.to_owned(),
         }
     }

@@ -4,6 +4,7 @@
 mod ledger;
 mod number;
 mod numbers;
+mod org_switch;
 mod overview;
 mod settings;
 mod signin;
@@ -22,4 +23,5 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(ledger::routes())
         .merge(settings::routes())
         .merge(sync::routes())
+        .merge(org_switch::routes())
 }
