@@ -151,6 +151,8 @@ on_both_databases! {
             assert_eq!(report.events, 8, "{format}");
         }
         assert_eq!(latest_checkpoint(&w.store, &w.org).await, Some(8), "each export is checkpointed");
+        let page = text(send(&w.app, get_as("/ledger", &visit.cookie)).await).await;
+        assert!(page.contains("last signed the chain at event 8"), "the page tells the latest checkpoint");
     }
 
     async fn a_bad_export_format_is_a_422_naming_format_and_signs_nothing(db) {
@@ -241,4 +243,31 @@ async fn status_of(w: &World, token: &str, query: &str) -> (StatusCode, Value) {
     .await;
     let code = response.status();
     (code, serde_json::from_str(&text(response).await).unwrap())
+}
+
+/// An edit behind pinward's back (possible only for the database owner, here on SQLite by
+/// dropping the append-only trigger) shows up in the status instead of a green light.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_status_reports_a_row_edited_behind_pinwards_back() {
+    let db = TestDb::new(pinward_tests::Backend::Sqlite).await;
+    let w = world(&db, 3).await;
+    let auditor = token(&w.store, &w.org, Role::Auditor).await;
+    sql(
+        &db,
+        &[
+            "DROP TRIGGER ledger_events_no_update".to_owned(),
+            "UPDATE ledger_events SET subject = 'org:forged' WHERE seq = 2".to_owned(),
+        ],
+    )
+    .await;
+    let (code, status) = status_of(&w, &auditor, "?full=true").await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(status["verification"]["ok"], false);
+    assert!(
+        status["verification"]["problem"]
+            .as_str()
+            .unwrap()
+            .contains('2'),
+        "{status}"
+    );
 }

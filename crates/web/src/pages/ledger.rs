@@ -140,6 +140,8 @@ struct LedgerPage {
     subject: String,
     filtered: bool,
     head: u64,
+    /// The latest signed checkpoint: its seq and time.
+    checkpoint: Option<(u64, String)>,
     rows: Vec<Row>,
     newer: Option<String>,
     older: Option<String>,
@@ -155,12 +157,19 @@ async fn list(
     let filter = Filter::parse(query.action.as_deref(), query.subject.as_deref())?;
     let cursor = query.cursor()?;
     let found = history::page(&state.store, &who.caller, &filter, cursor, PER_PAGE).await?;
+    let checkpoint = governance::checkpoints::latest(&state.store, &who.caller.org_id)
+        .await?
+        .map(|signed| {
+            let c = signed.checkpoint();
+            (c.seq(), c.at().to_string())
+        });
     render(&LedgerPage {
         page,
         action: filter.action_prefix.clone().unwrap_or_default(),
         subject: filter.subject.clone().unwrap_or_default(),
         filtered: filter != Filter::default(),
         head: found.head,
+        checkpoint,
         rows: found.events.into_iter().map(Row::from).collect(),
         newer: found.newer.map(|c| ListQuery::link(&filter, c)),
         older: found.older.map(|c| ListQuery::link(&filter, c)),
