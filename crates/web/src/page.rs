@@ -6,6 +6,7 @@ use axum::extract::FromRequestParts;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::Html;
+use governance::access::{Caller, Permission, Role};
 use tower_sessions::Session;
 
 use crate::AppState;
@@ -61,22 +62,34 @@ pub struct PageContext {
     pub request_id: String,
 }
 
-/// The sections of the dashboard, in the order the bar lists them.
-const SECTIONS: &[(&str, &str)] = &[
-    ("/", "Overview"),
-    ("/numbers", "Numbers"),
-    ("/sync", "Sync"),
-    ("/ledger", "Ledger"),
-    ("/settings", "Settings"),
+/// The sections of the dashboard, in the order the bar lists them, and what a role needs
+/// to be shown one (the route itself still checks: this only spares people dead links).
+const SECTIONS: &[(&str, &str, Option<Permission>)] = &[
+    ("/", "Overview", None),
+    ("/numbers", "Numbers", None),
+    ("/sync", "Sync", Some(Permission::Custody)),
+    ("/ledger", "Ledger", Some(Permission::ReadLedger)),
+    ("/settings", "Settings", Some(Permission::ReadLedger)),
 ];
 
-fn nav(path: &str, signed_in: bool) -> Vec<NavItem> {
+/// The bar for `path`; `role` (as remembered at sign-in or switch) hides the sections it
+/// cannot open, and an unknown role hides nothing.
+fn nav(path: &str, signed_in: bool, role: Option<&str>) -> Vec<NavItem> {
     if !signed_in {
         return Vec::new();
     }
+    let role = role.and_then(|r| Role::parse(r).ok());
     SECTIONS
         .iter()
-        .map(|&(href, label)| NavItem {
+        .filter(|&&(_, _, needs)| match (role, needs) {
+            (Some(role), Some(permission)) => Caller {
+                role,
+                ..Caller::cli("")
+            }
+            .may(permission),
+            _ => true,
+        })
+        .map(|&(href, label, _)| NavItem {
             href,
             label,
             current: if href == "/" {
@@ -98,11 +111,15 @@ impl PageContext {
         } else {
             Vec::new()
         };
+        let role = who
+            .as_ref()
+            .and_then(|w| orgs.iter().find(|o| o.id == w.org_id))
+            .map(|o| o.role.clone());
         if orgs.len() < 2 {
             orgs.clear();
         }
         Ok(PageContext {
-            nav: nav(path, who.is_some()),
+            nav: nav(path, who.is_some(), role.as_deref()),
             user: who.as_ref().map(|w: &SignedIn| UserView {
                 name: w.name.clone(),
                 email: w.email.clone(),

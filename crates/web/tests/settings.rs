@@ -99,6 +99,28 @@ fn age_recipient() -> String {
 }
 
 on_both_databases! {
+    async fn the_bar_shows_each_role_only_the_sections_it_may_open(db) {
+        let w = world(&db).await;
+        sql(&db, &[format!("INSERT INTO clients (id, org_id, name, created_at) VALUES ('c-1', '{}', 'Shop', '2026-01-01T00:00:00Z')", w.org)]).await;
+        add_member(&w.store, &w.org, "shop@acme.example", Role::BusinessAdmin, &["c-1".to_owned()]).await;
+        for (email, shown, hidden) in [
+            ("admin@acme.example", vec!["/sync", "/ledger", "/settings"], vec![]),
+            ("ops@acme.example", vec!["/sync", "/ledger", "/settings"], vec![]),
+            ("auditor@acme.example", vec!["/ledger", "/settings"], vec!["/sync"]),
+            ("shop@acme.example", vec![], vec!["/sync", "/ledger", "/settings"]),
+        ] {
+            let cookie = sign_in(&w.app, email).await;
+            let page = text(send(&w.app, get_as("/numbers", &cookie)).await).await;
+            assert!(page.contains("<a href=\"/numbers\""), "{email}");
+            for href in shown {
+                assert!(page.contains(&format!("<a href=\"{href}\"")), "{email} should see {href}");
+            }
+            for href in hidden {
+                assert!(!page.contains(&format!("<a href=\"{href}\"")), "{email} should not see {href}");
+            }
+        }
+    }
+
     async fn an_admin_sees_every_section_with_its_forms(db) {
         let w = world(&db).await;
         let cookie = sign_in(&w.app, "admin@acme.example").await;

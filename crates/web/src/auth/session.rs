@@ -123,6 +123,9 @@ pub struct OrgChoice {
     pub id: String,
     /// The org's name.
     pub name: String,
+    /// The user's role there when the list was made; only the bar's links depend on it.
+    #[serde(default)]
+    pub role: String,
 }
 
 const ORGS_KEY: &str = "orgs";

@@ -43,6 +43,7 @@ async fn switch(
     let choice = OrgChoice {
         id: target.org_id.clone(),
         name: target.org_name.clone(),
+        role: target.role.as_str().to_owned(),
     };
     session::switch_org(&session, &choice).await?;
     let choices: Vec<OrgChoice> = memberships
@@ -50,6 +51,7 @@ async fn switch(
         .map(|m| OrgChoice {
             id: m.org_id.clone(),
             name: m.org_name.clone(),
+            role: m.role.as_str().to_owned(),
         })
         .collect();
     session::remember_orgs(&session, &choices).await?;

@@ -108,6 +108,7 @@ async fn submit(
         .map(|m| OrgChoice {
             id: m.org_id.clone(),
             name: m.org_name.clone(),
+            role: m.role.as_str().to_owned(),
         })
         .collect();
     let Some(membership) = memberships.into_iter().next() else {
