@@ -194,6 +194,21 @@ on_both_databases! {
         assert_eq!(problem["field"], "format");
     }
 
+    async fn an_export_holds_only_the_tokens_own_orgs_events(db) {
+        let w = world(&db, 2).await;
+        let other = org_with_member(&w.store, "globex", "boss@globex.example", Role::Admin).await;
+        let theirs = token(&w.store, &other, Role::Auditor).await;
+        let ours = token(&w.store, &w.org, Role::Auditor).await;
+        for (token, org, not) in [(&ours, &w.org, &other), (&theirs, &other, &w.org)] {
+            let file = body_bytes(send(&w.app, bearer("GET", "/api/v1/ledger/export", token)).await).await;
+            let text = String::from_utf8(file.clone()).unwrap();
+            assert!(text.contains(&format!("\"org\":\"{org}\"")));
+            assert!(!text.contains(&format!("\"org\":\"{not}\"")), "another org's event leaked");
+            let report = audit::verify_jsonl(file.as_slice(), &pinned(&w)).unwrap();
+            assert_eq!(report.events, ledger_length(&w.store, org).await);
+        }
+    }
+
     async fn the_api_reports_the_head_the_latest_checkpoint_and_that_the_chain_verifies(db) {
         let w = world(&db, 4).await;
         let auditor = token(&w.store, &w.org, Role::Auditor).await;

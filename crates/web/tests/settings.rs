@@ -208,6 +208,19 @@ on_both_databases! {
         let ops = w.members().await.into_iter().find(|m| m.id == w.ops).unwrap();
         assert_eq!(ops.role, Role::Auditor);
 
+        // A business admin's clients come from a multi-select: one field per client.
+        sql(&db, &[
+            format!("INSERT INTO clients (id, org_id, name, created_at) VALUES ('c-1', '{}', 'Shop 1', '2026-01-01T00:00:00Z')", w.org),
+            format!("INSERT INTO clients (id, org_id, name, created_at) VALUES ('c-2', '{}', 'Shop 2', '2026-01-01T00:00:00Z')", w.org),
+        ]).await;
+        let path = format!("/settings/members/{}/role", w.ops);
+        w.refused(&visit, &path, "role=business_admin", "clients: a business_admin needs at least one client").await;
+        w.refused(&visit, &path, "role=business_admin&clients=c-9", "clients: no such client in this org").await;
+        let response = send(&w.app, same_origin_post(&path, &visit, "role=business_admin&clients=c-1&clients=c-2")).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let ops = w.members().await.into_iter().find(|m| m.id == w.ops).unwrap();
+        assert_eq!((ops.role, ops.clients), (Role::BusinessAdmin, vec!["c-1".to_owned(), "c-2".to_owned()]));
+
         let own = format!("/settings/members/{}/role", w.admin);
         w.refused(&visit, &own, "role=ops", "role: is the org&#39;s last active admin").await;
         w.refused(&visit, &own, "role=superuser", "role: must be one of").await;

@@ -140,8 +140,16 @@ struct MemberRow {
     email: String,
     role: &'static str,
     clients: String,
+    /// The org's clients, those of this member marked, for the role form.
+    client_choices: Vec<ClientChoice>,
     active: bool,
     since: String,
+}
+
+struct ClientChoice {
+    id: String,
+    name: String,
+    selected: bool,
 }
 
 struct CredentialView {
@@ -242,6 +250,14 @@ pub(super) async fn settings_page<N: crate::auth::Need>(
                 .map(|c| client_name(c))
                 .collect::<Vec<_>>()
                 .join(", "),
+            client_choices: clients
+                .iter()
+                .map(|c| ClientChoice {
+                    id: c.id.clone(),
+                    name: c.name.clone(),
+                    selected: m.clients.contains(&c.id),
+                })
+                .collect(),
             since: when(m.created_at),
             id: m.id,
             name: m.display_name,
