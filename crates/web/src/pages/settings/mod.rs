@@ -258,7 +258,7 @@ pub(super) async fn settings_page<N: crate::auth::Need>(
                     selected: m.clients.contains(&c.id),
                 })
                 .collect(),
-            since: when(m.created_at),
+            since: m.created_at.format("%Y-%m-%d").to_string(),
             id: m.id,
             name: m.display_name,
             email: m.email,
