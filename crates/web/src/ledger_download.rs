@@ -38,6 +38,26 @@ pub(crate) fn parse_format(text: Option<&str>) -> Result<Format, governance::Err
     }
 }
 
+/// Reads an optional seq bound typed by a caller.
+///
+/// # Errors
+/// [`governance::Error::Invalid`] naming `field`.
+pub(crate) fn parse_seq(
+    field: &'static str,
+    text: Option<&str>,
+) -> Result<Option<u64>, governance::Error> {
+    match text.map(str::trim).filter(|t| !t.is_empty()) {
+        None => Ok(None),
+        Some(text) => text
+            .parse()
+            .map(Some)
+            .map_err(|_| governance::Error::Invalid {
+                field,
+                problem: "must be a seq number (a whole number from 1)".to_owned(),
+            }),
+    }
+}
+
 /// What the exporting thread hands to the response body.
 enum Piece {
     Data(Bytes),
@@ -48,7 +68,8 @@ enum Piece {
 /// Chunks in flight between the export and the client (each up to the writers' 64 KiB).
 const CHUNKS_IN_FLIGHT: usize = 4;
 
-/// The whole ledger of `org_id` in `format`, as an attachment streamed to the client.
+/// The events of `org_id` in `range` (all by default) in `format`, as an attachment
+/// streamed to the client.
 ///
 /// # Errors
 /// [`AppError::Internal`] when the service has no checkpoint key; the export's own error
@@ -57,6 +78,7 @@ pub(crate) async fn download(
     state: &AppState,
     org_id: &str,
     format: Format,
+    range: Range,
 ) -> Result<Response, AppError> {
     let key = state.checkpoint_key.clone().ok_or(AppError::Internal(
         "this service was started without its checkpoint key",
@@ -67,7 +89,7 @@ pub(crate) async fn download(
     let store = state.store.clone();
     let exporting = org.id.clone();
     tokio::task::spawn_blocking(move || {
-        export_on_this_thread(store, exporting, format, key, sender)
+        export_on_this_thread(store, exporting, format, range, key, sender);
     });
 
     let first = match receiver.recv().await {
@@ -118,6 +140,7 @@ fn export_on_this_thread(
     store: governance::Store,
     org_id: String,
     format: Format,
+    range: Range,
     key: Arc<audit::CheckpointKey>,
     sender: mpsc::Sender<Piece>,
 ) {
@@ -127,7 +150,7 @@ fn export_on_this_thread(
     let exported = futures_executor::block_on(governance::export::export(
         &store,
         &org_id,
-        Range::default(),
+        range,
         format,
         &key,
         Utc::now(),

@@ -194,6 +194,24 @@ on_both_databases! {
         assert_eq!(problem["field"], "format");
     }
 
+    async fn the_api_exports_a_seq_range_that_verifies_from_its_first_seq(db) {
+        let w = world(&db, 10).await;
+        let auditor = token(&w.store, &w.org, Role::Auditor).await;
+        let response = send(&w.app, bearer("GET", "/api/v1/ledger/export?from=4&to=9", &auditor)).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let file = body_bytes(response).await;
+        let from_four = VerifyOptions { start: Start::Seq(4), ..pinned(&w) };
+        assert_eq!(audit::verify_jsonl(file.as_slice(), &from_four).unwrap().events, 6);
+
+        for (query, field) in [("from=0", "from"), ("from=99", "from"), ("from=5&to=2", "to"), ("to=soon", "to")] {
+            let response = send(&w.app, bearer("GET", &format!("/api/v1/ledger/export?{query}"), &auditor)).await;
+            assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{query}");
+            let problem: Value = serde_json::from_str(&text(response).await).unwrap();
+            assert_eq!(problem["field"], field, "{query}");
+        }
+        assert_eq!(latest_checkpoint(&w.store, &w.org).await, Some(9), "refused exports sign nothing");
+    }
+
     async fn an_export_holds_only_the_tokens_own_orgs_events(db) {
         let w = world(&db, 2).await;
         let other = org_with_member(&w.store, "globex", "boss@globex.example", Role::Admin).await;

@@ -19,6 +19,10 @@ use crate::ledger_download;
 pub(crate) struct ExportQuery {
     /// `jsonl` (the default) or `csv`.
     format: Option<String>,
+    /// The first seq to export (default 1); verify such a file with `--from`.
+    from: Option<String>,
+    /// The last seq to export (default: the head when the export starts).
+    to: Option<String>,
 }
 
 /// The whole ledger of the token's org, as `pinward ledger export` writes it: one event per
@@ -33,7 +37,8 @@ pub(crate) struct ExportQuery {
     responses(
         (status = 200, description = "The export, as an attachment",
          content((String = "application/jsonl"), (String = "text/csv"))),
-        (status = 400, description = "`format` is neither jsonl nor csv", body = Problem,
+        (status = 400, description = "`format` is neither jsonl nor csv, or `from`/`to` is not a \
+         seq range of the ledger; `field` names it", body = Problem,
          content_type = "application/problem+json"),
         (status = 401, description = "No valid bearer token", body = Problem,
          content_type = "application/problem+json"),
@@ -47,7 +52,11 @@ pub(crate) async fn export(
     Query(query): Query<ExportQuery>,
 ) -> Result<Response, ApiError> {
     let format = ledger_download::parse_format(query.format.as_deref())?;
-    Ok(ledger_download::download(&state, &who.caller.org_id, format).await?)
+    let range = governance::export::Range {
+        from: ledger_download::parse_seq("from", query.from.as_deref())?,
+        to: ledger_download::parse_seq("to", query.to.as_deref())?,
+    };
+    Ok(ledger_download::download(&state, &who.caller.org_id, format, range).await?)
 }
 
 /// How much of the chain to check.

@@ -188,5 +188,6 @@ async fn export(
     Form(form): Form<ExportForm>,
 ) -> Result<Response, AppError> {
     let format = ledger_download::parse_format(form.format.as_deref())?;
-    ledger_download::download(&state, &who.caller.org_id, format).await
+    let whole = governance::export::Range::default();
+    ledger_download::download(&state, &who.caller.org_id, format, whole).await
 }
