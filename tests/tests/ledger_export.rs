@@ -106,6 +106,52 @@ fn python_verify(file: &Path, extra: &[&str]) -> Output {
 }
 
 on_both_databases! {
+    async fn the_served_api_export_verifies_offline_against_the_pinned_key(db) {
+        ledger_with_events(&db, 12).await;
+        let store = Store::connect(&DatabaseTarget::parse(db.url()).unwrap()).await.unwrap();
+        let (_, token) = governance::tokens::create(
+            &store,
+            &governance::access::Caller::cli("org-1"),
+            "auditor script",
+            governance::access::Role::Auditor,
+        )
+        .await
+        .unwrap();
+        store.close().await;
+        let key = pinned_key(&db);
+        let data_dir = db.dir().join("data");
+        let mut server = pinward_tests::PinwardProcess::spawn(
+            &["serve"],
+            &[
+                ("PINWARD_DATA_DIR", data_dir.to_str().unwrap()),
+                ("PINWARD_DATABASE_URL", db.url()),
+                ("PINWARD_LISTEN", "127.0.0.1:0"),
+            ],
+        );
+        let base = server.wait_until_listening();
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder().build().unwrap();
+        for (format, name) in [("jsonl", "served.jsonl"), ("csv", "served.csv")] {
+            let response = http
+                .get(format!("{base}/api/v1/ledger/export?format={format}"))
+                .bearer_auth(token.expose())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200, "{format}");
+            let file = db.dir().join(name);
+            std::fs::write(&file, response.bytes().await.unwrap()).unwrap();
+            let key_arg = key.to_str().unwrap();
+            assert_eq!(ok(&verify(&db, &file, &["--key", key_arg])).trim(), "ok 13 events", "{format}");
+            if format == "jsonl" {
+                assert_eq!(ok(&python_verify(&file, &["--key", key_arg])).trim(), "ok 13 events");
+            }
+        }
+        server.signal("TERM");
+        let (status, output) = server.wait();
+        assert!(status.success(), "{output}");
+    }
+
     async fn an_exported_ledger_verifies_offline_against_the_pinned_key_in_both_verifiers(db) {
         ledger_with_events(&db, 25).await;
         let key = pinned_key(&db);

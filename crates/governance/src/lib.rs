@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod checkpoints;
+pub mod clients;
 mod clock;
 pub mod credentials;
 pub mod custody;
@@ -14,6 +15,7 @@ pub mod export;
 pub mod failpoint;
 pub mod handovers;
 pub mod health;
+pub mod history;
 pub mod jobs;
 pub mod keys;
 pub mod ledger;

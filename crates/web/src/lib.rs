@@ -14,6 +14,8 @@ pub mod assets;
 pub mod auth;
 pub mod error;
 mod health;
+mod inventory;
+mod ledger_download;
 pub mod metrics;
 pub mod page;
 mod pages;

@@ -6,11 +6,12 @@ use axum::extract::FromRequestParts;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::Html;
+use governance::access::{Caller, Permission, Role};
 use tower_sessions::Session;
 
 use crate::AppState;
 use crate::auth::csrf;
-use crate::auth::session::{self, Flash, SignedIn};
+use crate::auth::session::{self, Flash, OrgChoice, SignedIn};
 use crate::error::{AppError, ErrorReport};
 
 /// The signed-in person, as the header shows them.
@@ -25,6 +26,8 @@ pub struct UserView {
 /// The org being acted in.
 #[derive(Debug, Clone)]
 pub struct OrgView {
+    /// Its id.
+    pub id: String,
     /// Display name.
     pub name: String,
 }
@@ -53,20 +56,40 @@ pub struct PageContext {
     pub nav: Vec<NavItem>,
     /// A message left by the previous request.
     pub flash: Option<Flash>,
+    /// The orgs the user may switch between; empty unless there are several.
+    pub orgs: Vec<OrgChoice>,
     /// The request id, shown in the footer for support.
     pub request_id: String,
 }
 
-/// The sections of the dashboard, in the order the bar lists them.
-const SECTIONS: &[(&str, &str)] = &[("/", "Overview"), ("/numbers", "Numbers")];
+/// The sections of the dashboard, in the order the bar lists them, and what a role needs
+/// to be shown one (the route itself still checks: this only spares people dead links).
+const SECTIONS: &[(&str, &str, Option<Permission>)] = &[
+    ("/", "Overview", None),
+    ("/numbers", "Numbers", None),
+    ("/sync", "Sync", Some(Permission::Custody)),
+    ("/ledger", "Ledger", Some(Permission::ReadLedger)),
+    ("/settings", "Settings", Some(Permission::ReadLedger)),
+];
 
-fn nav(path: &str, signed_in: bool) -> Vec<NavItem> {
+/// The bar for `path`; `role` (as remembered at sign-in or switch) hides the sections it
+/// cannot open, and an unknown role hides nothing.
+fn nav(path: &str, signed_in: bool, role: Option<&str>) -> Vec<NavItem> {
     if !signed_in {
         return Vec::new();
     }
+    let role = role.and_then(|r| Role::parse(r).ok());
     SECTIONS
         .iter()
-        .map(|&(href, label)| NavItem {
+        .filter(|&&(_, _, needs)| match (role, needs) {
+            (Some(role), Some(permission)) => Caller {
+                role,
+                ..Caller::cli("")
+            }
+            .may(permission),
+            _ => true,
+        })
+        .map(|&(href, label, _)| NavItem {
             href,
             label,
             current: if href == "/" {
@@ -83,15 +106,31 @@ impl PageContext {
         let who = session::signed_in(session).await?;
         let csrf = csrf::token(session).await?;
         let flash = session::take_flash(session).await?;
+        let mut orgs = if who.is_some() {
+            session::orgs(session).await?
+        } else {
+            Vec::new()
+        };
+        let role = who
+            .as_ref()
+            .and_then(|w| orgs.iter().find(|o| o.id == w.org_id))
+            .map(|o| o.role.clone());
+        if orgs.len() < 2 {
+            orgs.clear();
+        }
         Ok(PageContext {
-            nav: nav(path, who.is_some()),
+            nav: nav(path, who.is_some(), role.as_deref()),
             user: who.as_ref().map(|w: &SignedIn| UserView {
                 name: w.name.clone(),
                 email: w.email.clone(),
             }),
-            org: who.map(|w| OrgView { name: w.org_name }),
+            org: who.map(|w| OrgView {
+                id: w.org_id,
+                name: w.org_name,
+            }),
             csrf,
             flash,
+            orgs,
             request_id: request_id.to_owned(),
         })
     }
@@ -112,6 +151,7 @@ impl PageContext {
             csrf: String::new(),
             nav: Vec::new(),
             flash: None,
+            orgs: Vec::new(),
             request_id: request_id.to_owned(),
         }
     }

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use audit::CheckpointKey;
 use governance::Store;
 use governance::custody::{Custodian, Escrow, Settings};
 use graph::GraphClient;
@@ -30,6 +31,9 @@ pub struct AppState {
     /// What custody actions need (take custody, rotate, reveal, release); `None` in tests
     /// that serve pages only.
     pub custody: Option<Arc<Custody>>,
+    /// Signs the checkpoint that ends every ledger export; `None` in tests that do not
+    /// export.
+    pub checkpoint_key: Option<Arc<CheckpointKey>>,
 }
 
 /// The service's escrow keys and its Graph client: with an org's stored credential they
@@ -78,6 +82,7 @@ impl AppState {
             throttle: Arc::new(Throttle::default()),
             reveals: Arc::new(RevealLimit::default()),
             custody: None,
+            checkpoint_key: None,
         }
     }
 
@@ -85,6 +90,13 @@ impl AppState {
     #[must_use]
     pub fn with_custody(mut self, custody: Custody) -> AppState {
         self.custody = Some(Arc::new(custody));
+        self
+    }
+
+    /// The same state, able to export the ledger with checkpoints signed by `key`.
+    #[must_use]
+    pub fn with_checkpoint_key(mut self, key: Arc<CheckpointKey>) -> AppState {
+        self.checkpoint_key = Some(key);
         self
     }
 }

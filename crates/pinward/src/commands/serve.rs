@@ -29,7 +29,7 @@ pub async fn run_on(config: &Config, listener: TcpListener) -> anyhow::Result<()
     let escrow = governance::custody::Escrow::load(&store, identity)
         .await
         .context("cannot open the escrow keys")?;
-    let checkpoint_key = super::keys::open_checkpoint_key(config).await?;
+    let checkpoint_key = std::sync::Arc::new(super::keys::open_checkpoint_key(config).await?);
     let address = listener.local_addr()?;
     let shutdown = shutdown_signal()?;
     let state = web::AppState::new(
@@ -41,7 +41,8 @@ pub async fn run_on(config: &Config, listener: TcpListener) -> anyhow::Result<()
         escrow: std::sync::Arc::new(escrow),
         graph: super::custody::graph_client(config)?,
         settings: governance::custody::Settings::default(),
-    });
+    })
+    .with_checkpoint_key(std::sync::Arc::clone(&checkpoint_key));
     tracing::info!(settings = %config.summary(), "starting");
     tracing::info!(
         backend = store.backend().name(),
@@ -62,7 +63,7 @@ const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(15 * 60);
 /// Signs checkpoints of moved chain heads now and every [`CHECKPOINT_INTERVAL`], so the
 /// database keeps a signed trail of heads even between exports. Runs until aborted; a
 /// failed round is logged and retried at the next tick.
-async fn sign_checkpoints(store: Store, key: CheckpointKey) {
+async fn sign_checkpoints(store: Store, key: std::sync::Arc<CheckpointKey>) {
     let mut ticks = tokio::time::interval(CHECKPOINT_INTERVAL);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

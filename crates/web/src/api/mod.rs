@@ -2,10 +2,12 @@
 //! errors, and an OpenAPI 3 document generated from these handlers' annotations, so the
 //! document cannot drift from the code.
 
+mod ledger;
 mod me;
 mod members;
 mod numbers;
 mod problem;
+mod sync;
 
 use std::sync::Arc;
 
@@ -82,4 +84,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(numbers::rotate))
         .routes(routes!(numbers::take_custody))
         .routes(routes!(members::list))
+        .routes(routes!(ledger::export))
+        .routes(routes!(ledger::status))
+        .routes(routes!(sync::sync))
 }

@@ -140,6 +140,52 @@ pub async fn sign_out(session: &Session) -> Result<(), AppError> {
     Ok(())
 }
 
+/// An org the signed-in user may switch to, as the header's switcher lists it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct OrgChoice {
+    /// The org's id.
+    pub id: String,
+    /// The org's name.
+    pub name: String,
+    /// The user's role there when the list was made; only the bar's links depend on it.
+    #[serde(default)]
+    pub role: String,
+}
+
+const ORGS_KEY: &str = "orgs";
+
+/// Remembers the orgs the user belongs to, for the switcher (a list for the header only:
+/// switching checks the membership again).
+///
+/// # Errors
+/// [`AppError::Session`] if the store fails.
+pub async fn remember_orgs(session: &Session, orgs: &[OrgChoice]) -> Result<(), AppError> {
+    session.insert(ORGS_KEY, orgs).await?;
+    Ok(())
+}
+
+/// The orgs remembered by [`remember_orgs`].
+pub(crate) async fn orgs(session: &Session) -> Result<Vec<OrgChoice>, AppError> {
+    Ok(session
+        .get::<Vec<OrgChoice>>(ORGS_KEY)
+        .await?
+        .unwrap_or_default())
+}
+
+/// Makes the signed-in session act in `org` from now on. The caller has checked that the
+/// user is an active member of it; nothing else of the session changes.
+///
+/// # Errors
+/// [`AppError::SignInRequired`] when nobody is signed in; [`AppError::Session`] if the
+/// store fails.
+pub async fn switch_org(session: &Session, org: &OrgChoice) -> Result<(), AppError> {
+    let mut who = signed_in(session).await?.ok_or(AppError::SignInRequired)?;
+    who.org_id.clone_from(&org.id);
+    who.org_name.clone_from(&org.name);
+    session.insert(SIGNED_IN_KEY, who).await?;
+    Ok(())
+}
+
 /// A one-shot message shown on the next page (after a redirect).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Flash {

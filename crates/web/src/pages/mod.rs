@@ -2,10 +2,14 @@
 //! governance use case, and renders a template whose struct carries `page: PageContext`.
 
 mod actions;
+mod ledger;
 mod number;
 mod numbers;
+mod org_switch;
 mod overview;
+mod settings;
 mod signin;
+mod sync;
 
 use axum::Router;
 
@@ -18,4 +22,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(numbers::routes())
         .merge(number::routes())
         .merge(actions::routes())
+        .merge(ledger::routes())
+        .merge(settings::routes())
+        .merge(sync::routes())
+        .merge(org_switch::routes())
 }

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use tower_sessions::Session;
 
 use crate::AppState;
-use crate::auth::session::{self, SignedIn};
+use crate::auth::session::{self, OrgChoice, SignedIn};
 use crate::auth::{Authorized, ClientAddress, Member};
 use crate::error::AppError;
 use crate::page::{PageContext, render};
@@ -101,12 +101,17 @@ async fn submit(
         Err(error) => return Err(error.into()),
     };
     state.throttle.succeeded(SIGN_IN, &email, address);
-    // The first org for now; a user in several orgs switches later.
-    let Some(membership) = users::memberships(&state.store, &user.id)
-        .await?
-        .into_iter()
-        .next()
-    else {
+    // The first org by slug; a user in several orgs switches in the header.
+    let memberships = users::memberships(&state.store, &user.id).await?;
+    let choices: Vec<OrgChoice> = memberships
+        .iter()
+        .map(|m| OrgChoice {
+            id: m.org_id.clone(),
+            name: m.org_name.clone(),
+            role: m.role.as_str().to_owned(),
+        })
+        .collect();
+    let Some(membership) = memberships.into_iter().next() else {
         return again(
             page,
             StatusCode::FORBIDDEN,
@@ -128,6 +133,7 @@ async fn submit(
         },
     )
     .await?;
+    session::remember_orgs(&session, &choices).await?;
     Ok(Redirect::to("/").into_response())
 }
 

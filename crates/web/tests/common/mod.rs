@@ -11,6 +11,7 @@ use pinward_tests::TestDb;
 use tower::ServiceExt;
 
 pub mod custody;
+pub mod org;
 
 pub async fn store(db: &TestDb) -> Store {
     let store = Store::connect(&DatabaseTarget::parse(db.url()).unwrap())

@@ -1,0 +1,68 @@
+//! `POST /api/v1/sync`: inventory sync of the token's org from Meta.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use governance::sync::SyncReport;
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::problem::{ApiError, invalid};
+use crate::AppState;
+use crate::auth::{self, Authorized};
+use crate::error::{AppError, Problem};
+use crate::inventory;
+
+/// Which businesses to read; the body may be empty.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub(crate) struct SyncRequest {
+    /// Meta business ids; absent or empty: the businesses the org was synced with before.
+    #[serde(default)]
+    businesses: Vec<String>,
+}
+
+/// Reads the org's businesses → WABAs → numbers from Meta with its stored credential and
+/// records the differences (new numbers enter the take-custody queue). A failed read
+/// changes nothing; a second run over an unchanged inventory writes nothing.
+#[utoipa::path(
+    post,
+    path = "/api/v1/sync",
+    tag = "inventory",
+    request_body(content = Option<SyncRequest>, description = "Optional: the businesses to read"),
+    responses(
+        (status = 200, description = "What was read and changed", body = serde_json::Value),
+        (status = 400, description = "`businesses` is not a list of Meta ids, or the org was never \
+         synced and names none", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token's role may not run custody", body = Problem,
+         content_type = "application/problem+json"),
+        (status = 404, description = "The org has no Graph credential", body = Problem,
+         content_type = "application/problem+json"),
+        (status = 502, description = "Meta's API failed; nothing changed", body = Problem,
+         content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn sync(
+    State(state): State<AppState>,
+    who: Authorized<auth::Custody>,
+    body: Bytes,
+) -> Result<Json<SyncReport>, ApiError> {
+    let request: SyncRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        SyncRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|_| {
+            invalid(
+                "businesses",
+                "the body must be {\"businesses\": [\"<id>\", …]}",
+            )
+        })?
+    };
+    let businesses = inventory::parse_businesses(request.businesses.iter().map(String::as_str))?;
+    let Some(custody) = &state.custody else {
+        return Err(ApiError(AppError::Internal(
+            "this service was started without custody",
+        )));
+    };
+    Ok(Json(
+        inventory::sync(&state.store, custody, &who.caller, &businesses).await?,
+    ))
+}

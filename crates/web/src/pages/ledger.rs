@@ -1,0 +1,193 @@
+//! The ledger view: the org's events newest first, filtered by action and subject, paged by
+//! seq; and the export download.
+//!
+//! The download is a POST form, not a link: every export signs and stores a checkpoint,
+//! which `/api/v1/ledger/status` reports as the latest one, so it is a state change, and
+//! state changes never happen on GET (a cross-site `<img>` could trigger them).
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Form, Query, State};
+use axum::response::{Html, Response};
+use axum::routing::{get, post};
+use governance::history::{self, Cursor, Filter};
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::auth::{Authorized, ReadLedger};
+use crate::error::AppError;
+use crate::ledger_download;
+use crate::page::{PageContext, render};
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/ledger", get(list))
+        .route("/ledger/export", post(export))
+}
+
+/// Events per page.
+const PER_PAGE: u32 = 50;
+
+/// The view's query string, as typed: empty fields mean "any".
+#[derive(Debug, Default, Deserialize)]
+struct ListQuery {
+    action: Option<String>,
+    subject: Option<String>,
+    before: Option<String>,
+    after: Option<String>,
+}
+
+fn seq(field: &'static str, text: Option<&String>) -> Result<Option<u64>, governance::Error> {
+    match text.map(|t| t.trim()).filter(|t| !t.is_empty()) {
+        None => Ok(None),
+        Some(text) => text
+            .parse()
+            .map(Some)
+            .map_err(|_| governance::Error::Invalid {
+                field,
+                problem: "must be a seq number (a whole number)".to_owned(),
+            }),
+    }
+}
+
+impl ListQuery {
+    fn cursor(&self) -> Result<Cursor, governance::Error> {
+        Ok(
+            match (
+                seq("before", self.before.as_ref())?,
+                seq("after", self.after.as_ref())?,
+            ) {
+                (Some(before), _) => Cursor::Before(before),
+                (None, Some(after)) => Cursor::After(after),
+                (None, None) => Cursor::Newest,
+            },
+        )
+    }
+
+    /// The link to the page at `cursor` with the same filters.
+    fn link(filter: &Filter, cursor: Cursor) -> String {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        if let Some(action) = &filter.action_prefix {
+            query.append_pair("action", action);
+        }
+        if let Some(subject) = &filter.subject {
+            query.append_pair("subject", subject);
+        }
+        match cursor {
+            Cursor::Newest => {}
+            Cursor::Before(seq) => {
+                query.append_pair("before", &seq.to_string());
+            }
+            Cursor::After(seq) => {
+                query.append_pair("after", &seq.to_string());
+            }
+        }
+        format!("/ledger?{}", query.finish())
+    }
+}
+
+/// One event, ready to print.
+struct Row {
+    seq: u64,
+    at: String,
+    actor: String,
+    action: String,
+    subject: String,
+    /// The number's page, when the subject is a number.
+    subject_href: Option<String>,
+    /// This view narrowed to the event's action, and to its subject.
+    action_filter: String,
+    subject_filter: String,
+    details: String,
+}
+
+impl From<audit::Event> for Row {
+    fn from(event: audit::Event) -> Row {
+        let subject = event.subject().to_owned();
+        Row {
+            seq: event.seq(),
+            at: event.at().to_string(),
+            actor: event.actor().as_str().to_owned(),
+            action: event.action().as_str().to_owned(),
+            subject_href: subject
+                .strip_prefix("phone:")
+                .map(|id| format!("/numbers/{id}")),
+            action_filter: ListQuery::link(
+                &Filter {
+                    action_prefix: Some(event.action().as_str().to_owned()),
+                    subject: None,
+                },
+                Cursor::Newest,
+            ),
+            subject_filter: ListQuery::link(
+                &Filter {
+                    action_prefix: None,
+                    subject: Some(subject.clone()),
+                },
+                Cursor::Newest,
+            ),
+            subject,
+            details: event.details().canonical().to_owned(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "ledger/list.html")]
+struct LedgerPage {
+    page: PageContext,
+    action: String,
+    subject: String,
+    filtered: bool,
+    head: u64,
+    /// The latest signed checkpoint: its seq and time.
+    checkpoint: Option<(u64, String)>,
+    rows: Vec<Row>,
+    newer: Option<String>,
+    older: Option<String>,
+    newest: Option<String>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    who: Authorized<ReadLedger>,
+    page: PageContext,
+    Query(query): Query<ListQuery>,
+) -> Result<Html<String>, AppError> {
+    let filter = Filter::parse(query.action.as_deref(), query.subject.as_deref())?;
+    let cursor = query.cursor()?;
+    let found = history::page(&state.store, &who.caller, &filter, cursor, PER_PAGE).await?;
+    let checkpoint = governance::checkpoints::latest(&state.store, &who.caller.org_id)
+        .await?
+        .map(|signed| {
+            let c = signed.checkpoint();
+            (c.seq(), c.at().to_string())
+        });
+    render(&LedgerPage {
+        page,
+        action: filter.action_prefix.clone().unwrap_or_default(),
+        subject: filter.subject.clone().unwrap_or_default(),
+        filtered: filter != Filter::default(),
+        head: found.head,
+        checkpoint,
+        rows: found.events.into_iter().map(Row::from).collect(),
+        newer: found.newer.map(|c| ListQuery::link(&filter, c)),
+        older: found.older.map(|c| ListQuery::link(&filter, c)),
+        newest: (cursor != Cursor::Newest).then(|| ListQuery::link(&filter, Cursor::Newest)),
+    })
+}
+
+#[derive(Deserialize)]
+struct ExportForm {
+    format: Option<String>,
+}
+
+async fn export(
+    State(state): State<AppState>,
+    who: Authorized<ReadLedger>,
+    Form(form): Form<ExportForm>,
+) -> Result<Response, AppError> {
+    let format = ledger_download::parse_format(form.format.as_deref())?;
+    let whole = governance::export::Range::default();
+    ledger_download::download(&state, &who.caller.org_id, format, whole).await
+}

@@ -1,0 +1,139 @@
+//! Members and roles: add a person, change a member's role, deactivate a member.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use axum::routing::post;
+use governance::access::Role;
+use governance::users::{NewUser, Password};
+use tower_sessions::Session;
+
+use super::{FormProblem, Typed, all, done, field, fields, settings_page};
+use crate::AppState;
+use crate::auth::{Authorized, ManageOrg};
+use crate::error::AppError;
+use crate::page::PageContext;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/settings/members", post(add))
+        .route("/settings/members/{id}/role", post(change_role))
+        .route("/settings/members/{id}/deactivate", post(deactivate))
+}
+
+const ADD: &str = "member-add";
+
+/// Adds the person with this email: an existing account joins the org; otherwise a new
+/// account is made (without a password it signs in only by single sign-on).
+async fn add(
+    State(state): State<AppState>,
+    who: Authorized<ManageOrg>,
+    session: Session,
+    page: PageContext,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let form = fields(&body);
+    let email = field(&form, "email");
+    let name = field(&form, "name");
+    let role_text = field(&form, "role");
+    let password = field(&form, "password");
+    let clients = all(&form, "clients");
+    let typed = Typed {
+        email: email.clone(),
+        name: name.clone(),
+        role: role_text.clone(),
+        ..Typed::default()
+    };
+    let added = async {
+        let role = Role::parse(role_text.trim())?;
+        let store = &state.store;
+        let email = governance::users::parse_email(&email)?;
+        match governance::users::find_by_email(store, &email).await? {
+            Some(user) => {
+                governance::members::add(store, &who.caller, &user.id, role, &clients).await
+            }
+            None => {
+                let new = NewUser {
+                    email,
+                    display_name: name.clone(),
+                    password: (!password.is_empty()).then(|| Password::new(password)),
+                };
+                governance::members::add_new_user(store, &who.caller, &new, role, &clients).await
+            }
+        }
+    }
+    .await;
+    match added {
+        Ok(member) => {
+            done(
+                &session,
+                "members",
+                format!(
+                    "{} is now a member ({}).",
+                    member.email,
+                    member.role.as_str()
+                ),
+            )
+            .await
+        }
+        Err(error) => {
+            let problem = FormProblem::of(ADD, error)?;
+            settings_page(&state, &who, page, Some(problem), typed).await
+        }
+    }
+}
+
+async fn change_role(
+    State(state): State<AppState>,
+    who: Authorized<ManageOrg>,
+    session: Session,
+    page: PageContext,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let form = fields(&body);
+    let clients = all(&form, "clients");
+    let changed = async {
+        let role = Role::parse(field(&form, "role").trim())?;
+        governance::members::change_role(&state.store, &who.caller, &id, role, &clients).await
+    }
+    .await;
+    match changed {
+        Ok(member) => {
+            done(
+                &session,
+                "members",
+                format!("{} is now {}.", member.email, member.role.as_str()),
+            )
+            .await
+        }
+        Err(error) => {
+            let problem = FormProblem::of(&format!("member:{id}"), error)?;
+            settings_page(&state, &who, page, Some(problem), Typed::default()).await
+        }
+    }
+}
+
+async fn deactivate(
+    State(state): State<AppState>,
+    who: Authorized<ManageOrg>,
+    session: Session,
+    page: PageContext,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    match governance::members::deactivate(&state.store, &who.caller, &id).await {
+        Ok(member) => {
+            done(
+                &session,
+                "members",
+                format!("{} is deactivated and signed out everywhere.", member.email),
+            )
+            .await
+        }
+        Err(error) => {
+            let problem = FormProblem::of(&format!("member:{id}"), error)?;
+            settings_page(&state, &who, page, Some(problem), Typed::default()).await
+        }
+    }
+}

@@ -1,0 +1,374 @@
+//! Org settings: members and roles, the Graph credential, recovery recipients, policies,
+//! and the checkpoint public key auditors pin.
+//!
+//! Whoever may read the ledger (admin, ops, auditor) may look: these are the facts an audit
+//! asks about. Only an admin (`org:manage`) changes them; ops may also ask Meta about the
+//! credential again, as custody depends on it. Every form posts, redirects back with a
+//! message on success, and on a refusal shows this page again with status 422 and the
+//! message beside the field at fault; nothing is changed then.
+
+mod credential;
+mod members;
+mod policies;
+mod recovery;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use chrono::{DateTime, Utc};
+use governance::access::{Permission, Role};
+use tower_sessions::Session;
+
+use crate::AppState;
+use crate::auth::session;
+use crate::auth::{Authorized, ReadLedger};
+use crate::error::AppError;
+use crate::page::{PageContext, render};
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/settings", get(show))
+        .route("/settings/checkpoint-key.pub", get(key_file))
+        .merge(members::routes())
+        .merge(credential::routes())
+        .merge(recovery::routes())
+        .merge(policies::routes())
+}
+
+/// A form's refusal, shown beside the form and field it came from.
+#[derive(Debug)]
+pub(super) struct FormProblem {
+    /// Which form (`member-add`, `policies`, …, or `member:<id>` for one member's row).
+    form: String,
+    /// The field at fault, when one is.
+    field: Option<&'static str>,
+    message: String,
+}
+
+impl FormProblem {
+    /// The refusal `error` of `form`, if it is one a form should show; other errors (not
+    /// found, forbidden, database) stay errors.
+    pub(super) fn of(form: &str, error: governance::Error) -> Result<FormProblem, AppError> {
+        let (field, message) = match error {
+            governance::Error::Invalid { field, problem } => {
+                (Some(field), format!("{}: {problem}", label(field)))
+            }
+            governance::Error::Conflict { constraint } => match constraint.as_str() {
+                "members_org_user_uq" => (
+                    Some("email"),
+                    "email: this person is already a member of the org".to_owned(),
+                ),
+                "users_email_uq" => (Some("email"), "email: an account has this email".to_owned()),
+                "recovery_recipients_org_recipient_uq" => (
+                    Some("recipient"),
+                    "recipient: this key is already a recovery recipient".to_owned(),
+                ),
+                _ => return Err(governance::Error::Conflict { constraint }.into()),
+            },
+            governance::Error::NotFound { what: "client" } => (
+                Some("clients"),
+                "clients: no such client in this org".to_owned(),
+            ),
+            governance::Error::NotFound {
+                what: "graph credential",
+            } => (
+                None,
+                "the org has no Graph credential yet; an admin sets one below".to_owned(),
+            ),
+            governance::Error::Graph(error) => {
+                tracing::warn!(%error, "Meta refused a credential request");
+                (
+                    Some("token"),
+                    "token: Meta did not accept the request; check the token and try again"
+                        .to_owned(),
+                )
+            }
+            other => return Err(other.into()),
+        };
+        Ok(FormProblem {
+            form: form.to_owned(),
+            field,
+            message,
+        })
+    }
+
+    /// A refusal of the web layer itself (the service lacks what the form needs).
+    pub(super) fn plain(form: &str, message: &str) -> FormProblem {
+        FormProblem {
+            form: form.to_owned(),
+            field: None,
+            message: message.to_owned(),
+        }
+    }
+}
+
+/// Field names as the forms label them.
+fn label(field: &str) -> &str {
+    match field {
+        "review_cadence_days" => "Review cadence",
+        "max_pin_age_days" => "Maximum PIN age",
+        other => other,
+    }
+}
+
+/// What was typed into the form that failed, to show it again (never a secret).
+#[derive(Debug, Default)]
+pub(super) struct Typed {
+    email: String,
+    name: String,
+    role: String,
+    recipient: String,
+    label: String,
+    policy: Option<PolicyForm>,
+}
+
+/// The policy form's values: the policy in force, or what was typed.
+#[derive(Debug, Clone)]
+pub(super) struct PolicyForm {
+    review_cadence_days: String,
+    max_pin_age_days: String,
+    rotate_after_reveal: bool,
+    rotate_on_handover: bool,
+}
+
+struct MemberRow {
+    id: String,
+    name: String,
+    email: String,
+    role: &'static str,
+    clients: String,
+    /// The org's clients, those of this member marked, for the role form.
+    client_choices: Vec<ClientChoice>,
+    active: bool,
+    since: String,
+}
+
+struct ClientChoice {
+    id: String,
+    name: String,
+    selected: bool,
+}
+
+struct CredentialView {
+    valid: bool,
+    app_id: String,
+    token_type: String,
+    scopes: String,
+    granular: Vec<String>,
+    expires: String,
+    checked: String,
+    set: String,
+}
+
+struct RecipientRow {
+    id: String,
+    recipient: String,
+    label: String,
+    added: String,
+}
+
+#[derive(Template)]
+#[template(path = "settings/show.html")]
+struct SettingsPage {
+    page: PageContext,
+    can_manage: bool,
+    can_check: bool,
+    members: Vec<MemberRow>,
+    roles: Vec<&'static str>,
+    clients: Vec<governance::clients::Client>,
+    credential: Option<CredentialView>,
+    credential_health: Vec<String>,
+    recipients: Vec<RecipientRow>,
+    policy: PolicyForm,
+    review_bounds: String,
+    age_bounds: String,
+    checkpoint_key: Option<String>,
+    problem: Option<FormProblem>,
+    typed: Typed,
+}
+
+impl SettingsPage {
+    /// The message for `field` of `form`, if that is what was refused.
+    fn error_for(&self, form: &str, field: &str) -> Option<&str> {
+        self.problem
+            .as_ref()
+            .filter(|p| p.form == form && p.field == Some(field))
+            .map(|p| p.message.as_str())
+    }
+
+    /// The message of a refusal of `form` (shown at the form's top).
+    fn error_of(&self, form: &str) -> Option<&str> {
+        self.problem
+            .as_ref()
+            .filter(|p| p.form == form)
+            .map(|p| p.message.as_str())
+    }
+}
+
+fn when(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+async fn show(
+    State(state): State<AppState>,
+    who: Authorized<ReadLedger>,
+    page: PageContext,
+) -> Result<Response, AppError> {
+    settings_page(&state, &who, page, None, Typed::default()).await
+}
+
+/// The settings page, with `problem` shown beside its form (status 422) if there is one.
+pub(super) async fn settings_page<N: crate::auth::Need>(
+    state: &AppState,
+    who: &Authorized<N>,
+    page: PageContext,
+    problem: Option<FormProblem>,
+    typed: Typed,
+) -> Result<Response, AppError> {
+    let caller = &who.caller;
+    let store = &state.store;
+    caller.require(Permission::ReadLedger)?;
+    let clients = governance::clients::list(store, caller).await?;
+    let client_name = |id: &str| {
+        clients
+            .iter()
+            .find(|c| c.id == id)
+            .map_or_else(|| id.to_owned(), |c| c.name.clone())
+    };
+    let members = governance::members::list(store, caller)
+        .await?
+        .into_iter()
+        .map(|m| MemberRow {
+            active: m.is_active(),
+            role: m.role.as_str(),
+            clients: m
+                .clients
+                .iter()
+                .map(|c| client_name(c))
+                .collect::<Vec<_>>()
+                .join(", "),
+            client_choices: clients
+                .iter()
+                .map(|c| ClientChoice {
+                    id: c.id.clone(),
+                    name: c.name.clone(),
+                    selected: m.clients.contains(&c.id),
+                })
+                .collect(),
+            since: m.created_at.format("%Y-%m-%d").to_string(),
+            id: m.id,
+            name: m.display_name,
+            email: m.email,
+        })
+        .collect();
+    let facts = governance::credentials::show(store, caller).await?;
+    let now = Utc::now();
+    let credential_health = facts
+        .as_ref()
+        .map(|f| credential::health(f, now))
+        .unwrap_or_default();
+    let credential = facts.map(credential::view);
+    let recipients = governance::recovery::list(store, caller)
+        .await?
+        .into_iter()
+        .map(|r| RecipientRow {
+            id: r.id,
+            recipient: r.recipient,
+            label: r.label,
+            added: format!("{} by {}", when(r.created_at), r.created_by),
+        })
+        .collect();
+    let policy = match &typed.policy {
+        Some(typed) => typed.clone(),
+        None => policies::form_of(governance::policies::get(store, caller).await?),
+    };
+    let status = if problem.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    let bounds = |r: std::ops::RangeInclusive<u32>| format!("{}–{} days", r.start(), r.end());
+    let html = render(&SettingsPage {
+        page,
+        can_manage: caller.may(Permission::ManageOrg),
+        can_check: caller.may(Permission::Custody),
+        members,
+        roles: Role::ALL.iter().map(|r| r.as_str()).collect(),
+        clients,
+        credential,
+        credential_health,
+        recipients,
+        policy,
+        review_bounds: bounds(governance::policies::REVIEW_CADENCE_DAYS),
+        age_bounds: bounds(governance::policies::MAX_PIN_AGE_DAYS),
+        checkpoint_key: state
+            .checkpoint_key
+            .as_ref()
+            .map(|k| k.public_key().to_base64()),
+        problem,
+        typed,
+    })?;
+    Ok((status, html).into_response())
+}
+
+/// After a change: back to the section it was made in, with `message`.
+pub(super) async fn done(
+    session: &Session,
+    section: &str,
+    message: impl Into<String>,
+) -> Result<Response, AppError> {
+    session::flash(session, "success", message).await?;
+    Ok(Redirect::to(&format!("/settings#{section}")).into_response())
+}
+
+/// The checkpoint public key as the file `pinward ledger verify --key` reads.
+async fn key_file(
+    State(state): State<AppState>,
+    _who: Authorized<ReadLedger>,
+) -> Result<Response, AppError> {
+    let key = state.checkpoint_key.as_ref().ok_or(AppError::Internal(
+        "this service was started without its checkpoint key",
+    ))?;
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                HeaderValue::from_static("attachment; filename=\"pinward-checkpoint.pub\""),
+            ),
+        ],
+        key.public_key().to_file_contents(),
+    )
+        .into_response())
+}
+
+/// The fields of a posted form, repeated names kept (a multi-select sends one per choice).
+pub(super) fn fields(body: &[u8]) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(body)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// The first value of `name`, or empty.
+pub(super) fn field(fields: &[(String, String)], name: &str) -> String {
+    fields
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default()
+}
+
+/// Every non-empty value of `name`.
+pub(super) fn all(fields: &[(String, String)], name: &str) -> Vec<String> {
+    fields
+        .iter()
+        .filter(|(k, v)| k == name && !v.trim().is_empty())
+        .map(|(_, v)| v.clone())
+        .collect()
+}

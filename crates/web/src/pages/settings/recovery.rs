@@ -1,0 +1,78 @@
+//! Recovery recipients: the age keys of the org's offline break-glass keys.
+
+use axum::Form;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use axum::routing::post;
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use super::{FormProblem, Typed, done, settings_page};
+use crate::AppState;
+use crate::auth::{Authorized, ManageOrg};
+use crate::error::AppError;
+use crate::page::PageContext;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/settings/recovery", post(add))
+        .route("/settings/recovery/{id}/remove", post(remove))
+}
+
+const FORM: &str = "recovery";
+
+#[derive(Debug, Deserialize)]
+struct AddForm {
+    #[serde(default)]
+    recipient: String,
+    #[serde(default)]
+    label: String,
+}
+
+async fn add(
+    State(state): State<AppState>,
+    who: Authorized<ManageOrg>,
+    session: Session,
+    page: PageContext,
+    Form(form): Form<AddForm>,
+) -> Result<Response, AppError> {
+    match governance::recovery::add(&state.store, &who.caller, &form.recipient, &form.label).await {
+        Ok(added) => {
+            done(
+                &session,
+                "recovery",
+                format!(
+                    "{} ({}) will be sealed to from now on; PINs sealed before stay readable only \
+                     by the keys they were sealed to until they are rotated.",
+                    added.label, added.recipient
+                ),
+            )
+            .await
+        }
+        Err(error) => {
+            let problem = FormProblem::of(FORM, error)?;
+            let typed = Typed {
+                recipient: form.recipient,
+                label: form.label,
+                ..Typed::default()
+            };
+            settings_page(&state, &who, page, Some(problem), typed).await
+        }
+    }
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    who: Authorized<ManageOrg>,
+    session: Session,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    governance::recovery::remove(&state.store, &who.caller, &id).await?;
+    done(
+        &session,
+        "recovery",
+        "The recipient is removed: new PIN versions are no longer sealed to it.",
+    )
+    .await
+}

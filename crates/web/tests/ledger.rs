@@ -1,0 +1,306 @@
+//! The ledger view, its export download and the ledger API, through the real router on both
+//! databases: what a signed-in auditor or a script gets, and that every export verifies
+//! offline against the service's pinned key.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use audit::{Start, VerifyOptions};
+use axum::Router;
+use axum::http::StatusCode;
+use common::org::*;
+use common::*;
+use governance::Store;
+use governance::access::{Caller, Role};
+use governance::policies::Policy;
+use pinward_tests::{TestDb, on_both_databases};
+use serde_json::Value;
+
+/// An org with an admin `admin@acme.example`, an auditor and a business admin, and
+/// `changes` more events (policy updates) on its ledger.
+struct World {
+    store: Store,
+    app: Router,
+    key: std::sync::Arc<audit::CheckpointKey>,
+    org: String,
+}
+
+async fn world(db: &TestDb, changes: usize) -> World {
+    let store = store(db).await;
+    let org = org_with_member(&store, "acme", "admin@acme.example", Role::Admin).await;
+    let caller = Caller::cli(&org);
+    add_member(&store, &org, "auditor@acme.example", Role::Auditor, &[]).await;
+    for n in 0..changes {
+        let policy = Policy {
+            rotate_after_reveal: n % 2 == 1,
+            ..Policy::default()
+        };
+        governance::policies::set(&store, &caller, policy, chrono::Utc::now())
+            .await
+            .unwrap();
+    }
+    let (app, key) = router_with_key(store.clone(), db);
+    World {
+        store,
+        app,
+        key,
+        org,
+    }
+}
+
+fn pinned(w: &World) -> VerifyOptions {
+    VerifyOptions {
+        pinned_key: Some(w.key.public_key()),
+        start: Start::Genesis,
+    }
+}
+
+async fn body_bytes(response: axum::http::Response<axum::body::Body>) -> Vec<u8> {
+    axum::body::to_bytes(response.into_body(), 1 << 24)
+        .await
+        .unwrap()
+        .to_vec()
+}
+
+on_both_databases! {
+    async fn the_ledger_page_lists_the_orgs_events_newest_first_in_pages(db) {
+        let w = world(&db, 60).await;
+        let cookie = sign_in(&w.app, "auditor@acme.example").await;
+        let head = ledger_length(&w.store, &w.org).await;
+        assert_eq!(head, 63, "org.created, two member.added, 60 policy.updated");
+
+        let response = send(&w.app, get_as("/ledger", &cookie)).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let first = text(response).await;
+        assert!(first.contains("<td>63</td>") && first.contains("<td>14</td>"), "newest 50");
+        assert!(!first.contains("<td>13</td>"), "a page holds 50 events");
+        assert!(first.find("<td>63</td>") < first.find("<td>14</td>"), "newest first");
+        assert!(first.contains("href=\"/ledger?before=14\""), "a link to older events");
+
+        let older = text(send(&w.app, get_as("/ledger?before=14", &cookie)).await).await;
+        assert!(older.contains("<td>13</td>") && older.contains("<td>1</td>"));
+        assert!(older.contains("org.created"));
+        assert!(older.contains("href=\"/ledger?after=13\""), "a link back to newer events");
+    }
+
+    async fn the_ledger_page_filters_by_action_prefix_and_by_subject(db) {
+        let w = world(&db, 3).await;
+        let cookie = sign_in(&w.app, "admin@acme.example").await;
+        let members = text(send(&w.app, get_as("/ledger?action=member.", &cookie)).await).await;
+        assert_eq!(members.matches(">member.added</a>").count(), 2, "{members}");
+        assert!(!members.contains(">policy.updated<"), "{members}");
+
+        let subject = format!("org:{}", w.org);
+        let path = format!("/ledger?subject={}", enc(&subject));
+        let of_org = text(send(&w.app, get_as(&path, &cookie)).await).await;
+        assert!(of_org.contains(">policy.updated<"));
+        assert!(!of_org.contains(">member.added<"), "member events are about members");
+    }
+
+    async fn a_bad_filter_is_a_422_naming_the_field(db) {
+        let w = world(&db, 0).await;
+        let cookie = sign_in(&w.app, "admin@acme.example").await;
+        for (path, field) in [
+            ("/ledger?action=PIN%20ROTATED", "action"),
+            ("/ledger?before=yesterday", "before"),
+            ("/ledger?after=-3", "after"),
+        ] {
+            let response = send(&w.app, get_as(path, &cookie)).await;
+            assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{path}");
+            assert!(text(response).await.contains(&format!("{field}: ")), "{path}");
+        }
+    }
+
+    async fn a_business_admin_may_not_read_the_ledger(db) {
+        let w = world(&db, 0).await;
+        let business = governance::members::add_new_user(
+            &w.store,
+            &Caller::cli(&w.org),
+            &governance::users::NewUser {
+                email: "shop@acme.example".to_owned(),
+                display_name: "Shop".to_owned(),
+                password: Some(governance::users::Password::new(PASSWORD.to_owned())),
+            },
+            Role::Admin,
+            &[],
+        )
+        .await
+        .unwrap();
+        sql(&db, &[format!("UPDATE members SET role = 'business_admin' WHERE id = '{}'", business.id)]).await;
+        let cookie = sign_in(&w.app, "shop@acme.example").await;
+        let response = send(&w.app, get_as("/ledger", &cookie)).await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    }
+
+    async fn the_downloaded_jsonl_and_csv_exports_verify_against_the_pinned_key(db) {
+        let w = world(&db, 5).await;
+        let visit = signed_in_visit(&w.app, "auditor@acme.example").await;
+        for (format, extension) in [("jsonl", "jsonl"), ("csv", "csv")] {
+            let response = send(&w.app, same_origin_post("/ledger/export", &visit, &format!("format={format}"))).await;
+            assert_eq!(response.status(), StatusCode::OK, "{format}");
+            let disposition = header(&response, "content-disposition").to_owned();
+            assert!(disposition.starts_with("attachment; filename=\"pinward-ledger-acme-"), "{disposition}");
+            assert!(disposition.ends_with(&format!(".{extension}\"")), "{disposition}");
+            assert_eq!(header(&response, "cache-control"), "no-store");
+            let file = body_bytes(response).await;
+            let report = match format {
+                "jsonl" => audit::verify_jsonl(file.as_slice(), &pinned(&w)),
+                _ => audit::verify_csv(file.as_slice(), &pinned(&w)),
+            }
+            .unwrap();
+            assert_eq!(report.events, 8, "{format}");
+        }
+        assert_eq!(latest_checkpoint(&w.store, &w.org).await, Some(8), "each export is checkpointed");
+        let page = text(send(&w.app, get_as("/ledger", &visit.cookie)).await).await;
+        assert!(page.contains("last signed the chain at event 8"), "the page tells the latest checkpoint");
+    }
+
+    async fn a_bad_export_format_is_a_422_naming_format_and_signs_nothing(db) {
+        let w = world(&db, 0).await;
+        let visit = signed_in_visit(&w.app, "admin@acme.example").await;
+        let response = send(&w.app, same_origin_post("/ledger/export", &visit, "format=xlsx")).await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(text(response).await.contains("format: must be jsonl or csv"));
+        assert_eq!(latest_checkpoint(&w.store, &w.org).await, None);
+    }
+
+    async fn an_export_form_without_the_csrf_token_is_refused_and_signs_nothing(db) {
+        let w = world(&db, 0).await;
+        let visit = signed_in_visit(&w.app, "admin@acme.example").await;
+        let request = post_form("/ledger/export", &visit)
+            .header(axum::http::header::ORIGIN, "http://127.0.0.1:8080")
+            .body(axum::body::Body::from("format=jsonl"))
+            .unwrap();
+        let response = send(&w.app, request).await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        assert_eq!(latest_checkpoint(&w.store, &w.org).await, None);
+    }
+
+    async fn the_api_streams_an_export_that_verifies_and_names_a_bad_format(db) {
+        let w = world(&db, 2).await;
+        let auditor = token(&w.store, &w.org, Role::Auditor).await;
+        let response = send(&w.app, bearer("GET", "/api/v1/ledger/export?format=jsonl", &auditor)).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(header(&response, "content-type").starts_with("application/jsonl"));
+        let file = body_bytes(response).await;
+        let events = ledger_length(&w.store, &w.org).await;
+        assert_eq!(events, 6, "3 + 2 policy changes + token.created");
+        assert_eq!(audit::verify_jsonl(file.as_slice(), &pinned(&w)).unwrap().events, events);
+
+        let response = send(&w.app, bearer("GET", "/api/v1/ledger/export?format=pdf", &auditor)).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(header(&response, "content-type"), "application/problem+json");
+        let problem: Value = serde_json::from_str(&text(response).await).unwrap();
+        assert_eq!(problem["field"], "format");
+    }
+
+    async fn the_api_exports_a_seq_range_that_verifies_from_its_first_seq(db) {
+        let w = world(&db, 10).await;
+        let auditor = token(&w.store, &w.org, Role::Auditor).await;
+        let response = send(&w.app, bearer("GET", "/api/v1/ledger/export?from=4&to=9", &auditor)).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let file = body_bytes(response).await;
+        let from_four = VerifyOptions { start: Start::Seq(4), ..pinned(&w) };
+        assert_eq!(audit::verify_jsonl(file.as_slice(), &from_four).unwrap().events, 6);
+
+        for (query, field) in [("from=0", "from"), ("from=99", "from"), ("from=5&to=2", "to"), ("to=soon", "to")] {
+            let response = send(&w.app, bearer("GET", &format!("/api/v1/ledger/export?{query}"), &auditor)).await;
+            assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{query}");
+            let problem: Value = serde_json::from_str(&text(response).await).unwrap();
+            assert_eq!(problem["field"], field, "{query}");
+        }
+        assert_eq!(latest_checkpoint(&w.store, &w.org).await, Some(9), "refused exports sign nothing");
+    }
+
+    async fn an_export_holds_only_the_tokens_own_orgs_events(db) {
+        let w = world(&db, 2).await;
+        let other = org_with_member(&w.store, "globex", "boss@globex.example", Role::Admin).await;
+        let theirs = token(&w.store, &other, Role::Auditor).await;
+        let ours = token(&w.store, &w.org, Role::Auditor).await;
+        for (token, org, not) in [(&ours, &w.org, &other), (&theirs, &other, &w.org)] {
+            let file = body_bytes(send(&w.app, bearer("GET", "/api/v1/ledger/export", token)).await).await;
+            let text = String::from_utf8(file.clone()).unwrap();
+            assert!(text.contains(&format!("\"org\":\"{org}\"")));
+            assert!(!text.contains(&format!("\"org\":\"{not}\"")), "another org's event leaked");
+            let report = audit::verify_jsonl(file.as_slice(), &pinned(&w)).unwrap();
+            assert_eq!(report.events, ledger_length(&w.store, org).await);
+        }
+    }
+
+    async fn the_api_reports_the_head_the_latest_checkpoint_and_that_the_chain_verifies(db) {
+        let w = world(&db, 4).await;
+        let auditor = token(&w.store, &w.org, Role::Auditor).await;
+        let response = send(&w.app, bearer("GET", "/api/v1/ledger/status", &auditor)).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let status: Value = serde_json::from_str(&text(response).await).unwrap();
+        let head = ledger_length(&w.store, &w.org).await;
+        assert_eq!(status["head"]["seq"], head);
+        assert!(status["checkpoint"].is_null());
+        assert_eq!(status["verification"]["ok"], true);
+        assert_eq!(status["verification"]["events"], head);
+        assert_eq!(status["checkpoint_key"], w.key.public_key().to_base64());
+
+        let export = send(&w.app, bearer("GET", "/api/v1/ledger/export", &auditor)).await;
+        body_bytes(export).await;
+        let (_, status) = status_of(&w, &auditor, "").await;
+        assert_eq!(status["checkpoint"]["seq"], head);
+        assert_eq!(status["checkpoint"]["signed_by_this_service"], true);
+        assert_eq!(status["verification"]["events"], 1, "only the checkpoint's event and after");
+        let (_, full) = status_of(&w, &auditor, "?full=true").await;
+        assert_eq!(full["verification"]["events"], head);
+        assert_eq!(full["verification"]["ok"], true);
+
+        let (code, problem) = status_of(&w, &auditor, "?full=maybe").await;
+        assert_eq!(code, StatusCode::BAD_REQUEST);
+        assert_eq!(problem["field"], "full");
+    }
+
+    async fn the_openapi_document_lists_the_ledger_and_sync_endpoints(db) {
+        let app = app(&db, None).await;
+        let document: Value = serde_json::from_str(&text(send(&app, get("/api/v1/openapi.json")).await).await).unwrap();
+        for (path, method) in [
+            ("/api/v1/ledger/export", "get"),
+            ("/api/v1/ledger/status", "get"),
+            ("/api/v1/sync", "post"),
+        ] {
+            assert!(document["paths"][path][method].is_object(), "{method} {path}");
+        }
+    }
+}
+
+async fn status_of(w: &World, token: &str, query: &str) -> (StatusCode, Value) {
+    let response = send(
+        &w.app,
+        bearer("GET", &format!("/api/v1/ledger/status{query}"), token),
+    )
+    .await;
+    let code = response.status();
+    (code, serde_json::from_str(&text(response).await).unwrap())
+}
+
+/// An edit behind pinward's back (possible only for the database owner, here on SQLite by
+/// dropping the append-only trigger) shows up in the status instead of a green light.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_status_reports_a_row_edited_behind_pinwards_back() {
+    let db = TestDb::new(pinward_tests::Backend::Sqlite).await;
+    let w = world(&db, 3).await;
+    let auditor = token(&w.store, &w.org, Role::Auditor).await;
+    sql(
+        &db,
+        &[
+            "DROP TRIGGER ledger_events_no_update".to_owned(),
+            "UPDATE ledger_events SET subject = 'org:forged' WHERE seq = 2".to_owned(),
+        ],
+    )
+    .await;
+    let (code, status) = status_of(&w, &auditor, "?full=true").await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(status["verification"]["ok"], false);
+    assert!(
+        status["verification"]["problem"]
+            .as_str()
+            .unwrap()
+            .contains('2'),
+        "{status}"
+    );
+}

@@ -1,0 +1,318 @@
+//! Org settings through the real router on both databases: who may look and who may
+//! change, and every bad input of every form refused with the field's message and nothing
+//! changed.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use axum::Router;
+use axum::http::StatusCode;
+use common::org::*;
+use common::*;
+use governance::Store;
+use governance::access::{Caller, Role};
+use governance::policies::Policy;
+use pinward_tests::{TestDb, on_both_databases};
+
+struct World {
+    store: Store,
+    app: Router,
+    org: String,
+    /// The org's only admin, and an ops member.
+    admin: String,
+    ops: String,
+}
+
+async fn world(db: &TestDb) -> World {
+    let store = store(db).await;
+    let org = org_with_member(&store, "acme", "admin@acme.example", Role::Admin).await;
+    let admin =
+        governance::members::find_by_email(&store, &Caller::cli(&org), "admin@acme.example")
+            .await
+            .unwrap()
+            .id;
+    let ops = add_member(&store, &org, "ops@acme.example", Role::Ops, &[]).await;
+    add_member(&store, &org, "auditor@acme.example", Role::Auditor, &[]).await;
+    let (app, _) = router_with_key(store.clone(), db);
+    World {
+        store,
+        app,
+        org,
+        admin,
+        ops,
+    }
+}
+
+impl World {
+    async fn members(&self) -> Vec<governance::members::Member> {
+        governance::members::list(&self.store, &Caller::cli(&self.org))
+            .await
+            .unwrap()
+    }
+
+    async fn policy(&self) -> Policy {
+        governance::policies::get(&self.store, &Caller::cli(&self.org))
+            .await
+            .unwrap()
+    }
+
+    async fn recipients(&self) -> usize {
+        governance::recovery::list(&self.store, &Caller::cli(&self.org))
+            .await
+            .unwrap()
+            .len()
+    }
+
+    async fn events(&self) -> u64 {
+        ledger_length(&self.store, &self.org).await
+    }
+
+    /// Posts `fields` as the admin and expects the settings page again with a 422 naming
+    /// `message`, the ledger unchanged.
+    async fn refused(&self, visit: &Visit, path: &str, fields: &str, message: &str) {
+        let before = self.events().await;
+        let response = send(&self.app, same_origin_post(path, visit, fields)).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{path} {fields}"
+        );
+        let page = text(response).await;
+        assert!(
+            page.contains(message),
+            "{path} {fields}: no «{message}» in the page"
+        );
+        assert!(
+            page.contains("<h1>Settings</h1>"),
+            "the form is shown again"
+        );
+        assert_eq!(
+            self.events().await,
+            before,
+            "{path} {fields} changed something"
+        );
+    }
+}
+
+fn age_recipient() -> String {
+    vault::Identity::generate().recipient().to_string()
+}
+
+on_both_databases! {
+    async fn the_bar_shows_each_role_only_the_sections_it_may_open(db) {
+        let w = world(&db).await;
+        sql(&db, &[format!("INSERT INTO clients (id, org_id, name, created_at) VALUES ('c-1', '{}', 'Shop', '2026-01-01T00:00:00Z')", w.org)]).await;
+        add_member(&w.store, &w.org, "shop@acme.example", Role::BusinessAdmin, &["c-1".to_owned()]).await;
+        for (email, shown, hidden) in [
+            ("admin@acme.example", vec!["/sync", "/ledger", "/settings"], vec![]),
+            ("ops@acme.example", vec!["/sync", "/ledger", "/settings"], vec![]),
+            ("auditor@acme.example", vec!["/ledger", "/settings"], vec!["/sync"]),
+            ("shop@acme.example", vec![], vec!["/sync", "/ledger", "/settings"]),
+        ] {
+            let cookie = sign_in(&w.app, email).await;
+            let page = text(send(&w.app, get_as("/numbers", &cookie)).await).await;
+            assert!(page.contains("<a href=\"/numbers\""), "{email}");
+            for href in shown {
+                assert!(page.contains(&format!("<a href=\"{href}\"")), "{email} should see {href}");
+            }
+            for href in hidden {
+                assert!(!page.contains(&format!("<a href=\"{href}\"")), "{email} should not see {href}");
+            }
+        }
+    }
+
+    async fn an_admin_sees_every_section_with_its_forms(db) {
+        let w = world(&db).await;
+        let cookie = sign_in(&w.app, "admin@acme.example").await;
+        let response = send(&w.app, get_as("/settings", &cookie)).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let page = text(response).await;
+        for part in ["Members and roles", "ops@acme.example", "Graph credential", "No Graph credential",
+                     "Recovery recipients", "Policies", "value=\"90\"", "Checkpoint public key",
+                     "action=\"/settings/members\"", "action=\"/settings/policies\""] {
+            assert!(page.contains(part), "{part}");
+        }
+    }
+
+    async fn an_auditor_looks_without_forms_and_a_business_admin_is_refused(db) {
+        let w = world(&db).await;
+        let cookie = sign_in(&w.app, "auditor@acme.example").await;
+        let page = text(send(&w.app, get_as("/settings", &cookie)).await).await;
+        assert!(page.contains("ops@acme.example") && page.contains("Checkpoint public key"));
+        assert!(!page.contains("action=\"/settings/members\""), "no add form");
+        assert!(!page.contains("Save policies"));
+
+        let visit = signed_in_visit(&w.app, "auditor@acme.example").await;
+        let response = send(&w.app, same_origin_post("/settings/policies", &visit, "review_cadence_days=120&max_pin_age_days=180")).await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        assert_eq!(w.policy().await, Policy::default());
+
+        sql(&db, &["INSERT INTO clients (id, org_id, name, created_at) VALUES ('c-1', '".to_owned()
+            + &w.org + "', 'Shop', '2026-01-01T00:00:00Z')"]).await;
+        add_member(&w.store, &w.org, "shop@acme.example", Role::BusinessAdmin, &["c-1".to_owned()]).await;
+        let cookie = sign_in(&w.app, "shop@acme.example").await;
+        assert_eq!(send(&w.app, get_as("/settings", &cookie)).await.status(), StatusCode::FORBIDDEN);
+    }
+
+    async fn the_checkpoint_key_to_pin_is_shown_and_downloadable(db) {
+        let store = store(&db).await;
+        org_with_member(&store, "acme", "admin@acme.example", Role::Admin).await;
+        let (app, key) = router_with_key(store, &db);
+        let cookie = sign_in(&app, "admin@acme.example").await;
+        let page = text(send(&app, get_as("/settings", &cookie)).await).await;
+        assert!(page.contains(&key.public_key().to_base64()));
+        let file = send(&app, get_as("/settings/checkpoint-key.pub", &cookie)).await;
+        assert!(header(&file, "content-disposition").starts_with("attachment"));
+        assert_eq!(text(file).await, key.public_key().to_file_contents());
+    }
+
+    async fn an_admin_adds_a_new_person_who_can_then_sign_in(db) {
+        let w = world(&db).await;
+        let visit = signed_in_visit(&w.app, "admin@acme.example").await;
+        let fields = format!("email=new%40acme.example&name=New+Person&role=ops&password={}", enc(PASSWORD));
+        let response = send(&w.app, same_origin_post("/settings/members", &visit, &fields)).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        assert_eq!(header(&response, "location"), "/settings#members");
+        let added = w.members().await.into_iter().find(|m| m.email == "new@acme.example").unwrap();
+        assert_eq!(added.role, Role::Ops);
+        let page = text(send(&w.app, get_as("/settings", &visit.cookie)).await).await;
+        assert!(page.contains("new@acme.example is now a member (ops)."), "the flash");
+        sign_in(&w.app, "new@acme.example").await;
+    }
+
+    async fn every_bad_input_of_the_add_member_form_is_refused_naming_its_field(db) {
+        let w = world(&db).await;
+        let visit = signed_in_visit(&w.app, "admin@acme.example").await;
+        let good = format!("password={}", enc(PASSWORD));
+        for (fields, message) in [
+            (format!("email=not-an-email&name=X&role=ops&{good}"), "email: "),
+            (format!("email=x%40acme.example&name=X&role=root&{good}"), "role: must be one of admin, ops, auditor, business_admin"),
+            (format!("email=x%40acme.example&name=X&role=business_admin&{good}"), "clients: a business_admin needs at least one client"),
+            (format!("email=x%40acme.example&name=X&role=ops&clients=c-9&{good}"), "clients: only a business_admin is scoped to clients"),
+            ("email=x%40acme.example&name=X&role=ops&password=short".to_owned(), "password: must be at least"),
+            (format!("email=x%40acme.example&name=&role=ops&{good}"), "name: "),
+            (format!("email=ops%40acme.example&name=X&role=ops&{good}"), "email: this person is already a member of the org"),
+        ] {
+            w.refused(&visit, "/settings/members", &fields, &message.replace('"', "&#34;")).await;
+        }
+        assert_eq!(w.members().await.len(), 3, "nobody was added");
+        let page = text(send(&w.app, same_origin_post("/settings/members", &visit, "email=typed%40acme.example&name=Typed&role=root")).await).await;
+        assert!(page.contains("value=\"typed@acme.example\""), "the typed email is shown again");
+    }
+
+    async fn an_admin_changes_a_role_and_the_last_admin_cannot_step_down(db) {
+        let w = world(&db).await;
+        let visit = signed_in_visit(&w.app, "admin@acme.example").await;
+        let response = send(&w.app, same_origin_post(&format!("/settings/members/{}/role", w.ops), &visit, "role=auditor")).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let ops = w.members().await.into_iter().find(|m| m.id == w.ops).unwrap();
+        assert_eq!(ops.role, Role::Auditor);
+
+        // A business admin's clients come from a multi-select: one field per client.
+        sql(&db, &[
+            format!("INSERT INTO clients (id, org_id, name, created_at) VALUES ('c-1', '{}', 'Shop 1', '2026-01-01T00:00:00Z')", w.org),
+            format!("INSERT INTO clients (id, org_id, name, created_at) VALUES ('c-2', '{}', 'Shop 2', '2026-01-01T00:00:00Z')", w.org),
+        ]).await;
+        let path = format!("/settings/members/{}/role", w.ops);
+        w.refused(&visit, &path, "role=business_admin", "clients: a business_admin needs at least one client").await;
+        w.refused(&visit, &path, "role=business_admin&clients=c-9", "clients: no such client in this org").await;
+        let response = send(&w.app, same_origin_post(&path, &visit, "role=business_admin&clients=c-1&clients=c-2")).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let ops = w.members().await.into_iter().find(|m| m.id == w.ops).unwrap();
+        assert_eq!((ops.role, ops.clients), (Role::BusinessAdmin, vec!["c-1".to_owned(), "c-2".to_owned()]));
+
+        let own = format!("/settings/members/{}/role", w.admin);
+        w.refused(&visit, &own, "role=ops", "role: is the org&#39;s last active admin").await;
+        w.refused(&visit, &own, "role=superuser", "role: must be one of").await;
+        let admin = w.members().await.into_iter().find(|m| m.id == w.admin).unwrap();
+        assert_eq!(admin.role, Role::Admin);
+    }
+
+    async fn an_admin_deactivates_a_member_but_not_the_last_admin(db) {
+        let w = world(&db).await;
+        let visit = signed_in_visit(&w.app, "admin@acme.example").await;
+        w.refused(&visit, &format!("/settings/members/{}/deactivate", w.admin), "", "member: is the org&#39;s last active admin").await;
+        let response = send(&w.app, same_origin_post(&format!("/settings/members/{}/deactivate", w.ops), &visit, "")).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let ops = w.members().await.into_iter().find(|m| m.id == w.ops).unwrap();
+        assert!(!ops.is_active());
+    }
+
+    async fn another_orgs_member_is_not_found(db) {
+        let w = world(&db).await;
+        let other = org_with_member(&w.store, "globex", "boss@globex.example", Role::Admin).await;
+        let theirs = governance::members::find_by_email(&w.store, &Caller::cli(&other), "boss@globex.example").await.unwrap().id;
+        let visit = signed_in_visit(&w.app, "admin@acme.example").await;
+        for path in [format!("/settings/members/{theirs}/deactivate"), format!("/settings/members/{theirs}/role")] {
+            let response = send(&w.app, same_origin_post(&path, &visit, "role=ops")).await;
+            assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+        }
+        let boss = governance::members::get(&w.store, &Caller::cli(&other), &theirs).await.unwrap();
+        assert!(boss.is_active() && boss.role == Role::Admin);
+    }
+
+    async fn recovery_recipients_are_added_refused_when_bad_and_removed(db) {
+        let w = world(&db).await;
+        let visit = signed_in_visit(&w.app, "admin@acme.example").await;
+        let key = age_recipient();
+        w.refused(&visit, "/settings/recovery", "recipient=age1nonsense&label=Safe", "recipient: must be an age X25519 public key").await;
+        w.refused(&visit, "/settings/recovery", &format!("recipient={key}&label="), "label: ").await;
+        assert_eq!(w.recipients().await, 0);
+
+        let response = send(&w.app, same_origin_post("/settings/recovery", &visit, &format!("recipient={key}&label=Safe+A"))).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        assert_eq!(w.recipients().await, 1);
+        w.refused(&visit, "/settings/recovery", &format!("recipient={key}&label=Again"), "recipient: this key is already a recovery recipient").await;
+
+        let id = governance::recovery::list(&w.store, &Caller::cli(&w.org)).await.unwrap()[0].id.clone();
+        let response = send(&w.app, same_origin_post(&format!("/settings/recovery/{id}/remove"), &visit, "")).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        assert_eq!(w.recipients().await, 0);
+        let again = send(&w.app, same_origin_post(&format!("/settings/recovery/{id}/remove"), &visit, "")).await;
+        assert_eq!(again.status(), StatusCode::NOT_FOUND);
+    }
+
+    async fn policies_are_saved_and_out_of_bounds_values_are_refused_per_field(db) {
+        let w = world(&db).await;
+        let visit = signed_in_visit(&w.app, "admin@acme.example").await;
+        for (fields, message) in [
+            ("review_cadence_days=30&max_pin_age_days=180", "Review cadence: must be between 90 and 183 days"),
+            ("review_cadence_days=200&max_pin_age_days=180", "Review cadence: must be between 90 and 183 days"),
+            ("review_cadence_days=ninety&max_pin_age_days=180", "Review cadence: must be a whole number of days"),
+            ("review_cadence_days=120&max_pin_age_days=3", "Maximum PIN age: must be between 7 and 730 days"),
+            ("review_cadence_days=120&max_pin_age_days=", "Maximum PIN age: must be a whole number of days"),
+        ] {
+            w.refused(&visit, "/settings/policies", fields, message).await;
+        }
+        assert_eq!(w.policy().await, Policy::default());
+        let page = text(send(&w.app, same_origin_post("/settings/policies", &visit, "review_cadence_days=30&max_pin_age_days=180")).await).await;
+        assert!(page.contains("value=\"30\""), "the typed value is shown again");
+
+        let response = send(&w.app, same_origin_post("/settings/policies", &visit, "review_cadence_days=120&max_pin_age_days=365&rotate_on_handover=on")).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        assert_eq!(w.policy().await, Policy {
+            review_cadence_days: 120,
+            max_pin_age_days: 365,
+            rotate_after_reveal: false,
+            rotate_on_handover: true,
+        });
+    }
+
+    async fn a_policies_form_without_the_csrf_token_is_refused_and_changes_nothing(db) {
+        let w = world(&db).await;
+        let visit = signed_in_visit(&w.app, "admin@acme.example").await;
+        let request = post_form("/settings/policies", &visit)
+            .header(axum::http::header::ORIGIN, "http://127.0.0.1:8080")
+            .body(axum::body::Body::from("review_cadence_days=120&max_pin_age_days=365"))
+            .unwrap();
+        assert_eq!(send(&w.app, request).await.status(), StatusCode::FORBIDDEN);
+        assert_eq!(w.policy().await, Policy::default());
+    }
+
+    async fn without_a_graph_client_the_credential_forms_say_so_and_change_nothing(db) {
+        let w = world(&db).await;
+        let visit = signed_in_visit(&w.app, "admin@acme.example").await;
+        w.refused(&visit, "/settings/credential/check", "", "started without a Graph client").await;
+        w.refused(&visit, "/settings/credential", "token=EAAtoken", "started without a Graph client").await;
+    }
+}
