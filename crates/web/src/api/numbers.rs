@@ -65,6 +65,7 @@ impl ListQuery {
             client_id: present(self.client),
             pin_state,
             problem,
+            unhealthy: false,
         };
         Ok((filter, page))
     }

@@ -1,0 +1,155 @@
+//! The rules of [`super::check`] as SQL conditions over one `phone_numbers n` row, so the
+//! numbers list's health filter, the overview and the metrics count in the database exactly
+//! the numbers `check` would flag, without loading every number first.
+//!
+//! Each arm below mirrors the arm of `check` with the same [`Problem`], against the same
+//! [`Cutoffs`] and domain lists; `governance/tests/health_sql.rs` compares the two on
+//! varied numbers on both databases. Change a rule in both places.
+//!
+//! Two facts of the stored data make the translation exact: every timestamp pinward writes
+//! is RFC 3339 UTC text of one shape on SQLite (sqlx's encoding), so text order is time
+//! order; and a stored recovery email has exactly one `@`, lowercased and trimmed
+//! (`numbers::metadata::parse_email` is its only writer).
+
+use super::{Cutoffs, DISPOSABLE_DOMAINS, PERSONAL_DOMAINS, Problem};
+use crate::numbers::query::Arg;
+use crate::store::{Backend, dialect};
+
+/// A boolean SQL expression over `phone_numbers n` whose `?`s stand for `args`, in order.
+/// Never NULL (a NULL would make `NOT condition` NULL too and drop the row).
+#[derive(Debug, Clone)]
+pub(crate) struct Condition {
+    pub sql: String,
+    pub args: Vec<Arg>,
+}
+
+impl Condition {
+    fn fixed(sql: &str) -> Condition {
+        Condition {
+            sql: sql.to_owned(),
+            args: Vec::new(),
+        }
+    }
+}
+
+/// The seat holder (`n.main_owner_id` or `n.permission_manager_id`) is a deactivated
+/// member or user. A seat whose member row is missing counts as active, as the list's
+/// outer join reads it.
+fn departed(seat_column: &str) -> Condition {
+    Condition::fixed(&format!(
+        "EXISTS (SELECT 1 FROM members sm JOIN users su ON su.id = sm.user_id \
+         WHERE sm.org_id = n.org_id AND sm.id = {seat_column} \
+         AND (sm.deactivated_at IS NOT NULL OR su.deactivated_at IS NOT NULL))"
+    ))
+}
+
+/// The recovery email's domain is one of `list` or a subdomain of one.
+///
+/// A subdomain of a listed domain has at least two dots (every listed domain has one, a
+/// unit test checks), so the per-domain suffix match runs only for such domains; the exact
+/// match is one lookup in the list.
+fn domain_in(backend: Backend, list: &[&str]) -> Condition {
+    let domain = dialect::email_domain(backend, "lower(n.recovery_email)");
+    let values = dialect::json_text_values(backend);
+    let list = serde_json::Value::from(list.to_vec()).to_string();
+    Condition {
+        sql: format!(
+            "(n.recovery_email IS NOT NULL AND ({domain} IN ({values}) OR ({domain} LIKE '%.%.%' AND EXISTS \
+             (SELECT 1 FROM ({values}) AS listed WHERE {domain} LIKE ('%.' || listed.value)))))"
+        ),
+        args: vec![Arg::Text(list.clone()), Arg::Text(list)],
+    }
+}
+
+/// `left AND NOT right`.
+fn and_not(left: Condition, right: Condition) -> Condition {
+    let mut args = left.args;
+    args.extend(right.args);
+    Condition {
+        sql: format!("({} AND NOT {})", left.sql, right.sql),
+        args,
+    }
+}
+
+/// The SQL twin of `check`'s rule for `problem`.
+pub(crate) fn condition(problem: Problem, backend: Backend, cut: &Cutoffs) -> Condition {
+    let in_custody = "n.pin_state <> 'released'";
+    match problem {
+        Problem::NoOwner => Condition::fixed("n.main_owner_id IS NULL"),
+        Problem::NoManager => Condition::fixed("n.permission_manager_id IS NULL"),
+        Problem::SameOwnerAndManager => Condition::fixed(
+            "(n.main_owner_id IS NOT NULL AND n.main_owner_id = n.permission_manager_id)",
+        ),
+        Problem::OwnerDeparted => departed("n.main_owner_id"),
+        Problem::ManagerDeparted => departed("n.permission_manager_id"),
+        Problem::PinNotEscrowed => Condition::fixed("n.pin_state = 'unknown'"),
+        Problem::PinTooOld => Condition {
+            sql: format!(
+                "({in_custody} AND n.pin_state <> 'unknown' AND EXISTS (SELECT 1 FROM pin_versions cv \
+                 WHERE cv.phone_number_id = n.id AND cv.status = 'current' \
+                 AND COALESCE(cv.confirmed_at, cv.created_at) < ?))"
+            ),
+            args: vec![Arg::Time(cut.pin_set_before)],
+        },
+        Problem::ReviewOverdue => Condition {
+            sql: "((n.next_review_due IS NOT NULL AND n.next_review_due < ?) \
+                  OR (n.next_review_due IS NULL AND n.first_seen_at < ?))"
+                .to_owned(),
+            args: vec![Arg::Time(cut.now), Arg::Time(cut.first_seen_before)],
+        },
+        Problem::NoRecoveryEmail => Condition::fixed("n.recovery_email IS NULL"),
+        // `mailbox_kind`: disposable wins over personal.
+        Problem::PersonalRecoveryEmail => and_not(
+            domain_in(backend, PERSONAL_DOMAINS),
+            domain_in(backend, DISPOSABLE_DOMAINS),
+        ),
+        Problem::DisposableRecoveryEmail => domain_in(backend, DISPOSABLE_DOMAINS),
+        Problem::FewBackupChannels => Condition::fixed(&format!(
+            "{} < 2",
+            dialect::json_array_length(backend, "n.backup_channels")
+        )),
+        Problem::OutOfBandChange => Condition::fixed(&format!("({in_custody} AND n.escrow_stale)")),
+        Problem::NeedsAttention => Condition::fixed("n.attention_reason IS NOT NULL"),
+        Problem::VanishedAtMeta => Condition::fixed("n.vanished_at IS NOT NULL"),
+    }
+}
+
+/// True when the number has at least one problem.
+pub(crate) fn any(backend: Backend, cut: &Cutoffs) -> Condition {
+    let mut sql = Vec::new();
+    let mut args = Vec::new();
+    for problem in Problem::ALL {
+        let c = condition(problem, backend, cut);
+        sql.push(c.sql);
+        args.extend(c.args);
+    }
+    Condition {
+        sql: format!("({})", sql.join(" OR ")),
+        args,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_listed_domain_has_a_dot_and_no_like_wildcard() {
+        for domain in PERSONAL_DOMAINS.iter().chain(DISPOSABLE_DOMAINS) {
+            assert!(domain.contains('.'), "{domain}");
+            assert!(!domain.contains(['%', '_', '\\']), "{domain}");
+            assert_eq!(*domain, domain.to_lowercase(), "{domain}");
+        }
+    }
+
+    #[test]
+    fn each_condition_has_one_value_per_placeholder() {
+        let cut = Cutoffs::new(&crate::policies::Policy::default(), chrono::Utc::now());
+        for backend in [Backend::Sqlite, Backend::Postgres] {
+            for problem in Problem::ALL {
+                let c = condition(problem, backend, &cut);
+                assert_eq!(c.sql.matches('?').count(), c.args.len(), "{problem:?}");
+            }
+        }
+    }
+}
