@@ -2,7 +2,7 @@
 //! governance use case, and renders a template whose struct carries `page: PageContext`.
 
 mod number;
-mod numbers;
+pub(crate) mod numbers;
 mod overview;
 mod signin;
 
