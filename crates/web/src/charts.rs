@@ -84,9 +84,9 @@ const TOP: u32 = 20;
 const BOTTOM: u32 = 28;
 const PLOT_HEIGHT: u32 = 180;
 /// `Right`: the label column, one row per bar, room for the value after the longest bar.
-const LABEL_COLUMN: u32 = 280;
+const LABEL_COLUMN: u32 = 340;
 const ROW: u32 = 24;
-const VALUE_ROOM: u32 = 60;
+const VALUE_ROOM: u32 = 50;
 
 /// `value / max` of `length`, rounded to the nearest unit (0 when max is 0).
 fn scale(value: u64, max: u64, length: u32) -> u32 {
@@ -144,9 +144,9 @@ pub fn chart(
                     width: length,
                     height: ROW - 6,
                     label_x: LABEL_COLUMN - 8,
-                    label_y: y + ROW / 2 + 2,
+                    label_y: y + ROW / 2 + 4,
                     value_x: LABEL_COLUMN + length + 6,
-                    value_y: y + ROW / 2 + 2,
+                    value_y: y + ROW / 2 + 4,
                     label: d.label,
                     value: d.value,
                     href: d.href,

@@ -102,7 +102,7 @@ fn charts(o: &Overview) -> Vec<Chart> {
         href: Some(health_list(Problem::ReviewOverdue.as_str())),
     }];
     reviews.extend(o.reviews_due.iter().map(|c| Datum {
-        label: c.key.clone(),
+        label: month_label(&c.key),
         value: c.numbers,
         href: None,
     }));
@@ -136,10 +136,16 @@ fn charts(o: &Overview) -> Vec<Chart> {
                  (UTC), then later.",
                 overview::REVIEW_MONTHS
             ),
-            Direction::Up,
+            Direction::Right,
             reviews,
         ),
     ]
+}
+
+/// `2026-11` as `Nov 2026`.
+fn month_label(month: &str) -> String {
+    chrono::NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d")
+        .map_or_else(|_| month.to_owned(), |d| d.format("%b %Y").to_string())
 }
 
 async fn show(
