@@ -120,16 +120,19 @@ fn flagged(caller: &Caller, tx: &Tx, cut: &Cutoffs, args: &mut Vec<Arg>) -> Stri
     args.extend(clause.args);
     let mut columns = vec![
         "n.pin_state AS pin_state".to_owned(),
-        "(SELECT COALESCE(cv.confirmed_at, cv.created_at) FROM pin_versions cv \
-         WHERE cv.phone_number_id = n.id AND cv.status = 'current') AS pin_set_at"
-            .to_owned(),
+        "COALESCE(pv.confirmed_at, pv.created_at) AS pin_set_at".to_owned(),
     ];
     for (i, problem) in Problem::ALL.into_iter().enumerate() {
-        let c = health_sql::condition(problem, backend, cut);
+        let c = health_sql::condition(problem, backend, &caller.org_id, cut);
         let sql = bind_more(args, &c.sql, c.args);
         columns.push(format!("CASE WHEN {sql} THEN 1 ELSE 0 END AS p{i}"));
     }
-    format!("SELECT {} {COUNT_FROM}{}", columns.join(", "), clause.sql)
+    format!(
+        "SELECT {} {COUNT_FROM}LEFT JOIN pin_versions pv ON pv.phone_number_id = n.id \
+         AND pv.status = 'current' {}",
+        columns.join(", "),
+        clause.sql
+    )
 }
 
 /// `SUM(p0), …` and `p0 + p1 + … > 0` over the flags of [`flagged`].
@@ -162,11 +165,11 @@ pub async fn summary(
     let mut args = Vec::new();
     let inner = flagged(caller, &tx, &cut, &mut args);
     let (sums, any) = problem_sums();
-    let inner_args = args.clone();
     // Each bucket's youngest allowed confirmation: a PIN confirmed at or after it is at
-    // most that many days old.
-    let mut ages = Vec::new();
-    for age in PinAge::ALL {
+    // most that many days old. Buckets are tried in order, so each number lands in the
+    // youngest that holds it; released numbers in none.
+    let mut ages = vec!["WHEN f.pin_state = 'released' THEN -1".to_owned()];
+    for (i, age) in PinAge::ALL.into_iter().enumerate() {
         let sql = match age.max_days() {
             Some(days) => bind_more(
                 &mut args,
@@ -176,32 +179,33 @@ pub async fn summary(
             None if age == PinAge::NoPin => "f.pin_set_at IS NULL".to_owned(),
             None => "f.pin_set_at IS NOT NULL".to_owned(),
         };
-        ages.push(format!("WHEN {sql} THEN {}", ages.len()));
+        ages.push(format!("WHEN {sql} THEN {i}"));
     }
+    let bucket = format!("CASE {} END", ages.join(" "));
+    let age_sums: Vec<String> = (0..PinAge::ALL.len())
+        .map(|i| format!("COALESCE(SUM(CASE WHEN {bucket} = {i} THEN 1 ELSE 0 END), 0)"))
+        .collect();
+    // One pass over the numbers for every figure but the review months.
     let sql = format!(
         "SELECT COUNT(*), COALESCE(SUM(CASE WHEN f.pin_state = 'escrowed' THEN 1 ELSE 0 END), 0), \
-         COALESCE(SUM(CASE WHEN {any} THEN 1 ELSE 0 END), 0), {sums} \
-         FROM ({inner}) f"
+         COALESCE(SUM(CASE WHEN {any} THEN 1 ELSE 0 END), 0), {sums}, {} \
+         FROM ({inner}) f",
+        age_sums.join(", ")
     );
+    let columns = 3 + Problem::ALL.len() + PinAge::ALL.len();
     let totals: Vec<i64> = on_tx!(tx, conn => {
-        let row = bind_args!(sqlx::query(sqlx::AssertSqlSafe(sql)), &inner_args).fetch_one(&mut *conn).await?;
-        (0..3 + Problem::ALL.len())
+        let row = bind_args!(sqlx::query(sqlx::AssertSqlSafe(sql)), &args).fetch_one(&mut *conn).await?;
+        (0..columns)
             .map(|i| sqlx::Row::try_get::<i64, _>(&row, i))
             .collect::<Result<Vec<i64>, sqlx::Error>>()
     })?;
-    // Buckets are tried in order, so each number lands in the youngest that holds it.
-    let age_sql = format!(
-        "SELECT CAST(CASE {} END AS BIGINT) AS bucket, COUNT(*) FROM ({inner}) f \
-         WHERE f.pin_state <> 'released' GROUP BY bucket",
-        ages.join(" ")
-    );
-    let age_rows: Vec<(i64, i64)> = on_tx!(tx, conn => bind_args!(sqlx::query_as(sqlx::AssertSqlSafe(age_sql)), &args).fetch_all(conn).await)?;
     let (reviews_due, reviews_later) = reviews_due(&mut tx, caller, &cut, &policy).await?;
     tx.rollback().await?;
 
+    let (problem_totals, age_totals) = totals[3..].split_at(Problem::ALL.len());
     let problems: Vec<Count<Problem>> = Problem::ALL
         .into_iter()
-        .zip(&totals[3..])
+        .zip(problem_totals)
         .map(|(key, n)| Count {
             key,
             numbers: count(*n),
@@ -215,14 +219,10 @@ pub async fn summary(
     };
     let pin_ages = PinAge::ALL
         .into_iter()
-        .enumerate()
-        .map(|(i, key)| Count {
+        .zip(age_totals)
+        .map(|(key, n)| Count {
             key,
-            numbers: age_rows
-                .iter()
-                .filter(|(bucket, _)| usize::try_from(*bucket).ok() == Some(i))
-                .map(|(_, n)| count(*n))
-                .sum(),
+            numbers: count(*n),
         })
         .collect();
     Ok(Overview {
@@ -259,7 +259,7 @@ async fn reviews_due(
 ) -> Result<(Vec<Count<String>>, u64), Error> {
     let backend = tx.backend();
     let mut clause = Where::visible_to(caller, backend);
-    let overdue = health_sql::condition(Problem::ReviewOverdue, backend, cut);
+    let overdue = health_sql::condition(Problem::ReviewOverdue, backend, &caller.org_id, cut);
     clause.and(&format!("NOT {}", overdue.sql), overdue.args);
     let mut args = clause.args;
     let month = bind_more(

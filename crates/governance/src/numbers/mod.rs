@@ -344,11 +344,11 @@ pub async fn list(
     // runs the SQL twin of `health::check` (health::sql) against this moment's cutoffs.
     let cut = Cutoffs::new(&policy, now);
     if let Some(problem) = filter.problem {
-        let c = health_sql::condition(problem, tx.backend(), &cut);
+        let c = health_sql::condition(problem, tx.backend(), &caller.org_id, &cut);
         clause.and(&c.sql, c.args);
     }
     if filter.unhealthy {
-        let c = health_sql::any(tx.backend(), &cut);
+        let c = health_sql::any(tx.backend(), &caller.org_id, &cut);
         clause.and(&c.sql, c.args);
     }
     let order = " ORDER BY n.display_phone_number, n.id";

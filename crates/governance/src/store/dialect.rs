@@ -113,14 +113,6 @@ pub(crate) fn reviews_due_by_month(backend: Backend) -> &'static str {
     }
 }
 
-/// A subquery of the strings of a JSON array bound at `?`, in one column named `value`.
-pub(crate) fn json_text_values(backend: Backend) -> &'static str {
-    match backend {
-        Backend::Sqlite => "SELECT value FROM json_each(?)",
-        Backend::Postgres => "SELECT json_array_elements_text(CAST(? AS json)) AS value",
-    }
-}
-
 /// The length of the JSON array stored as text in `column`.
 pub(crate) fn json_array_length(backend: Backend, column: &str) -> String {
     match backend {
@@ -129,11 +121,12 @@ pub(crate) fn json_array_length(backend: Backend, column: &str) -> String {
     }
 }
 
-/// What follows the first `@` of the email address `expr` (stored addresses have one).
+/// What follows the first `@` of the email address `expr`, lowercased (stored addresses
+/// have one `@`).
 pub(crate) fn email_domain(backend: Backend, expr: &str) -> String {
     match backend {
-        Backend::Sqlite => format!("substr({expr}, instr({expr}, '@') + 1)"),
-        Backend::Postgres => format!("substr({expr}, strpos({expr}, '@') + 1)"),
+        Backend::Sqlite => format!("lower(substr({expr}, instr({expr}, '@') + 1))"),
+        Backend::Postgres => format!("lower(substr({expr}, strpos({expr}, '@') + 1))"),
     }
 }
 
