@@ -73,9 +73,9 @@ pub(crate) fn condition(problem: Problem, backend: Backend, org: &str, cut: &Cut
     match problem {
         Problem::NoOwner => Condition::fixed("n.main_owner_id IS NULL"),
         Problem::NoManager => Condition::fixed("n.permission_manager_id IS NULL"),
-        Problem::SameOwnerAndManager => Condition::fixed(
-            "(n.main_owner_id IS NOT NULL AND n.main_owner_id = n.permission_manager_id)",
-        ),
+        Problem::SameOwnerAndManager => {
+            Condition::fixed("COALESCE(n.main_owner_id = n.permission_manager_id, FALSE)")
+        }
         Problem::OwnerDeparted => departed("n.main_owner_id", org),
         Problem::ManagerDeparted => departed("n.permission_manager_id", org),
         Problem::PinNotEscrowed => Condition::fixed("n.pin_state = 'unknown'"),
