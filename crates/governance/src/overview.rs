@@ -129,9 +129,10 @@ fn flagged(caller: &Caller, tx: &Tx, cut: &Cutoffs, args: &mut Vec<Arg>) -> Stri
     }
     format!(
         "SELECT {} {COUNT_FROM}LEFT JOIN pin_versions pv ON pv.phone_number_id = n.id \
-         AND pv.status = 'current' {}",
+         AND pv.status = 'current' {}{}",
         columns.join(", "),
-        clause.sql
+        clause.sql,
+        dialect::materialize_subquery(backend)
     )
 }
 

@@ -113,6 +113,16 @@ pub(crate) fn reviews_due_by_month(backend: Backend) -> &'static str {
     }
 }
 
+/// Appended to a subquery whose computed columns the outer query reads more than once:
+/// it keeps both planners from inlining the subquery, which would compute each column
+/// again at every use (an `OFFSET 0` is a fence to both; SQLite wants a LIMIT before it).
+pub(crate) fn materialize_subquery(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => " LIMIT -1 OFFSET 0",
+        Backend::Postgres => " OFFSET 0",
+    }
+}
+
 /// The length of the JSON array stored as text in `column`.
 pub(crate) fn json_array_length(backend: Backend, column: &str) -> String {
     match backend {
