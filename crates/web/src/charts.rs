@@ -24,6 +24,8 @@ pub struct Mark {
     pub value: u64,
     /// Where the figures table and the bar link to (the filtered numbers list), if anywhere.
     pub href: Option<String>,
+    /// Drawn in the warning colour: the bucket is a problem in itself.
+    pub warn: bool,
     /// The bar's rectangle.
     pub x: u32,
     /// The bar's top.
@@ -76,6 +78,8 @@ pub struct Datum {
     pub value: u64,
     /// Where it links to.
     pub href: Option<String>,
+    /// The bucket is a problem in itself (overdue, no PIN).
+    pub warn: bool,
 }
 
 const WIDTH: u32 = 720;
@@ -133,6 +137,7 @@ pub fn chart(
                     label: d.label,
                     value: d.value,
                     href: d.href,
+                    warn: d.warn,
                 }
             }
             Direction::Right => {
@@ -150,6 +155,7 @@ pub fn chart(
                     label: d.label,
                     value: d.value,
                     href: d.href,
+                    warn: d.warn,
                 }
             }
         })
@@ -187,6 +193,7 @@ mod tests {
                 label: format!("bucket {i}"),
                 value: *v,
                 href: None,
+                warn: false,
             })
             .collect()
     }

@@ -85,6 +85,7 @@ fn charts(o: &Overview) -> Vec<Chart> {
             label: c.key.label().to_owned(),
             value: c.numbers,
             href: (c.key == PinAge::NoPin).then(|| health_list(Problem::PinNotEscrowed.as_str())),
+            warn: c.key == PinAge::NoPin,
         })
         .collect();
     let problems = o
@@ -94,22 +95,26 @@ fn charts(o: &Overview) -> Vec<Chart> {
             label: c.key.describe().to_owned(),
             value: c.numbers,
             href: Some(health_list(c.key.as_str())),
+            warn: false,
         })
         .collect();
     let mut reviews = vec![Datum {
         label: "overdue".to_owned(),
         value: o.reviews_overdue,
         href: Some(health_list(Problem::ReviewOverdue.as_str())),
+        warn: true,
     }];
     reviews.extend(o.reviews_due.iter().map(|c| Datum {
         label: month_label(&c.key),
         value: c.numbers,
         href: None,
+        warn: false,
     }));
     reviews.push(Datum {
         label: "later".to_owned(),
         value: o.reviews_later,
         href: None,
+        warn: false,
     });
     vec![
         chart(
