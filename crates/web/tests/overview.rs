@@ -86,6 +86,8 @@ on_both_databases! {
         for (figure, href) in &figures {
             assert_eq!(list_total(&app, &cookie, href).await, *figure, "{href}");
         }
+        let unhealthy = text(send(&app, get_as("/numbers?health=unhealthy", &cookie)).await).await;
+        assert!(unhealthy.contains("<option value=\"unhealthy\" selected>any problem</option>"), "{unhealthy}");
     }
 
     async fn the_overview_draws_three_accessible_svg_charts_without_inline_style(db) {
