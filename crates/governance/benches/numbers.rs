@@ -3,8 +3,9 @@
 //!
 //! Seeds one org with `PINWARD_BENCH_NUMBERS` numbers (default 10,000; the mix is
 //! `pinward_tests::fleet`); then times `governance::numbers::list` (first page, a deep
-//! page, each filter, a business admin's view), `numbers::record` and
-//! `reviews::due_by_month` over `PINWARD_BENCH_RUNS` runs each (default 50) and prints p50
+//! page, each filter, a business admin's view), `numbers::record`, `reviews::due_by_month`,
+//! `overview::summary` and `overview::by_state_and_health` over `PINWARD_BENCH_RUNS` runs
+//! each (default 50) and prints p50
 //! and p99, and finally the throughput of `health::check` alone.
 //!
 //! Run: `cargo bench -p governance --bench numbers` (PostgreSQL is started by the test
@@ -141,6 +142,27 @@ async fn bench(backend: Backend, numbers: usize, runs: usize) {
             },
             page,
         ),
+        (
+            "any health problem",
+            admin(),
+            Filter {
+                unhealthy: true,
+                ..Filter::default()
+            },
+            page,
+        ),
+        (
+            "health problem, last page",
+            admin(),
+            Filter {
+                problem: Some(Problem::PersonalRecoveryEmail),
+                ..Filter::default()
+            },
+            PageRequest {
+                page: u32::try_from(numbers / 50 / 4).unwrap().max(1),
+                per_page: 50,
+            },
+        ),
         ("business admin", business_admin(), Filter::default(), page),
     ];
     for (label, caller, filter, page) in &cases {
@@ -168,6 +190,20 @@ async fn bench(backend: Backend, numbers: usize, runs: usize) {
     })
     .await;
     report(backend, "reviews due per month", &times);
+    let (times, ()) = time(runs, || async {
+        governance::overview::summary(&store, &admin(), now)
+            .await
+            .unwrap();
+    })
+    .await;
+    report(backend, "overview (counts and charts)", &times);
+    let (times, ()) = time(runs, || async {
+        governance::overview::by_state_and_health(&store, now)
+            .await
+            .unwrap();
+    })
+    .await;
+    report(backend, "metrics: numbers by state and health", &times);
     store.close().await;
 }
 

@@ -11,6 +11,8 @@ use chrono::{DateTime, Utc};
 use crate::custody::PinState;
 use crate::policies::Policy;
 
+pub(crate) mod sql;
+
 /// Mailbox providers for individuals. A number's recovery email there belongs to a person,
 /// not to the business.
 pub const PERSONAL_DOMAINS: &[&str] = &[
@@ -250,9 +252,36 @@ pub struct Facts {
     pub first_seen_at: DateTime<Utc>,
 }
 
+/// The moments the clock-dependent rules compare against. Computed here once, so
+/// [`check`] and its SQL twin ([`sql`]) draw the same lines: a PIN set before
+/// `pin_set_before` is too old; a review due before `now` is overdue, and a never-reviewed
+/// number first seen before `first_seen_before` is overdue too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cutoffs {
+    /// The moment of the check.
+    pub now: DateTime<Utc>,
+    /// `now` minus the policy's maximum PIN age.
+    pub pin_set_before: DateTime<Utc>,
+    /// `now` minus the policy's review cadence.
+    pub first_seen_before: DateTime<Utc>,
+}
+
+impl Cutoffs {
+    /// The cutoffs of `policy` at `now`.
+    #[must_use]
+    pub fn new(policy: &Policy, now: DateTime<Utc>) -> Cutoffs {
+        Cutoffs {
+            now,
+            pin_set_before: now - policy.max_pin_age(),
+            first_seen_before: now - policy.review_cadence(),
+        }
+    }
+}
+
 /// Everything wrong with a number at `now` under `policy`, in [`Problem::ALL`] order.
 #[must_use]
 pub fn check(facts: &Facts, policy: &Policy, now: DateTime<Utc>) -> Vec<Problem> {
+    let cut = Cutoffs::new(policy, now);
     let mut problems = Vec::new();
     let mut flag = |problem: Problem, wrong: bool| {
         if wrong {
@@ -278,17 +307,18 @@ pub fn check(facts: &Facts, policy: &Policy, now: DateTime<Utc>) -> Vec<Problem>
         Problem::PinNotEscrowed,
         facts.pin_state == PinState::Unknown,
     );
-    let too_old = facts
-        .pin_set_at
-        .is_some_and(|set| now - set > policy.max_pin_age());
+    // Older than the maximum age: `now - set > max_pin_age`, i.e. set before the cutoff.
+    let too_old = facts.pin_set_at.is_some_and(|set| set < cut.pin_set_before);
     flag(
         Problem::PinTooOld,
         in_custody && facts.pin_state != PinState::Unknown && too_old,
     );
-    let due = facts
-        .next_review_due
-        .unwrap_or(facts.first_seen_at + policy.review_cadence());
-    flag(Problem::ReviewOverdue, due < now);
+    // A never-reviewed number is due one cadence after it was first seen.
+    let overdue = match facts.next_review_due {
+        Some(due) => due < cut.now,
+        None => facts.first_seen_at < cut.first_seen_before,
+    };
+    flag(Problem::ReviewOverdue, overdue);
     let mailbox = facts.recovery_email.as_deref().map(mailbox_kind);
     flag(Problem::NoRecoveryEmail, mailbox.is_none());
     flag(

@@ -22,6 +22,7 @@ pub mod ledger;
 pub mod members;
 pub mod numbers;
 pub mod orgs;
+pub mod overview;
 pub mod policies;
 pub mod recovery;
 pub mod reviews;

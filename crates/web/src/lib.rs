@@ -12,6 +12,7 @@
 pub mod api;
 pub mod assets;
 pub mod auth;
+pub mod charts;
 pub mod error;
 mod health;
 mod inventory;

@@ -2,8 +2,20 @@
 //!
 //! Requests are counted and timed by route *template* (`/numbers/{id}`, from axum's
 //! `MatchedPath`), never by raw path, so the number of series stays bounded whatever
-//! URLs clients send. Rotations by outcome and numbers by state and health are registered
-//! here so dashboards can be built now; the domain fills them in.
+//! URLs clients send.
+//!
+//! `pinward_pin_rotations_total{outcome}` counts custody attempts that ended (a rotation or
+//! taking custody: both set a fresh PIN by the same protocol) as `rotated`, `rejected` or
+//! `uncertain`; handlers call [`Metrics::record_custody`] where an attempt returns. The
+//! service runs no background rotation jobs (`pinward rotate` is its own process), so
+//! these are all the attempts this process makes.
+//!
+//! `pinward_numbers{state, health}` is computed at scrape time from the database, over
+//! every org, each under its own policy (`governance::overview::by_state_and_health`: one
+//! grouped query per org). `health` is `all` (every number in the state), `ok` (no
+//! problem) or a problem code (a number with several problems counts under each); every
+//! state × health pair is always present, zeros included. No org label: the endpoint is
+//! unauthenticated and says nothing about any one tenant.
 
 use std::time::Instant;
 
@@ -17,6 +29,9 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+
+use governance::custody::Outcome;
+use governance::overview::StateHealth;
 
 use crate::AppState;
 use crate::error::AppError;
@@ -129,6 +144,29 @@ impl Metrics {
             .inc();
     }
 
+    /// Counts a custody attempt that ended (an [`Outcome::Idle`] call did nothing: not counted).
+    pub fn record_custody(&self, outcome: &Outcome) {
+        let outcome = match outcome {
+            Outcome::Confirmed { .. } => "rotated",
+            Outcome::Rejected { .. } => "rejected",
+            Outcome::Uncertain { .. } => "uncertain",
+            Outcome::Idle => return,
+        };
+        self.record_rotation(outcome);
+    }
+
+    /// Sets every `numbers{state, health}` gauge from a fresh count.
+    pub fn set_numbers_by_state(&self, counts: &[StateHealth]) {
+        for entry in counts {
+            let state = entry.state.as_str();
+            self.set_numbers(state, "all", gauge(entry.numbers));
+            self.set_numbers(state, "ok", gauge(entry.healthy));
+            for c in &entry.problems {
+                self.set_numbers(state, c.key.as_str(), gauge(c.numbers));
+            }
+        }
+    }
+
     /// Sets how many numbers are in `state` with `health` (`ok` or a problem kind).
     pub fn set_numbers(&self, state: &str, health: &str, count: i64) {
         self.numbers
@@ -184,8 +222,18 @@ pub(crate) async fn track(State(state): State<AppState>, request: Request, next:
     response
 }
 
-/// `GET /metrics`.
+fn gauge(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// `GET /metrics`. The numbers gauges are refreshed first; if the database does not
+/// answer, the other metrics are still served (with the last numbers seen) and the failure
+/// is logged.
 pub(crate) async fn metrics(State(state): State<AppState>) -> Result<Response, AppError> {
+    match governance::overview::by_state_and_health(&state.store, chrono::Utc::now()).await {
+        Ok(counts) => state.metrics.set_numbers_by_state(&counts),
+        Err(error) => tracing::warn!(%error, "counting numbers for /metrics failed"),
+    }
     let text = state
         .metrics
         .encode()
@@ -198,4 +246,47 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Result<Response, A
         text,
     )
         .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn custody_outcomes_are_counted_as_rotations_by_outcome_and_idle_calls_are_not() {
+        let metrics = Metrics::new();
+        let text = metrics.encode().unwrap();
+        assert!(
+            text.contains("pinward_pin_rotations_total{outcome=\"rotated\"} 0"),
+            "{text}"
+        );
+        metrics.record_custody(&Outcome::Confirmed { version: 2 });
+        metrics.record_custody(&Outcome::Confirmed { version: 3 });
+        metrics.record_custody(&Outcome::Rejected {
+            version: 4,
+            code: Some(100),
+        });
+        metrics.record_custody(&Outcome::Uncertain {
+            version: 5,
+            failures: 1,
+            needs_attention: false,
+        });
+        metrics.record_custody(&Outcome::Idle);
+        let text = metrics.encode().unwrap();
+        assert!(
+            text.contains("pinward_pin_rotations_total{outcome=\"rotated\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("pinward_pin_rotations_total{outcome=\"rejected\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("pinward_pin_rotations_total{outcome=\"uncertain\"} 1"),
+            "{text}"
+        );
+        assert!(!text.contains("idle"), "{text}");
+    }
 }

@@ -128,6 +128,11 @@ on_both_databases! {
         let second = w.escrowed_pin(&w.unknown).await;
         assert!(w.meta_holds(&w.unknown, &second) && !w.meta_holds(&w.unknown, &first));
         assert!(shown.contains("<td>pin.rotated</td>"), "{shown}");
+        let metrics = text(send(&w.app, get("/metrics")).await).await;
+        assert!(
+            metrics.contains("pinward_pin_rotations_total{outcome=\"rotated\"} 2\n"),
+            "taking custody and rotating each count: {metrics}"
+        );
 
         let (status, _, _) = post(&w, &ops, &format!("{path}/out-of-band"), "").await;
         assert_eq!(status, StatusCode::SEE_OTHER);

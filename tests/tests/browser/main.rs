@@ -226,3 +226,121 @@ on_both_databases! {
         browser.close().await.unwrap();
     }
 }
+
+/// Numbers for the org `slug` in one client and WABA, written as the database's owner:
+/// mixed PIN states, PIN ages from days to years, reviews overdue and due over the coming
+/// months, so every chart of the overview has bars.
+async fn seed_numbers(db: &TestDb, slug: &str, count: usize) {
+    use chrono::{Duration, SecondsFormat, Utc};
+    use sqlx::Connection;
+    let store = Store::connect(&DatabaseTarget::parse(db.url()).unwrap())
+        .await
+        .unwrap();
+    let org = governance::orgs::find(&store, slug).await.unwrap().id;
+    store.close().await;
+    let at =
+        |t: chrono::DateTime<Utc>| format!("'{}'", t.to_rfc3339_opts(SecondsFormat::AutoSi, false));
+    let now = Utc::now();
+    let mut s = vec![
+        format!(
+            "INSERT INTO clients (id, org_id, name, created_at) VALUES ('c-shop', '{org}', 'Shop', {})",
+            at(now)
+        ),
+        format!(
+            "INSERT INTO wabas (id, org_id, client_id, meta_waba_id, name, ownership, first_seen_at, last_seen_at) \
+             VALUES ('w-shop', '{org}', 'c-shop', '900', 'Shop WABA', 'client', {0}, {0})",
+            at(now)
+        ),
+    ];
+    let states = [
+        "escrowed", "escrowed", "escrowed", "unknown", "rotating", "released",
+    ];
+    let emails = ["NULL", "'wa@shop.example'", "'owner@gmail.com'"];
+    for i in 0..count {
+        let days = i64::try_from(i).unwrap();
+        let state = states[i % states.len()];
+        s.push(format!(
+            "INSERT INTO phone_numbers (id, org_id, waba_id, meta_phone_number_id, display_phone_number, verified_name, \
+             pin_state, recovery_email, next_review_due, first_seen_at, last_synced_at) VALUES ('n-{i}', '{org}', \
+             'w-shop', '{}', '+1 555-010-{i:04}', 'Shop {i}', '{state}', {}, {}, {}, {})",
+            100 + i,
+            emails[i % emails.len()],
+            at(now + Duration::days(days * 11 - 60)),
+            at(now - Duration::days(400)),
+            at(now),
+        ));
+        if state != "unknown" {
+            s.push(format!(
+                "INSERT INTO pin_versions (id, org_id, phone_number_id, version, status, attempt_id, sealed, fingerprint, \
+                 created_by, created_at, confirmed_at) VALUES ('v-{i}', '{org}', 'n-{i}', 1, 'current', 'a-{i}', \
+                 'sealed', 'fp-{i}', 'system', {0}, {0})",
+                at(now - Duration::days(days * days / 2 + 3)),
+            ));
+        }
+    }
+    async fn run<C>(conn: &mut C, statements: &[String])
+    where
+        for<'c> &'c mut C: sqlx::Executor<'c>,
+    {
+        for statement in statements {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(statement.clone()))
+                .execute(&mut *conn)
+                .await
+                .unwrap();
+        }
+    }
+    match db.backend() {
+        pinward_tests::Backend::Sqlite => {
+            run(
+                &mut sqlx::SqliteConnection::connect(db.url()).await.unwrap(),
+                &s,
+            )
+            .await;
+        }
+        pinward_tests::Backend::Postgres => {
+            run(
+                &mut sqlx::PgConnection::connect(db.url()).await.unwrap(),
+                &s,
+            )
+            .await;
+        }
+    }
+}
+
+on_both_databases! {
+    async fn the_overview_shows_its_three_charts_in_a_real_browser(db) {
+        let (_pinward, base) = serve(&db).await;
+        seed_numbers(&db, "acme", 40).await;
+        let chromedriver = driver::Chromedriver::start();
+        let browser = chromedriver.browser().await;
+
+        browser.goto(&format!("{base}/signin")).await.unwrap();
+        browser.find(Locator::Id("email")).await.unwrap().send_keys(EMAIL).await.unwrap();
+        browser.find(Locator::Id("password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
+        browser.find(Locator::Css("form.stacked button")).await.unwrap().click().await.unwrap();
+        arrived(&browser, &base, "/").await;
+
+        let charts = browser.find_all(Locator::Css("svg.chart")).await.unwrap();
+        assert_eq!(charts.len(), 3, "PIN age, problems by kind, reviews per month");
+        for chart in &charts {
+            assert!(!chart.find_all(Locator::Css("rect.bar")).await.unwrap().is_empty(), "every chart has bars");
+        }
+        // The CSS reached the SVG: a bar is filled with the accent colour, not black.
+        let fill = browser
+            .execute("return getComputedStyle(document.querySelector('svg.chart rect.bar')).fill", vec![])
+            .await
+            .unwrap();
+        assert_eq!(fill, "rgb(31, 111, 92)");
+        let figures = browser.find(Locator::Css("ul.headline")).await.unwrap().text().await.unwrap();
+        assert!(figures.contains("40") && figures.contains("numbers"), "{figures}");
+        // Tall enough for every chart in one picture.
+        browser.set_window_size(1280, 1200).await.unwrap();
+        let png = browser.screenshot().await.unwrap();
+        let name = format!("overview-{:?}", db.backend()).to_lowercase();
+        std::fs::write(driver::screenshot_path(&name), &png).unwrap();
+        if db.backend() == pinward_tests::Backend::Sqlite {
+            std::fs::write(driver::screenshot_path("overview"), &png).unwrap();
+        }
+        browser.close().await.unwrap();
+    }
+}

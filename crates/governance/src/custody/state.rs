@@ -22,6 +22,15 @@ pub enum PinState {
 }
 
 impl PinState {
+    /// Every state, in the order a number usually passes through them.
+    pub const ALL: [PinState; 5] = [
+        PinState::Unknown,
+        PinState::Escrowed,
+        PinState::Rotating,
+        PinState::Uncertain,
+        PinState::Released,
+    ];
+
     /// The stored spelling.
     pub fn as_str(self) -> &'static str {
         match self {

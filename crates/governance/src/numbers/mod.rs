@@ -3,8 +3,8 @@
 //!
 //! Every read and write is scoped to the caller's org and, for a business admin, to its
 //! clients: a number outside that scope is [`Error::NotFound`]. Health is computed by
-//! [`crate::health::check`] from the same rows, so the list, the record and the health
-//! filter always agree.
+//! [`crate::health::check`] from the same rows, and the health filter runs its SQL twin
+//! (`health::sql`, tested against it), so the list, the record and the filter agree.
 
 mod assign;
 mod metadata;
@@ -24,7 +24,8 @@ use self::query::{
 };
 use crate::access::{Caller, Permission};
 use crate::custody::PinState;
-use crate::health::{self, Facts, Problem, SeatHolder};
+use crate::health::sql as health_sql;
+use crate::health::{self, Cutoffs, Facts, Problem, SeatHolder};
 use crate::policies::{self, Policy};
 use crate::store::{Store, Tx, dialect};
 use crate::{Error, bind_args, on_tx};
@@ -46,6 +47,8 @@ pub struct Filter {
     pub pin_state: Option<PinState>,
     /// Only numbers with this health problem.
     pub problem: Option<Problem>,
+    /// Only numbers with at least one health problem.
+    pub unhealthy: bool,
 }
 
 /// Which page of the list (1-based) and how many numbers per page.
@@ -337,49 +340,38 @@ pub async fn list(
     let policy = policies::load(&mut tx, &caller.org_id).await?;
     let mut clause = Where::visible_to(caller, tx.backend());
     narrow(&mut clause, filter)?;
+    // Health is a function of the clock and the policy, so it is not stored: the filter
+    // runs the SQL twin of `health::check` (health::sql) against this moment's cutoffs.
+    let cut = Cutoffs::new(&policy, now);
+    if let Some(problem) = filter.problem {
+        let c = health_sql::condition(problem, tx.backend(), &caller.org_id, &cut);
+        clause.and(&c.sql, c.args);
+    }
+    if filter.unhealthy {
+        let c = health_sql::any(tx.backend(), &caller.org_id, &cut);
+        clause.and(&c.sql, c.args);
+    }
     let order = " ORDER BY n.display_phone_number, n.id";
-    let (items, total) = match filter.problem {
-        None => {
-            let count_sql = format!("SELECT COUNT(*) {COUNT_FROM}{}", clause.sql);
-            let total: i64 = on_tx!(tx, conn => bind_args!(sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql)), &clause.args).fetch_one(conn).await)?;
-            // The page's ids come first, from the display-order index alone; only those
-            // rows are then joined to their people and PIN, so a deep page costs no joins
-            // for the rows it skips. MATERIALIZED keeps PostgreSQL's generic plan from
-            // joining every number before it looks at the page, and the limit and offset
-            // are written into the SQL (validated integers) so the plan knows the page is
-            // small: with them bound, PostgreSQL's generic plan guesses 10 % of the table
-            // and hashes every number and PIN version to join 50 rows.
-            let sql = format!(
-                "WITH page AS MATERIALIZED (SELECT n.id AS page_id {COUNT_FROM}{}{order} LIMIT {limit} OFFSET {offset}) \
-                 {SELECT}FROM page JOIN phone_numbers n ON n.org_id = $1 AND n.id = page.page_id {JOINS}{order}",
-                clause.sql,
-            );
-            let rows = fetch_rows(&mut tx, sql, &clause.args).await?;
-            let items = rows
-                .iter()
-                .map(|row| row.summary(health::check(&row.facts()?, &policy, now)))
-                .collect::<Result<Vec<_>, Error>>()?;
-            (items, u64::try_from(total).unwrap_or(0))
-        }
-        Some(problem) => {
-            // Health depends on the clock and the policy, so it is computed, not stored:
-            // the matching rows are checked here and the page is cut from the result.
-            let sql = format!("{SELECT}FROM phone_numbers n {JOINS}{}{order}", clause.sql);
-            let rows = fetch_rows(&mut tx, sql, &clause.args).await?;
-            let mut total = 0u64;
-            let mut items = Vec::new();
-            for row in &rows {
-                let problems = health::check(&row.facts()?, &policy, now);
-                if problems.contains(&problem) {
-                    if total >= offset && total < offset + limit {
-                        items.push(row.summary(problems)?);
-                    }
-                    total += 1;
-                }
-            }
-            (items, total)
-        }
-    };
+    let count_sql = format!("SELECT COUNT(*) {COUNT_FROM}{}", clause.sql);
+    let total: i64 = on_tx!(tx, conn => bind_args!(sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql)), &clause.args).fetch_one(conn).await)?;
+    // The page's ids come first, from the display-order index alone; only those rows are
+    // then joined to their people and PIN, so a deep page costs no joins for the rows it
+    // skips. MATERIALIZED keeps PostgreSQL's generic plan from joining every number
+    // before it looks at the page, and the limit and offset are written into the SQL
+    // (validated integers) so the plan knows the page is small: with them bound,
+    // PostgreSQL's generic plan guesses 10 % of the table and hashes every number and PIN
+    // version to join 50 rows.
+    let sql = format!(
+        "WITH page AS MATERIALIZED (SELECT n.id AS page_id {COUNT_FROM}{}{order} LIMIT {limit} OFFSET {offset}) \
+         {SELECT}FROM page JOIN phone_numbers n ON n.org_id = $1 AND n.id = page.page_id {JOINS}{order}",
+        clause.sql,
+    );
+    let rows = fetch_rows(&mut tx, sql, &clause.args).await?;
+    let items = rows
+        .iter()
+        .map(|row| row.summary(health::check(&row.facts()?, &policy, now)))
+        .collect::<Result<Vec<_>, Error>>()?;
+    let total = u64::try_from(total).unwrap_or(0);
     tx.rollback().await?;
     Ok(Page {
         items,

@@ -11,6 +11,8 @@ use crate::store::{Backend, dialect};
 pub(crate) enum Arg {
     Text(String),
     Bool(bool),
+    Int(i64),
+    Time(DateTime<Utc>),
 }
 
 /// Binds every [`Arg`] to a query, in order.
@@ -23,6 +25,8 @@ macro_rules! bind_args {
             query = match arg {
                 $crate::numbers::query::Arg::Text(text) => query.bind(text.clone()),
                 $crate::numbers::query::Arg::Bool(flag) => query.bind(*flag),
+                $crate::numbers::query::Arg::Int(int) => query.bind(*int),
+                $crate::numbers::query::Arg::Time(time) => query.bind(*time),
             };
         }
         query
@@ -109,22 +113,29 @@ impl Where {
 
     /// Adds `AND <fragment>` where `?` in the fragment stands for each new bind, in order.
     pub(crate) fn and(&mut self, fragment: &str, args: Vec<Arg>) {
-        let mut out = String::new();
-        let mut next = self.args.len();
-        for piece in fragment.split_inclusive('?') {
-            if let Some(head) = piece.strip_suffix('?') {
-                next += 1;
-                out.push_str(head);
-                out.push('$');
-                out.push_str(&next.to_string());
-            } else {
-                out.push_str(piece);
-            }
-        }
+        let out = bind_more(&mut self.args, fragment, args);
         self.sql.push_str(" AND ");
         self.sql.push_str(&out);
-        self.args.extend(args);
     }
+}
+
+/// `fragment` with each `?` numbered after the binds already in `args` (`$4`, `$5`, …),
+/// and `new` (one value per `?`, in order) appended to `args`.
+pub(crate) fn bind_more(args: &mut Vec<Arg>, fragment: &str, new: Vec<Arg>) -> String {
+    let mut out = String::new();
+    let mut next = args.len();
+    for piece in fragment.split_inclusive('?') {
+        if let Some(head) = piece.strip_suffix('?') {
+            next += 1;
+            out.push_str(head);
+            out.push('$');
+            out.push_str(&next.to_string());
+        } else {
+            out.push_str(piece);
+        }
+    }
+    args.extend(new);
+    out
 }
 
 /// `text` as a LIKE pattern matching it anywhere, its wildcards escaped with `\`.

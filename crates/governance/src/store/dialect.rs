@@ -113,6 +113,50 @@ pub(crate) fn reviews_due_by_month(backend: Backend) -> &'static str {
     }
 }
 
+/// Appended to a subquery whose computed columns the outer query reads more than once:
+/// it keeps both planners from inlining the subquery, which would compute each column
+/// again at every use (an `OFFSET 0` is a fence to both; SQLite wants a LIMIT before it).
+pub(crate) fn materialize_subquery(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => " LIMIT -1 OFFSET 0",
+        Backend::Postgres => " OFFSET 0",
+    }
+}
+
+/// The length of the JSON array stored as text in `column`.
+pub(crate) fn json_array_length(backend: Backend, column: &str) -> String {
+    match backend {
+        Backend::Sqlite => format!("json_array_length({column})"),
+        Backend::Postgres => format!("json_array_length(CAST({column} AS json))"),
+    }
+}
+
+/// What follows the first `@` of the email address `expr`, lowercased (stored addresses
+/// have one `@`).
+pub(crate) fn email_domain(backend: Backend, expr: &str) -> String {
+    match backend {
+        Backend::Sqlite => format!("lower(substr({expr}, instr({expr}, '@') + 1))"),
+        Backend::Postgres => format!("lower(substr({expr}, strpos({expr}, '@') + 1))"),
+    }
+}
+
+/// The month (`YYYY-MM`, UTC) a number's next review is due: `n.next_review_due`, or for
+/// a never-reviewed number its first sighting plus the review cadence in days bound at `?`
+/// (as `health::check` reads it). SQLite stores RFC 3339 UTC text, whose first seven
+/// characters are the month; PostgreSQL adds the days to the UTC wall clock, so no session
+/// time zone or daylight-saving change moves a due date.
+pub(crate) fn review_due_month(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => {
+            "COALESCE(substr(n.next_review_due, 1, 7), strftime('%Y-%m', n.first_seen_at, '+' || ? || ' days'))"
+        }
+        Backend::Postgres => concat!(
+            "to_char(COALESCE(n.next_review_due AT TIME ZONE 'UTC', ",
+            "(n.first_seen_at AT TIME ZONE 'UTC') + make_interval(days => CAST(? AS integer))), 'YYYY-MM')"
+        ),
+    }
+}
+
 /// Keeps only the numbers (`n`) whose client is in the JSON array of client ids bound at `$n`
 /// (a business admin's clients), unless the boolean bound at `$n - 1` is true.
 pub(crate) fn client_scope(backend: Backend, n: usize) -> String {

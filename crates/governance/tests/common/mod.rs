@@ -14,6 +14,7 @@ use pinward_tests::{Backend, TestDb};
 use sqlx::Connection;
 
 pub mod seed;
+pub mod varied;
 
 pub const ORG: &str = "org-acme";
 

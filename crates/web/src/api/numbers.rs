@@ -65,6 +65,7 @@ impl ListQuery {
             client_id: present(self.client),
             pin_state,
             problem,
+            unhealthy: false,
         };
         Ok((filter, page))
     }
@@ -244,6 +245,7 @@ async fn custody(
         Action::Take => custodian.take(org, &actor, &phone, &recovery).await?,
         Action::Rotate => custodian.rotate(org, &actor, &phone, &recovery).await?,
     };
+    state.metrics.record_custody(&outcome);
     Ok(Json(outcome.into()))
 }
 

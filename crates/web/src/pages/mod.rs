@@ -4,7 +4,7 @@
 mod actions;
 mod ledger;
 mod number;
-mod numbers;
+pub(crate) mod numbers;
 mod org_switch;
 mod overview;
 mod settings;

@@ -19,6 +19,9 @@ pub(super) fn routes() -> Router<AppState> {
     Router::new().route("/numbers", get(list))
 }
 
+/// The `health` value of numbers with at least one problem, whatever it is.
+pub(crate) const UNHEALTHY: &str = "unhealthy";
+
 /// The list's query string, as typed: empty fields mean "any".
 #[derive(Debug, Default, Deserialize)]
 struct ListQuery {
@@ -44,7 +47,10 @@ impl ListQuery {
                 })
             })
             .transpose()?;
-        let problem = given(self.health.as_ref())
+        let health = given(self.health.as_ref());
+        let unhealthy = health == Some(UNHEALTHY);
+        let problem = health
+            .filter(|h| *h != UNHEALTHY)
             .map(Problem::parse)
             .transpose()?;
         Ok(Filter {
@@ -52,6 +58,7 @@ impl ListQuery {
             client_id: given(self.client.as_ref()).map(str::to_owned),
             pin_state,
             problem,
+            unhealthy,
         })
     }
 
@@ -144,6 +151,7 @@ struct ListPage {
     client: String,
     states: Vec<Choice>,
     problems: Vec<Choice>,
+    unhealthy: bool,
     rows: Vec<Row>,
     total: u64,
     first: u64,
@@ -193,6 +201,7 @@ async fn list(
         client: filter.client_id.clone().unwrap_or_default(),
         states,
         problems,
+        unhealthy: filter.unhealthy,
         rows: found.items.into_iter().map(Row::from).collect(),
         total: found.total,
         first: if shown == 0 { 0 } else { first + 1 },

@@ -94,7 +94,7 @@ async fn set_pin(
         SetPin::Take => custodian
             .take(org, &actor, &phone, &recovery)
             .await
-            .map(|outcome| describe(&outcome)),
+            .map(|outcome| counted(state, &outcome)),
         SetPin::Rotate => match jobs::queued_for(&state.store, &who.caller, &phone).await? {
             // The rotation a reveal queued is this one: run it, so it is not done twice.
             Some(job) => jobs::run(&custodian, org, &actor, &job, &recovery, &|_| {})
@@ -103,10 +103,16 @@ async fn set_pin(
             None => custodian
                 .rotate(org, &actor, &phone, &recovery)
                 .await
-                .map(|outcome| describe(&outcome)),
+                .map(|outcome| counted(state, &outcome)),
         },
     };
     answer(state, &who.caller, page, session, &phone, result).await
+}
+
+/// Counts the attempt in `/metrics`, then says what became of it.
+fn counted(state: &AppState, outcome: &Outcome) -> (&'static str, String) {
+    state.metrics.record_custody(outcome);
+    describe(outcome)
 }
 
 pub(super) async fn take(
