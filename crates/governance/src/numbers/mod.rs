@@ -429,7 +429,7 @@ fn narrow(clause: &mut Where, filter: &Filter) -> Result<(), Error> {
     }
     if let Some(client) = &filter.client_id {
         clause.and(
-            "n.waba_id IN (SELECT cw.id FROM wabas cw WHERE cw.org_id = n.org_id AND cw.client_id = ?)",
+            "n.waba_id IN (SELECT cw.id FROM wabas cw WHERE cw.org_id = $1 AND cw.client_id = ?)",
             vec![Arg::Text(client.clone())],
         );
     }
