@@ -5,6 +5,8 @@
 //! one is refused. Deactivating a member also ends every dashboard session of its user.
 //! [`caller_for`] turns a signed-in user into the [`Caller`] of one org.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
@@ -167,16 +169,27 @@ async fn add_in(
 pub async fn list(store: &Store, caller: &Caller) -> Result<Vec<Member>, Error> {
     caller.require(Permission::ReadNumbers)?;
     let mut tx = store.read_for(&caller.org_id).await?;
-    let sql = "SELECT m.id FROM members m JOIN users u ON u.id = m.user_id WHERE m.org_id = $1 \
+    // Two queries whatever the org's size: the members, then every member's clients.
+    let sql = "SELECT m.id, m.user_id, u.email, u.display_name, m.role, m.created_at, \
+               m.deactivated_at, u.deactivated_at \
+               FROM members m JOIN users u ON u.id = m.user_id WHERE m.org_id = $1 \
                ORDER BY (m.deactivated_at IS NULL AND u.deactivated_at IS NULL) DESC, u.email";
-    let ids: Vec<String> =
-        on_tx!(tx, conn => sqlx::query_scalar(sql).bind(&caller.org_id).fetch_all(conn).await)?;
-    let mut members = Vec::with_capacity(ids.len());
-    for id in ids {
-        members.push(fetch(&mut tx, &caller.org_id, &id).await?);
-    }
+    let rows: Vec<MemberRow> =
+        on_tx!(tx, conn => sqlx::query_as(sql).bind(&caller.org_id).fetch_all(conn).await)?;
+    let sql = "SELECT member_id, client_id FROM member_clients WHERE org_id = $1 ORDER BY member_id, client_id";
+    let scopes: Vec<(String, String)> =
+        on_tx!(tx, conn => sqlx::query_as(sql).bind(&caller.org_id).fetch_all(conn).await)?;
     tx.rollback().await?;
-    Ok(members)
+    let mut clients: HashMap<String, Vec<String>> = HashMap::new();
+    for (member, client) in scopes {
+        clients.entry(member).or_default().push(client);
+    }
+    rows.into_iter()
+        .map(|row| {
+            let of = clients.remove(&row.0).unwrap_or_default();
+            member_of(row, of)
+        })
+        .collect()
 }
 
 /// The member `member_id` of the caller's org.
@@ -397,22 +410,30 @@ async fn fetch(tx: &mut Tx, org: &str, member_id: &str) -> Result<Member, Error>
     let sql = "SELECT m.id, m.user_id, u.email, u.display_name, m.role, m.created_at, \
                m.deactivated_at, u.deactivated_at \
                FROM members m JOIN users u ON u.id = m.user_id WHERE m.org_id = $1 AND m.id = $2";
-    type Row = (
-        String,
-        String,
-        String,
-        String,
-        String,
-        DateTime<Utc>,
-        Option<DateTime<Utc>>,
-        Option<DateTime<Utc>>,
-    );
-    let row: Option<Row> = on_tx!(tx, conn => sqlx::query_as(sql)
+    let row: Option<MemberRow> = on_tx!(tx, conn => sqlx::query_as(sql)
         .bind(org).bind(member_id).fetch_optional(conn).await)?;
-    let Some((id, user_id, email, display_name, role, created_at, left, closed)) = row else {
+    let Some(row) = row else {
         return Err(Error::NotFound { what: "member" });
     };
-    let clients = clients_of(tx, org, &id).await?;
+    let clients = clients_of(tx, org, &row.0).await?;
+    member_of(row, clients)
+}
+
+/// A member as selected with its user: ids, email, name, role, created, and when the
+/// membership and the user were deactivated.
+type MemberRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+);
+
+fn member_of(row: MemberRow, clients: Vec<String>) -> Result<Member, Error> {
+    let (id, user_id, email, display_name, role, created_at, left, closed) = row;
     Ok(Member {
         id,
         user_id,

@@ -188,6 +188,35 @@ on_both_databases! {
         assert_eq!(actions(&store, &org).await.len(), before);
     }
 
+    async fn the_member_list_puts_active_members_first_by_email_each_with_its_clients(db) {
+        let store = open(&db).await;
+        let (org, admin) = org_with_admin(&store, "acme", "ann@example.com").await;
+        add_client(&db, &org, "c1").await;
+        add_client(&db, &org, "c2").await;
+        members::add_new_user(&store, &admin, &new_user("zed@example.com"), Role::BusinessAdmin, &["c2".to_owned(), "c1".to_owned()]).await.unwrap();
+        let gone = members::add_new_user(&store, &admin, &new_user("abe@example.com"), Role::BusinessAdmin, &["c1".to_owned()]).await.unwrap();
+        members::add_new_user(&store, &admin, &new_user("bob@example.com"), Role::Ops, &[]).await.unwrap();
+        members::deactivate(&store, &admin, &gone.id).await.unwrap();
+
+        let listed: Vec<(String, Vec<String>, bool)> = members::list(&store, &admin)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| (m.email, m.clients, m.deactivated_at.is_some()))
+            .collect();
+        let expected = [
+            ("ann@example.com", vec![], false),
+            ("bob@example.com", vec![], false),
+            ("zed@example.com", vec!["c1", "c2"], false),
+            ("abe@example.com", vec!["c1"], true),
+        ];
+        let expected: Vec<(String, Vec<String>, bool)> = expected
+            .into_iter()
+            .map(|(email, clients, gone)| (email.to_owned(), clients.into_iter().map(str::to_owned).collect(), gone))
+            .collect();
+        assert_eq!(listed, expected);
+    }
+
     async fn a_business_admin_is_scoped_to_its_clients_and_only_admins_manage_members(db) {
         let store = open(&db).await;
         let (org, admin) = org_with_admin(&store, "acme", "ann@example.com").await;
