@@ -118,7 +118,8 @@ pub async fn export<W: Write>(
     ))
 }
 
-type Row = (i64, String, String, String, String, String, String, String);
+/// A `ledger_events` row: seq, at, actor, action, subject, details, prev, hash.
+pub(crate) type Row = (i64, String, String, String, String, String, String, String);
 
 /// Rows per message from the reading task.
 const BATCH: usize = 512;
@@ -178,7 +179,8 @@ fn read_in_batches(
     Ok(receiver)
 }
 
-fn to_event(org: &str, row: Row) -> Result<Event, Error> {
+/// The event of a stored row, re-hashed.
+pub(crate) fn to_event(org: &str, row: Row) -> Result<Event, Error> {
     let (seq, at, actor, action, subject, details, prev, hash) = row;
     let stored = StoredEvent {
         seq: u64::try_from(seq).map_err(|_| Error::LedgerCorrupt("a negative seq"))?,

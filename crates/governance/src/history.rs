@@ -6,7 +6,7 @@
 //! primary key `(org_id, seq)`. Every event is re-hashed on the way out, so a row edited
 //! behind pinward's back is an error, never a silent lie.
 
-use audit::{ChainHead, Event, Hash, SignedCheckpoint, StoredEvent, Timestamp};
+use audit::{ChainHead, Event, Hash, SignedCheckpoint};
 
 use crate::access::{Caller, Permission};
 use crate::{Error, Store, checkpoints, ledger, on_read};
@@ -100,7 +100,7 @@ pub struct HistoryPage {
     pub newer: Option<Cursor>,
 }
 
-type Row = (i64, String, String, String, String, String, String, String);
+use crate::export::{Row, to_event};
 
 const NEWEST_FIRST: &str = "SELECT seq, at, actor, action, subject, details, prev, hash FROM ledger_events \
      WHERE org_id = $1 AND ($2 = '' OR substr(action, 1, length($2)) = $2) \
@@ -136,21 +136,6 @@ async fn fetch(
         .fetch_all(conn)
         .await)?;
     rows.into_iter().map(|row| to_event(org, row)).collect()
-}
-
-fn to_event(org: &str, row: Row) -> Result<Event, Error> {
-    let (seq, at, actor, action, subject, details, prev, hash) = row;
-    Ok(Event::from_stored(StoredEvent {
-        seq: u64::try_from(seq).map_err(|_| Error::LedgerCorrupt("a negative seq"))?,
-        org: org.to_owned(),
-        at: Timestamp::parse(&at)?.as_datetime(),
-        actor,
-        action,
-        subject,
-        details,
-        prev,
-        hash,
-    })?)
 }
 
 fn seq_i64(seq: u64) -> i64 {

@@ -66,6 +66,19 @@ async fn arrived(browser: &fantoccini::Client, base: &str, path: &str) {
         .unwrap_or_else(|e| panic!("never reached {url}: {e}"));
 }
 
+/// The first element `locator` finds once the page shows one.
+async fn appears(
+    browser: &fantoccini::Client,
+    locator: Locator<'_>,
+) -> fantoccini::elements::Element {
+    browser
+        .wait()
+        .at_most(Duration::from_secs(60))
+        .for_element(locator)
+        .await
+        .unwrap_or_else(|e| panic!("never appeared: {e}"))
+}
+
 on_both_databases! {
     async fn a_person_signs_in_and_out_in_a_real_browser(db) {
         let (_pinward, base) = serve(&db).await;
@@ -89,12 +102,7 @@ on_both_databases! {
         browser.find(Locator::Id("email")).await.unwrap().send_keys(EMAIL).await.unwrap();
         browser.find(Locator::Id("password")).await.unwrap().send_keys("not the password").await.unwrap();
         browser.find(Locator::Css("form.stacked button")).await.unwrap().click().await.unwrap();
-        let problem = browser
-            .wait()
-            .at_most(Duration::from_secs(60))
-            .for_element(Locator::Css("p.flash.error"))
-            .await
-            .unwrap();
+        let problem = appears(&browser, Locator::Css("p.flash.error")).await;
         assert_eq!(problem.text().await.unwrap(), "The email or password is not right.");
 
         browser.find(Locator::Id("password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
@@ -154,12 +162,7 @@ on_both_databases! {
         let search = browser.find(Locator::Css("input[name=q]")).await.unwrap();
         search.send_keys(&served.display).await.unwrap();
         browser.find(Locator::Css("form.filters button")).await.unwrap().click().await.unwrap();
-        let link = browser
-            .wait()
-            .at_most(Duration::from_secs(60))
-            .for_element(Locator::Css(&format!("a[href='{record}']")))
-            .await
-            .unwrap();
+        let link = appears(&browser, Locator::Css(&format!("a[href='{record}']"))).await;
         link.click().await.unwrap();
         arrived(&browser, &base, &record).await;
 
@@ -167,12 +170,7 @@ on_both_databases! {
         browser.find(Locator::Id("owner")).await.unwrap().select_by_value(&served.admin_member).await.unwrap();
         browser.find(Locator::Id("manager")).await.unwrap().select_by_value(&served.ops_member).await.unwrap();
         browser.find(Locator::Css("#assign button")).await.unwrap().click().await.unwrap();
-        let flash = browser
-            .wait()
-            .at_most(Duration::from_secs(60))
-            .for_element(Locator::Css("p.flash.success"))
-            .await
-            .unwrap();
+        let flash = appears(&browser, Locator::Css("p.flash.success")).await;
         assert_eq!(flash.text().await.unwrap(), "Main owner and permission manager saved.");
         let custody_facts = text_of(&browser, "main").await;
         assert!(custody_facts.contains("Main owner Ann Admin"), "{custody_facts}");
@@ -187,23 +185,13 @@ on_both_databases! {
         arrived(&browser, &base, &reveal).await;
         browser.find(Locator::Id("reason")).await.unwrap().send_keys("re-registering on a new phone").await.unwrap();
         browser.find(Locator::Css("main form.stacked button")).await.unwrap().click().await.unwrap();
-        let password = browser
-            .wait()
-            .at_most(Duration::from_secs(60))
-            .for_element(Locator::Css("form[action='/reauth'] #password"))
-            .await
-            .unwrap();
+        let password = appears(&browser, Locator::Css("form[action='/reauth'] #password")).await;
         password.send_keys(custody::PASSWORD).await.unwrap();
         browser.find(Locator::Css("form[action='/reauth'] button")).await.unwrap().click().await.unwrap();
         arrived(&browser, &base, &reveal).await;
         browser.find(Locator::Id("reason")).await.unwrap().send_keys("re-registering on a new phone").await.unwrap();
         browser.find(Locator::Css("main form.stacked button")).await.unwrap().click().await.unwrap();
-        let shown = browser
-            .wait()
-            .at_most(Duration::from_secs(60))
-            .for_element(Locator::Id("pin"))
-            .await
-            .unwrap()
+        let shown = appears(&browser, Locator::Id("pin")).await
             .text()
             .await
             .unwrap();

@@ -1,12 +1,10 @@
 //! Org settings and the ledger in a real browser: an admin saves a policy after a refused
 //! value, sees the change on the ledger page and finds the checkpoint key to pin.
 
-use std::time::Duration;
-
 use fantoccini::Locator;
 use pinward_tests::on_both_databases;
 
-use super::{EMAIL, PASSWORD, arrived, driver, serve};
+use super::{EMAIL, PASSWORD, appears, arrived, driver, serve};
 
 on_both_databases! {
     async fn an_admin_sets_a_policy_and_finds_it_on_the_ledger_in_a_real_browser(db) {
@@ -25,24 +23,14 @@ on_both_databases! {
         cadence.clear().await.unwrap();
         cadence.send_keys("30").await.unwrap();
         browser.find(Locator::Css("form.policies button")).await.unwrap().click().await.unwrap();
-        let refused = browser
-            .wait()
-            .at_most(Duration::from_secs(60))
-            .for_element(Locator::Css("p.field-error"))
-            .await
-            .unwrap();
+        let refused = appears(&browser, Locator::Css("p.field-error")).await;
         assert_eq!(refused.text().await.unwrap(), "Review cadence: must be between 90 and 183 days");
 
         let cadence = browser.find(Locator::Css("input[name=review_cadence_days]")).await.unwrap();
         cadence.clear().await.unwrap();
         cadence.send_keys("120").await.unwrap();
         browser.find(Locator::Css("form.policies button")).await.unwrap().click().await.unwrap();
-        let saved = browser
-            .wait()
-            .at_most(Duration::from_secs(60))
-            .for_element(Locator::Css("p.flash.success"))
-            .await
-            .unwrap();
+        let saved = appears(&browser, Locator::Css("p.flash.success")).await;
         assert_eq!(saved.text().await.unwrap(), "The policies are saved.");
         let key = browser.find(Locator::Css("code.key")).await.unwrap().text().await.unwrap();
         assert_eq!(key.len(), 44, "a base64 Ed25519 public key: {key}");
