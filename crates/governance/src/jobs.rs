@@ -224,6 +224,33 @@ pub async fn queued_for(
     Ok(job)
 }
 
+/// How long a rotation queued by a reveal waits for a person before the service runs it by
+/// itself: the revealed PIN is what re-registers the number, so it must stay valid for a
+/// while, but not for good.
+pub const REVEAL_GRACE: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+
+/// The one-number rotation jobs of `org` whose number still waits in the queue (nobody has
+/// started it) and which were queued at or before `queued_by`, oldest first — the
+/// rotations reveals queued that nobody ran (`pinward serve` runs those
+/// [`REVEAL_GRACE`] old). A job with a worker on it has its item leased, not queued.
+///
+/// # Errors
+/// Database errors.
+pub async fn waiting_since(
+    store: &Store,
+    org: &str,
+    queued_by: DateTime<Utc>,
+) -> Result<Vec<String>, Error> {
+    let sql = "SELECT j.id FROM rotation_jobs j \
+               WHERE j.org_id = $1 AND j.status = 'running' AND j.created_at <= $2 \
+               AND (SELECT COUNT(*) FROM rotation_items k WHERE k.job_id = j.id) = 1 \
+               AND EXISTS (SELECT 1 FROM rotation_items i WHERE i.job_id = j.id AND i.status = 'queued') \
+               ORDER BY j.created_at, j.id";
+    let jobs: Vec<String> = crate::on_read!(store, org, conn => sqlx::query_scalar(sql)
+        .bind(org).bind(queued_by).fetch_all(conn).await)?;
+    Ok(jobs)
+}
+
 /// The job's status and counts; `NotFound` for another org's job.
 pub async fn status(store: &Store, org: &str, job: &str) -> Result<JobStatus, Error> {
     let sql = "SELECT status, concurrency FROM rotation_jobs WHERE org_id = $1 AND id = $2";

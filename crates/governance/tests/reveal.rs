@@ -96,6 +96,21 @@ on_both_databases! {
         assert!(third.rotation_job.is_some_and(|j| j != job), "a finished job is not reused");
     }
 
+    async fn a_rotation_a_reveal_queued_waits_out_its_grace_and_is_not_offered_again_once_run(db) {
+        let (w, number) = escrowed_and_staffed(&db).await;
+        let revealed = reveal_as(&w.store, w.escrow.identity(), &caller("m-bob"), &number, "re-registering").await.unwrap();
+        let job = revealed.rotation_job.expect("the default policy rotates after a reveal");
+        let grace_ago = chrono::Utc::now() - governance::jobs::REVEAL_GRACE;
+        assert!(governance::jobs::waiting_since(&w.store, ORG, grace_ago).await.unwrap().is_empty(), "still in its grace");
+        let now = chrono::Utc::now();
+        assert_eq!(governance::jobs::waiting_since(&w.store, ORG, now).await.unwrap(), vec![job.clone()]);
+        assert!(governance::jobs::waiting_since(&w.store, "another-org", now).await.unwrap().is_empty());
+
+        governance::jobs::run(&w.custodian(quick()), ORG, &Actor::system(), &job, &[], &|_| {}).await.unwrap();
+        assert!(!meta_holds(&w, &number, revealed.pin.expose()), "the revealed PIN is retired");
+        assert!(governance::jobs::waiting_since(&w.store, ORG, chrono::Utc::now()).await.unwrap().is_empty());
+    }
+
     async fn without_the_rotate_after_reveal_policy_a_reveal_queues_nothing(db) {
         let (w, number) = escrowed_and_staffed(&db).await;
         let policy = Policy { rotate_after_reveal: false, ..Policy::default() };

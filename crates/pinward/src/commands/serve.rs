@@ -49,8 +49,15 @@ pub async fn run_on(config: &Config, listener: TcpListener) -> anyhow::Result<()
         "listening on http://{address}"
     );
     let checkpoints = tokio::spawn(sign_checkpoints(store.clone(), checkpoint_key));
+    let reveals = state
+        .custody
+        .clone()
+        .map(|custody| tokio::spawn(rotate_after_reveals(store.clone(), custody)));
     let served = web::serve(state, listener, shutdown).await;
     checkpoints.abort();
+    if let Some(reveals) = reveals {
+        reveals.abort();
+    }
     served.context("server failed")?;
     store.close().await;
     tracing::info!("stopped");
@@ -74,6 +81,59 @@ async fn sign_checkpoints(store: Store, key: std::sync::Arc<CheckpointKey>) {
             Err(error) => tracing::warn!(%error, "signing ledger checkpoints failed; will retry"),
         }
     }
+}
+
+/// How often the service looks for rotations that reveals queued and nobody ran.
+const REVEAL_ROTATION_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Runs, every [`REVEAL_ROTATION_INTERVAL`], each org's rotations that reveals queued under
+/// the rotate-after-reveal policy once they are [`governance::jobs::REVEAL_GRACE`] old and
+/// still untouched, so a revealed PIN does not stay valid for good when nobody presses
+/// Rotate PIN. Runs until aborted; a failed org is logged and tried again at the next tick.
+async fn rotate_after_reveals(store: Store, custody: std::sync::Arc<web::Custody>) {
+    let mut ticks = tokio::time::interval(REVEAL_ROTATION_INTERVAL);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let orgs = match governance::orgs::list(&store).await {
+            Ok(orgs) => orgs,
+            Err(error) => {
+                tracing::warn!(%error, "listing orgs for queued reveal rotations failed; will retry");
+                continue;
+            }
+        };
+        for org in orgs {
+            if let Err(error) = rotate_revealed(&store, &custody, &org.id).await {
+                tracing::warn!(org = %org.slug, %error, "rotating after reveals failed; will retry");
+            }
+        }
+    }
+}
+
+async fn rotate_revealed(
+    store: &Store,
+    custody: &web::Custody,
+    org: &str,
+) -> Result<(), governance::Error> {
+    let due = chrono::Utc::now() - governance::jobs::REVEAL_GRACE;
+    let jobs = governance::jobs::waiting_since(store, org, due).await?;
+    if jobs.is_empty() {
+        return Ok(());
+    }
+    let (custodian, recovery) = custody.for_org(store, org).await?;
+    for job in jobs {
+        let status = governance::jobs::run(
+            &custodian,
+            org,
+            &audit::Actor::system(),
+            &job,
+            &recovery,
+            &|_| {},
+        )
+        .await?;
+        tracing::info!(%job, status = %status.status, done = status.done, "ran a rotation a reveal queued");
+    }
+    Ok(())
 }
 
 /// Completes on the first SIGINT (Ctrl-C) or SIGTERM (systemd, Kubernetes).
