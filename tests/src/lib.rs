@@ -20,6 +20,7 @@
 mod binary;
 pub mod fleet;
 mod postgres;
+pub mod sessions;
 
 use std::path::{Path, PathBuf};
 

@@ -5,11 +5,10 @@
 mod common;
 
 use axum::http::StatusCode;
-use common::custody::{
-    ADMIN, AUDITOR, CustodyWorld, MANAGER, OPS, OWNER, RIVAL, age_step_up, custody_world,
-};
+use common::custody::{ADMIN, AUDITOR, CustodyWorld, MANAGER, OPS, OWNER, RIVAL, custody_world};
 use common::*;
 use pinward_tests::on_both_databases;
+use pinward_tests::sessions::age_step_up;
 
 /// Posts `fields` to `path` from `visit`'s browser; returns the status, the `Location`
 /// (if any) and the body.

@@ -11,8 +11,7 @@ use governance::users::{NewUser, Password};
 use governance::{DatabaseTarget, Store};
 use graph::sandbox::{Sandbox, SandboxHandle, SandboxSeed};
 use graph::{GraphClient, PhoneNumberId, PinSecret};
-use pinward_tests::{Backend, PinwardProcess, TestDb};
-use sqlx::Connection;
+use pinward_tests::{PinwardProcess, TestDb};
 
 pub const ADMIN: &str = "ann@example.com";
 pub const OPS: &str = "olly@example.com";
@@ -146,56 +145,5 @@ pub async fn serve_with_custody(db: &TestDb) -> Served {
         display,
         admin_member,
         ops_member,
-    }
-}
-
-/// Makes every signed-in session's last password check an hour old, as if the person had
-/// signed in long ago: the next reveal asks for the password again.
-pub async fn age_step_up(db: &TestDb) {
-    let aged = |found: Vec<(String, String)>| {
-        found
-            .into_iter()
-            .filter_map(|(id, data)| {
-                let mut data: serde_json::Value = serde_json::from_str(&data).unwrap();
-                let at = data.pointer_mut("/signed_in/authenticated_at")?;
-                *at = serde_json::json!(at.as_i64().unwrap() - 3600);
-                Some((id, data.to_string()))
-            })
-            .collect::<Vec<_>>()
-    };
-    let update = "UPDATE sessions SET data = $1 WHERE id = $2";
-    match db.backend() {
-        Backend::Sqlite => {
-            let mut conn = sqlx::SqliteConnection::connect(db.url()).await.unwrap();
-            for (id, data) in aged(
-                sqlx::query_as("SELECT id, data FROM sessions")
-                    .fetch_all(&mut conn)
-                    .await
-                    .unwrap(),
-            ) {
-                sqlx::query(update)
-                    .bind(data)
-                    .bind(id)
-                    .execute(&mut conn)
-                    .await
-                    .unwrap();
-            }
-        }
-        Backend::Postgres => {
-            let mut conn = sqlx::PgConnection::connect(db.url()).await.unwrap();
-            for (id, data) in aged(
-                sqlx::query_as("SELECT id, data FROM sessions")
-                    .fetch_all(&mut conn)
-                    .await
-                    .unwrap(),
-            ) {
-                sqlx::query(update)
-                    .bind(data)
-                    .bind(id)
-                    .execute(&mut conn)
-                    .await
-                    .unwrap();
-            }
-        }
     }
 }

@@ -179,7 +179,7 @@ on_both_databases! {
         std::fs::write(driver::screenshot_path(&format!("record-{:?}", db.backend()).to_lowercase()), png).unwrap();
 
         // Reveal: the sign-in was long ago, so the password is asked for again first.
-        custody::age_step_up(&db).await;
+        pinward_tests::sessions::age_step_up(&db).await;
         browser.find(Locator::LinkText("Reveal PIN…")).await.unwrap().click().await.unwrap();
         let reveal = format!("{record}/reveal");
         arrived(&browser, &base, &reveal).await;

@@ -12,8 +12,7 @@ use governance::numbers::{BackupChannel, ChannelKind, MetadataUpdate};
 use governance::users::{NewUser, Password};
 use graph::sandbox::{Sandbox, SandboxHandle, SandboxSeed};
 use graph::{GraphClient, PhoneNumberId, PinSecret};
-use pinward_tests::{Backend, TestDb};
-use sqlx::Connection;
+use pinward_tests::TestDb;
 use std::sync::Arc;
 
 use super::{PASSWORD, Visit, get_as, org_with_member, send, store, text};
@@ -230,36 +229,4 @@ impl CustodyWorld {
         let csrf = body[start..].split('"').next().unwrap().to_owned();
         Visit { cookie, csrf }
     }
-}
-
-/// Makes every signed-in session's last password check an hour old, so a step-up is due.
-pub async fn age_step_up(db: &TestDb) {
-    let rows: Vec<(String, String)> = match db.backend() {
-        Backend::Sqlite => {
-            let mut conn = sqlx::SqliteConnection::connect(db.url()).await.unwrap();
-            sqlx::query_as("SELECT id, data FROM sessions")
-                .fetch_all(&mut conn)
-                .await
-                .unwrap()
-        }
-        Backend::Postgres => {
-            let mut conn = sqlx::PgConnection::connect(db.url()).await.unwrap();
-            sqlx::query_as("SELECT id, data FROM sessions")
-                .fetch_all(&mut conn)
-                .await
-                .unwrap()
-        }
-    };
-    let mut updates = Vec::new();
-    for (id, data) in rows {
-        let mut data: serde_json::Value = serde_json::from_str(&data).unwrap();
-        if let Some(at) = data.pointer_mut("/signed_in/authenticated_at") {
-            *at = serde_json::json!(at.as_i64().unwrap() - 3600);
-            updates.push(format!(
-                "UPDATE sessions SET data = '{}' WHERE id = '{id}'",
-                data.to_string().replace('\'', "''")
-            ));
-        }
-    }
-    super::sql(db, &updates).await;
 }
