@@ -1,5 +1,7 @@
 //! An event's `details`: facts as a float-free JSON object, kept with its canonical text.
 
+use std::sync::OnceLock;
+
 use serde_json::{Map, Value};
 
 use crate::Error;
@@ -12,10 +14,28 @@ pub const MAX_DETAILS_BYTES: usize = 64 * 1024;
 
 /// The event's `details`: a JSON object of integers (within ±(2^53−1)), strings, booleans,
 /// null, arrays and objects. Never a PIN, token or key: callers put ids and facts here.
-#[derive(Clone, PartialEq, Eq, Debug)]
+///
+/// The canonical text is what counts (equality, storage, export); the members are parsed
+/// from it only when asked for, so an export, which reads stored text whose hash proves it
+/// canonical, never builds them.
+#[derive(Clone)]
 pub struct Details {
-    map: Map<String, Value>,
     canonical: String,
+    map: OnceLock<Map<String, Value>>,
+}
+
+impl PartialEq for Details {
+    fn eq(&self, other: &Self) -> bool {
+        self.canonical == other.canonical
+    }
+}
+
+impl Eq for Details {}
+
+impl std::fmt::Debug for Details {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Details").field(&self.canonical).finish()
+    }
 }
 
 impl Details {
@@ -23,8 +43,17 @@ impl Details {
     #[must_use]
     pub fn empty() -> Self {
         Self {
-            map: Map::new(),
             canonical: "{}".to_owned(),
+            map: OnceLock::from(Map::new()),
+        }
+    }
+
+    /// Details whose text a matching event hash has shown to be the canonical text that
+    /// [`Details::from_map`] once produced (see `Event::from_stored`).
+    pub(crate) fn proven_canonical(canonical: String) -> Self {
+        Self {
+            canonical,
+            map: OnceLock::new(),
         }
     }
 
@@ -54,7 +83,10 @@ impl Details {
             });
         }
         match value {
-            Value::Object(map) => Ok(Self { map, canonical }),
+            Value::Object(map) => Ok(Self {
+                canonical,
+                map: OnceLock::from(map),
+            }),
             _ => Err(Error::DetailsNotObject),
         }
     }
@@ -70,7 +102,13 @@ impl Details {
     /// The members.
     #[must_use]
     pub fn as_map(&self) -> &Map<String, Value> {
-        &self.map
+        self.map.get_or_init(|| {
+            // Only proven-canonical text gets here, and it parses to an object.
+            match serde_json::from_str(&self.canonical) {
+                Ok(Value::Object(map)) => map,
+                _ => Map::new(),
+            }
+        })
     }
 
     /// The canonical (JCS) JSON text, as stored and exported.

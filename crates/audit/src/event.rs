@@ -184,13 +184,39 @@ impl Event {
             return Err(Error::BadGenesis { seq });
         }
         let stored_hash = Hash::from_hex(&hash)?;
-        let draft = EventDraft {
-            actor: Actor::parse(&actor)?,
-            action: Action::parse(&action)?,
+        let (actor, action, at) = (
+            Actor::parse(&actor)?,
+            Action::parse(&action)?,
+            Timestamp::new(at)?,
+        );
+        // Details are stored as the canonical text they were hashed as. Hashing that text
+        // as it is and getting the stored hash proves it is that text (SHA-256 resists
+        // second pre-images, and the members around it are escaped), so the common case
+        // needs no JSON parse; any other text is parsed and re-canonicalized below.
+        let mut event = Event {
+            seq,
+            org,
+            at,
+            actor,
+            action,
             subject,
-            details: Details::from_json(&details)?,
+            details: Details::proven_canonical(details),
+            prev,
+            hash: Hash::ZERO,
         };
-        let event = assemble(seq, org, Timestamp::new(at)?, draft, prev)?;
+        let mut preimage = Vec::with_capacity(256);
+        event.write_json(&mut preimage, false)?;
+        event.hash = Hash::of_parts(&[&preimage]);
+        if event.hash == stored_hash {
+            return Ok(event);
+        }
+        let draft = EventDraft {
+            actor: event.actor,
+            action: event.action,
+            subject: event.subject,
+            details: Details::from_json(event.details.canonical())?,
+        };
+        let event = assemble(seq, event.org, event.at, draft, prev)?;
         if event.hash != stored_hash {
             return Err(Error::HashMismatch { seq });
         }

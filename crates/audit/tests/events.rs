@@ -109,6 +109,30 @@ fn a_stored_event_whose_details_were_reformatted_still_reads_back() {
 }
 
 #[test]
+fn a_stored_event_shows_its_details_members() {
+    let event = common::chain(3).pop().unwrap();
+    let read = Event::from_stored(event.to_stored()).unwrap();
+    assert_eq!(read.details().as_map(), event.details().as_map());
+    assert!(!read.details().as_map().is_empty());
+}
+
+#[test]
+fn a_stored_event_whose_details_were_edited_is_refused() {
+    let event = common::chain(2).pop().unwrap();
+    let mut stored = event.to_stored();
+    let mut value: serde_json::Value = serde_json::from_str(&stored.details).unwrap();
+    value["edited"] = serde_json::Value::Bool(true);
+    stored.details = serde_json::to_string(&value).unwrap();
+    assert!(matches!(
+        Event::from_stored(stored),
+        Err(Error::HashMismatch { seq: 2 })
+    ));
+    let mut stored = event.to_stored();
+    stored.details = "{\"not\": json".to_owned();
+    assert!(matches!(Event::from_stored(stored), Err(Error::Json(_))));
+}
+
+#[test]
 fn a_stored_event_edited_in_the_database_is_refused() {
     let event = common::chain(2).pop().unwrap();
     let mut stored = event.to_stored();
