@@ -3,7 +3,7 @@
 //!
 //! Seeds one org with `PINWARD_BENCH_NUMBERS` numbers (default 10,000; the mix is
 //! `pinward_tests::fleet`); then times `governance::numbers::list` (first page, a deep
-//! page, each filter, a business admin's view), `numbers::record`, `reviews::due_by_month`,
+//! page, each filter, a business admin's view), `numbers::record`,
 //! `overview::summary` and `overview::by_state_and_health` over `PINWARD_BENCH_RUNS` runs
 //! each (default 50) and prints p50
 //! and p99, and finally the throughput of `health::check` alone.
@@ -183,13 +183,6 @@ async fn bench(backend: Backend, numbers: usize, runs: usize) {
     })
     .await;
     report(backend, "record of one number", &times);
-    let (times, ()) = time(runs, || async {
-        governance::reviews::due_by_month(&store, &admin())
-            .await
-            .unwrap();
-    })
-    .await;
-    report(backend, "reviews due per month", &times);
     let (times, ()) = time(runs, || async {
         governance::overview::summary(&store, &admin(), now)
             .await

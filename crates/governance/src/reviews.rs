@@ -6,10 +6,10 @@ use chrono::{DateTime, Utc};
 use graph::PhoneNumberId;
 use serde_json::json;
 
-use crate::access::{Caller, Permission, Role};
+use crate::access::{Caller, Permission};
 use crate::numbers::{self, health_of};
-use crate::store::{Store, dialect};
-use crate::{Error, exec, ledger, on_tx, policies};
+use crate::store::Store;
+use crate::{Error, exec, ledger, policies};
 
 /// Longest review note.
 pub const MAX_NOTE: usize = 1000;
@@ -23,15 +23,6 @@ pub struct Completed {
     pub next_review_due: DateTime<Utc>,
     /// What was wrong with the number at the review (health codes).
     pub problems: Vec<String>,
-}
-
-/// How many numbers are due for review in one month.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct MonthDue {
-    /// `YYYY-MM` (UTC).
-    pub month: String,
-    /// Numbers whose next review falls in it.
-    pub numbers: u64,
 }
 
 /// Completes a review of `phone`: `last_reviewed_at` = now, `next_review_due` = now + the
@@ -84,31 +75,4 @@ pub async fn complete(
         next_review_due: next,
         problems,
     })
-}
-
-/// How many of the caller's visible numbers (not vanished) fall due for review in each
-/// month, oldest month first; months before the current one hold the overdue reviews.
-///
-/// # Errors
-/// [`Error::Forbidden`] without `numbers:read`; database errors.
-pub async fn due_by_month(store: &Store, caller: &Caller) -> Result<Vec<MonthDue>, Error> {
-    caller.require(Permission::ReadNumbers)?;
-    let mut tx = store.read_for(&caller.org_id).await?;
-    let sql = dialect::reviews_due_by_month(tx.backend());
-    let all_clients = caller.role != Role::BusinessAdmin;
-    let clients = serde_json::Value::from(caller.clients.clone()).to_string();
-    let rows: Vec<(String, i64)> = on_tx!(tx, conn => sqlx::query_as(sql)
-        .bind(&caller.org_id)
-        .bind(all_clients)
-        .bind(&clients)
-        .fetch_all(conn)
-        .await)?;
-    tx.rollback().await?;
-    Ok(rows
-        .into_iter()
-        .map(|(month, n)| MonthDue {
-            month,
-            numbers: u64::try_from(n).unwrap_or(0),
-        })
-        .collect())
 }

@@ -14,7 +14,7 @@ use governance::handovers::{self, Checklist, Seat};
 use governance::health::Problem;
 use governance::numbers::{self, BackupChannel, ChannelKind, MetadataUpdate};
 use governance::policies::{self, Policy};
-use governance::reviews::{self, MonthDue};
+use governance::reviews;
 use pinward_tests::on_both_databases;
 
 const NOTE: &str = "Moving to the Lisbon office; the recovery inbox is the shared ops one.";
@@ -242,15 +242,15 @@ on_both_databases! {
         assert_eq!(done.next_review_due, now() + Duration::days(120));
     }
 
-    async fn reviews_due_per_month_count_only_the_callers_numbers(db) {
+    async fn a_completed_review_falls_due_in_its_month_for_the_callers_who_see_the_number(db) {
         let store = seeded(&db).await;
         reviews::complete(&store, &caller("m-ann"), &phone("1001"), "", now()).await.unwrap();
         policies::set(&store, &caller("m-ann"), Policy { review_cadence_days: 120, ..Policy::default() }, now()).await.unwrap();
         reviews::complete(&store, &caller("m-ann"), &phone("1003"), "", now()).await.unwrap();
-        let month = |m: &str| MonthDue { month: m.to_owned(), numbers: 1 };
-        assert_eq!(reviews::due_by_month(&store, &caller("m-eve")).await.unwrap(), vec![month("2027-02"), month("2027-03")]);
-        assert_eq!(reviews::due_by_month(&store, &caller("m-dan")).await.unwrap(), vec![month("2027-02")]);
-        assert!(reviews::due_by_month(&store, &caller("m-zed")).await.unwrap().is_empty());
+        let month = |m: &str| (m.to_owned(), 1);
+        assert_eq!(months_due(&store, "m-eve").await, vec![month("2027-02"), month("2027-03")]);
+        assert_eq!(months_due(&store, "m-dan").await, vec![month("2027-02")]);
+        assert!(months_due(&store, "m-zed").await.is_empty());
     }
 
     async fn a_review_by_a_reader_of_another_client_or_with_a_bad_note_is_refused(db) {
@@ -287,4 +287,17 @@ on_both_databases! {
         assert_eq!(w.statuses(&number).await, ["previous", "current"]);
         assert_eq!(owner_and_manager(&w.store, number.as_str()).await.0, "m-ann");
     }
+}
+
+/// The overview's months with reviews falling due for `member`, and how many in each.
+async fn months_due(store: &Store, member: &str) -> Vec<(String, u64)> {
+    let overview = governance::overview::summary(store, &caller(member), now())
+        .await
+        .unwrap();
+    overview
+        .reviews_due
+        .into_iter()
+        .filter(|c| c.numbers > 0)
+        .map(|c| (c.key, c.numbers))
+        .collect()
 }

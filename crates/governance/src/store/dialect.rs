@@ -92,27 +92,6 @@ pub(crate) fn select_job_for_update(backend: Backend) -> &'static str {
     }
 }
 
-/// Counts an org's numbers by the month (`YYYY-MM`, UTC) their next review is due; `$1` is
-/// the org. SQLite stores RFC 3339 text, whose first seven characters are the month.
-pub(crate) fn reviews_due_by_month(backend: Backend) -> &'static str {
-    match backend {
-        Backend::Sqlite => concat!(
-            "SELECT substr(n.next_review_due, 1, 7) AS month, COUNT(*) FROM phone_numbers n ",
-            "JOIN wabas w ON w.org_id = n.org_id AND w.id = n.waba_id ",
-            "WHERE n.org_id = $1 AND n.vanished_at IS NULL AND n.next_review_due IS NOT NULL ",
-            "AND ($2 OR w.client_id IN (SELECT value FROM json_each($3))) ",
-            "GROUP BY month ORDER BY month"
-        ),
-        Backend::Postgres => concat!(
-            "SELECT to_char(n.next_review_due AT TIME ZONE 'UTC', 'YYYY-MM') AS month, COUNT(*) ",
-            "FROM phone_numbers n JOIN wabas w ON w.org_id = n.org_id AND w.id = n.waba_id ",
-            "WHERE n.org_id = $1 AND n.vanished_at IS NULL AND n.next_review_due IS NOT NULL ",
-            "AND ($2 OR w.client_id IN (SELECT json_array_elements_text($3::json))) ",
-            "GROUP BY month ORDER BY month"
-        ),
-    }
-}
-
 /// Appended to a subquery whose computed columns the outer query reads more than once:
 /// it keeps both planners from inlining the subquery, which would compute each column
 /// again at every use (an `OFFSET 0` is a fence to both; SQLite wants a LIMIT before it).
