@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use audit::Actor;
-use chrono::{TimeDelta, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use governance::access::{Caller, Role};
 use governance::custody::{Custodian, Escrow, MetaAccess, Settings, reveal_as};
 use governance::jobs::REVEAL_GRACE;
@@ -216,9 +216,24 @@ impl World {
 
 /// Makes the job look queued `age` ago, as if the reveal had happened then.
 async fn queued_ago(db: &TestDb, job: &str, age: TimeDelta) {
-    let at = Utc::now() - age;
     let sql = "UPDATE rotation_jobs SET created_at = $1, updated_at = $1 WHERE id = $2";
-    let changed = match db.backend() {
+    let changed = update(db, sql, Utc::now() - age, job).await;
+    assert_eq!(changed, 1, "job {job} backdated");
+}
+
+/// Makes the job's item look claimed by a worker that died before it finished: running,
+/// with a lease that ran out an hour ago.
+async fn worker_died(db: &TestDb, job: &str) {
+    let sql = "UPDATE rotation_items SET status = 'running', lease_owner = 'worker-gone', \
+               lease_until = $1 WHERE job_id = $2";
+    let changed = update(db, sql, Utc::now() - TimeDelta::hours(1), job).await;
+    assert_eq!(changed, 1, "job {job}'s item leased");
+}
+
+/// Runs `sql` with `$1` = `at` and `$2` = `job` as the database's owner; returns the rows
+/// it changed.
+async fn update(db: &TestDb, sql: &'static str, at: DateTime<Utc>, job: &str) -> u64 {
+    match db.backend() {
         Backend::Sqlite => {
             let mut conn = sqlx::SqliteConnection::connect(db.url()).await.unwrap();
             sqlx::query(sql)
@@ -239,8 +254,7 @@ async fn queued_ago(db: &TestDb, job: &str, age: TimeDelta) {
                 .unwrap()
                 .rows_affected()
         }
-    };
-    assert_eq!(changed, 1, "job {job} backdated");
+    }
 }
 
 /// Polls until the job is finished. The deadline only bounds a hung service; serve's
@@ -317,5 +331,24 @@ on_both_databases! {
         assert_eq!(w.events(fresh).await, ledgered, "nothing ledgered about the number since");
         let queued = governance::jobs::queued_for(&w.store, &w.admin, fresh).await.unwrap();
         assert_eq!(queued.as_deref(), Some(fresh_job.as_str()), "the record still offers to run it");
+    }
+
+    async fn serve_finishes_a_revealed_pins_rotation_whose_worker_died_mid_way(db) {
+        let w = world(&db).await;
+        let number = &w.numbers[0];
+        let (revealed, job) = w.reveal(number).await;
+        queued_ago(&db, &job, REVEAL_GRACE + TimeDelta::hours(1)).await;
+        // Say a person pressed Rotate PIN (or an earlier serve ran the job) and the process
+        // was killed right after claiming the number.
+        worker_died(&db, &job).await;
+
+        let mut serve = w.serve(&db);
+        serve.wait_for_line(ROUND_ENDED);
+
+        let status = w.job_status(&job).await;
+        assert_eq!((status.status.as_str(), status.done), ("done", 1), "{status:?}");
+        assert!(!w.meta_holds(number, &revealed), "the revealed PIN is retired at Meta");
+        let (escrowed, _) = w.reveal(number).await;
+        assert!(w.meta_holds(number, &escrowed), "Meta holds the PIN now in escrow");
     }
 }

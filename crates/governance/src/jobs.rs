@@ -229,10 +229,11 @@ pub async fn queued_for(
 /// while, but not for good.
 pub const REVEAL_GRACE: chrono::TimeDelta = chrono::TimeDelta::hours(24);
 
-/// The one-number rotation jobs of `org` whose number still waits in the queue (nobody has
-/// started it) and which were queued at or before `queued_by`, oldest first — the
-/// rotations reveals queued that nobody ran (`pinward serve` runs those
-/// [`REVEAL_GRACE`] old). A job with a worker on it has its item leased, not queued.
+/// The one-number rotation jobs of `org` that no worker is running — their number still
+/// waits in the queue, or the worker that claimed it died and its lease ran out — and which
+/// were queued at or before `queued_by`, oldest first: the rotations reveals queued that
+/// nobody ran to the end (`pinward serve` runs those [`REVEAL_GRACE`] old). A job with a
+/// live worker on it has its item leased.
 ///
 /// # Errors
 /// Database errors.
@@ -241,13 +242,16 @@ pub async fn waiting_since(
     org: &str,
     queued_by: DateTime<Utc>,
 ) -> Result<Vec<String>, Error> {
+    // The same items `claim` would hand out: an interrupted run (serve restarted mid-way)
+    // is not a run, and nothing else would ever finish it.
     let sql = "SELECT j.id FROM rotation_jobs j \
                WHERE j.org_id = $1 AND j.status = 'running' AND j.created_at <= $2 \
                AND (SELECT COUNT(*) FROM rotation_items k WHERE k.job_id = j.id) = 1 \
-               AND EXISTS (SELECT 1 FROM rotation_items i WHERE i.job_id = j.id AND i.status = 'queued') \
+               AND EXISTS (SELECT 1 FROM rotation_items i WHERE i.job_id = j.id \
+                           AND (i.status = 'queued' OR (i.status = 'running' AND i.lease_until < $3))) \
                ORDER BY j.created_at, j.id";
     let jobs: Vec<String> = crate::on_read!(store, org, conn => sqlx::query_scalar(sql)
-        .bind(org).bind(queued_by).fetch_all(conn).await)?;
+        .bind(org).bind(queued_by).bind(Utc::now()).fetch_all(conn).await)?;
     Ok(jobs)
 }
 

@@ -111,6 +111,31 @@ on_both_databases! {
         assert!(governance::jobs::waiting_since(&w.store, ORG, chrono::Utc::now()).await.unwrap().is_empty());
     }
 
+    async fn a_rotation_whose_worker_died_waits_again_once_the_workers_lease_ran_out(db) {
+        let (w, number) = escrowed_and_staffed(&db).await;
+        let revealed = reveal_as(&w.store, w.escrow.identity(), &caller("m-bob"), &number, "re-registering").await.unwrap();
+        let job = revealed.rotation_job.expect("the default policy rotates after a reveal");
+        let leased_until = |until: &str| {
+            format!(
+                "UPDATE rotation_items SET status = 'running', lease_owner = 'worker-gone', \
+                 lease_until = '{until}' WHERE job_id = '{job}'"
+            )
+        };
+        common::sql(&db, &[&leased_until("2999-01-01T00:00:00Z")]).await;
+        let now = chrono::Utc::now();
+        assert!(governance::jobs::waiting_since(&w.store, ORG, now).await.unwrap().is_empty(), "a worker holds it");
+
+        common::sql(&db, &[&leased_until("2020-01-01T00:00:00Z")]).await;
+        assert_eq!(
+            governance::jobs::waiting_since(&w.store, ORG, now).await.unwrap(),
+            vec![job.clone()],
+            "nobody works on it any more"
+        );
+        let status = governance::jobs::run(&w.custodian(quick()), ORG, &Actor::system(), &job, &[], &|_| {}).await.unwrap();
+        assert_eq!((status.status.as_str(), status.done), ("done", 1));
+        assert!(!meta_holds(&w, &number, revealed.pin.expose()), "the revealed PIN is retired");
+    }
+
     async fn without_the_rotate_after_reveal_policy_a_reveal_queues_nothing(db) {
         let (w, number) = escrowed_and_staffed(&db).await;
         let policy = Policy { rotate_after_reveal: false, ..Policy::default() };
