@@ -171,7 +171,9 @@ async fn insert_job(
 /// Queues the rotation of one number (its row id) inside the caller's transaction, because
 /// of `cause` (an action name such as `pin.revealed`, written to the job's ledger event),
 /// and returns the job's id. A job of the org still `running` or `paused` with the number
-/// queued is reused instead: one rotation retires the PIN however often it was revealed.
+/// waiting (queued, or claimed by a worker whose lease ran out) is reused instead: one
+/// rotation retires the PIN however often it was revealed. Reusing it touches it, so the
+/// latest reveal gets the whole [`REVEAL_GRACE`] before `pinward serve` runs it.
 pub(crate) async fn queue_one(
     tx: &mut Tx,
     org: &str,
@@ -179,12 +181,20 @@ pub(crate) async fn queue_one(
     number_id: &str,
     cause: &str,
 ) -> Result<String, Error> {
+    let now = Utc::now();
     let sql = "SELECT j.id FROM rotation_items i JOIN rotation_jobs j ON j.id = i.job_id \
-               WHERE i.org_id = $1 AND i.phone_number_id = $2 AND i.status = 'queued' \
+               WHERE i.org_id = $1 AND i.phone_number_id = $2 \
+               AND (i.status = 'queued' OR (i.status = 'running' AND i.lease_until < $3)) \
                AND j.status IN ('running', 'paused') ORDER BY j.created_at LIMIT 1";
     let open: Option<String> = on_tx!(tx, conn => sqlx::query_scalar(sql)
-        .bind(org).bind(number_id).fetch_optional(conn).await)?;
+        .bind(org).bind(number_id).bind(now).fetch_optional(conn).await)?;
     if let Some(job) = open {
+        exec!(
+            tx,
+            "UPDATE rotation_jobs SET updated_at = $2 WHERE id = $1",
+            &job,
+            now
+        )?;
         return Ok(job);
     }
     let numbers = [number_id.to_owned()];
@@ -231,9 +241,9 @@ pub const REVEAL_GRACE: chrono::TimeDelta = chrono::TimeDelta::hours(24);
 
 /// The one-number rotation jobs of `org` that no worker is running — their number still
 /// waits in the queue, or the worker that claimed it died and its lease ran out — and which
-/// were queued at or before `queued_by`, oldest first: the rotations reveals queued that
-/// nobody ran to the end (`pinward serve` runs those [`REVEAL_GRACE`] old). A job with a
-/// live worker on it has its item leased.
+/// were last queued (by a reveal, or touched otherwise) at or before `queued_by`, oldest
+/// first: the rotations reveals queued that nobody ran to the end (`pinward serve` runs
+/// those [`REVEAL_GRACE`] old). A job with a live worker on it has its item leased.
 ///
 /// # Errors
 /// Database errors.
@@ -245,7 +255,7 @@ pub async fn waiting_since(
     // The same items `claim` would hand out: an interrupted run (serve restarted mid-way)
     // is not a run, and nothing else would ever finish it.
     let sql = "SELECT j.id FROM rotation_jobs j \
-               WHERE j.org_id = $1 AND j.status = 'running' AND j.created_at <= $2 \
+               WHERE j.org_id = $1 AND j.status = 'running' AND j.updated_at <= $2 \
                AND (SELECT COUNT(*) FROM rotation_items k WHERE k.job_id = j.id) = 1 \
                AND EXISTS (SELECT 1 FROM rotation_items i WHERE i.job_id = j.id \
                            AND (i.status = 'queued' OR (i.status = 'running' AND i.lease_until < $3))) \
