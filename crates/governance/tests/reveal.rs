@@ -130,7 +130,7 @@ on_both_databases! {
         assert_eq!(governance::jobs::waiting_since(&w.store, ORG, chrono::Utc::now()).await.unwrap(), vec![job]);
     }
 
-    async fn a_reveal_reuses_the_rotation_a_dead_worker_left_behind(db) {
+    async fn the_record_and_a_reveal_reuse_the_rotation_a_dead_worker_left_behind(db) {
         let (w, number) = escrowed_and_staffed(&db).await;
         let first = reveal_as(&w.store, w.escrow.identity(), &caller("m-bob"), &number, "re-registering").await.unwrap();
         let job = first.rotation_job.expect("the default policy rotates after a reveal");
@@ -138,6 +138,8 @@ on_both_databases! {
             "UPDATE rotation_items SET status = 'running', lease_owner = 'worker-gone', \
              lease_until = '2020-01-01T00:00:00Z' WHERE job_id = '{job}'"
         )]).await;
+        let offered = governance::jobs::queued_for(&w.store, &caller("m-cat"), &number).await.unwrap();
+        assert_eq!(offered.as_deref(), Some(job.as_str()), "the record offers to run it, not a second rotation");
         let second = reveal_as(&w.store, w.escrow.identity(), &caller("m-ann"), &number, "re-registering again").await.unwrap();
         assert_eq!(second.rotation_job.as_deref(), Some(job.as_str()), "one rotation retires both reveals");
     }
