@@ -168,10 +168,21 @@ async fn insert_job(
     Ok(id)
 }
 
+/// SQL: rotation item `i` is one no live worker holds — queued, or claimed by a worker
+/// whose lease ran out before `$3` (the items [`claim`] hands out). A macro so each query
+/// stays one `&'static str`.
+macro_rules! unheld_item {
+    () => {
+        "(i.status = 'queued' OR (i.status = 'running' AND i.lease_until < $3))"
+    };
+}
+
 /// Queues the rotation of one number (its row id) inside the caller's transaction, because
 /// of `cause` (an action name such as `pin.revealed`, written to the job's ledger event),
 /// and returns the job's id. A job of the org still `running` or `paused` with the number
-/// queued is reused instead: one rotation retires the PIN however often it was revealed.
+/// waiting (queued, or claimed by a worker whose lease ran out) is reused instead: one
+/// rotation retires the PIN however often it was revealed. Reusing it touches it, so the
+/// latest reveal gets the whole [`REVEAL_GRACE`] before `pinward serve` runs it.
 pub(crate) async fn queue_one(
     tx: &mut Tx,
     org: &str,
@@ -179,12 +190,22 @@ pub(crate) async fn queue_one(
     number_id: &str,
     cause: &str,
 ) -> Result<String, Error> {
-    let sql = "SELECT j.id FROM rotation_items i JOIN rotation_jobs j ON j.id = i.job_id \
-               WHERE i.org_id = $1 AND i.phone_number_id = $2 AND i.status = 'queued' \
-               AND j.status IN ('running', 'paused') ORDER BY j.created_at LIMIT 1";
+    let now = Utc::now();
+    let sql = concat!(
+        "SELECT j.id FROM rotation_items i JOIN rotation_jobs j ON j.id = i.job_id \
+         WHERE i.org_id = $1 AND i.phone_number_id = $2 AND ",
+        unheld_item!(),
+        " AND j.status IN ('running', 'paused') ORDER BY j.created_at LIMIT 1"
+    );
     let open: Option<String> = on_tx!(tx, conn => sqlx::query_scalar(sql)
-        .bind(org).bind(number_id).fetch_optional(conn).await)?;
+        .bind(org).bind(number_id).bind(now).fetch_optional(conn).await)?;
     if let Some(job) = open {
+        exec!(
+            tx,
+            "UPDATE rotation_jobs SET updated_at = $2 WHERE id = $1",
+            &job,
+            now
+        )?;
         return Ok(job);
     }
     let numbers = [number_id.to_owned()];
@@ -200,8 +221,8 @@ pub(crate) async fn queue_one(
 }
 
 /// The one-number rotation job still waiting for a worker on `phone` — the rotation a
-/// reveal queued under the rotate-after-reveal policy — if there is one. Running it (with
-/// [`run`]) rotates exactly that number.
+/// reveal queued under the rotate-after-reveal policy, queued or left by a worker whose
+/// lease ran out — if there is one. Running it (with [`run`]) rotates exactly that number.
 ///
 /// # Errors
 /// [`Error::NotFound`] for a number the caller cannot see; database errors.
@@ -213,13 +234,16 @@ pub async fn queued_for(
     caller.require(crate::access::Permission::ReadNumbers)?;
     let mut tx = store.read_for(&caller.org_id).await?;
     let row = crate::numbers::visible(&mut tx, caller, phone, false).await?;
-    let sql = "SELECT j.id FROM rotation_items i JOIN rotation_jobs j ON j.id = i.job_id \
-               WHERE i.org_id = $1 AND i.phone_number_id = $2 AND i.status = 'queued' \
-               AND j.status = 'running' \
-               AND (SELECT COUNT(*) FROM rotation_items k WHERE k.job_id = j.id) = 1 \
-               ORDER BY j.created_at LIMIT 1";
+    let sql = concat!(
+        "SELECT j.id FROM rotation_items i JOIN rotation_jobs j ON j.id = i.job_id \
+         WHERE i.org_id = $1 AND i.phone_number_id = $2 AND ",
+        unheld_item!(),
+        " AND j.status = 'running' \
+         AND (SELECT COUNT(*) FROM rotation_items k WHERE k.job_id = j.id) = 1 \
+         ORDER BY j.created_at LIMIT 1"
+    );
     let job: Option<String> = on_tx!(tx, conn => sqlx::query_scalar(sql)
-        .bind(&caller.org_id).bind(&row.id).fetch_optional(conn).await)?;
+        .bind(&caller.org_id).bind(&row.id).bind(Utc::now()).fetch_optional(conn).await)?;
     tx.rollback().await?;
     Ok(job)
 }
@@ -229,10 +253,11 @@ pub async fn queued_for(
 /// while, but not for good.
 pub const REVEAL_GRACE: chrono::TimeDelta = chrono::TimeDelta::hours(24);
 
-/// The one-number rotation jobs of `org` whose number still waits in the queue (nobody has
-/// started it) and which were queued at or before `queued_by`, oldest first — the
-/// rotations reveals queued that nobody ran (`pinward serve` runs those
-/// [`REVEAL_GRACE`] old). A job with a worker on it has its item leased, not queued.
+/// The one-number rotation jobs of `org` that no worker is running — their number still
+/// waits in the queue, or the worker that claimed it died and its lease ran out — and which
+/// were last queued (by a reveal, or touched otherwise) at or before `queued_by`, oldest
+/// first: the rotations reveals queued that nobody ran to the end (`pinward serve` runs
+/// those [`REVEAL_GRACE`] old). A job with a live worker on it has its item leased.
 ///
 /// # Errors
 /// Database errors.
@@ -241,13 +266,18 @@ pub async fn waiting_since(
     org: &str,
     queued_by: DateTime<Utc>,
 ) -> Result<Vec<String>, Error> {
-    let sql = "SELECT j.id FROM rotation_jobs j \
-               WHERE j.org_id = $1 AND j.status = 'running' AND j.created_at <= $2 \
-               AND (SELECT COUNT(*) FROM rotation_items k WHERE k.job_id = j.id) = 1 \
-               AND EXISTS (SELECT 1 FROM rotation_items i WHERE i.job_id = j.id AND i.status = 'queued') \
-               ORDER BY j.created_at, j.id";
+    // The same items `claim` would hand out: an interrupted run (serve restarted mid-way)
+    // is not a run, and nothing else would ever finish it.
+    let sql = concat!(
+        "SELECT j.id FROM rotation_jobs j \
+         WHERE j.org_id = $1 AND j.status = 'running' AND j.updated_at <= $2 \
+         AND (SELECT COUNT(*) FROM rotation_items k WHERE k.job_id = j.id) = 1 \
+         AND EXISTS (SELECT 1 FROM rotation_items i WHERE i.job_id = j.id AND ",
+        unheld_item!(),
+        ") ORDER BY j.created_at, j.id"
+    );
     let jobs: Vec<String> = crate::on_read!(store, org, conn => sqlx::query_scalar(sql)
-        .bind(org).bind(queued_by).fetch_all(conn).await)?;
+        .bind(org).bind(queued_by).bind(Utc::now()).fetch_all(conn).await)?;
     Ok(jobs)
 }
 

@@ -111,6 +111,64 @@ on_both_databases! {
         assert!(governance::jobs::waiting_since(&w.store, ORG, chrono::Utc::now()).await.unwrap().is_empty());
     }
 
+    async fn a_second_reveal_gives_the_pin_it_revealed_the_whole_grace_before_the_rotation(db) {
+        let (w, number) = escrowed_and_staffed(&db).await;
+        let first = reveal_as(&w.store, w.escrow.identity(), &caller("m-bob"), &number, "re-registering").await.unwrap();
+        let job = first.rotation_job.expect("the default policy rotates after a reveal");
+        common::sql(&db, &[&format!(
+            "UPDATE rotation_jobs SET created_at = '2020-01-01T00:00:00Z', updated_at = '2020-01-01T00:00:00Z' WHERE id = '{job}'"
+        )]).await;
+        let grace_ago = || chrono::Utc::now() - governance::jobs::REVEAL_GRACE;
+        assert_eq!(governance::jobs::waiting_since(&w.store, ORG, grace_ago()).await.unwrap(), vec![job.clone()], "due");
+
+        let second = reveal_as(&w.store, w.escrow.identity(), &caller("m-ann"), &number, "re-registering again").await.unwrap();
+        assert_eq!(second.rotation_job.as_deref(), Some(job.as_str()), "the queued rotation is reused");
+        assert!(
+            governance::jobs::waiting_since(&w.store, ORG, grace_ago()).await.unwrap().is_empty(),
+            "the PIN just revealed stays valid for a whole grace"
+        );
+        assert_eq!(governance::jobs::waiting_since(&w.store, ORG, chrono::Utc::now()).await.unwrap(), vec![job]);
+    }
+
+    async fn the_record_and_a_reveal_reuse_the_rotation_a_dead_worker_left_behind(db) {
+        let (w, number) = escrowed_and_staffed(&db).await;
+        let first = reveal_as(&w.store, w.escrow.identity(), &caller("m-bob"), &number, "re-registering").await.unwrap();
+        let job = first.rotation_job.expect("the default policy rotates after a reveal");
+        common::sql(&db, &[&format!(
+            "UPDATE rotation_items SET status = 'running', lease_owner = 'worker-gone', \
+             lease_until = '2020-01-01T00:00:00Z' WHERE job_id = '{job}'"
+        )]).await;
+        let offered = governance::jobs::queued_for(&w.store, &caller("m-cat"), &number).await.unwrap();
+        assert_eq!(offered.as_deref(), Some(job.as_str()), "the record offers to run it, not a second rotation");
+        let second = reveal_as(&w.store, w.escrow.identity(), &caller("m-ann"), &number, "re-registering again").await.unwrap();
+        assert_eq!(second.rotation_job.as_deref(), Some(job.as_str()), "one rotation retires both reveals");
+    }
+
+    async fn a_rotation_whose_worker_died_waits_again_once_the_workers_lease_ran_out(db) {
+        let (w, number) = escrowed_and_staffed(&db).await;
+        let revealed = reveal_as(&w.store, w.escrow.identity(), &caller("m-bob"), &number, "re-registering").await.unwrap();
+        let job = revealed.rotation_job.expect("the default policy rotates after a reveal");
+        let leased_until = |until: &str| {
+            format!(
+                "UPDATE rotation_items SET status = 'running', lease_owner = 'worker-gone', \
+                 lease_until = '{until}' WHERE job_id = '{job}'"
+            )
+        };
+        common::sql(&db, &[&leased_until("2999-01-01T00:00:00Z")]).await;
+        let now = chrono::Utc::now();
+        assert!(governance::jobs::waiting_since(&w.store, ORG, now).await.unwrap().is_empty(), "a worker holds it");
+
+        common::sql(&db, &[&leased_until("2020-01-01T00:00:00Z")]).await;
+        assert_eq!(
+            governance::jobs::waiting_since(&w.store, ORG, now).await.unwrap(),
+            vec![job.clone()],
+            "nobody works on it any more"
+        );
+        let status = governance::jobs::run(&w.custodian(quick()), ORG, &Actor::system(), &job, &[], &|_| {}).await.unwrap();
+        assert_eq!((status.status.as_str(), status.done), ("done", 1));
+        assert!(!meta_holds(&w, &number, revealed.pin.expose()), "the revealed PIN is retired");
+    }
+
     async fn without_the_rotate_after_reveal_policy_a_reveal_queues_nothing(db) {
         let (w, number) = escrowed_and_staffed(&db).await;
         let policy = Policy { rotate_after_reveal: false, ..Policy::default() };
