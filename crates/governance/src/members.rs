@@ -314,16 +314,19 @@ pub async fn deactivate(store: &Store, caller: &Caller, member_id: &str) -> Resu
 /// (another org's id, an unknown org and a deactivated member look the same).
 pub async fn caller_for(store: &Store, org_id: &str, user_id: &str) -> Result<Caller, Error> {
     let mut tx = store.read_for(org_id).await?;
-    let sql = "SELECT m.id, m.role FROM members m JOIN users u ON u.id = m.user_id \
+    // Every signed-in request asks this, so membership and clients come in one statement:
+    // one row per client (a business admin's), or one row with no client.
+    let sql = "SELECT m.id, m.role, mc.client_id FROM members m JOIN users u ON u.id = m.user_id \
+               LEFT JOIN member_clients mc ON mc.org_id = m.org_id AND mc.member_id = m.id \
                WHERE m.org_id = $1 AND m.user_id = $2 AND m.deactivated_at IS NULL \
-               AND u.deactivated_at IS NULL";
-    let row: Option<(String, String)> = on_tx!(tx, conn => sqlx::query_as(sql)
-        .bind(org_id).bind(user_id).fetch_optional(conn).await)?;
-    let Some((member_id, role)) = row else {
+               AND u.deactivated_at IS NULL ORDER BY mc.client_id";
+    let rows: Vec<(String, String, Option<String>)> = on_tx!(tx, conn => sqlx::query_as(sql)
+        .bind(org_id).bind(user_id).fetch_all(conn).await)?;
+    tx.rollback().await?;
+    let Some((member_id, role, _)) = rows.first().cloned() else {
         return Err(Error::NotFound { what: "org" });
     };
-    let clients = clients_of(&mut tx, org_id, &member_id).await?;
-    tx.rollback().await?;
+    let clients = rows.into_iter().filter_map(|(_, _, client)| client).collect();
     Ok(Caller {
         org_id: org_id.to_owned(),
         user_id: Some(user_id.to_owned()),
