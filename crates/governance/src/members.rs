@@ -326,7 +326,10 @@ pub async fn caller_for(store: &Store, org_id: &str, user_id: &str) -> Result<Ca
     let Some((member_id, role, _)) = rows.first().cloned() else {
         return Err(Error::NotFound { what: "org" });
     };
-    let clients = rows.into_iter().filter_map(|(_, _, client)| client).collect();
+    let clients = rows
+        .into_iter()
+        .filter_map(|(_, _, client)| client)
+        .collect();
     Ok(Caller {
         org_id: org_id.to_owned(),
         user_id: Some(user_id.to_owned()),

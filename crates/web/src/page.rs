@@ -72,8 +72,9 @@ const SECTIONS: &[(&str, &str, Option<Permission>)] = &[
     ("/settings", "Settings", Some(Permission::ReadLedger)),
 ];
 
-/// The bar for `path`; `role` (as remembered at sign-in or switch) hides the sections it
-/// cannot open, and an unknown role hides nothing.
+/// The bar for `path`; `role` (remembered at sign-in or switch, refreshed by every
+/// authorized request) hides the sections it cannot open, and an unknown role hides
+/// nothing.
 fn nav(path: &str, signed_in: bool, role: Option<&str>) -> Vec<NavItem> {
     if !signed_in {
         return Vec::new();

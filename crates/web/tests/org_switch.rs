@@ -43,6 +43,30 @@ on_both_databases! {
                    "ops of globex reads its settings");
     }
 
+    async fn the_bar_follows_a_role_changed_since_sign_in(db) {
+        let store = store(&db).await;
+        let acme = org_with_member(&store, "acme", "pat@example.com", Role::Admin).await;
+        let pat = governance::users::find_by_email(&store, "pat@example.com").await.unwrap().unwrap();
+        let member = governance::members::caller_for(&store, &acme, &pat.id).await.unwrap().member_id.unwrap();
+        org_with_member(&store, "initech", "bill@initech.example", Role::Admin).await;
+        let bill = governance::users::find_by_email(&store, "bill@initech.example").await.unwrap().unwrap();
+        governance::members::add(&store, &Caller::cli(&acme), &bill.id, Role::Admin, &[]).await.unwrap();
+        let app = router(store.clone(), &db, None);
+        let visit = signed_in_visit(&app, "pat@example.com").await;
+        let page = text(send(&app, get_as("/numbers", &visit.cookie)).await).await;
+        assert!(page.contains("href=\"/sync\""), "an admin's bar links to Sync");
+
+        governance::members::change_role(&store, &Caller::cli(&acme), &member, Role::Auditor, &[]).await.unwrap();
+        let page = text(send(&app, get_as("/numbers", &visit.cookie)).await).await;
+        assert!(!page.contains("href=\"/sync\""), "an auditor's bar has no Sync");
+        assert!(page.contains("href=\"/ledger\""), "but keeps the Ledger");
+        assert_eq!(send(&app, get_as("/sync", &visit.cookie)).await.status(), StatusCode::FORBIDDEN);
+
+        governance::members::change_role(&store, &Caller::cli(&acme), &member, Role::Admin, &[]).await.unwrap();
+        let page = text(send(&app, get_as("/numbers", &visit.cookie)).await).await;
+        assert!(page.contains("href=\"/sync\""), "promoted again, the bar shows Sync again");
+    }
+
     async fn switching_to_an_org_you_are_not_in_is_not_found_and_changes_nothing(db) {
         let store = store(&db).await;
         let acme = org_with_member(&store, "acme", "pat@example.com", Role::Admin).await;

@@ -134,7 +134,10 @@ async fn session_caller(
     who: &SignedIn,
 ) -> Result<Caller, AppError> {
     match governance::members::caller_for(&state.store, &who.org_id, &who.user_id).await {
-        Ok(caller) => Ok(caller),
+        Ok(caller) => {
+            session::refresh_role(session, &caller.org_id, caller.role.as_str()).await?;
+            Ok(caller)
+        }
         Err(governance::Error::NotFound { .. }) => {
             session::sign_out(session).await?;
             Err(AppError::SignInRequired)

@@ -172,6 +172,25 @@ pub(crate) async fn orgs(session: &Session) -> Result<Vec<OrgChoice>, AppError> 
         .unwrap_or_default())
 }
 
+/// Brings the role remembered for `org_id` up to `role`, the membership as it is now, so
+/// the bar's links follow a role changed since sign-in. Writes the session only when the
+/// role changed.
+///
+/// # Errors
+/// [`AppError::Session`] if the store fails.
+pub(crate) async fn refresh_role(
+    session: &Session,
+    org_id: &str,
+    role: &str,
+) -> Result<(), AppError> {
+    let mut orgs = orgs(session).await?;
+    let Some(org) = orgs.iter_mut().find(|o| o.id == org_id && o.role != role) else {
+        return Ok(());
+    };
+    role.clone_into(&mut org.role);
+    remember_orgs(session, &orgs).await
+}
+
 /// Makes the signed-in session act in `org` from now on. The caller has checked that the
 /// user is an active member of it; nothing else of the session changes.
 ///
