@@ -284,6 +284,7 @@ impl NumberRow {
                 active: self.manager_active,
             }),
             pin_set_at: self.pin_set_at,
+            pin_revealed: self.pin_revealed,
             next_review_due: self.next_review_due,
             first_seen_at: self.first_seen_at,
         })
