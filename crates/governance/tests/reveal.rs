@@ -79,6 +79,8 @@ on_both_databases! {
         assert_eq!(counted(governance::overview::summary(&w.store, &caller("m-ann"), now()).await.unwrap()), 1);
         assert!(listed_as_revealed(&w, "m-zed").await.is_empty(), "another org sees nothing of it");
         assert_eq!(counted(governance::overview::summary(&w.store, &caller("m-zed"), now()).await.unwrap()), 0);
+        let reviewed = governance::reviews::complete(&w.store, &caller("m-ann"), &number, "", now()).await.unwrap();
+        assert!(reviewed.problems.iter().any(|p| p == "pin_revealed"), "a review records it: {:?}", reviewed.problems);
 
         governance::jobs::run(&w.custodian(quick()), ORG, &Actor::system(), &job, &[], &|_| {}).await.unwrap();
         assert_eq!(w.statuses(&number).await, ["previous", "current"]);

@@ -378,6 +378,35 @@ on_both_databases! {
         assert_eq!(w.record(&w.escrowed).await.owner.unwrap().member_id, w.member_id(OWNER).await);
     }
 
+    async fn a_revealed_pin_shows_on_the_record_the_health_filter_and_the_metrics_until_its_rotation(db) {
+        let w = custody_world(&db).await;
+        let (owner, auditor, ops, rival) = (w.browser(OWNER).await, w.browser(AUDITOR).await, w.browser(OPS).await, w.browser(RIVAL).await);
+        let filtered = "/numbers?health=pin_revealed";
+        let link = format!("href=\"{}\"", record_path(&w));
+        let problem = "<li>PIN revealed, not rotated since</li>";
+        let revealed_gauge = "pinward_numbers{state=\"escrowed\",health=\"pin_revealed\"} ";
+        let metrics = || async { text(send(&w.app, get("/metrics")).await).await };
+        assert!(!page(&w, &auditor, filtered).await.contains(&link));
+        assert!(metrics().await.contains(&format!("{revealed_gauge}0")));
+
+        let (status, _, _) = post(&w, &owner, &format!("{}/reveal", record_path(&w)), "reason=re-registering").await;
+        assert_eq!(status, StatusCode::OK);
+        let record = page(&w, &auditor, &record_path(&w)).await;
+        assert!(record.contains(problem), "{record}");
+        let listed = page(&w, &auditor, filtered).await;
+        assert!(listed.contains(&link), "{listed}");
+        assert!(listed.contains("<option value=\"pin_revealed\" selected>PIN revealed, not rotated since</option>"), "{listed}");
+        assert!(metrics().await.contains(&format!("{revealed_gauge}1")));
+        let theirs = page(&w, &rival, filtered).await;
+        assert!(theirs.contains("No number matches."), "another org sees nothing of it: {theirs}");
+
+        let (status, _, _) = post(&w, &ops, &format!("{}/rotate", record_path(&w)), "").await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        assert!(!page(&w, &auditor, &record_path(&w)).await.contains(problem), "the new PIN was never revealed");
+        assert!(!page(&w, &auditor, filtered).await.contains(&link));
+        assert!(metrics().await.contains(&format!("{revealed_gauge}0")));
+    }
+
     async fn rotating_after_a_reveal_runs_the_rotation_the_reveal_queued_and_retires_the_revealed_pin(db) {
         let w = custody_world(&db).await;
         let owner = w.browser(OWNER).await;
