@@ -88,6 +88,34 @@ on_both_databases! {
         assert!(listed_as_revealed(&w, "m-eve").await.is_empty());
     }
 
+    async fn every_reveal_stamps_the_current_version_with_its_time_and_a_rotation_leaves_the_stamp_behind(db) {
+        let (w, number) = escrowed_and_staffed(&db).await;
+        let id = w.escrow.identity();
+        let last_reveal = |record: &numbers::Record| {
+            let at = &record.events.iter().find(|e| e.action == "pin.revealed").unwrap().at;
+            chrono::DateTime::parse_from_rfc3339(at).unwrap().to_utc()
+        };
+        let micros = |t: chrono::DateTime<chrono::Utc>| chrono::DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap();
+        let record = numbers::record(&w.store, &caller("m-eve"), &number, now()).await.unwrap();
+        assert_eq!(record.versions[0].revealed_at, None, "a PIN taken into custody was never revealed");
+
+        let first = reveal_as(&w.store, id, &caller("m-bob"), &number, "re-registering").await.unwrap();
+        let record = numbers::record(&w.store, &caller("m-eve"), &number, now()).await.unwrap();
+        let stamped = record.versions[0].revealed_at.expect("the reveal stamps the version");
+        assert_eq!(micros(stamped), last_reveal(&record), "as the ledger dates the reveal");
+        reveal_as(&w.store, id, &caller("m-ann"), &number, "checking the escrow").await.unwrap();
+        let record = numbers::record(&w.store, &caller("m-eve"), &number, now()).await.unwrap();
+        let restamped = record.versions[0].revealed_at.unwrap();
+        assert_eq!(micros(restamped), last_reveal(&record), "the latest reveal's time");
+        assert_eq!(record.events.iter().filter(|e| e.action == "pin.revealed").count(), 2);
+
+        let job = first.rotation_job.unwrap();
+        governance::jobs::run(&w.custodian(quick()), ORG, &Actor::system(), &job, &[], &|_| {}).await.unwrap();
+        let record = numbers::record(&w.store, &caller("m-eve"), &number, now()).await.unwrap();
+        let stamps: Vec<_> = record.versions.iter().map(|v| (v.status.as_str(), v.revealed_at)).collect();
+        assert_eq!(stamps, [("previous", Some(restamped)), ("current", None)]);
+    }
+
     async fn a_revealed_pin_whose_rotation_meta_rejected_stays_a_problem(db) {
         let (w, number) = escrowed_and_staffed(&db).await;
         let revealed = reveal_as(&w.store, w.escrow.identity(), &caller("m-bob"), &number, "re-registering").await.unwrap();

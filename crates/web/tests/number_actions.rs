@@ -45,6 +45,15 @@ fn shown_pin(body: &str) -> String {
     body[start..start + 6].to_owned()
 }
 
+/// The row of the record's PIN versions table for the version in `status`.
+fn version_row<'a>(record: &'a str, status: &str) -> &'a str {
+    record
+        .lines()
+        .find(|l| l.contains(&format!("<td>{status}</td>")))
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("no {status} version: {record}"))
+}
+
 on_both_databases! {
     async fn an_admin_assigns_owner_and_manager_and_the_record_shows_them_with_the_ledger_event(db) {
         let w = custody_world(&db).await;
@@ -393,6 +402,7 @@ on_both_databases! {
         assert_eq!(status, StatusCode::OK);
         let record = page(&w, &auditor, &record_path(&w)).await;
         assert!(record.contains(problem), "{record}");
+        assert!(version_row(&record, "current").ends_with(" UTC</td></tr>"), "the version shows when it was revealed: {record}");
         let listed = page(&w, &auditor, filtered).await;
         assert!(listed.contains(&link), "{listed}");
         assert!(listed.contains("<option value=\"pin_revealed\" selected>PIN revealed, not rotated since</option>"), "{listed}");
@@ -402,7 +412,10 @@ on_both_databases! {
 
         let (status, _, _) = post(&w, &ops, &format!("{}/rotate", record_path(&w)), "").await;
         assert_eq!(status, StatusCode::SEE_OTHER);
-        assert!(!page(&w, &auditor, &record_path(&w)).await.contains(problem), "the new PIN was never revealed");
+        let record = page(&w, &auditor, &record_path(&w)).await;
+        assert!(!record.contains(problem), "the new PIN was never revealed");
+        assert!(version_row(&record, "current").ends_with("<td>—</td></tr>"), "{record}");
+        assert!(version_row(&record, "previous").ends_with(" UTC</td></tr>"), "{record}");
         assert!(!page(&w, &auditor, filtered).await.contains(&link));
         assert!(metrics().await.contains(&format!("{revealed_gauge}0")));
     }
