@@ -275,6 +275,7 @@ fn facts(i: usize, now: chrono::DateTime<Utc>) -> health::Facts {
         owner: seat(n.owner),
         manager: seat(n.manager),
         pin_set_at: n.pin_set_at,
+        pin_revealed: false,
         next_review_due: n.next_review_due,
         first_seen_at: n.first_seen_at,
     }

@@ -119,6 +119,9 @@ pub enum Problem {
     PinNotEscrowed,
     /// The current PIN is older than the policy allows.
     PinTooOld,
+    /// The current PIN was shown to a person and has not been rotated since, while the
+    /// policy asks for a rotation after every reveal (a failed or paused rotation).
+    PinRevealed,
     /// The next review is past due.
     ReviewOverdue,
     /// No recovery email is recorded.
@@ -139,7 +142,7 @@ pub enum Problem {
 
 impl Problem {
     /// Every problem, in the order they are reported.
-    pub const ALL: [Problem; 15] = [
+    pub const ALL: [Problem; 16] = [
         Problem::NoOwner,
         Problem::NoManager,
         Problem::SameOwnerAndManager,
@@ -147,6 +150,7 @@ impl Problem {
         Problem::ManagerDeparted,
         Problem::PinNotEscrowed,
         Problem::PinTooOld,
+        Problem::PinRevealed,
         Problem::ReviewOverdue,
         Problem::NoRecoveryEmail,
         Problem::PersonalRecoveryEmail,
@@ -168,6 +172,7 @@ impl Problem {
             Problem::ManagerDeparted => "manager_departed",
             Problem::PinNotEscrowed => "pin_not_escrowed",
             Problem::PinTooOld => "pin_too_old",
+            Problem::PinRevealed => "pin_revealed",
             Problem::ReviewOverdue => "review_overdue",
             Problem::NoRecoveryEmail => "no_recovery_email",
             Problem::PersonalRecoveryEmail => "personal_recovery_email",
@@ -190,6 +195,7 @@ impl Problem {
             Problem::ManagerDeparted => "the permission manager has left",
             Problem::PinNotEscrowed => "PIN not escrowed",
             Problem::PinTooOld => "PIN older than the policy allows",
+            Problem::PinRevealed => "PIN revealed, not rotated since",
             Problem::ReviewOverdue => "review overdue",
             Problem::NoRecoveryEmail => "no recovery email",
             Problem::PersonalRecoveryEmail => "recovery email on a personal mailbox",
@@ -246,16 +252,19 @@ pub struct Facts {
     pub manager: Option<SeatHolder>,
     /// When the current PIN version was confirmed by Meta.
     pub pin_set_at: Option<DateTime<Utc>>,
+    /// The current PIN version was revealed to a person (a rotation's new version never is).
+    pub pin_revealed: bool,
     /// When the next review is due (none before the first review).
     pub next_review_due: Option<DateTime<Utc>>,
     /// When pinward first saw the number (a never-reviewed number is due one cadence later).
     pub first_seen_at: DateTime<Utc>,
 }
 
-/// The moments the clock-dependent rules compare against. Computed here once, so
-/// [`check`] and its SQL twin ([`sql`]) draw the same lines: a PIN set before
-/// `pin_set_before` is too old; a review due before `now` is overdue, and a never-reviewed
-/// number first seen before `first_seen_before` is overdue too.
+/// The moments the clock-dependent rules compare against, and the policy's switches.
+/// Computed here once, so [`check`] and its SQL twin ([`sql`]) draw the same lines: a PIN
+/// set before `pin_set_before` is too old; a review due before `now` is overdue, and a
+/// never-reviewed number first seen before `first_seen_before` is overdue too; a revealed
+/// current PIN is a problem only when `rotate_after_reveal`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cutoffs {
     /// The moment of the check.
@@ -264,6 +273,8 @@ pub struct Cutoffs {
     pub pin_set_before: DateTime<Utc>,
     /// `now` minus the policy's review cadence.
     pub first_seen_before: DateTime<Utc>,
+    /// The policy retires every revealed PIN (an org that turned it off accepted them).
+    pub rotate_after_reveal: bool,
 }
 
 impl Cutoffs {
@@ -274,6 +285,7 @@ impl Cutoffs {
             now,
             pin_set_before: now - policy.max_pin_age(),
             first_seen_before: now - policy.review_cadence(),
+            rotate_after_reveal: policy.rotate_after_reveal,
         }
     }
 }
@@ -312,6 +324,14 @@ pub fn check(facts: &Facts, policy: &Policy, now: DateTime<Utc>) -> Vec<Problem>
     flag(
         Problem::PinTooOld,
         in_custody && facts.pin_state != PinState::Unknown && too_old,
+    );
+    // The reveal queued a rotation that has not confirmed a new version yet.
+    flag(
+        Problem::PinRevealed,
+        cut.rotate_after_reveal
+            && in_custody
+            && facts.pin_state != PinState::Unknown
+            && facts.pin_revealed,
     );
     // A never-reviewed number is due one cadence after it was first seen.
     let overdue = match facts.next_review_due {
@@ -366,6 +386,7 @@ mod tests {
             owner: seat("ann"),
             manager: seat("bob"),
             pin_set_at: Some(now() - chrono::Duration::days(10)),
+            pin_revealed: false,
             next_review_due: Some(now() + chrono::Duration::days(30)),
             first_seen_at: now() - chrono::Duration::days(400),
         }
@@ -451,10 +472,25 @@ mod tests {
     }
 
     #[test]
+    fn a_revealed_current_pin_is_a_problem_only_while_the_policy_rotates_after_reveal() {
+        let facts = Facts {
+            pin_revealed: true,
+            ..healthy()
+        };
+        assert_eq!(problems(&facts), vec![Problem::PinRevealed]);
+        let accepting = Policy {
+            rotate_after_reveal: false,
+            ..Policy::default()
+        };
+        assert_eq!(check(&facts, &accepting, now()), vec![]);
+    }
+
+    #[test]
     fn a_released_number_has_no_pin_problems() {
         let facts = Facts {
             pin_state: PinState::Released,
             pin_set_at: Some(now() - chrono::Duration::days(1000)),
+            pin_revealed: true,
             escrow_stale: true,
             ..healthy()
         };

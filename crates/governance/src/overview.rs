@@ -110,7 +110,7 @@ pub struct Overview {
 }
 
 /// The numbers `caller` may see as rows of per-problem flags: `pin_state`, `pin_set_at`
-/// (when the current PIN was confirmed) and `p0`…`p14` (1 when the number has
+/// (when the current PIN was confirmed) and `p0`…`p15` (1 when the number has
 /// `Problem::ALL[i]`), as a subquery whose binds follow `args`.
 fn flagged(caller: &Caller, tx: &Tx, cut: &Cutoffs, args: &mut Vec<Arg>) -> String {
     let backend = tx.backend();

@@ -8,7 +8,7 @@ mod common;
 use std::collections::BTreeSet;
 
 use common::seed::{caller, now, seeded};
-use common::varied::add_varied_numbers;
+use common::varied::{Revealed, add_varied_numbers};
 use governance::Store;
 use governance::custody::PinState;
 use governance::health::Problem;
@@ -124,12 +124,47 @@ async fn sql_and_check_agree(store: &Store, member: &str) {
     );
 }
 
+/// The numbers flagged `pin_revealed` are exactly those in custody whose current version
+/// was revealed, while the policy rotates after a reveal; a revealed older version never
+/// counts, and with the policy off nothing does.
+async fn only_a_revealed_current_pin_counts(store: &Store, revealed: &Revealed, rotates: bool) {
+    let (everything, _) = all(store, "m-ann", &Filter::default()).await;
+    let flagged = ids(everything
+        .iter()
+        .filter(|n| n.health.contains(&Problem::PinRevealed)));
+    let in_custody = |n: &&Summary| !matches!(n.pin_state, PinState::Unknown | PinState::Released);
+    let expected: BTreeSet<&str> = if rotates {
+        ids(everything
+            .iter()
+            .filter(in_custody)
+            .filter(|n| revealed.current.contains(&n.phone_number_id)))
+    } else {
+        BTreeSet::new()
+    };
+    assert_eq!(flagged, expected);
+    assert!(
+        !rotates || !expected.is_empty(),
+        "the data reveals some current PINs in custody"
+    );
+    let older_in_custody = everything
+        .iter()
+        .filter(in_custody)
+        .filter(|n| revealed.older.contains(&n.phone_number_id))
+        .count();
+    assert!(
+        older_in_custody > 0,
+        "the data reveals some older PINs of numbers in custody"
+    );
+    assert!(flagged.iter().all(|id| !revealed.older.contains(*id)));
+}
+
 on_both_databases! {
     async fn the_sql_health_filter_finds_exactly_the_numbers_health_check_flags(db) {
         let store = seeded(&db).await;
-        add_varied_numbers(&db, 160, &Policy::default()).await;
+        let revealed = add_varied_numbers(&db, 160, &Policy::default()).await;
         sql_and_check_agree(&store, "m-ann").await;
         sql_and_check_agree(&store, "m-dan").await;
+        only_a_revealed_current_pin_counts(&store, &revealed, true).await;
     }
 
     async fn the_sql_health_filter_follows_the_orgs_own_policy(db) {
@@ -138,6 +173,15 @@ on_both_databases! {
         policies::set(&store, &caller("m-ann"), strict, now()).await.unwrap();
         add_varied_numbers(&db, 160, &strict).await;
         sql_and_check_agree(&store, "m-ann").await;
+    }
+
+    async fn the_sql_health_filter_ignores_revealed_pins_when_the_policy_does_not_rotate_them(db) {
+        let store = seeded(&db).await;
+        let accepting = Policy { rotate_after_reveal: false, ..Policy::default() };
+        policies::set(&store, &caller("m-ann"), accepting, now()).await.unwrap();
+        let revealed = add_varied_numbers(&db, 160, &accepting).await;
+        sql_and_check_agree(&store, "m-ann").await;
+        only_a_revealed_current_pin_counts(&store, &revealed, false).await;
     }
 
     async fn metrics_count_every_orgs_numbers_by_state_and_health(db) {

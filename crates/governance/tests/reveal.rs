@@ -9,8 +9,11 @@ use common::seed::{caller, members_beside_sync, now};
 use common::{ORG, ledger, quick, world};
 use governance::Error;
 use governance::custody::{Outcome, reveal_as};
+use governance::health::Problem;
+use governance::numbers::{self, Filter, PageRequest};
 use governance::policies::{self, Policy};
 use graph::PinSecret;
+use graph::sandbox::{Fault, FaultPlan, FaultRule, Route};
 use pinward_tests::on_both_databases;
 
 /// A synced world whose first Cloud API number is escrowed, owned by Bob (ops) and managed
@@ -36,7 +39,96 @@ fn meta_holds(w: &common::World, number: &graph::PhoneNumberId, pin: &str) -> bo
     w.sandbox.pin_matches(number, &PinSecret::new(pin).unwrap()) == Some(true)
 }
 
+/// The health the number's record shows `member`.
+async fn health(w: &common::World, member: &str, number: &graph::PhoneNumberId) -> Vec<Problem> {
+    numbers::record(&w.store, &caller(member), number, now())
+        .await
+        .unwrap()
+        .health
+}
+
+/// The numbers `member`'s list shows under the `pin_revealed` filter.
+async fn listed_as_revealed(w: &common::World, member: &str) -> Vec<String> {
+    let filter = Filter {
+        problem: Some(Problem::PinRevealed),
+        ..Filter::default()
+    };
+    let page = numbers::list(
+        &w.store,
+        &caller(member),
+        &filter,
+        PageRequest::default(),
+        now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(page.total, page.items.len() as u64);
+    page.items.into_iter().map(|n| n.phone_number_id).collect()
+}
+
 on_both_databases! {
+    async fn a_revealed_pin_is_a_health_problem_until_a_rotation_retires_it(db) {
+        let (w, number) = escrowed_and_staffed(&db).await;
+        assert!(!health(&w, "m-eve", &number).await.contains(&Problem::PinRevealed));
+        let revealed = reveal_as(&w.store, w.escrow.identity(), &caller("m-bob"), &number, "re-registering").await.unwrap();
+        let job = revealed.rotation_job.expect("the default policy rotates after a reveal");
+
+        assert!(health(&w, "m-eve", &number).await.contains(&Problem::PinRevealed), "an auditor sees it");
+        assert_eq!(listed_as_revealed(&w, "m-eve").await, [number.as_str()]);
+        let counted = |o: governance::overview::Overview| o.problems.into_iter().find(|c| c.key == Problem::PinRevealed).unwrap().numbers;
+        assert_eq!(counted(governance::overview::summary(&w.store, &caller("m-ann"), now()).await.unwrap()), 1);
+        assert!(listed_as_revealed(&w, "m-zed").await.is_empty(), "another org sees nothing of it");
+        assert_eq!(counted(governance::overview::summary(&w.store, &caller("m-zed"), now()).await.unwrap()), 0);
+        let reviewed = governance::reviews::complete(&w.store, &caller("m-ann"), &number, "", now()).await.unwrap();
+        assert!(reviewed.problems.iter().any(|p| p == "pin_revealed"), "a review records it: {:?}", reviewed.problems);
+
+        governance::jobs::run(&w.custodian(quick()), ORG, &Actor::system(), &job, &[], &|_| {}).await.unwrap();
+        assert_eq!(w.statuses(&number).await, ["previous", "current"]);
+        assert!(!health(&w, "m-eve", &number).await.contains(&Problem::PinRevealed), "the new PIN was never revealed");
+        assert!(listed_as_revealed(&w, "m-eve").await.is_empty());
+    }
+
+    async fn every_reveal_stamps_the_current_version_with_its_time_and_a_rotation_leaves_the_stamp_behind(db) {
+        let (w, number) = escrowed_and_staffed(&db).await;
+        let id = w.escrow.identity();
+        let last_reveal = |record: &numbers::Record| {
+            let at = &record.events.iter().find(|e| e.action == "pin.revealed").unwrap().at;
+            chrono::DateTime::parse_from_rfc3339(at).unwrap().to_utc()
+        };
+        let micros = |t: chrono::DateTime<chrono::Utc>| chrono::DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap();
+        let record = numbers::record(&w.store, &caller("m-eve"), &number, now()).await.unwrap();
+        assert_eq!(record.versions[0].revealed_at, None, "a PIN taken into custody was never revealed");
+
+        let first = reveal_as(&w.store, id, &caller("m-bob"), &number, "re-registering").await.unwrap();
+        let record = numbers::record(&w.store, &caller("m-eve"), &number, now()).await.unwrap();
+        let stamped = record.versions[0].revealed_at.expect("the reveal stamps the version");
+        assert_eq!(micros(stamped), last_reveal(&record), "as the ledger dates the reveal");
+        reveal_as(&w.store, id, &caller("m-ann"), &number, "checking the escrow").await.unwrap();
+        let record = numbers::record(&w.store, &caller("m-eve"), &number, now()).await.unwrap();
+        let restamped = record.versions[0].revealed_at.unwrap();
+        assert_eq!(micros(restamped), last_reveal(&record), "the latest reveal's time");
+        assert_eq!(record.events.iter().filter(|e| e.action == "pin.revealed").count(), 2);
+
+        let job = first.rotation_job.unwrap();
+        governance::jobs::run(&w.custodian(quick()), ORG, &Actor::system(), &job, &[], &|_| {}).await.unwrap();
+        let record = numbers::record(&w.store, &caller("m-eve"), &number, now()).await.unwrap();
+        let stamps: Vec<_> = record.versions.iter().map(|v| (v.status.as_str(), v.revealed_at)).collect();
+        assert_eq!(stamps, [("previous", Some(restamped)), ("current", None)]);
+    }
+
+    async fn a_revealed_pin_whose_rotation_meta_rejected_stays_a_problem(db) {
+        let (w, number) = escrowed_and_staffed(&db).await;
+        let revealed = reveal_as(&w.store, w.escrow.identity(), &caller("m-bob"), &number, "re-registering").await.unwrap();
+        let job = revealed.rotation_job.expect("the default policy rotates after a reveal");
+        w.sandbox.set_faults(FaultPlan::single(
+            FaultRule::always(Route::SetPin, Fault::MetaError { code: 133006 }).for_number(number.as_str()),
+        ));
+        governance::jobs::run(&w.custodian(quick()), ORG, &Actor::system(), &job, &[], &|_| {}).await.unwrap();
+        assert!(meta_holds(&w, &number, revealed.pin.expose()), "the revealed PIN is still the live one");
+        assert!(health(&w, "m-eve", &number).await.contains(&Problem::PinRevealed));
+        assert_eq!(listed_as_revealed(&w, "m-eve").await, [number.as_str()]);
+    }
+
     async fn only_the_numbers_owner_manager_or_an_admin_may_reveal_and_a_refusal_changes_nothing(db) {
         let (w, number) = escrowed_and_staffed(&db).await;
         let before = ledger(&w.store).await.len();
@@ -178,5 +270,13 @@ on_both_databases! {
         let events = ledger(&w.store).await;
         assert!(!events.iter().any(|(a, _)| a == "rotation.job.started"));
         assert!(!events.last().unwrap().1.contains("rotation_job"));
+        assert!(!health(&w, "m-ann", &number).await.contains(&Problem::PinRevealed), "the org accepted revealed PINs");
+        assert!(listed_as_revealed(&w, "m-ann").await.is_empty());
+
+        policies::set(&w.store, &caller("m-ann"), Policy::default(), now()).await.unwrap();
+        assert!(
+            health(&w, "m-ann", &number).await.contains(&Problem::PinRevealed),
+            "turned back on, the policy sees the PIN revealed while it was off"
+        );
     }
 }

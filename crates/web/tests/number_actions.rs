@@ -45,6 +45,15 @@ fn shown_pin(body: &str) -> String {
     body[start..start + 6].to_owned()
 }
 
+/// The row of the record's PIN versions table for the version in `status`.
+fn version_row<'a>(record: &'a str, status: &str) -> &'a str {
+    record
+        .lines()
+        .find(|l| l.contains(&format!("<td>{status}</td>")))
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("no {status} version: {record}"))
+}
+
 on_both_databases! {
     async fn an_admin_assigns_owner_and_manager_and_the_record_shows_them_with_the_ledger_event(db) {
         let w = custody_world(&db).await;
@@ -376,6 +385,39 @@ on_both_databases! {
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "a closed handover cannot be accepted");
         assert!(body.contains("handover: is not an open handover of this number"), "{body}");
         assert_eq!(w.record(&w.escrowed).await.owner.unwrap().member_id, w.member_id(OWNER).await);
+    }
+
+    async fn a_revealed_pin_shows_on_the_record_the_health_filter_and_the_metrics_until_its_rotation(db) {
+        let w = custody_world(&db).await;
+        let (owner, auditor, ops, rival) = (w.browser(OWNER).await, w.browser(AUDITOR).await, w.browser(OPS).await, w.browser(RIVAL).await);
+        let filtered = "/numbers?health=pin_revealed";
+        let link = format!("href=\"{}\"", record_path(&w));
+        let problem = "<li>PIN revealed, not rotated since</li>";
+        let revealed_gauge = "pinward_numbers{state=\"escrowed\",health=\"pin_revealed\"} ";
+        let metrics = || async { text(send(&w.app, get("/metrics")).await).await };
+        assert!(!page(&w, &auditor, filtered).await.contains(&link));
+        assert!(metrics().await.contains(&format!("{revealed_gauge}0")));
+
+        let (status, _, _) = post(&w, &owner, &format!("{}/reveal", record_path(&w)), "reason=re-registering").await;
+        assert_eq!(status, StatusCode::OK);
+        let record = page(&w, &auditor, &record_path(&w)).await;
+        assert!(record.contains(problem), "{record}");
+        assert!(version_row(&record, "current").ends_with(" UTC</td></tr>"), "the version shows when it was revealed: {record}");
+        let listed = page(&w, &auditor, filtered).await;
+        assert!(listed.contains(&link), "{listed}");
+        assert!(listed.contains("<option value=\"pin_revealed\" selected>PIN revealed, not rotated since</option>"), "{listed}");
+        assert!(metrics().await.contains(&format!("{revealed_gauge}1")));
+        let theirs = page(&w, &rival, filtered).await;
+        assert!(theirs.contains("No number matches."), "another org sees nothing of it: {theirs}");
+
+        let (status, _, _) = post(&w, &ops, &format!("{}/rotate", record_path(&w)), "").await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let record = page(&w, &auditor, &record_path(&w)).await;
+        assert!(!record.contains(problem), "the new PIN was never revealed");
+        assert!(version_row(&record, "current").ends_with("<td>—</td></tr>"), "{record}");
+        assert!(version_row(&record, "previous").ends_with(" UTC</td></tr>"), "{record}");
+        assert!(!page(&w, &auditor, filtered).await.contains(&link));
+        assert!(metrics().await.contains(&format!("{revealed_gauge}0")));
     }
 
     async fn rotating_after_a_reveal_runs_the_rotation_the_reveal_queued_and_retires_the_revealed_pin(db) {

@@ -61,7 +61,8 @@ fn has_six_digits(text: &str) -> bool {
 }
 
 /// Opens the number's current PIN for a person who needs it (e.g. to re-register the
-/// number), ledgering `pin.revealed` with the reason and version — never the PIN.
+/// number), ledgering `pin.revealed` with the reason and version — never the PIN — and
+/// stamping the version's `revealed_at` in the same transaction.
 ///
 /// Refused while a send is uncertain (Meta may hold the pending PIN: resume first).
 /// Authorization is the caller's job; people reveal through [`reveal_as`], which decides it.
@@ -105,7 +106,17 @@ async fn reveal_in(
         map.insert("rotation_job".to_owned(), json!(job));
     }
     let draft = event("pin.revealed", phone_subject(&row.meta_id), actor, details)?;
-    ledger::append(tx, org, Utc::now(), draft).await?;
+    let now = Utc::now();
+    // Health shows a current version revealed and not rotated since (`pin_revealed`).
+    exec!(
+        tx,
+        "UPDATE pin_versions SET revealed_at = $1 WHERE org_id = $2 AND phone_number_id = $3 AND version = $4",
+        now,
+        org,
+        &row.id,
+        version
+    )?;
+    ledger::append(tx, org, now, draft).await?;
     Ok((pin, row.id))
 }
 

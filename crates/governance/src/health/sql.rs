@@ -88,6 +88,16 @@ pub(crate) fn condition(problem: Problem, backend: Backend, org: &str, cut: &Cut
             ),
             args: vec![Arg::Text(org.to_owned()), Arg::Time(cut.pin_set_before)],
         },
+        // The org's current versions shown to a person, found once per statement.
+        Problem::PinRevealed if cut.rotate_after_reveal => Condition {
+            sql: format!(
+                "({in_custody} AND n.pin_state <> 'unknown' AND n.id IN (SELECT rv.phone_number_id \
+                 FROM pin_versions rv WHERE rv.org_id = ? AND rv.status = 'current' \
+                 AND rv.revealed_at IS NOT NULL))"
+            ),
+            args: vec![Arg::Text(org.to_owned())],
+        },
+        Problem::PinRevealed => Condition::fixed("FALSE"),
         Problem::ReviewOverdue => Condition {
             sql: "((n.next_review_due IS NOT NULL AND n.next_review_due < ?) \
                   OR (n.next_review_due IS NULL AND n.first_seen_at < ?))"

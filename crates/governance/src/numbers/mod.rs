@@ -203,6 +203,8 @@ pub struct VersionRecord {
     pub ended_at: Option<DateTime<Utc>>,
     /// Why its last send was not confirmed.
     pub failure_reason: Option<String>,
+    /// When its PIN was last shown to a person.
+    pub revealed_at: Option<DateTime<Utc>>,
 }
 
 /// A ledger event about the number.
@@ -284,6 +286,7 @@ impl NumberRow {
                 active: self.manager_active,
             }),
             pin_set_at: self.pin_set_at,
+            pin_revealed: self.pin_revealed,
             next_review_due: self.next_review_due,
             first_seen_at: self.first_seen_at,
         })
@@ -502,6 +505,7 @@ type VersionRow = (
     Option<DateTime<Utc>>,
     Option<DateTime<Utc>>,
     Option<String>,
+    Option<DateTime<Utc>>,
 );
 
 /// Everything about one number the caller may see; never a PIN.
@@ -535,7 +539,7 @@ pub async fn record(
         activation,
         meta_waba,
     ): MetaRow = on_tx!(tx, conn => sqlx::query_as(meta_sql).bind(&caller.org_id).bind(&row.id).fetch_one(conn).await)?;
-    let versions_sql = "SELECT version, status, created_at, confirmed_at, ended_at, failure_reason \
+    let versions_sql = "SELECT version, status, created_at, confirmed_at, ended_at, failure_reason, revealed_at \
                         FROM pin_versions WHERE org_id = $1 AND phone_number_id = $2 ORDER BY version";
     let versions: Vec<VersionRow> = on_tx!(tx, conn => sqlx::query_as(versions_sql).bind(&caller.org_id).bind(&row.id).fetch_all(conn).await)?;
     let events_sql = "SELECT seq, at, actor, action, details FROM ledger_events \
@@ -588,7 +592,15 @@ pub async fn record(
         versions: versions
             .into_iter()
             .map(
-                |(version, status, created_at, confirmed_at, ended_at, failure_reason)| {
+                |(
+                    version,
+                    status,
+                    created_at,
+                    confirmed_at,
+                    ended_at,
+                    failure_reason,
+                    revealed_at,
+                )| {
                     VersionRecord {
                         version,
                         status,
@@ -596,6 +608,7 @@ pub async fn record(
                         confirmed_at,
                         ended_at,
                         failure_reason,
+                        revealed_at,
                     }
                 },
             )

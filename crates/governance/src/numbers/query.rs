@@ -58,6 +58,7 @@ pub(crate) struct NumberRow {
     pub manager_name: Option<String>,
     pub manager_active: bool,
     pub pin_set_at: Option<DateTime<Utc>>,
+    pub pin_revealed: bool,
     pub last_reviewed_at: Option<DateTime<Utc>>,
     pub next_review_due: Option<DateTime<Utc>>,
     pub first_seen_at: DateTime<Utc>,
@@ -70,7 +71,8 @@ pub(crate) const SELECT: &str = "SELECT n.id, n.meta_phone_number_id AS meta_id,
     (o.deactivated_at IS NULL AND ou.deactivated_at IS NULL) AS owner_active, \
     n.permission_manager_id AS manager_id, mu.display_name AS manager_name, \
     (m.deactivated_at IS NULL AND mu.deactivated_at IS NULL) AS manager_active, \
-    COALESCE(v.confirmed_at, v.created_at) AS pin_set_at, n.last_reviewed_at, n.next_review_due, n.first_seen_at ";
+    COALESCE(v.confirmed_at, v.created_at) AS pin_set_at, (v.revealed_at IS NOT NULL) AS pin_revealed, \
+    n.last_reviewed_at, n.next_review_due, n.first_seen_at ";
 
 /// What a number row is joined to: its WABA, client, seat holders and current PIN version.
 pub(crate) const JOINS: &str = "JOIN wabas w ON w.org_id = n.org_id AND w.id = n.waba_id \

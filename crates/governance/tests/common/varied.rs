@@ -2,6 +2,8 @@
 //! edge (a PIN exactly as old as the policy allows, a review due this very second), for
 //! the tests comparing the SQL health filter and the overview with `health::check`.
 
+use std::collections::BTreeSet;
+
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use governance::policies::Policy;
 use pinward_tests::TestDb;
@@ -18,10 +20,29 @@ fn pick<T: Clone>(options: &[T], i: usize, stride: usize) -> T {
     options[(i * stride + i / options.len()) % options.len()].clone()
 }
 
+/// Which PIN version of a varied number was revealed to a person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reveal {
+    Never,
+    /// The current version: the PIN a person saw is still the one Meta holds.
+    Current,
+    /// Only a version before the current one: a rotation has retired what was seen.
+    Older,
+}
+
+/// The meta ids of the varied numbers with a current PIN version, by what was revealed.
+#[derive(Debug, Default)]
+pub struct Revealed {
+    /// Their current version was revealed.
+    pub current: BTreeSet<String>,
+    /// Only an older version was revealed.
+    pub older: BTreeSet<String>,
+}
+
 /// Adds `count` numbers (meta ids from 5000) to ORG's two clients, with facts varied
 /// against `policy`'s edges at [`now`]. Also deactivates Cat's user, so Cat's seats count
 /// as departed through the user as Gil's do through the member.
-pub async fn add_varied_numbers(db: &TestDb, count: usize, policy: &Policy) {
+pub async fn add_varied_numbers(db: &TestDb, count: usize, policy: &Policy) -> Revealed {
     let now = now();
     let oldest_allowed = now - policy.max_pin_age();
     let cadence = policy.review_cadence();
@@ -80,6 +101,8 @@ pub async fn add_varied_numbers(db: &TestDb, count: usize, policy: &Policy) {
         now - Duration::days(5),
         now - cadence + Duration::milliseconds(1),
     ];
+    let reveals = [Reveal::Never, Reveal::Current, Reveal::Older];
+    let mut revealed = Revealed::default();
     let mut s = vec![
         "UPDATE users SET deactivated_at = '2026-06-01T00:00:00+00:00' WHERE id = 'u-cat'"
             .to_owned(),
@@ -118,13 +141,30 @@ pub async fn add_varied_numbers(db: &TestDb, count: usize, policy: &Policy) {
             } else {
                 at(set)
             };
+            let reveal = pick(&reveals, i, 2);
+            let seen = at(now - Duration::days(1));
+            let current_revealed = if reveal == Reveal::Current {
+                revealed.current.insert(meta.to_string());
+                seen.clone()
+            } else {
+                "NULL".to_owned()
+            };
+            if reveal == Reveal::Older {
+                revealed.older.insert(meta.to_string());
+                s.push(format!(
+                    "INSERT INTO pin_versions (id, org_id, phone_number_id, version, status, attempt_id, sealed, fingerprint, \
+                     created_by, created_at, confirmed_at, ended_at, revealed_at) VALUES ('v0-{meta}', '{ORG}', 'n-{meta}', 1, \
+                     'previous', 'a0-{meta}', 'sealed', 'fp0-{meta}', 'system', {created}, {created}, {created}, {seen})"
+                ));
+            }
             s.push(format!(
                 "INSERT INTO pin_versions (id, org_id, phone_number_id, version, status, attempt_id, sealed, fingerprint, \
-                 created_by, created_at, confirmed_at) VALUES ('v-{meta}', '{ORG}', 'n-{meta}', 1, 'current', \
-                 'a-{meta}', 'sealed', 'fp-{meta}', 'system', {created}, {confirmed_at})"
+                 created_by, created_at, confirmed_at, revealed_at) VALUES ('v-{meta}', '{ORG}', 'n-{meta}', 2, 'current', \
+                 'a-{meta}', 'sealed', 'fp-{meta}', 'system', {created}, {confirmed_at}, {current_revealed})"
             ));
         }
     }
     let refs: Vec<&str> = s.iter().map(String::as_str).collect();
     sql(db, &refs).await;
+    revealed
 }

@@ -63,6 +63,7 @@ struct Version {
     confirmed: String,
     ended: String,
     reason: String,
+    revealed: String,
 }
 
 /// A member the seat selects offer.
@@ -341,6 +342,7 @@ fn number_page(
                 confirmed: when(v.confirmed_at),
                 ended: when(v.ended_at),
                 reason: text(v.failure_reason),
+                revealed: when(v.revealed_at),
             })
             .collect(),
         events: events
