@@ -92,6 +92,32 @@ pub(crate) fn select_job_for_update(backend: Backend) -> &'static str {
     }
 }
 
+/// How an export reads an org's ledger (`$1`, seqs `$2..=$3`).
+pub(crate) enum LedgerRead {
+    /// One query per chunk returning one JSON array of
+    /// `[seq, at, actor, action, subject, details, prev, hash]` arrays in seq order.
+    JsonChunks(&'static str),
+    /// One query streaming `seq, at, actor, action, subject, details, prev, hash` rows.
+    Rows(&'static str),
+}
+
+/// SQLite's driver hands rows over one at a time through a channel between threads, which
+/// caps a million-event export near 290,000 rows/s; the same events aggregated into JSON
+/// chunks read at ~650,000/s. PostgreSQL's rows stream faster than it builds JSON.
+pub(crate) fn ledger_read(backend: Backend) -> LedgerRead {
+    match backend {
+        Backend::Sqlite => LedgerRead::JsonChunks(concat!(
+            "SELECT json_group_array(json_array(seq, at, actor, action, subject, details, prev, hash)) ",
+            "FROM (SELECT seq, at, actor, action, subject, details, prev, hash FROM ledger_events ",
+            "WHERE org_id = $1 AND seq >= $2 AND seq <= $3 ORDER BY seq)"
+        )),
+        Backend::Postgres => LedgerRead::Rows(
+            "SELECT seq, at, actor, action, subject, details, prev, hash FROM ledger_events \
+             WHERE org_id = $1 AND seq >= $2 AND seq <= $3 ORDER BY seq",
+        ),
+    }
+}
+
 /// Appended to a subquery whose computed columns the outer query reads more than once:
 /// it keeps both planners from inlining the subquery, which would compute each column
 /// again at every use (an `OFFSET 0` is a fence to both; SQLite wants a LIMIT before it).
