@@ -159,3 +159,36 @@ fn a_stored_first_event_must_link_to_zeros() {
         Err(Error::BadGenesis { seq: 1 })
     ));
 }
+
+#[test]
+fn a_hash_reads_back_from_its_64_lowercase_hex_digits_and_nothing_else() {
+    for byte in 0..=u8::MAX {
+        let hash = Hash::from_bytes([byte; 32]);
+        assert_eq!(Hash::from_hex(&hash.to_hex()).unwrap(), hash);
+    }
+    let mut mixed = [0_u8; 32];
+    for (i, b) in mixed.iter_mut().enumerate() {
+        *b = u8::try_from(i * 8 + 3).unwrap();
+    }
+    let hash = Hash::from_bytes(mixed);
+    assert_eq!(hash.to_hex(), hex::encode(mixed));
+    assert_eq!(Hash::from_hex(&hex::encode(mixed)).unwrap(), hash);
+
+    let good = "0123456789abcdef".repeat(4);
+    let refused = [
+        good.to_uppercase(),
+        good.replacen('a', "g", 1),
+        good[..63].to_owned(),
+        format!("{good}0"),
+        String::new(),
+        "é".repeat(32),
+        format!("{}\u{0}", &good[..63]),
+        format!(" {}", &good[..63]),
+    ];
+    for text in refused {
+        assert!(
+            matches!(Hash::from_hex(&text), Err(Error::InvalidHash)),
+            "{text:?}"
+        );
+    }
+}

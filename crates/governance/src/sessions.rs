@@ -123,17 +123,16 @@ impl SessionStore for SessionTable {
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
+        // Only ever an update: tower-sessions creates new sessions through `create`, and a
+        // session deleted while a request was in flight (sign-out, deactivation, expiry)
+        // must stay deleted when that request saves its copy at the end.
         let (data, user_id) = columns(record)?;
-        let sql = "INSERT INTO sessions (id, user_id, data, expires_at, created_at) \
-                   VALUES ($1, $2, $3, $4, $5) \
-                   ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, data = excluded.data, \
-                   expires_at = excluded.expires_at";
+        let sql = "UPDATE sessions SET user_id = $2, data = $3, expires_at = $4 WHERE id = $1";
         on_pool!(self.store, pool => sqlx::query(sql)
             .bind(record.id.to_string())
             .bind(&user_id)
             .bind(&data)
             .bind(record.expiry_date.unix_timestamp())
-            .bind(Utc::now())
             .execute(pool)
             .await
             .map(|r| r.rows_affected()))
@@ -238,11 +237,24 @@ mod tests {
             assert_eq!(table.load(&first.id).await.unwrap(), Some(changed));
         }
 
-        async fn saving_an_unknown_id_inserts_it(db) {
+        async fn saving_an_unknown_id_creates_nothing(db) {
             let (_, table) = table(&db).await;
             let fresh = record(Some("u1"), Duration::minutes(30));
             table.save(&fresh).await.unwrap();
-            assert_eq!(table.load(&fresh.id).await.unwrap(), Some(fresh));
+            assert_eq!(table.load(&fresh.id).await.unwrap(), None);
+        }
+
+        async fn a_request_in_flight_when_its_user_is_signed_out_everywhere_does_not_bring_the_session_back(db) {
+            let (store, table) = table(&db).await;
+            let mut session = record(Some("ann"), Duration::minutes(30));
+            table.create(&mut session).await.unwrap();
+            let in_flight = table.load(&session.id).await.unwrap().unwrap();
+            assert_eq!(delete_for_user(&store, "ann").await.unwrap(), 1);
+            let mut touched = in_flight;
+            touched.expiry_date += Duration::minutes(1);
+            table.save(&touched).await.unwrap();
+            assert_eq!(table.load(&session.id).await.unwrap(), None);
+            assert_eq!(count_for_user(&store, "ann").await.unwrap(), 0);
         }
 
         async fn a_deleted_session_is_gone(db) {

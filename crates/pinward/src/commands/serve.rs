@@ -117,32 +117,38 @@ async fn rotate_after_reveals(store: Store, custody: std::sync::Arc<web::Custody
     }
 }
 
-/// Runs `org`'s due rotations and returns how many jobs it ran.
+/// Runs `org`'s due rotations and returns how many jobs it ran. Each job is found due at
+/// the moment it starts: a run can take minutes of Meta calls, and a reveal meanwhile
+/// restarts its job's grace.
 async fn rotate_revealed(
     store: &Store,
     custody: &web::Custody,
     org: &str,
 ) -> Result<usize, governance::Error> {
-    let due = chrono::Utc::now() - governance::jobs::REVEAL_GRACE;
-    let jobs = governance::jobs::waiting_since(store, org, due).await?;
-    if jobs.is_empty() {
-        return Ok(0);
-    }
-    let count = jobs.len();
-    let (custodian, recovery) = custody.for_org(store, org).await?;
-    for job in jobs {
+    let mut custody_of_org = None;
+    let mut ran: Vec<String> = Vec::new();
+    loop {
+        let due = chrono::Utc::now() - governance::jobs::REVEAL_GRACE;
+        let waiting = governance::jobs::waiting_since(store, org, due).await?;
+        let Some(job) = waiting.into_iter().find(|job| !ran.contains(job)) else {
+            return Ok(ran.len());
+        };
+        let (custodian, recovery) = match &custody_of_org {
+            Some(loaded) => loaded,
+            None => custody_of_org.insert(custody.for_org(store, org).await?),
+        };
         let status = governance::jobs::run(
-            &custodian,
+            custodian,
             org,
             &audit::Actor::system(),
             &job,
-            &recovery,
+            recovery,
             &|_| {},
         )
         .await?;
         tracing::info!(%job, status = %status.status, done = status.done, "ran a rotation a reveal queued");
+        ran.push(job);
     }
-    Ok(count)
 }
 
 /// Completes on the first SIGINT (Ctrl-C) or SIGTERM (systemd, Kubernetes).

@@ -135,7 +135,13 @@ async fn session_caller(
 ) -> Result<Caller, AppError> {
     match governance::members::caller_for(&state.store, &who.org_id, &who.user_id).await {
         Ok(caller) => {
-            session::refresh_role(session, &caller.org_id, caller.role.as_str()).await?;
+            // Only the bar's links depend on the remembered role: a failure to store it
+            // must not refuse a request the membership allows.
+            if let Err(error) =
+                session::refresh_role(session, &caller.org_id, caller.role.as_str()).await
+            {
+                tracing::warn!(%error, "could not remember the member's current role");
+            }
             Ok(caller)
         }
         Err(governance::Error::NotFound { .. }) => {
