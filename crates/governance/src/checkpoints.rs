@@ -81,16 +81,36 @@ pub async fn sign_moved_heads(
 pub async fn latest(store: &Store, org: &str) -> Result<Option<SignedCheckpoint>, Error> {
     let sql = "SELECT seq, head, at, signature, key FROM ledger_checkpoints \
                WHERE org_id = $1 ORDER BY seq DESC, at DESC LIMIT 1";
-    let row: Option<(i64, String, String, String, String)> = crate::on_read!(store, org, conn => sqlx::query_as(sql).bind(org).fetch_optional(conn).await)?;
-    let Some((seq, head, at, signature, key)) = row else {
-        return Ok(None);
-    };
+    let row: Option<CheckpointRow> = crate::on_read!(store, org, conn => sqlx::query_as(sql).bind(org).fetch_optional(conn).await)?;
+    row.map(|row| signed(org, row)).transpose()
+}
+
+/// The most recent stored checkpoint of `org` at or below `seq` that `key` signed, if any;
+/// its signature is verified (a row claiming the key with a bad signature is an error).
+pub async fn latest_signed_by(
+    store: &Store,
+    org: &str,
+    key: &audit::PublicKey,
+    seq: u64,
+) -> Result<Option<SignedCheckpoint>, Error> {
+    let sql = "SELECT seq, head, at, signature, key FROM ledger_checkpoints \
+               WHERE org_id = $1 AND key = $2 AND seq <= $3 ORDER BY seq DESC, at DESC LIMIT 1";
+    let seq = i64::try_from(seq)
+        .map_err(|_| Error::LedgerCorrupt("a seq beyond the database's range"))?;
+    let row: Option<CheckpointRow> = crate::on_read!(store, org, conn => sqlx::query_as(sql)
+        .bind(org).bind(key.to_base64()).bind(seq).fetch_optional(conn).await)?;
+    row.map(|row| signed(org, row)).transpose()
+}
+
+/// A `ledger_checkpoints` row: seq, head, at, signature, key.
+type CheckpointRow = (i64, String, String, String, String);
+
+fn signed(org: &str, row: CheckpointRow) -> Result<SignedCheckpoint, Error> {
+    let (seq, head, at, signature, key) = row;
     let head = ChainHead {
         seq: u64::try_from(seq).map_err(|_| Error::LedgerCorrupt("a negative checkpoint seq"))?,
         hash: Hash::from_hex(&head)?,
     };
     let checkpoint = Checkpoint::new(org, &head, Timestamp::parse(&at)?.as_datetime())?;
-    Ok(Some(SignedCheckpoint::from_parts(
-        checkpoint, &signature, &key,
-    )?))
+    Ok(SignedCheckpoint::from_parts(checkpoint, &signature, &key)?)
 }

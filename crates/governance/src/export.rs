@@ -89,10 +89,22 @@ pub async fn export<W: Write>(
     let mut last = ChainHead::GENESIS;
     let mut events = 0_u64;
     if head > 0 {
+        // The newest head this key vouched for inside the range: the chain read now must
+        // still pass through it, or rows were rewritten (and re-hashed) since, and this
+        // export would sign the rewritten history.
+        let vouched = checkpoints::latest_signed_by(store, &org_id, &key.public_key(), to)
+            .await?
+            .map(|signed| (signed.checkpoint().seq(), signed.checkpoint().head()))
+            .filter(|&(seq, _)| seq >= from);
         let mut batches = read_in_batches(store.clone(), org_id.clone(), from, to)?;
         while let Some(batch) = batches.recv().await {
             for row in batch? {
                 let event = to_event(&org_id, row)?;
+                if vouched.is_some_and(|(seq, hash)| seq == event.seq() && hash != event.hash()) {
+                    return Err(Error::LedgerCorrupt(
+                        "the stored chain no longer matches a checkpoint this service signed",
+                    ));
+                }
                 sink.write(&event)?;
                 last = ChainHead::from(&event);
                 events += 1;
@@ -330,6 +342,57 @@ mod tests {
         tx.commit().await.unwrap();
     }
 
+    /// What someone with write access to the database could do: lift the append-only
+    /// triggers and rewrite the events from `seq` on into a different chain that hashes and
+    /// links correctly.
+    async fn rewrite_from(db: &pinward_tests::TestDb, store: &Store, org: &str, seq: u64) {
+        let drop = match db.backend() {
+            pinward_tests::Backend::Sqlite => "DROP TRIGGER ledger_events_no_update",
+            pinward_tests::Backend::Postgres => {
+                "DROP TRIGGER ledger_events_no_update ON ledger_events"
+            }
+        };
+        let mut tx = store.begin().await.unwrap();
+        on_tx!(tx, conn => sqlx::query(drop).execute(conn).await.map(|r| r.rows_affected()))
+            .unwrap();
+        let before: String = on_tx!(tx, conn => sqlx::query_scalar("SELECT hash FROM ledger_events WHERE org_id = $1 AND seq = $2")
+            .bind(org).bind(i64::try_from(seq - 1).unwrap()).fetch_one(conn).await).unwrap();
+        let mut head = ChainHead {
+            seq: seq - 1,
+            hash: audit::Hash::from_hex(&before).unwrap(),
+        };
+        let last: i64 =
+            on_tx!(tx, conn => sqlx::query_scalar("SELECT seq FROM ledger_heads WHERE org_id = $1")
+            .bind(org).fetch_one(conn).await)
+            .unwrap();
+        while head.seq < u64::try_from(last).unwrap() {
+            let draft = EventDraft {
+                actor: Actor::system(),
+                action: Action::parse("number.discovered").unwrap(),
+                subject: "phone:forged".to_owned(),
+                details: Details::empty(),
+            };
+            let forged = audit::seal(org, &head, Utc::now(), draft)
+                .unwrap()
+                .to_stored();
+            let update = "UPDATE ledger_events SET at = $3, actor = $4, action = $5, subject = $6, details = $7, \
+                          prev = $8, hash = $9 WHERE org_id = $1 AND seq = $2";
+            on_tx!(tx, conn => sqlx::query(update)
+                .bind(org).bind(i64::try_from(forged.seq).unwrap())
+                .bind(Timestamp::new(forged.at).unwrap().to_string()).bind(&forged.actor).bind(&forged.action)
+                .bind(&forged.subject).bind(&forged.details).bind(&forged.prev).bind(&forged.hash)
+                .execute(conn).await.map(|r| r.rows_affected())).unwrap();
+            head = ChainHead {
+                seq: forged.seq,
+                hash: audit::Hash::from_hex(&forged.hash).unwrap(),
+            };
+        }
+        on_tx!(tx, conn => sqlx::query("UPDATE ledger_heads SET hash = $2 WHERE org_id = $1")
+            .bind(org).bind(head.hash.to_hex()).execute(conn).await.map(|r| r.rows_affected()))
+        .unwrap();
+        tx.commit().await.unwrap();
+    }
+
     async fn export_to_vec(
         store: &Store,
         org: &str,
@@ -360,6 +423,28 @@ mod tests {
             assert_eq!(summary.checkpoint.checkpoint().seq(), 40);
             let stored = checkpoints::latest(&store, "acme").await.unwrap().unwrap();
             assert_eq!(stored, summary.checkpoint);
+        }
+
+        async fn an_export_refuses_a_chain_rewritten_and_re_hashed_since_a_checkpoint_it_signed(db) {
+            let store = store_with_events(&db, "acme", 10).await;
+            let key = CheckpointKey::generate();
+            export_to_vec(&store, "acme", Range::default(), Format::Jsonl, &key).await.unwrap();
+            append_events(&store, "acme", 2).await;
+            rewrite_from(&db, &store, "acme", 10).await;
+
+            let error = export_to_vec(&store, "acme", Range::default(), Format::Jsonl, &key)
+                .await
+                .unwrap_err();
+            assert!(matches!(error, Error::LedgerCorrupt(_)), "{error:?}");
+            let stored = checkpoints::latest(&store, "acme").await.unwrap().unwrap();
+            assert_eq!(stored.checkpoint().seq(), 10, "no checkpoint signed over the rewrite");
+            // A range after the checkpoint cannot be linked to it, and another key vouched
+            // for nothing here.
+            let range = Range { from: Some(11), to: None };
+            export_to_vec(&store, "acme", range, Format::Jsonl, &key).await.unwrap();
+            export_to_vec(&store, "acme", Range::default(), Format::Jsonl, &CheckpointKey::generate())
+                .await
+                .unwrap();
         }
 
         async fn an_export_longer_than_one_read_has_every_event_once_in_order(db) {
