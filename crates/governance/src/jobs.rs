@@ -180,9 +180,11 @@ macro_rules! unheld_item {
 /// Queues the rotation of one number (its row id) inside the caller's transaction, because
 /// of `cause` (an action name such as `pin.revealed`, written to the job's ledger event),
 /// and returns the job's id. A job of the org still `running` or `paused` with the number
-/// waiting (queued, or claimed by a worker whose lease ran out) is reused instead: one
-/// rotation retires the PIN however often it was revealed. Reusing it touches it, so the
-/// latest reveal gets the whole [`REVEAL_GRACE`] before `pinward serve` runs it.
+/// still queued is reused instead: one rotation retires the PIN however often it was
+/// revealed. Reusing it touches it, so the latest reveal gets the whole [`REVEAL_GRACE`]
+/// before `pinward serve` runs it. An item whose worker's lease ran out is not reused:
+/// leases are not renewed, so that worker may still be sending and may already have made
+/// current the very PIN this reveal shows; a rotation of its own retires it for sure.
 pub(crate) async fn queue_one(
     tx: &mut Tx,
     org: &str,
@@ -191,14 +193,11 @@ pub(crate) async fn queue_one(
     cause: &str,
 ) -> Result<String, Error> {
     let now = Utc::now();
-    let sql = concat!(
-        "SELECT j.id FROM rotation_items i JOIN rotation_jobs j ON j.id = i.job_id \
-         WHERE i.org_id = $1 AND i.phone_number_id = $2 AND ",
-        unheld_item!(),
-        " AND j.status IN ('running', 'paused') ORDER BY j.created_at LIMIT 1"
-    );
+    let sql = "SELECT j.id FROM rotation_items i JOIN rotation_jobs j ON j.id = i.job_id \
+               WHERE i.org_id = $1 AND i.phone_number_id = $2 AND i.status = 'queued' \
+               AND j.status IN ('running', 'paused') ORDER BY j.created_at LIMIT 1";
     let open: Option<String> = on_tx!(tx, conn => sqlx::query_scalar(sql)
-        .bind(org).bind(number_id).bind(now).fetch_optional(conn).await)?;
+        .bind(org).bind(number_id).fetch_optional(conn).await)?;
     if let Some(job) = open {
         exec!(
             tx,
