@@ -10,15 +10,20 @@ use std::time::{Duration, Instant};
 use audit::Actor;
 use chrono::{DateTime, TimeDelta, Utc};
 use governance::access::{Caller, Role};
-use governance::custody::{Custodian, Escrow, MetaAccess, Settings, reveal_as};
+use governance::custody::{Escrow, reveal_as};
 use governance::jobs::REVEAL_GRACE;
 use governance::users::NewUser;
 use governance::{DatabaseTarget, Store};
-use graph::sandbox::{Sandbox, SandboxHandle, SandboxSeed};
-use graph::{GraphClient, PhoneNumberId, PinSecret};
+use graph::sandbox::SandboxHandle;
+use graph::{PhoneNumberId, PinSecret};
 use pinward_tests::{Backend, PinwardProcess, TestDb, on_both_databases};
 use sqlx::Connection;
 use vault::Pin;
+
+#[path = "common/custody_world.rs"]
+mod custody_world;
+
+use custody_world::{CustodyWorld, custody_world};
 
 /// The line serve writes at debug level after each round of looking for due rotations.
 const ROUND_ENDED: &str = "looked for rotations reveals queued";
@@ -60,62 +65,11 @@ async fn world(db: &TestDb) -> World {
         .await
         .unwrap();
 
-    let sandbox = Sandbox::seeded(SandboxSeed {
-        seed: 5,
-        numbers: 6,
-        businesses: 1,
-    })
-    .start()
-    .await
-    .unwrap();
-    let mut config = sandbox.graph_config();
-    config.timeout = Duration::from_secs(5);
-    let graph = GraphClient::new(config).unwrap();
-    let token = sandbox.system_user_token();
-    let identity_file = db.subdir("data").join("identity.txt");
-    let (identity, _) = governance::keys::service_identity(&store, &identity_file)
-        .await
-        .unwrap();
-    let escrow = Arc::new(Escrow::load(&store, identity).await.unwrap());
-    governance::credentials::set(&store, &escrow, &graph, &Caller::cli(&org), &token)
-        .await
-        .unwrap();
-    let meta = Arc::new(MetaAccess {
-        graph,
-        token,
-        on_prem: None,
-    });
-    governance::sync::run(
-        &store,
-        &org,
-        &Actor::system(),
-        &meta,
-        &sandbox.business_ids(),
-        &governance::sync::SyncOptions::default(),
-        &mut |_| {},
-    )
-    .await
-    .unwrap();
-    let numbers: Vec<PhoneNumberId> = sandbox
-        .numbers()
-        .into_iter()
-        .filter(|n| !n.onprem)
-        .map(|n| n.id)
-        .take(2)
-        .collect();
-    assert_eq!(numbers.len(), 2, "the sandbox has two Cloud API numbers");
-    let custodian = Custodian::new(
-        store.clone(),
-        Arc::clone(&escrow),
-        meta,
-        Settings::default(),
-    );
-    for number in &numbers {
-        custodian
-            .take(&org, &Actor::system(), number, &[])
-            .await
-            .unwrap();
-    }
+    let CustodyWorld {
+        sandbox,
+        escrow,
+        numbers,
+    } = custody_world(db, &store, &org, 6, 2).await;
     World {
         store,
         sandbox,

@@ -2,15 +2,12 @@
 //! knows the PIN Meta holds: the org's Graph credential stored, its inventory synced, one
 //! Cloud API number taken into custody, and two people who sign in with a password.
 
-use std::time::Duration;
-
 use audit::Actor;
 use governance::access::{Caller, Role};
-use governance::custody::{Custodian, Escrow, MetaAccess, Settings};
 use governance::users::{NewUser, Password};
 use governance::{DatabaseTarget, Store};
-use graph::sandbox::{Sandbox, SandboxHandle, SandboxSeed};
-use graph::{GraphClient, PhoneNumberId, PinSecret};
+use graph::sandbox::SandboxHandle;
+use graph::{PhoneNumberId, PinSecret};
 use pinward_tests::{PinwardProcess, TestDb};
 
 pub const ADMIN: &str = "ann@example.com";
@@ -68,57 +65,9 @@ pub async fn serve_with_custody(db: &TestDb) -> Served {
     let admin_member = person(&store, &org, ADMIN, "Ann Admin", Role::Admin).await;
     let ops_member = person(&store, &org, OPS, "Olly Ops", Role::Ops).await;
 
-    let sandbox = Sandbox::seeded(SandboxSeed {
-        seed: 5,
-        numbers: 4,
-        businesses: 1,
-    })
-    .start()
-    .await
-    .unwrap();
-    let mut config = sandbox.graph_config();
-    config.timeout = Duration::from_secs(5);
-    let graph = GraphClient::new(config).unwrap();
-    let token = sandbox.system_user_token();
+    let world = crate::custody_world::custody_world(db, &store, &org, 4, 1).await;
+    let (sandbox, number) = (world.sandbox, world.numbers[0].clone());
     let data_dir = db.subdir("data");
-    let (identity, _) = governance::keys::service_identity(&store, &data_dir.join("identity.txt"))
-        .await
-        .unwrap();
-    let escrow = std::sync::Arc::new(Escrow::load(&store, identity).await.unwrap());
-    governance::credentials::set(&store, &escrow, &graph, &Caller::cli(&org), &token)
-        .await
-        .unwrap();
-    let meta = MetaAccess {
-        graph,
-        token,
-        on_prem: None,
-    };
-    governance::sync::run(
-        &store,
-        &org,
-        &Actor::system(),
-        &meta,
-        &sandbox.business_ids(),
-        &governance::sync::SyncOptions::default(),
-        &mut |_| {},
-    )
-    .await
-    .unwrap();
-    let number = sandbox
-        .numbers()
-        .into_iter()
-        .find(|n| !n.onprem)
-        .unwrap()
-        .id;
-    Custodian::new(
-        store.clone(),
-        escrow,
-        std::sync::Arc::new(meta),
-        Settings::default(),
-    )
-    .take(&org, &Actor::system(), &number, &[])
-    .await
-    .unwrap();
     let display =
         governance::numbers::record(&store, &Caller::cli(&org), &number, chrono::Utc::now())
             .await

@@ -131,6 +131,9 @@ on_both_databases! {
 }
 
 mod custody;
+#[allow(dead_code)] // each test binary uses its own part of it
+#[path = "../common/custody_world.rs"]
+mod custody_world;
 
 /// The text of the first element matching `css`.
 async fn text_of(browser: &fantoccini::Client, css: &str) -> String {
