@@ -165,6 +165,9 @@ on_both_databases! {
         let search = browser.find(Locator::Css("input[name=q]")).await.unwrap();
         search.send_keys(&served.display).await.unwrap();
         browser.find(Locator::Css("form.filters button")).await.unwrap().click().await.unwrap();
+        // The unfiltered list already links the number: wait for the result page (its
+        // search box rendered with the query), or the click lands on the page being left.
+        appears(&browser, Locator::Css(&format!("input[name=q][value='{}']", served.display))).await;
         let link = appears(&browser, Locator::Css(&format!("a[href='{record}']"))).await;
         link.click().await.unwrap();
         arrived(&browser, &base, &record).await;
