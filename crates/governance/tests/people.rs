@@ -217,6 +217,17 @@ on_both_databases! {
         assert_eq!(listed, expected);
     }
 
+    async fn a_business_admin_of_two_clients_acts_for_both_in_order(db) {
+        let store = open(&db).await;
+        let (org, admin) = org_with_admin(&store, "acme", "ann@example.com").await;
+        add_client(&db, &org, "c1").await;
+        add_client(&db, &org, "c0").await;
+        let two = members::add_new_user(&store, &admin, &new_user("cy@example.com"), Role::BusinessAdmin, &["c1".to_owned(), "c0".to_owned()]).await.unwrap();
+        let caller = members::caller_for(&store, &org, &two.user_id).await.unwrap();
+        assert_eq!((caller.role, caller.clients.clone()), (Role::BusinessAdmin, vec!["c0".to_owned(), "c1".to_owned()]));
+        assert!(caller.sees_client("c0") && caller.sees_client("c1"));
+    }
+
     async fn a_business_admin_is_scoped_to_its_clients_and_only_admins_manage_members(db) {
         let store = open(&db).await;
         let (org, admin) = org_with_admin(&store, "acme", "ann@example.com").await;
