@@ -189,7 +189,7 @@ pub struct ClientRef {
 }
 
 /// A PIN version as the record shows it: never the PIN.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
 pub struct VersionRecord {
     /// 1, 2, 3, …
     pub version: i64,
@@ -498,16 +498,6 @@ type MetaRow = (
     String,
 );
 
-type VersionRow = (
-    i64,
-    String,
-    DateTime<Utc>,
-    Option<DateTime<Utc>>,
-    Option<DateTime<Utc>>,
-    Option<String>,
-    Option<DateTime<Utc>>,
-);
-
 /// Everything about one number the caller may see; never a PIN.
 ///
 /// # Errors
@@ -541,7 +531,7 @@ pub async fn record(
     ): MetaRow = on_tx!(tx, conn => sqlx::query_as(meta_sql).bind(&caller.org_id).bind(&row.id).fetch_one(conn).await)?;
     let versions_sql = "SELECT version, status, created_at, confirmed_at, ended_at, failure_reason, revealed_at \
                         FROM pin_versions WHERE org_id = $1 AND phone_number_id = $2 ORDER BY version";
-    let versions: Vec<VersionRow> = on_tx!(tx, conn => sqlx::query_as(versions_sql).bind(&caller.org_id).bind(&row.id).fetch_all(conn).await)?;
+    let versions: Vec<VersionRecord> = on_tx!(tx, conn => sqlx::query_as(versions_sql).bind(&caller.org_id).bind(&row.id).fetch_all(conn).await)?;
     let events_sql = "SELECT seq, at, actor, action, details FROM ledger_events \
                       WHERE org_id = $1 AND subject = $2 ORDER BY seq DESC LIMIT $3";
     let events: Vec<(i64, String, String, String, String)> = on_tx!(tx, conn => sqlx::query_as(events_sql)
@@ -589,30 +579,7 @@ pub async fn record(
         pin_state: row.pin_state()?,
         escrow_stale: row.escrow_stale,
         attention_reason: row.attention_reason.clone(),
-        versions: versions
-            .into_iter()
-            .map(
-                |(
-                    version,
-                    status,
-                    created_at,
-                    confirmed_at,
-                    ended_at,
-                    failure_reason,
-                    revealed_at,
-                )| {
-                    VersionRecord {
-                        version,
-                        status,
-                        created_at,
-                        confirmed_at,
-                        ended_at,
-                        failure_reason,
-                        revealed_at,
-                    }
-                },
-            )
-            .collect(),
+        versions,
         last_reviewed_at: row.last_reviewed_at,
         next_review_due: row.next_review_due,
         open_handovers,

@@ -152,6 +152,16 @@ pub struct OrgChoice {
     pub role: String,
 }
 
+impl From<&governance::users::Membership> for OrgChoice {
+    fn from(membership: &governance::users::Membership) -> Self {
+        Self {
+            id: membership.org_id.clone(),
+            name: membership.org_name.clone(),
+            role: membership.role.as_str().to_owned(),
+        }
+    }
+}
+
 const ORGS_KEY: &str = "orgs";
 
 /// Remembers the orgs the user belongs to, for the switcher (a list for the header only:

@@ -40,20 +40,9 @@ async fn switch(
         .ok_or_else(not_found)?;
     // The membership as it is now, not as the list above read it a moment ago.
     governance::members::caller_for(&state.store, &target.org_id, &user_id).await?;
-    let choice = OrgChoice {
-        id: target.org_id.clone(),
-        name: target.org_name.clone(),
-        role: target.role.as_str().to_owned(),
-    };
+    let choice = OrgChoice::from(target);
     session::switch_org(&session, &choice).await?;
-    let choices: Vec<OrgChoice> = memberships
-        .iter()
-        .map(|m| OrgChoice {
-            id: m.org_id.clone(),
-            name: m.org_name.clone(),
-            role: m.role.as_str().to_owned(),
-        })
-        .collect();
+    let choices: Vec<OrgChoice> = memberships.iter().map(OrgChoice::from).collect();
     session::remember_orgs(&session, &choices).await?;
     session::flash(
         &session,

@@ -103,14 +103,7 @@ async fn submit(
     state.throttle.succeeded(SIGN_IN, &email, address);
     // The first org by slug; a user in several orgs switches in the header.
     let memberships = users::memberships(&state.store, &user.id).await?;
-    let choices: Vec<OrgChoice> = memberships
-        .iter()
-        .map(|m| OrgChoice {
-            id: m.org_id.clone(),
-            name: m.org_name.clone(),
-            role: m.role.as_str().to_owned(),
-        })
-        .collect();
+    let choices: Vec<OrgChoice> = memberships.iter().map(OrgChoice::from).collect();
     let Some(membership) = memberships.into_iter().next() else {
         return again(
             page,
