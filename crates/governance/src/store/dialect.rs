@@ -163,18 +163,17 @@ pub(crate) fn review_due_month(backend: Backend) -> &'static str {
 }
 
 /// Keeps only the numbers (`n`) whose client is in the JSON array of client ids bound at `$n`
-/// (a business admin's clients), unless the boolean bound at `$n - 1` is true; the org is
-/// bound at `$1`, which keeps the subquery uncorrelated (run once, not once per number).
+/// (a business admin's clients); the org is bound at `$1`, which keeps the subquery
+/// uncorrelated (run once, not once per number).
 pub(crate) fn client_scope(backend: Backend, n: usize) -> String {
-    let all = n - 1;
     match backend {
         Backend::Sqlite => format!(
-            "(${all} OR n.waba_id IN (SELECT sw.id FROM wabas sw WHERE sw.org_id = $1 \
-             AND sw.client_id IN (SELECT value FROM json_each(${n}))))"
+            "n.waba_id IN (SELECT sw.id FROM wabas sw WHERE sw.org_id = $1 \
+             AND sw.client_id IN (SELECT value FROM json_each(${n})))"
         ),
         Backend::Postgres => format!(
-            "(${all} OR n.waba_id IN (SELECT sw.id FROM wabas sw WHERE sw.org_id = $1 \
-             AND sw.client_id IN (SELECT json_array_elements_text(${n}::json))))"
+            "n.waba_id IN (SELECT sw.id FROM wabas sw WHERE sw.org_id = $1 \
+             AND sw.client_id IN (SELECT json_array_elements_text(${n}::json)))"
         ),
     }
 }
