@@ -1,7 +1,8 @@
 //! `pinward serve` retires a revealed PIN that nobody rotated: under the rotate-after-reveal
 //! policy a reveal queues a one-number rotation, and once that rotation has waited
 //! `governance::jobs::REVEAL_GRACE` untouched, serve runs it by itself, as `system`,
-//! against the Graph sandbox. A rotation queued more recently keeps waiting for a person.
+//! against the Graph sandbox. A rotation queued more recently keeps waiting for a person,
+//! and one that failed is tried again once the wait after its failure is over.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
@@ -11,10 +12,10 @@ use audit::Actor;
 use chrono::{DateTime, TimeDelta, Utc};
 use governance::access::{Caller, Role};
 use governance::custody::{Escrow, reveal_as};
-use governance::jobs::REVEAL_GRACE;
+use governance::jobs::{RETRY_FIRST, REVEAL_GRACE};
 use governance::users::NewUser;
 use governance::{DatabaseTarget, Store};
-use graph::sandbox::SandboxHandle;
+use graph::sandbox::{Fault, FaultPlan, FaultRule, Route, SandboxHandle};
 use graph::{PhoneNumberId, PinSecret};
 use pinward_tests::{Backend, PinwardProcess, TestDb, on_both_databases};
 use sqlx::Connection;
@@ -184,6 +185,21 @@ async fn worker_died(db: &TestDb, job: &str) {
     assert_eq!(changed, 1, "job {job}'s item leased");
 }
 
+/// Makes the PIN the job rotates look revealed `age` ago.
+async fn revealed_ago(db: &TestDb, job: &str, age: TimeDelta) {
+    let sql = "UPDATE pin_versions SET revealed_at = $1 WHERE status = 'current' \
+               AND phone_number_id IN (SELECT phone_number_id FROM rotation_items WHERE job_id = $2)";
+    let changed = update(db, sql, Utc::now() - age, job).await;
+    assert_eq!(changed, 1, "the PIN of job {job} backdated");
+}
+
+/// Makes the job's failed item look failed `age` ago.
+async fn failed_ago(db: &TestDb, job: &str, age: TimeDelta) {
+    let sql = "UPDATE rotation_items SET updated_at = $1 WHERE job_id = $2 AND status = 'failed'";
+    let changed = update(db, sql, Utc::now() - age, job).await;
+    assert_eq!(changed, 1, "job {job}'s failure backdated");
+}
+
 /// Runs `sql` with `$1` = `at` and `$2` = `job` as the database's owner; returns the rows
 /// it changed.
 async fn update(db: &TestDb, sql: &'static str, at: DateTime<Utc>, job: &str) -> u64 {
@@ -301,6 +317,37 @@ on_both_databases! {
 
         let status = w.job_status(&job).await;
         assert_eq!((status.status.as_str(), status.done), ("done", 1), "{status:?}");
+        assert!(!w.meta_holds(number, &revealed), "the revealed PIN is retired at Meta");
+        let (escrowed, _) = w.reveal(number).await;
+        assert!(w.meta_holds(number, &escrowed), "Meta holds the PIN now in escrow");
+    }
+
+    async fn serve_tries_again_a_revealed_pins_rotation_that_failed_once_the_wait_after_the_failure_is_over(db) {
+        let w = world(&db).await;
+        let number = &w.numbers[0];
+        let (revealed, job) = w.reveal(number).await;
+        let before = w.current_version(number).await;
+        queued_ago(&db, &job, REVEAL_GRACE + TimeDelta::hours(1)).await;
+        w.sandbox.set_faults(FaultPlan::single(
+            FaultRule::always(Route::SetPin, Fault::MetaError { code: 133006 }).for_number(number.as_str()),
+        ));
+        let serve = w.serve(&db);
+        let serve = until_finished(&w, &job, serve).await;
+        serve.signal("TERM");
+        serve.wait();
+        assert_eq!(w.job_status(&job).await.failed, 1, "Meta refused the new PIN");
+        assert_eq!(w.current_version(number).await, before);
+        assert!(w.meta_holds(number, &revealed), "the revealed PIN is still the live one");
+
+        // Later, the wait after the failure over, and Meta accepting PINs again.
+        revealed_ago(&db, &job, REVEAL_GRACE + TimeDelta::hours(2)).await;
+        failed_ago(&db, &job, RETRY_FIRST + TimeDelta::minutes(1)).await;
+        w.sandbox.set_faults(FaultPlan::none());
+        let mut serve = w.serve(&db);
+        serve.wait_for_line(ROUND_ENDED);
+
+        let after = w.current_version(number).await;
+        assert!(after > before, "a new PIN version is current: {before} → {after}");
         assert!(!w.meta_holds(number, &revealed), "the revealed PIN is retired at Meta");
         let (escrowed, _) = w.reveal(number).await;
         assert!(w.meta_holds(number, &escrowed), "Meta holds the PIN now in escrow");

@@ -280,6 +280,108 @@ pub async fn waiting_since(
     Ok(jobs)
 }
 
+/// How long after the first failed rotation since a reveal `pinward serve` tries again.
+/// Each further failure doubles the wait, up to [`RETRY_LONGEST`]: a Meta outage passes
+/// within hours, while a lasting cause (a revoked credential) should not fill the ledger.
+pub const RETRY_FIRST: chrono::TimeDelta = chrono::TimeDelta::hours(1);
+
+/// The longest wait between two retries of a revealed PIN's rotation.
+pub const RETRY_LONGEST: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+
+/// The wait before the next retry after `failures` failed rotations since the reveal.
+#[must_use]
+pub fn retry_after(failures: u32) -> chrono::TimeDelta {
+    // 2^5 hours already exceeds a day, so more doublings change nothing.
+    let doublings = failures.saturating_sub(1).min(5);
+    (RETRY_FIRST * (1 << doublings)).min(RETRY_LONGEST)
+}
+
+/// The numbers whose revealed PIN `pinward serve` should try again to retire at `now`:
+/// under the rotate-after-reveal policy, their current PIN was revealed at or before
+/// `revealed_by` (its grace is over), every rotation since has failed — the last one at
+/// least [`retry_after`] ago — and no job still holds them (a paused bulk job does: it
+/// runs them when resumed). A rotation a person cancelled is not a failure, so serve never
+/// overrules it.
+///
+/// # Errors
+/// Database errors.
+pub async fn failed_after_reveal(
+    store: &Store,
+    org: &str,
+    revealed_by: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Vec<PhoneNumberId>, Error> {
+    let mut tx = store.read_for(org).await?;
+    let due = retries_due(&mut tx, org, revealed_by, now).await?;
+    tx.rollback().await?;
+    // A stored id that is not a Meta id could never be rotated (`run` fails its item),
+    // so retrying it would only ledger another failure.
+    Ok(due
+        .into_iter()
+        .filter_map(|(_, meta_id)| PhoneNumberId::parse(&meta_id).ok())
+        .collect())
+}
+
+/// Queues (as `system`, ledgered) a new rotation of `phone` if it is still one
+/// [`failed_after_reveal`] lists, checked in the same transaction; returns the job to run
+/// with [`run`], or `None` when the number is no longer due.
+///
+/// # Errors
+/// Database errors.
+pub async fn retry_rotation(
+    store: &Store,
+    org: &str,
+    phone: &PhoneNumberId,
+    revealed_by: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Option<String>, Error> {
+    let mut tx = store.begin_for(org).await?;
+    let due = retries_due(&mut tx, org, revealed_by, now).await?;
+    let Some((number, _)) = due.iter().find(|(_, meta_id)| meta_id == phone.as_str()) else {
+        return Ok(None);
+    };
+    let job = queue_one(&mut tx, org, &Actor::system(), number, RETRY_CAUSE).await?;
+    tx.commit().await?;
+    Ok(Some(job))
+}
+
+/// The cause a retried rotation's `rotation.job.started` event names.
+const RETRY_CAUSE: &str = "pin.rotation.failed";
+
+/// [`failed_after_reveal`]'s numbers as `(row id, Meta id)`.
+async fn retries_due(
+    tx: &mut Tx,
+    org: &str,
+    revealed_by: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Vec<(String, String)>, Error> {
+    if !crate::policies::load(tx, org).await?.rotate_after_reveal {
+        return Ok(Vec::new());
+    }
+    // Started from the org's revealed current versions, which are few.
+    let sql = "SELECT n.id, n.meta_phone_number_id, COUNT(*) AS failures, MAX(f.updated_at) AS last_failure \
+               FROM pin_versions v \
+               JOIN phone_numbers n ON n.org_id = v.org_id AND n.id = v.phone_number_id \
+               JOIN rotation_items f ON f.org_id = v.org_id AND f.phone_number_id = v.phone_number_id \
+                    AND f.status = 'failed' AND f.updated_at >= v.revealed_at \
+               WHERE v.org_id = $1 AND v.status = 'current' AND v.revealed_at <= $2 \
+               AND n.pin_state IN ('escrowed', 'rotating', 'uncertain') \
+               AND NOT EXISTS (SELECT 1 FROM rotation_items o JOIN rotation_jobs oj ON oj.id = o.job_id \
+                    WHERE o.org_id = v.org_id AND o.phone_number_id = v.phone_number_id \
+                    AND o.status IN ('queued', 'running') AND oj.status IN ('running', 'paused')) \
+               GROUP BY n.id, n.meta_phone_number_id ORDER BY n.meta_phone_number_id";
+    let rows: Vec<(String, String, i64, DateTime<Utc>)> = on_tx!(tx, conn => sqlx::query_as(sql)
+        .bind(org).bind(revealed_by).fetch_all(conn).await)?;
+    Ok(rows
+        .into_iter()
+        .filter(|(_, _, failures, last)| {
+            let failures = u32::try_from(*failures).unwrap_or(u32::MAX);
+            *last + retry_after(failures) <= now
+        })
+        .map(|(number, meta_id, _, _)| (number, meta_id))
+        .collect())
+}
+
 /// The job's status and counts; `NotFound` for another org's job.
 pub async fn status(store: &Store, org: &str, job: &str) -> Result<JobStatus, Error> {
     let sql = "SELECT status, concurrency FROM rotation_jobs WHERE org_id = $1 AND id = $2";

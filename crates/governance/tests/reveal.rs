@@ -5,13 +5,14 @@
 mod common;
 
 use audit::Actor;
+use chrono::{TimeDelta, Utc};
 use common::seed::{caller, members_beside_sync, now};
 use common::{ORG, ledger, quick, world};
-use governance::Error;
 use governance::custody::{Outcome, reveal_as};
 use governance::health::Problem;
 use governance::numbers::{self, Filter, PageRequest};
 use governance::policies::{self, Policy};
+use governance::{Error, jobs};
 use graph::PinSecret;
 use graph::sandbox::{Fault, FaultPlan, FaultRule, Route};
 use pinward_tests::on_both_databases;
@@ -283,5 +284,111 @@ on_both_databases! {
             health(&w, "m-ann", &number).await.contains(&Problem::PinRevealed),
             "turned back on, the policy sees the PIN revealed while it was off"
         );
+    }
+}
+
+/// What [`governance::jobs::failed_after_reveal`] lists at `at` for reveals made by
+/// `revealed_by`.
+async fn due_again(
+    w: &common::World,
+    revealed_by: chrono::DateTime<chrono::Utc>,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Vec<graph::PhoneNumberId> {
+    jobs::failed_after_reveal(&w.store, ORG, revealed_by, at)
+        .await
+        .unwrap()
+}
+
+/// Runs `job` as `system` against the sandbox; returns its `(done, failed)` items.
+async fn run_job(w: &common::World, job: &str) -> (i64, i64) {
+    let status = jobs::run(
+        &w.custodian(quick()),
+        ORG,
+        &Actor::system(),
+        job,
+        &[],
+        &|_| {},
+    )
+    .await
+    .unwrap();
+    (status.done, status.failed)
+}
+
+/// Makes Meta refuse every new PIN for `number`.
+fn meta_refuses_new_pins(w: &common::World, number: &graph::PhoneNumberId) {
+    w.sandbox.set_faults(FaultPlan::single(
+        FaultRule::always(Route::SetPin, Fault::MetaError { code: 133006 })
+            .for_number(number.as_str()),
+    ));
+}
+
+#[test]
+fn the_wait_before_a_retry_doubles_from_an_hour_with_each_failure_up_to_a_day() {
+    let hours: Vec<i64> = [1, 2, 3, 4, 5, 6, 7, 1000]
+        .into_iter()
+        .map(|f| jobs::retry_after(f).num_hours())
+        .collect();
+    assert_eq!(hours, [1, 2, 4, 8, 16, 24, 24, 24]);
+    assert_eq!(jobs::retry_after(1), jobs::RETRY_FIRST);
+    assert_eq!(jobs::retry_after(u32::MAX), jobs::RETRY_LONGEST);
+}
+
+on_both_databases! {
+    async fn a_revealed_pin_whose_rotation_failed_is_due_again_after_a_wait_that_doubles_with_each_failure(db) {
+        let (w, number) = escrowed_and_staffed(&db).await;
+        let before_reveal = Utc::now();
+        let revealed = reveal_as(&w.store, w.escrow.identity(), &caller("m-bob"), &number, "re-registering").await.unwrap();
+        let grace_over = Utc::now();
+        meta_refuses_new_pins(&w, &number);
+        assert_eq!(run_job(&w, &revealed.rotation_job.unwrap()).await, (0, 1));
+        let failed_at = Utc::now();
+        let minutes = |m: i64| TimeDelta::minutes(m);
+
+        assert!(due_again(&w, before_reveal, failed_at + TimeDelta::days(9)).await.is_empty(), "not while the reveal's grace lasts");
+        assert!(due_again(&w, grace_over, failed_at + minutes(59)).await.is_empty(), "not within an hour of the failure");
+        assert_eq!(due_again(&w, grace_over, failed_at + minutes(61)).await, std::slice::from_ref(&number));
+
+        let retried = jobs::retry_rotation(&w.store, ORG, &number, grace_over, failed_at + minutes(61)).await.unwrap().expect("queued");
+        assert_eq!(jobs::retry_rotation(&w.store, ORG, &number, grace_over, failed_at + minutes(61)).await.unwrap(), None, "an open retry is not queued twice");
+        assert!(due_again(&w, grace_over, failed_at + TimeDelta::days(9)).await.is_empty(), "the open retry holds the number");
+        let (_, started) = ledger(&w.store).await.into_iter().rfind(|(action, _)| action == "rotation.job.started").unwrap();
+        assert!(started.contains(r#""cause":"pin.rotation.failed""#), "the ledger says why: {started}");
+
+        assert_eq!(run_job(&w, &retried).await, (0, 1), "Meta still refuses");
+        let failed_again_at = Utc::now();
+        assert!(due_again(&w, grace_over, failed_again_at + minutes(119)).await.is_empty(), "two failures wait two hours");
+        assert_eq!(due_again(&w, grace_over, failed_again_at + minutes(121)).await, std::slice::from_ref(&number));
+
+        w.sandbox.set_faults(FaultPlan::none());
+        let retried = jobs::retry_rotation(&w.store, ORG, &number, grace_over, failed_again_at + minutes(121)).await.unwrap().expect("queued");
+        assert_eq!(run_job(&w, &retried).await, (1, 0));
+        assert!(!meta_holds(&w, &number, revealed.pin.expose()), "the revealed PIN is retired");
+        assert!(due_again(&w, Utc::now(), Utc::now() + TimeDelta::days(9)).await.is_empty(), "the new PIN was never revealed");
+        assert!(!health(&w, "m-eve", &number).await.contains(&Problem::PinRevealed));
+    }
+
+    async fn no_retry_overrules_a_cancelled_rotation_a_paused_job_or_a_policy_that_keeps_revealed_pins(db) {
+        let (w, number) = escrowed_and_staffed(&db).await;
+        let far = || Utc::now() + TimeDelta::days(9);
+        let revealed = reveal_as(&w.store, w.escrow.identity(), &caller("m-bob"), &number, "re-registering").await.unwrap();
+        jobs::control(&w.store, ORG, &Actor::system(), &revealed.rotation_job.unwrap(), jobs::Command::Cancel).await.unwrap();
+        assert!(due_again(&w, Utc::now(), far()).await.is_empty(), "a person cancelled the rotation");
+
+        let revealed = reveal_as(&w.store, w.escrow.identity(), &caller("m-bob"), &number, "re-registering").await.unwrap();
+        meta_refuses_new_pins(&w, &number);
+        assert_eq!(run_job(&w, &revealed.rotation_job.unwrap()).await, (0, 1));
+        assert_eq!(due_again(&w, Utc::now(), far()).await, std::slice::from_ref(&number));
+
+        let bulk = jobs::start(&w.store, ORG, &Actor::system(), &jobs::Selection::Numbers(vec![number.clone()]), 1).await.unwrap();
+        jobs::control(&w.store, ORG, &Actor::system(), &bulk, jobs::Command::Pause).await.unwrap();
+        assert!(due_again(&w, Utc::now(), far()).await.is_empty(), "a paused job holds the number");
+        assert_eq!(jobs::retry_rotation(&w.store, ORG, &number, Utc::now(), far()).await.unwrap(), None);
+        jobs::control(&w.store, ORG, &Actor::system(), &bulk, jobs::Command::Cancel).await.unwrap();
+        assert_eq!(due_again(&w, Utc::now(), far()).await, std::slice::from_ref(&number), "cancelling that job leaves the failure");
+
+        let keeps = Policy { rotate_after_reveal: false, ..policies::get(&w.store, &caller("m-ann")).await.unwrap() };
+        policies::set(&w.store, &caller("m-ann"), keeps, now()).await.unwrap();
+        assert!(due_again(&w, Utc::now(), far()).await.is_empty(), "the org accepts revealed PINs");
+        assert!(meta_holds(&w, &number, revealed.pin.expose()));
     }
 }

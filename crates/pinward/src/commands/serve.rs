@@ -89,10 +89,12 @@ const REVEAL_ROTATION_INTERVAL: Duration = Duration::from_secs(60);
 /// Runs, every [`REVEAL_ROTATION_INTERVAL`], each org's rotations that reveals queued under
 /// the rotate-after-reveal policy once they are [`governance::jobs::REVEAL_GRACE`] old and
 /// still untouched, so a revealed PIN does not stay valid for good when nobody presses
-/// Rotate PIN. Runs until aborted; a failed org is logged and tried again at the next tick.
+/// Rotate PIN; and tries again, after a growing wait, those that failed. Runs until
+/// aborted; a failed org is logged and tried again at the next tick.
 async fn rotate_after_reveals(store: Store, custody: std::sync::Arc<web::Custody>) {
     let mut ticks = tokio::time::interval(REVEAL_ROTATION_INTERVAL);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut warnings = Warnings::default();
     loop {
         ticks.tick().await;
         let orgs = match governance::orgs::list(&store).await {
@@ -105,9 +107,15 @@ async fn rotate_after_reveals(store: Store, custody: std::sync::Arc<web::Custody
         let mut ran = 0;
         for org in orgs {
             match rotate_revealed(&store, &custody, &org.id).await {
-                Ok(jobs) => ran += jobs,
+                Ok(jobs) => {
+                    ran += jobs;
+                    warnings.cleared(&org.id);
+                }
                 Err(error) => {
-                    tracing::warn!(org = %org.slug, %error, "rotating after reveals failed; will retry");
+                    let error = error.to_string();
+                    if warnings.is_news(&org.id, &error, std::time::Instant::now()) {
+                        tracing::warn!(org = %org.slug, %error, "rotating after reveals failed; will retry (the same failure is logged again hourly)");
+                    }
                 }
             }
         }
@@ -117,38 +125,96 @@ async fn rotate_after_reveals(store: Store, custody: std::sync::Arc<web::Custody
     }
 }
 
-/// Runs `org`'s due rotations and returns how many jobs it ran. Each job is found due at
-/// the moment it starts: a run can take minutes of Meta calls, and a reveal meanwhile
-/// restarts its job's grace.
+/// How often a failure that persists (an org without a Graph credential, say) is logged
+/// again: once a minute would bury every other line.
+const REPEAT_WARNING_EVERY: Duration = Duration::from_secs(60 * 60);
+
+/// The failure last logged for each org, and when.
+#[derive(Debug, Default)]
+struct Warnings(std::collections::HashMap<String, (String, std::time::Instant)>);
+
+impl Warnings {
+    /// Whether `error` for `org` is worth logging at `now` (new, changed, or last logged
+    /// [`REPEAT_WARNING_EVERY`] ago); remembers it if so.
+    fn is_news(&mut self, org: &str, error: &str, now: std::time::Instant) -> bool {
+        let news = self.0.get(org).is_none_or(|(last, at)| {
+            last != error || now.duration_since(*at) >= REPEAT_WARNING_EVERY
+        });
+        if news {
+            self.0.insert(org.to_owned(), (error.to_owned(), now));
+        }
+        news
+    }
+
+    /// Forgets `org`'s failure: it succeeded, so the next failure is news.
+    fn cleared(&mut self, org: &str) {
+        self.0.remove(org);
+    }
+}
+
+/// Runs `org`'s due rotations and returns how many jobs it ran: first the retries of
+/// rotations that failed since a reveal ([`governance::jobs::failed_after_reveal`]), then
+/// the rotations reveals queued that waited out their grace. Each is found due at the
+/// moment it starts: a run can take minutes of Meta calls, and a reveal meanwhile
+/// restarts its job's grace. Nothing is queued for an org whose custody cannot be loaded
+/// (no Graph credential): its error is returned instead.
 async fn rotate_revealed(
     store: &Store,
     custody: &web::Custody,
     org: &str,
 ) -> Result<usize, governance::Error> {
-    let mut custody_of_org = None;
+    let revealed_by = || chrono::Utc::now() - governance::jobs::REVEAL_GRACE;
+    let retries =
+        governance::jobs::failed_after_reveal(store, org, revealed_by(), chrono::Utc::now())
+            .await?;
     let mut ran: Vec<String> = Vec::new();
-    loop {
-        let due = chrono::Utc::now() - governance::jobs::REVEAL_GRACE;
-        let waiting = governance::jobs::waiting_since(store, org, due).await?;
-        let Some(job) = waiting.into_iter().find(|job| !ran.contains(job)) else {
-            return Ok(ran.len());
-        };
-        let (custodian, recovery) = match &custody_of_org {
-            Some(loaded) => loaded,
-            None => custody_of_org.insert(custody.for_org(store, org).await?),
-        };
-        let status = governance::jobs::run(
-            custodian,
-            org,
-            &audit::Actor::system(),
-            &job,
-            recovery,
-            &|_| {},
-        )
-        .await?;
+    if retries.is_empty() && next_waiting(store, org, &ran).await?.is_none() {
+        return Ok(0);
+    }
+    let (custodian, recovery) = custody.for_org(store, org).await?;
+    let run = |job: String| {
+        let (custodian, recovery) = (&custodian, &recovery);
+        async move {
+            let status = governance::jobs::run(
+                custodian,
+                org,
+                &audit::Actor::system(),
+                &job,
+                recovery,
+                &|_| {},
+            )
+            .await?;
+            Ok::<_, governance::Error>((job, status))
+        }
+    };
+    for phone in retries {
+        let queued =
+            governance::jobs::retry_rotation(store, org, &phone, revealed_by(), chrono::Utc::now())
+                .await?;
+        if let Some(job) = queued {
+            let (job, status) = run(job).await?;
+            tracing::info!(%job, status = %status.status, done = status.done, "retried the failed rotation of a revealed PIN");
+            ran.push(job);
+        }
+    }
+    while let Some(job) = next_waiting(store, org, &ran).await? {
+        let (job, status) = run(job).await?;
         tracing::info!(%job, status = %status.status, done = status.done, "ran a rotation a reveal queued");
         ran.push(job);
     }
+    Ok(ran.len())
+}
+
+/// The oldest rotation of `org` a reveal queued that has waited out its grace and is not
+/// among `ran`.
+async fn next_waiting(
+    store: &Store,
+    org: &str,
+    ran: &[String],
+) -> Result<Option<String>, governance::Error> {
+    let due = chrono::Utc::now() - governance::jobs::REVEAL_GRACE;
+    let waiting = governance::jobs::waiting_since(store, org, due).await?;
+    Ok(waiting.into_iter().find(|job| !ran.contains(job)))
 }
 
 /// Completes on the first SIGINT (Ctrl-C) or SIGTERM (systemd, Kubernetes).
@@ -162,4 +228,47 @@ pub(crate) fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()> + Sen
         };
         tracing::info!(signal = name, "shutting down: finishing requests in flight");
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::{REPEAT_WARNING_EVERY, Warnings};
+
+    #[test]
+    fn a_repeated_failure_is_logged_once_an_hour_and_a_new_one_at_once() {
+        let mut warnings = Warnings::default();
+        let start = Instant::now();
+        let minute = Duration::from_secs(60);
+        assert!(warnings.is_news("acme", "no Graph credential", start));
+        assert!(!warnings.is_news("acme", "no Graph credential", start + minute));
+        assert!(
+            warnings.is_news("globex", "no Graph credential", start + minute),
+            "another org's is its own"
+        );
+        assert!(
+            warnings.is_news("acme", "Meta is down", start + 2 * minute),
+            "a different failure"
+        );
+        assert!(!warnings.is_news("acme", "Meta is down", start + 3 * minute));
+        assert!(warnings.is_news(
+            "acme",
+            "Meta is down",
+            start + 2 * minute + REPEAT_WARNING_EVERY
+        ));
+    }
+
+    #[test]
+    fn after_a_success_the_same_failure_is_news_again() {
+        let mut warnings = Warnings::default();
+        let start = Instant::now();
+        assert!(warnings.is_news("acme", "no Graph credential", start));
+        warnings.cleared("acme");
+        assert!(warnings.is_news(
+            "acme",
+            "no Graph credential",
+            start + Duration::from_secs(60)
+        ));
+    }
 }
