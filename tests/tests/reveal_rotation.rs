@@ -153,19 +153,24 @@ impl World {
     /// `pinward serve` on the world's database, reaching Meta at the sandbox, logging its
     /// own debug lines (the end of each round of due rotations).
     fn serve(&self, db: &TestDb) -> PinwardProcess {
-        let data_dir = db.dir().join("data");
-        let mut process = PinwardProcess::spawn(
-            &["serve"],
-            &[
-                ("PINWARD_DATA_DIR", data_dir.to_str().unwrap()),
-                ("PINWARD_DATABASE_URL", db.url()),
-                ("PINWARD_LISTEN", "127.0.0.1:0"),
-                ("PINWARD_GRAPH_BASE_URL", self.sandbox.base_url().as_str()),
-                ("PINWARD_LOG", "info,pinward=debug"),
-            ],
-        );
+        let mut process = self.pinward(db, &["serve"], &[]);
         process.wait_until_listening();
         process
+    }
+
+    /// `pinward args…` on the world's database and data dir, reaching Meta at the sandbox,
+    /// with `more` variables.
+    fn pinward(&self, db: &TestDb, args: &[&str], more: &[(&str, &str)]) -> PinwardProcess {
+        let data_dir = db.dir().join("data");
+        let mut envs = vec![
+            ("PINWARD_DATA_DIR", data_dir.to_str().unwrap()),
+            ("PINWARD_DATABASE_URL", db.url()),
+            ("PINWARD_LISTEN", "127.0.0.1:0"),
+            ("PINWARD_GRAPH_BASE_URL", self.sandbox.base_url().as_str()),
+            ("PINWARD_LOG", "info,pinward=debug"),
+        ];
+        envs.extend_from_slice(more);
+        PinwardProcess::spawn(args, &envs)
     }
 }
 
@@ -183,6 +188,26 @@ async fn worker_died(db: &TestDb, job: &str) {
                lease_until = $1 WHERE job_id = $2";
     let changed = update(db, sql, Utc::now() - TimeDelta::hours(1), job).await;
     assert_eq!(changed, 1, "job {job}'s item leased");
+}
+
+/// Makes the leases a killed worker held on the job's item and on its number look run out
+/// an hour ago, as they would once their time passed.
+async fn leases_ran_out(db: &TestDb, job: &str) {
+    let an_hour_ago = Utc::now() - TimeDelta::hours(1);
+    let item =
+        "UPDATE rotation_items SET lease_until = $1 WHERE job_id = $2 AND status = 'running'";
+    assert_eq!(
+        update(db, item, an_hour_ago, job).await,
+        1,
+        "job {job}'s item was claimed"
+    );
+    let number = "UPDATE phone_numbers SET lease_until = $1 WHERE lease_owner IS NOT NULL \
+                  AND id IN (SELECT phone_number_id FROM rotation_items WHERE job_id = $2)";
+    assert_eq!(
+        update(db, number, an_hour_ago, job).await,
+        1,
+        "job {job}'s number was leased"
+    );
 }
 
 /// Makes the PIN the job rotates look revealed `age` ago.
@@ -348,6 +373,33 @@ on_both_databases! {
 
         let after = w.current_version(number).await;
         assert!(after > before, "a new PIN version is current: {before} → {after}");
+        assert!(!w.meta_holds(number, &revealed), "the revealed PIN is retired at Meta");
+        let (escrowed, _) = w.reveal(number).await;
+        assert!(w.meta_holds(number, &escrowed), "Meta holds the PIN now in escrow");
+    }
+
+    async fn serve_completes_a_revealed_pins_rotation_killed_after_its_new_pin_was_escrowed_and_before_it_was_sent(db) {
+        let w = world(&db).await;
+        let number = &w.numbers[0];
+        let (revealed, job) = w.reveal(number).await;
+        let before = w.current_version(number).await;
+        // A person ran the rotation, and the process was killed with the new PIN escrowed as
+        // pending and not yet sent to Meta.
+        let mut rotating = w.pinward(&db, &["rotate", "resume", &job, "--org", "acme"], &[("FAILPOINTS", "custody::after_tx1=sleep(600000)")]);
+        rotating.wait_for_line("failpoint reached");
+        rotating.signal("KILL");
+        let _ = rotating.wait();
+        let pending = w.record(number).await;
+        assert_eq!(pending.pin_state, governance::custody::PinState::Rotating, "{:?}", pending.versions);
+        queued_ago(&db, &job, REVEAL_GRACE + TimeDelta::hours(1)).await;
+        leases_ran_out(&db, &job).await;
+
+        let mut serve = w.serve(&db);
+        serve.wait_for_line(ROUND_ENDED);
+
+        let status = w.job_status(&job).await;
+        assert_eq!((status.status.as_str(), status.done), ("done", 1), "{status:?}");
+        assert_eq!(w.current_version(number).await, before + 1, "the pending PIN was sent and confirmed, not replaced");
         assert!(!w.meta_holds(number, &revealed), "the revealed PIN is retired at Meta");
         let (escrowed, _) = w.reveal(number).await;
         assert!(w.meta_holds(number, &escrowed), "Meta holds the PIN now in escrow");
