@@ -105,6 +105,19 @@ impl World {
             == Some(true)
     }
 
+    /// Meta refuses the revealed PIN and holds the one now in escrow.
+    async fn assert_retired(&self, number: &PhoneNumberId, revealed: &Pin) {
+        assert!(
+            !self.meta_holds(number, revealed),
+            "the revealed PIN is retired at Meta"
+        );
+        let (escrowed, _) = self.reveal(number).await;
+        assert!(
+            self.meta_holds(number, &escrowed),
+            "Meta holds the PIN now in escrow"
+        );
+    }
+
     async fn record(&self, number: &PhoneNumberId) -> governance::numbers::Record {
         governance::numbers::record(&self.store, &self.admin, number, Utc::now())
             .await
@@ -342,9 +355,7 @@ on_both_databases! {
 
         let status = w.job_status(&job).await;
         assert_eq!((status.status.as_str(), status.done), ("done", 1), "{status:?}");
-        assert!(!w.meta_holds(number, &revealed), "the revealed PIN is retired at Meta");
-        let (escrowed, _) = w.reveal(number).await;
-        assert!(w.meta_holds(number, &escrowed), "Meta holds the PIN now in escrow");
+        w.assert_retired(number, &revealed).await;
     }
 
     async fn serve_tries_again_a_revealed_pins_rotation_that_failed_once_the_wait_after_the_failure_is_over(db) {
@@ -373,9 +384,7 @@ on_both_databases! {
 
         let after = w.current_version(number).await;
         assert!(after > before, "a new PIN version is current: {before} → {after}");
-        assert!(!w.meta_holds(number, &revealed), "the revealed PIN is retired at Meta");
-        let (escrowed, _) = w.reveal(number).await;
-        assert!(w.meta_holds(number, &escrowed), "Meta holds the PIN now in escrow");
+        w.assert_retired(number, &revealed).await;
     }
 
     async fn serve_completes_a_revealed_pins_rotation_killed_after_its_new_pin_was_escrowed_and_before_it_was_sent(db) {
@@ -400,8 +409,6 @@ on_both_databases! {
         let status = w.job_status(&job).await;
         assert_eq!((status.status.as_str(), status.done), ("done", 1), "{status:?}");
         assert_eq!(w.current_version(number).await, before + 1, "the pending PIN was sent and confirmed, not replaced");
-        assert!(!w.meta_holds(number, &revealed), "the revealed PIN is retired at Meta");
-        let (escrowed, _) = w.reveal(number).await;
-        assert!(w.meta_holds(number, &escrowed), "Meta holds the PIN now in escrow");
+        w.assert_retired(number, &revealed).await;
     }
 }
