@@ -216,3 +216,32 @@ mod key_rotation {
         }
     }
 }
+
+on_both_databases! {
+    async fn no_pin_is_revealed_while_a_rotation_is_in_flight_because_meta_may_already_hold_the_new_one(db) {
+        let _scenario = fail::FailScenario::setup();
+        let w = world(&db, 8).await;
+        w.sync().await;
+        let number = w.cloud_number();
+        let c = w.custodian(quick());
+        c.take(ORG, &Actor::system(), &number, &[]).await.unwrap();
+        let system = Actor::system();
+        let reveal = || governance::custody::reveal(&w.store, w.escrow.identity(), ORG, &system, &number, "re-registering");
+        let old = reveal().await.unwrap();
+        // The worker sent the new PIN and died before reading Meta's answer.
+        fail::cfg(AFTER_SEND, "return").unwrap();
+        assert!(matches!(c.rotate(ORG, &Actor::system(), &number, &[]).await.unwrap_err(), Error::Failpoint(AFTER_SEND)));
+        fail::remove(AFTER_SEND);
+        assert_eq!(w.number(&number).await.pin_state, "rotating");
+        assert_eq!(w.sandbox.pin_matches(&number, &PinSecret::new(old.expose()).unwrap()), Some(false), "Meta already holds the new PIN");
+        let ledgered = common::ledger(&w.store).await.len();
+
+        let Err(refused) = reveal().await else { panic!("revealed while rotating") };
+        assert!(matches!(refused, Error::PinState { state: "rotating", .. }), "{refused:?}");
+        assert_eq!(common::ledger(&w.store).await.len(), ledgered, "a refused reveal ledgers nothing");
+
+        assert_eq!(c.resume(ORG, &Actor::system(), &number).await.unwrap(), Outcome::Confirmed { version: 2 });
+        let current = reveal().await.unwrap();
+        assert_eq!(w.sandbox.pin_matches(&number, &PinSecret::new(current.expose()).unwrap()), Some(true), "once settled, the PIN shown is Meta's");
+    }
+}

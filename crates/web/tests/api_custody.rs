@@ -9,6 +9,7 @@ use axum::http::{Request, StatusCode, header};
 use common::custody::custody_world;
 use common::*;
 use governance::access::{Caller, Role};
+use graph::sandbox::{Fault, FaultPlan, FaultRule, Route};
 use pinward_tests::on_both_databases;
 use serde_json::{Value, json};
 
@@ -64,5 +65,27 @@ on_both_databases! {
             assert!(body["detail"].as_str().unwrap().contains("without custody"), "{body}");
         }
         assert_eq!(w.record(&w.unknown).await.pin_state.as_str(), "unknown", "nothing changed");
+    }
+
+    async fn rotating_a_number_whose_new_pin_meta_left_unconfirmed_sends_that_same_pin_again(db) {
+        let w = custody_world(&db).await;
+        let (_, secret) = governance::tokens::create(&w.store, &Caller::cli(&w.org), "ops script", Role::Ops)
+            .await
+            .unwrap();
+        let token = secret.expose();
+        let number = w.escrowed.as_str();
+        let rotate = format!("/api/v1/numbers/{number}/rotate");
+        w.sandbox.set_faults(FaultPlan::single(FaultRule::always(Route::SetPin, Fault::ServerError).for_number(number)));
+        let (status, body) = post_api(&w.app, &rotate, token).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!((body["outcome"].as_str(), body["version"].as_i64()), (Some("uncertain"), Some(2)), "{body}");
+
+        w.sandbox.set_faults(FaultPlan::none());
+        let (status, body) = post_api(&w.app, &rotate, token).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body, json!({ "outcome": "confirmed", "version": 2, "needs_attention": false }), "version 2 itself, not a third");
+        let versions: Vec<(i64, String)> = w.record(&w.escrowed).await.versions.into_iter().map(|v| (v.version, v.status)).collect();
+        assert_eq!(versions, [(1, "previous".to_owned()), (2, "current".to_owned())]);
+        assert!(w.meta_holds(&w.escrowed, &w.escrowed_pin(&w.escrowed).await));
     }
 }

@@ -7,6 +7,7 @@ mod common;
 use axum::http::StatusCode;
 use common::custody::{ADMIN, AUDITOR, CustodyWorld, MANAGER, OPS, OWNER, RIVAL, custody_world};
 use common::*;
+use graph::sandbox::{Fault, FaultPlan, FaultRule, Route};
 use pinward_tests::on_both_databases;
 use pinward_tests::sessions::age_step_up;
 
@@ -438,6 +439,39 @@ on_both_databases! {
         assert!(!w.meta_holds(&w.escrowed, &revealed), "the revealed PIN is retired");
         let versions: Vec<String> = w.record(&w.escrowed).await.versions.into_iter().map(|v| v.status).collect();
         assert_eq!(versions, ["previous", "current"], "one rotation, not two");
+    }
+
+    async fn a_rotation_meta_left_unconfirmed_is_resumed_from_the_page_and_no_pin_is_revealed_until_then(db) {
+        let w = custody_world(&db).await;
+        let path = record_path(&w);
+        let first = w.escrowed_pin(&w.escrowed).await;
+        w.sandbox.set_faults(FaultPlan::single(
+            FaultRule::always(Route::SetPin, Fault::ServerError).for_number(w.escrowed.as_str()),
+        ));
+        let ops = w.browser(OPS).await;
+        let (status, _, _) = post(&w, &ops, &format!("{path}/rotate"), "").await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let shown = page(&w, &ops, &path).await;
+        assert!(shown.contains("Meta did not confirm PIN version 2"), "{shown}");
+        assert_eq!(w.record(&w.escrowed).await.pin_state.as_str(), "uncertain");
+
+        let owner = w.browser(OWNER).await;
+        let offered = page(&w, &owner, &path).await;
+        assert!(!offered.contains(&format!("{path}/reveal\"")), "no reveal while Meta may hold the pending PIN");
+        assert!(offered.contains("Resume the pending rotation"), "{offered}");
+        let before = w.ledger_len().await;
+        let reveal = send(&w.app, same_origin_post(&format!("{path}/reveal"), &owner, "reason=re-registering")).await;
+        assert_eq!(reveal.status(), StatusCode::CONFLICT);
+        assert_eq!(w.ledger_len().await, before, "a refused reveal ledgers nothing");
+
+        w.sandbox.set_faults(FaultPlan::none());
+        let (status, _, _) = post(&w, &ops, &format!("{path}/rotate"), "").await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let shown = page(&w, &ops, &path).await;
+        assert!(shown.contains("PIN version 2 is set at Meta and escrowed."), "the same pending version, re-sent: {shown}");
+        let second = w.escrowed_pin(&w.escrowed).await;
+        assert!(w.meta_holds(&w.escrowed, &second) && second != first);
+        assert!(page(&w, &owner, &path).await.contains(&format!("{path}/reveal\"")), "revealable again");
     }
 
     async fn the_record_offers_each_person_only_the_forms_their_role_and_seats_allow(db) {

@@ -64,7 +64,8 @@ fn has_six_digits(text: &str) -> bool {
 /// number), ledgering `pin.revealed` with the reason and version — never the PIN — and
 /// stamping the version's `revealed_at` in the same transaction.
 ///
-/// Refused while a send is uncertain (Meta may hold the pending PIN: resume first).
+/// Refused while a rotation is in flight or its send is uncertain (Meta may hold the
+/// pending PIN: resume first).
 /// Authorization is the caller's job; people reveal through [`reveal_as`], which decides it.
 pub async fn reveal(
     store: &Store,
@@ -93,10 +94,22 @@ async fn reveal_in(
     rotation_job: Option<&str>,
 ) -> Result<(Pin, String), Error> {
     let row = lock_number(tx, org, number.as_str()).await?;
-    if row.pin_state == PinState::Uncertain {
+    // The current PIN is what re-registers the number only while no new one may have
+    // reached Meta: a rotation in flight may already have sent its pending PIN (its worker
+    // may even have died right after sending), so the PIN shown could be dead on arrival.
+    let refused = match row.pin_state {
+        PinState::Uncertain => {
+            Some("Meta may hold the pending PIN: resume the rotation before revealing")
+        }
+        PinState::Rotating => Some(
+            "a new PIN is in flight and Meta may already hold it: let the rotation finish (or resume it) before revealing",
+        ),
+        _ => None,
+    };
+    if let Some(refused) = refused {
         return Err(Error::PinState {
             state: row.pin_state.as_str(),
-            refused: "Meta may hold the pending PIN: resume the rotation before revealing",
+            refused,
         });
     }
     let (version, sealed, sealed_next) = current_version(tx, &row.id).await?;
@@ -151,7 +164,7 @@ impl std::fmt::Debug for Revealed {
 /// # Errors
 /// [`Error::NotFound`] for a number the caller cannot see; [`Error::Forbidden`]
 /// (`pin:reveal`) for anyone else; [`Error::Invalid`] naming `reason`;
-/// [`Error::PinState`] while a send is uncertain; `NotFound` `escrowed PIN` when nothing is
+/// [`Error::PinState`] while a rotation is in flight or uncertain; `NotFound` `escrowed PIN` when nothing is
 /// escrowed. Nothing changes on a refusal.
 pub async fn reveal_as(
     store: &Store,

@@ -232,7 +232,7 @@ async fn custody(
 ) -> Result<Json<CustodyOutcome>, ApiError> {
     let phone = phone(id)?;
     // The number must be the org's before anything else is said about it.
-    numbers::record(&state.store, &who.caller, &phone, chrono::Utc::now()).await?;
+    let record = numbers::record(&state.store, &who.caller, &phone, chrono::Utc::now()).await?;
     let Some(custody) = &state.custody else {
         return Err(ApiError(AppError::Unavailable(
             "this pinward was started without custody: PINs cannot be set here",
@@ -243,13 +243,19 @@ async fn custody(
     let org = &who.caller.org_id;
     let outcome = match action {
         Action::Take => custodian.take(org, &actor, &phone, &recovery).await?,
+        // A PIN already pending is sent again, never replaced by a new one.
+        Action::Rotate if matches!(record.pin_state, PinState::Rotating | PinState::Uncertain) => {
+            custodian.resume(org, &actor, &phone).await?
+        }
         Action::Rotate => custodian.rotate(org, &actor, &phone, &recovery).await?,
     };
     state.metrics.record_custody(&outcome);
     Ok(Json(outcome.into()))
 }
 
-/// Rotates the PIN of an escrowed number: a fresh PIN set at Meta and escrowed.
+/// Rotates the PIN of an escrowed number: a fresh PIN set at Meta and escrowed. A number
+/// whose new PIN is still pending (`rotating` or `uncertain`) gets that same PIN sent
+/// again instead: a new one is never made while one may be at Meta.
 #[utoipa::path(
     post,
     path = "/api/v1/numbers/{phone_number_id}/rotate",

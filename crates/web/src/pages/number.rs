@@ -97,6 +97,8 @@ struct Forms {
     propose: bool,
     take: bool,
     rotate: bool,
+    /// A new PIN is pending (in flight or unconfirmed): re-send it.
+    resume: bool,
     release: bool,
     out_of_band: bool,
     reveal: bool,
@@ -197,14 +199,17 @@ fn forms(caller: &Caller, r: &Record) -> Forms {
         Role::Ops | Role::BusinessAdmin => holds_a_seat,
     };
     let has_current = r.versions.iter().any(|v| v.status == "current");
+    let pending = matches!(state, PinState::Rotating | PinState::Uncertain);
     Forms {
         manage: caller.may(Permission::ManageNumbers),
         propose: holds_a_seat || caller.role == Role::Admin,
         take: custody && state == PinState::Unknown,
         rotate: custody && state == PinState::Escrowed,
+        resume: custody && pending,
         release: custody && state == PinState::Escrowed,
         out_of_band: custody && state != PinState::Released,
-        reveal: may_reveal && has_current && state != PinState::Uncertain,
+        // Meta may already hold the pending PIN, so the current one may not be Meta's.
+        reveal: may_reveal && has_current && !pending,
     }
 }
 

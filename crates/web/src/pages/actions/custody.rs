@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
-use governance::custody::Outcome;
+use governance::custody::{Outcome, PinState};
 use governance::{jobs, numbers};
 use tower_sessions::Session;
 
@@ -37,8 +37,8 @@ pub(super) fn describe(outcome: &Outcome) -> Done {
         } => (
             "error",
             format!(
-                "Meta did not confirm PIN version {version} after {failures} attempt(s); the \
-                 same PIN will be sent again{}.",
+                "Meta did not confirm PIN version {version} after {failures} attempt(s) and may \
+                 hold it already; Resume the pending rotation sends the same PIN again{}.",
                 if *needs_attention {
                     " — the number needs attention"
                 } else {
@@ -86,7 +86,7 @@ async fn set_pin(
 ) -> Result<Response, AppError> {
     let phone = phone(id)?;
     // The number must be the caller's before anything else is said about it.
-    numbers::record(&state.store, &who.caller, &phone, Utc::now()).await?;
+    let record = numbers::record(&state.store, &who.caller, &phone, Utc::now()).await?;
     let (custodian, recovery) = require_custodian(state, &who.caller).await?;
     let actor = who.caller.actor()?;
     let org = &who.caller.org_id;
@@ -100,6 +100,13 @@ async fn set_pin(
             Some(job) => jobs::run(&custodian, org, &actor, &job, &recovery, &|_| {})
                 .await
                 .map(|status| queued_ran(&status)),
+            // A PIN already pending is sent again, never replaced by a new one.
+            None if matches!(record.pin_state, PinState::Rotating | PinState::Uncertain) => {
+                custodian
+                    .resume(org, &actor, &phone)
+                    .await
+                    .map(|outcome| counted(state, &outcome))
+            }
             None => custodian
                 .rotate(org, &actor, &phone, &recovery)
                 .await
