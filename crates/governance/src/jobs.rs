@@ -484,11 +484,54 @@ pub async fn run(
     recovery: &[Recipient],
     progress: &(dyn Fn(&JobStatus) + Send + Sync),
 ) -> Result<JobStatus, Error> {
+    run_claiming(custodian, org, actor, job, None, recovery, progress).await
+}
+
+/// [`run`], for a rotation found waiting since `queued_by` (by [`waiting_since`]): each
+/// claim first checks, in its own transaction and after the number's lock, that nothing
+/// touched the job since. A reveal between finding the job and claiming its number
+/// restarts the grace, so the PIN it just showed is not retired under the person's feet;
+/// the job then waits again, its item still queued.
+///
+/// # Errors
+/// As [`run`].
+pub async fn run_waiting(
+    custodian: &Custodian,
+    org: &str,
+    actor: &Actor,
+    job: &str,
+    queued_by: DateTime<Utc>,
+    recovery: &[Recipient],
+    progress: &(dyn Fn(&JobStatus) + Send + Sync),
+) -> Result<JobStatus, Error> {
+    run_claiming(
+        custodian,
+        org,
+        actor,
+        job,
+        Some(queued_by),
+        recovery,
+        progress,
+    )
+    .await
+}
+
+async fn run_claiming(
+    custodian: &Custodian,
+    org: &str,
+    actor: &Actor,
+    job: &str,
+    queued_by: Option<DateTime<Utc>>,
+    recovery: &[Recipient],
+    progress: &(dyn Fn(&JobStatus) + Send + Sync),
+) -> Result<JobStatus, Error> {
     let store = custodian.store();
     let initial = status(store, org, job).await?;
     let workers = usize::try_from(initial.concurrency).unwrap_or(1).max(1);
-    let results =
-        join_all((0..workers).map(|_| work(custodian, org, actor, job, recovery, progress))).await;
+    let results = join_all(
+        (0..workers).map(|_| work(custodian, org, actor, job, queued_by, recovery, progress)),
+    )
+    .await;
     for result in results {
         result?;
     }
@@ -501,11 +544,12 @@ async fn work(
     org: &str,
     actor: &Actor,
     job: &str,
+    queued_by: Option<DateTime<Utc>>,
     recovery: &[Recipient],
     progress: &(dyn Fn(&JobStatus) + Send + Sync),
 ) -> Result<(), Error> {
     let store = custodian.store();
-    while let Some((number_id, meta_id, state)) = claim(custodian, org, job).await? {
+    while let Some((number_id, meta_id, state)) = claim(custodian, org, job, queued_by).await? {
         let (status, outcome) = match PhoneNumberId::parse(&meta_id) {
             Err(_) => ("failed", "not a Meta phone number id".to_owned()),
             Ok(phone) => run_item(custodian, org, actor, &phone, state, recovery).await,
@@ -555,11 +599,12 @@ async fn run_item(
 }
 
 /// Claims the next item: `(number row id, Meta id, PIN state)`, or `None` when nothing is
-/// left or the job is no longer running.
+/// left, the job is no longer running, or (with `queued_by`) it was touched after then.
 async fn claim(
     custodian: &Custodian,
     org: &str,
     job: &str,
+    queued_by: Option<DateTime<Utc>>,
 ) -> Result<Option<(String, String, PinState)>, Error> {
     let mut tx = custodian.store().begin_for(org).await?;
     let now: DateTime<Utc> = Utc::now();
@@ -576,6 +621,19 @@ async fn claim(
     let Some(number_id) = item else {
         return Ok(None);
     };
+    let (meta_id, state): (String, String) = {
+        let sql = dialect::select_item_number_for_update(tx.backend());
+        on_tx!(tx, conn => sqlx::query_as(sql).bind(&number_id).fetch_one(conn).await)
+    }?;
+    if let Some(queued_by) = queued_by {
+        // Read after the number's lock: a reveal holding it has committed by now.
+        let touched: DateTime<Utc> = on_tx!(tx, conn => sqlx::query_scalar(
+            "SELECT updated_at FROM rotation_jobs WHERE id = $1")
+            .bind(job).fetch_one(conn).await)?;
+        if touched > queued_by {
+            return Ok(None);
+        }
+    }
     let until = now
         + chrono::Duration::from_std(custodian.settings().lease)
             .unwrap_or(chrono::Duration::zero());
@@ -589,9 +647,6 @@ async fn claim(
         until,
         now
     )?;
-    let (meta_id, state): (String, String) = on_tx!(tx, conn => sqlx::query_as(
-        "SELECT meta_phone_number_id, pin_state FROM phone_numbers WHERE id = $1")
-        .bind(&number_id).fetch_one(conn).await)?;
     tx.commit().await?;
     let state = PinState::parse(&state).unwrap_or(PinState::Unknown);
     Ok(Some((number_id, meta_id, state)))

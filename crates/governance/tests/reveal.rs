@@ -391,4 +391,23 @@ on_both_databases! {
         assert!(due_again(&w, Utc::now(), far()).await.is_empty(), "the org accepts revealed PINs");
         assert!(meta_holds(&w, &number, revealed.pin.expose()));
     }
+
+    async fn a_rotation_found_waiting_is_not_run_when_a_reveal_touched_it_since(db) {
+        let (w, number) = escrowed_and_staffed(&db).await;
+        let first = reveal_as(&w.store, w.escrow.identity(), &caller("m-bob"), &number, "re-registering").await.unwrap();
+        let job = first.rotation_job.unwrap();
+        // Serve finds the job waiting at this moment; a reveal comes before its claim.
+        let found_at = Utc::now();
+        let second = reveal_as(&w.store, w.escrow.identity(), &caller("m-ann"), &number, "re-registering again").await.unwrap();
+        assert_eq!(second.rotation_job.as_deref(), Some(job.as_str()), "the reveal joined the waiting job");
+
+        let custodian = w.custodian(quick());
+        let status = jobs::run_waiting(&custodian, ORG, &Actor::system(), &job, found_at, &[], &|_| {}).await.unwrap();
+        assert_eq!((status.status.as_str(), status.queued, status.done), ("running", 1, 0), "{status:?}");
+        assert!(meta_holds(&w, &number, second.pin.expose()), "the PIN just shown still re-registers the number");
+
+        let status = jobs::run_waiting(&custodian, ORG, &Actor::system(), &job, Utc::now(), &[], &|_| {}).await.unwrap();
+        assert_eq!((status.status.as_str(), status.done), ("done", 1), "{status:?}");
+        assert!(!meta_holds(&w, &number, second.pin.expose()), "the revealed PIN is retired");
+    }
 }

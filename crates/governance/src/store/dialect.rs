@@ -64,6 +64,20 @@ pub(crate) fn select_number_for_update(backend: Backend) -> &'static str {
     }
 }
 
+/// A rotation item's number, by row id, locked until the transaction ends: a claim and a
+/// reveal (which locks the number first) then follow one another instead of interleaving.
+/// SQLite's `BEGIN IMMEDIATE` already holds the write lock.
+pub(crate) fn select_item_number_for_update(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => {
+            "SELECT meta_phone_number_id, pin_state FROM phone_numbers WHERE id = $1"
+        }
+        Backend::Postgres => {
+            "SELECT meta_phone_number_id, pin_state FROM phone_numbers WHERE id = $1 FOR UPDATE"
+        }
+    }
+}
+
 /// Picks the next rotation item a worker may claim: queued, or running under an expired
 /// lease. PostgreSQL skips rows another transaction is claiming right now (`FOR UPDATE SKIP
 /// LOCKED`), so N instances claim N different items; SQLite's write lock serializes claims.

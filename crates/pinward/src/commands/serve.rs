@@ -172,14 +172,17 @@ async fn rotate_revealed(
         return Ok(0);
     }
     let (custodian, recovery) = custody.for_org(store, org).await?;
-    let run = |job: String| {
+    // A job is run only while nothing touched it since `queued_by`: a reveal meanwhile
+    // restarts its grace (see `jobs::run_waiting`).
+    let run = |job: String, queued_by: chrono::DateTime<chrono::Utc>| {
         let (custodian, recovery) = (&custodian, &recovery);
         async move {
-            let status = governance::jobs::run(
+            let status = governance::jobs::run_waiting(
                 custodian,
                 org,
                 &audit::Actor::system(),
                 &job,
+                queued_by,
                 recovery,
                 &|_| {},
             )
@@ -192,13 +195,13 @@ async fn rotate_revealed(
             governance::jobs::retry_rotation(store, org, &phone, revealed_by(), chrono::Utc::now())
                 .await?;
         if let Some(job) = queued {
-            let (job, status) = run(job).await?;
+            let (job, status) = run(job, chrono::Utc::now()).await?;
             tracing::info!(%job, status = %status.status, done = status.done, "retried the failed rotation of a revealed PIN");
             ran.push(job);
         }
     }
-    while let Some(job) = next_waiting(store, org, &ran).await? {
-        let (job, status) = run(job).await?;
+    while let Some((job, queued_by)) = next_waiting(store, org, &ran).await? {
+        let (job, status) = run(job, queued_by).await?;
         tracing::info!(%job, status = %status.status, done = status.done, "ran a rotation a reveal queued");
         ran.push(job);
     }
@@ -206,15 +209,18 @@ async fn rotate_revealed(
 }
 
 /// The oldest rotation of `org` a reveal queued that has waited out its grace and is not
-/// among `ran`.
+/// among `ran`, with the moment it was last queued by at the latest.
 async fn next_waiting(
     store: &Store,
     org: &str,
     ran: &[String],
-) -> Result<Option<String>, governance::Error> {
+) -> Result<Option<(String, chrono::DateTime<chrono::Utc>)>, governance::Error> {
     let due = chrono::Utc::now() - governance::jobs::REVEAL_GRACE;
     let waiting = governance::jobs::waiting_since(store, org, due).await?;
-    Ok(waiting.into_iter().find(|job| !ran.contains(job)))
+    Ok(waiting
+        .into_iter()
+        .find(|job| !ran.contains(job))
+        .map(|job| (job, due)))
 }
 
 /// Completes on the first SIGINT (Ctrl-C) or SIGTERM (systemd, Kubernetes).
