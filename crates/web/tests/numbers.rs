@@ -22,6 +22,12 @@ on_both_databases! {
         assert!(list.contains("href=\"/numbers/1001\"") && list.contains("+1 555-0100"), "{list}");
         assert!(!list.contains("+1 555-0200"), "the search narrows the list");
         assert!(list.contains("1–1 of 1"), "{list}");
+        let none = text(send(&app, get_as("/numbers?q=0300", &cookie)).await).await;
+        assert!(none.contains("0 numbers") && none.contains("No number matches."), "{none}");
+        let past = text(send(&app, get_as("/numbers?q=555&page=999", &cookie)).await).await;
+        assert!(past.contains("Page 999 is past the last page, 1 (2 numbers in all)"), "{past}");
+        assert!(past.contains("href=\"/numbers?q=555&#38;page=1\" rel=\"prev\""), "back to the last page: {past}");
+        assert!(!past.contains("rel=\"next\""), "{past}");
 
         let response = send(&app, get_as("/numbers/1001", &cookie)).await;
         assert_eq!(response.status(), StatusCode::OK);

@@ -49,9 +49,18 @@ impl ListQuery {
             .transpose()?;
         let health = given(self.health.as_ref());
         let unhealthy = health == Some(UNHEALTHY);
+        // The page's parameter is `health`; governance names its own field `problem`.
         let problem = health
             .filter(|h| *h != UNHEALTHY)
-            .map(Problem::parse)
+            .map(|h| {
+                Problem::parse(h).map_err(|error| match error {
+                    governance::Error::Invalid { problem, .. } => governance::Error::Invalid {
+                        field: "health",
+                        problem,
+                    },
+                    other => other,
+                })
+            })
             .transpose()?;
         Ok(Filter {
             search: given(self.q.as_ref()).map(str::to_owned),
@@ -153,9 +162,8 @@ struct ListPage {
     problems: Vec<Choice>,
     unhealthy: bool,
     rows: Vec<Row>,
-    total: u64,
-    first: u64,
-    last: u64,
+    /// "1–50 of 154", or why the page shows none.
+    summary: String,
     previous: Option<String>,
     next: Option<String>,
 }
@@ -179,6 +187,15 @@ async fn list(
     let per_page = u64::from(found.per_page);
     let first = u64::from(found.page - 1) * per_page;
     let shown = found.items.len() as u64;
+    let last_page = u32::try_from(found.total.div_ceil(per_page.max(1))).unwrap_or(u32::MAX);
+    let summary = match (found.total, shown) {
+        (0, _) => "0 numbers".to_owned(),
+        (total, 0) => format!(
+            "Page {} is past the last page, {last_page} ({total} numbers in all)",
+            found.page
+        ),
+        (total, shown) => format!("{}–{} of {total}", first + 1, first + shown),
+    };
     let states = ["unknown", "escrowed", "rotating", "uncertain", "released"]
         .into_iter()
         .map(|s| Choice {
@@ -203,10 +220,9 @@ async fn list(
         problems,
         unhealthy: filter.unhealthy,
         rows: found.items.into_iter().map(Row::from).collect(),
-        total: found.total,
-        first: if shown == 0 { 0 } else { first + 1 },
-        last: first + shown,
-        previous: (found.page > 1).then(|| query.with_page(found.page - 1)),
+        summary,
+        // Past the end, "Previous" leads to the last page.
+        previous: (found.page > 1).then(|| query.with_page((found.page - 1).min(last_page.max(1)))),
         next: (first + shown < found.total).then(|| query.with_page(found.page + 1)),
     })
 }

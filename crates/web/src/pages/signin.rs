@@ -149,10 +149,16 @@ struct Next {
 }
 
 /// Only a path of this site: never `//host` or `https://…`, so the form cannot be used to
-/// send someone elsewhere.
+/// send someone elsewhere. Browsers drop tabs and line breaks from a `Location` and read
+/// `\\` as `/`, so `/\t/host` would be `//host`: a path with anything but visible ASCII
+/// (percent-encoded otherwise) or with a backslash is refused too.
 fn local_path(next: Option<String>) -> String {
-    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
-        .unwrap_or_else(|| "/".to_owned())
+    next.filter(|n| {
+        n.starts_with('/')
+            && !n.starts_with("//")
+            && n.bytes().all(|b| b.is_ascii_graphic() && b != b'\\')
+    })
+    .unwrap_or_else(|| "/".to_owned())
 }
 
 async fn reauth_form(
