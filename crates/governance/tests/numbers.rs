@@ -293,6 +293,30 @@ on_both_databases! {
         assert_eq!(actions(&events), ["number.assigned"]);
         assert!(events[0].1.contains(r#""owner":{"from":null,"to":"m-dan"}"#), "{}", events[0].1);
     }
+
+    async fn only_an_org_admin_replaces_an_active_seat_holder_directly_and_ops_never_seat_themselves(db) {
+        let store = seeded(&db).await;
+        let refused = |owner: &'static str, manager: &'static str, by: &'static str| {
+            let store = store.clone();
+            async move { numbers::assign(&store, &caller(by), &phone("1001"), owner, manager, now()).await.unwrap_err() }
+        };
+        let invalid = |error: Error, field: &str| matches!(error, Error::Invalid { field: f, .. } if f == field);
+        assert!(invalid(refused("m-bob", "m-cat", "m-bob").await, "owner"), "ops cannot take the owner seat");
+        assert!(invalid(refused("m-cat", "m-bob", "m-bob").await, "manager"), "nor the manager seat");
+        assert!(ledger(&store).await.is_empty(), "nothing changed");
+
+        numbers::assign(&store, &caller("m-bob"), &phone("1001"), "m-cat", "m-dan", now()).await.unwrap();
+        let record = numbers::record(&store, &caller("m-ann"), &phone("1001"), now()).await.unwrap();
+        assert_eq!((record.owner.unwrap().member_id, record.manager.unwrap().member_id), ("m-cat".to_owned(), "m-dan".to_owned()), "ops staffs empty seats with others");
+        let before = ledger(&store).await.len();
+        assert!(invalid(refused("m-eve", "m-dan", "m-bob").await, "owner"), "ops cannot replace an active owner");
+        assert!(invalid(refused("m-cat", "m-bob", "m-dan").await, "manager"), "nor can a business admin replace an active manager");
+        assert_eq!(ledger(&store).await.len(), before, "nothing changed");
+
+        numbers::assign(&store, &caller("m-ann"), &phone("1001"), "m-bob", "m-dan", now()).await.unwrap();
+        let record = numbers::record(&store, &caller("m-ann"), &phone("1001"), now()).await.unwrap();
+        assert_eq!(record.owner.unwrap().member_id, "m-bob", "an org admin reassigns an active holder's seat");
+    }
 }
 
 /// On PostgreSQL, row-level security keeps policies and handovers inside their tenant: an

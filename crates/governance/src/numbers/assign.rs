@@ -61,6 +61,38 @@ pub(crate) async fn check_seat_holder(
     Ok(member)
 }
 
+/// The rules for a member who is not an org admin changing a seat directly. A seat holder
+/// may reveal the number's PIN, so ops staff do not seat themselves: another member assigns
+/// them, or the holder hands the seat over (a client's business admin may take a seat of
+/// its own client's numbers). And a seat an active member holds changes hands only through
+/// a handover (proposed, accepted after its checklist, rotating the PIN when the policy
+/// says so), or by an org admin: filling an empty seat, or one a departed member left, is
+/// what direct assignment is for.
+fn check_seat_change(
+    caller: &Caller,
+    field: &'static str,
+    holder: Option<&str>,
+    holder_active: bool,
+    chosen: &str,
+) -> Result<(), Error> {
+    if holder == Some(chosen) {
+        return Ok(());
+    }
+    if caller.role == Role::Ops && caller.member_id.as_deref() == Some(chosen) {
+        return Err(Error::Invalid {
+            field,
+            problem: "you cannot put yourself in a seat: another member assigns you, or its holder hands it over to you".to_owned(),
+        });
+    }
+    if holder.is_some() && holder_active {
+        return Err(Error::Invalid {
+            field,
+            problem: "is held by an active member: the seat changes hands through a handover its holder proposes, or an org admin reassigns it".to_owned(),
+        });
+    }
+    Ok(())
+}
+
 /// Puts `owner` in the main owner seat and `manager` in the permission manager seat of
 /// `phone`, ledgered as `number.assigned` with both seats' old and new holders. Saving the
 /// seats as they are changes and ledgers nothing.
@@ -68,8 +100,9 @@ pub(crate) async fn check_seat_holder(
 /// # Errors
 /// [`Error::Forbidden`] without `numbers:manage`; [`Error::NotFound`] for a number the
 /// caller cannot see; [`Error::Invalid`] naming `owner` or `manager` when the two are the
-/// same person, not a member, deactivated, or unable to see the number (nothing changed);
-/// database errors.
+/// same person, not a member, deactivated, or unable to see the number, and for a caller who
+/// is not an org admin, when it replaces an active holder or (ops) seats itself (see
+/// [`check_seat_change`]); nothing changed on a refusal; database errors.
 pub async fn assign(
     store: &crate::Store,
     caller: &Caller,
@@ -103,6 +136,20 @@ pub async fn assign(
     let row = visible(&mut tx, caller, phone, true).await?;
     check_seat_holder(&mut tx, &caller.org_id, &row.client_id, "owner", owner).await?;
     check_seat_holder(&mut tx, &caller.org_id, &row.client_id, "manager", manager).await?;
+    if caller.role != Role::Admin {
+        let seats = [
+            ("owner", row.owner_id.as_deref(), row.owner_active, owner),
+            (
+                "manager",
+                row.manager_id.as_deref(),
+                row.manager_active,
+                manager,
+            ),
+        ];
+        for (field, holder, holder_active, chosen) in seats {
+            check_seat_change(caller, field, holder, holder_active, chosen)?;
+        }
+    }
     if row.owner_id.as_deref() == Some(owner) && row.manager_id.as_deref() == Some(manager) {
         tx.rollback().await?;
         return Ok(());
