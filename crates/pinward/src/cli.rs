@@ -80,6 +80,25 @@ pub struct Settings {
     )]
     pub graph_version: Option<String>,
 
+    /// Admin user of On-Premises API deployments (with PINWARD_ONPREM_PASSWORD)
+    #[arg(
+        long,
+        env = "PINWARD_ONPREM_USERNAME",
+        global = true,
+        value_name = "USER"
+    )]
+    pub onprem_username: Option<String>,
+
+    /// Admin password of On-Premises API deployments
+    #[arg(
+        long,
+        env = "PINWARD_ONPREM_PASSWORD",
+        global = true,
+        value_name = "PASSWORD",
+        hide_env_values = true
+    )]
+    pub onprem_password: Option<String>,
+
     /// OpenID Connect issuer for single sign-on, e.g. https://login.example.com
     #[arg(long, env = "PINWARD_OIDC_ISSUER", global = true, value_name = "URL")]
     pub oidc_issuer: Option<String>,

@@ -27,6 +27,8 @@ pub struct Config {
     pub checkpoint_key_file: PathBuf,
     pub graph_base_url: Url,
     pub graph_version: graph::ApiVersion,
+    /// The admin login of On-Premises API deployments (its password is redacted in `Debug`).
+    pub on_prem: Option<governance::custody::OnPremLogin>,
     pub oidc: Option<OidcConfig>,
     pub smtp: Option<SmtpConfig>,
     pub webhook_url: Option<SecretUrl>,
@@ -172,6 +174,7 @@ impl Config {
         )?;
         let graph_version =
             graph_version(non_empty(&settings.graph_version).unwrap_or(DEFAULT_GRAPH_VERSION))?;
+        let on_prem = on_prem(settings)?;
         let oidc = oidc(settings)?;
         let smtp = smtp(settings)?;
         let webhook_url = non_empty(&settings.webhook_url)
@@ -200,6 +203,7 @@ impl Config {
             checkpoint_key_file,
             graph_base_url,
             graph_version,
+            on_prem,
             oidc,
             smtp,
             webhook_url,
@@ -364,6 +368,30 @@ fn smtp(settings: &Settings) -> Result<Option<SmtpConfig>, ConfigError> {
     }))
 }
 
+/// The On-Premises admin login: both settings or neither.
+fn on_prem(settings: &Settings) -> Result<Option<governance::custody::OnPremLogin>, ConfigError> {
+    match (
+        non_empty(&settings.onprem_username),
+        non_empty(&settings.onprem_password),
+    ) {
+        (None, None) => Ok(None),
+        (Some(username), Some(password)) => Ok(Some(governance::custody::OnPremLogin {
+            username: username.to_owned(),
+            password: graph::AdminPassword::from(password),
+        })),
+        (Some(_), None) => Err(invalid(
+            "PINWARD_ONPREM_PASSWORD",
+            "onprem-password",
+            "is required with PINWARD_ONPREM_USERNAME",
+        )),
+        (None, Some(_)) => Err(invalid(
+            "PINWARD_ONPREM_USERNAME",
+            "onprem-username",
+            "is required with PINWARD_ONPREM_PASSWORD",
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use clap::Parser;
@@ -415,6 +443,8 @@ mod tests {
             (&["--graph-base-url", "graph"], "PINWARD_GRAPH_BASE_URL"),
             (&["--graph-version", "26"], "PINWARD_GRAPH_VERSION"),
             (&["--oidc-client-id", "x"], "PINWARD_OIDC_ISSUER"),
+            (&["--onprem-username", "admin"], "PINWARD_ONPREM_PASSWORD"),
+            (&["--onprem-password", "x"], "PINWARD_ONPREM_USERNAME"),
             (
                 &["--smtp-url", "smtp://mail.example.com"],
                 "PINWARD_SMTP_FROM",
@@ -458,10 +488,20 @@ mod tests {
             "pinward@example.com",
             "--webhook-url",
             "https://hooks.example.com/services/hook-s3cret",
+            "--onprem-username",
+            "admin",
+            "--onprem-password",
+            "onprem-s3cret",
         ])
         .unwrap();
-        let shown = format!("{config:?} {config:#?}");
-        for secret in ["pg-s3cret", "oidc-s3cret", "smtp-s3cret", "hook-s3cret"] {
+        let shown = format!("{config:?} {config:#?} {}", config.summary());
+        for secret in [
+            "pg-s3cret",
+            "oidc-s3cret",
+            "smtp-s3cret",
+            "hook-s3cret",
+            "onprem-s3cret",
+        ] {
             assert!(!shown.contains(secret), "{secret} leaked: {shown}");
         }
         assert!(shown.contains("mail.example.com"), "{shown}");

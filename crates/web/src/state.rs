@@ -46,6 +46,9 @@ pub struct Custody {
     pub graph: GraphClient,
     /// Lease and retry timing of the custody protocol.
     pub settings: Settings,
+    /// The admin login of On-Premises deployments (`PINWARD_ONPREM_USERNAME` and
+    /// `PINWARD_ONPREM_PASSWORD`), for the numbers that API serves.
+    pub on_prem: Option<governance::custody::OnPremLogin>,
 }
 
 impl Custody {
@@ -63,6 +66,7 @@ impl Custody {
             Arc::clone(&self.escrow),
             self.graph.clone(),
             org,
+            self.on_prem.clone(),
             self.settings.clone(),
         )
         .await

@@ -53,6 +53,7 @@ on_both_databases! {
                 escrow: Arc::new(escrow),
                 graph,
                 settings,
+                on_prem: None,
             }),
         );
 

@@ -150,6 +150,18 @@ on_both_databases! {
         assert_eq!(w.record(&w.unknown).await.pin_state.as_str(), "unknown");
     }
 
+    async fn ops_takes_custody_of_a_number_an_on_premises_deployment_serves_with_its_admin_login(db) {
+        let w = custody_world(&db).await;
+        let ops = w.browser(OPS).await;
+        let path = format!("/numbers/{}", w.on_prem.as_str());
+        let (status, _, _) = post(&w, &ops, &format!("{path}/take-custody"), "").await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let shown = page(&w, &ops, &path).await;
+        assert!(shown.contains("PIN version 1 is set at Meta and escrowed."), "{shown}");
+        let pin = w.escrowed_pin(&w.on_prem).await;
+        assert!(w.meta_holds(&w.on_prem, &pin), "the deployment holds the escrowed PIN");
+    }
+
     async fn custody_actions_need_the_custody_permission_and_refuse_a_pin_state_that_forbids_them(db) {
         let w = custody_world(&db).await;
         let before = w.ledger_len().await;

@@ -50,6 +50,7 @@ async fn world(db: &TestDb, credential: bool) -> World {
         escrow: Arc::new(escrow),
         graph: GraphClient::new(sandbox.graph_config()).unwrap(),
         settings: governance::custody::Settings::default(),
+        on_prem: None,
     };
     let business = sandbox.business_ids()[0].to_string();
     let w = World {

@@ -293,8 +293,9 @@ impl Custodian {
 
 /// Custody of one org from what pinward stores: a [`Custodian`] reaching Meta with the
 /// org's Graph credential (opened with the service identity), and the org's recovery
-/// recipients that every new PIN is sealed to. The dashboard and the API use it; the CLI
-/// adds its overrides (`PINWARD_GRAPH_TOKEN`, On-Premises login) on top.
+/// recipients that every new PIN is sealed to, with the On-Premises admin login (if the
+/// deployment has one) for numbers that API serves. The dashboard and the API use it; the
+/// CLI adds its override (`PINWARD_GRAPH_TOKEN`) on top.
 ///
 /// # Errors
 /// [`Error::NotFound`] `graph credential` when the org has none; database and vault errors.
@@ -303,6 +304,7 @@ pub async fn for_org(
     escrow: Arc<Escrow>,
     graph: graph::GraphClient,
     org: &str,
+    on_prem: Option<OnPremLogin>,
     settings: Settings,
 ) -> Result<(Custodian, Vec<Recipient>), Error> {
     let token = crate::credentials::open(store, &escrow, org).await?;
@@ -310,7 +312,7 @@ pub async fn for_org(
     let meta = MetaAccess {
         graph,
         token,
-        on_prem: None,
+        on_prem,
     };
     let custodian = Custodian::new(store.clone(), escrow, Arc::new(meta), settings);
     Ok((custodian, recovery))

@@ -3,7 +3,8 @@
 //!
 //! The org's Graph token is the credential stored with `pinward credentials set`;
 //! `PINWARD_GRAPH_TOKEN` overrides it (for a one-off run with another token). The
-//! On-Premises admin login comes from `PINWARD_ONPREM_USERNAME` / `PINWARD_ONPREM_PASSWORD`.
+//! On-Premises admin login comes from `PINWARD_ONPREM_USERNAME` / `PINWARD_ONPREM_PASSWORD`
+//! (the configuration's `on_prem`).
 //! New PINs are sealed to the org's recovery recipients (`pinward recovery add`) and to
 //! those of `--recovery FILE`. A progress bar is drawn on a terminal only.
 
@@ -15,9 +16,9 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use audit::Actor;
 use governance::Store;
-use governance::custody::{Custodian, Escrow, MetaAccess, OnPremLogin, Settings};
+use governance::custody::{Custodian, Escrow, MetaAccess, Settings};
 use governance::jobs::{self, JobStatus, Selection};
-use graph::{AccessToken, AdminPassword, BusinessId, GraphClient, GraphConfig, PhoneNumberId};
+use graph::{AccessToken, BusinessId, GraphClient, GraphConfig, PhoneNumberId};
 use indicatif::{ProgressBar, ProgressStyle};
 use vault::Recipient;
 
@@ -57,20 +58,10 @@ async fn meta_access(config: &Config, store: &Store, org: &str) -> anyhow::Resul
         }
     };
     let graph = graph_client(config)?;
-    let on_prem = match (
-        std::env::var("PINWARD_ONPREM_USERNAME"),
-        std::env::var("PINWARD_ONPREM_PASSWORD"),
-    ) {
-        (Ok(username), Ok(password)) => Some(OnPremLogin {
-            username,
-            password: AdminPassword::from(password),
-        }),
-        _ => None,
-    };
     Ok(MetaAccess {
         graph,
         token,
-        on_prem,
+        on_prem: config.on_prem.clone(),
     })
 }
 

@@ -95,6 +95,12 @@ pub async fn run(config: &Config, reset: bool, password: Option<String>) -> anyh
         .context("cannot start the Graph sandbox")?;
     let mut config = config;
     config.graph_base_url = sandbox.base_url().clone();
+    // The sandbox's On-Premises deployments take its admin login, as a real one would be set.
+    let (username, onprem_password) = sandbox.onprem_admin();
+    config.on_prem = Some(OnPremLogin {
+        username,
+        password: onprem_password,
+    });
 
     let store = super::open_store(&config).await?;
     let identity = super::keys::open_identity(&store, &config).await?;
@@ -120,7 +126,12 @@ pub async fn run(config: &Config, reset: bool, password: Option<String>) -> anyh
 
     let listener = super::serve::bind(&config).await?;
     let address = listener.local_addr()?;
-    banner(&format!("http://{address}/"), &logins, &password)?;
+    banner(
+        &format!("http://{address}/"),
+        sandbox.base_url(),
+        &logins,
+        &password,
+    )?;
     super::serve::run_on(&config, listener).await?;
     drop(sandbox);
     Ok(())
@@ -171,7 +182,12 @@ fn say(line: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn banner(url: &str, logins: &[Login], password: &Password) -> anyhow::Result<()> {
+fn banner(
+    url: &str,
+    graph: &url::Url,
+    logins: &[Login],
+    password: &Password,
+) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     writeln!(out, "pinward demo: open {url}")?;
     writeln!(
@@ -188,6 +204,11 @@ fn banner(url: &str, logins: &[Login], password: &Password) -> anyhow::Result<()
             login.email
         )?;
     }
+    writeln!(
+        out,
+        "its Graph sandbox: {graph} (set PINWARD_GRAPH_BASE_URL={graph} for other pinward \
+         commands on the demo's data; the port changes at every start)"
+    )?;
     writeln!(out, "Ctrl-C stops it; `pinward demo --reset` starts over.")?;
     out.flush()?;
     Ok(())

@@ -41,6 +41,7 @@ pub async fn run_on(config: &Config, listener: TcpListener) -> anyhow::Result<()
         escrow: std::sync::Arc::new(escrow),
         graph: super::custody::graph_client(config)?,
         settings: governance::custody::Settings::default(),
+        on_prem: config.on_prem.clone(),
     })
     .with_checkpoint_key(std::sync::Arc::clone(&checkpoint_key));
     tracing::info!(settings = %config.summary(), "starting");

@@ -36,6 +36,8 @@ pub struct CustodyWorld {
     pub escrowed: PhoneNumberId,
     /// A Cloud API number whose PIN pinward does not hold.
     pub unknown: PhoneNumberId,
+    /// A number served by an On-Premises API deployment, PIN not held.
+    pub on_prem: PhoneNumberId,
     custody: web::Custody,
 }
 
@@ -76,7 +78,8 @@ pub async fn custody_world(db: &TestDb) -> CustodyWorld {
 
     let sandbox = Sandbox::seeded(SandboxSeed {
         seed: 11,
-        numbers: 6,
+        // Enough for the sandbox to make one an On-Premises number (about one in twenty).
+        numbers: 40,
         businesses: 1,
     })
     .start()
@@ -104,7 +107,9 @@ pub async fn custody_world(db: &TestDb) -> CustodyWorld {
         &audit::Actor::system(),
         &meta,
         &sandbox.business_ids(),
-        &governance::sync::SyncOptions::default(),
+        &governance::sync::SyncOptions {
+            on_prem_url_template: Some(format!("{}onprem/{{id}}/", sandbox.base_url())),
+        },
         &mut |_| {},
     )
     .await
@@ -116,10 +121,18 @@ pub async fn custody_world(db: &TestDb) -> CustodyWorld {
         .map(|n| n.id)
         .collect();
     let (escrowed, unknown) = (cloud[0].clone(), cloud[1].clone());
+    let on_prem = sandbox
+        .numbers()
+        .into_iter()
+        .find(|n| n.onprem)
+        .map(|n| n.id)
+        .expect("the sandbox seeds an On-Premises number");
+    let (username, password) = sandbox.onprem_admin();
     let custody = web::Custody {
         escrow: escrow.clone(),
         graph,
         settings: quick(),
+        on_prem: Some(governance::custody::OnPremLogin { username, password }),
     };
     let custodian = Custodian::new(store.clone(), escrow, Arc::new(meta), quick());
     custodian
@@ -152,6 +165,7 @@ pub async fn custody_world(db: &TestDb) -> CustodyWorld {
             escrow: custody.escrow.clone(),
             graph: custody.graph.clone(),
             settings: quick(),
+            on_prem: custody.on_prem.clone(),
         }),
     );
     CustodyWorld {
@@ -161,6 +175,7 @@ pub async fn custody_world(db: &TestDb) -> CustodyWorld {
         org,
         escrowed,
         unknown,
+        on_prem,
         custody,
     }
 }
