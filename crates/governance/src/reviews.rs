@@ -8,11 +8,54 @@ use serde_json::json;
 
 use crate::access::{Caller, Permission};
 use crate::numbers::{self, health_of};
+use crate::policies::Policy;
 use crate::store::Store;
 use crate::{Error, exec, ledger, policies};
 
 /// Longest review note.
 pub const MAX_NOTE: usize = 1000;
+
+/// When a number's next review is due, the one rule every view and [`crate::health::check`]
+/// share: the date its last review set or, for a number never reviewed, one policy cadence
+/// after pinward first saw it (`health::sql` and `store::dialect::review_due_month` are its
+/// SQL twins).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Due {
+    /// The moment the review is due.
+    pub at: DateTime<Utc>,
+    /// No review was ever completed: this is the first one.
+    pub first: bool,
+}
+
+impl Due {
+    /// The due review of a number whose last review set `next_review_due` (none before
+    /// the first review) and which pinward first saw at `first_seen_at`.
+    #[must_use]
+    pub fn of(
+        next_review_due: Option<DateTime<Utc>>,
+        first_seen_at: DateTime<Utc>,
+        policy: &Policy,
+    ) -> Due {
+        match next_review_due {
+            Some(at) => Due { at, first: false },
+            None => Due {
+                at: first_seen_at + policy.review_cadence(),
+                first: true,
+            },
+        }
+    }
+
+    /// The date as the pages print it, marked when it is the first review.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        let date = self.at.format("%Y-%m-%d");
+        if self.first {
+            format!("{date} (first review)")
+        } else {
+            date.to_string()
+        }
+    }
+}
 
 /// A completed review.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
