@@ -119,3 +119,46 @@ pub async fn complete(
         problems,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, m, d, 8, 0, 0)
+            .single()
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_reviewed_number_is_due_when_its_last_review_said() {
+        let due = Due::of(Some(at(2027, 2, 3)), at(2020, 1, 1), &Policy::default());
+        assert_eq!(
+            due,
+            Due {
+                at: at(2027, 2, 3),
+                first: false
+            }
+        );
+        assert_eq!(due.describe(), "2027-02-03");
+    }
+
+    #[test]
+    fn a_never_reviewed_number_is_first_due_one_cadence_after_it_was_first_seen() {
+        let policy = Policy {
+            review_cadence_days: 90,
+            ..Policy::default()
+        };
+        let due = Due::of(None, at(2026, 1, 10), &policy);
+        assert_eq!(
+            due,
+            Due {
+                at: at(2026, 4, 10),
+                first: true
+            }
+        );
+        assert_eq!(due.describe(), "2026-04-10 (first review)");
+    }
+}
