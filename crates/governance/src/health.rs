@@ -333,12 +333,8 @@ pub fn check(facts: &Facts, policy: &Policy, now: DateTime<Utc>) -> Vec<Problem>
             && facts.pin_state != PinState::Unknown
             && facts.pin_revealed,
     );
-    // A never-reviewed number is due one cadence after it was first seen.
-    let overdue = match facts.next_review_due {
-        Some(due) => due < cut.now,
-        None => facts.first_seen_at < cut.first_seen_before,
-    };
-    flag(Problem::ReviewOverdue, overdue);
+    let due = crate::reviews::Due::of(facts.next_review_due, facts.first_seen_at, policy);
+    flag(Problem::ReviewOverdue, due.at < cut.now);
     let mailbox = facts.recovery_email.as_deref().map(mailbox_kind);
     flag(Problem::NoRecoveryEmail, mailbox.is_none());
     flag(

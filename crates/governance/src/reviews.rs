@@ -8,11 +8,54 @@ use serde_json::json;
 
 use crate::access::{Caller, Permission};
 use crate::numbers::{self, health_of};
+use crate::policies::Policy;
 use crate::store::Store;
 use crate::{Error, exec, ledger, policies};
 
 /// Longest review note.
 pub const MAX_NOTE: usize = 1000;
+
+/// When a number's next review is due, the one rule every view and [`crate::health::check`]
+/// share: the date its last review set or, for a number never reviewed, one policy cadence
+/// after pinward first saw it (`health::sql` and `store::dialect::review_due_month` are its
+/// SQL twins).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Due {
+    /// The moment the review is due.
+    pub at: DateTime<Utc>,
+    /// No review was ever completed: this is the first one.
+    pub first: bool,
+}
+
+impl Due {
+    /// The due review of a number whose last review set `next_review_due` (none before
+    /// the first review) and which pinward first saw at `first_seen_at`.
+    #[must_use]
+    pub fn of(
+        next_review_due: Option<DateTime<Utc>>,
+        first_seen_at: DateTime<Utc>,
+        policy: &Policy,
+    ) -> Due {
+        match next_review_due {
+            Some(at) => Due { at, first: false },
+            None => Due {
+                at: first_seen_at + policy.review_cadence(),
+                first: true,
+            },
+        }
+    }
+
+    /// The date as the pages print it, marked when it is the first review.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        let date = self.at.format("%Y-%m-%d");
+        if self.first {
+            format!("{date} (first review)")
+        } else {
+            date.to_string()
+        }
+    }
+}
 
 /// A completed review.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -75,4 +118,47 @@ pub async fn complete(
         next_review_due: next,
         problems,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, m, d, 8, 0, 0)
+            .single()
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_reviewed_number_is_due_when_its_last_review_said() {
+        let due = Due::of(Some(at(2027, 2, 3)), at(2020, 1, 1), &Policy::default());
+        assert_eq!(
+            due,
+            Due {
+                at: at(2027, 2, 3),
+                first: false
+            }
+        );
+        assert_eq!(due.describe(), "2027-02-03");
+    }
+
+    #[test]
+    fn a_never_reviewed_number_is_first_due_one_cadence_after_it_was_first_seen() {
+        let policy = Policy {
+            review_cadence_days: 90,
+            ..Policy::default()
+        };
+        let due = Due::of(None, at(2026, 1, 10), &policy);
+        assert_eq!(
+            due,
+            Due {
+                at: at(2026, 4, 10),
+                first: true
+            }
+        );
+        assert_eq!(due.describe(), "2026-04-10 (first review)");
+    }
 }

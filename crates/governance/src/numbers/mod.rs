@@ -133,8 +133,10 @@ pub struct Summary {
     pub owner: Option<Person>,
     /// The permission manager.
     pub manager: Option<Person>,
-    /// When the next review is due.
+    /// When the next review is due (none before the first review).
     pub next_review_due: Option<DateTime<Utc>>,
+    /// When the next review is due, the first one included.
+    pub review_due: crate::reviews::Due,
     /// What is wrong with it.
     pub health: Vec<Problem>,
 }
@@ -247,8 +249,10 @@ pub struct Record {
     pub versions: Vec<VersionRecord>,
     /// When it was last reviewed.
     pub last_reviewed_at: Option<DateTime<Utc>>,
-    /// When the next review is due.
+    /// When the next review is due (none before the first review).
     pub next_review_due: Option<DateTime<Utc>>,
+    /// When the next review is due, the first one included.
+    pub review_due: crate::reviews::Due,
     /// Open handovers of its seats.
     pub open_handovers: Vec<crate::handovers::Handover>,
     /// What is wrong with it.
@@ -300,7 +304,12 @@ impl NumberRow {
         person(&self.manager_id, &self.manager_name, self.manager_active)
     }
 
-    fn summary(&self, health: Vec<Problem>) -> Result<Summary, Error> {
+    fn review_due(&self, policy: &Policy) -> crate::reviews::Due {
+        crate::reviews::Due::of(self.next_review_due, self.first_seen_at, policy)
+    }
+
+    fn summary(&self, policy: &Policy, now: DateTime<Utc>) -> Result<Summary, Error> {
+        let health = health::check(&self.facts()?, policy, now);
         Ok(Summary {
             phone_number_id: self.meta_id.clone(),
             display_phone_number: self.display_phone_number.clone(),
@@ -312,6 +321,7 @@ impl NumberRow {
             owner: self.owner(),
             manager: self.manager(),
             next_review_due: self.next_review_due,
+            review_due: self.review_due(policy),
             health,
         })
     }
@@ -372,7 +382,7 @@ pub async fn list(
     let rows = fetch_rows(&mut tx, sql, &clause.args).await?;
     let items = rows
         .iter()
-        .map(|row| row.summary(health::check(&row.facts()?, &policy, now)))
+        .map(|row| row.summary(&policy, now))
         .collect::<Result<Vec<_>, Error>>()?;
     let total = u64::try_from(total).unwrap_or(0);
     tx.rollback().await?;
@@ -582,6 +592,7 @@ pub async fn record(
         versions,
         last_reviewed_at: row.last_reviewed_at,
         next_review_due: row.next_review_due,
+        review_due: row.review_due(&policy),
         open_handovers,
         health,
         events: events

@@ -104,6 +104,15 @@ struct Forms {
     reveal: bool,
 }
 
+/// The details form's fields, pre-filled with what is recorded.
+struct Details {
+    usage: String,
+    activation_date: String,
+    recovery_email: String,
+    /// One `kind: value` per line.
+    channels: String,
+}
+
 struct Event {
     seq: i64,
     at: String,
@@ -130,6 +139,7 @@ struct NumberPage {
     custody: Vec<Fact>,
     about: Vec<Fact>,
     channels: Vec<String>,
+    details: Details,
     problems: Vec<&'static str>,
     versions: Vec<Version>,
     events: Vec<Event>,
@@ -277,7 +287,7 @@ fn number_page(
         attention_reason,
         versions,
         last_reviewed_at,
-        next_review_due,
+        review_due,
         health,
         events,
         ..
@@ -320,18 +330,27 @@ fn number_page(
             ),
             fact("Needs attention", text(attention_reason)),
             fact("Last reviewed", when(last_reviewed_at)),
-            fact("Next review due", when(next_review_due)),
+            fact("Next review due", review_due.describe()),
         ],
         about: vec![
-            fact("Usage", text(metadata.usage)),
+            fact("Usage", text(metadata.usage.clone())),
             fact(
                 "Activation date",
                 metadata
                     .activation_date
                     .map_or_else(|| "—".to_owned(), |d| d.to_string()),
             ),
-            fact("Recovery email", text(metadata.recovery_email)),
+            fact("Recovery email", text(metadata.recovery_email.clone())),
         ],
+        details: Details {
+            usage: metadata.usage.clone().unwrap_or_default(),
+            activation_date: metadata
+                .activation_date
+                .map(|d| d.to_string())
+                .unwrap_or_default(),
+            recovery_email: metadata.recovery_email.clone().unwrap_or_default(),
+            channels: super::actions::details::channel_lines(&metadata.backup_channels),
+        },
         channels: metadata
             .backup_channels
             .into_iter()

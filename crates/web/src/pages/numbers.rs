@@ -136,10 +136,7 @@ impl From<Summary> for Row {
             client_id: s.client_id,
             client_name: s.client_name,
             state: s.pin_state.as_str(),
-            review_due: s
-                .next_review_due
-                .map(|d| d.format("%Y-%m-%d").to_string())
-                .unwrap_or_default(),
+            review_due: s.review_due.describe(),
             problems: s.health.into_iter().map(Problem::describe).collect(),
         }
     }

@@ -1,6 +1,6 @@
 //! What people do to one number from its record page: its seats and their handovers
-//! ([`seats`]), custody — take, rotate, release, record an out-of-band change
-//! ([`custody`]) — and revealing its PIN ([`reveal`]).
+//! ([`seats`]), its details ([`details`]) and review ([`review`]), custody — take, rotate,
+//! release, record an out-of-band change ([`custody`]) — and revealing its PIN ([`reveal`]).
 //!
 //! Every action is a plain form posted to a route under `/numbers/{id}/…` (CSRF-checked by
 //! the middleware like every POST), answered by a redirect to the record with a flash
@@ -8,7 +8,9 @@
 //! status 422, nothing changed; other refusals are error pages (403, 404, 409, 503).
 
 mod custody;
+pub(super) mod details;
 mod reveal;
+mod review;
 mod seats;
 
 use axum::Router;
@@ -40,6 +42,8 @@ pub(super) fn routes() -> Router<AppState> {
             "/numbers/{id}/handovers/{handover}/cancel",
             post(seats::cancel),
         )
+        .route("/numbers/{id}/details", post(details::save))
+        .route("/numbers/{id}/review", post(review::complete))
         .route("/numbers/{id}/take-custody", post(custody::take))
         .route("/numbers/{id}/rotate", post(custody::rotate))
         .route("/numbers/{id}/release", post(custody::release))

@@ -1,0 +1,107 @@
+//! A number's details from its page: usage, activation date, recovery email and backup
+//! channels, all replaced at once by `numbers::update_metadata` (`numbers:manage`).
+//!
+//! Backup channels are typed one per line as `kind: value` (the stored kind spellings), so
+//! the textarea shows them back exactly as they are kept.
+
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use chrono::{NaiveDate, Utc};
+use governance::numbers::{self, BackupChannel, ChannelKind, MetadataUpdate};
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use super::{answer, field};
+use crate::AppState;
+use crate::auth::{Authorized, ManageNumbers};
+use crate::error::AppError;
+use crate::page::PageContext;
+use crate::pages::number::phone;
+
+#[derive(Deserialize)]
+pub(super) struct DetailsForm {
+    usage: Option<String>,
+    activation_date: Option<String>,
+    recovery_email: Option<String>,
+    backup_channels: Option<String>,
+}
+
+/// The spelling of `kind` in the channels textarea (the stored one).
+fn kind_name(kind: ChannelKind) -> &'static str {
+    match kind {
+        ChannelKind::Email => "email",
+        ChannelKind::WebForm => "web_form",
+        ChannelKind::Phone => "phone",
+        ChannelKind::Messenger => "messenger",
+        ChannelKind::Other => "other",
+    }
+}
+
+/// The channels as the textarea shows them: one `kind: value` per line.
+pub(crate) fn channel_lines(channels: &[BackupChannel]) -> String {
+    channels
+        .iter()
+        .map(|c| format!("{}: {}", kind_name(c.kind), c.value))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn parse_channels(text: &str) -> Result<Vec<BackupChannel>, governance::Error> {
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .enumerate()
+        .map(|(i, line)| {
+            let (kind, value) = line.split_once(':').ok_or(governance::Error::Invalid {
+                field: "backup_channels",
+                problem: format!("channel {}: write it as kind: value", i + 1),
+            })?;
+            Ok(BackupChannel {
+                kind: ChannelKind::parse(kind.trim())?,
+                value: value.trim().to_owned(),
+            })
+        })
+        .collect()
+}
+
+fn parse_date(text: &str) -> Result<Option<NaiveDate>, governance::Error> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map(Some)
+        .map_err(|_| governance::Error::Invalid {
+            field: "activation_date",
+            problem: "must be a date (YYYY-MM-DD)".to_owned(),
+        })
+}
+
+fn update(form: DetailsForm) -> Result<MetadataUpdate, governance::Error> {
+    Ok(MetadataUpdate {
+        usage: Some(field(form.usage)),
+        activation_date: parse_date(&field(form.activation_date))?,
+        recovery_email: Some(field(form.recovery_email)),
+        backup_channels: parse_channels(&field(form.backup_channels))?,
+    })
+}
+
+pub(super) async fn save(
+    State(state): State<AppState>,
+    who: Authorized<ManageNumbers>,
+    page: PageContext,
+    session: Session,
+    Path(id): Path<String>,
+    Form(form): Form<DetailsForm>,
+) -> Result<Response, AppError> {
+    let phone = phone(&id)?;
+    let result = match update(form) {
+        Ok(update) => {
+            numbers::update_metadata(&state.store, &who.caller, &phone, &update, Utc::now()).await
+        }
+        Err(refused) => Err(refused),
+    }
+    .map(|_| ("success", "Details saved.".to_owned()));
+    answer(&state, &who.caller, page, &session, &phone, result).await
+}

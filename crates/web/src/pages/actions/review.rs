@@ -1,0 +1,47 @@
+//! Completing a number's periodic review from its page (`numbers:manage`), with an optional
+//! note; the next review is then due one policy cadence later.
+
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use chrono::Utc;
+use governance::reviews;
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use super::{answer, field};
+use crate::AppState;
+use crate::auth::{Authorized, ManageNumbers};
+use crate::error::AppError;
+use crate::page::PageContext;
+use crate::pages::number::phone;
+
+#[derive(Deserialize)]
+pub(super) struct ReviewForm {
+    note: Option<String>,
+}
+
+pub(super) async fn complete(
+    State(state): State<AppState>,
+    who: Authorized<ManageNumbers>,
+    page: PageContext,
+    session: Session,
+    Path(id): Path<String>,
+    Form(form): Form<ReviewForm>,
+) -> Result<Response, AppError> {
+    let phone = phone(&id)?;
+    // Browsers send a textarea's line breaks as CRLF; the note keeps plain line breaks.
+    let note = field(form.note).replace("\r\n", "\n");
+    let result = reviews::complete(&state.store, &who.caller, &phone, &note, Utc::now())
+        .await
+        .map(|done| {
+            (
+                "success",
+                format!(
+                    "Review completed: the next one is due {}.",
+                    done.next_review_due.format("%Y-%m-%d")
+                ),
+            )
+        });
+    answer(&state, &who.caller, page, &session, &phone, result).await
+}

@@ -1,0 +1,233 @@
+//! A number's details and periodic review, edited from its record page through HTTP, on
+//! both databases; and the effective review due date, the same on the list and the record.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use axum::http::StatusCode;
+use common::custody::{ADMIN, AUDITOR, CustodyWorld, OPS, RIVAL, custody_world};
+use common::*;
+use governance::health::Problem;
+use governance::numbers::{BackupChannel, ChannelKind};
+use graph::PhoneNumberId;
+use pinward_tests::on_both_databases;
+
+/// Posts `fields` to `path` from `visit`'s browser; returns the status, the `Location`
+/// (if any) and the body.
+async fn post(
+    w: &CustodyWorld,
+    visit: &Visit,
+    path: &str,
+    fields: &str,
+) -> (StatusCode, Option<String>, String) {
+    let response = send(&w.app, same_origin_post(path, visit, fields)).await;
+    let status = response.status();
+    let location = response
+        .headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (status, location, text(response).await)
+}
+
+/// The page at `path` as `visit`'s browser sees it.
+async fn page(w: &CustodyWorld, visit: &Visit, path: &str) -> String {
+    let response = send(&w.app, get_as(path, &visit.cookie)).await;
+    assert_eq!(response.status(), StatusCode::OK, "{path}");
+    text(response).await
+}
+
+fn record_path(number: &PhoneNumberId) -> String {
+    format!("/numbers/{}", number.as_str())
+}
+
+/// The details form's fields: `overrides` replace the valid defaults by name.
+fn details(overrides: &[(&str, &str)]) -> String {
+    let defaults = [
+        ("usage", "Support line"),
+        ("activation_date", "2024-05-01"),
+        ("recovery_email", "whatsapp@acme.example"),
+        (
+            "backup_channels",
+            "email: help@acme.example\r\nphone: +1 555 0100 200",
+        ),
+    ];
+    defaults
+        .iter()
+        .map(|(name, value)| {
+            let value = overrides
+                .iter()
+                .find(|(n, _)| n == name)
+                .map_or(*value, |(_, v)| *v);
+            format!("{name}={}", enc(value))
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// The "Next review due" cell of a record page.
+fn record_review_due(record: &str) -> &str {
+    let marker = "<tr><th>Next review due</th><td>";
+    let start = record
+        .find(marker)
+        .expect("the record shows the review due")
+        + marker.len();
+    record[start..].split("</td>").next().unwrap()
+}
+
+/// The "Review due" cell of `number`'s row in the list (the seventh cell).
+fn list_review_due<'a>(list: &'a str, number: &PhoneNumberId) -> &'a str {
+    let start = list
+        .find(&format!("<a href=\"/numbers/{}\">", number.as_str()))
+        .expect("the number is listed");
+    let row = list[start..].split("</tr>").next().unwrap();
+    let cell = row.split("<td>").nth(6).expect("a review due cell");
+    cell.split("</td>").next().unwrap()
+}
+
+async fn backdate_first_seen(db: &pinward_tests::TestDb, number: &PhoneNumberId, at: &str) {
+    sql(
+        db,
+        &[format!(
+            "UPDATE phone_numbers SET first_seen_at = '{at}' WHERE meta_phone_number_id = '{}'",
+            number.as_str()
+        )],
+    )
+    .await;
+}
+
+on_both_databases! {
+    async fn ops_edits_a_numbers_details_and_the_record_shows_them_clears_their_problems_and_ledgers_the_change(db) {
+        let w = custody_world(&db).await;
+        let ops = w.browser(OPS).await;
+        let path = record_path(&w.unknown);
+        let before = w.record(&w.unknown).await;
+        assert!(before.health.contains(&Problem::NoRecoveryEmail), "{:?}", before.health);
+        assert!(before.health.contains(&Problem::FewBackupChannels), "{:?}", before.health);
+        assert!(page(&w, &ops, &path).await.contains("id=\"details\""), "ops gets the form");
+        let events = w.ledger_len().await;
+
+        let personal = details(&[("recovery_email", "Someone@Gmail.com")]);
+        let (status, location, _) = post(&w, &ops, &format!("{path}/details"), &personal).await;
+        assert_eq!((status, location.as_deref()), (StatusCode::SEE_OTHER, Some(path.as_str())));
+        let record = w.record(&w.unknown).await;
+        assert_eq!(record.metadata.usage.as_deref(), Some("Support line"));
+        assert_eq!(record.metadata.activation_date.map(|d| d.to_string()).as_deref(), Some("2024-05-01"));
+        assert_eq!(record.metadata.recovery_email.as_deref(), Some("someone@gmail.com"));
+        assert_eq!(record.metadata.backup_channels, vec![
+            BackupChannel { kind: ChannelKind::Email, value: "help@acme.example".to_owned() },
+            BackupChannel { kind: ChannelKind::Phone, value: "+1 555 0100 200".to_owned() },
+        ]);
+        assert!(record.health.contains(&Problem::PersonalRecoveryEmail), "{:?}", record.health);
+        assert!(!record.health.contains(&Problem::NoRecoveryEmail), "{:?}", record.health);
+        assert!(!record.health.contains(&Problem::FewBackupChannels), "{:?}", record.health);
+        assert_eq!(w.ledger_len().await, events + 1, "the change is ledgered");
+
+        let (status, _, _) = post(&w, &ops, &format!("{path}/details"), &details(&[])).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let record = w.record(&w.unknown).await;
+        assert!(!record.health.contains(&Problem::PersonalRecoveryEmail), "a business address clears it: {:?}", record.health);
+        assert_eq!(w.ledger_len().await, events + 2);
+        let shown = page(&w, &ops, &path).await;
+        assert!(shown.contains("Details saved."), "the flash: {shown}");
+        assert!(shown.contains("<td>number.updated</td>"), "{shown}");
+        assert!(shown.contains("value=\"whatsapp@acme.example\""), "the form is pre-filled: {shown}");
+        assert!(
+            shown.contains(">email: help@acme.example\nphone: +1 555 0100 200</textarea>"),
+            "the channels are shown one per line: {shown}"
+        );
+    }
+
+    async fn every_bad_details_input_is_a_422_naming_the_field_and_changes_nothing(db) {
+        let w = custody_world(&db).await;
+        let admin = w.browser(ADMIN).await;
+        let path = format!("{}/details", record_path(&w.escrowed));
+        let before = (w.record(&w.escrowed).await, w.ledger_len().await);
+        let long = "x".repeat(201);
+        let eleven = (0..11).map(|i| format!("other: channel {i}")).collect::<Vec<_>>().join("\n");
+        for (name, value, message) in [
+            ("usage", long.as_str(), "usage: at most 200 characters"),
+            ("activation_date", "2024-13-01", "activation_date: must be a date (YYYY-MM-DD)"),
+            ("activation_date", "2008-12-31", "activation_date: must be between 2009-01-01 and today"),
+            ("activation_date", "2999-01-01", "activation_date: must be between 2009-01-01 and today"),
+            ("recovery_email", "whatsapp", "recovery_email: is not an email address"),
+            ("backup_channels", "email help@acme.example", "backup_channels: channel 1: write it as kind: value"),
+            ("backup_channels", "pager: 555 0100", "backup_channels: kind must be one of"),
+            ("backup_channels", "email: help", "backup_channels: channel 1: not an email address"),
+            ("backup_channels", "email: a@acme.example\nweb_form: ftp://acme.example", "backup_channels: channel 2: a web form must be an http(s) URL"),
+            ("backup_channels", "phone: 12", "backup_channels: channel 1: a phone line is 6 to 15 digits"),
+            ("backup_channels", "email: a@acme.example\nemail: A@acme.example", "backup_channels: channel 2: listed twice"),
+            ("backup_channels", eleven.as_str(), "backup_channels: at most 10 channels"),
+        ] {
+            let (status, _, body) = post(&w, &admin, &path, &details(&[(name, value)])).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{name}={value}");
+            assert!(body.contains(message), "{name}={value}: {body}");
+            assert!(body.contains("id=\"details\""), "the form is shown again: {name}");
+        }
+        assert_eq!((w.record(&w.escrowed).await, w.ledger_len().await), before, "nothing changed");
+    }
+
+    async fn details_and_reviews_need_numbers_manage_a_csrf_token_and_a_number_of_the_callers_org(db) {
+        let w = custody_world(&db).await;
+        let record = record_path(&w.escrowed);
+        let before = (w.record(&w.escrowed).await, w.ledger_len().await);
+        let auditor = w.browser(AUDITOR).await;
+        let shown = page(&w, &auditor, &record).await;
+        assert!(!shown.contains("id=\"details\"") && !shown.contains("id=\"review\""), "no form for an auditor");
+        let rival = w.browser(RIVAL).await;
+        let admin = w.browser(ADMIN).await;
+        for (action, fields) in [("details", details(&[])), ("review", "note=checked".to_owned())] {
+            let path = format!("{record}/{action}");
+            assert_eq!(post(&w, &auditor, &path, &fields).await.0, StatusCode::FORBIDDEN, "{action}");
+            assert_eq!(post(&w, &rival, &path, &fields).await.0, StatusCode::NOT_FOUND, "another org's number: {action}");
+            let forged = post_form(&path, &admin)
+                .header("origin", "http://127.0.0.1:8080")
+                .header("sec-fetch-site", "same-origin")
+                .body(axum::body::Body::from(fields.clone()))
+                .unwrap();
+            assert_eq!(send(&w.app, forged).await.status(), StatusCode::FORBIDDEN, "no CSRF token: {action}");
+        }
+        assert_eq!((w.record(&w.escrowed).await, w.ledger_len().await), before, "nothing changed");
+    }
+
+    async fn completing_a_review_clears_review_overdue_moves_the_next_review_by_the_cadence_and_ledgers_it(db) {
+        let w = custody_world(&db).await;
+        backdate_first_seen(&db, &w.escrowed, "2025-01-01T00:00:00Z").await;
+        let ops = w.browser(OPS).await;
+        let path = record_path(&w.escrowed);
+        let before = w.record(&w.escrowed).await;
+        assert!(before.health.contains(&Problem::ReviewOverdue), "{:?}", before.health);
+        assert_eq!(record_review_due(&page(&w, &ops, &path).await), "2025-04-01 (first review)");
+        let events = w.ledger_len().await;
+
+        let (status, _, body) = post(&w, &ops, &format!("{path}/review"), "note=PIN+123456+noted").await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(body.contains("note: must not contain six digits in a row"), "{body}");
+        assert_eq!((w.record(&w.escrowed).await, w.ledger_len().await), (before, events), "nothing changed");
+
+        let note = enc("Checked with the client.\r\nAll good.");
+        let (status, location, _) = post(&w, &ops, &format!("{path}/review"), &format!("note={note}")).await;
+        assert_eq!((status, location.as_deref()), (StatusCode::SEE_OTHER, Some(path.as_str())));
+        let after = w.record(&w.escrowed).await;
+        let reviewed = after.last_reviewed_at.expect("the review is recorded");
+        let due = reviewed + chrono::Duration::days(90);
+        assert_eq!(after.next_review_due, Some(due), "one cadence (90 days) after the review");
+        assert!(!after.health.contains(&Problem::ReviewOverdue), "{:?}", after.health);
+        assert_eq!(w.ledger_len().await, events + 1, "the review is ledgered");
+        let shown = page(&w, &ops, &path).await;
+        let date = due.format("%Y-%m-%d").to_string();
+        assert!(shown.contains(&format!("Review completed: the next one is due {date}.")), "the flash: {shown}");
+        assert_eq!(record_review_due(&shown), date, "no longer the first review");
+        assert!(shown.contains("<td>review.completed</td>"), "{shown}");
+        assert!(shown.contains("Checked with the client.\\nAll good."), "the note is ledgered: {shown}");
+    }
+
+    async fn the_list_and_the_record_show_the_same_effective_review_due_for_a_never_reviewed_number(db) {
+        let w = custody_world(&db).await;
+        backdate_first_seen(&db, &w.unknown, "2026-01-10T08:00:00Z").await;
+        let ops = w.browser(OPS).await;
+        let list = page(&w, &ops, "/numbers").await;
+        let record = page(&w, &ops, &record_path(&w.unknown)).await;
+        assert_eq!(list_review_due(&list, &w.unknown), "2026-04-10 (first review)", "first seen + 90 days");
+        assert_eq!(record_review_due(&record), "2026-04-10 (first review)");
+    }
+}
