@@ -1,9 +1,11 @@
 //! `pinward demo`: seeds once, prints a working login for every role of two orgs, reuses
 //! its data on the next start (with the escrowed PINs back in the sandbox), starts over
-//! with `--reset`, and never touches a data dir that is not a demo's.
+//! with `--reset`, and never touches a data dir that is not a demo's. Every demo client has
+//! an age identity in the data dir, so a released PIN opens with it.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use audit::Actor;
@@ -72,6 +74,32 @@ async fn open(data_dir: &Path) -> Store {
     Store::connect(&DatabaseTarget::parse(&url).unwrap())
         .await
         .unwrap()
+}
+
+/// Every demo client's id and age recipient, of both orgs.
+async fn client_recipients(store: &Store) -> BTreeMap<String, Option<String>> {
+    let mut all = BTreeMap::new();
+    for org in org_ids(store).await {
+        for client in governance::clients::list(store, &Caller::cli(&org))
+            .await
+            .unwrap()
+        {
+            all.insert(client.id, client.age_recipient);
+        }
+    }
+    all
+}
+
+/// The client identity files the demo wrote, by client id.
+fn client_key_files(data_dir: &Path) -> BTreeSet<String> {
+    std::fs::read_dir(data_dir.join("demo-client-keys"))
+        .map(|entries| {
+            entries
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter_map(|name| name.strip_suffix(".txt").map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 async fn org_ids(store: &Store) -> Vec<String> {
@@ -169,12 +197,81 @@ async fn the_demo_seeds_two_orgs_with_mixed_numbers_and_a_login_for_every_role()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_demo_client_has_a_key_file_that_opens_the_pins_released_to_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let output = stop(start(&data, &[]));
+    assert!(
+        output.contains("open a released file with: age -d -i <the client's file> pin-"),
+        "the banner says how to open a released file:\n{output}"
+    );
+
+    let store = open(&data).await;
+    let recipients = client_recipients(&store).await;
+    assert!(recipients.len() >= 2, "{recipients:?}");
+    assert_eq!(
+        client_key_files(&data),
+        recipients.keys().cloned().collect()
+    );
+    let mut keys = BTreeMap::new();
+    for (client, recipient) in &recipients {
+        let path = data.join("demo-client-keys").join(format!("{client}.txt"));
+        assert!(
+            output.contains(&path.display().to_string()),
+            "{} is printed:\n{output}",
+            path.display()
+        );
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", path.display());
+        let identity = vault::Identity::load(&path).unwrap();
+        assert_eq!(
+            recipient.as_deref(),
+            Some(identity.recipient().to_string().as_str())
+        );
+        keys.insert(client.clone(), identity);
+    }
+
+    // Release an escrowed number of the first org: its client's key file opens the PIN.
+    let org = &org_ids(&store).await[0];
+    let page = governance::numbers::list(
+        &store,
+        &Caller::cli(org),
+        &Filter::default(),
+        PageRequest {
+            page: 1,
+            per_page: 200,
+        },
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    let number = page
+        .items
+        .iter()
+        .find(|n| n.pin_state.as_str() == "escrowed")
+        .unwrap();
+    let service = vault::Identity::load(&data.join("identity.txt")).unwrap();
+    let sealed = governance::custody::release(
+        &store,
+        &service,
+        org,
+        &Actor::system(),
+        &PhoneNumberId::parse(&number.phone_number_id).unwrap(),
+    )
+    .await
+    .unwrap();
+    let pin: vault::Pin = vault::open(sealed.as_str(), &keys[&number.client_id]).unwrap();
+    assert_eq!(pin.expose().len(), 6);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_start_reuses_the_data_with_the_escrowed_pins_back_at_meta_and_reset_starts_over()
 {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     stop(start(&data, &[]));
     let first = org_ids(&open(&data).await).await;
+    let first_recipients = client_recipients(&open(&data).await).await;
 
     let demo = start(&data, &[]);
     let store = open(&data).await;
@@ -214,12 +311,24 @@ async fn a_second_start_reuses_the_data_with_the_escrowed_pins_back_at_meta_and_
     assert_eq!(check["matches"], true, "{check}");
     let output = stop(demo);
     assert!(output.contains("reusing the demo data"), "{output}");
+    assert_eq!(
+        client_recipients(&store).await,
+        first_recipients,
+        "the clients keep their keys"
+    );
     store.close().await;
 
     let output = stop(start(&data, &["--reset"]));
     assert!(output.contains("the demo starts over"), "{output}");
     let again = org_ids(&open(&data).await).await;
     assert_eq!(again.len(), 2);
+    let new_recipients = client_recipients(&open(&data).await).await;
+    assert_eq!(
+        client_key_files(&data),
+        new_recipients.keys().cloned().collect(),
+        "only the new clients' keys are left after --reset"
+    );
+    assert!(new_recipients.values().all(Option::is_some));
     assert!(
         again.iter().all(|id| !first.contains(id)),
         "new orgs after --reset"

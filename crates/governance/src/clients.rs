@@ -1,7 +1,12 @@
-//! The client businesses of an org, as people pick them (a business admin's scope).
+//! The client businesses of an org, as people pick them (a business admin's scope), and the
+//! age recipient each one is released to.
+
+use serde_json::json;
+use vault::Recipient;
 
 use crate::access::{Caller, Permission};
-use crate::{Error, Store, on_read};
+use crate::custody::protocol_event as event;
+use crate::{Error, Store, ledger, on_read, on_tx};
 
 /// A client business of the org.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -10,6 +15,9 @@ pub struct Client {
     pub id: String,
     /// Its name.
     pub name: String,
+    /// The `age1…` public key a released PIN of its numbers is sealed to; without one its
+    /// numbers cannot be released.
+    pub age_recipient: Option<String>,
 }
 
 /// The clients the caller sees (a business admin: its own), by name.
@@ -18,14 +26,101 @@ pub struct Client {
 /// [`Error::Forbidden`] without `numbers:read`; database errors.
 pub async fn list(store: &Store, caller: &Caller) -> Result<Vec<Client>, Error> {
     caller.require(Permission::ReadNumbers)?;
-    let sql = "SELECT id, name FROM clients WHERE org_id = $1 ORDER BY name, id";
-    let rows: Vec<(String, String)> = on_read!(store, &caller.org_id, conn => sqlx::query_as(sql)
+    let sql = "SELECT id, name, age_recipient FROM clients WHERE org_id = $1 ORDER BY name, id";
+    let rows: Vec<(String, String, Option<String>)> = on_read!(store, &caller.org_id, conn => sqlx::query_as(sql)
         .bind(&caller.org_id)
         .fetch_all(conn)
         .await)?;
     Ok(rows
         .into_iter()
-        .filter(|(id, _)| caller.sees_client(id))
-        .map(|(id, name)| Client { id, name })
+        .filter(|(id, _, _)| caller.sees_client(id))
+        .map(|(id, name, age_recipient)| Client {
+            id,
+            name,
+            age_recipient,
+        })
         .collect())
+}
+
+/// Sets the age recipient the client's numbers are released to (replacing any). Ledgered
+/// `client.recipient_set` with the key, which is public.
+///
+/// # Errors
+/// [`Error::Forbidden`] without `org:manage`; [`Error::Invalid`] naming `recipient` (not an
+/// age X25519 public key); [`Error::NotFound`] `client` (also for another org's).
+pub async fn set_recipient(
+    store: &Store,
+    caller: &Caller,
+    client: &str,
+    recipient: &str,
+) -> Result<Client, Error> {
+    caller.require(Permission::ManageOrg)?;
+    let parsed = Recipient::parse(recipient.trim()).map_err(|_| Error::Invalid {
+        field: "recipient",
+        problem: "must be an age X25519 public key (age1…)".to_owned(),
+    })?;
+    change(
+        store,
+        caller,
+        client,
+        Some(parsed.to_string()),
+        "client.recipient_set",
+    )
+    .await
+}
+
+/// Clears the client's age recipient: its numbers cannot be released until one is set
+/// again. Ledgered `client.recipient_cleared` with the key it had.
+///
+/// # Errors
+/// [`Error::Forbidden`] without `org:manage`; [`Error::NotFound`] `client` (also for another
+/// org's).
+pub async fn clear_recipient(
+    store: &Store,
+    caller: &Caller,
+    client: &str,
+) -> Result<Client, Error> {
+    caller.require(Permission::ManageOrg)?;
+    change(store, caller, client, None, "client.recipient_cleared").await
+}
+
+async fn change(
+    store: &Store,
+    caller: &Caller,
+    client: &str,
+    recipient: Option<String>,
+    action: &str,
+) -> Result<Client, Error> {
+    let actor = caller.actor()?;
+    let org = caller.org_id.as_str();
+    let mut tx = store.begin_for(org).await?;
+    let sql = "SELECT name, age_recipient FROM clients WHERE org_id = $1 AND id = $2";
+    let found: Option<(String, Option<String>)> = on_tx!(tx, conn => sqlx::query_as(sql)
+        .bind(org)
+        .bind(client)
+        .fetch_optional(conn)
+        .await)?;
+    let (name, before) = found.ok_or(Error::NotFound { what: "client" })?;
+    let sql = "UPDATE clients SET age_recipient = $3 WHERE org_id = $1 AND id = $2";
+    on_tx!(tx, conn => sqlx::query(sql)
+        .bind(org)
+        .bind(client)
+        .bind(&recipient)
+        .execute(conn)
+        .await
+        .map(drop))?;
+    let shown = recipient.as_ref().or(before.as_ref());
+    let draft = event(
+        action,
+        format!("client:{client}"),
+        &actor,
+        json!({ "recipient": shown }),
+    )?;
+    ledger::append(&mut tx, org, crate::clock::now(), draft).await?;
+    tx.commit().await?;
+    Ok(Client {
+        id: client.to_owned(),
+        name,
+        age_recipient: recipient,
+    })
 }

@@ -191,6 +191,10 @@ pub enum Command {
     /// The org's recovery recipients (age public keys every new PIN is also sealed to)
     #[command(subcommand)]
     Recovery(RecoveryCommand),
+    /// The org's clients: their ids (what --client takes) and the age recipient each one's
+    /// released PINs are sealed to
+    #[command(subcommand)]
+    Clients(ClientsCommand),
     /// Bulk PIN rotations: start, status, pause, resume, cancel
     #[command(subcommand)]
     Rotate(RotateCommand),
@@ -567,5 +571,34 @@ pub enum RecoveryCommand {
         org: String,
         /// The recipient's id (from `recovery list`)
         id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientsCommand {
+    /// List the org's clients: id, name and age recipient ("-" when none: its numbers
+    /// cannot be released)
+    List {
+        /// The org's id or slug
+        #[arg(long)]
+        org: String,
+        /// One JSON array
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set or clear the age public key a client's released PINs are sealed to
+    Recipient {
+        /// The org's id or slug
+        #[arg(long)]
+        org: String,
+        /// The client's id (from `clients list`)
+        #[arg(long)]
+        client: String,
+        /// The client's age public key (age1…)
+        #[arg(long, required_unless_present = "clear", conflicts_with = "clear")]
+        recipient: Option<String>,
+        /// Remove the client's recipient: its numbers cannot be released until one is set
+        #[arg(long)]
+        clear: bool,
     },
 }

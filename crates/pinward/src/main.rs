@@ -67,6 +67,10 @@ async fn run(command: Command, config: &Config, listen_given: bool) -> Result<()
             config.prepare_data_dir()?;
             commands::credentials::credentials(config, command).await?;
         }
+        Command::Clients(command) => {
+            config.prepare_data_dir()?;
+            commands::clients::run(config, command).await?;
+        }
         Command::Recovery(command) => {
             config.prepare_data_dir()?;
             commands::credentials::recovery(config, command).await?;

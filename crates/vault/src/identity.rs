@@ -124,8 +124,17 @@ impl Identity {
     /// does not exist. Any other problem (permissions, malformed file) is an error, never a
     /// reason to overwrite.
     pub fn load_or_create(path: &Path) -> Result<(Self, Created), Error> {
+        Self::load_or_create_described(path, SERVICE_DESCRIPTION)
+    }
+
+    /// [`Identity::load_or_create`] for an identity that is not the service's: a file it
+    /// creates starts with the comment `# {description}` (one line) instead.
+    pub fn load_or_create_described(
+        path: &Path,
+        description: &str,
+    ) -> Result<(Self, Created), Error> {
         match Self::load(path) {
-            Err(Error::IdentityMissing { .. }) => create(path),
+            Err(Error::IdentityMissing { .. }) => create(path, description),
             other => other.map(|identity| (identity, Created::No)),
         }
     }
@@ -175,11 +184,15 @@ fn parse_text(text: &str) -> Result<Identity, (usize, LineProblem)> {
         .ok_or((0, LineProblem::NoIdentity))
 }
 
-fn create(path: &Path) -> Result<(Identity, Created), Error> {
+const SERVICE_DESCRIPTION: &str =
+    "pinward service identity: opens every PIN and token pinward escrows. Back it up.";
+
+fn create(path: &Path, description: &str) -> Result<(Identity, Created), Error> {
     let identity = Identity::generate();
+    // One comment line, whatever the caller passed: a newline would start a non-comment line.
+    let description = description.replace(['\n', '\r'], " ");
     let contents = Zeroizing::new(format!(
-        "# pinward service identity: opens every PIN and token pinward escrows. Back it up.\n\
-         # public key: {}\n{}\n",
+        "# {description}\n# public key: {}\n{}\n",
         identity.recipient,
         identity.secret.to_string().expose_secret()
     ));

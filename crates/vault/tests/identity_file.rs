@@ -204,3 +204,22 @@ fn a_directory_is_not_an_identity_file() {
     fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o700)).unwrap();
     assert!(matches!(Identity::load(dir.path()), Err(Error::Io { .. })));
 }
+
+#[test]
+fn a_described_identity_file_starts_with_its_one_line_description_and_loads_as_any_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("client.txt");
+    let (created, first) =
+        Identity::load_or_create_described(&path, "demo client Acme\nAGE-SECRET-KEY-1X").unwrap();
+    assert_eq!(first, Created::Yes);
+    assert_eq!(mode_of(&path), 0o600);
+    let text = fs::read_to_string(&path).unwrap();
+    assert!(
+        text.starts_with("# demo client Acme AGE-SECRET-KEY-1X\n# public key: age1"),
+        "a newline in the description stays inside the comment"
+    );
+    assert!(!text.contains("service identity"));
+    let (loaded, second) = Identity::load_or_create_described(&path, "other").unwrap();
+    assert_eq!(second, Created::No);
+    assert_eq!(loaded.recipient(), created.recipient());
+}

@@ -8,9 +8,14 @@
 //! real deployment. The sandbox keeps no state between starts; the PINs pinward set are
 //! restored into it from the escrow (an escrow export opened with the service identity,
 //! ledgered as `escrow.exported`), so Meta "remembers" them the way the real one would.
+//!
+//! Every demo client gets an age identity in the data dir (`demo-client-keys/<client id>.txt`)
+//! and its public key as the client's recipient, so "Release to the client" works and the
+//! released file opens with stock `age`.
 
 use std::io::Write;
-use std::path::Path;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,6 +35,8 @@ use crate::config::Config;
 
 /// Marks a data dir as the demo's.
 const MARKER: &str = "DEMO";
+/// The folder of the data dir holding each demo client's age identity.
+const CLIENT_KEYS: &str = "demo-client-keys";
 /// The sandbox world: the same seed gives the same businesses, numbers and token.
 const SANDBOX: SandboxSeed = SandboxSeed {
     seed: 2026,
@@ -56,6 +63,13 @@ const USAGES: [&str; 5] = [
     "appointments",
     "delivery updates",
 ];
+
+/// One printed client key: the identity file that opens what is released to the client.
+struct ClientKey {
+    org: &'static str,
+    client: String,
+    path: PathBuf,
+}
 
 /// One printed login.
 struct Login {
@@ -113,6 +127,7 @@ pub async fn run(config: &Config, reset: bool, password: Option<String>) -> anyh
         renew_credentials(&store, &sandbox, &escrow).await?;
         existing_logins(&store).await?
     };
+    let client_keys = client_keys(&store, &config.data_dir).await?;
     let password = match password {
         Some(text) => Password::new(text),
         None => Password::generate(),
@@ -131,6 +146,7 @@ pub async fn run(config: &Config, reset: bool, password: Option<String>) -> anyh
         sandbox.base_url(),
         &logins,
         &password,
+        &client_keys,
     )?;
     super::serve::run_on(&config, listener).await?;
     drop(sandbox);
@@ -172,6 +188,12 @@ fn start_over(config: &Config, marker: &Path) -> anyhow::Result<()> {
     for path in doomed.into_iter().filter(|p| p.exists()) {
         std::fs::remove_file(&path).with_context(|| format!("cannot delete {}", path.display()))?;
     }
+    // The clients are made anew with new ids: their old keys would only mislead.
+    let keys = config.data_dir.join(CLIENT_KEYS);
+    if keys.exists() {
+        std::fs::remove_dir_all(&keys)
+            .with_context(|| format!("cannot delete {}", keys.display()))?;
+    }
     say("--reset: the demo starts over")
 }
 
@@ -187,6 +209,7 @@ fn banner(
     graph: &url::Url,
     logins: &[Login],
     password: &Password,
+    client_keys: &[ClientKey],
 ) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     writeln!(out, "pinward demo: open {url}")?;
@@ -206,12 +229,66 @@ fn banner(
     }
     writeln!(
         out,
+        "\"Release to the client\" on a number's page downloads its PIN sealed to the client's \
+         age key; each client's identity file:"
+    )?;
+    for key in client_keys {
+        writeln!(
+            out,
+            "  {:<10} {:<30} {}",
+            key.org,
+            key.client,
+            key.path.display()
+        )?;
+    }
+    writeln!(
+        out,
+        "open a released file with: age -d -i <the client's file> pin-….age"
+    )?;
+    writeln!(
+        out,
         "its Graph sandbox: {graph} (set PINWARD_GRAPH_BASE_URL={graph} for other pinward \
          commands on the demo's data; the port changes at every start)"
     )?;
     writeln!(out, "Ctrl-C stops it; `pinward demo --reset` starts over.")?;
     out.flush()?;
     Ok(())
+}
+
+/// Gives every demo client an age identity in the data dir (made once, mode 0600) and its
+/// public key as the client's recipient; on a second start both are in place and nothing
+/// changes.
+async fn client_keys(store: &Store, data_dir: &Path) -> anyhow::Result<Vec<ClientKey>> {
+    let dir = data_dir.join(CLIENT_KEYS);
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)
+        .with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut keys = Vec::new();
+    for (slug, _, _) in ORGS {
+        let org = governance::orgs::find(store, slug).await?;
+        let admin = Caller::cli(&org.id);
+        for client in governance::clients::list(store, &admin).await? {
+            let path = dir.join(format!("{}.txt", client.id));
+            let description = format!(
+                "demo client {} of {slug}: opens the PINs released to it",
+                client.name
+            );
+            let (identity, _) = Identity::load_or_create_described(&path, &description)
+                .with_context(|| format!("the demo client key {}", path.display()))?;
+            let recipient = identity.recipient().to_string();
+            if client.age_recipient.as_deref() != Some(recipient.as_str()) {
+                governance::clients::set_recipient(store, &admin, &client.id, &recipient).await?;
+            }
+            keys.push(ClientKey {
+                org: slug,
+                client: client.name,
+                path,
+            });
+        }
+    }
+    Ok(keys)
 }
 
 /// A system-user token of the org's own partner business only, as Meta would issue it.

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod admin;
+pub mod clients;
 pub mod credentials;
 pub mod custody;
 pub mod demo;

@@ -1,5 +1,5 @@
-//! Org settings: members and roles, the Graph credential, recovery recipients, policies,
-//! and the checkpoint public key auditors pin.
+//! Org settings: members and roles, the Graph credential, recovery recipients, clients'
+//! release recipients, policies, and the checkpoint public key auditors pin.
 //!
 //! Whoever may read the ledger (admin, ops, auditor) may look: these are the facts an audit
 //! asks about. Only an admin (`org:manage`) changes them; ops may also ask Meta about the
@@ -7,6 +7,7 @@
 //! message on success, and on a refusal shows this page again with status 422 and the
 //! message beside the field at fault; nothing is changed then.
 
+mod clients;
 mod credential;
 mod members;
 mod policies;
@@ -35,6 +36,7 @@ pub(super) fn routes() -> Router<AppState> {
         .merge(members::routes())
         .merge(credential::routes())
         .merge(recovery::routes())
+        .merge(clients::routes())
         .merge(policies::routes())
 }
 
@@ -122,6 +124,8 @@ pub(super) struct Typed {
     role: String,
     recipient: String,
     label: String,
+    /// The recipient typed into the client row whose form was refused.
+    client_recipient: String,
     policy: Option<PolicyForm>,
 }
 
@@ -197,6 +201,11 @@ impl SettingsPage {
             .as_ref()
             .filter(|p| p.form == form && p.field == Some(field))
             .map(|p| p.message.as_str())
+    }
+
+    /// The refusal of client `id`'s recipient form, if it was refused.
+    fn client_error(&self, id: &str) -> Option<&str> {
+        self.error_for(&clients::form_of(id), "recipient")
     }
 
     /// The message of a refusal of `form` (shown at the form's top).

@@ -1,0 +1,101 @@
+//! The age recipient a client's released PINs are sealed to: set and cleared by an org
+//! admin, ledgered, shown in the client list, on SQLite and PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::ledger;
+use common::seed::{caller, seeded};
+use governance::{Error, Store, clients};
+use pinward_tests::on_both_databases;
+
+fn key() -> String {
+    vault::Identity::generate().recipient().to_string()
+}
+
+/// The recipient of `client` as the admin's client list shows it.
+async fn recipient_of(store: &Store, client: &str) -> Option<String> {
+    clients::list(store, &caller("m-ann"))
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.id == client)
+        .unwrap()
+        .age_recipient
+}
+
+on_both_databases! {
+    async fn an_admin_sets_a_clients_recipient_and_the_list_and_ledger_show_it(db) {
+        let store = seeded(&db).await;
+        assert_eq!(recipient_of(&store, "client-a").await, None, "no client has one at first");
+        let key = key();
+        let set = clients::set_recipient(&store, &caller("m-ann"), "client-a", &format!(" {key}\n")).await.unwrap();
+        assert_eq!((set.name.as_str(), set.age_recipient.as_deref()), ("Alpha Foods", Some(key.as_str())));
+        assert_eq!(recipient_of(&store, "client-a").await, Some(key.clone()));
+        assert_eq!(recipient_of(&store, "client-b").await, None, "only that client changed");
+        let (action, details) = ledger(&store).await.pop().unwrap();
+        assert_eq!(action, "client.recipient_set");
+        assert_eq!(details, format!(r#"{{"recipient":"{key}"}}"#));
+    }
+
+    async fn a_set_recipient_replaces_the_one_before(db) {
+        let store = seeded(&db).await;
+        let (first, second) = (key(), key());
+        clients::set_recipient(&store, &caller("m-ann"), "client-a", &first).await.unwrap();
+        clients::set_recipient(&store, &caller("m-ann"), "client-a", &second).await.unwrap();
+        assert_eq!(recipient_of(&store, "client-a").await, Some(second));
+    }
+
+    async fn an_admin_clears_a_recipient_and_the_ledger_names_the_key_it_had(db) {
+        let store = seeded(&db).await;
+        let key = key();
+        clients::set_recipient(&store, &caller("m-ann"), "client-b", &key).await.unwrap();
+        let cleared = clients::clear_recipient(&store, &caller("m-ann"), "client-b").await.unwrap();
+        assert_eq!(cleared.age_recipient, None);
+        assert_eq!(recipient_of(&store, "client-b").await, None);
+        let (action, details) = ledger(&store).await.pop().unwrap();
+        assert_eq!(action, "client.recipient_cleared");
+        assert_eq!(details, format!(r#"{{"recipient":"{key}"}}"#));
+    }
+
+    async fn only_an_admin_may_set_or_clear_a_recipient_and_a_refusal_changes_nothing(db) {
+        let store = seeded(&db).await;
+        let key = key();
+        clients::set_recipient(&store, &caller("m-ann"), "client-a", &key).await.unwrap();
+        let before = ledger(&store).await.len();
+        for member in ["m-bob", "m-dan", "m-eve"] {
+            let set = clients::set_recipient(&store, &caller(member), "client-a", &self::key()).await;
+            assert!(matches!(set, Err(Error::Forbidden { needed: "org:manage" })), "{member}: {set:?}");
+            let cleared = clients::clear_recipient(&store, &caller(member), "client-a").await;
+            assert!(matches!(cleared, Err(Error::Forbidden { needed: "org:manage" })), "{member}: {cleared:?}");
+        }
+        assert_eq!(recipient_of(&store, "client-a").await, Some(key));
+        assert_eq!(ledger(&store).await.len(), before);
+    }
+
+    async fn another_orgs_client_or_an_unknown_one_is_not_found(db) {
+        let store = seeded(&db).await;
+        for client in ["client-z", "no-such-client"] {
+            let set = clients::set_recipient(&store, &caller("m-ann"), client, &key()).await;
+            assert!(matches!(set, Err(Error::NotFound { what: "client" })), "{client}: {set:?}");
+            let cleared = clients::clear_recipient(&store, &caller("m-ann"), client).await;
+            assert!(matches!(cleared, Err(Error::NotFound { what: "client" })), "{client}: {cleared:?}");
+        }
+        let zeta = clients::list(&store, &caller("m-zed")).await.unwrap();
+        assert_eq!(zeta[0].age_recipient, None, "the other org's client is untouched");
+        assert!(ledger(&store).await.is_empty());
+    }
+
+    async fn a_malformed_key_is_refused_naming_the_recipient_field_and_changes_nothing(db) {
+        let store = seeded(&db).await;
+        let key = key();
+        clients::set_recipient(&store, &caller("m-ann"), "client-a", &key).await.unwrap();
+        let before = ledger(&store).await.len();
+        for bad in ["", "   ", "age1notakey", "ssh-ed25519 AAAA", "AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ"] {
+            let set = clients::set_recipient(&store, &caller("m-ann"), "client-a", bad).await;
+            assert!(matches!(set, Err(Error::Invalid { field: "recipient", .. })), "{bad:?}: {set:?}");
+        }
+        assert_eq!(recipient_of(&store, "client-a").await, Some(key));
+        assert_eq!(ledger(&store).await.len(), before);
+    }
+}

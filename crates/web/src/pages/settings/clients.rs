@@ -1,0 +1,85 @@
+//! Clients: the age recipient each client's released PINs are sealed to.
+
+use axum::Form;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use axum::routing::post;
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use super::{FormProblem, Typed, done, settings_page};
+use crate::AppState;
+use crate::auth::{Authorized, ManageOrg};
+use crate::error::AppError;
+use crate::page::PageContext;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/settings/clients/{id}/recipient", post(set))
+        .route("/settings/clients/{id}/recipient/clear", post(clear))
+}
+
+/// The form of one client's row, so a refusal shows beside that client.
+pub(super) fn form_of(client: &str) -> String {
+    format!("client:{client}")
+}
+
+#[derive(Debug, Deserialize)]
+struct RecipientForm {
+    #[serde(default)]
+    recipient: String,
+}
+
+async fn set(
+    State(state): State<AppState>,
+    who: Authorized<ManageOrg>,
+    session: Session,
+    page: PageContext,
+    Path(id): Path<String>,
+    Form(form): Form<RecipientForm>,
+) -> Result<Response, AppError> {
+    match governance::clients::set_recipient(&state.store, &who.caller, &id, &form.recipient).await
+    {
+        Ok(client) => {
+            done(
+                &session,
+                "clients",
+                format!(
+                    "{}'s numbers are now released sealed to {}.",
+                    client.name,
+                    client.age_recipient.unwrap_or_default()
+                ),
+            )
+            .await
+        }
+        // Not a problem with what was typed: a missing client is a 404 as anywhere else.
+        Err(error @ governance::Error::NotFound { .. }) => Err(error.into()),
+        Err(error) => {
+            let problem = FormProblem::of(&form_of(&id), error)?;
+            let typed = Typed {
+                client_recipient: form.recipient,
+                ..Typed::default()
+            };
+            settings_page(&state, &who, page, Some(problem), typed).await
+        }
+    }
+}
+
+async fn clear(
+    State(state): State<AppState>,
+    who: Authorized<ManageOrg>,
+    session: Session,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    let client = governance::clients::clear_recipient(&state.store, &who.caller, &id).await?;
+    done(
+        &session,
+        "clients",
+        format!(
+            "{} has no age recipient now: its numbers cannot be released until one is set.",
+            client.name
+        ),
+    )
+    .await
+}

@@ -1,0 +1,118 @@
+//! The Clients section of the org settings: an admin sets the age recipient a client's
+//! released PINs are sealed to, so "Release" works, through HTTP on both databases.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use axum::http::StatusCode;
+use common::custody::{ADMIN, AUDITOR, CustodyWorld, OPS, RIVAL, custody_world};
+use common::*;
+use pinward_tests::on_both_databases;
+
+/// The id of the client owning the world's escrowed number.
+async fn client_of_escrowed(w: &CustodyWorld) -> String {
+    w.record(&w.escrowed).await.client.id
+}
+
+fn recipient_path(client: &str) -> String {
+    format!("/settings/clients/{client}/recipient")
+}
+
+async fn settings(w: &CustodyWorld, visit: &Visit) -> String {
+    let response = send(&w.app, get_as("/settings", &visit.cookie)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    text(response).await
+}
+
+on_both_databases! {
+    async fn a_client_without_a_recipient_is_shown_as_not_releasable(db) {
+        let w = custody_world(&db).await;
+        let admin = w.browser(ADMIN).await;
+        let page = settings(&w, &admin).await;
+        let client = client_of_escrowed(&w).await;
+        assert!(page.contains("<h2>Clients</h2>"), "{page}");
+        assert!(page.contains(&format!("<code>{client}</code>")), "the internal id is shown: {page}");
+        assert!(page.contains("none — its numbers cannot be released"), "{page}");
+        assert!(page.contains(&format!("action=\"{}\"", recipient_path(&client))), "{page}");
+    }
+
+    async fn an_admin_sets_the_recipient_in_settings_and_a_release_then_opens_with_the_clients_identity(db) {
+        let w = custody_world(&db).await;
+        let key = vault::Identity::generate();
+        let client = client_of_escrowed(&w).await;
+        let admin = w.browser(ADMIN).await;
+        let response = send(&w.app, same_origin_post(&recipient_path(&client), &admin, &format!("recipient={}", key.recipient()))).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        assert_eq!(header(&response, "location"), "/settings#clients");
+        assert!(settings(&w, &admin).await.contains(&format!("<code>{}</code>", key.recipient())));
+
+        let pin = w.escrowed_pin(&w.escrowed).await;
+        let ops = w.browser(OPS).await;
+        let release = format!("/numbers/{}/release", w.escrowed.as_str());
+        let response = send(&w.app, same_origin_post(&release, &ops, "")).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let armored = text(response).await;
+        let opened: vault::Pin = vault::open(armored.as_bytes(), &key).unwrap();
+        assert_eq!(opened.expose(), pin, "the client's identity opens the released PIN");
+    }
+
+    async fn a_malformed_key_is_refused_with_422_naming_the_recipient_field_and_nothing_changes(db) {
+        let w = custody_world(&db).await;
+        let client = client_of_escrowed(&w).await;
+        let admin = w.browser(ADMIN).await;
+        let before = w.ledger_len().await;
+        for bad in ["age1nonsense", "", "AGE-SECRET-KEY-1QQQQ"] {
+            let response = send(&w.app, same_origin_post(&recipient_path(&client), &admin, &format!("recipient={bad}"))).await;
+            assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad:?}");
+            let page = text(response).await;
+            assert!(page.contains("recipient: must be an age X25519 public key"), "{bad:?}: {page}");
+            assert!(page.contains("<h1>Settings</h1>"), "the form is shown again");
+        }
+        assert_eq!(w.ledger_len().await, before, "nothing was ledgered");
+        assert!(settings(&w, &admin).await.contains("none — its numbers cannot be released"));
+    }
+
+    async fn a_cleared_recipient_leaves_the_client_not_releasable(db) {
+        let w = custody_world(&db).await;
+        let client = client_of_escrowed(&w).await;
+        let admin = w.browser(ADMIN).await;
+        let key = vault::Identity::generate().recipient().to_string();
+        send(&w.app, same_origin_post(&recipient_path(&client), &admin, &format!("recipient={key}"))).await;
+        let response = send(&w.app, same_origin_post(&format!("{}/clear", recipient_path(&client)), &admin, "")).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let page = settings(&w, &admin).await;
+        assert!(!page.contains(&key), "{page}");
+        assert!(page.contains("none — its numbers cannot be released"), "{page}");
+        let ops = w.browser(OPS).await;
+        let release = send(&w.app, same_origin_post(&format!("/numbers/{}/release", w.escrowed.as_str()), &ops, "")).await;
+        assert_eq!(release.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+
+    async fn only_an_admin_may_change_a_recipient_and_another_orgs_admin_finds_no_such_client(db) {
+        let w = custody_world(&db).await;
+        let client = client_of_escrowed(&w).await;
+        let key = vault::Identity::generate().recipient().to_string();
+        let before = w.ledger_len().await;
+        for who in [OPS, AUDITOR] {
+            let visit = w.browser(who).await;
+            for (path, fields) in [(recipient_path(&client), format!("recipient={key}")), (format!("{}/clear", recipient_path(&client)), String::new())] {
+                let response = send(&w.app, same_origin_post(&path, &visit, &fields)).await;
+                assert_eq!(response.status(), StatusCode::FORBIDDEN, "{who} {path}");
+            }
+        }
+        let rival = w.browser(RIVAL).await;
+        for (path, fields) in [(recipient_path(&client), format!("recipient={key}")), (format!("{}/clear", recipient_path(&client)), String::new())] {
+            let response = send(&w.app, same_origin_post(&path, &rival, &fields)).await;
+            assert_eq!(response.status(), StatusCode::NOT_FOUND, "another org's client: {path}");
+        }
+        let admin = w.browser(ADMIN).await;
+        let forged = post_form(&recipient_path(&client), &admin)
+            .header("origin", "http://127.0.0.1:8080")
+            .header("sec-fetch-site", "same-origin")
+            .body(axum::body::Body::from(format!("recipient={key}")))
+            .unwrap();
+        assert_eq!(send(&w.app, forged).await.status(), StatusCode::FORBIDDEN, "no CSRF token");
+        assert_eq!(w.ledger_len().await, before, "nothing changed");
+        assert!(settings(&w, &admin).await.contains("none — its numbers cannot be released"));
+    }
+}

@@ -1,0 +1,135 @@
+//! `pinward clients …` as an operator uses it: list an org's clients with the ids `--client`
+//! takes, and set or clear the age recipient a client's released PINs are sealed to, through
+//! the real binary on both databases.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::process::Output;
+
+use pinward_tests::{Backend, TestDb, on_both_databases};
+use sqlx::Connection;
+
+fn pinward(db: &TestDb, args: &[&str]) -> Output {
+    pinward_tests::pinward_command()
+        .args(args)
+        .env("PINWARD_DATA_DIR", db.dir().join("data"))
+        .env("PINWARD_DATABASE_URL", db.url())
+        .output()
+        .expect("run pinward")
+}
+
+fn ok(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "pinward failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+/// The one `error: …` line of a failed run.
+fn error(output: &Output) -> String {
+    assert!(!output.status.success(), "pinward succeeded");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    stderr.lines().last().unwrap_or_default().to_owned()
+}
+
+fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text.trim()).unwrap()
+}
+
+async fn sql(db: &TestDb, statements: &[String]) {
+    match db.backend() {
+        Backend::Sqlite => {
+            let mut conn = sqlx::SqliteConnection::connect(db.url()).await.unwrap();
+            for s in statements {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(s.as_str()))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+            }
+        }
+        Backend::Postgres => {
+            let mut conn = sqlx::PgConnection::connect(db.url()).await.unwrap();
+            for s in statements {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(s.as_str()))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+}
+
+/// Two orgs made with `admin org create` (acme, rival), acme with clients Alpha and Beta
+/// and rival with Zeta, as a sync would have found them.
+async fn two_orgs(db: &TestDb) {
+    for slug in ["acme", "rival"] {
+        ok(&pinward(
+            db,
+            &["admin", "org", "create", "--slug", slug, "--name", slug],
+        ));
+    }
+    let id = |slug: &str| format!("(SELECT id FROM orgs WHERE slug = '{slug}')");
+    let mut statements = Vec::new();
+    for (client, slug, name) in [
+        ("c-alpha", "acme", "Alpha Foods"),
+        ("c-beta", "acme", "Beta Travel"),
+        ("c-zeta", "rival", "Zeta"),
+    ] {
+        statements.push(format!(
+            "INSERT INTO clients (id, org_id, name, created_at) VALUES ('{client}', {}, '{name}', '2026-01-01T00:00:00Z')",
+            id(slug)
+        ));
+    }
+    sql(db, &statements).await;
+}
+
+fn listed(db: &TestDb, org: &str) -> serde_json::Value {
+    json(&ok(&pinward(
+        db,
+        &["clients", "list", "--org", org, "--json"],
+    )))
+}
+
+on_both_databases! {
+    async fn clients_list_shows_each_clients_id_name_and_recipient(db) {
+        two_orgs(&db).await;
+        let text = ok(&pinward(&db, &["clients", "list", "--org", "acme"]));
+        assert_eq!(text, "c-alpha\tAlpha Foods\t-\nc-beta\tBeta Travel\t-\n");
+        let all = listed(&db, "acme");
+        assert_eq!(all, serde_json::json!([
+            {"id": "c-alpha", "name": "Alpha Foods", "age_recipient": null},
+            {"id": "c-beta", "name": "Beta Travel", "age_recipient": null},
+        ]));
+    }
+
+    async fn clients_recipient_sets_and_clears_a_clients_age_recipient(db) {
+        two_orgs(&db).await;
+        let key = vault::Identity::generate().recipient().to_string();
+        let said = ok(&pinward(&db, &["clients", "recipient", "--org", "acme", "--client", "c-beta", "--recipient", &key]));
+        assert!(said.contains(&key), "{said}");
+        let all = listed(&db, "acme");
+        assert_eq!(all[1]["age_recipient"], key.as_str());
+        assert_eq!(all[0]["age_recipient"], serde_json::Value::Null, "only that client changed");
+        assert!(ok(&pinward(&db, &["clients", "list", "--org", "acme"])).contains(&format!("c-beta\tBeta Travel\t{key}\n")));
+
+        let said = ok(&pinward(&db, &["clients", "recipient", "--org", "acme", "--client", "c-beta", "--clear"]));
+        assert!(said.contains("cannot be released"), "{said}");
+        assert_eq!(listed(&db, "acme")[1]["age_recipient"], serde_json::Value::Null);
+    }
+
+    async fn a_bad_key_another_orgs_client_or_no_choice_is_refused_and_changes_nothing(db) {
+        two_orgs(&db).await;
+        let key = vault::Identity::generate().recipient().to_string();
+        let bad = pinward(&db, &["clients", "recipient", "--org", "acme", "--client", "c-alpha", "--recipient", "age1nonsense"]);
+        assert!(error(&bad).contains("recipient"), "{}", error(&bad));
+        let theirs = pinward(&db, &["clients", "recipient", "--org", "acme", "--client", "c-zeta", "--recipient", &key]);
+        assert!(error(&theirs).contains("client"), "{}", error(&theirs));
+        let neither = pinward(&db, &["clients", "recipient", "--org", "acme", "--client", "c-alpha"]);
+        assert!(!neither.status.success());
+        let both = pinward(&db, &["clients", "recipient", "--org", "acme", "--client", "c-alpha", "--recipient", &key, "--clear"]);
+        assert!(!both.status.success());
+        assert!(listed(&db, "acme").as_array().unwrap().iter().all(|c| c["age_recipient"].is_null()));
+        assert!(listed(&db, "rival")[0]["age_recipient"].is_null());
+    }
+}
