@@ -249,7 +249,9 @@ pub(crate) async fn present(request: Request, next: Next) -> Response {
     let body = if is_api {
         let problem = Problem {
             kind: "about:blank",
-            title: report.title.to_owned(),
+            // The status the API answered with (it may map an error differently from the
+            // dashboard), so title and status always agree.
+            title: status.canonical_reason().unwrap_or(report.title).to_owned(),
             status: status.as_u16(),
             detail: report.detail,
             field: report.field.map(str::to_owned),

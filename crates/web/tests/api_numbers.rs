@@ -180,6 +180,7 @@ on_both_databases! {
             assert_eq!(header(&response, "content-type"), "application/problem+json");
             let problem: Value = serde_json::from_str(&text(response).await).unwrap();
             assert_eq!(problem["field"], field, "{problem}");
+            assert_eq!((problem["status"].as_u64(), problem["title"].as_str()), (Some(400), Some("Bad Request")), "title and status agree: {problem}");
         }
     }
 

@@ -39,6 +39,16 @@ fn record_path(w: &CustodyWorld) -> String {
     format!("/numbers/{}", w.escrowed.as_str())
 }
 
+/// `pinward_pin_rotations_total` for `outcome`, as `/metrics` shows it now.
+async fn rotations(w: &CustodyWorld, outcome: &str) -> u64 {
+    let metrics = text(send(&w.app, get("/metrics")).await).await;
+    let series = format!("pinward_pin_rotations_total{{outcome=\"{outcome}\"}} ");
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(&series))
+        .map_or(0, |v| v.trim().parse().unwrap())
+}
+
 /// The six-digit PIN shown on a revealed page.
 fn shown_pin(body: &str) -> String {
     let marker = "id=\"pin\">";
@@ -368,6 +378,7 @@ on_both_databases! {
         assert!(shown.contains("<td>handover.accepted</td>"));
         assert_eq!(w.record(&w.escrowed).await.owner.unwrap().member_id, ops_id);
         assert!(!w.meta_holds(&w.escrowed, &old_pin), "the handed-over PIN is retired");
+        assert_eq!(rotations(&w, "rotated").await, 1, "the handover's rotation counts in /metrics");
     }
 
     async fn the_incoming_member_may_decline_and_the_proposer_may_withdraw_a_handover(db) {
@@ -451,6 +462,7 @@ on_both_databases! {
         assert!(!w.meta_holds(&w.escrowed, &revealed), "the revealed PIN is retired");
         let versions: Vec<String> = w.record(&w.escrowed).await.versions.into_iter().map(|v| v.status).collect();
         assert_eq!(versions, ["previous", "current"], "one rotation, not two");
+        assert_eq!(rotations(&w, "rotated").await, 1, "the rotation counts in /metrics");
     }
 
     async fn a_rotation_meta_left_unconfirmed_is_resumed_from_the_page_and_no_pin_is_revealed_until_then(db) {

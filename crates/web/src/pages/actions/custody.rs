@@ -97,9 +97,13 @@ async fn set_pin(
             .map(|outcome| counted(state, &outcome)),
         SetPin::Rotate => match jobs::queued_for(&state.store, &who.caller, &phone).await? {
             // The rotation a reveal queued is this one: run it, so it is not done twice.
-            Some(job) => jobs::run(&custodian, org, &actor, &job, &recovery, &|_| {})
-                .await
-                .map(|status| queued_ran(&status)),
+            Some(job) => match jobs::run(&custodian, org, &actor, &job, &recovery, &|_| {}).await {
+                Ok(status) => {
+                    record_job(state, who, &phone, &status).await;
+                    Ok(queued_ran(&status))
+                }
+                Err(error) => Err(error),
+            },
             // A PIN already pending is sent again, never replaced by a new one.
             None if matches!(record.pin_state, PinState::Rotating | PinState::Uncertain) => {
                 custodian
@@ -114,6 +118,33 @@ async fn set_pin(
         },
     };
     answer(state, &who.caller, page, session, &phone, result).await
+}
+
+/// Counts in `/metrics` the attempt a one-number job made: confirmed, or else left
+/// uncertain or rejected by Meta, as the number's record tells after the run (a job that
+/// failed before any PIN was sent counts nothing, as a refused rotation does not).
+async fn record_job(
+    state: &AppState,
+    who: &Authorized<auth::Custody>,
+    phone: &graph::PhoneNumberId,
+    status: &jobs::JobStatus,
+) {
+    let outcome = if status.done > 0 {
+        "rotated"
+    } else if status.failed > 0 {
+        let Ok(record) = numbers::record(&state.store, &who.caller, phone, Utc::now()).await else {
+            return;
+        };
+        let newest = record.versions.iter().max_by_key(|v| v.version);
+        match (record.pin_state, newest.map(|v| v.status.as_str())) {
+            (PinState::Uncertain, _) => "uncertain",
+            (_, Some("rejected")) => "rejected",
+            _ => return,
+        }
+    } else {
+        return;
+    };
+    state.metrics.record_rotation(outcome);
 }
 
 /// Counts the attempt in `/metrics`, then says what became of it.

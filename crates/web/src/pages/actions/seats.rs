@@ -141,7 +141,12 @@ pub(super) async fn accept(
             .await
             .map(|accepted| (accepted, None)),
     }
-    .map(|(accepted, rotation)| accepted_flash(accepted.rotation_due, rotation));
+    .map(|(accepted, rotation)| {
+        if let Some(Ok(outcome)) = &rotation {
+            state.metrics.record_custody(outcome);
+        }
+        accepted_flash(accepted.rotation_due, rotation)
+    });
     answer(&state, &who.caller, page, &session, &phone, result).await
 }
 
