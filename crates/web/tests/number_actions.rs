@@ -483,6 +483,7 @@ on_both_databases! {
         let offered = page(&w, &owner, &path).await;
         assert!(!offered.contains(&format!("{path}/reveal\"")), "no reveal while Meta may hold the pending PIN");
         assert!(offered.contains("Resume the pending rotation"), "{offered}");
+        assert!(offered.contains("a new PIN is escrowed but unconfirmed"), "the escrow is not said to be in step: {offered}");
         let before = w.ledger_len().await;
         let reveal = send(&w.app, same_origin_post(&format!("{path}/reveal"), &owner, "reason=re-registering")).await;
         assert_eq!(reveal.status(), StatusCode::CONFLICT);

@@ -322,11 +322,19 @@ fn number_page(
             fact("PIN state", pin_state.as_str().to_owned()),
             fact(
                 "Escrow",
-                if escrow_stale {
-                    "stale: changed outside pinward".to_owned()
-                } else {
-                    "in step with Meta".to_owned()
-                },
+                match (escrow_stale, pin_state) {
+                    (true, _) => "stale: changed outside pinward",
+                    (false, PinState::Unknown) => "nothing escrowed",
+                    (false, PinState::Rotating) => {
+                        "a new PIN is escrowed and in flight: Meta holds it or the current one"
+                    }
+                    (false, PinState::Uncertain) => {
+                        "a new PIN is escrowed but unconfirmed: Meta holds it or the current one"
+                    }
+                    (false, PinState::Escrowed) => "in step with Meta",
+                    (false, PinState::Released) => "released to the client, who may change it",
+                }
+                .to_owned(),
             ),
             fact("Needs attention", text(attention_reason)),
             fact("Last reviewed", when(last_reviewed_at)),
