@@ -122,8 +122,16 @@ impl AppError {
                 format!("this would break the rule {constraint}; nothing was changed"),
                 None,
             ),
-            AppError::Domain(E::Graph(_)) => (
-                "Meta's API did not accept the request; see the log for the reason".to_owned(),
+            // Meta's own words say what to fix (a token without access to a business, a
+            // refused credential, a rate limit); graph errors never carry a secret.
+            AppError::Domain(E::Graph(error)) => (
+                match error.class() {
+                    graph::ErrorClass::Auth
+                    | graph::ErrorClass::Rejected
+                    | graph::ErrorClass::RateLimited => format!("Meta's API refused: {error}"),
+                    _ => "Meta's API did not answer as expected; try again, and see the log if it persists"
+                        .to_owned(),
+                },
                 None,
             ),
             AppError::SignInRequired => ("please sign in".to_owned(), None),

@@ -160,6 +160,11 @@ on_both_databases! {
                   "businesses: the org was never synced").await;
     }
 
+    async fn a_business_the_token_cannot_reach_is_refused_in_metas_words_and_changes_nothing(db) {
+        let w = world(&db, true).await;
+        w.refused(&w.app, "businesses=999999999999999", StatusCode::BAD_GATEWAY, "Meta&#39;s API refused: ").await;
+    }
+
     async fn without_a_credential_or_a_graph_client_sync_says_so(db) {
         let w = world(&db, false).await;
         let fields = format!("businesses={}", w.business);

@@ -116,12 +116,21 @@ async fn run(
         ),
         Err(governance::Error::Graph(error)) => {
             tracing::warn!(%error, "sync: Meta's API failed");
+            // Meta's own words say what to fix (a business the token cannot reach, a refused
+            // credential); graph errors never carry a secret.
+            let said = match error.class() {
+                graph::ErrorClass::Auth
+                | graph::ErrorClass::Rejected
+                | graph::ErrorClass::RateLimited => format!("Meta's API refused: {error}. "),
+                _ => "Meta's API did not answer as expected. ".to_owned(),
+            };
             again(
                 page,
                 StatusCode::BAD_GATEWAY,
-                "Meta's API did not answer as expected; nothing was changed. Try again later or \
-                 check the credential in Settings."
-                    .to_owned(),
+                format!(
+                    "{said}Nothing was changed. Try again later or check the credential in \
+                     Settings."
+                ),
                 form.businesses,
             )
         }
