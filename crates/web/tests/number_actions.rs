@@ -158,6 +158,11 @@ on_both_databases! {
         let shown = page(&w, &ops, &path).await;
         assert!(shown.contains("<td>pin.changed_out_of_band</td>"), "{shown}");
         assert_eq!(w.record(&w.unknown).await.pin_state.as_str(), "unknown");
+        assert!(!shown.contains(&format!("{path}/out-of-band")), "nothing escrowed is left to mark stale");
+        let before = w.ledger_len().await;
+        let (status, _, _) = post(&w, &ops, &format!("{path}/out-of-band"), "").await;
+        assert_eq!(status, StatusCode::CONFLICT, "a second record would ledger an empty change");
+        assert_eq!(w.ledger_len().await, before);
     }
 
     async fn ops_takes_custody_of_a_number_an_on_premises_deployment_serves_with_its_admin_login(db) {

@@ -277,10 +277,17 @@ pub async fn record_out_of_band(
 ) -> Result<(), Error> {
     let mut tx = store.begin_for(org).await?;
     let row = lock_number(&mut tx, org, number.as_str()).await?;
-    if row.pin_state == PinState::Released {
+    let refused = match row.pin_state {
+        PinState::Released => Some("a released number is no longer in pinward's custody"),
+        PinState::Unknown => Some(
+            "pinward holds no PIN of this number, so nothing is stale: take custody to set one",
+        ),
+        _ => None,
+    };
+    if let Some(refused) = refused {
         return Err(Error::PinState {
             state: row.pin_state.as_str(),
-            refused: "a released number is no longer in pinward's custody",
+            refused,
         });
     }
     let sql = "SELECT version FROM pin_versions WHERE phone_number_id = $1 AND status IN ('current', 'pending') ORDER BY version";

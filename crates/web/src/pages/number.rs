@@ -217,7 +217,7 @@ fn forms(caller: &Caller, r: &Record) -> Forms {
         rotate: custody && state == PinState::Escrowed,
         resume: custody && pending,
         release: custody && state == PinState::Escrowed,
-        out_of_band: custody && state != PinState::Released,
+        out_of_band: custody && !matches!(state, PinState::Released | PinState::Unknown),
         // Meta may already hold the pending PIN, so the current one may not be Meta's.
         reveal: may_reveal && has_current && !pending,
     }
