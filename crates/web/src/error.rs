@@ -110,9 +110,12 @@ impl AppError {
             AppError::Domain(E::Invalid { field, problem }) => {
                 (format!("{field}: {problem}"), Some(*field))
             }
+            AppError::Domain(E::Forbidden { needed }) => (
+                format!("you may not do this: it is for {}", who_may(needed)),
+                None,
+            ),
             AppError::Domain(
                 error @ (E::NotFound { .. }
-                | E::Forbidden { .. }
                 | E::Unauthenticated
                 | E::PinState { .. }
                 | E::Busy { .. }
@@ -323,5 +326,23 @@ async fn plain_report(status: StatusCode, body: Body) -> ErrorReport {
         field: None,
         sign_in: false,
         step_up: false,
+    }
+}
+
+/// Who may do what a refused action needed, in words a member understands (governance names
+/// permissions like `numbers:manage`).
+fn who_may(needed: &str) -> &'static str {
+    match needed {
+        "numbers:read" => "members of this org",
+        "numbers:manage" => {
+            "org admins, ops, and business admins for their clients' numbers (managing numbers)"
+        }
+        "custody" => "org admins and ops (setting PINs)",
+        "ledger:read" => "org admins, ops and auditors (the ledger)",
+        "org:manage" => "org admins (the org's settings)",
+        "pin:reveal" => "the number's main owner, its permission manager and org admins",
+        "handover:incoming" => "the member the seat is handed over to",
+        "handover:outgoing" => "the seat's holder, the member who proposed it, or an org admin",
+        _ => "other members",
     }
 }

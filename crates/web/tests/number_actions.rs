@@ -183,8 +183,9 @@ on_both_databases! {
         let path = record_path(&w);
         let auditor = w.browser(AUDITOR).await;
         for action in ["take-custody", "rotate", "release", "out-of-band"] {
-            let (status, _, _) = post(&w, &auditor, &format!("{path}/{action}"), "").await;
+            let (status, _, body) = post(&w, &auditor, &format!("{path}/{action}"), "").await;
             assert_eq!(status, StatusCode::FORBIDDEN, "{action}");
+            assert!(body.contains("you may not do this: it is for org admins and ops (setting PINs)"), "said in words: {body}");
         }
         let rival = w.browser(RIVAL).await;
         for action in ["take-custody", "rotate", "release", "out-of-band"] {
