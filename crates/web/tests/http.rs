@@ -164,6 +164,13 @@ on_both_databases! {
         assert!(header(&response, "content-type").starts_with("text/html"));
         let page = text(response).await;
         assert!(page.contains("Not Found") && page.contains("ticket-7"), "{page}");
+
+        for unusable in ["x".repeat(129), "ticket 7".to_owned(), "<b>7</b>".to_owned()] {
+            let request = Request::get("/nowhere").header("x-request-id", unusable.as_str()).body(Body::empty()).unwrap();
+            let response = send(&app, request).await;
+            let replaced = header(&response, "x-request-id");
+            assert!(replaced != unusable && uuid::Uuid::parse_str(&replaced).is_ok(), "{unusable:?} is replaced by a fresh id: {replaced}");
+        }
     }
 
     async fn api_errors_are_problem_documents(db) {
