@@ -169,7 +169,7 @@ on_both_databases! {
             let request = Request::get("/nowhere").header("x-request-id", unusable.as_str()).body(Body::empty()).unwrap();
             let response = send(&app, request).await;
             let replaced = header(&response, "x-request-id");
-            assert!(replaced != unusable && uuid::Uuid::parse_str(&replaced).is_ok(), "{unusable:?} is replaced by a fresh id: {replaced}");
+            assert!(replaced != unusable && uuid::Uuid::parse_str(replaced).is_ok(), "{unusable:?} is replaced by a fresh id: {replaced}");
         }
     }
 

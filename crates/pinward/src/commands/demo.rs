@@ -437,10 +437,12 @@ async fn seed(
         for (i, number) in numbers.iter().enumerate() {
             let phone = PhoneNumberId::parse(&number.phone_number_id)?;
             // Three in four numbers are taken into custody; the rest wait in the queue.
-            if i % 4 != 3 {
-                // A number Meta refuses (unverified, unregistered) stays `unknown`.
-                let _ = custodian.take(&org.id, &system, &phone, &[]).await?;
-            }
+            // A number Meta refuses (unverified, unregistered) stays `unknown`.
+            let escrowed = i % 4 != 3
+                && matches!(
+                    custodian.take(&org.id, &system, &phone, &[]).await?,
+                    governance::custody::Outcome::Confirmed { .. }
+                );
             // Seats on two in three numbers; Fay (who leaves below) holds some.
             if i % 3 != 2 {
                 let owner = &staff[i % staff.len()];
@@ -462,7 +464,7 @@ async fn seed(
                 _ => {}
             }
             // A few were changed in WhatsApp Manager behind pinward's back.
-            if i % 37 == 5 {
+            if escrowed && i % 37 == 5 {
                 governance::custody::record_out_of_band(store, &org.id, &system, &phone).await?;
             }
         }
