@@ -163,3 +163,47 @@ impl Drop for PinwardProcess {
         let _ = self.child.wait();
     }
 }
+
+/// Runs `pinward args…` to its end on `db` (data dir: `db`'s `data`), with `stdin` as its
+/// input and no other `PINWARD_…` setting; stdout and stderr are kept apart.
+pub fn run_with_input(db: &crate::TestDb, args: &[&str], stdin: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = pinward_command()
+        .args(args)
+        .env("PINWARD_DATA_DIR", db.dir().join("data"))
+        .env("PINWARD_DATABASE_URL", db.url())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run pinward");
+    child
+        .stdin
+        .take()
+        .expect("pinward's stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write pinward's stdin");
+    child.wait_with_output().expect("wait for pinward")
+}
+
+/// [`run_with_input`] with nothing on stdin.
+pub fn run(db: &crate::TestDb, args: &[&str]) -> std::process::Output {
+    run_with_input(db, args, "")
+}
+
+/// The stdout of a run that succeeded; a failed run fails the test with its stderr.
+pub fn succeeded(output: &std::process::Output) -> String {
+    assert!(
+        output.status.success(),
+        "pinward failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout.clone()).expect("pinward prints UTF-8")
+}
+
+/// The one `error: …` line of a failed run; a run that succeeded fails the test.
+pub fn failed_with(output: &std::process::Output) -> String {
+    assert!(!output.status.success(), "pinward succeeded");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    stderr.lines().last().unwrap_or_default().to_owned()
+}

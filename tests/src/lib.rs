@@ -24,7 +24,9 @@ pub mod sessions;
 
 use std::path::{Path, PathBuf};
 
-pub use binary::{PinwardProcess, pinward_bin, pinward_command};
+pub use binary::{
+    PinwardProcess, failed_with, pinward_bin, pinward_command, run, run_with_input, succeeded,
+};
 
 /// The database engine a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

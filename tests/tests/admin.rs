@@ -2,8 +2,7 @@
 //! binary on both databases, with one-line errors that name the field and change nothing.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::Write;
-use std::process::{Output, Stdio};
+use std::process::Output;
 
 use governance::access::Role;
 use governance::tokens::TokenSecret;
@@ -13,43 +12,20 @@ use pinward_tests::{TestDb, on_both_databases};
 
 /// Runs the binary with only this test's settings, feeding `stdin`.
 fn pinward_with_input(db: &TestDb, args: &[&str], stdin: &str) -> Output {
-    let mut command = pinward_tests::pinward_command();
-    let mut child = command
-        .args(args)
-        .env("PINWARD_DATA_DIR", db.dir().join("data"))
-        .env("PINWARD_DATABASE_URL", db.url())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run pinward");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    pinward_tests::run_with_input(db, args, stdin)
 }
 
 fn pinward(db: &TestDb, args: &[&str]) -> Output {
-    pinward_with_input(db, args, "")
+    pinward_tests::run(db, args)
 }
 
 fn ok(output: &Output) -> String {
-    assert!(
-        output.status.success(),
-        "pinward failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout.clone()).unwrap()
+    pinward_tests::succeeded(output)
 }
 
 /// The one `error: …` line of a failed run.
 fn error(output: &Output) -> String {
-    assert!(!output.status.success(), "pinward succeeded");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    stderr.lines().last().unwrap_or_default().to_owned()
+    pinward_tests::failed_with(output)
 }
 
 fn json(text: &str) -> serde_json::Value {

@@ -9,28 +9,16 @@ use pinward_tests::{Backend, TestDb, on_both_databases};
 use sqlx::Connection;
 
 fn pinward(db: &TestDb, args: &[&str]) -> Output {
-    pinward_tests::pinward_command()
-        .args(args)
-        .env("PINWARD_DATA_DIR", db.dir().join("data"))
-        .env("PINWARD_DATABASE_URL", db.url())
-        .output()
-        .expect("run pinward")
+    pinward_tests::run(db, args)
 }
 
 fn ok(output: &Output) -> String {
-    assert!(
-        output.status.success(),
-        "pinward failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout.clone()).unwrap()
+    pinward_tests::succeeded(output)
 }
 
 /// The one `error: …` line of a failed run.
 fn error(output: &Output) -> String {
-    assert!(!output.status.success(), "pinward succeeded");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    stderr.lines().last().unwrap_or_default().to_owned()
+    pinward_tests::failed_with(output)
 }
 
 fn json(text: &str) -> serde_json::Value {

@@ -15,22 +15,11 @@ const PYTHON_VERIFIER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/verify_ledge
 
 /// Runs the binary with only this test's settings; stdout and stderr kept apart.
 fn pinward(db: &TestDb, args: &[&str]) -> Output {
-    let mut command = pinward_tests::pinward_command();
-    command
-        .args(args)
-        .env("PINWARD_DATA_DIR", db.dir().join("data"))
-        .env("PINWARD_DATABASE_URL", db.url())
-        .output()
-        .expect("run pinward")
+    pinward_tests::run(db, args)
 }
 
 fn ok(output: &Output) -> String {
-    assert!(
-        output.status.success(),
-        "pinward failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout.clone()).unwrap()
+    pinward_tests::succeeded(output)
 }
 
 /// Migrates through the binary, then appends `events` events for org `acme` the way the

@@ -11,30 +11,6 @@ use graph::sandbox::{Fault, FaultPlan, FaultRule, Route};
 use pinward_tests::on_both_databases;
 use pinward_tests::sessions::age_step_up;
 
-/// Posts `fields` to `path` from `visit`'s browser; returns the status, the `Location`
-/// (if any) and the body.
-async fn post(
-    w: &CustodyWorld,
-    visit: &Visit,
-    path: &str,
-    fields: &str,
-) -> (StatusCode, Option<String>, String) {
-    let response = send(&w.app, same_origin_post(path, visit, fields)).await;
-    let status = response.status();
-    let location = response
-        .headers()
-        .get("location")
-        .map(|v| v.to_str().unwrap().to_owned());
-    (status, location, text(response).await)
-}
-
-/// The page at `path` as `visit`'s browser sees it.
-async fn page(w: &CustodyWorld, visit: &Visit, path: &str) -> String {
-    let response = send(&w.app, get_as(path, &visit.cookie)).await;
-    assert_eq!(response.status(), StatusCode::OK, "{path}");
-    text(response).await
-}
-
 fn record_path(w: &CustodyWorld) -> String {
     format!("/numbers/{}", w.escrowed.as_str())
 }
@@ -71,13 +47,13 @@ on_both_databases! {
         let admin = w.browser(ADMIN).await;
         let (ops, auditor) = (w.member_id(OPS).await, w.member_id(AUDITOR).await);
         let path = format!("{}/seats", record_path(&w));
-        let (status, location, _) = post(&w, &admin, &path, &format!("owner={ops}&manager={auditor}")).await;
+        let (status, location, _) = w.post(&admin, &path, &format!("owner={ops}&manager={auditor}")).await;
         assert_eq!(status, StatusCode::SEE_OTHER);
         assert_eq!(location.as_deref(), Some(record_path(&w).as_str()));
         let record = w.record(&w.escrowed).await;
         assert_eq!(record.owner.unwrap().member_id, ops);
         assert_eq!(record.manager.unwrap().member_id, auditor);
-        let shown = page(&w, &admin, &record_path(&w)).await;
+        let shown = w.page(&admin, &record_path(&w)).await;
         assert!(shown.contains("Main owner and permission manager saved."), "the flash: {shown}");
         assert!(shown.contains("<td>Person ops@acme.example</td>"), "{shown}");
         assert!(shown.contains("<td>number.assigned</td>"), "{shown}");
@@ -97,7 +73,7 @@ on_both_databases! {
             (format!("owner={gone}&manager={ops}"), "owner: is not a member of this org"),
             (format!("owner={ops}&manager={gone}"), "manager: is not a member of this org"),
         ] {
-            let (status, _, body) = post(&w, &admin, &path, &fields).await;
+            let (status, _, body) = w.post(&admin, &path, &fields).await;
             assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{fields}");
             assert!(body.contains(message), "{fields}: {body}");
             assert!(body.contains("id=\"assign\""), "the form is shown again: {fields}");
@@ -113,9 +89,9 @@ on_both_databases! {
         let before = (w.record(&w.escrowed).await, w.ledger_len().await);
 
         let auditor = w.browser(AUDITOR).await;
-        assert_eq!(post(&w, &auditor, &path, &fields).await.0, StatusCode::FORBIDDEN);
+        assert_eq!(w.post(&auditor, &path, &fields).await.0, StatusCode::FORBIDDEN);
         let rival = w.browser(RIVAL).await;
-        assert_eq!(post(&w, &rival, &path, &fields).await.0, StatusCode::NOT_FOUND);
+        assert_eq!(w.post(&rival, &path, &fields).await.0, StatusCode::NOT_FOUND);
         let admin = w.browser(ADMIN).await;
         let forged = post_form(&path, &admin)
             .header("origin", "http://127.0.0.1:8080")
@@ -130,19 +106,19 @@ on_both_databases! {
         let w = custody_world(&db).await;
         let ops = w.browser(OPS).await;
         let path = format!("/numbers/{}", w.unknown.as_str());
-        let shown = page(&w, &ops, &path).await;
+        let shown = w.page(&ops, &path).await;
         assert!(shown.contains(&format!("action=\"{path}/take-custody\"")), "{shown}");
 
-        let (status, location, _) = post(&w, &ops, &format!("{path}/take-custody"), "").await;
+        let (status, location, _) = w.post(&ops, &format!("{path}/take-custody"), "").await;
         assert_eq!((status, location.as_deref()), (StatusCode::SEE_OTHER, Some(path.as_str())));
-        let shown = page(&w, &ops, &path).await;
+        let shown = w.page(&ops, &path).await;
         assert!(shown.contains("PIN version 1 is set at Meta and escrowed."), "{shown}");
         let first = w.escrowed_pin(&w.unknown).await;
         assert!(w.meta_holds(&w.unknown, &first));
 
-        let (status, _, _) = post(&w, &ops, &format!("{path}/rotate"), "").await;
+        let (status, _, _) = w.post(&ops, &format!("{path}/rotate"), "").await;
         assert_eq!(status, StatusCode::SEE_OTHER);
-        let shown = page(&w, &ops, &path).await;
+        let shown = w.page(&ops, &path).await;
         assert!(shown.contains("PIN version 2 is set at Meta and escrowed."), "{shown}");
         let second = w.escrowed_pin(&w.unknown).await;
         assert!(w.meta_holds(&w.unknown, &second) && !w.meta_holds(&w.unknown, &first));
@@ -153,14 +129,14 @@ on_both_databases! {
             "taking custody and rotating each count: {metrics}"
         );
 
-        let (status, _, _) = post(&w, &ops, &format!("{path}/out-of-band"), "").await;
+        let (status, _, _) = w.post(&ops, &format!("{path}/out-of-band"), "").await;
         assert_eq!(status, StatusCode::SEE_OTHER);
-        let shown = page(&w, &ops, &path).await;
+        let shown = w.page(&ops, &path).await;
         assert!(shown.contains("<td>pin.changed_out_of_band</td>"), "{shown}");
         assert_eq!(w.record(&w.unknown).await.pin_state.as_str(), "unknown");
         assert!(!shown.contains(&format!("{path}/out-of-band")), "nothing escrowed is left to mark stale");
         let before = w.ledger_len().await;
-        let (status, _, _) = post(&w, &ops, &format!("{path}/out-of-band"), "").await;
+        let (status, _, _) = w.post(&ops, &format!("{path}/out-of-band"), "").await;
         assert_eq!(status, StatusCode::CONFLICT, "a second record would ledger an empty change");
         assert_eq!(w.ledger_len().await, before);
     }
@@ -169,9 +145,9 @@ on_both_databases! {
         let w = custody_world(&db).await;
         let ops = w.browser(OPS).await;
         let path = format!("/numbers/{}", w.on_prem.as_str());
-        let (status, _, _) = post(&w, &ops, &format!("{path}/take-custody"), "").await;
+        let (status, _, _) = w.post(&ops, &format!("{path}/take-custody"), "").await;
         assert_eq!(status, StatusCode::SEE_OTHER);
-        let shown = page(&w, &ops, &path).await;
+        let shown = w.page(&ops, &path).await;
         assert!(shown.contains("PIN version 1 is set at Meta and escrowed."), "{shown}");
         let pin = w.escrowed_pin(&w.on_prem).await;
         assert!(w.meta_holds(&w.on_prem, &pin), "the deployment holds the escrowed PIN");
@@ -183,13 +159,13 @@ on_both_databases! {
         let path = record_path(&w);
         let auditor = w.browser(AUDITOR).await;
         for action in ["take-custody", "rotate", "release", "out-of-band"] {
-            let (status, _, body) = post(&w, &auditor, &format!("{path}/{action}"), "").await;
+            let (status, _, body) = w.post(&auditor, &format!("{path}/{action}"), "").await;
             assert_eq!(status, StatusCode::FORBIDDEN, "{action}");
             assert!(body.contains("you may not do this: it is for org admins and ops (setting PINs)"), "said in words: {body}");
         }
         let rival = w.browser(RIVAL).await;
         for action in ["take-custody", "rotate", "release", "out-of-band"] {
-            let (status, _, _) = post(&w, &rival, &format!("{path}/{action}"), "").await;
+            let (status, _, _) = w.post(&rival, &format!("{path}/{action}"), "").await;
             assert_eq!(status, StatusCode::NOT_FOUND, "another org's number: {action}");
         }
         let ops = w.browser(OPS).await;
@@ -199,9 +175,9 @@ on_both_databases! {
             .body(axum::body::Body::empty())
             .unwrap();
         assert_eq!(send(&w.app, forged).await.status(), StatusCode::FORBIDDEN, "no CSRF token");
-        let (status, _, body) = post(&w, &ops, &format!("{path}/take-custody"), "").await;
+        let (status, _, body) = w.post(&ops, &format!("{path}/take-custody"), "").await;
         assert_eq!(status, StatusCode::CONFLICT, "the number is escrowed already: {body}");
-        let (status, _, body) = post(&w, &ops, &format!("{path}/release"), "").await;
+        let (status, _, body) = w.post(&ops, &format!("{path}/release"), "").await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "the client has no age recipient");
         assert!(body.contains("age_recipient: the number"), "{body}");
         assert_eq!(w.ledger_len().await, before, "nothing changed");
@@ -225,7 +201,7 @@ on_both_databases! {
         let opened: vault::Pin = vault::open(armored.as_bytes(), &key).unwrap();
         assert_eq!(opened.expose(), pin);
         assert_eq!(w.record(&w.escrowed).await.pin_state.as_str(), "released");
-        let shown = page(&w, &ops, &record_path(&w)).await;
+        let shown = w.page(&ops, &record_path(&w)).await;
         assert!(shown.contains("<td>pin.released</td>"), "{shown}");
         assert!(!shown.contains(&format!("{}/rotate\"", record_path(&w))), "a released number offers no rotation");
     }
@@ -247,7 +223,7 @@ on_both_databases! {
         let w = custody_world(&db).await;
         let owner = w.browser(OWNER).await;
         let path = format!("{}/reveal", record_path(&w));
-        let form = page(&w, &owner, &path).await;
+        let form = w.page(&owner, &path).await;
         assert!(form.contains("name=\"reason\""), "{form}");
         let response = send(&w.app, same_origin_post(&path, &owner, "reason=re-registering+on+a+new+phone")).await;
         assert_eq!(response.status(), StatusCode::OK, "the PIN is in the response, never a redirect");
@@ -257,7 +233,7 @@ on_both_databases! {
         assert!(w.meta_holds(&w.escrowed, &pin), "the PIN shown is the one Meta holds");
         assert!(body.contains("rotation job"), "the default policy queues a rotation: {body}");
 
-        let record = page(&w, &owner, &record_path(&w)).await;
+        let record = w.page(&owner, &record_path(&w)).await;
         assert!(record.contains("<td>pin.revealed</td>"), "{record}");
         assert!(record.contains("re-registering on a new phone"), "the reason is ledgered");
         assert!(!record.contains(&pin), "the record never shows the PIN");
@@ -276,7 +252,7 @@ on_both_databases! {
         let before = w.ledger_len().await;
         for (who, expected) in [(OPS, StatusCode::FORBIDDEN), (AUDITOR, StatusCode::FORBIDDEN), (RIVAL, StatusCode::NOT_FOUND)] {
             let visit = w.browser(who).await;
-            let (status, _, body) = post(&w, &visit, &path, reason).await;
+            let (status, _, body) = w.post(&visit, &path, reason).await;
             assert_eq!(status, expected, "{who}");
             assert!(!body.contains("id=\"pin\""), "{who}");
         }
@@ -287,13 +263,13 @@ on_both_databases! {
             ("", "reason: a reason is required to reveal a PIN"),
             ("reason=old+pin+123456", "reason: must not contain six digits in a row"),
         ] {
-            let (status, _, body) = post(&w, &owner, &path, fields).await;
+            let (status, _, body) = w.post(&owner, &path, fields).await;
             assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{fields:?}");
             assert!(body.contains(message), "{fields:?}: {body}");
             assert!(!body.contains("id=\"pin\""));
         }
         let long = format!("reason={}", "a".repeat(501));
-        let (status, _, body) = post(&w, &owner, &path, &long).await;
+        let (status, _, body) = w.post(&owner, &path, &long).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(body.contains("reason: at most 500 characters"), "{body}");
 
@@ -305,7 +281,7 @@ on_both_databases! {
         assert_eq!(send(&w.app, forged).await.status(), StatusCode::FORBIDDEN, "no CSRF token");
 
         age_step_up(&db).await;
-        let (status, location, _) = post(&w, &owner, &path, reason).await;
+        let (status, location, _) = w.post(&owner, &path, reason).await;
         assert_eq!(status, StatusCode::SEE_OTHER);
         let back = format!("/reauth?next={}", enc(&path));
         assert_eq!(location.as_deref(), Some(back.as_str()), "a stale password check goes to /reauth and back");
@@ -316,18 +292,18 @@ on_both_databases! {
         let w = custody_world(&db).await;
         let owner = w.browser(OWNER).await;
         let path = format!("{}/reveal", record_path(&w));
-        let (status, _, _) = post(&w, &owner, &path, "reason=").await;
+        let (status, _, _) = w.post(&owner, &path, "reason=").await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "a refused reveal does not count");
         for _ in 0..web::auth::reveals::PER_USER {
-            assert_eq!(post(&w, &owner, &path, "reason=again").await.0, StatusCode::OK);
+            assert_eq!(w.post(&owner, &path, "reason=again").await.0, StatusCode::OK);
         }
         let before = w.ledger_len().await;
-        let (status, _, body) = post(&w, &owner, &path, "reason=again").await;
+        let (status, _, body) = w.post(&owner, &path, "reason=again").await;
         assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
         assert!(body.contains("try again in") && !body.contains("id=\"pin\""), "{body}");
         assert_eq!(w.ledger_len().await, before);
         let manager = w.browser(MANAGER).await;
-        assert_eq!(post(&w, &manager, &path, "reason=mine").await.0, StatusCode::OK, "the limit is per user");
+        assert_eq!(w.post(&manager, &path, "reason=mine").await.0, StatusCode::OK, "the limit is per user");
     }
 
     async fn a_handover_is_proposed_in_writing_and_accepted_after_the_checklist_which_rotates_the_pin(db) {
@@ -345,19 +321,19 @@ on_both_databases! {
             (format!("seat=owner&to_member={ops_id}&note=pin+is+123456"), "note: must not contain six digits"),
             (format!("seat=owner&to_member={}&note=x", w.member_id(MANAGER).await), "to_member: holds the other seat"),
         ] {
-            let (status, _, body) = post(&w, &owner, &path, &fields).await;
+            let (status, _, body) = w.post(&owner, &path, &fields).await;
             assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{fields}");
             assert!(body.contains(message), "{fields}: {body}");
         }
         assert_eq!(w.ledger_len().await, before, "nothing changed");
         let ops = w.browser(OPS).await;
-        let (status, _, _) = post(&w, &ops, &path, &format!("seat=manager&to_member={ops_id}&note=mine")).await;
+        let (status, _, _) = w.post(&ops, &path, &format!("seat=manager&to_member={ops_id}&note=mine")).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "only the holder or an admin proposes");
 
-        let (status, _, _) = post(&w, &owner, &path, &format!("seat=owner&to_member={ops_id}&note=Moving+teams")).await;
+        let (status, _, _) = w.post(&owner, &path, &format!("seat=owner&to_member={ops_id}&note=Moving+teams")).await;
         assert_eq!(status, StatusCode::SEE_OTHER);
         let handover = w.record(&w.escrowed).await.open_handovers[0].id.clone();
-        let shown = page(&w, &ops, &record).await;
+        let shown = w.page(&ops, &record).await;
         assert!(shown.contains("Moving teams") && shown.contains("name=\"recovery_email_confirmed\""), "{shown}");
         let accept = format!("{path}/{handover}/accept");
         for (fields, message) in [
@@ -365,21 +341,21 @@ on_both_databases! {
             ("recovery_email_confirmed=on", "backup_channels_confirmed: must be confirmed"),
             ("recovery_email_confirmed=on&backup_channels_confirmed=on", "pin_escrowed: must be confirmed"),
         ] {
-            let (status, _, body) = post(&w, &ops, &accept, fields).await;
+            let (status, _, body) = w.post(&ops, &accept, fields).await;
             assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{fields}");
             assert!(body.contains(message), "{fields}: {body}");
         }
-        let (status, _, _) = post(&w, &owner, &accept, "recovery_email_confirmed=on&backup_channels_confirmed=on&pin_escrowed=on").await;
+        let (status, _, _) = w.post(&owner, &accept, "recovery_email_confirmed=on&backup_channels_confirmed=on&pin_escrowed=on").await;
         assert_eq!(status, StatusCode::FORBIDDEN, "only the incoming member accepts");
-        let (status, _, body) = post(&w, &ops, &format!("{path}/not-a-handover/accept"), "").await;
+        let (status, _, body) = w.post(&ops, &format!("{path}/not-a-handover/accept"), "").await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(body.contains("handover: is not an open handover of this number"), "{body}");
         assert_eq!(w.record(&w.escrowed).await.owner.unwrap().member_id, w.member_id(OWNER).await);
 
         let old_pin = w.escrowed_pin(&w.escrowed).await;
-        let (status, _, _) = post(&w, &ops, &accept, "recovery_email_confirmed=on&backup_channels_confirmed=on&pin_escrowed=on").await;
+        let (status, _, _) = w.post(&ops, &accept, "recovery_email_confirmed=on&backup_channels_confirmed=on&pin_escrowed=on").await;
         assert_eq!(status, StatusCode::SEE_OTHER);
-        let shown = page(&w, &ops, &record).await;
+        let shown = w.page(&ops, &record).await;
         assert!(shown.contains("Handover accepted; PIN rotation: PIN version 2 is set at Meta and escrowed."), "{shown}");
         assert!(shown.contains("<td>handover.accepted</td>"));
         assert_eq!(w.record(&w.escrowed).await.owner.unwrap().member_id, ops_id);
@@ -395,23 +371,23 @@ on_both_databases! {
         let path = format!("{}/handovers", record_path(&w));
         let propose = format!("seat=owner&to_member={ops_id}&note=Moving+teams");
 
-        assert_eq!(post(&w, &owner, &path, &propose).await.0, StatusCode::SEE_OTHER);
+        assert_eq!(w.post(&owner, &path, &propose).await.0, StatusCode::SEE_OTHER);
         let first = w.record(&w.escrowed).await.open_handovers[0].id.clone();
-        let (status, _, body) = post(&w, &ops, &format!("{path}/{first}/decline"), "note=pin+123456").await;
+        let (status, _, body) = w.post(&ops, &format!("{path}/{first}/decline"), "note=pin+123456").await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(body.contains("note: must not contain six digits"), "{body}");
-        assert_eq!(post(&w, &ops, &format!("{path}/{first}/decline"), "note=not+now").await.0, StatusCode::SEE_OTHER);
-        let shown = page(&w, &ops, &record_path(&w)).await;
+        assert_eq!(w.post(&ops, &format!("{path}/{first}/decline"), "note=not+now").await.0, StatusCode::SEE_OTHER);
+        let shown = w.page(&ops, &record_path(&w)).await;
         assert!(shown.contains("Handover declined.") && shown.contains("<td>handover.declined</td>"), "{shown}");
         assert!(w.record(&w.escrowed).await.open_handovers.is_empty());
 
-        assert_eq!(post(&w, &owner, &path, &propose).await.0, StatusCode::SEE_OTHER);
+        assert_eq!(w.post(&owner, &path, &propose).await.0, StatusCode::SEE_OTHER);
         let second = w.record(&w.escrowed).await.open_handovers[0].id.clone();
-        assert_eq!(post(&w, &ops, &format!("{path}/{second}/cancel"), "").await.0, StatusCode::FORBIDDEN, "the incoming member declines, never withdraws");
-        assert_eq!(post(&w, &owner, &format!("{path}/{second}/cancel"), "").await.0, StatusCode::SEE_OTHER);
-        let shown = page(&w, &owner, &record_path(&w)).await;
+        assert_eq!(w.post(&ops, &format!("{path}/{second}/cancel"), "").await.0, StatusCode::FORBIDDEN, "the incoming member declines, never withdraws");
+        assert_eq!(w.post(&owner, &format!("{path}/{second}/cancel"), "").await.0, StatusCode::SEE_OTHER);
+        let shown = w.page(&owner, &record_path(&w)).await;
         assert!(shown.contains("Handover withdrawn.") && shown.contains("<td>handover.cancelled</td>"), "{shown}");
-        let (status, _, body) = post(&w, &ops, &format!("{path}/{second}/accept"), "recovery_email_confirmed=on&backup_channels_confirmed=on&pin_escrowed=on").await;
+        let (status, _, body) = w.post(&ops, &format!("{path}/{second}/accept"), "recovery_email_confirmed=on&backup_channels_confirmed=on&pin_escrowed=on").await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "a closed handover cannot be accepted");
         assert!(body.contains("handover: is not an open handover of this number"), "{body}");
         assert_eq!(w.record(&w.escrowed).await.owner.unwrap().member_id, w.member_id(OWNER).await);
@@ -425,28 +401,28 @@ on_both_databases! {
         let problem = "<li>PIN revealed, not rotated since</li>";
         let revealed_gauge = "pinward_numbers{state=\"escrowed\",health=\"pin_revealed\"} ";
         let metrics = || async { text(send(&w.app, get("/metrics")).await).await };
-        assert!(!page(&w, &auditor, filtered).await.contains(&link));
+        assert!(!w.page(&auditor, filtered).await.contains(&link));
         assert!(metrics().await.contains(&format!("{revealed_gauge}0")));
 
-        let (status, _, _) = post(&w, &owner, &format!("{}/reveal", record_path(&w)), "reason=re-registering").await;
+        let (status, _, _) = w.post(&owner, &format!("{}/reveal", record_path(&w)), "reason=re-registering").await;
         assert_eq!(status, StatusCode::OK);
-        let record = page(&w, &auditor, &record_path(&w)).await;
+        let record = w.page(&auditor, &record_path(&w)).await;
         assert!(record.contains(problem), "{record}");
         assert!(version_row(&record, "current").ends_with(" UTC</td></tr>"), "the version shows when it was revealed: {record}");
-        let listed = page(&w, &auditor, filtered).await;
+        let listed = w.page(&auditor, filtered).await;
         assert!(listed.contains(&link), "{listed}");
         assert!(listed.contains("<option value=\"pin_revealed\" selected>PIN revealed, not rotated since</option>"), "{listed}");
         assert!(metrics().await.contains(&format!("{revealed_gauge}1")));
-        let theirs = page(&w, &rival, filtered).await;
+        let theirs = w.page(&rival, filtered).await;
         assert!(theirs.contains("No number matches."), "another org sees nothing of it: {theirs}");
 
-        let (status, _, _) = post(&w, &ops, &format!("{}/rotate", record_path(&w)), "").await;
+        let (status, _, _) = w.post(&ops, &format!("{}/rotate", record_path(&w)), "").await;
         assert_eq!(status, StatusCode::SEE_OTHER);
-        let record = page(&w, &auditor, &record_path(&w)).await;
+        let record = w.page(&auditor, &record_path(&w)).await;
         assert!(!record.contains(problem), "the new PIN was never revealed");
         assert!(version_row(&record, "current").ends_with("<td>—</td></tr>"), "{record}");
         assert!(version_row(&record, "previous").ends_with(" UTC</td></tr>"), "{record}");
-        assert!(!page(&w, &auditor, filtered).await.contains(&link));
+        assert!(!w.page(&auditor, filtered).await.contains(&link));
         assert!(metrics().await.contains(&format!("{revealed_gauge}0")));
     }
 
@@ -456,13 +432,13 @@ on_both_databases! {
         let body = text(send(&w.app, same_origin_post(&format!("{}/reveal", record_path(&w)), &owner, "reason=re-registering")).await).await;
         let revealed = shown_pin(&body);
         let ops = w.browser(OPS).await;
-        let shown = page(&w, &ops, &record_path(&w)).await;
+        let shown = w.page(&ops, &record_path(&w)).await;
         assert!(shown.contains("the org&#39;s policy rotates it: rotation job") || shown.contains("policy rotates it: rotation job"), "{shown}");
         assert!(w.meta_holds(&w.escrowed, &revealed), "nothing rotated yet");
 
-        let (status, _, _) = post(&w, &ops, &format!("{}/rotate", record_path(&w)), "").await;
+        let (status, _, _) = w.post(&ops, &format!("{}/rotate", record_path(&w)), "").await;
         assert_eq!(status, StatusCode::SEE_OTHER);
-        let shown = page(&w, &ops, &record_path(&w)).await;
+        let shown = w.page(&ops, &record_path(&w)).await;
         assert!(shown.contains("The rotation queued after the reveal ran"), "{shown}");
         assert!(!shown.contains("policy rotates it: rotation job"), "nothing waits any more");
         assert!(!w.meta_holds(&w.escrowed, &revealed), "the revealed PIN is retired");
@@ -479,14 +455,14 @@ on_both_databases! {
             FaultRule::always(Route::SetPin, Fault::ServerError).for_number(w.escrowed.as_str()),
         ));
         let ops = w.browser(OPS).await;
-        let (status, _, _) = post(&w, &ops, &format!("{path}/rotate"), "").await;
+        let (status, _, _) = w.post(&ops, &format!("{path}/rotate"), "").await;
         assert_eq!(status, StatusCode::SEE_OTHER);
-        let shown = page(&w, &ops, &path).await;
+        let shown = w.page(&ops, &path).await;
         assert!(shown.contains("Meta did not confirm PIN version 2"), "{shown}");
         assert_eq!(w.record(&w.escrowed).await.pin_state.as_str(), "uncertain");
 
         let owner = w.browser(OWNER).await;
-        let offered = page(&w, &owner, &path).await;
+        let offered = w.page(&owner, &path).await;
         assert!(!offered.contains(&format!("{path}/reveal\"")), "no reveal while Meta may hold the pending PIN");
         assert!(offered.contains("Resume the pending rotation"), "{offered}");
         assert!(offered.contains("a new PIN is escrowed but unconfirmed"), "the escrow is not said to be in step: {offered}");
@@ -496,13 +472,13 @@ on_both_databases! {
         assert_eq!(w.ledger_len().await, before, "a refused reveal ledgers nothing");
 
         w.sandbox.set_faults(FaultPlan::none());
-        let (status, _, _) = post(&w, &ops, &format!("{path}/rotate"), "").await;
+        let (status, _, _) = w.post(&ops, &format!("{path}/rotate"), "").await;
         assert_eq!(status, StatusCode::SEE_OTHER);
-        let shown = page(&w, &ops, &path).await;
+        let shown = w.page(&ops, &path).await;
         assert!(shown.contains("PIN version 2 is set at Meta and escrowed."), "the same pending version, re-sent: {shown}");
         let second = w.escrowed_pin(&w.escrowed).await;
         assert!(w.meta_holds(&w.escrowed, &second) && second != first);
-        assert!(page(&w, &owner, &path).await.contains(&format!("{path}/reveal\"")), "revealable again");
+        assert!(w.page(&owner, &path).await.contains(&format!("{path}/reveal\"")), "revealable again");
     }
 
     async fn the_record_offers_each_person_only_the_forms_their_role_and_seats_allow(db) {
@@ -514,13 +490,13 @@ on_both_databases! {
                 .filter(|action| body.contains(&format!("{path}{action}")))
                 .collect()
         };
-        let auditor = page(&w, &w.browser(AUDITOR).await, &path).await;
+        let auditor = w.page(&w.browser(AUDITOR).await, &path).await;
         assert!(forms(&auditor).is_empty(), "an auditor only reads: {:?}", forms(&auditor));
-        let ops = page(&w, &w.browser(OPS).await, &path).await;
+        let ops = w.page(&w.browser(OPS).await, &path).await;
         assert_eq!(forms(&ops), ["/seats\"", "/rotate\"", "/release\"", "/out-of-band\""], "no seat: no reveal, no handover");
-        let owner = page(&w, &w.browser(OWNER).await, &path).await;
+        let owner = w.page(&w.browser(OWNER).await, &path).await;
         assert_eq!(forms(&owner), ["/seats\"", "/handovers\"", "/reveal\"", "/rotate\"", "/release\"", "/out-of-band\""]);
-        let admin = page(&w, &w.browser(ADMIN).await, &path).await;
+        let admin = w.page(&w.browser(ADMIN).await, &path).await;
         assert_eq!(forms(&admin), forms(&owner));
     }
 
@@ -535,12 +511,12 @@ on_both_databases! {
         let owner = w.browser(OWNER).await;
         let ops_id = w.member_id(OPS).await;
         let path = format!("{}/handovers", record_path(&w));
-        let (status, _, _) = post(&w, &owner, &path, &format!("seat=owner&to_member={ops_id}&note=Moving+teams")).await;
+        let (status, _, _) = w.post(&owner, &path, &format!("seat=owner&to_member={ops_id}&note=Moving+teams")).await;
         assert_eq!(status, StatusCode::SEE_OTHER);
         let handover = w.record(&w.escrowed).await.open_handovers[0].id.clone();
-        let (status, _, _) = post(&w, &ops, &format!("{path}/{handover}/accept"), "recovery_email_confirmed=on&backup_channels_confirmed=on&pin_escrowed=on").await;
+        let (status, _, _) = w.post(&ops, &format!("{path}/{handover}/accept"), "recovery_email_confirmed=on&backup_channels_confirmed=on&pin_escrowed=on").await;
         assert_eq!(status, StatusCode::SEE_OTHER);
-        let shown = page(&w, &ops, &record_path(&w)).await;
+        let shown = w.page(&ops, &record_path(&w)).await;
         assert!(shown.contains("A PIN rotation is due, but this pinward cannot set PINs"), "{shown}");
         assert_eq!(w.record(&w.escrowed).await.owner.unwrap().member_id, ops_id, "the seat moved");
     }

@@ -5,36 +5,12 @@
 mod common;
 
 use axum::http::StatusCode;
-use common::custody::{ADMIN, AUDITOR, CustodyWorld, OPS, RIVAL, custody_world};
+use common::custody::{ADMIN, AUDITOR, OPS, RIVAL, custody_world};
 use common::*;
 use governance::health::Problem;
 use governance::numbers::{BackupChannel, ChannelKind};
 use graph::PhoneNumberId;
 use pinward_tests::on_both_databases;
-
-/// Posts `fields` to `path` from `visit`'s browser; returns the status, the `Location`
-/// (if any) and the body.
-async fn post(
-    w: &CustodyWorld,
-    visit: &Visit,
-    path: &str,
-    fields: &str,
-) -> (StatusCode, Option<String>, String) {
-    let response = send(&w.app, same_origin_post(path, visit, fields)).await;
-    let status = response.status();
-    let location = response
-        .headers()
-        .get("location")
-        .map(|v| v.to_str().unwrap().to_owned());
-    (status, location, text(response).await)
-}
-
-/// The page at `path` as `visit`'s browser sees it.
-async fn page(w: &CustodyWorld, visit: &Visit, path: &str) -> String {
-    let response = send(&w.app, get_as(path, &visit.cookie)).await;
-    assert_eq!(response.status(), StatusCode::OK, "{path}");
-    text(response).await
-}
 
 fn record_path(number: &PhoneNumberId) -> String {
     format!("/numbers/{}", number.as_str())
@@ -103,11 +79,11 @@ on_both_databases! {
         let before = w.record(&w.unknown).await;
         assert!(before.health.contains(&Problem::NoRecoveryEmail), "{:?}", before.health);
         assert!(before.health.contains(&Problem::FewBackupChannels), "{:?}", before.health);
-        assert!(page(&w, &ops, &path).await.contains("id=\"details\""), "ops gets the form");
+        assert!(w.page(&ops, &path).await.contains("id=\"details\""), "ops gets the form");
         let events = w.ledger_len().await;
 
         let personal = details(&[("recovery_email", "Someone@Gmail.com")]);
-        let (status, location, _) = post(&w, &ops, &format!("{path}/details"), &personal).await;
+        let (status, location, _) = w.post(&ops, &format!("{path}/details"), &personal).await;
         assert_eq!((status, location.as_deref()), (StatusCode::SEE_OTHER, Some(path.as_str())));
         let record = w.record(&w.unknown).await;
         assert_eq!(record.metadata.usage.as_deref(), Some("Support line"));
@@ -122,12 +98,12 @@ on_both_databases! {
         assert!(!record.health.contains(&Problem::FewBackupChannels), "{:?}", record.health);
         assert_eq!(w.ledger_len().await, events + 1, "the change is ledgered");
 
-        let (status, _, _) = post(&w, &ops, &format!("{path}/details"), &details(&[])).await;
+        let (status, _, _) = w.post(&ops, &format!("{path}/details"), &details(&[])).await;
         assert_eq!(status, StatusCode::SEE_OTHER);
         let record = w.record(&w.unknown).await;
         assert!(!record.health.contains(&Problem::PersonalRecoveryEmail), "a business address clears it: {:?}", record.health);
         assert_eq!(w.ledger_len().await, events + 2);
-        let shown = page(&w, &ops, &path).await;
+        let shown = w.page(&ops, &path).await;
         assert!(shown.contains("Details saved."), "the flash: {shown}");
         assert!(shown.contains("<td>number.updated</td>"), "{shown}");
         assert!(shown.contains("value=\"whatsapp@acme.example\""), "the form is pre-filled: {shown}");
@@ -158,7 +134,7 @@ on_both_databases! {
             ("backup_channels", "email: a@acme.example\nemail: A@acme.example", "backup_channels: channel 2: listed twice"),
             ("backup_channels", eleven.as_str(), "backup_channels: at most 10 channels"),
         ] {
-            let (status, _, body) = post(&w, &admin, &path, &details(&[(name, value)])).await;
+            let (status, _, body) = w.post(&admin, &path, &details(&[(name, value)])).await;
             assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{name}={value}");
             assert!(body.contains(message), "{name}={value}: {body}");
             assert!(body.contains("id=\"details\""), "the form is shown again: {name}");
@@ -171,14 +147,14 @@ on_both_databases! {
         let record = record_path(&w.escrowed);
         let before = (w.record(&w.escrowed).await, w.ledger_len().await);
         let auditor = w.browser(AUDITOR).await;
-        let shown = page(&w, &auditor, &record).await;
+        let shown = w.page(&auditor, &record).await;
         assert!(!shown.contains("id=\"details\"") && !shown.contains("id=\"review\""), "no form for an auditor");
         let rival = w.browser(RIVAL).await;
         let admin = w.browser(ADMIN).await;
         for (action, fields) in [("details", details(&[])), ("review", "note=checked".to_owned())] {
             let path = format!("{record}/{action}");
-            assert_eq!(post(&w, &auditor, &path, &fields).await.0, StatusCode::FORBIDDEN, "{action}");
-            assert_eq!(post(&w, &rival, &path, &fields).await.0, StatusCode::NOT_FOUND, "another org's number: {action}");
+            assert_eq!(w.post(&auditor, &path, &fields).await.0, StatusCode::FORBIDDEN, "{action}");
+            assert_eq!(w.post(&rival, &path, &fields).await.0, StatusCode::NOT_FOUND, "another org's number: {action}");
             let forged = post_form(&path, &admin)
                 .header("origin", "http://127.0.0.1:8080")
                 .header("sec-fetch-site", "same-origin")
@@ -196,16 +172,16 @@ on_both_databases! {
         let path = record_path(&w.escrowed);
         let before = w.record(&w.escrowed).await;
         assert!(before.health.contains(&Problem::ReviewOverdue), "{:?}", before.health);
-        assert_eq!(record_review_due(&page(&w, &ops, &path).await), "2025-04-01 (first review)");
+        assert_eq!(record_review_due(&w.page(&ops, &path).await), "2025-04-01 (first review)");
         let events = w.ledger_len().await;
 
-        let (status, _, body) = post(&w, &ops, &format!("{path}/review"), "note=PIN+123456+noted").await;
+        let (status, _, body) = w.post(&ops, &format!("{path}/review"), "note=PIN+123456+noted").await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(body.contains("note: must not contain six digits in a row"), "{body}");
         assert_eq!((w.record(&w.escrowed).await, w.ledger_len().await), (before, events), "nothing changed");
 
         let note = enc("Checked with the client.\r\nAll good.");
-        let (status, location, _) = post(&w, &ops, &format!("{path}/review"), &format!("note={note}")).await;
+        let (status, location, _) = w.post(&ops, &format!("{path}/review"), &format!("note={note}")).await;
         assert_eq!((status, location.as_deref()), (StatusCode::SEE_OTHER, Some(path.as_str())));
         let after = w.record(&w.escrowed).await;
         let reviewed = after.last_reviewed_at.expect("the review is recorded");
@@ -213,7 +189,7 @@ on_both_databases! {
         assert_eq!(after.next_review_due, Some(due), "one cadence (90 days) after the review");
         assert!(!after.health.contains(&Problem::ReviewOverdue), "{:?}", after.health);
         assert_eq!(w.ledger_len().await, events + 1, "the review is ledgered");
-        let shown = page(&w, &ops, &path).await;
+        let shown = w.page(&ops, &path).await;
         let date = due.format("%Y-%m-%d").to_string();
         assert!(shown.contains(&format!("Review completed: the next one is due {date}.")), "the flash: {shown}");
         assert_eq!(record_review_due(&shown), date, "no longer the first review");
@@ -225,8 +201,8 @@ on_both_databases! {
         let w = custody_world(&db).await;
         backdate_first_seen(&db, &w.unknown, "2026-01-10T08:00:00Z").await;
         let ops = w.browser(OPS).await;
-        let list = page(&w, &ops, "/numbers").await;
-        let record = page(&w, &ops, &record_path(&w.unknown)).await;
+        let list = w.page(&ops, "/numbers").await;
+        let record = w.page(&ops, &record_path(&w.unknown)).await;
         assert_eq!(list_review_due(&list, &w.unknown), "2026-04-10 (first review)", "first seen + 90 days");
         assert_eq!(record_review_due(&record), "2026-04-10 (first review)");
     }

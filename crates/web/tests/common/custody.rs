@@ -214,6 +214,30 @@ impl CustodyWorld {
     }
 
     /// The record of `number` as the org's admin sees it.
+    /// Posts `fields` to `path` from `visit`'s browser; returns the status, the `Location`
+    /// (if any) and the body.
+    pub async fn post(
+        &self,
+        visit: &super::Visit,
+        path: &str,
+        fields: &str,
+    ) -> (axum::http::StatusCode, Option<String>, String) {
+        let response = super::send(&self.app, super::same_origin_post(path, visit, fields)).await;
+        let status = response.status();
+        let location = response
+            .headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_owned());
+        (status, location, super::text(response).await)
+    }
+
+    /// The page at `path` as `visit`'s browser sees it (asserted 200).
+    pub async fn page(&self, visit: &super::Visit, path: &str) -> String {
+        let response = super::send(&self.app, super::get_as(path, &visit.cookie)).await;
+        assert_eq!(response.status(), axum::http::StatusCode::OK, "{path}");
+        super::text(response).await
+    }
+
     pub async fn record(&self, number: &PhoneNumberId) -> governance::numbers::Record {
         governance::numbers::record(
             &self.store,
