@@ -89,6 +89,36 @@ impl TestDb {
         self.dir.path()
     }
 
+    /// Runs raw SQL statements as the database's owner, in order (test set-up and
+    /// inspection only: rows the domain would create, or data a test must corrupt).
+    pub async fn execute(&self, statements: &[&str]) {
+        use sqlx::Connection;
+        match self.backend {
+            Backend::Sqlite => {
+                let mut conn = sqlx::SqliteConnection::connect(&self.url)
+                    .await
+                    .expect("connect to the test database");
+                for s in statements {
+                    sqlx::raw_sql(sqlx::AssertSqlSafe(s.to_string()))
+                        .execute(&mut conn)
+                        .await
+                        .unwrap_or_else(|e| panic!("{s}: {e}"));
+                }
+            }
+            Backend::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(&self.url)
+                    .await
+                    .expect("connect to the test database");
+                for s in statements {
+                    sqlx::raw_sql(sqlx::AssertSqlSafe(s.to_string()))
+                        .execute(&mut conn)
+                        .await
+                        .unwrap_or_else(|e| panic!("{s}: {e}"));
+                }
+            }
+        }
+    }
+
     /// A fresh sub-directory of [`TestDb::dir`].
     pub fn subdir(&self, name: &str) -> PathBuf {
         let path = self.dir.path().join(name);

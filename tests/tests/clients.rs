@@ -5,8 +5,7 @@
 
 use std::process::Output;
 
-use pinward_tests::{Backend, TestDb, on_both_databases};
-use sqlx::Connection;
+use pinward_tests::{TestDb, on_both_databases};
 
 fn pinward(db: &TestDb, args: &[&str]) -> Output {
     pinward_tests::run(db, args)
@@ -26,26 +25,8 @@ fn json(text: &str) -> serde_json::Value {
 }
 
 async fn sql(db: &TestDb, statements: &[String]) {
-    match db.backend() {
-        Backend::Sqlite => {
-            let mut conn = sqlx::SqliteConnection::connect(db.url()).await.unwrap();
-            for s in statements {
-                sqlx::raw_sql(sqlx::AssertSqlSafe(s.as_str()))
-                    .execute(&mut conn)
-                    .await
-                    .unwrap();
-            }
-        }
-        Backend::Postgres => {
-            let mut conn = sqlx::PgConnection::connect(db.url()).await.unwrap();
-            for s in statements {
-                sqlx::raw_sql(sqlx::AssertSqlSafe(s.as_str()))
-                    .execute(&mut conn)
-                    .await
-                    .unwrap();
-            }
-        }
-    }
+    let statements: Vec<&str> = statements.iter().map(String::as_str).collect();
+    db.execute(&statements).await;
 }
 
 /// Two orgs made with `admin org create` (acme, rival), acme with clients Alpha and Beta

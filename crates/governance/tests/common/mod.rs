@@ -20,26 +20,7 @@ pub const ORG: &str = "org-acme";
 
 /// Runs raw SQL (test set-up only: org and client rows the domain branch will create).
 pub async fn sql(db: &TestDb, statements: &[&str]) {
-    match db.backend() {
-        Backend::Sqlite => {
-            let mut conn = sqlx::SqliteConnection::connect(db.url()).await.unwrap();
-            for s in statements {
-                sqlx::raw_sql(sqlx::AssertSqlSafe(s.to_string()))
-                    .execute(&mut conn)
-                    .await
-                    .unwrap();
-            }
-        }
-        Backend::Postgres => {
-            let mut conn = sqlx::PgConnection::connect(db.url()).await.unwrap();
-            for s in statements {
-                sqlx::raw_sql(sqlx::AssertSqlSafe(s.to_string()))
-                    .execute(&mut conn)
-                    .await
-                    .unwrap();
-            }
-        }
-    }
+    db.execute(statements).await;
 }
 
 /// Every ledger event of the org as `(action, details)`.
