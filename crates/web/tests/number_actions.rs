@@ -255,6 +255,8 @@ on_both_databases! {
             let (status, _, body) = w.post(&visit, &path, reason).await;
             assert_eq!(status, expected, "{who}");
             assert!(!body.contains("id=\"pin\""), "{who}");
+            let form = send(&w.app, get_as(&path, &visit.cookie)).await;
+            assert_eq!(form.status(), expected, "the form is not offered to {who} either");
         }
         let owner = w.browser(OWNER).await;
         for (fields, message) in [
@@ -467,6 +469,8 @@ on_both_databases! {
         assert!(offered.contains("Resume the pending rotation"), "{offered}");
         assert!(offered.contains("a new PIN is escrowed but unconfirmed"), "the escrow is not said to be in step: {offered}");
         let before = w.ledger_len().await;
+        let form = send(&w.app, get_as(&format!("{path}/reveal"), &owner.cookie)).await;
+        assert_eq!(form.status(), StatusCode::CONFLICT, "nor is the form offered");
         let reveal = send(&w.app, same_origin_post(&format!("{path}/reveal"), &owner, "reason=re-registering")).await;
         assert_eq!(reveal.status(), StatusCode::CONFLICT);
         assert_eq!(w.ledger_len().await, before, "a refused reveal ledgers nothing");

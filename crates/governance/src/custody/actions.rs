@@ -151,6 +151,22 @@ impl std::fmt::Debug for Revealed {
     }
 }
 
+/// Whether `caller` may reveal the PIN of a number whose seats `owner` and `manager` (member
+/// ids) hold: its main owner, its permission manager or an org admin, never an auditor, who
+/// reads everything but PINs. The one rule [`reveal_as`] enforces and pages show.
+#[must_use]
+pub fn may_reveal(caller: &Caller, owner: Option<&str>, manager: Option<&str>) -> bool {
+    let seated = caller
+        .member_id
+        .as_deref()
+        .is_some_and(|me| owner == Some(me) || manager == Some(me));
+    match caller.role {
+        Role::Admin => true,
+        Role::Auditor => false,
+        Role::Ops | Role::BusinessAdmin => seated,
+    }
+}
+
 /// A person reveals the number's current PIN: only its main owner, its permission manager
 /// or an org admin (never an auditor, who reads everything but PINs), with a reason; the
 /// reveal is ledgered as `pin.revealed`.
@@ -177,14 +193,7 @@ pub async fn reveal_as(
     let actor = caller.actor()?;
     let mut tx = store.begin_for(&caller.org_id).await?;
     let row = crate::numbers::visible(&mut tx, caller, number, true).await?;
-    let seated = caller.member_id.is_some()
-        && (caller.member_id == row.owner_id || caller.member_id == row.manager_id);
-    let may = match caller.role {
-        Role::Admin => true,
-        Role::Auditor => false,
-        Role::Ops | Role::BusinessAdmin => seated,
-    };
-    if !may {
+    if !may_reveal(caller, row.owner_id.as_deref(), row.manager_id.as_deref()) {
         return Err(Error::Forbidden {
             needed: "pin:reveal",
         });

@@ -37,7 +37,8 @@ use graph::PhoneNumberId;
 use vault::{Pin, Recipient};
 
 pub use actions::{
-    NumberCustody, Revealed, VersionInfo, record_out_of_band, release, reveal, reveal_as, status,
+    NumberCustody, Revealed, VersionInfo, may_reveal, record_out_of_band, release, reveal,
+    reveal_as, status,
 };
 pub use connector::{MetaAccess, OnPremLogin};
 pub use escrow::Escrow;

@@ -203,12 +203,6 @@ fn forms(caller: &Caller, r: &Record) -> Forms {
         p.is_some_and(|p| caller.member_id.as_deref() == Some(p.member_id.as_str()))
     };
     let holds_a_seat = seated(r.owner.as_ref()) || seated(r.manager.as_ref());
-    let may_reveal = match caller.role {
-        Role::Admin => true,
-        Role::Auditor => false,
-        Role::Ops | Role::BusinessAdmin => holds_a_seat,
-    };
-    let has_current = r.versions.iter().any(|v| v.status == "current");
     let pending = matches!(state, PinState::Rotating | PinState::Uncertain);
     Forms {
         manage: caller.may(Permission::ManageNumbers),
@@ -218,9 +212,33 @@ fn forms(caller: &Caller, r: &Record) -> Forms {
         resume: custody && pending,
         release: custody && state == PinState::Escrowed,
         out_of_band: custody && !matches!(state, PinState::Released | PinState::Unknown),
-        // Meta may already hold the pending PIN, so the current one may not be Meta's.
-        reveal: may_reveal && has_current && !pending,
+        reveal: revealable(caller, r).is_ok(),
     }
+}
+
+/// Whether `caller` may reveal the number's PIN now, or why not: the person (its seats or
+/// an org admin), a PIN in escrow, and none pending (Meta may already hold a pending PIN,
+/// so the current one may not be Meta's).
+pub(crate) fn revealable(caller: &Caller, r: &Record) -> Result<(), governance::Error> {
+    let owner = r.owner.as_ref().map(|p| p.member_id.as_str());
+    let manager = r.manager.as_ref().map(|p| p.member_id.as_str());
+    if !governance::custody::may_reveal(caller, owner, manager) {
+        return Err(governance::Error::Forbidden {
+            needed: "pin:reveal",
+        });
+    }
+    if matches!(r.pin_state, PinState::Rotating | PinState::Uncertain) {
+        return Err(governance::Error::PinState {
+            state: r.pin_state.as_str(),
+            refused: "Meta may hold the pending PIN: resume the rotation before revealing",
+        });
+    }
+    if !r.versions.iter().any(|v| v.status == "current") {
+        return Err(governance::Error::NotFound {
+            what: "escrowed PIN",
+        });
+    }
+    Ok(())
 }
 
 fn handover_view(

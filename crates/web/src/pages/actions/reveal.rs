@@ -58,6 +58,8 @@ pub(super) async fn form(
 ) -> Result<Response, AppError> {
     let phone = phone(&id)?;
     let record = numbers::record(&state.store, &who.caller, &phone, Utc::now()).await?;
+    // The form is offered only to whom the reveal itself would not refuse.
+    crate::pages::number::revealable(&who.caller, &record)?;
     form_page(
         StatusCode::OK,
         &RevealForm {
