@@ -180,6 +180,18 @@ on_both_databases! {
         sign_in(&w.app, "new@acme.example").await;
     }
 
+    async fn an_existing_account_added_to_the_org_keeps_its_password_and_the_message_says_so(db) {
+        let w = world(&db).await;
+        org_with_member(&w.store, "globex", "gil@globex.example", Role::Ops).await;
+        let visit = signed_in_visit(&w.app, "admin@acme.example").await;
+        let fields = "email=gil%40globex.example&name=Gil&role=auditor&password=a+different+first+password";
+        let response = send(&w.app, same_origin_post("/settings/members", &visit, fields)).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let page = text(send(&w.app, get_as("/settings", &visit.cookie)).await).await;
+        assert!(page.contains("gil@globex.example is now a member (auditor). The account already existed: it keeps its own name and password"), "{page}");
+        sign_in(&w.app, "gil@globex.example").await;
+    }
+
     async fn every_bad_input_of_the_add_member_form_is_refused_naming_its_field(db) {
         let w = world(&db).await;
         let visit = signed_in_visit(&w.app, "admin@acme.example").await;

@@ -45,32 +45,42 @@ async fn add(
         role: role_text.clone(),
         ..Typed::default()
     };
+    let password_given = !password.is_empty();
+    // An existing account keeps its own name and password: the message says so when
+    // the form gave either.
     let added = async {
         let role = Role::parse(role_text.trim())?;
         let store = &state.store;
         let email = governance::users::parse_email(&email)?;
         match governance::users::find_by_email(store, &email).await? {
-            Some(user) => {
-                governance::members::add(store, &who.caller, &user.id, role, &clients).await
-            }
+            Some(user) => governance::members::add(store, &who.caller, &user.id, role, &clients)
+                .await
+                .map(|member| (member, true)),
             None => {
                 let new = NewUser {
                     email,
                     display_name: name.clone(),
-                    password: (!password.is_empty()).then(|| Password::new(password)),
+                    password: password_given.then(|| Password::new(password)),
                 };
-                governance::members::add_new_user(store, &who.caller, &new, role, &clients).await
+                governance::members::add_new_user(store, &who.caller, &new, role, &clients)
+                    .await
+                    .map(|member| (member, false))
             }
         }
     }
     .await;
     match added {
-        Ok(member) => {
+        Ok((member, existing)) => {
+            let kept = if existing && password_given {
+                " The account already existed: it keeps its own name and password; the first password given here was not used."
+            } else {
+                ""
+            };
             done(
                 &session,
                 "members",
                 format!(
-                    "{} is now a member ({}).",
+                    "{} is now a member ({}).{kept}",
                     member.email,
                     member.role.as_str()
                 ),
