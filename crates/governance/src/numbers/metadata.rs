@@ -36,25 +36,39 @@ pub enum ChannelKind {
 }
 
 impl ChannelKind {
-    /// Parses the stored and typed spelling.
+    /// Every kind, in the order forms list them.
+    pub const ALL: [ChannelKind; 5] = [
+        ChannelKind::Email,
+        ChannelKind::WebForm,
+        ChannelKind::Phone,
+        ChannelKind::Messenger,
+        ChannelKind::Other,
+    ];
+
+    /// The stored and typed spelling.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChannelKind::Email => "email",
+            ChannelKind::WebForm => "web_form",
+            ChannelKind::Phone => "phone",
+            ChannelKind::Messenger => "messenger",
+            ChannelKind::Other => "other",
+        }
+    }
+
+    /// Parses the stored and typed spelling ([`ChannelKind::as_str`]).
     ///
     /// # Errors
     /// [`Error::Invalid`] naming `backup_channels`.
     pub fn parse(text: &str) -> Result<ChannelKind, Error> {
-        Ok(match text {
-            "email" => ChannelKind::Email,
-            "web_form" => ChannelKind::WebForm,
-            "phone" => ChannelKind::Phone,
-            "messenger" => ChannelKind::Messenger,
-            "other" => ChannelKind::Other,
-            _ => {
-                return Err(Error::Invalid {
-                    field: "backup_channels",
-                    problem: "kind must be one of email, web_form, phone, messenger, other"
-                        .to_owned(),
-                });
-            }
-        })
+        ChannelKind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == text)
+            .ok_or_else(|| Error::Invalid {
+                field: "backup_channels",
+                problem: "kind must be one of email, web_form, phone, messenger, other".to_owned(),
+            })
     }
 }
 

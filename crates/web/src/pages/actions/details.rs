@@ -27,22 +27,11 @@ pub(super) struct DetailsForm {
     backup_channels: Option<String>,
 }
 
-/// The spelling of `kind` in the channels textarea (the stored one).
-fn kind_name(kind: ChannelKind) -> &'static str {
-    match kind {
-        ChannelKind::Email => "email",
-        ChannelKind::WebForm => "web_form",
-        ChannelKind::Phone => "phone",
-        ChannelKind::Messenger => "messenger",
-        ChannelKind::Other => "other",
-    }
-}
-
 /// The channels as the textarea shows them: one `kind: value` per line.
 pub(crate) fn channel_lines(channels: &[BackupChannel]) -> String {
     channels
         .iter()
-        .map(|c| format!("{}: {}", kind_name(c.kind), c.value))
+        .map(|c| format!("{}: {}", c.kind.as_str(), c.value))
         .collect::<Vec<_>>()
         .join("\n")
 }
