@@ -2,7 +2,6 @@
 //! age recipient each one is released to.
 
 use serde_json::json;
-use vault::Recipient;
 
 use crate::access::{Caller, Permission};
 use crate::custody::protocol_event as event;
@@ -55,10 +54,7 @@ pub async fn set_recipient(
     recipient: &str,
 ) -> Result<Client, Error> {
     caller.require(Permission::ManageOrg)?;
-    let parsed = Recipient::parse(recipient.trim()).map_err(|_| Error::Invalid {
-        field: "recipient",
-        problem: "must be an age X25519 public key (age1…)".to_owned(),
-    })?;
+    let parsed = crate::recovery::parse_new_recipient(recipient)?;
     change(
         store,
         caller,

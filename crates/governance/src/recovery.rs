@@ -45,10 +45,7 @@ pub async fn add(
     label: &str,
 ) -> Result<RecoveryRecipient, Error> {
     caller.require(Permission::ManageOrg)?;
-    let parsed = Recipient::parse(recipient.trim()).map_err(|_| Error::Invalid {
-        field: "recipient",
-        problem: "must be an age X25519 public key (age1…)".to_owned(),
-    })?;
+    let parsed = parse_new_recipient(recipient)?;
     let label = parse_name("label", label, 100)?;
     let actor = caller.actor()?;
     let added = RecoveryRecipient {
@@ -150,4 +147,18 @@ pub async fn recipients_of(store: &Store, org: &str) -> Result<Vec<Recipient>, E
     rows.iter()
         .map(|r| Recipient::parse(r).map_err(Error::from))
         .collect()
+}
+
+/// A recipient an admin is adding (a recovery key, a client's key), refused as the field
+/// `recipient` when it is not an `age1…` X25519 key or is one nothing can be sealed to.
+pub(crate) fn parse_new_recipient(text: &str) -> Result<Recipient, Error> {
+    Recipient::parse_new(text.trim()).map_err(|error| Error::Invalid {
+        field: "recipient",
+        problem: match error {
+            vault::Error::InvalidRecipient(problem @ vault::LineProblem::LowOrderKey) => {
+                format!("is {problem}")
+            }
+            _ => "must be an age X25519 public key (age1…)".to_owned(),
+        },
+    })
 }

@@ -74,6 +74,9 @@ on_both_databases! {
         let before = ledger(&w.store).await.len();
         let bad = recovery::add(&w.store, &admin, "age1notakey", "x").await;
         assert!(matches!(bad, Err(Error::Invalid { field: "recipient", .. })), "{bad:?}");
+        // Well-formed but of low order: anything sealed to it could be opened by anyone.
+        let weak = recovery::add(&w.store, &admin, "age1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq5cu47z", "x").await;
+        assert!(matches!(&weak, Err(Error::Invalid { field: "recipient", problem }) if problem.contains("low order")), "{weak:?}");
         let unlabelled = recovery::add(&w.store, &admin, &vault::Identity::generate().recipient().to_string(), " ").await;
         assert!(matches!(unlabelled, Err(Error::Invalid { field: "label", .. })), "{unlabelled:?}");
         let twice = recovery::add(&w.store, &admin, &key, "again").await.unwrap_err();

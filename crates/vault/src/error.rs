@@ -121,6 +121,9 @@ pub enum LineProblem {
     InvalidEncoding,
     /// Neither a comment nor a key.
     NotAKey,
+    /// A well-formed X25519 key of low order: every exchange with it gives the all-zero
+    /// secret, so whatever is sealed to it could be opened by anyone. A broken or forged key.
+    LowOrderKey,
     /// A second identity: pinward's identity file holds exactly one.
     MoreThanOneIdentity,
     /// The file holds no identity at all.
@@ -142,6 +145,9 @@ impl fmt::Display for LineProblem {
             }
             Self::InvalidEncoding => "malformed key (bad Bech32 encoding, checksum or length)",
             Self::NotAKey => "not a key or a comment",
+            Self::LowOrderKey => {
+                "a key of low order, to which nothing can be sealed secretly (a broken or forged key)"
+            }
             Self::MoreThanOneIdentity => "more than one identity; exactly one is expected",
             Self::NoIdentity => "no identity found",
         })

@@ -3,7 +3,8 @@
 //! - [`Pin`] (six ASCII digits) and [`Secret`] (other small secrets): zeroized, never shown;
 //! - [`generate`]: a uniform non-trivial PIN from the OS CSPRNG;
 //! - [`FingerprintKey`] / [`PinFingerprint`]: keyed PIN hashes to detect reuse without plaintext;
-//! - [`seal`] / [`open`]: age X25519 encryption to [`Recipients`], armored output;
+//! - [`seal`] / [`open`]: age X25519 encryption to [`Recipients`], armored output (the
+//!   recipient stanzas use aws-lc's X25519; see the `stanza` module);
 //! - [`Identity`]: the service's age identity file (load, create `0600`, its [`Recipient`]).
 //!
 //! Everything fails with the one [`Error`] enum.
@@ -15,6 +16,7 @@ mod identity;
 mod pin;
 mod recipients;
 mod seal;
+mod stanza;
 
 pub use error::{Error, LineProblem, OpenFailure};
 pub use fingerprint::{FINGERPRINT_KEY_LEN, FingerprintKey, PinFingerprint};

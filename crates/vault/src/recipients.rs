@@ -23,6 +23,21 @@ impl Recipient {
     pub fn parse(text: &str) -> Result<Self, Error> {
         parse_line(text.trim()).map_err(Error::InvalidRecipient)
     }
+
+    /// Parses a recipient a person is adding (a recovery key, a client's key): as [`parse`],
+    /// and also refuses a key of low order ([`LineProblem::LowOrderKey`]), to which nothing
+    /// can be sealed secretly and which [`crate::seal`] therefore refuses. It costs one X25519
+    /// exchange, so recipients already stored are read back with [`parse`].
+    ///
+    /// [`parse`]: Self::parse
+    pub fn parse_new(text: &str) -> Result<Self, Error> {
+        let recipient = Self::parse(text)?;
+        if crate::stanza::can_seal_to(&recipient) {
+            Ok(recipient)
+        } else {
+            Err(Error::InvalidRecipient(LineProblem::LowOrderKey))
+        }
+    }
 }
 
 impl FromStr for Recipient {
@@ -242,6 +257,27 @@ mod tests {
         let shown = format!("{error} {error:?}");
         assert!(!shown.contains("XSZ0FGJV"), "{shown}");
         assert!(shown.contains("line 4"), "{shown}");
+    }
+
+    #[test]
+    fn a_new_recipient_of_low_order_is_refused_and_a_sound_one_accepted() {
+        let low_order = "age1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq5cu47z";
+        assert!(
+            Recipient::parse(low_order).is_ok(),
+            "well-formed, so stored ones still load"
+        );
+        assert!(matches!(
+            Recipient::parse_new(low_order),
+            Err(Error::InvalidRecipient(LineProblem::LowOrderKey))
+        ));
+        assert_eq!(
+            Recipient::parse_new(A).unwrap(),
+            Recipient::parse(A).unwrap()
+        );
+        assert!(matches!(
+            Recipient::parse_new("age1nonsense"),
+            Err(Error::InvalidRecipient(LineProblem::InvalidEncoding))
+        ));
     }
 
     #[test]

@@ -9,18 +9,19 @@
 //! # Calling from async code
 //!
 //! Both functions are synchronous, CPU-bound and do no I/O. Their cost is almost entirely one
-//! X25519 key agreement per recipient (seal) or per stanza tried (open). Measured with
-//! `cargo bench -p vault --bench seal` (release build, CPU time of one thread, on the 2-vCPU
-//! build VM while other builds ran): sealing a PIN to 1 recipient ≈ 0.1 ms, to 1 + 3
-//! recipients ≈ 0.35 ms; opening with the first-listed (service) identity ≈ 0.1 ms, with the
-//! last of four ≈ 0.33 ms.
+//! X25519 key agreement per recipient (seal) or per stanza tried (open). Sealing makes its
+//! recipient stanzas with aws-lc's X25519 ([`crate::stanza`] says why and how); opening is age's
+//! own identity. Measured with `cargo bench -p vault --bench seal` (release build, CPU time of
+//! one thread, on the 2-vCPU build VM): sealing a PIN to 1 recipient ≈ 0.05 ms, to 1 + 3
+//! recipients ≈ 0.18 ms; opening with the first-listed (service) identity ≈ 0.1 ms, with the
+//! last of four ≈ 0.38 ms.
 //!
 //! So: one seal or open per request may run inline in an async handler (a few hundred µs
-//! once, like a small query's CPU). Anything that loops — a bulk rotation, re-sealing every
+//! at most, like a small query's CPU). Anything that loops — a bulk rotation, re-sealing every
 //! version on `keys rotate`, an escrow export — must run off the async workers with
 //! `tokio::task::spawn_blocking` (every vault type is `Send + Sync`, so share the identity in
-//! an `Arc`), in chunks of about a hundred items (~35 ms each) so progress can be reported and
-//! the blocking pool is not monopolised.
+//! an `Arc`), in chunks of about a hundred items (~20–40 ms each) so progress can be reported
+//! and the blocking pool is not monopolised.
 //!
 //! # What `open` refuses
 //!
@@ -41,7 +42,7 @@ use age::{
 };
 use zeroize::Zeroizing;
 
-use crate::{Error, Identity, OpenFailure, Pin, Recipients, Secret};
+use crate::{Error, Identity, OpenFailure, Pin, Recipients, Secret, stanza::X25519Stanza};
 
 mod private {
     /// Keeps [`super::Plaintext`] closed and its methods uncallable outside this crate, so it is
@@ -118,9 +119,9 @@ impl std::fmt::Display for Sealed {
 /// Seals `plaintext` to every recipient in `to`, as an ASCII-armored age file.
 pub fn seal<P: Plaintext>(plaintext: &P, to: &Recipients) -> Result<Sealed, Error> {
     let seal_error = |reason: String| Error::Seal { reason };
-    let recipients = to.iter().map(|r| &r.0 as &dyn age::Recipient);
-    let encryptor =
-        Encryptor::with_recipients(recipients).map_err(|e| seal_error(e.to_string()))?;
+    let stanzas: Vec<X25519Stanza<'_>> = to.iter().map(X25519Stanza).collect();
+    let encryptor = Encryptor::with_recipients(stanzas.iter().map(|s| s as &dyn age::Recipient))
+        .map_err(|e| seal_error(e.to_string()))?;
     let mut armored = Vec::with_capacity(512 + 128 * to.len());
     let io = |e: io::Error| seal_error(e.to_string());
     let armor = ArmoredWriter::wrap_output(&mut armored, Format::AsciiArmor).map_err(io)?;

@@ -92,6 +92,31 @@ fn a_pin_sealed_by_pinward_opens_with_age_decrypt() {
 }
 
 #[test]
+fn the_age_cli_opens_a_pinward_seal_with_the_key_of_any_of_its_recipients() {
+    // Every stanza of a seal is pinward's own (crates/vault/src/stanza.rs), so each must be
+    // one the reference implementation accepts, whatever its place in the header.
+    let dir = tempfile::tempdir().unwrap();
+    let keys: Vec<(PathBuf, Recipient)> = (0..4)
+        .map(|n| keygen(dir.path(), &format!("key{n}.txt")))
+        .collect();
+    let recipients = Recipients::new(keys.iter().map(|(_, r)| r.clone())).unwrap();
+    let sealed = dir.path().join("token.age");
+    let token = Secret::from(String::from("EAAG-token-for-every-recipient"));
+    fs::write(&sealed, seal(&token, &recipients).unwrap().as_str()).unwrap();
+    for (key, _) in &keys {
+        let plaintext = run(
+            Command::new(tool("age"))
+                .arg("-d")
+                .arg("-i")
+                .arg(key)
+                .arg(&sealed),
+            b"",
+        );
+        assert_eq!(plaintext, b"EAAG-token-for-every-recipient");
+    }
+}
+
+#[test]
 fn pinwards_own_identity_file_works_with_age_and_age_keygen() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("pinward-identity.txt");

@@ -129,6 +129,91 @@ fn armor_surrounded_by_whitespace_still_opens() {
     assert_eq!(opened.expose(), "048213");
 }
 
+/// The age header inside an armored seal, as text.
+fn header_of(sealed: &vault::Sealed) -> String {
+    use base64::{Engine, prelude::BASE64_STANDARD};
+    let body: String = sealed
+        .as_str()
+        .lines()
+        .filter(|line| !line.starts_with("-----"))
+        .collect();
+    let binary = BASE64_STANDARD.decode(body).unwrap();
+    let end = binary.windows(4).position(|w| w == b"\n---").unwrap();
+    String::from_utf8(binary[..end].to_vec()).unwrap()
+}
+
+#[test]
+fn each_recipient_gets_an_x25519_stanza_of_its_own_with_a_fresh_ephemeral_share() {
+    let (_, _, recipients) = four_identities();
+    let sealed = seal(&Pin::parse("048213").unwrap(), &recipients).unwrap();
+    let header = header_of(&sealed);
+    let mut lines = header.lines();
+    assert_eq!(lines.next(), Some("age-encryption.org/v1"));
+    let mut shares = Vec::new();
+    while let Some(line) = lines.next() {
+        let stanza = line.strip_prefix("-> ").unwrap();
+        // A body is base64 in lines of 64 characters, ended by a shorter one.
+        let mut body = Vec::new();
+        for body_line in lines.by_ref() {
+            body.push(body_line);
+            if body_line.len() < 64 {
+                break;
+            }
+        }
+        // age also writes one "grease" stanza with a random tag, which readers skip.
+        let Some(share) = stanza.strip_prefix("X25519 ") else {
+            continue;
+        };
+        // The 32-byte ephemeral share, then the wrapped file key (16 bytes of key and 16 of
+        // Poly1305 tag), each as unpadded base64.
+        assert_eq!(share.len(), 43, "{header}");
+        assert_eq!(body, [body[0]], "{header}");
+        assert_eq!(body[0].len(), 43, "{header}");
+        shares.push(share.to_owned());
+    }
+    assert_eq!(shares.len(), 4);
+    shares.sort();
+    shares.dedup();
+    assert_eq!(shares.len(), 4, "an ephemeral share was reused: {header}");
+}
+
+#[test]
+fn a_recipient_key_of_low_order_is_refused_rather_than_sealed_to_a_key_anyone_can_compute() {
+    // Its exchange gives the all-zero secret whatever the ephemeral key, so the wrapped file
+    // key would be readable by anyone. age's own recipient panics on such a key.
+    let (service, _, _) = four_identities();
+    for weak in [
+        "age1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq5cu47z",
+        "age1qyqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqj7vrya",
+    ] {
+        let recipients =
+            Recipients::new([service.recipient(), vault::Recipient::parse(weak).unwrap()]).unwrap();
+        match seal(&Pin::parse("048213").unwrap(), &recipients) {
+            Err(Error::Seal { reason }) => assert!(reason.contains("low order"), "{reason}"),
+            other => panic!("{weak}: {other:?}"),
+        }
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(32))]
+
+    #[test]
+    fn any_secret_sealed_to_any_number_of_recipients_opens_with_each_and_only_them(
+        secret in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600),
+        count in 1usize..6,
+    ) {
+        let identities: Vec<Identity> = (0..count).map(|_| Identity::generate()).collect();
+        let recipients = Recipients::new(identities.iter().map(Identity::recipient)).unwrap();
+        let sealed = seal(&Secret::new(secret.clone()), &recipients).unwrap();
+        for identity in &identities {
+            let opened: Secret = open(&sealed, identity).unwrap();
+            proptest::prop_assert_eq!(opened.expose(), &secret[..]);
+        }
+        proptest::prop_assert!(open::<Secret>(&sealed, &Identity::generate()).is_err());
+    }
+}
+
 #[test]
 fn sealing_to_nobody_is_impossible() {
     assert!(matches!(Recipients::new([]), Err(Error::NoRecipients)));
