@@ -32,10 +32,9 @@ impl Recipient {
     /// [`parse`]: Self::parse
     pub fn parse_new(text: &str) -> Result<Self, Error> {
         let recipient = Self::parse(text)?;
-        if crate::stanza::can_seal_to(&recipient) {
-            Ok(recipient)
-        } else {
-            Err(Error::InvalidRecipient(LineProblem::LowOrderKey))
+        match low_order_problem(&recipient)? {
+            Some(problem) => Err(Error::InvalidRecipient(problem)),
+            None => Ok(recipient),
         }
     }
 }
@@ -84,16 +83,34 @@ impl Recipients {
     /// Parses the text of a recipients file (see the module documentation). A malformed line is
     /// [`Error::InvalidRecipientLine`]; a file with no recipient is [`Error::NoRecipients`].
     pub fn parse(text: &str) -> Result<Self, Error> {
+        Self::parse_with(text, |_| Ok(None))
+    }
+
+    /// Parses the text of a recipients file a person supplies: as [`parse`](Self::parse), and
+    /// a key of low order is refused too, as in [`Recipient::parse_new`].
+    pub fn parse_new(text: &str) -> Result<Self, Error> {
+        Self::parse_with(text, low_order_problem)
+    }
+
+    /// Parses each line, then asks `check` what, if anything, is wrong with its recipient.
+    fn parse_with(
+        text: &str,
+        check: fn(&Recipient) -> Result<Option<LineProblem>, Error>,
+    ) -> Result<Self, Error> {
         let mut list = Vec::new();
         for (index, line) in text.lines().enumerate() {
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let recipient = parse_line(line).map_err(|problem| Error::InvalidRecipientLine {
+            let refused = |problem| Error::InvalidRecipientLine {
                 line: index + 1,
                 problem,
-            })?;
+            };
+            let recipient = parse_line(line).map_err(refused)?;
+            if let Some(problem) = check(&recipient)? {
+                return Err(refused(problem));
+            }
             list.push(recipient);
         }
         Self::new(list)
@@ -163,6 +180,11 @@ pub(crate) fn classify(line: &str) -> KeyKind {
     } else {
         KeyKind::Unknown
     }
+}
+
+/// [`LineProblem::LowOrderKey`] for a key of low order; `Err` only if aws-lc fails.
+fn low_order_problem(recipient: &Recipient) -> Result<Option<LineProblem>, Error> {
+    Ok(crate::stanza::is_low_order(recipient)?.then_some(LineProblem::LowOrderKey))
 }
 
 /// Parses a trimmed line that must be an X25519 recipient.

@@ -37,12 +37,13 @@ use std::{
 };
 
 use age::{
-    DecryptError, Decryptor, Encryptor,
+    DecryptError, Decryptor, EncryptError, Encryptor,
     armor::{ArmoredReadError, ArmoredReader, ArmoredWriter, Format},
 };
 use zeroize::Zeroizing;
 
-use crate::{Error, Identity, OpenFailure, Pin, Recipients, Secret, stanza::X25519Stanza};
+use crate::stanza::{LowOrderKey, X25519Stanza};
+use crate::{Error, Identity, LineProblem, OpenFailure, Pin, Recipients, Secret};
 
 mod private {
     /// Keeps [`super::Plaintext`] closed and its methods uncallable outside this crate, so it is
@@ -117,11 +118,20 @@ impl std::fmt::Display for Sealed {
 }
 
 /// Seals `plaintext` to every recipient in `to`, as an ASCII-armored age file.
+///
+/// A recipient key of low order (to which nothing can be sealed secretly) fails the seal with
+/// [`Error::InvalidRecipient`]`(`[`LineProblem::LowOrderKey`]`)`; refuse such keys when they
+/// are entered with [`crate::Recipient::parse_new`].
 pub fn seal<P: Plaintext>(plaintext: &P, to: &Recipients) -> Result<Sealed, Error> {
     let seal_error = |reason: String| Error::Seal { reason };
     let stanzas: Vec<X25519Stanza<'_>> = to.iter().map(X25519Stanza).collect();
     let encryptor = Encryptor::with_recipients(stanzas.iter().map(|s| s as &dyn age::Recipient))
-        .map_err(|e| seal_error(e.to_string()))?;
+        .map_err(|error| match &error {
+            EncryptError::Io(inner) if inner.get_ref().is_some_and(|e| e.is::<LowOrderKey>()) => {
+                Error::InvalidRecipient(LineProblem::LowOrderKey)
+            }
+            _ => seal_error(error.to_string()),
+        })?;
     let mut armored = Vec::with_capacity(512 + 128 * to.len());
     let io = |e: io::Error| seal_error(e.to_string());
     let armor = ArmoredWriter::wrap_output(&mut armored, Format::AsciiArmor).map_err(io)?;

@@ -3,7 +3,7 @@
 //! Why not age's own `x25519::Recipient`: a seal makes one X25519 exchange per recipient, each
 //! with a fresh ephemeral key, and that exchange is almost all of a seal's cost. age computes
 //! it with curve25519-dalek (~75 µs a stanza on the build machine), aws-lc with assembly
-//! (~35 µs). At 1 + 3 recipients that is ~3,000 against ~5,500 seals per second per core.
+//! (~40 µs). At 1 + 3 recipients that is ~3,000 against ~5,500 seals per second per core.
 //!
 //! Only the exchange is aws-lc's. The rest is age-core's own functions, called exactly as
 //! age's recipient calls them: HKDF-SHA-256 over the shared secret with the salt
@@ -62,11 +62,8 @@ impl age::Recipient for X25519Stanza<'_> {
             Unspecified,
             |shared_secret| Ok(Zeroizing::new(hkdf(&salt, KEY_LABEL, shared_secret))),
         )
-        .map_err(|_| {
-            EncryptError::Io(io::Error::other(
-                "the recipient's key is of low order: no secret can be sealed to it",
-            ))
-        })?;
+        // X25519 fails only when the result is all zeros, i.e. for a key of low order.
+        .map_err(|_| EncryptError::Io(io::Error::other(LowOrderKey)))?;
 
         let stanza = Stanza {
             tag: TAG.to_owned(),
@@ -77,11 +74,39 @@ impl age::Recipient for X25519Stanza<'_> {
     }
 }
 
-/// Whether a file key can be wrapped for `recipient`: false for a key of low order.
-pub(crate) fn can_seal_to(recipient: &Recipient) -> bool {
-    let probe = FileKey::new(Box::new([0; 16]));
-    age::Recipient::wrap_file_key(&X25519Stanza(recipient), &probe).is_ok()
+/// Whether `recipient` is a key of low order, to which [`X25519Stanza`] refuses to wrap.
+///
+/// One exchange with a fixed private key tells, without randomness: a clamped X25519 scalar
+/// is a multiple of the cofactor, so the result is all zeros exactly when the key has no
+/// component in the prime-order subgroup. `Err` is aws-lc failing, not the key.
+pub(crate) fn is_low_order(recipient: &Recipient) -> Result<bool, crate::Error> {
+    let backend = |reason: &str| crate::Error::Seal {
+        reason: reason.to_owned(),
+    };
+    let key = public_key(recipient).map_err(|_| backend("malformed X25519 recipient"))?;
+    let probe = agreement::PrivateKey::from_private_key(&X25519, &[0x5a; KEY_LEN])
+        .map_err(|_| backend("aws-lc refused the probe key"))?;
+    Ok(agreement::agree(
+        &probe,
+        UnparsedPublicKey::new(&X25519, &key),
+        (),
+        |_| Ok(()),
+    )
+    .is_err())
 }
+
+/// What [`X25519Stanza`] fails with for a key of low order, inside age's `EncryptError::Io`,
+/// so that [`crate::seal`] can report it as [`crate::LineProblem::LowOrderKey`].
+#[derive(Debug)]
+pub(crate) struct LowOrderKey;
+
+impl std::fmt::Display for LowOrderKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a recipient's key is of low order: nothing can be sealed to it secretly")
+    }
+}
+
+impl std::error::Error for LowOrderKey {}
 
 /// The recipient's 32 key bytes, read back from its `age1…` form (which age parsed and checked).
 fn public_key(recipient: &Recipient) -> Result<[u8; KEY_LEN], EncryptError> {

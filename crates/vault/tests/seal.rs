@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::panic)]
 
-use vault::{Error, Identity, OpenFailure, Pin, Recipients, Secret, open, seal};
+use vault::{Error, Identity, LineProblem, OpenFailure, Pin, Recipients, Secret, open, seal};
 
 fn four_identities() -> (Identity, Vec<Identity>, Recipients) {
     let service = Identity::generate();
@@ -177,21 +177,102 @@ fn each_recipient_gets_an_x25519_stanza_of_its_own_with_a_fresh_ephemeral_share(
     assert_eq!(shares.len(), 4, "an ephemeral share was reused: {header}");
 }
 
+/// Every X25519 public key of low order, in its canonical and non-canonical encodings (the
+/// top bit is ignored, as RFC 7748 says): 0, 1, the two points of order 8, p − 1, p and
+/// p + 1 (little-endian).
+fn low_order_keys() -> Vec<vault::Recipient> {
+    let mut keys: Vec<[u8; 32]> = vec![[0; 32], {
+        let mut one = [0; 32];
+        one[0] = 1;
+        one
+    }];
+    for hex_key in [
+        "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
+        "5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157",
+    ] {
+        let bytes: Vec<u8> = (0..32)
+            .map(|i| u8::from_str_radix(&hex_key[2 * i..2 * i + 2], 16).unwrap())
+            .collect();
+        keys.push(bytes.try_into().unwrap());
+    }
+    for low in [0xec, 0xed, 0xee] {
+        let mut near_p = [0xff; 32];
+        (near_p[0], near_p[31]) = (low, 0x7f);
+        keys.push(near_p);
+    }
+    let with_top_bit: Vec<[u8; 32]> = keys
+        .iter()
+        .map(|key| {
+            let mut high = *key;
+            high[31] |= 0x80;
+            high
+        })
+        .collect();
+    keys.extend(with_top_bit);
+    let hrp = bech32::Hrp::parse("age").unwrap();
+    keys.iter()
+        .map(|key| {
+            let text = bech32::encode::<bech32::Bech32>(hrp, key).unwrap();
+            vault::Recipient::parse(&text).unwrap()
+        })
+        .collect()
+}
+
 #[test]
 fn a_recipient_key_of_low_order_is_refused_rather_than_sealed_to_a_key_anyone_can_compute() {
     // Its exchange gives the all-zero secret whatever the ephemeral key, so the wrapped file
     // key would be readable by anyone. age's own recipient panics on such a key.
     let (service, _, _) = four_identities();
-    for weak in [
-        "age1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq5cu47z",
-        "age1qyqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqj7vrya",
-    ] {
-        let recipients =
-            Recipients::new([service.recipient(), vault::Recipient::parse(weak).unwrap()]).unwrap();
-        match seal(&Pin::parse("048213").unwrap(), &recipients) {
-            Err(Error::Seal { reason }) => assert!(reason.contains("low order"), "{reason}"),
-            other => panic!("{weak}: {other:?}"),
-        }
+    for weak in low_order_keys() {
+        let recipients = Recipients::new([service.recipient(), weak.clone()]).unwrap();
+        assert!(
+            matches!(
+                seal(&Pin::parse("048213").unwrap(), &recipients),
+                Err(Error::InvalidRecipient(LineProblem::LowOrderKey))
+            ),
+            "{weak}"
+        );
+        assert!(
+            matches!(
+                vault::Recipient::parse_new(&weak.to_string()),
+                Err(Error::InvalidRecipient(LineProblem::LowOrderKey))
+            ),
+            "{weak}"
+        );
+    }
+}
+
+#[test]
+fn a_recipients_file_supplied_by_a_person_names_the_line_of_a_low_order_key() {
+    let sound = Identity::generate().recipient();
+    let weak = low_order_keys().remove(2);
+    let text = format!("# recovery keys\n{sound}\n{weak}\n");
+    assert_eq!(
+        Recipients::parse(&text).unwrap().len(),
+        2,
+        "stored files still load"
+    );
+    assert!(matches!(
+        Recipients::parse_new(&text),
+        Err(Error::InvalidRecipientLine {
+            line: 3,
+            problem: LineProblem::LowOrderKey
+        })
+    ));
+    assert_eq!(
+        Recipients::parse_new(&format!("{sound}\n")).unwrap().len(),
+        1
+    );
+}
+
+#[test]
+fn a_sound_key_is_never_mistaken_for_one_of_low_order() {
+    for _ in 0..200 {
+        let sound = Identity::generate().recipient();
+        assert_eq!(
+            vault::Recipient::parse_new(&sound.to_string()).unwrap(),
+            sound
+        );
     }
 }
 

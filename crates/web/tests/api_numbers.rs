@@ -184,6 +184,69 @@ on_both_databases! {
         }
     }
 
+    async fn an_unknown_list_parameter_is_a_400_naming_it_rather_than_a_wider_list(db) {
+        // A script that misspells a filter must not get every number back and act on them.
+        let w = world(&db).await;
+        let response = send(&w.app, call("GET", "/api/v1/numbers?helth=no_owner", Some(&w.auditor), None)).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(header(&response, "content-type"), "application/problem+json");
+        let problem: Value = serde_json::from_str(&text(response).await).unwrap();
+        assert_eq!(problem["field"], "query", "{problem}");
+        let detail = problem["detail"].as_str().unwrap_or_default();
+        assert!(detail.contains("unknown parameter `helth`") && detail.contains("`search`"), "{problem}");
+        let (status, _) = json_of(&w.app, call("GET", "/api/v1/ledger/status?fulll=true", Some(&w.admin), None)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "the ledger's parameters are strict too");
+    }
+
+    async fn the_list_takes_the_dashboards_filter_names_and_unhealthy_for_any_problem(db) {
+        let w = world(&db).await;
+        let list = |query: &str| call("GET", &format!("/api/v1/numbers?per_page=200&{query}"), Some(&w.auditor), None);
+        let (_, all) = json_of(&w.app, list("")).await;
+        let items = all["items"].as_array().unwrap();
+        let with_problems = items.iter().filter(|n| !n["health"].as_array().unwrap().is_empty()).count();
+        assert!(with_problems > 0, "a fresh sync leaves numbers without owners: {all}");
+        for query in ["health=unhealthy", "problem=unhealthy"] {
+            let (status, unhealthy) = json_of(&w.app, list(query)).await;
+            assert_eq!(status, StatusCode::OK, "{unhealthy}");
+            assert_eq!(unhealthy["total"].as_u64(), Some(with_problems as u64), "{query}");
+            assert!(unhealthy["items"].as_array().unwrap().iter().all(|n| !n["health"].as_array().unwrap().is_empty()), "{query}");
+        }
+        let (_, by_problem) = json_of(&w.app, list("problem=no_owner")).await;
+        let (_, by_health) = json_of(&w.app, list("health=no_owner")).await;
+        assert_eq!(by_problem, by_health);
+        let display = items[0]["display_phone_number"].as_str().unwrap();
+        let digits: String = display.chars().filter(char::is_ascii_digit).rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
+        let (_, by_search) = json_of(&w.app, list(&format!("search={digits}"))).await;
+        let (_, by_q) = json_of(&w.app, list(&format!("q={digits}"))).await;
+        assert!(by_search["total"].as_u64().unwrap() >= 1, "{by_search}");
+        assert_eq!(by_search, by_q);
+    }
+
+    async fn a_seats_body_that_is_not_the_json_asked_for_is_a_400_problem_and_changes_nothing(db) {
+        let w = world(&db).await;
+        let path = format!("/api/v1/numbers/{}/seats", w.ours);
+        let bodies = [
+            json!({"owner": w.owner}),
+            json!({"owner": w.owner, "manager": w.manager, "rotate": true}),
+            json!(["not", "an", "object"]),
+        ];
+        for body in bodies {
+            let response = send(&w.app, call("PUT", &path, Some(&w.admin), Some(body.clone()))).await;
+            assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{body}");
+            assert_eq!(header(&response, "content-type"), "application/problem+json", "{body}");
+            let problem: Value = serde_json::from_str(&text(response).await).unwrap();
+            assert_eq!(problem["field"], "body", "{problem}");
+        }
+        let no_type = Request::builder().method("PUT").uri(&path).header(header::HOST, "127.0.0.1:8080")
+            .header(header::AUTHORIZATION, format!("Bearer {}", w.admin))
+            .body(Body::from(json!({"owner": w.owner, "manager": w.manager}).to_string())).unwrap();
+        let (status, problem) = json_of(&w.app, no_type).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+        assert!(problem["detail"].as_str().unwrap_or_default().contains("Content-Type: application/json"), "{problem}");
+        let (_, record) = json_of(&w.app, call("GET", &format!("/api/v1/numbers/{}", w.ours), Some(&w.admin), None)).await;
+        assert!(record["owner"].is_null() && record["manager"].is_null(), "{record}");
+    }
+
     async fn a_numbers_record_is_served_and_another_orgs_number_is_not_found(db) {
         let w = world(&db).await;
         let (status, record) = json_of(&w.app, call("GET", &format!("/api/v1/numbers/{}", w.ours), Some(&w.auditor), None)).await;

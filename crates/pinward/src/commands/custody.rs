@@ -161,7 +161,7 @@ fn recovery_file(path: Option<&Path>) -> anyhow::Result<Vec<Recipient>> {
     };
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("--recovery {}: cannot read it", path.display()))?;
-    let recipients = vault::Recipients::parse(&text)
+    let recipients = vault::Recipients::parse_new(&text)
         .with_context(|| format!("--recovery {}", path.display()))?;
     Ok(recipients.iter().cloned().collect())
 }

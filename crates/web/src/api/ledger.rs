@@ -1,12 +1,13 @@
 //! `/api/v1/ledger`: the org's ledger export (streamed) and the state of its chain.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::Response;
 use governance::history;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::input::ApiQuery;
 use super::problem::{ApiError, invalid};
 use crate::AppState;
 use crate::auth::{self, Authorized};
@@ -16,6 +17,7 @@ use crate::ledger_download;
 /// The export's format.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct ExportQuery {
     /// `jsonl` (the default) or `csv`.
     format: Option<String>,
@@ -49,7 +51,7 @@ pub(crate) struct ExportQuery {
 pub(crate) async fn export(
     State(state): State<AppState>,
     who: Authorized<auth::ReadLedger>,
-    Query(query): Query<ExportQuery>,
+    ApiQuery(query): ApiQuery<ExportQuery>,
 ) -> Result<Response, ApiError> {
     let format = ledger_download::parse_format(query.format.as_deref())?;
     let range = governance::export::Range {
@@ -62,6 +64,7 @@ pub(crate) async fn export(
 /// How much of the chain to check.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct StatusQuery {
     /// `true`: re-hash every event of the org (cost grows with the ledger). By default only
     /// the events since the latest checkpoint are re-hashed, which the service signs every
@@ -135,7 +138,7 @@ pub(crate) struct LedgerStatus {
 pub(crate) async fn status(
     State(state): State<AppState>,
     who: Authorized<auth::ReadLedger>,
-    Query(query): Query<StatusQuery>,
+    ApiQuery(query): ApiQuery<StatusQuery>,
 ) -> Result<Json<LedgerStatus>, ApiError> {
     let full = match query.full.as_deref().map(str::trim) {
         None | Some("" | "false") => false,

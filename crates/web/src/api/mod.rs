@@ -2,6 +2,7 @@
 //! errors, and an OpenAPI 3 document generated from these handlers' annotations, so the
 //! document cannot drift from the code.
 
+mod input;
 mod ledger;
 mod me;
 mod members;

@@ -1,28 +1,35 @@
 //! `/api/v1/numbers`: the org's numbers, one number's record, its seats and custody.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use governance::custody::{Outcome, PinState};
 use governance::numbers::{self, Filter, PageRequest};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::input::{ApiJson, ApiQuery};
 use super::problem::{ApiError, invalid, phone};
 use crate::AppState;
 use crate::auth::{self, Authorized};
 use crate::error::{AppError, Problem};
+use crate::pages::numbers::UNHEALTHY;
 
 /// Narrowing and paging of the list; every parameter is optional.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct ListQuery {
-    /// Text searched in the display number, verified name and usage.
+    /// Text searched in the display number, verified name and usage (`q`, the dashboard's
+    /// name for it, is accepted too).
+    #[serde(alias = "q")]
     search: Option<String>,
     /// Only numbers of this client id.
     client: Option<String>,
     /// Only numbers in this PIN state (`unknown`, `escrowed`, …).
     state: Option<String>,
-    /// Only numbers with this health problem.
+    /// Only numbers with this health problem (`no_owner`, `pin_overdue`, …), or with any
+    /// problem: `unhealthy` (`health`, the dashboard's name for it, is accepted too).
+    #[serde(alias = "health")]
     problem: Option<String>,
     /// The page, from 1.
     page: Option<String>,
@@ -51,7 +58,9 @@ impl ListQuery {
                 Some(PinState::parse(&text).ok_or_else(|| invalid("state", "not a PIN state"))?)
             }
         };
-        let problem = match present(self.problem) {
+        let problem_text = present(self.problem);
+        let unhealthy = problem_text.as_deref() == Some(UNHEALTHY);
+        let problem = match problem_text.filter(|_| !unhealthy) {
             None => None,
             Some(text) => Some(governance::health::Problem::parse(&text)?),
         };
@@ -65,7 +74,7 @@ impl ListQuery {
             client_id: present(self.client),
             pin_state,
             problem,
-            unhealthy: false,
+            unhealthy,
         };
         Ok((filter, page))
     }
@@ -88,7 +97,7 @@ impl ListQuery {
 pub(crate) async fn list(
     State(state): State<AppState>,
     who: Authorized<auth::ReadNumbers>,
-    Query(query): Query<ListQuery>,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<numbers::Page<numbers::Summary>>, ApiError> {
     let (filter, page) = query.parse()?;
     let now = chrono::Utc::now();
@@ -125,6 +134,7 @@ pub(crate) async fn record(
 
 /// The two seats of a number.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct Seats {
     /// Member id of the main owner.
     owner: String,
@@ -153,7 +163,7 @@ pub(crate) async fn assign(
     State(state): State<AppState>,
     who: Authorized<auth::ManageNumbers>,
     Path(id): Path<String>,
-    Json(seats): Json<Seats>,
+    ApiJson(seats): ApiJson<Seats>,
 ) -> Result<Json<numbers::Record>, ApiError> {
     let phone = phone(&id)?;
     let now = chrono::Utc::now();
