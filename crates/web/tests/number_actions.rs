@@ -290,6 +290,20 @@ on_both_databases! {
         assert_eq!(w.ledger_len().await, before, "nothing was revealed");
     }
 
+    async fn a_reason_typed_before_the_password_prompt_fills_the_form_it_comes_back_to(db) {
+        let w = custody_world(&db).await;
+        let owner = w.browser(OWNER).await;
+        let path = format!("{}/reveal", record_path(&w));
+        age_step_up(&db).await;
+        let (status, location, _) = w.post(&owner, &path, "reason=re-registering+the+shop%27s+phone").await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        assert_eq!(location.as_deref(), Some(format!("/reauth?next={}", enc(&path)).as_str()));
+        let form = w.page(&owner, &path).await;
+        assert!(form.contains(">re-registering the shop&#39;s phone</textarea>"), "kept and escaped: {form}");
+        let again = w.page(&owner, &path).await;
+        assert!(again.contains("required></textarea>"), "kept for one visit only: {again}");
+    }
+
     async fn a_user_may_reveal_five_pins_an_hour(db) {
         let w = custody_world(&db).await;
         let owner = w.browser(OWNER).await;

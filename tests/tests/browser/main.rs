@@ -195,7 +195,9 @@ on_both_databases! {
         password.send_keys(custody::PASSWORD).await.unwrap();
         browser.find(Locator::Css("form[action='/reauth'] button")).await.unwrap().click().await.unwrap();
         arrived(&browser, &base, &reveal).await;
-        browser.find(Locator::Id("reason")).await.unwrap().send_keys("re-registering on a new phone").await.unwrap();
+        // Back on the form, the reason typed before the prompt is still there.
+        let kept = browser.find(Locator::Id("reason")).await.unwrap().prop("value").await.unwrap();
+        assert_eq!(kept.as_deref(), Some("re-registering on a new phone"));
         browser.find(Locator::Css("main form.stacked button")).await.unwrap().click().await.unwrap();
         let shown = appears(&browser, Locator::Id("pin")).await
             .text()

@@ -251,3 +251,47 @@ pub(crate) async fn take_flash(session: &Session) -> Result<Option<Flash>, AppEr
     }
     Ok(session.remove::<Flash>(FLASH_KEY).await?)
 }
+
+/// A reveal's reason, typed before the password prompt interrupted it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct PendingReveal {
+    number: String,
+    reason: String,
+}
+
+const PENDING_REVEAL_KEY: &str = "pending_reveal";
+
+/// Keeps the reason typed on `number`'s reveal form while the person confirms their password,
+/// so the form comes back filled in. A reason is not a secret; it is ledgered with the reveal.
+///
+/// # Errors
+/// [`AppError::Session`] if the store fails.
+pub(crate) async fn keep_reveal_reason(
+    session: &Session,
+    number: &str,
+    reason: &str,
+) -> Result<(), AppError> {
+    let pending = PendingReveal {
+        number: number.to_owned(),
+        reason: reason.to_owned(),
+    };
+    session.insert(PENDING_REVEAL_KEY, pending).await?;
+    Ok(())
+}
+
+/// Takes the reason kept for `number`'s reveal form, if any; one kept for another number is
+/// dropped. Without one the session is left unmodified.
+pub(crate) async fn take_reveal_reason(
+    session: &Session,
+    number: &str,
+) -> Result<Option<String>, AppError> {
+    if session
+        .get::<PendingReveal>(PENDING_REVEAL_KEY)
+        .await?
+        .is_none()
+    {
+        return Ok(None);
+    }
+    let pending = session.remove::<PendingReveal>(PENDING_REVEAL_KEY).await?;
+    Ok(pending.filter(|p| p.number == number).map(|p| p.reason))
+}

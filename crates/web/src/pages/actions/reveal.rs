@@ -17,10 +17,11 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use governance::numbers;
 use serde::Deserialize;
+use tower_sessions::Session;
 
 use super::{custody_of, field};
 use crate::AppState;
-use crate::auth::{Authorized, ReadNumbers};
+use crate::auth::{Authorized, ReadNumbers, session};
 use crate::error::AppError;
 use crate::page::{PageContext, render};
 use crate::pages::number::phone;
@@ -54,23 +55,29 @@ pub(super) async fn form(
     State(state): State<AppState>,
     who: Authorized<ReadNumbers>,
     page: PageContext,
+    session: Session,
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
     let phone = phone(&id)?;
     let record = numbers::record(&state.store, &who.caller, &phone, Utc::now()).await?;
     // The form is offered only to whom the reveal itself would not refuse.
     crate::pages::number::revealable(&who.caller, &record)?;
+    // Back from the password prompt, the reason typed before it.
+    let reason = session::take_reveal_reason(&session, &record.meta.phone_number_id).await?;
     form_page(
         StatusCode::OK,
         &RevealForm {
             page,
             id: record.meta.phone_number_id,
             display: record.meta.display_phone_number,
-            reason: String::new(),
+            reason: reason.unwrap_or_default(),
             problem: None,
         },
     )
 }
+
+/// The most of a reason kept across the password prompt (governance allows far less).
+const KEPT_REASON: usize = 2_000;
 
 /// The reveal form: the reason only (the PIN never comes from the browser).
 #[derive(Deserialize)]
@@ -82,12 +89,25 @@ pub(super) async fn reveal(
     State(state): State<AppState>,
     who: Authorized<ReadNumbers>,
     page: PageContext,
+    session: Session,
     Path(id): Path<String>,
     Form(fields): Form<RevealFields>,
 ) -> Result<Response, AppError> {
     let phone = phone(&id)?;
     let record = numbers::record(&state.store, &who.caller, &phone, Utc::now()).await?;
-    who.require_step_up()?;
+    if let Err(step_up) = who.require_step_up() {
+        // The password prompt comes back to the form; keep what was typed for it.
+        let typed: String = fields
+            .reason
+            .unwrap_or_default()
+            .chars()
+            .take(KEPT_REASON)
+            .collect();
+        if !typed.trim().is_empty() {
+            session::keep_reveal_reason(&session, &record.meta.phone_number_id, &typed).await?;
+        }
+        return Err(step_up);
+    }
     let custody = custody_of(&state)?;
     let reason = field(fields.reason);
     let again = |page, status, problem: String, reason: String| {
