@@ -42,7 +42,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Config(error)) => fail(&error.to_string(), 2),
-        Err(Failure::Other(error)) => fail(&format!("{error:#}"), 1),
+        Err(Failure::Other(error)) => fail(&causes(&error), 1),
     }
 }
 
@@ -198,6 +198,23 @@ impl From<anyhow::Error> for Failure {
     fn from(error: anyhow::Error) -> Self {
         Failure::Other(error)
     }
+}
+
+/// The error and its causes, joined by ": ", leaving out a cause whose words the line holds
+/// already (a message such as "database error: {0}" repeats its source's).
+fn causes(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
 }
 
 /// Prints `error: …` as one line and returns the exit code.

@@ -129,6 +129,13 @@ impl Store {
             DatabaseTarget::Postgres { url } => {
                 let options = PgConnectOptions::from_str(url.expose())
                     .map_err(|_| Error::DatabaseUrl("not a valid postgres:// URL"))?;
+                // One plain connection first: the pool retries a refused or rejected
+                // connection until its acquire timeout and then says only "pool timed out",
+                // which hides the reason (refused, unknown host, bad password, no database).
+                sqlx::Connection::close(
+                    <sqlx::PgConnection as sqlx::Connection>::connect_with(&options).await?,
+                )
+                .await?;
                 let pool = PgPoolOptions::new()
                     .max_connections(16)
                     .acquire_timeout(LOCK_WAIT)
