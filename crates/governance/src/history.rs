@@ -369,3 +369,44 @@ async fn verify(
     }
     Ok(verification)
 }
+
+/// How to name the ledger's actors to a person reading it: `user:<id>` as "Name <email>" for
+/// every member of the caller's org, past or present, and `token:<id>` as `API token "name"`
+/// for every token it issued. Other actors (`system`) and ids not found keep their id.
+#[derive(Debug, Clone, Default)]
+pub struct ActorNames(std::collections::HashMap<String, String>);
+
+impl ActorNames {
+    /// The name to show for `actor`.
+    pub fn name<'a>(&'a self, actor: &'a str) -> &'a str {
+        self.0.get(actor).map_or(actor, String::as_str)
+    }
+}
+
+/// The names of the caller's org's actors (see [`ActorNames`]).
+///
+/// # Errors
+/// [`Error::Forbidden`] without `numbers:read` (every role that sees events has it); database
+/// errors.
+pub async fn actor_names(store: &Store, caller: &Caller) -> Result<ActorNames, Error> {
+    caller.require(Permission::ReadNumbers)?;
+    let org = caller.org_id.as_str();
+    let people = "SELECT u.id, u.display_name, u.email FROM members m \
+                  JOIN users u ON u.id = m.user_id WHERE m.org_id = $1";
+    let tokens = "SELECT id, name FROM api_tokens WHERE org_id = $1";
+    // (user id, name, email) and (token id, name).
+    type Rows = (Vec<(String, String, String)>, Vec<(String, String)>);
+    let (people, tokens): Rows = on_read!(store, org, conn => {
+        let people = sqlx::query_as(people).bind(org).fetch_all(&mut *conn).await?;
+        let tokens = sqlx::query_as(tokens).bind(org).fetch_all(&mut *conn).await?;
+        Ok::<_, Error>((people, tokens))
+    })?;
+    let mut names = std::collections::HashMap::new();
+    for (id, name, email) in people {
+        names.insert(format!("user:{id}"), format!("{name} <{email}>"));
+    }
+    for (id, name) in tokens {
+        names.insert(format!("token:{id}"), format!("API token \"{name}\""));
+    }
+    Ok(ActorNames(names))
+}

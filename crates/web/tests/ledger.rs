@@ -83,6 +83,26 @@ on_both_databases! {
         assert!(older.contains("href=\"/ledger?after=13\""), "a link back to newer events");
     }
 
+    async fn the_ledger_names_people_and_tokens_as_the_org_knows_them_with_the_id_at_hand(db) {
+        let w = world(&db, 0).await;
+        let cli = Caller::cli(&w.org);
+        let admin = governance::members::list(&w.store, &cli).await.unwrap()
+            .into_iter().find(|m| m.email == "admin@acme.example").unwrap();
+        let as_admin = governance::members::caller_for(&w.store, &w.org, &admin.user_id).await.unwrap();
+        let flipped = Policy { rotate_after_reveal: !Policy::default().rotate_after_reveal, ..Policy::default() };
+        governance::policies::set(&w.store, &as_admin, flipped, chrono::Utc::now()).await.unwrap();
+        let (token, secret) = governance::tokens::create(&w.store, &cli, "nightly rotation", Role::Admin).await.unwrap();
+        let as_token = governance::tokens::authenticate(&w.store, &secret).await.unwrap();
+        governance::policies::set(&w.store, &as_token, Policy::default(), chrono::Utc::now()).await.unwrap();
+
+        let cookie = sign_in(&w.app, "auditor@acme.example").await;
+        let page = text(send(&w.app, get_as("/ledger?action=policy.", &cookie)).await).await;
+        let person = format!("<td title=\"user:{}\">{} &#60;admin@acme.example&#62;</td>", admin.user_id, admin.display_name);
+        assert!(page.contains(&person), "{page}");
+        let script = format!("<td title=\"token:{}\">API token &#34;nightly rotation&#34;</td>", token.id);
+        assert!(page.contains(&script), "{page}");
+    }
+
     async fn the_ledger_page_filters_by_action_prefix_and_by_subject(db) {
         let w = world(&db, 3).await;
         let cookie = sign_in(&w.app, "admin@acme.example").await;

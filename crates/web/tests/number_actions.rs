@@ -57,6 +57,8 @@ on_both_databases! {
         assert!(shown.contains("Main owner and permission manager saved."), "the flash: {shown}");
         assert!(shown.contains("<td>Person ops@acme.example</td>"), "{shown}");
         assert!(shown.contains("<td>number.assigned</td>"), "{shown}");
+        let by = format!("Person {ADMIN} &#60;{ADMIN}&#62;</td><td>number.assigned</td>");
+        assert!(shown.contains(&by), "the event names who did it: {shown}");
     }
 
     async fn every_bad_seat_input_is_a_422_naming_the_field_and_changes_nothing(db) {

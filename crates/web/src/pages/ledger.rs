@@ -90,7 +90,9 @@ impl ListQuery {
 struct Row {
     seq: u64,
     at: String,
+    /// The actor's id, and how a person knows it (a member's name and email).
     actor: String,
+    actor_name: String,
     action: String,
     subject: String,
     /// The number's page, when the subject is a number.
@@ -101,13 +103,14 @@ struct Row {
     details: String,
 }
 
-impl From<audit::Event> for Row {
-    fn from(event: audit::Event) -> Row {
+impl Row {
+    fn new(event: audit::Event, actors: &history::ActorNames) -> Row {
         let subject = event.subject().to_owned();
         Row {
             seq: event.seq(),
             at: event.at().to_string(),
             actor: event.actor().as_str().to_owned(),
+            actor_name: actors.name(event.actor().as_str()).to_owned(),
             action: event.action().as_str().to_owned(),
             subject_href: subject
                 .strip_prefix("phone:")
@@ -157,6 +160,7 @@ async fn list(
     let filter = Filter::parse(query.action.as_deref(), query.subject.as_deref())?;
     let cursor = query.cursor()?;
     let found = history::page(&state.store, &who.caller, &filter, cursor, PER_PAGE).await?;
+    let actors = history::actor_names(&state.store, &who.caller).await?;
     let checkpoint = governance::checkpoints::latest(&state.store, &who.caller.org_id)
         .await?
         .map(|signed| {
@@ -170,7 +174,11 @@ async fn list(
         filtered: filter != Filter::default(),
         head: found.head,
         checkpoint,
-        rows: found.events.into_iter().map(Row::from).collect(),
+        rows: found
+            .events
+            .into_iter()
+            .map(|event| Row::new(event, &actors))
+            .collect(),
         newer: found.newer.map(|c| ListQuery::link(&filter, c)),
         older: found.older.map(|c| ListQuery::link(&filter, c)),
         newest: (cursor != Cursor::Newest).then(|| ListQuery::link(&filter, Cursor::Newest)),

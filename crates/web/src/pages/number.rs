@@ -116,7 +116,9 @@ struct Details {
 struct Event {
     seq: i64,
     at: String,
+    /// The actor's id, and how a person knows it (a member's name and email).
     actor: String,
+    actor_name: String,
     action: String,
     details: String,
 }
@@ -184,6 +186,7 @@ pub(super) async fn record_page(
     let record = numbers::record(&state.store, caller, phone, Utc::now()).await?;
     let members = governance::members::list(&state.store, caller).await?;
     let queued = governance::jobs::queued_for(&state.store, caller, phone).await?;
+    let actors = governance::history::actor_names(&state.store, caller).await?;
     let status = if problem.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
@@ -191,7 +194,7 @@ pub(super) async fn record_page(
     };
     let html = render(&NumberPage {
         rotation_queued: queued,
-        ..number_page(page, caller, record, &members, problem)
+        ..number_page(page, caller, record, &members, &actors, problem)
     })?;
     Ok((status, html).into_response())
 }
@@ -265,6 +268,7 @@ fn number_page(
     caller: &Caller,
     r: Record,
     members: &[Member],
+    actors: &governance::history::ActorNames,
     problem: Option<String>,
 ) -> NumberPage {
     let forms = forms(caller, &r);
@@ -400,6 +404,7 @@ fn number_page(
             .map(|e| Event {
                 seq: e.seq,
                 at: e.at,
+                actor_name: actors.name(&e.actor).to_owned(),
                 actor: e.actor,
                 action: e.action,
                 details: e.details.to_string(),
