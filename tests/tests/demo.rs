@@ -192,6 +192,43 @@ async fn the_demo_seeds_two_orgs_with_mixed_numbers_and_a_login_for_every_role()
         ] {
             assert!(problems.contains(&expected), "{expected:?} in {problems:?}");
         }
+
+        // Two clients, and the business admin sees the numbers of its one client only.
+        let clients: BTreeSet<&str> = page.items.iter().map(|n| n.client_id.as_str()).collect();
+        assert_eq!(clients.len(), 2, "{}: {clients:?}", org.slug);
+        let business = governance::members::find_by_email(
+            &store,
+            &caller,
+            &format!("business@{}.example", org.slug),
+        )
+        .await
+        .unwrap();
+        let as_business = governance::members::caller_for(&store, &org.id, &business.user_id)
+            .await
+            .unwrap();
+        let seen = governance::numbers::list(
+            &store,
+            &as_business,
+            &Filter::default(),
+            PageRequest {
+                page: 1,
+                per_page: 200,
+            },
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+        assert!(
+            seen.total > 0 && seen.total < page.total,
+            "{} of {}",
+            seen.total,
+            page.total
+        );
+        assert!(
+            seen.items
+                .iter()
+                .all(|n| as_business.clients.contains(&n.client_id))
+        );
     }
     assert!(total >= 300, "a few hundred numbers: {total}");
 }

@@ -41,8 +41,11 @@ const CLIENT_KEYS: &str = "demo-client-keys";
 const SANDBOX: SandboxSeed = SandboxSeed {
     seed: 2026,
     numbers: 320,
-    businesses: 2,
+    businesses: 4,
 };
+/// Each demo org syncs this many sandbox businesses, each of which becomes one of its
+/// clients: the demo's business admins see one client's numbers of their org's two.
+const CLIENTS_PER_ORG: usize = 2;
 /// The two demo orgs: slug, name, email domain.
 const ORGS: [(&str, &str, &str); 2] = [
     ("northwind", "Northwind Messaging", "northwind.example"),
@@ -292,11 +295,24 @@ async fn client_keys(store: &Store, data_dir: &Path) -> anyhow::Result<Vec<Clien
 }
 
 /// A system-user token of the org's own partner business only, as Meta would issue it.
-fn org_token(sandbox: &SandboxHandle, business: &BusinessId) -> AccessToken {
+fn org_token(sandbox: &SandboxHandle, businesses: &[BusinessId]) -> AccessToken {
     sandbox.issue_token(&TokenSpec {
-        businesses: Some(vec![business.to_string()]),
+        businesses: Some(businesses.iter().map(ToString::to_string).collect()),
         ..TokenSpec::default()
     })
+}
+
+/// The sandbox businesses of each demo org, in `ORGS` order.
+fn org_businesses(sandbox: &SandboxHandle) -> anyhow::Result<Vec<Vec<BusinessId>>> {
+    let businesses = sandbox.business_ids();
+    if businesses.len() < ORGS.len() * CLIENTS_PER_ORG {
+        bail!("the sandbox has fewer businesses than the demo orgs' clients");
+    }
+    Ok(businesses
+        .chunks(CLIENTS_PER_ORG)
+        .take(ORGS.len())
+        .map(<[BusinessId]>::to_vec)
+        .collect())
 }
 
 fn meta_access(sandbox: &SandboxHandle, token: AccessToken) -> anyhow::Result<MetaAccess> {
@@ -317,10 +333,9 @@ async fn renew_credentials(
     sandbox: &SandboxHandle,
     escrow: &Escrow,
 ) -> anyhow::Result<()> {
-    let businesses = sandbox.business_ids();
-    for ((slug, _, _), business) in ORGS.into_iter().zip(&businesses) {
+    for ((slug, _, _), businesses) in ORGS.into_iter().zip(org_businesses(sandbox)?) {
         let org = governance::orgs::find(store, slug).await?;
-        let meta = meta_access(sandbox, org_token(sandbox, business))?;
+        let meta = meta_access(sandbox, org_token(sandbox, &businesses))?;
         governance::credentials::set(
             store,
             escrow,
@@ -339,7 +354,7 @@ async fn seed(
     escrow: Arc<Escrow>,
 ) -> anyhow::Result<Vec<Login>> {
     let system = Actor::system();
-    let businesses = sandbox.business_ids();
+    let businesses = org_businesses(sandbox)?;
     let template = format!("{}onprem/{{id}}/", sandbox.base_url());
     let now = Utc::now();
     let mut logins = Vec::new();
@@ -362,7 +377,7 @@ async fn seed(
             &org.id,
             &system,
             &meta,
-            std::slice::from_ref(business),
+            business,
             &governance::sync::SyncOptions {
                 on_prem_url_template: Some(template.clone()),
             },
@@ -472,9 +487,12 @@ async fn seed(
         if let Some(fay) = staff.last() {
             governance::members::deactivate(store, &admin, fay).await?;
         }
+        let clients: std::collections::BTreeSet<&str> =
+            numbers.iter().map(|n| n.client_id.as_str()).collect();
         say(&format!(
-            "  {name}: {} numbers, {} people",
+            "  {name}: {} numbers of {} clients, {} people",
             numbers.len(),
+            clients.len(),
             4 + STAFF.len()
         ))?;
     }
