@@ -111,6 +111,20 @@ async fn org_ids(store: &Store) -> Vec<String> {
         .collect()
 }
 
+/// The first 200 numbers `caller` sees (every number of a demo org), with the total.
+async fn first_200_numbers(
+    store: &Store,
+    caller: &Caller,
+) -> governance::numbers::Page<governance::numbers::Summary> {
+    let page = PageRequest {
+        page: 1,
+        per_page: 200,
+    };
+    governance::numbers::list(store, caller, &Filter::default(), page, chrono::Utc::now())
+        .await
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_seeds_two_orgs_with_mixed_numbers_and_a_login_for_every_role() {
     let dir = tempfile::tempdir().unwrap();
@@ -156,18 +170,7 @@ async fn the_demo_seeds_two_orgs_with_mixed_numbers_and_a_login_for_every_role()
             "{}: the org's Graph credential is stored",
             org.slug
         );
-        let page = governance::numbers::list(
-            &store,
-            &caller,
-            &Filter::default(),
-            PageRequest {
-                page: 1,
-                per_page: 200,
-            },
-            chrono::Utc::now(),
-        )
-        .await
-        .unwrap();
+        let page = first_200_numbers(&store, &caller).await;
         total += page.total;
         let states: BTreeSet<String> = page
             .items
@@ -206,18 +209,7 @@ async fn the_demo_seeds_two_orgs_with_mixed_numbers_and_a_login_for_every_role()
         let as_business = governance::members::caller_for(&store, &org.id, &business.user_id)
             .await
             .unwrap();
-        let seen = governance::numbers::list(
-            &store,
-            &as_business,
-            &Filter::default(),
-            PageRequest {
-                page: 1,
-                per_page: 200,
-            },
-            chrono::Utc::now(),
-        )
-        .await
-        .unwrap();
+        let seen = first_200_numbers(&store, &as_business).await;
         assert!(
             seen.total > 0 && seen.total < page.total,
             "{} of {}",
@@ -370,6 +362,29 @@ async fn a_second_start_reuses_the_data_with_the_escrowed_pins_back_at_meta_and_
         again.iter().all(|id| !first.contains(id)),
         "new orgs after --reset"
     );
+}
+
+#[test]
+fn demo_data_from_an_older_sandbox_world_is_refused_with_how_to_start_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    stop(start(&data, &[]));
+    // What an older pinward wrote: its marker names no layout.
+    std::fs::write(
+        data.join("DEMO"),
+        "created by `pinward demo`; `pinward demo --reset` wipes this folder's database and keys\n",
+    )
+    .unwrap();
+    let dir_text = data.display().to_string();
+    let env = [
+        ("PINWARD_DATA_DIR", dir_text.as_str()),
+        ("PINWARD_LISTEN", "127.0.0.1:0"),
+    ];
+    let (status, output) = PinwardProcess::spawn(&["demo"], &env).wait();
+    assert!(!status.success());
+    assert!(output.contains("pinward demo --reset"), "{output}");
+    let output = stop(start(&data, &["--reset"]));
+    assert!(output.contains("the demo starts over"), "{output}");
 }
 
 #[test]

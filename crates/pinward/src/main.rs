@@ -200,19 +200,21 @@ impl From<anyhow::Error> for Failure {
     }
 }
 
-/// The error and its causes, joined by ": ", leaving out a cause whose words the line holds
-/// already (a message such as "database error: {0}" repeats its source's).
+/// The error and its causes, joined by ": ", leaving out a cause that only repeats the end
+/// of the one before (a message such as "database error: {0}" ends with its source's).
 fn causes(error: &anyhow::Error) -> String {
     let mut line = String::new();
+    let mut previous = String::new();
     for cause in error.chain() {
         let text = cause.to_string();
-        if line.contains(&text) {
+        if !previous.is_empty() && previous.ends_with(&text) {
             continue;
         }
         if !line.is_empty() {
             line.push_str(": ");
         }
         line.push_str(&text);
+        previous = text;
     }
     line
 }

@@ -194,6 +194,8 @@ on_both_databases! {
         assert_eq!(problem["field"], "query", "{problem}");
         let detail = problem["detail"].as_str().unwrap_or_default();
         assert!(detail.contains("unknown parameter `helth`") && detail.contains("`search`"), "{problem}");
+        let (_, problem) = json_of(&w.app, call("GET", "/api/v1/numbers?subfield=1", Some(&w.auditor), None)).await;
+        assert!(problem["detail"].as_str().unwrap_or_default().contains("unknown parameter `subfield`"), "names kept as sent: {problem}");
         let (status, _) = json_of(&w.app, call("GET", "/api/v1/ledger/status?fulll=true", Some(&w.admin), None)).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "the ledger's parameters are strict too");
     }

@@ -304,6 +304,13 @@ on_both_databases! {
         assert!(form.contains(">re-registering the shop&#39;s phone</textarea>"), "kept and escaped: {form}");
         let again = w.page(&owner, &path).await;
         assert!(again.contains("required></textarea>"), "kept for one visit only: {again}");
+
+        // Kept for that number only: another number's reveal (refused here, its PIN is not
+        // held) does not show it, and its own form still does.
+        let (_, _, _) = w.post(&owner, &path, "reason=for+the+first+number").await;
+        let other = format!("/numbers/{}/reveal", w.unknown.as_str());
+        assert!(!text(send(&w.app, get_as(&other, &owner.cookie)).await).await.contains("for the first number"));
+        assert!(w.page(&owner, &path).await.contains(">for the first number</textarea>"));
     }
 
     async fn a_user_may_reveal_five_pins_an_hour(db) {

@@ -194,7 +194,8 @@ on_both_databases! {
         let again: Value = serde_json::from_str(&text(send(&w.app, json_post("/api/v1/sync", &ops, "")).await).await).unwrap();
         assert_eq!(again["numbers_discovered"], 0, "an empty body syncs the businesses synced before");
 
-        for body in ["{\"businesses\": [\"not-digits\"]}", "[1, 2]"] {
+        // A misspelt member must not fall back to "the businesses synced before".
+        for body in ["{\"businesses\": [\"not-digits\"]}", "[1, 2]", "{\"business\": [\"123\"]}"] {
             let response = send(&w.app, json_post("/api/v1/sync", &ops, body)).await;
             assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{body}");
             let problem: Value = serde_json::from_str(&text(response).await).unwrap();

@@ -129,19 +129,32 @@ impl Store {
             DatabaseTarget::Postgres { url } => {
                 let options = PgConnectOptions::from_str(url.expose())
                     .map_err(|_| Error::DatabaseUrl("not a valid postgres:// URL"))?;
-                // One plain connection first: the pool retries a refused or rejected
-                // connection until its acquire timeout and then says only "pool timed out",
-                // which hides the reason (refused, unknown host, bad password, no database).
-                sqlx::Connection::close(
-                    <sqlx::PgConnection as sqlx::Connection>::connect_with(&options).await?,
-                )
-                .await?;
                 let pool = PgPoolOptions::new()
                     .max_connections(16)
-                    .acquire_timeout(LOCK_WAIT)
-                    .connect_with(options)
-                    .await?;
-                Pool::Postgres(pool)
+                    .acquire_timeout(LOCK_WAIT);
+                match pool.clone().connect_with(options.clone()).await {
+                    Ok(pool) => Pool::Postgres(pool),
+                    // The pool retries a refused connection (or a server still starting) until
+                    // its timeout and then says only "pool timed out"; one more plain
+                    // connection, briefly, tells why.
+                    Err(sqlx::Error::PoolTimedOut) => {
+                        let attempt = tokio::time::timeout(
+                            LOCK_WAIT,
+                            <sqlx::PgConnection as sqlx::Connection>::connect_with(&options),
+                        )
+                        .await;
+                        match attempt {
+                            Ok(Err(reason)) => return Err(reason.into()),
+                            Ok(Ok(connection)) => {
+                                // It came up just now.
+                                sqlx::Connection::close(connection).await?;
+                                Pool::Postgres(pool.connect_with(options).await?)
+                            }
+                            Err(_) => return Err(sqlx::Error::PoolTimedOut.into()),
+                        }
+                    }
+                    Err(other) => return Err(other.into()),
+                }
             }
         };
         Ok(Store { pool })

@@ -43,6 +43,8 @@ const SANDBOX: SandboxSeed = SandboxSeed {
     numbers: 320,
     businesses: 4,
 };
+/// Names [`SANDBOX`] and [`CLIENTS_PER_ORG`] in the marker; change it with either.
+const LAYOUT: &str = "layout: seed 2026, 320 numbers, 4 businesses, 2 per org";
 /// Each demo org syncs this many sandbox businesses, each of which becomes one of its
 /// clients: the demo's business admins see one client's numbers of their org's two.
 const CLIENTS_PER_ORG: usize = 2;
@@ -100,9 +102,22 @@ pub async fn run(config: &Config, reset: bool, password: Option<String>) -> anyh
             config.data_dir.display()
         );
     }
+    // The marker names the sandbox world the data was seeded from: data of another world
+    // (an older pinward's) names numbers the sandbox does not have.
+    let written = std::fs::read_to_string(&marker).unwrap_or_default();
+    if database_exists && !written.contains(LAYOUT) {
+        bail!(
+            "{} holds demo data from an older pinward, whose numbers this demo's sandbox does \
+             not have: start over with `pinward demo --reset`",
+            config.data_dir.display()
+        );
+    }
     std::fs::write(
         &marker,
-        "created by `pinward demo`; `pinward demo --reset` wipes this folder's database and keys\n",
+        format!(
+            "created by `pinward demo`; `pinward demo --reset` wipes this folder's database and \
+             keys\n{LAYOUT}\n"
+        ),
     )
     .with_context(|| format!("cannot write {}", marker.display()))?;
 

@@ -5,6 +5,7 @@
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
 use super::problem::{ApiError, invalid};
@@ -23,35 +24,46 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     }
 }
 
-/// A JSON body of type `T`, sent as `application/json`.
+/// A JSON body of type `T`, sent as `application/json`. A body that is not such JSON is a 400
+/// problem naming `body`; any other rejection (one too large) keeps its own status.
 pub(crate) struct ApiJson<T>(pub(crate) T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
-    type Rejection = ApiError;
+    type Rejection = Response;
 
-    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+    async fn from_request(request: Request, state: &S) -> Result<Self, Response> {
         match axum::Json::<T>::from_request(request, state).await {
             Ok(axum::Json(value)) => Ok(ApiJson(value)),
-            Err(rejection) => Err(invalid("body", &body_problem(&rejection))),
+            Err(rejection) => Err(match body_problem(&rejection) {
+                Some(problem) => invalid("body", &problem).into_response(),
+                None => rejection.into_response(),
+            }),
         }
     }
 }
 
 /// serde's words for a bad query string ("unknown field `x`, expected one of …"), in the
-/// API's terms.
+/// API's terms; the names it quotes are left as they are.
 fn query_problem(rejection: &QueryRejection) -> String {
     let text = rejection.body_text();
     let detail = text
         .strip_prefix("Failed to deserialize query string: ")
         .unwrap_or(&text);
-    detail.replace("field", "parameter")
+    ["unknown", "missing", "duplicate"]
+        .iter()
+        .fold(detail.to_owned(), |detail, kind| {
+            detail.replace(&format!("{kind} field `"), &format!("{kind} parameter `"))
+        })
 }
 
-fn body_problem(rejection: &JsonRejection) -> String {
+fn body_problem(rejection: &JsonRejection) -> Option<String> {
     match rejection {
         JsonRejection::MissingJsonContentType(_) => {
-            "must be JSON, sent with `Content-Type: application/json`".to_owned()
+            Some("must be JSON, sent with `Content-Type: application/json`".to_owned())
         }
-        other => other.body_text(),
+        JsonRejection::JsonDataError(_) | JsonRejection::JsonSyntaxError(_) => {
+            Some(rejection.body_text())
+        }
+        _ => None,
     }
 }

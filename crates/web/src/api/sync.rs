@@ -15,6 +15,7 @@ use crate::inventory;
 
 /// Which businesses to read; the body may be empty.
 #[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct SyncRequest {
     /// Meta business ids; absent or empty: the businesses the org was synced with before.
     #[serde(default)]

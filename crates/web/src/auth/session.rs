@@ -111,6 +111,8 @@ async fn keep_alive(session: &Session, now: i64) -> Result<(), AppError> {
 pub async fn sign_in(session: &Session, who: &SignedIn) -> Result<(), AppError> {
     session.cycle_id().await?;
     session.insert(USER_ID_KEY, &who.user_id).await?;
+    // Nothing one person typed is offered to the next one signing in on this browser.
+    let _: Option<PendingReveal> = take(session, PENDING_REVEAL_KEY).await?;
     session.insert(SIGNED_IN_KEY, who).await?;
     session
         .insert(KEPT_ALIVE_KEY, Utc::now().timestamp())
@@ -243,21 +245,35 @@ pub async fn flash(
     Ok(())
 }
 
-/// Takes the message left for this page, if any. Without one the session is left
-/// unmodified: removing even an absent key would make tower-sessions save it.
+/// Takes the message left for this page, if any.
 pub(crate) async fn take_flash(session: &Session) -> Result<Option<Flash>, AppError> {
-    if session.get::<Flash>(FLASH_KEY).await?.is_none() {
-        return Ok(None);
-    }
-    Ok(session.remove::<Flash>(FLASH_KEY).await?)
+    take(session, FLASH_KEY).await
 }
 
-/// A reveal's reason, typed before the password prompt interrupted it.
+/// Removes and returns the value at `key`. Without one the session is left unmodified:
+/// removing even an absent key would make tower-sessions save it.
+async fn take<T: serde::de::DeserializeOwned>(
+    session: &Session,
+    key: &str,
+) -> Result<Option<T>, AppError> {
+    if session.get::<T>(key).await?.is_none() {
+        return Ok(None);
+    }
+    Ok(session.remove::<T>(key).await?)
+}
+
+/// A reveal's reason, typed before the password prompt interrupted it: whose, for which
+/// number, and when (seconds since the epoch).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct PendingReveal {
+    user_id: String,
     number: String,
     reason: String,
+    kept_at: i64,
 }
+
+/// How long a kept reason waits for its form: the password prompt takes a minute, not hours.
+const REASON_KEPT_FOR: chrono::TimeDelta = chrono::TimeDelta::minutes(15);
 
 const PENDING_REVEAL_KEY: &str = "pending_reveal";
 
@@ -268,30 +284,31 @@ const PENDING_REVEAL_KEY: &str = "pending_reveal";
 /// [`AppError::Session`] if the store fails.
 pub(crate) async fn keep_reveal_reason(
     session: &Session,
+    user_id: &str,
     number: &str,
     reason: &str,
 ) -> Result<(), AppError> {
     let pending = PendingReveal {
+        user_id: user_id.to_owned(),
         number: number.to_owned(),
         reason: reason.to_owned(),
+        kept_at: Utc::now().timestamp(),
     };
     session.insert(PENDING_REVEAL_KEY, pending).await?;
     Ok(())
 }
 
-/// Takes the reason kept for `number`'s reveal form, if any; one kept for another number is
-/// dropped. Without one the session is left unmodified.
+/// Takes the reason `user_id` kept for `number`'s reveal form, if any; one kept by someone
+/// else, for another number or too long ago is dropped.
 pub(crate) async fn take_reveal_reason(
     session: &Session,
+    user_id: &str,
     number: &str,
 ) -> Result<Option<String>, AppError> {
-    if session
-        .get::<PendingReveal>(PENDING_REVEAL_KEY)
-        .await?
-        .is_none()
-    {
-        return Ok(None);
-    }
-    let pending = session.remove::<PendingReveal>(PENDING_REVEAL_KEY).await?;
-    Ok(pending.filter(|p| p.number == number).map(|p| p.reason))
+    let pending: Option<PendingReveal> = take(session, PENDING_REVEAL_KEY).await?;
+    let fresh =
+        |p: &PendingReveal| Utc::now().timestamp() - p.kept_at <= REASON_KEPT_FOR.num_seconds();
+    Ok(pending
+        .filter(|p| p.user_id == user_id && p.number == number && fresh(p))
+        .map(|p| p.reason))
 }

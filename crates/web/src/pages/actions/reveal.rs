@@ -63,7 +63,8 @@ pub(super) async fn form(
     // The form is offered only to whom the reveal itself would not refuse.
     crate::pages::number::revealable(&who.caller, &record)?;
     // Back from the password prompt, the reason typed before it.
-    let reason = session::take_reveal_reason(&session, &record.meta.phone_number_id).await?;
+    let user = who.caller.user_id.as_deref().unwrap_or_default();
+    let reason = session::take_reveal_reason(&session, user, &record.meta.phone_number_id).await?;
     form_page(
         StatusCode::OK,
         &RevealForm {
@@ -104,7 +105,9 @@ pub(super) async fn reveal(
             .take(KEPT_REASON)
             .collect();
         if !typed.trim().is_empty() {
-            session::keep_reveal_reason(&session, &record.meta.phone_number_id, &typed).await?;
+            let user = who.caller.user_id.as_deref().unwrap_or_default();
+            session::keep_reveal_reason(&session, user, &record.meta.phone_number_id, &typed)
+                .await?;
         }
         return Err(step_up);
     }
