@@ -23,6 +23,7 @@ pub const MAX_NOTE: usize = 1000;
 /// A seat of a number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Seat {
     /// The main owner.
     Owner,
@@ -72,6 +73,7 @@ impl Seat {
 
 /// A handover as stored.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Handover {
     /// Its id.
     pub id: String,

@@ -66,6 +66,7 @@ pub const DISPOSABLE_DOMAINS: &[&str] = &[
 /// What kind of mailbox an email address is at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum MailboxKind {
     /// The business's own (or any unlisted) domain.
     Business,
@@ -104,6 +105,7 @@ pub fn mailbox_kind(email: &str) -> MailboxKind {
 /// One thing wrong with a number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Problem {
     /// Nobody holds the main owner seat.
     NoOwner,

@@ -20,6 +20,7 @@ use crate::{Error, ledger, on_tx, sessions};
 
 /// A member of an org, with its user's email and name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Member {
     /// The membership's id.
     pub id: String,
@@ -31,6 +32,7 @@ pub struct Member {
     pub display_name: String,
     /// The org role.
     #[serde(serialize_with = "role_name")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub role: Role,
     /// For a business admin: the ids of the clients it sees. Empty otherwise.
     pub clients: Vec<String>,

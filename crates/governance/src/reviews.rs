@@ -20,6 +20,7 @@ pub const MAX_NOTE: usize = 1000;
 /// after pinward first saw it (`health::sql` and `store::dialect::review_due_month` are its
 /// SQL twins).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Due {
     /// The moment the review is due.
     pub at: DateTime<Utc>,

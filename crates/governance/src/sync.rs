@@ -40,6 +40,7 @@ pub struct SyncOptions {
 
 /// What a sync found and changed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SyncReport {
     /// Businesses read.
     pub businesses: usize,

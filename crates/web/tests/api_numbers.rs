@@ -329,4 +329,28 @@ on_both_databases! {
             assert!(document["paths"][path][method].is_object(), "{method} {path}");
         }
     }
+
+    async fn every_successful_api_answer_has_a_schema_with_its_fields(db) {
+        // A script writer generates a client from the document: an empty `{}` schema tells
+        // them nothing about what comes back.
+        let app = app(&db, None).await;
+        let (_, document) = json_of(&app, get("/api/v1/openapi.json")).await;
+        let mut checked = 0;
+        for (path, methods) in document["paths"].as_object().unwrap() {
+            for (method, operation) in methods.as_object().unwrap() {
+                let ok = &operation["responses"]["200"]["content"]["application/json"]["schema"];
+                if ok.is_null() {
+                    continue;
+                }
+                checked += 1;
+                assert_ne!(ok, &json!({}), "{method} {path} answers an empty schema");
+            }
+        }
+        assert!(checked >= 8, "{checked} JSON answers checked");
+        let schemas = &document["components"]["schemas"];
+        for (name, field) in [("Summary", "health"), ("Record", "versions"), ("Member", "display_name"), ("SyncReport", "numbers_discovered")] {
+            assert!(schemas[name]["properties"][field].is_object(), "{name}.{field}: {}", schemas[name]);
+        }
+        assert!(schemas["PinState"]["enum"].as_array().unwrap().contains(&json!("escrowed")), "{}", schemas["PinState"]);
+    }
 }

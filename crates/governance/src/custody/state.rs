@@ -8,6 +8,7 @@ use crate::{Error, on_tx};
 /// Where a number's PIN stands (DESIGN.md "Domain").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum PinState {
     /// Found at Meta, no escrowed PIN: the take-custody queue.
     Unknown,

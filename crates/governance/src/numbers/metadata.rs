@@ -22,6 +22,7 @@ pub const MAX_CHANNEL_VALUE: usize = 200;
 /// How a backup contact is reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ChannelKind {
     /// A mailbox (checked as an email address).
     Email,
@@ -74,6 +75,7 @@ impl ChannelKind {
 
 /// One backup contact channel.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BackupChannel {
     /// How it is reached.
     pub kind: ChannelKind,
@@ -83,6 +85,7 @@ pub struct BackupChannel {
 
 /// A number's metadata as stored.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Metadata {
     /// What the number is for (sales, support, ads landing page…).
     pub usage: Option<String>,

@@ -90,6 +90,7 @@ impl PageRequest {
 
 /// One page of a list, with the number of items on every page together.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Page<T> {
     /// The items of this page.
     pub items: Vec<T>,
@@ -103,6 +104,7 @@ pub struct Page<T> {
 
 /// A member holding a seat of a number.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Person {
     /// The member id.
     pub member_id: String,
@@ -114,6 +116,7 @@ pub struct Person {
 
 /// A number in the list.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Summary {
     /// Meta's phone number id (the number's id in pinward's interfaces).
     pub phone_number_id: String,
@@ -143,6 +146,7 @@ pub struct Summary {
 
 /// Facts Meta holds about a number, refreshed by inventory sync.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MetaFacts {
     /// Meta's phone number id.
     pub phone_number_id: String,
@@ -172,6 +176,7 @@ pub struct MetaFacts {
 
 /// A WABA as a number's record names it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WabaRef {
     /// pinward's id.
     pub id: String,
@@ -183,6 +188,7 @@ pub struct WabaRef {
 
 /// A client business as a number's record names it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClientRef {
     /// pinward's id.
     pub id: String,
@@ -192,6 +198,7 @@ pub struct ClientRef {
 
 /// A PIN version as the record shows it: never the PIN.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VersionRecord {
     /// 1, 2, 3, …
     pub version: i64,
@@ -211,6 +218,7 @@ pub struct VersionRecord {
 
 /// A ledger event about the number.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EventRecord {
     /// Its place in the org's chain.
     pub seq: i64,
@@ -226,6 +234,7 @@ pub struct EventRecord {
 
 /// Everything pinward knows about one number.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Record {
     /// Meta's facts.
     pub meta: MetaFacts,

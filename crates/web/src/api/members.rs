@@ -15,7 +15,7 @@ use crate::error::Problem;
     path = "/api/v1/members",
     tag = "members",
     responses(
-        (status = 200, description = "The members: id, user_id, email, display_name, role, clients, created_at, deactivated_at", body = serde_json::Value),
+        (status = 200, description = "The members: id, user_id, email, display_name, role, clients, created_at, deactivated_at", body = Vec<Member>),
         (status = 401, description = "No valid bearer token", body = Problem,
          content_type = "application/problem+json"),
     )

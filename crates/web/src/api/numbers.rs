@@ -87,7 +87,7 @@ impl ListQuery {
     tag = "numbers",
     params(ListQuery),
     responses(
-        (status = 200, description = "A page of numbers: items, total, page, per_page", body = serde_json::Value),
+        (status = 200, description = "A page of numbers: items, total, page, per_page", body = numbers::Page<numbers::Summary>),
         (status = 400, description = "A parameter is invalid; `field` names it", body = Problem,
          content_type = "application/problem+json"),
         (status = 401, description = "No valid bearer token", body = Problem,
@@ -113,7 +113,7 @@ pub(crate) async fn list(
     tag = "numbers",
     params(("phone_number_id" = String, Path, description = "Meta's phone number id")),
     responses(
-        (status = 200, description = "The number's record", body = serde_json::Value),
+        (status = 200, description = "The number's record", body = numbers::Record),
         (status = 404, description = "No such number in the token's org", body = Problem,
          content_type = "application/problem+json"),
         (status = 401, description = "No valid bearer token", body = Problem,
@@ -150,7 +150,7 @@ pub(crate) struct Seats {
     params(("phone_number_id" = String, Path, description = "Meta's phone number id")),
     request_body = Seats,
     responses(
-        (status = 200, description = "The number's record with its new seats", body = serde_json::Value),
+        (status = 200, description = "The number's record with its new seats", body = numbers::Record),
         (status = 400, description = "`owner` or `manager` cannot hold the seat; nothing changed",
          body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The token's role may not manage numbers", body = Problem,

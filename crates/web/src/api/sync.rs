@@ -31,7 +31,7 @@ pub(crate) struct SyncRequest {
     tag = "inventory",
     request_body(content = Option<SyncRequest>, description = "Optional: the businesses to read"),
     responses(
-        (status = 200, description = "What was read and changed", body = serde_json::Value),
+        (status = 200, description = "What was read and changed", body = governance::sync::SyncReport),
         (status = 400, description = "`businesses` is not a list of Meta ids, or the org was never \
          synced and names none", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The token's role may not run custody", body = Problem,
