@@ -94,19 +94,7 @@ async fn reveal_in(
     rotation_job: Option<&str>,
 ) -> Result<(Pin, String), Error> {
     let row = lock_number(tx, org, number.as_str()).await?;
-    // The current PIN is what re-registers the number only while no new one may have
-    // reached Meta: a rotation in flight may already have sent its pending PIN (its worker
-    // may even have died right after sending), so the PIN shown could be dead on arrival.
-    let refused = match row.pin_state {
-        PinState::Uncertain => {
-            Some("Meta may hold the pending PIN: resume the rotation before revealing")
-        }
-        PinState::Rotating => Some(
-            "a new PIN is in flight and Meta may already hold it: let the rotation finish (or resume it) before revealing",
-        ),
-        _ => None,
-    };
-    if let Some(refused) = refused {
+    if let Some(refused) = reveal_refused(row.pin_state) {
         return Err(Error::PinState {
             state: row.pin_state.as_str(),
             refused,
@@ -148,6 +136,23 @@ impl std::fmt::Debug for Revealed {
             .field("pin", &"<redacted>")
             .field("rotation_job", &self.rotation_job)
             .finish()
+    }
+}
+
+/// Why a PIN in `state` may not be revealed now, if so. The current PIN is what re-registers
+/// the number only while no new one may have reached Meta: a rotation in flight may already
+/// have sent its pending PIN (its worker may even have died right after sending), so the PIN
+/// shown could be dead on arrival.
+#[must_use]
+pub fn reveal_refused(state: PinState) -> Option<&'static str> {
+    match state {
+        PinState::Uncertain => {
+            Some("Meta may hold the pending PIN: resume the rotation before revealing")
+        }
+        PinState::Rotating => Some(
+            "a new PIN is in flight and Meta may already hold it: let the rotation finish (or resume it) before revealing",
+        ),
+        _ => None,
     }
 }
 

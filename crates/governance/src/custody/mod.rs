@@ -38,7 +38,7 @@ use vault::{Pin, Recipient};
 
 pub use actions::{
     NumberCustody, Revealed, VersionInfo, may_reveal, record_out_of_band, release, reveal,
-    reveal_as, status,
+    reveal_as, reveal_refused, status,
 };
 pub use connector::{MetaAccess, OnPremLogin};
 pub use escrow::Escrow;

@@ -230,10 +230,10 @@ pub(crate) fn revealable(caller: &Caller, r: &Record) -> Result<(), governance::
             needed: "pin:reveal",
         });
     }
-    if matches!(r.pin_state, PinState::Rotating | PinState::Uncertain) {
+    if let Some(refused) = governance::custody::reveal_refused(r.pin_state) {
         return Err(governance::Error::PinState {
             state: r.pin_state.as_str(),
-            refused: "Meta may hold the pending PIN: resume the rotation before revealing",
+            refused,
         });
     }
     if !r.versions.iter().any(|v| v.status == "current") {
