@@ -97,6 +97,15 @@ async fn change(
         .fetch_optional(conn)
         .await)?;
     let (name, before) = found.ok_or(Error::NotFound { what: "client" })?;
+    if before == recipient {
+        // Nothing changes, so nothing is ledgered (clearing an empty key, setting the same).
+        tx.rollback().await?;
+        return Ok(Client {
+            id: client.to_owned(),
+            name,
+            age_recipient: recipient,
+        });
+    }
     let sql = "UPDATE clients SET age_recipient = $3 WHERE org_id = $1 AND id = $2";
     on_tx!(tx, conn => sqlx::query(sql)
         .bind(org)

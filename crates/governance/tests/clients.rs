@@ -58,6 +58,19 @@ on_both_databases! {
         assert_eq!(details, format!(r#"{{"recipient":"{key}"}}"#));
     }
 
+    async fn setting_the_same_key_again_or_clearing_none_changes_and_ledgers_nothing(db) {
+        let store = seeded(&db).await;
+        let before = ledger(&store).await.len();
+        let cleared = clients::clear_recipient(&store, &caller("m-ann"), "client-b").await.unwrap();
+        assert_eq!(cleared.age_recipient, None);
+        assert_eq!(ledger(&store).await.len(), before, "clearing no key is no event");
+        let key = key();
+        clients::set_recipient(&store, &caller("m-ann"), "client-b", &key).await.unwrap();
+        let again = clients::set_recipient(&store, &caller("m-ann"), "client-b", &key).await.unwrap();
+        assert_eq!(again.age_recipient.as_deref(), Some(key.as_str()));
+        assert_eq!(ledger(&store).await.len(), before + 1, "the same key twice is one event");
+    }
+
     async fn only_an_admin_may_set_or_clear_a_recipient_and_a_refusal_changes_nothing(db) {
         let store = seeded(&db).await;
         let key = key();
