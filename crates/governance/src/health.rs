@@ -105,7 +105,7 @@ pub fn mailbox_kind(email: &str) -> MailboxKind {
 /// One thing wrong with a number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = HealthProblem))]
 pub enum Problem {
     /// Nobody holds the main owner seat.
     NoOwner,

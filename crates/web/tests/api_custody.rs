@@ -52,6 +52,32 @@ on_both_databases! {
         assert_eq!(by_token, 2, "the token is the ledgered actor");
     }
 
+    async fn rotating_through_the_api_runs_the_rotation_a_reveal_queued_instead_of_a_second_one(db) {
+        let w = custody_world(&db).await;
+        let owner = w.browser(common::custody::OWNER).await;
+        let reveal = format!("/numbers/{}/reveal", w.escrowed.as_str());
+        let response = send(&w.app, same_origin_post(&reveal, &owner, "reason=re-registering")).await;
+        assert_eq!(response.status(), StatusCode::OK, "the reveal (policy: rotate after it)");
+        let queued = governance::jobs::queued_for(&w.store, &Caller::cli(&w.org), &w.escrowed).await.unwrap();
+        assert!(queued.is_some(), "the reveal queued a rotation");
+
+        let rotations = |record: &governance::numbers::Record| record.events.iter().filter(|e| e.action == "pin.rotated").count();
+        let before = rotations(&w.record(&w.escrowed).await);
+        let (_, secret) = governance::tokens::create(&w.store, &Caller::cli(&w.org), "ops script", Role::Ops)
+            .await
+            .unwrap();
+        let path = format!("/api/v1/numbers/{}/rotate", w.escrowed.as_str());
+        let (status, body) = post_api(&w.app, &path, secret.expose()).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body, json!({ "outcome": "confirmed", "version": 2, "needs_attention": false }));
+        assert_eq!(
+            governance::jobs::queued_for(&w.store, &Caller::cli(&w.org), &w.escrowed).await.unwrap(),
+            None,
+            "the queued job ran; serve will not rotate again"
+        );
+        assert_eq!(rotations(&w.record(&w.escrowed).await), before + 1, "one rotation");
+    }
+
     async fn without_custody_the_api_answers_503_with_a_problem_saying_so(db) {
         let w = custody_world(&db).await;
         let (_, secret) = governance::tokens::create(&w.store, &Caller::cli(&w.org), "ops script", Role::Ops)

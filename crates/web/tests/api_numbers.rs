@@ -352,5 +352,9 @@ on_both_databases! {
             assert!(schemas[name]["properties"][field].is_object(), "{name}.{field}: {}", schemas[name]);
         }
         assert!(schemas["PinState"]["enum"].as_array().unwrap().contains(&json!("escrowed")), "{}", schemas["PinState"]);
+        // A number's health is a list of problem codes, not of error documents (`Problem`).
+        assert_eq!(schemas["Summary"]["properties"]["health"]["items"]["$ref"], "#/components/schemas/HealthProblem", "{}", schemas["Summary"]);
+        assert!(schemas["HealthProblem"]["enum"].as_array().unwrap().contains(&json!("no_owner")), "{}", schemas["HealthProblem"]);
+        assert_eq!(schemas["Problem"]["type"], "object", "the error document keeps its name");
     }
 }

@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use governance::custody::{Outcome, PinState};
+use governance::jobs;
 use governance::numbers::{self, Filter, PageRequest};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -27,7 +28,7 @@ pub(crate) struct ListQuery {
     client: Option<String>,
     /// Only numbers in this PIN state (`unknown`, `escrowed`, …).
     state: Option<String>,
-    /// Only numbers with this health problem (`no_owner`, `pin_overdue`, …), or with any
+    /// Only numbers with this health problem (`no_owner`, `pin_too_old`, …), or with any
     /// problem: `unhealthy` (`health`, the dashboard's name for it, is accepted too).
     #[serde(alias = "health")]
     problem: Option<String>,
@@ -251,13 +252,24 @@ async fn custody(
     let (custodian, recovery) = custody.for_org(&state.store, &who.caller.org_id).await?;
     let actor = who.caller.actor()?;
     let org = &who.caller.org_id;
-    let outcome = match action {
-        Action::Take => custodian.take(org, &actor, &phone, &recovery).await?,
+    let queued = match action {
+        Action::Rotate => jobs::queued_for(&state.store, &who.caller, &phone).await?,
+        Action::Take => None,
+    };
+    let outcome = match (action, queued) {
+        (Action::Take, _) => custodian.take(org, &actor, &phone, &recovery).await?,
+        // The rotation a reveal queued is this one: run it, so it is not done twice.
+        (Action::Rotate, Some(job)) => {
+            let status = jobs::run(&custodian, org, &actor, &job, &recovery, &|_| {}).await?;
+            crate::pages::actions::custody::job_outcome(state, &who.caller, &phone, &status).await?
+        }
         // A PIN already pending is sent again, never replaced by a new one.
-        Action::Rotate if matches!(record.pin_state, PinState::Rotating | PinState::Uncertain) => {
+        (Action::Rotate, None)
+            if matches!(record.pin_state, PinState::Rotating | PinState::Uncertain) =>
+        {
             custodian.resume(org, &actor, &phone).await?
         }
-        Action::Rotate => custodian.rotate(org, &actor, &phone, &recovery).await?,
+        (Action::Rotate, None) => custodian.rotate(org, &actor, &phone, &recovery).await?,
     };
     state.metrics.record_custody(&outcome);
     Ok(Json(outcome.into()))

@@ -1,7 +1,7 @@
 //! The dashboard's pages: one module per feature, each a handler that extracts, calls one
 //! governance use case, and renders a template whose struct carries `page: PageContext`.
 
-mod actions;
+pub(crate) mod actions;
 mod ledger;
 mod number;
 pub(crate) mod numbers;

@@ -129,22 +129,37 @@ async fn record_job(
     phone: &graph::PhoneNumberId,
     status: &jobs::JobStatus,
 ) {
-    let outcome = if status.done > 0 {
-        "rotated"
-    } else if status.failed > 0 {
-        let Ok(record) = numbers::record(&state.store, &who.caller, phone, Utc::now()).await else {
-            return;
-        };
-        let newest = record.versions.iter().max_by_key(|v| v.version);
-        match (record.pin_state, newest.map(|v| v.status.as_str())) {
-            (PinState::Uncertain, _) => "uncertain",
-            (_, Some("rejected")) => "rejected",
-            _ => return,
+    if let Ok(outcome) = job_outcome(state, &who.caller, phone, status).await {
+        state.metrics.record_custody(&outcome);
+    }
+}
+
+/// What the rotation a one-number job ran came to, read back from the number's record:
+/// confirmed (the newest version is current), left uncertain, rejected by Meta, or nothing
+/// sent (`Idle`: the job failed before any PIN left).
+pub(crate) async fn job_outcome(
+    state: &AppState,
+    caller: &governance::access::Caller,
+    phone: &graph::PhoneNumberId,
+    status: &jobs::JobStatus,
+) -> Result<Outcome, AppError> {
+    let record = numbers::record(&state.store, caller, phone, Utc::now()).await?;
+    let newest = record.versions.iter().max_by_key(|v| v.version);
+    Ok(match (record.pin_state, newest) {
+        (_, Some(v)) if status.done > 0 && v.status == "current" => {
+            Outcome::Confirmed { version: v.version }
         }
-    } else {
-        return;
-    };
-    state.metrics.record_rotation(outcome);
+        (PinState::Uncertain, Some(v)) if status.failed > 0 => Outcome::Uncertain {
+            version: v.version,
+            failures: 0,
+            needs_attention: record.attention_reason.is_some(),
+        },
+        (_, Some(v)) if status.failed > 0 && v.status == "rejected" => Outcome::Rejected {
+            version: v.version,
+            code: None,
+        },
+        _ => Outcome::Idle,
+    })
 }
 
 /// Counts the attempt in `/metrics`, then says what became of it.

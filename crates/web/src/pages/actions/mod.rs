@@ -7,7 +7,7 @@
 //! (POST-redirect-GET). A refused input re-renders the record with the field's problem and
 //! status 422, nothing changed; other refusals are error pages (403, 404, 409, 503).
 
-mod custody;
+pub(crate) mod custody;
 pub(super) mod details;
 mod reveal;
 mod review;
