@@ -231,6 +231,8 @@ on_both_databases! {
             json!({"owner": w.owner}),
             json!({"owner": w.owner, "manager": w.manager, "rotate": true}),
             json!(["not", "an", "object"]),
+            // The members' values in order: serde would take it, a script never means it.
+            json!([w.owner, w.manager]),
         ];
         for body in bodies {
             let response = send(&w.app, call("PUT", &path, Some(&w.admin), Some(body.clone()))).await;

@@ -195,11 +195,14 @@ on_both_databases! {
         assert_eq!(again["numbers_discovered"], 0, "an empty body syncs the businesses synced before");
 
         // A misspelt member must not fall back to "the businesses synced before".
-        for body in ["{\"businesses\": [\"not-digits\"]}", "[1, 2]", "{\"business\": [\"123\"]}"] {
+        for body in ["{\"businesses\": [\"not-digits\"]}", "[1, 2]", "[[]]", "{\"business\": [\"123\"]}"] {
             let response = send(&w.app, json_post("/api/v1/sync", &ops, body)).await;
             assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{body}");
             let problem: Value = serde_json::from_str(&text(response).await).unwrap();
             assert_eq!(problem["field"], "businesses", "{body}");
+            if body.contains("\"business\"") {
+                assert!(problem["detail"].as_str().unwrap().contains("unknown field `business`"), "names the member: {problem}");
+            }
         }
         let auditor = token(&w.store, &w.org, Role::Auditor).await;
         let response = send(&w.app, json_post("/api/v1/sync", &auditor, "")).await;

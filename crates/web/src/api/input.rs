@@ -32,14 +32,28 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = Response;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Response> {
-        match axum::Json::<T>::from_request(request, state).await {
-            Ok(axum::Json(value)) => Ok(ApiJson(value)),
-            Err(rejection) => Err(match body_problem(&rejection) {
-                Some(problem) => invalid("body", &problem).into_response(),
-                None => rejection.into_response(),
-            }),
-        }
+        let value = match axum::Json::<serde_json::Value>::from_request(request, state).await {
+            Ok(axum::Json(value)) => value,
+            Err(rejection) => {
+                return Err(match body_problem(&rejection) {
+                    Some(problem) => invalid("body", &problem).into_response(),
+                    None => rejection.into_response(),
+                });
+            }
+        };
+        object::<T>(value)
+            .map(ApiJson)
+            .map_err(|problem| invalid("body", &problem).into_response())
     }
+}
+
+/// `value` as a `T`, which must come as a JSON object: serde would also take an array of the
+/// members' values in order, which no script means to send.
+pub(crate) fn object<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, String> {
+    if !value.is_object() {
+        return Err("must be a JSON object".to_owned());
+    }
+    serde_json::from_value(value).map_err(|error| error.to_string())
 }
 
 /// serde's words for a bad query string ("unknown field `x`, expected one of …"), in the

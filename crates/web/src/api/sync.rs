@@ -50,12 +50,15 @@ pub(crate) async fn sync(
     let request: SyncRequest = if body.iter().all(u8::is_ascii_whitespace) {
         SyncRequest::default()
     } else {
-        serde_json::from_slice(&body).map_err(|_| {
-            invalid(
-                "businesses",
-                "the body must be {\"businesses\": [\"<id>\", …]}",
-            )
-        })?
+        serde_json::from_slice(&body)
+            .map_err(|error| error.to_string())
+            .and_then(super::input::object)
+            .map_err(|problem| {
+                invalid(
+                    "businesses",
+                    &format!("the body must be {{\"businesses\": [\"<id>\", …]}}: {problem}"),
+                )
+            })?
     };
     let businesses = inventory::parse_businesses(request.businesses.iter().map(String::as_str))?;
     let Some(custody) = &state.custody else {
