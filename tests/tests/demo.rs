@@ -298,11 +298,18 @@ async fn a_second_start_reuses_the_data_with_the_escrowed_pins_back_at_meta_and_
 {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    stop(start(&data, &[]));
+    let first_graph = {
+        let demo = start(&data, &[]);
+        let graph = demo.graph.clone();
+        stop(demo);
+        graph
+    };
     let first = org_ids(&open(&data).await).await;
     let first_recipients = client_recipients(&open(&data).await).await;
 
     let demo = start(&data, &[]);
+    // The On-Premises numbers' deployment URLs name the sandbox's port: it is the same.
+    assert_eq!(demo.graph, first_graph);
     let store = open(&data).await;
     assert_eq!(org_ids(&store).await, first, "the same orgs");
     // The sandbox of this start holds the PIN pinward escrowed before.

@@ -35,6 +35,8 @@ use crate::config::Config;
 
 /// Marks a data dir as the demo's.
 const MARKER: &str = "DEMO";
+/// The file of the data dir holding the port the demo's sandbox listened on.
+const SANDBOX_PORT: &str = "demo-sandbox-port";
 /// The folder of the data dir holding each demo client's age identity.
 const CLIENT_KEYS: &str = "demo-client-keys";
 /// The sandbox world: the same seed gives the same businesses, numbers and token.
@@ -121,10 +123,7 @@ pub async fn run(config: &Config, reset: bool, password: Option<String>) -> anyh
     )
     .with_context(|| format!("cannot write {}", marker.display()))?;
 
-    let sandbox = Sandbox::seeded(SANDBOX)
-        .start()
-        .await
-        .context("cannot start the Graph sandbox")?;
+    let sandbox = start_sandbox(&config.data_dir, database_exists).await?;
     let mut config = config;
     config.graph_base_url = sandbox.base_url().clone();
     // The sandbox's On-Premises deployments take its admin login, as a real one would be set.
@@ -310,6 +309,44 @@ async fn client_keys(store: &Store, data_dir: &Path) -> anyhow::Result<Vec<Clien
 }
 
 /// A system-user token of the org's own partner business only, as Meta would issue it.
+/// Starts the sandbox on the port it had before, when the data was seeded against it: the
+/// On-Premises numbers keep their deployment's URL (`http://127.0.0.1:<port>/onprem/…`) in
+/// the database, so a sandbox on another port would leave them unreachable. A first start,
+/// or a port now taken, gets a free port (and the latter a warning).
+async fn start_sandbox(data_dir: &Path, reusing: bool) -> anyhow::Result<SandboxHandle> {
+    let port_file = data_dir.join(SANDBOX_PORT);
+    let before: Option<u16> = if reusing {
+        std::fs::read_to_string(&port_file)
+            .ok()
+            .and_then(|text| text.trim().parse().ok())
+    } else {
+        None
+    };
+    let listener = match before {
+        Some(port) => tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .ok(),
+        None => None,
+    };
+    let sandbox = match listener {
+        Some(listener) => Sandbox::seeded(SANDBOX).start_on(listener),
+        None => {
+            if let Some(port) = before {
+                say(&format!(
+                    "warning: the sandbox's port {port} is taken, so the demo's On-Premises numbers \
+                     cannot be reached this time (free it, or start over with --reset)"
+                ))?;
+            }
+            Sandbox::seeded(SANDBOX).start().await
+        }
+    }
+    .context("cannot start the Graph sandbox")?;
+    let port = sandbox.base_url().port().unwrap_or_default();
+    std::fs::write(&port_file, format!("{port}\n"))
+        .with_context(|| format!("cannot write {}", port_file.display()))?;
+    Ok(sandbox)
+}
+
 fn org_token(sandbox: &SandboxHandle, businesses: &[BusinessId]) -> AccessToken {
     sandbox.issue_token(&TokenSpec {
         businesses: Some(businesses.iter().map(ToString::to_string).collect()),
