@@ -8,6 +8,7 @@ use audit::Actor;
 use chrono::{TimeDelta, Utc};
 use common::seed::{caller, members_beside_sync, now};
 use common::{ORG, ledger, quick, world};
+use governance::access::Role;
 use governance::custody::{Outcome, reveal_as};
 use governance::health::Problem;
 use governance::numbers::{self, Filter, PageRequest};
@@ -18,7 +19,7 @@ use graph::sandbox::{Fault, FaultPlan, FaultRule, Route};
 use pinward_tests::on_both_databases;
 
 /// A synced world whose first Cloud API number is escrowed, owned by Bob (ops) and managed
-/// by Eve (an auditor in a seat).
+/// by Eve (an auditor in a seat, seated while she was ops).
 async fn escrowed_and_staffed(db: &pinward_tests::TestDb) -> (common::World, graph::PhoneNumberId) {
     let w = world(db, 3).await;
     members_beside_sync(db).await;
@@ -30,7 +31,16 @@ async fn escrowed_and_staffed(db: &pinward_tests::TestDb) -> (common::World, gra
         .await
         .unwrap();
     assert_eq!(taken, Outcome::Confirmed { version: 1 });
-    governance::numbers::assign(&w.store, &caller("m-ann"), &number, "m-bob", "m-eve", now())
+    // Eve was ops when seated and is an auditor now: no one can seat an auditor, but a
+    // seat holder's role may change after.
+    let admin = caller("m-ann");
+    governance::members::change_role(&w.store, &admin, "m-eve", Role::Ops, &[])
+        .await
+        .unwrap();
+    governance::numbers::assign(&w.store, &admin, &number, "m-bob", "m-eve", now())
+        .await
+        .unwrap();
+    governance::members::change_role(&w.store, &admin, "m-eve", Role::Auditor, &[])
         .await
         .unwrap();
     (w, number)

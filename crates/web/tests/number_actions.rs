@@ -45,17 +45,23 @@ on_both_databases! {
     async fn an_admin_assigns_owner_and_manager_and_the_record_shows_them_with_the_ledger_event(db) {
         let w = custody_world(&db).await;
         let admin = w.browser(ADMIN).await;
-        let (ops, auditor) = (w.member_id(OPS).await, w.member_id(AUDITOR).await);
+        let (ops, auditor, boss) = (w.member_id(OPS).await, w.member_id(AUDITOR).await, w.member_id(ADMIN).await);
         let path = format!("{}/seats", record_path(&w));
-        let (status, location, _) = w.post(&admin, &path, &format!("owner={ops}&manager={auditor}")).await;
+        // An auditor never sees PINs, so never holds a seat.
+        let (status, _, body) = w.post(&admin, &path, &format!("owner={ops}&manager={auditor}")).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(body.contains("manager: is an auditor"), "{body}");
+        let (status, location, _) = w.post(&admin, &path, &format!("owner={ops}&manager={boss}")).await;
         assert_eq!(status, StatusCode::SEE_OTHER);
         assert_eq!(location.as_deref(), Some(record_path(&w).as_str()));
         let record = w.record(&w.escrowed).await;
         assert_eq!(record.owner.unwrap().member_id, ops);
-        assert_eq!(record.manager.unwrap().member_id, auditor);
+        assert_eq!(record.manager.unwrap().member_id, boss);
         let shown = w.page(&admin, &record_path(&w)).await;
         assert!(shown.contains("Main owner and permission manager saved."), "the flash: {shown}");
         assert!(shown.contains("<td>Person ops@acme.example</td>"), "{shown}");
+        assert!(!shown.contains(&format!("value=\"{auditor}\"")), "the seat forms do not offer the auditor");
+        assert!(shown.contains(&format!("value=\"{ops}\"")), "they offer the others");
         assert!(shown.contains("<td>number.assigned</td>"), "{shown}");
         let by = format!("Person {ADMIN} &#60;{ADMIN}&#62;</td><td>number.assigned</td>");
         assert!(shown.contains(&by), "the event names who did it: {shown}");

@@ -47,6 +47,13 @@ pub(crate) async fn check_seat_holder(
             problem: "is a deactivated member: choose an active one".to_owned(),
         });
     }
+    if member.role == Role::Auditor.as_str() {
+        // A seat holder is whom the number's PIN is revealed to; an auditor never sees PINs.
+        return Err(Error::Invalid {
+            field,
+            problem: "is an auditor, who never sees PINs: a seat goes to someone who may reveal the number's PIN".to_owned(),
+        });
+    }
     if member.role == Role::BusinessAdmin.as_str() {
         let sql = "SELECT COUNT(*) FROM member_clients WHERE org_id = $1 AND member_id = $2 AND client_id = $3";
         let n: i64 = on_tx!(tx, conn => sqlx::query_scalar(sql).bind(org).bind(id).bind(client).fetch_one(conn).await)?;

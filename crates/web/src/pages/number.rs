@@ -287,9 +287,10 @@ fn number_page(
         .into_iter()
         .map(|h| handover_view(h, caller, &name))
         .collect();
+    // Whom a seat may go to: active members who may see PINs (never an auditor).
     let members = members
         .iter()
-        .filter(|m| m.is_active())
+        .filter(|m| m.is_active() && m.role != Role::Auditor)
         .map(|m| Choice {
             owner: owner_id.as_deref() == Some(m.id.as_str()),
             manager: manager_id.as_deref() == Some(m.id.as_str()),
