@@ -182,9 +182,9 @@ impl IntoResponse for AppError {
                 source = cause.source();
             }
             tracing::error!(error = %chain, "request failed");
-        } else {
-            tracing::info!(error = %self, status = status.as_u16(), "request refused");
         }
+        // A refusal is logged by `present`, which knows the status finally answered (the
+        // API answers some of these with another one).
         let report = self.report(status);
         let mut response = status.into_response();
         if matches!(self, AppError::SignInRequired) {
@@ -240,7 +240,12 @@ pub(crate) async fn present(request: Request, next: Next) -> Response {
     }
     let (mut parts, body) = response.into_parts();
     let report = match parts.extensions.remove::<ErrorReport>() {
-        Some(report) => report,
+        Some(report) => {
+            if status.is_client_error() {
+                tracing::info!(error = %report.detail, status = status.as_u16(), "request refused");
+            }
+            report
+        }
         // axum's own rejections (a malformed form, a wrong method) come as plain text
         // written for people; wrap them like our own errors. A page rendered with an
         // error status (a form shown again with its problem) stays as it is.

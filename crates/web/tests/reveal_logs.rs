@@ -62,4 +62,25 @@ on_both_databases! {
         assert!(logged.contains("/reveal"), "the reveal request was logged: {logged}");
         assert!(!logged.contains(pin), "the PIN is in the log");
     }
+
+    async fn a_refusal_is_logged_with_the_status_the_caller_got(db) {
+        // The API answers bad input 400 where the dashboard answers 422: the log must say
+        // which, or an operator matching logs to a script's errors is misled.
+        let log = captured();
+        let w = custody_world(&db).await;
+        let (_, secret) = governance::tokens::create(&w.store, &governance::access::Caller::cli(&w.org), "script", governance::access::Role::Ops)
+            .await
+            .unwrap();
+        let from = log.0.lock().unwrap().len();
+        let request = axum::http::Request::get("/api/v1/numbers?state=lost")
+            .header("host", "127.0.0.1:8080")
+            .header("authorization", format!("Bearer {}", secret.expose()))
+            .body(axum::body::Body::empty())
+            .unwrap();
+        assert_eq!(send(&w.app, request).await.status(), StatusCode::BAD_REQUEST);
+        let logged = String::from_utf8_lossy(&log.0.lock().unwrap()[from..]).into_owned();
+        let refused: Vec<&str> = logged.lines().filter(|l| l.contains("request refused")).collect();
+        assert_eq!(refused.len(), 1, "{logged}");
+        assert!(refused[0].contains("status=400"), "{}", refused[0]);
+    }
 }
