@@ -343,7 +343,7 @@ fn who_may(needed: &str) -> &'static str {
             "org admins, ops, and business admins for their clients' numbers (managing numbers)"
         }
         "custody" => "org admins and ops (setting PINs)",
-        "ledger:read" => "org admins, ops and auditors (the ledger)",
+        "ledger:read" => "org admins, ops and auditors (the ledger and the org's settings)",
         "org:manage" => "org admins (the org's settings)",
         "pin:reveal" => "the number's main owner, its permission manager and org admins",
         "handover:incoming" => "the member the seat is handed over to",

@@ -151,7 +151,10 @@ on_both_databases! {
             + &w.org + "', 'Shop', '2026-01-01T00:00:00Z')"]).await;
         add_member(&w.store, &w.org, "shop@acme.example", Role::BusinessAdmin, &["c-1".to_owned()]).await;
         let cookie = sign_in(&w.app, "shop@acme.example").await;
-        assert_eq!(send(&w.app, get_as("/settings", &cookie)).await.status(), StatusCode::FORBIDDEN);
+        let refused = send(&w.app, get_as("/settings", &cookie)).await;
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+        let page = text(refused).await;
+        assert!(page.contains("the org&#39;s settings"), "the refusal names what was refused: {page}");
     }
 
     async fn the_checkpoint_key_to_pin_is_shown_and_downloadable(db) {
