@@ -92,30 +92,9 @@ impl TestDb {
     /// Runs raw SQL statements as the database's owner, in order (test set-up and
     /// inspection only: rows the domain would create, or data a test must corrupt).
     pub async fn execute(&self, statements: &[&str]) {
-        use sqlx::Connection;
         match self.backend {
-            Backend::Sqlite => {
-                let mut conn = sqlx::SqliteConnection::connect(&self.url)
-                    .await
-                    .expect("connect to the test database");
-                for s in statements {
-                    sqlx::raw_sql(sqlx::AssertSqlSafe(s.to_string()))
-                        .execute(&mut conn)
-                        .await
-                        .unwrap_or_else(|e| panic!("{s}: {e}"));
-                }
-            }
-            Backend::Postgres => {
-                let mut conn = sqlx::PgConnection::connect(&self.url)
-                    .await
-                    .expect("connect to the test database");
-                for s in statements {
-                    sqlx::raw_sql(sqlx::AssertSqlSafe(s.to_string()))
-                        .execute(&mut conn)
-                        .await
-                        .unwrap_or_else(|e| panic!("{s}: {e}"));
-                }
-            }
+            Backend::Sqlite => execute_on::<sqlx::SqliteConnection>(&self.url, statements).await,
+            Backend::Postgres => execute_on::<sqlx::PgConnection>(&self.url, statements).await,
         }
     }
 
@@ -166,4 +145,19 @@ macro_rules! on_both_databases {
             }
         }
     )*};
+}
+
+/// [`TestDb::execute`] on one connection of type `C` to `url`.
+async fn execute_on<C>(url: &str, statements: &[&str])
+where
+    C: sqlx::Connection,
+    for<'c> &'c mut C: sqlx::Executor<'c, Database = C::Database>,
+{
+    let mut conn = C::connect(url).await.expect("connect to the test database");
+    for s in statements {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(s.to_string()))
+            .execute(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("{s}: {e}"));
+    }
 }

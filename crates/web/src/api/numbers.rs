@@ -3,7 +3,6 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use governance::custody::{Outcome, PinState};
-use governance::jobs;
 use governance::numbers::{self, Filter, PageRequest};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -13,6 +12,7 @@ use super::problem::{ApiError, invalid, phone};
 use crate::AppState;
 use crate::auth::{self, Authorized};
 use crate::error::{AppError, Problem};
+use crate::pages::actions::custody::{Rotation, job_outcome, rotate_now};
 use crate::pages::numbers::UNHEALTHY;
 
 /// Narrowing and paging of the list; every parameter is optional.
@@ -252,24 +252,21 @@ async fn custody(
     let (custodian, recovery) = custody.for_org(&state.store, &who.caller.org_id).await?;
     let actor = who.caller.actor()?;
     let org = &who.caller.org_id;
-    let queued = match action {
-        Action::Rotate => jobs::queued_for(&state.store, &who.caller, &phone).await?,
-        Action::Take => None,
-    };
-    let outcome = match (action, queued) {
-        (Action::Take, _) => custodian.take(org, &actor, &phone, &recovery).await?,
-        // The rotation a reveal queued is this one: run it, so it is not done twice.
-        (Action::Rotate, Some(job)) => {
-            let status = jobs::run(&custodian, org, &actor, &job, &recovery, &|_| {}).await?;
-            crate::pages::actions::custody::job_outcome(state, &who.caller, &phone, &status).await?
-        }
-        // A PIN already pending is sent again, never replaced by a new one.
-        (Action::Rotate, None)
-            if matches!(record.pin_state, PinState::Rotating | PinState::Uncertain) =>
+    let outcome = match action {
+        Action::Take => custodian.take(org, &actor, &phone, &recovery).await?,
+        Action::Rotate => match rotate_now(
+            state,
+            &who.caller,
+            &custodian,
+            &recovery,
+            &phone,
+            record.pin_state,
+        )
+        .await?
         {
-            custodian.resume(org, &actor, &phone).await?
-        }
-        (Action::Rotate, None) => custodian.rotate(org, &actor, &phone, &recovery).await?,
+            Rotation::Queued(status) => job_outcome(state, &who.caller, &phone, &status).await?,
+            Rotation::Direct(outcome) => outcome,
+        },
     };
     state.metrics.record_custody(&outcome);
     Ok(Json(outcome.into()))

@@ -95,29 +95,57 @@ async fn set_pin(
             .take(org, &actor, &phone, &recovery)
             .await
             .map(|outcome| counted(state, &outcome)),
-        SetPin::Rotate => match jobs::queued_for(&state.store, &who.caller, &phone).await? {
-            // The rotation a reveal queued is this one: run it, so it is not done twice.
-            Some(job) => match jobs::run(&custodian, org, &actor, &job, &recovery, &|_| {}).await {
-                Ok(status) => {
+        SetPin::Rotate => {
+            match rotate_now(
+                state,
+                &who.caller,
+                &custodian,
+                &recovery,
+                &phone,
+                record.pin_state,
+            )
+            .await
+            {
+                Ok(Rotation::Queued(status)) => {
                     record_job(state, who, &phone, &status).await;
                     Ok(queued_ran(&status))
                 }
+                Ok(Rotation::Direct(outcome)) => Ok(counted(state, &outcome)),
                 Err(error) => Err(error),
-            },
-            // A PIN already pending is sent again, never replaced by a new one.
-            None if matches!(record.pin_state, PinState::Rotating | PinState::Uncertain) => {
-                custodian
-                    .resume(org, &actor, &phone)
-                    .await
-                    .map(|outcome| counted(state, &outcome))
             }
-            None => custodian
-                .rotate(org, &actor, &phone, &recovery)
-                .await
-                .map(|outcome| counted(state, &outcome)),
-        },
+        }
     };
     answer(state, &who.caller, page, session, &phone, result).await
+}
+
+/// How Rotate PIN ran: as the rotation a reveal had queued (a one-number job), or directly.
+pub(crate) enum Rotation {
+    Queued(jobs::JobStatus),
+    Direct(Outcome),
+}
+
+/// Rotate PIN, one rule for the dashboard and the API: the rotation a reveal queued is this
+/// one, so it runs rather than a second; a PIN already pending is sent again, never
+/// replaced by a new one; otherwise a fresh PIN is set.
+pub(crate) async fn rotate_now(
+    state: &AppState,
+    caller: &governance::access::Caller,
+    custodian: &governance::custody::Custodian,
+    recovery: &[vault::Recipient],
+    phone: &graph::PhoneNumberId,
+    pin_state: PinState,
+) -> Result<Rotation, governance::Error> {
+    let (org, actor) = (&caller.org_id, caller.actor()?);
+    if let Some(job) = jobs::queued_for(&state.store, caller, phone).await? {
+        let status = jobs::run(custodian, org, &actor, &job, recovery, &|_| {}).await?;
+        return Ok(Rotation::Queued(status));
+    }
+    let outcome = if matches!(pin_state, PinState::Rotating | PinState::Uncertain) {
+        custodian.resume(org, &actor, phone).await?
+    } else {
+        custodian.rotate(org, &actor, phone, recovery).await?
+    };
+    Ok(Rotation::Direct(outcome))
 }
 
 /// Counts in `/metrics` the attempt a one-number job made: confirmed, or else left
