@@ -324,7 +324,7 @@ pub async fn caller_for(store: &Store, org_id: &str, user_id: &str) -> Result<Ca
                AND u.deactivated_at IS NULL ORDER BY mc.client_id";
     let rows: Vec<(String, String, Option<String>)> = on_tx!(tx, conn => sqlx::query_as(sql)
         .bind(org_id).bind(user_id).fetch_all(conn).await)?;
-    tx.rollback().await?;
+    tx.end_read();
     let Some((member_id, role, _)) = rows.first().cloned() else {
         return Err(Error::NotFound { what: "org" });
     };

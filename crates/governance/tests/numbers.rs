@@ -141,6 +141,81 @@ on_both_databases! {
         assert_eq!((ids(&second_unescrowed), second_unescrowed.total), (vec!["1004"], 2));
     }
 
+    async fn the_lists_total_follows_numbers_as_they_are_added_moved_between_wabas_and_removed(db) {
+        let store = seeded(&db).await;
+        let client_b = || Filter { client_id: Some("client-b".to_owned()), ..Filter::default() };
+        let totals = || async {
+            (
+                list(&store, "m-ann", Filter::default()).await.total,
+                list(&store, "m-dan", Filter::default()).await.total,
+                list(&store, "m-ann", client_b()).await.total,
+            )
+        };
+        assert_eq!(totals().await, (4, 2, 2), "everything, client a's business admin, client b");
+        sql(&db, &["INSERT INTO phone_numbers (id, org_id, waba_id, meta_phone_number_id, display_phone_number, \
+                    pin_state, first_seen_at, last_synced_at) VALUES ('n-1005', 'org-acme', 'waba-a', '1005', \
+                    '+1 555-010-1005', 'unknown', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')"]).await;
+        assert_eq!(totals().await, (5, 3, 2));
+        // A sync writes every number's WABA again: the same WABA changes nothing.
+        sql(&db, &["UPDATE phone_numbers SET waba_id = waba_id, display_phone_number = display_phone_number"]).await;
+        assert_eq!(totals().await, (5, 3, 2));
+        // Meta moved a number to another WABA (of another client).
+        sql(&db, &["UPDATE phone_numbers SET waba_id = 'waba-a' WHERE id = 'n-1003'"]).await;
+        assert_eq!(totals().await, (5, 4, 1));
+        sql(&db, &["DELETE FROM phone_numbers WHERE id = 'n-1005'"]).await;
+        assert_eq!(totals().await, (4, 3, 1));
+        // The counted totals agree with the numbers themselves, and with a filter that counts.
+        let everything = list(&store, "m-ann", Filter::default()).await;
+        assert_eq!(ids(&everything), ["1001", "1002", "1003", "1004"]);
+        let escrowed = Filter { pin_state: Some(PinState::Escrowed), ..client_b() };
+        assert_eq!(list(&store, "m-ann", escrowed).await.total, 0, "1003 left client b");
+        // Another org's numbers never enter this org's total.
+        assert_eq!(list(&store, "m-zed", Filter::default()).await.total, 1);
+    }
+
+    async fn numbers_there_before_the_counts_existed_are_counted(db) {
+        let store = governance::Store::connect(&governance::DatabaseTarget::parse(db.url()).unwrap()).await.unwrap();
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations").join(match db.backend() {
+            pinward_tests::Backend::Sqlite => "sqlite",
+            pinward_tests::Backend::Postgres => "postgres",
+        });
+        let migrator = sqlx::migrate::Migrator::new(dir).await.unwrap();
+        match db.backend() {
+            pinward_tests::Backend::Sqlite => {
+                let pool = sqlx::SqlitePool::connect(db.url()).await.unwrap();
+                migrator.run_to(10, &pool).await.unwrap();
+            }
+            pinward_tests::Backend::Postgres => {
+                let pool = sqlx::PgPool::connect(db.url()).await.unwrap();
+                migrator.run_to(10, &pool).await.unwrap();
+            }
+        }
+        let t = "'2026-01-01T00:00:00Z'";
+        let mut statements = vec![
+            format!("INSERT INTO orgs (id, slug, name, created_at) VALUES ('org-old', 'org-old', 'Old', {t})"),
+            format!("INSERT INTO clients (id, org_id, name, created_at) VALUES ('c-old', 'org-old', 'Old client', {t})"),
+        ];
+        for waba in ["w-1", "w-2"] {
+            statements.push(format!(
+                "INSERT INTO wabas (id, org_id, client_id, meta_waba_id, name, ownership, first_seen_at, last_seen_at) \
+                 VALUES ('{waba}', 'org-old', 'c-old', '{waba}', '{waba}', 'client', {t}, {t})"
+            ));
+        }
+        for (i, waba) in ["w-1", "w-1", "w-2"].iter().enumerate() {
+            statements.push(format!(
+                "INSERT INTO phone_numbers (id, org_id, waba_id, meta_phone_number_id, display_phone_number, pin_state, \
+                 first_seen_at, last_synced_at) VALUES ('n-{i}', 'org-old', '{waba}', '{i}', '+1 555-000-000{i}', 'unknown', {t}, {t})"
+            ));
+        }
+        let refs: Vec<&str> = statements.iter().map(String::as_str).collect();
+        sql(&db, &refs).await;
+        store.migrate().await.unwrap();
+        let page = numbers::list(&store, &governance::access::Caller::cli("org-old"), &Filter::default(), PageRequest::default(), now())
+            .await
+            .unwrap();
+        assert_eq!((page.items.len(), page.total), (3, 3));
+    }
+
     async fn bad_list_parameters_are_refused_by_name(db) {
         let store = seeded(&db).await;
         for (page, field) in [

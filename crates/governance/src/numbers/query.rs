@@ -91,6 +91,9 @@ pub(crate) const COUNT_FROM: &str = "FROM phone_numbers n ";
 pub(crate) struct Where {
     pub sql: String,
     pub args: Vec<Arg>,
+    /// Nothing but the org and `n.waba_id` is tested, so the per-WABA counts
+    /// (`number_counts`, which has both columns) can answer how many numbers match.
+    pub only_wabas: bool,
 }
 
 impl Where {
@@ -103,6 +106,7 @@ impl Where {
             return Where {
                 sql: "WHERE n.org_id = $1".to_owned(),
                 args: vec![org],
+                only_wabas: true,
             };
         }
         let clients = serde_json::Value::from(caller.clients.clone()).to_string();
@@ -112,11 +116,18 @@ impl Where {
                 dialect::client_scope(backend, 2)
             ),
             args: vec![org, Arg::Text(clients)],
+            only_wabas: true,
         }
     }
 
     /// Adds `AND <fragment>` where `?` in the fragment stands for each new bind, in order.
     pub(crate) fn and(&mut self, fragment: &str, args: Vec<Arg>) {
+        self.and_waba(fragment, args);
+        self.only_wabas = false;
+    }
+
+    /// [`Where::and`] for a fragment that tests nothing but `n.waba_id`.
+    pub(crate) fn and_waba(&mut self, fragment: &str, args: Vec<Arg>) {
         let out = bind_more(&mut self.args, fragment, args);
         self.sql.push_str(" AND ");
         self.sql.push_str(&out);

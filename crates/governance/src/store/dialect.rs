@@ -36,6 +36,25 @@ pub(crate) fn set_tenant(backend: Backend) -> Option<&'static str> {
     }
 }
 
+/// `begin` followed by the tenant's `set_config`, as one simple query: PostgreSQL runs both
+/// in one round trip, where binding the org id takes a second. Only an org id that SQL can
+/// hold between quotes as it is (ASCII letters, digits, `-`, `_`, `.`, `:`, which every id
+/// pinward makes is) qualifies; nothing is escaped. Any other id, and SQLite (no tenant),
+/// get `None`: begin, then [`set_tenant`] with the id bound.
+pub(crate) fn begin_with_tenant(backend: Backend, begin: &str, org_id: &str) -> Option<String> {
+    let plain = !org_id.is_empty()
+        && org_id.len() <= 64
+        && org_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
+    match backend {
+        Backend::Postgres if plain => Some(format!(
+            "{begin}; SELECT set_config('pinward.org_id', '{org_id}', true)"
+        )),
+        Backend::Postgres | Backend::Sqlite => None,
+    }
+}
+
 /// Reads an org's ledger head and locks it until the transaction ends.
 ///
 /// SQLite has no row locks and needs none: `BEGIN IMMEDIATE` already holds the database's
@@ -307,7 +326,41 @@ pub(crate) const SQLITE_UNIQUE_COLUMNS: &[(&str, &str)] = &[
 
 #[cfg(test)]
 mod tests {
-    use super::SQLITE_UNIQUE_COLUMNS;
+    use super::{Backend, SQLITE_UNIQUE_COLUMNS, begin_with_tenant};
+
+    #[test]
+    fn a_plain_org_id_is_written_into_the_begin_and_any_other_is_left_to_a_bound_parameter() {
+        let id = "0194c2a8-7b3e-7c41-9d2e-5f6a7b8c9d0e";
+        assert_eq!(
+            begin_with_tenant(Backend::Postgres, "BEGIN READ ONLY", id).as_deref(),
+            Some(
+                "BEGIN READ ONLY; SELECT set_config('pinward.org_id', '0194c2a8-7b3e-7c41-9d2e-5f6a7b8c9d0e', true)"
+            )
+        );
+        assert!(begin_with_tenant(Backend::Postgres, "BEGIN", "org-acme").is_some());
+        for odd in [
+            "",
+            "o'rg",
+            "org\\",
+            "org acme",
+            "org;",
+            "org\u{0}",
+            "ör",
+            "\"org\"",
+            &"x".repeat(65),
+        ] {
+            assert_eq!(
+                begin_with_tenant(Backend::Postgres, "BEGIN", odd),
+                None,
+                "{odd:?}"
+            );
+        }
+        assert_eq!(
+            begin_with_tenant(Backend::Sqlite, "BEGIN", id),
+            None,
+            "SQLite has no tenant"
+        );
+    }
 
     /// Every named unique or primary-key constraint in the SQLite migrations.
     fn unique_names_in_sqlite_migrations() -> Vec<String> {

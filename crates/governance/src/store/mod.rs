@@ -235,19 +235,30 @@ impl Store {
     /// Starts a write transaction scoped to one org: on PostgreSQL the tenant of row-level
     /// security is set for this transaction only. Every org-scoped write goes through it.
     pub async fn begin_for(&self, org_id: &str) -> Result<Tx, Error> {
-        let mut tx = self.begin().await?;
-        tx.set_tenant(org_id).await?;
-        Ok(tx)
+        self.begin_scoped(dialect::begin_write(self.backend()), org_id)
+            .await
     }
 
     /// Starts a read-only transaction scoped to one org (see [`Store::begin_for`]). Every
     /// org-scoped read goes through it, so a query that forgot its tenant sees nothing on
     /// PostgreSQL instead of another org's rows.
     pub async fn read_for(&self, org_id: &str) -> Result<Tx, Error> {
-        let statement = dialect::begin_read(self.backend());
+        self.begin_scoped(dialect::begin_read(self.backend()), org_id)
+            .await
+    }
+
+    async fn begin_scoped(&self, begin: &'static str, org_id: &str) -> Result<Tx, Error> {
+        if let Some(both) = dialect::begin_with_tenant(self.backend(), begin, org_id) {
+            let both = sqlx::AssertSqlSafe(both);
+            let inner = match &self.pool {
+                Pool::Sqlite(pool) => TxInner::Sqlite(pool.begin_with(both).await?),
+                Pool::Postgres(pool) => TxInner::Postgres(pool.begin_with(both).await?),
+            };
+            return Ok(Tx { inner });
+        }
         let inner = match &self.pool {
-            Pool::Sqlite(pool) => TxInner::Sqlite(pool.begin_with(statement).await?),
-            Pool::Postgres(pool) => TxInner::Postgres(pool.begin_with(statement).await?),
+            Pool::Sqlite(pool) => TxInner::Sqlite(pool.begin_with(begin).await?),
+            Pool::Postgres(pool) => TxInner::Postgres(pool.begin_with(begin).await?),
         };
         let mut tx = Tx { inner };
         tx.set_tenant(org_id).await?;
@@ -277,6 +288,13 @@ impl Tx {
             on_tx!(self, conn => sqlx::query(sql).bind(org_id).execute(conn).await.map(drop))?;
         }
         Ok(())
+    }
+
+    /// Ends a transaction that only read. It is rolled back when its connection goes back
+    /// to the pool: sqlx queues the ROLLBACK on drop and its release check sends it, off
+    /// the caller's path, so answering does not wait a round trip for a read to end.
+    pub fn end_read(self) {
+        drop(self);
     }
 
     /// Undoes every change of the transaction.
