@@ -98,12 +98,20 @@ impl Policy {
 
 type PolicyRow = (i64, i64, bool, bool);
 
+/// The columns of `org_policies` as [`from_row`] reads them, for a query that brings the
+/// policy along (`p` being the table's alias).
+pub(crate) const COLUMNS: &str = "p.review_cadence_days, p.max_pin_age_days, \
+    p.rotate_after_reveal, p.rotate_on_handover";
+
 /// The org's policy as seen inside `tx` (the defaults when none was set).
 pub(crate) async fn load(tx: &mut Tx, org: &str) -> Result<Policy, Error> {
-    let sql = "SELECT review_cadence_days, max_pin_age_days, rotate_after_reveal, rotate_on_handover \
-               FROM org_policies WHERE org_id = $1";
-    let row: Option<PolicyRow> =
-        on_tx!(tx, conn => sqlx::query_as(sql).bind(org).fetch_optional(conn).await)?;
+    let sql = format!("SELECT {COLUMNS} FROM org_policies p WHERE p.org_id = $1");
+    let row: Option<PolicyRow> = on_tx!(tx, conn => sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(org).fetch_optional(conn).await)?;
+    from_row(row)
+}
+
+/// The policy of a row of `org_policies` (the defaults when there is none).
+pub(crate) fn from_row(row: Option<PolicyRow>) -> Result<Policy, Error> {
     let Some((cadence, age, after_reveal, on_handover)) = row else {
         return Ok(Policy::default());
     };

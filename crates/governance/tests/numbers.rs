@@ -173,6 +173,23 @@ on_both_databases! {
         assert_eq!(list(&store, "m-zed", Filter::default()).await.total, 1);
     }
 
+    async fn the_lists_health_follows_the_orgs_policy(db) {
+        let store = seeded(&db).await;
+        let too_old = |page: &numbers::Page<numbers::Summary>| -> Vec<String> {
+            page.items.iter().filter(|n| n.health.contains(&Problem::PinTooOld)).map(|n| n.phone_number_id.clone()).collect()
+        };
+        // 1001 and 1003 got their PINs on 2026-10-01, 50 days before now.
+        assert!(too_old(&list(&store, "m-ann", Filter::default()).await).is_empty(), "the default allows 180 days");
+        let strict = Policy { max_pin_age_days: 30, ..Policy::default() };
+        policies::set(&store, &caller("m-ann"), strict, now()).await.unwrap();
+        assert_eq!(too_old(&list(&store, "m-ann", Filter::default()).await), ["1001", "1003"]);
+        assert_eq!(too_old(&list(&store, "m-dan", Filter::default()).await), ["1001"]);
+        let filtered = list(&store, "m-ann", Filter { problem: Some(Problem::PinTooOld), ..Filter::default() }).await;
+        assert_eq!((ids(&filtered), filtered.total), (vec!["1001", "1003"], 2));
+        // The other org keeps the defaults.
+        assert!(too_old(&list(&store, "m-zed", Filter::default()).await).is_empty());
+    }
+
     async fn numbers_there_before_the_counts_existed_are_counted(db) {
         let store = governance::Store::connect(&governance::DatabaseTarget::parse(db.url()).unwrap()).await.unwrap();
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations").join(match db.backend() {

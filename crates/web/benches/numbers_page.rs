@@ -10,7 +10,10 @@
 //! its latency is measured from when it was due, so a slow response also counts against
 //! the requests queued behind it (no coordinated omission). The bare handler — one route
 //! returning a fixed page, no middleware — gets the same schedule on the same kind of
-//! server, which shows what the machine, the loopback network and hyper cost by themselves.
+//! server, interleaved with the page's (each due half an interval after a page request),
+//! which shows what the machine, the loopback network and hyper cost by themselves at the
+//! same moments: measured one after the other, the two runs met different timer ticks and
+//! machine noise, and their ratio moved by a third from run to run.
 //!
 //! Server and load generator are one process on separate runtimes (the server on two
 //! worker threads, the load on one), talking HTTP/1.1 over loopback with keep-alive.
@@ -84,8 +87,16 @@ fn main() {
             };
             warm_up(&client, &page, Some(&cookie)).await;
             warm_up(&client, &control, None).await;
-            let bare = open_loop(&client, &control, None, rate, seconds).await;
-            let numbers = open_loop(&client, &page, Some(&cookie), rate, seconds).await;
+            let [bare, numbers] = open_loop(
+                &client,
+                [
+                    (control.as_str(), None),
+                    (page.as_str(), Some(cookie.as_str())),
+                ],
+                rate,
+                seconds,
+            )
+            .await;
             report(name, "bare axum handler", &bare);
             report(name, "numbers page (first page)", &numbers);
             let ratio = |q| {
@@ -260,38 +271,50 @@ struct Latencies {
     service: Vec<f64>,
 }
 
-/// Sends `rate × seconds` requests, request `i` due at `start + i / rate`.
+/// Sends `rate × seconds` requests to each target, interleaved: request `i` of a target
+/// is due at `start + i / rate`, the second target's half an interval after the first's.
+/// Both targets thus run at the same time, under the same timer and the same machine,
+/// rather than one after the other.
 async fn open_loop(
     client: &HttpClient,
-    url: &str,
-    cookie: Option<&str>,
+    targets: [(&str, Option<&str>); 2],
     rate: u64,
     seconds: u64,
-) -> Latencies {
+) -> [Latencies; 2] {
     let total = rate * seconds;
     let interval = Duration::from_secs(1).div_f64(rate as f64);
     let start = Instant::now() + Duration::from_millis(10);
-    let mut inflight = Vec::with_capacity(usize::try_from(total).unwrap());
+    let mut inflight = Vec::with_capacity(usize::try_from(total * 2).unwrap());
     for i in 0..total {
-        let due = start + interval.mul_f64(i as f64);
-        tokio::time::sleep_until(due).await;
-        let (client, url, cookie) = (client.clone(), url.to_owned(), cookie.map(str::to_owned));
-        inflight.push(tokio::spawn(async move {
-            let sent = Instant::now();
-            fetch(&client, &url, cookie.as_deref()).await;
-            let ms = |since: Instant| since.elapsed().as_secs_f64() * 1000.0;
-            (ms(due), ms(sent))
-        }));
+        for (which, (url, cookie)) in targets.into_iter().enumerate() {
+            let due = start + interval.mul_f64(i as f64 + which as f64 / 2.0);
+            tokio::time::sleep_until(due).await;
+            let (client, url, cookie) = (client.clone(), url.to_owned(), cookie.map(str::to_owned));
+            inflight.push((
+                which,
+                tokio::spawn(async move {
+                    let sent = Instant::now();
+                    fetch(&client, &url, cookie.as_deref()).await;
+                    let ms = |since: Instant| since.elapsed().as_secs_f64() * 1000.0;
+                    (ms(due), ms(sent))
+                }),
+            ));
+        }
     }
-    let (mut from_due, mut service) = (Vec::new(), Vec::new());
-    for request in inflight {
+    let mut runs = [(); 2].map(|()| Latencies {
+        from_due: Vec::new(),
+        service: Vec::new(),
+    });
+    for (which, request) in inflight {
         let (due, sent) = request.await.unwrap();
-        from_due.push(due);
-        service.push(sent);
+        runs[which].from_due.push(due);
+        runs[which].service.push(sent);
     }
-    from_due.sort_by(f64::total_cmp);
-    service.sort_by(f64::total_cmp);
-    Latencies { from_due, service }
+    for run in &mut runs {
+        run.from_due.sort_by(f64::total_cmp);
+        run.service.sort_by(f64::total_cmp);
+    }
+    runs
 }
 
 fn quantile(sorted: &[f64], q: f64) -> f64 {

@@ -359,19 +359,25 @@ pub async fn list(
     caller.require(Permission::ReadNumbers)?;
     let (limit, offset) = page.validate()?;
     let mut tx = store.read_for(&caller.org_id).await?;
-    let policy = policies::load(&mut tx, &caller.org_id).await?;
     let mut clause = Where::visible_to(caller, tx.backend());
     narrow(&mut clause, filter)?;
     // Health is a function of the clock and the policy, so it is not stored: the filter
     // runs the SQL twin of `health::check` (health::sql) against this moment's cutoffs.
-    let cut = Cutoffs::new(&policy, now);
-    if let Some(problem) = filter.problem {
-        let c = health_sql::condition(problem, tx.backend(), &caller.org_id, &cut);
-        clause.and(&c.sql, c.args);
-    }
-    if filter.unhealthy {
-        let c = health_sql::any(tx.backend(), &caller.org_id, &cut);
-        clause.and(&c.sql, c.args);
+    // Without a health filter the policy is only needed for the rows' health, and comes
+    // with them.
+    let mut loaded = None;
+    if filter.problem.is_some() || filter.unhealthy {
+        let policy = policies::load(&mut tx, &caller.org_id).await?;
+        let cut = Cutoffs::new(&policy, now);
+        if let Some(problem) = filter.problem {
+            let c = health_sql::condition(problem, tx.backend(), &caller.org_id, &cut);
+            clause.and(&c.sql, c.args);
+        }
+        if filter.unhealthy {
+            let c = health_sql::any(tx.backend(), &caller.org_id, &cut);
+            clause.and(&c.sql, c.args);
+        }
+        loaded = Some(policy);
     }
     let order = " ORDER BY n.display_phone_number, n.id";
     let total_sql = total_sql(&clause);
@@ -381,14 +387,16 @@ pub async fn list(
     // before it looks at the page, and the limit and offset are written into the SQL
     // (validated integers) so the plan knows the page is small: with them bound,
     // PostgreSQL's generic plan guesses 10 % of the table and hashes every number and PIN
-    // version to join 50 rows. The total rides along as an uncorrelated subquery (run
-    // once), which spares the page a round trip to the database; only a page with no rows
-    // counts on its own.
+    // version to join 50 rows. The total (an uncorrelated subquery, run once) and the
+    // policy ride along, which spares the page two round trips to the database; only a
+    // page with no rows counts on its own.
     let sql = format!(
         "WITH page AS MATERIALIZED (SELECT n.id AS page_id {COUNT_FROM}{where_}{order} LIMIT {limit} OFFSET {offset}) \
-         {SELECT}, ({total_sql}) AS total \
-         FROM page JOIN phone_numbers n ON n.org_id = $1 AND n.id = page.page_id {JOINS}{order}",
+         {SELECT}, ({total_sql}) AS total, {policy_columns} \
+         FROM page JOIN phone_numbers n ON n.org_id = $1 AND n.id = page.page_id {JOINS}\
+         LEFT JOIN org_policies p ON p.org_id = $1{order}",
         where_ = clause.sql,
+        policy_columns = policies::COLUMNS,
     );
     let rows = on_tx!(tx, conn => bind_args!(sqlx::query_as::<_, CountedRow>(sqlx::AssertSqlSafe(sql)), &clause.args).fetch_all(conn).await)?;
     let total = match rows.first() {
@@ -396,6 +404,11 @@ pub async fn list(
         None => {
             on_tx!(tx, conn => bind_args!(sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(total_sql)), &clause.args).fetch_one(conn).await)?
         }
+    };
+    let policy = match (loaded, rows.first()) {
+        (Some(policy), _) => policy,
+        (None, Some(first)) => policies::from_row(first.policy())?,
+        (None, None) => Policy::default(),
     };
     let items = rows
         .iter()
@@ -486,12 +499,28 @@ fn narrow(clause: &mut Where, filter: &Filter) -> Result<(), Error> {
     Ok(())
 }
 
-/// A listed number with the count of every number the list's filters match.
+/// A listed number with the count of every number the list's filters match and the
+/// org's policy (`None`s when the org has none).
 #[derive(sqlx::FromRow)]
 struct CountedRow {
     #[sqlx(flatten)]
     row: NumberRow,
     total: i64,
+    review_cadence_days: Option<i64>,
+    max_pin_age_days: Option<i64>,
+    rotate_after_reveal: Option<bool>,
+    rotate_on_handover: Option<bool>,
+}
+
+impl CountedRow {
+    fn policy(&self) -> Option<(i64, i64, bool, bool)> {
+        Some((
+            self.review_cadence_days?,
+            self.max_pin_age_days?,
+            self.rotate_after_reveal?,
+            self.rotate_on_handover?,
+        ))
+    }
 }
 
 async fn fetch_rows(tx: &mut Tx, sql: String, args: &[Arg]) -> Result<Vec<NumberRow>, Error> {

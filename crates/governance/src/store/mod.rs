@@ -31,6 +31,11 @@ static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../../migrations/postgres
 /// How long a statement waits for another connection's lock before it fails.
 const LOCK_WAIT: Duration = Duration::from_secs(10);
 
+/// A pooled PostgreSQL connection idle this long is checked before use. One returned to the
+/// pool was checked then; under load a connection is reused within milliseconds, and a
+/// quiet service (a request now and then) still checks nearly every connection it takes.
+const CHECK_IDLE_AFTER: Duration = Duration::from_secs(5);
+
 /// Which database engine a [`Store`] runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -129,9 +134,22 @@ impl Store {
             DatabaseTarget::Postgres { url } => {
                 let options = PgConnectOptions::from_str(url.expose())
                     .map_err(|_| Error::DatabaseUrl("not a valid postgres:// URL"))?;
+                // sqlx checks every connection on its way back to the pool, and by default
+                // again on its way out, which put a round trip in front of every query a
+                // request made. Only a connection idle for a while (which the server or the
+                // network may have dropped since) is checked on its way out now.
                 let pool = PgPoolOptions::new()
                     .max_connections(16)
-                    .acquire_timeout(LOCK_WAIT);
+                    .acquire_timeout(LOCK_WAIT)
+                    .test_before_acquire(false)
+                    .before_acquire(|connection, meta| {
+                        Box::pin(async move {
+                            if meta.idle_for >= CHECK_IDLE_AFTER {
+                                sqlx::Connection::ping(connection).await?;
+                            }
+                            Ok(true)
+                        })
+                    });
                 match pool.clone().connect_with(options.clone()).await {
                     Ok(pool) => Pool::Postgres(pool),
                     // The pool retries a refused connection (or a server still starting) until
@@ -341,9 +359,12 @@ async fn open_sqlite(path: &Path) -> Result<SqlitePool, Error> {
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
         .busy_timeout(LOCK_WAIT);
+    // A connection to a local file does not go away while idle: no check on the way out
+    // of the pool (sqlx's default), which would cost every query a trip to its thread.
     let pool = SqlitePoolOptions::new()
         .max_connections(8)
         .acquire_timeout(LOCK_WAIT)
+        .test_before_acquire(false)
         .connect_with(options)
         .await?;
     Ok(pool)
