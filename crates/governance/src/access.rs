@@ -12,6 +12,11 @@ use crate::Error;
 
 /// An org role of a member.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::ToSchema),
+    schema(rename_all = "snake_case")
+)]
 pub enum Role {
     /// Members, credentials, recovery recipients, policies; everything else too.
     Admin,

@@ -32,7 +32,6 @@ pub struct Member {
     pub display_name: String,
     /// The org role.
     #[serde(serialize_with = "role_name")]
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub role: Role,
     /// For a business admin: the ids of the clients it sees. Empty otherwise.
     pub clients: Vec<String>,

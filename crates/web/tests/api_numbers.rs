@@ -358,5 +358,10 @@ on_both_databases! {
         assert_eq!(schemas["Summary"]["properties"]["health"]["items"]["$ref"], "#/components/schemas/HealthProblem", "{}", schemas["Summary"]);
         assert!(schemas["HealthProblem"]["enum"].as_array().unwrap().contains(&json!("no_owner")), "{}", schemas["HealthProblem"]);
         assert_eq!(schemas["Problem"]["type"], "object", "the error document keeps its name");
+        // Fields with a closed set of values list them.
+        assert_eq!(schemas["Role"]["enum"], json!(["admin", "ops", "auditor", "business_admin"]), "{}", schemas["Role"]);
+        assert_eq!(schemas["Member"]["properties"]["role"]["$ref"], "#/components/schemas/Role", "{}", schemas["Member"]);
+        assert_eq!(schemas["OutcomeKind"]["enum"], json!(["confirmed", "rejected", "uncertain", "idle"]), "{}", schemas["OutcomeKind"]);
+        assert_eq!(schemas["CustodyOutcome"]["properties"]["outcome"]["$ref"], "#/components/schemas/OutcomeKind", "{}", schemas["CustodyOutcome"]);
     }
 }

@@ -182,11 +182,24 @@ pub(crate) async fn assign(
     ))
 }
 
+/// How a custody action ended, in one word.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum OutcomeKind {
+    /// Meta took the PIN and pinward holds it as current.
+    Confirmed,
+    /// Meta refused the PIN; the old one stands.
+    Rejected,
+    /// No conclusive answer yet; pinward will find out.
+    Uncertain,
+    /// There was nothing to do.
+    Idle,
+}
+
 /// How a custody action ended.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct CustodyOutcome {
-    /// `confirmed`, `rejected`, `uncertain` or `idle`.
-    outcome: &'static str,
+    outcome: OutcomeKind,
     /// The PIN version concerned.
     #[serde(skip_serializing_if = "Option::is_none")]
     version: Option<i64>,
@@ -210,10 +223,10 @@ impl From<Outcome> for CustodyOutcome {
             needs_attention: false,
         };
         match outcome {
-            Outcome::Confirmed { version } => plain("confirmed", Some(version)),
+            Outcome::Confirmed { version } => plain(OutcomeKind::Confirmed, Some(version)),
             Outcome::Rejected { version, code } => CustodyOutcome {
                 code,
-                ..plain("rejected", Some(version))
+                ..plain(OutcomeKind::Rejected, Some(version))
             },
             Outcome::Uncertain {
                 version,
@@ -222,9 +235,9 @@ impl From<Outcome> for CustodyOutcome {
             } => CustodyOutcome {
                 failures: Some(failures),
                 needs_attention,
-                ..plain("uncertain", Some(version))
+                ..plain(OutcomeKind::Uncertain, Some(version))
             },
-            Outcome::Idle => plain("idle", None),
+            Outcome::Idle => plain(OutcomeKind::Idle, None),
         }
     }
 }
