@@ -242,7 +242,11 @@ impl Store {
 
     /// Starts a write transaction. Every state change and its ledger event commit in one.
     pub async fn begin(&self) -> Result<Tx, Error> {
-        let statement = dialect::begin_write(self.backend());
+        self.start(dialect::begin_write(self.backend())).await
+    }
+
+    /// A transaction opened by `statement` (a BEGIN of the backend's dialect).
+    async fn start(&self, statement: impl sqlx::SqlSafeStr) -> Result<Tx, Error> {
         let inner = match &self.pool {
             Pool::Sqlite(pool) => TxInner::Sqlite(pool.begin_with(statement).await?),
             Pool::Postgres(pool) => TxInner::Postgres(pool.begin_with(statement).await?),
@@ -267,18 +271,9 @@ impl Store {
 
     async fn begin_scoped(&self, begin: &'static str, org_id: &str) -> Result<Tx, Error> {
         if let Some(both) = dialect::begin_with_tenant(self.backend(), begin, org_id) {
-            let both = sqlx::AssertSqlSafe(both);
-            let inner = match &self.pool {
-                Pool::Sqlite(pool) => TxInner::Sqlite(pool.begin_with(both).await?),
-                Pool::Postgres(pool) => TxInner::Postgres(pool.begin_with(both).await?),
-            };
-            return Ok(Tx { inner });
+            return self.start(sqlx::AssertSqlSafe(both)).await;
         }
-        let inner = match &self.pool {
-            Pool::Sqlite(pool) => TxInner::Sqlite(pool.begin_with(begin).await?),
-            Pool::Postgres(pool) => TxInner::Postgres(pool.begin_with(begin).await?),
-        };
-        let mut tx = Tx { inner };
+        let mut tx = self.start(begin).await?;
         tx.set_tenant(org_id).await?;
         Ok(tx)
     }
