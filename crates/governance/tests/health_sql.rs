@@ -1,6 +1,7 @@
 //! The health filter and the overview count in SQL what `health::check` says of each
 //! number: compared on numbers varied over every rule and its edges, under the default
-//! policy and a stricter one, on SQLite and PostgreSQL.
+//! policy and a stricter one, on SQLite and PostgreSQL; and the list's summaries say what
+//! each number's record says.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -15,6 +16,7 @@ use governance::health::Problem;
 use governance::numbers::{self, Filter, PageRequest, Summary};
 use governance::overview;
 use governance::policies::{self, Policy};
+use graph::PhoneNumberId;
 use pinward_tests::on_both_databases;
 
 /// Every number `member` sees under `filter`, through as many pages as it takes.
@@ -158,6 +160,50 @@ async fn only_a_revealed_current_pin_counts(store: &Store, revealed: &Revealed, 
     assert!(flagged.iter().all(|id| !revealed.older.contains(*id)));
 }
 
+/// Each number on the list reads as its own record does: the page's one-row JSON and the
+/// record's plain columns tell the same people, dates, states and health.
+async fn list_and_record_agree(store: &Store, member: &str) {
+    let (everything, _) = all(store, member, &Filter::default()).await;
+    assert!(everything.len() > 100, "{}", everything.len());
+    assert!(
+        everything
+            .iter()
+            .any(|n| n.owner.as_ref().is_some_and(|o| !o.active)),
+        "some owner is inactive"
+    );
+    assert!(
+        everything.iter().any(|n| n.manager.is_none()),
+        "some number has no manager"
+    );
+    for listed in &everything {
+        let phone = PhoneNumberId::parse(&listed.phone_number_id).unwrap();
+        let record = numbers::record(store, &caller(member), &phone, now())
+            .await
+            .unwrap();
+        let read = (
+            record.meta.display_phone_number.as_str(),
+            record.meta.verified_name.as_deref(),
+            record.metadata.usage.as_deref(),
+            (record.client.id.as_str(), record.client.name.as_str()),
+            record.pin_state,
+            (&record.owner, &record.manager),
+            (record.next_review_due, &record.review_due),
+            &record.health,
+        );
+        let shown = (
+            listed.display_phone_number.as_str(),
+            listed.verified_name.as_deref(),
+            listed.usage.as_deref(),
+            (listed.client_id.as_str(), listed.client_name.as_str()),
+            listed.pin_state,
+            (&listed.owner, &listed.manager),
+            (listed.next_review_due, &listed.review_due),
+            &listed.health,
+        );
+        assert_eq!(shown, read, "{}", listed.phone_number_id);
+    }
+}
+
 on_both_databases! {
     async fn the_sql_health_filter_finds_exactly_the_numbers_health_check_flags(db) {
         let store = seeded(&db).await;
@@ -182,6 +228,12 @@ on_both_databases! {
         let revealed = add_varied_numbers(&db, 160, &accepting).await;
         sql_and_check_agree(&store, "m-ann").await;
         only_a_revealed_current_pin_counts(&store, &revealed, false).await;
+    }
+
+    async fn every_listed_number_reads_as_its_record_does(db) {
+        let store = seeded(&db).await;
+        add_varied_numbers(&db, 160, &Policy::default()).await;
+        list_and_record_agree(&store, "m-ann").await;
     }
 
     async fn metrics_count_every_orgs_numbers_by_state_and_health(db) {
