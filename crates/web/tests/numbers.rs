@@ -56,4 +56,36 @@ on_both_databases! {
         let list = text(send(&app, get_as("/numbers", &rick)).await).await;
         assert!(!list.contains("555-0100"), "{list}");
     }
+
+    async fn the_client_filter_offers_the_clients_the_member_sees_and_names_one_it_does_not(db) {
+        let store = store(&db).await;
+        let org = org_with_member(&store, "acme", "ann@example.com", Role::Admin).await;
+        let rival = org_with_member(&store, "rival", "rick@example.com", Role::Admin).await;
+        seed_number(&db, &org, "1001", "+1 555-0100").await;
+        seed_number(&db, &org, "1002", "+1 555-0200").await;
+        seed_number(&db, &rival, "9001", "+1 555-0900").await;
+        org::add_member(&store, &org, "dan@example.com", Role::BusinessAdmin, &["c-1002".to_owned()]).await;
+        let app = router(store, &db, None);
+        let ann = sign_in(&app, "ann@example.com").await;
+
+        let list = text(send(&app, get_as("/numbers", &ann)).await).await;
+        assert!(list.contains("<option value=\"c-1001\">Client 1001</option>"), "{list}");
+        assert!(list.contains("<option value=\"c-1002\">Client 1002</option>"), "{list}");
+        assert!(!list.contains("c-9001"), "another org's client is not offered: {list}");
+        let one = text(send(&app, get_as("/numbers?client=c-1002", &ann)).await).await;
+        assert!(one.contains("<option value=\"c-1002\" selected>Client 1002</option>"), "{one}");
+        assert!(one.contains("+1 555-0200") && !one.contains("+1 555-0100"), "{one}");
+        assert!(one.contains("1–1 of 1"), "{one}");
+
+        let dan = sign_in(&app, "dan@example.com").await;
+        let scoped = text(send(&app, get_as("/numbers", &dan)).await).await;
+        assert!(scoped.contains("c-1002") && !scoped.contains("c-1001"), "a business admin is offered its own clients: {scoped}");
+        for (who, client) in [(&ann, "c-9001"), (&ann, "c-nope"), (&dan, "c-1001")] {
+            let response = send(&app, get_as(&format!("/numbers?client={client}"), who)).await;
+            assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{client}");
+            let page = text(response).await;
+            assert!(page.contains("client: is not a client you can see; pick one from the list"), "{client}: {page}");
+            assert!(!page.contains("555-0"), "no number is shown: {page}");
+        }
+    }
 }

@@ -149,12 +149,19 @@ struct Choice {
     selected: bool,
 }
 
+/// A client in the filter's drop-down.
+struct ClientChoice {
+    id: String,
+    name: String,
+    selected: bool,
+}
+
 #[derive(Template)]
 #[template(path = "numbers/list.html")]
 struct ListPage {
     page: PageContext,
     q: String,
-    client: String,
+    clients: Vec<ClientChoice>,
     states: Vec<Choice>,
     problems: Vec<Choice>,
     unhealthy: bool,
@@ -173,14 +180,38 @@ async fn list(
 ) -> Result<Html<String>, AppError> {
     let filter = query.filter()?;
     let request = query.page()?;
-    let found = numbers::list(
-        &state.store,
-        &who.caller,
-        &filter,
-        request,
-        chrono::Utc::now(),
-    )
-    .await?;
+    // The drop-down's clients come on a second connection while the page is read, so
+    // offering them costs the page no time.
+    let (found, clients) = tokio::join!(
+        numbers::list(
+            &state.store,
+            &who.caller,
+            &filter,
+            request,
+            chrono::Utc::now(),
+        ),
+        governance::clients::list(&state.store, &who.caller),
+    );
+    let (found, clients) = (found?, clients?);
+    // A client the caller cannot see (another org's, outside a business admin's scope, or
+    // none at all) is named as such rather than shown as a client with no numbers.
+    if let Some(asked) = &filter.client_id
+        && !clients.iter().any(|c| &c.id == asked)
+    {
+        return Err(governance::Error::Invalid {
+            field: "client",
+            problem: "is not a client you can see; pick one from the list".to_owned(),
+        }
+        .into());
+    }
+    let clients = clients
+        .into_iter()
+        .map(|c| ClientChoice {
+            selected: filter.client_id.as_ref() == Some(&c.id),
+            id: c.id,
+            name: c.name,
+        })
+        .collect();
     let per_page = u64::from(found.per_page);
     let first = u64::from(found.page - 1) * per_page;
     let shown = found.items.len() as u64;
@@ -212,7 +243,7 @@ async fn list(
     render(&ListPage {
         page,
         q: filter.search.clone().unwrap_or_default(),
-        client: filter.client_id.clone().unwrap_or_default(),
+        clients,
         states,
         problems,
         unhealthy: filter.unhealthy,
