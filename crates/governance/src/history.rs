@@ -373,13 +373,44 @@ async fn verify(
 /// How to name the ledger's actors to a person reading it: `user:<id>` as "Name <email>" for
 /// every member of the caller's org, past or present, and `token:<id>` as `API token "name"`
 /// for every token it issued. Other actors (`system`) and ids not found keep their id.
+/// The same people are also known by the bare member and user ids events' details hold
+/// (a seat's holders, a handover's two sides, a member's user).
 #[derive(Debug, Clone, Default)]
-pub struct ActorNames(std::collections::HashMap<String, String>);
+pub struct ActorNames {
+    actors: std::collections::HashMap<String, String>,
+    people: std::collections::HashMap<String, String>,
+}
 
 impl ActorNames {
     /// The name to show for `actor`.
     pub fn name<'a>(&'a self, actor: &'a str) -> &'a str {
-        self.0.get(actor).map_or(actor, String::as_str)
+        self.actors.get(actor).map_or(actor, String::as_str)
+    }
+
+    /// The person a bare member or user id stands for, as "Name <email>".
+    pub fn person(&self, id: &str) -> Option<&str> {
+        self.people.get(id).map(String::as_str)
+    }
+
+    /// "id: Name <email>" for each member or user id among `details`' values (at any
+    /// depth), in the order they first appear, each once.
+    pub fn named_in(&self, details: &serde_json::Value) -> Vec<String> {
+        fn walk<'v>(value: &'v serde_json::Value, found: &mut Vec<&'v str>) {
+            match value {
+                serde_json::Value::String(text) if !found.contains(&text.as_str()) => {
+                    found.push(text);
+                }
+                serde_json::Value::Array(items) => items.iter().for_each(|v| walk(v, found)),
+                serde_json::Value::Object(map) => map.values().for_each(|v| walk(v, found)),
+                _ => {}
+            }
+        }
+        let mut strings = Vec::new();
+        walk(details, &mut strings);
+        strings
+            .into_iter()
+            .filter_map(|id| self.person(id).map(|person| format!("{id}: {person}")))
+            .collect()
     }
 }
 
@@ -391,22 +422,27 @@ impl ActorNames {
 pub async fn actor_names(store: &Store, caller: &Caller) -> Result<ActorNames, Error> {
     caller.require(Permission::ReadNumbers)?;
     let org = caller.org_id.as_str();
-    let people = "SELECT u.id, u.display_name, u.email FROM members m \
+    let people = "SELECT m.id, u.id, u.display_name, u.email FROM members m \
                   JOIN users u ON u.id = m.user_id WHERE m.org_id = $1";
     let tokens = "SELECT id, name FROM api_tokens WHERE org_id = $1";
-    // (user id, name, email) and (token id, name).
-    type Rows = (Vec<(String, String, String)>, Vec<(String, String)>);
+    // (member id, user id, name, email) and (token id, name).
+    type Rows = (Vec<(String, String, String, String)>, Vec<(String, String)>);
     let (people, tokens): Rows = on_read!(store, org, conn => {
         let people = sqlx::query_as(people).bind(org).fetch_all(&mut *conn).await?;
         let tokens = sqlx::query_as(tokens).bind(org).fetch_all(&mut *conn).await?;
         Ok::<_, Error>((people, tokens))
     })?;
-    let mut names = std::collections::HashMap::new();
-    for (id, name, email) in people {
-        names.insert(format!("user:{id}"), format!("{name} <{email}>"));
+    let mut names = ActorNames::default();
+    for (member, user, name, email) in people {
+        let person = format!("{name} <{email}>");
+        names.actors.insert(format!("user:{user}"), person.clone());
+        names.people.insert(user, person.clone());
+        names.people.insert(member, person);
     }
     for (id, name) in tokens {
-        names.insert(format!("token:{id}"), format!("API token \"{name}\""));
+        names
+            .actors
+            .insert(format!("token:{id}"), format!("API token \"{name}\""));
     }
-    Ok(ActorNames(names))
+    Ok(names)
 }

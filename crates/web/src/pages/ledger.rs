@@ -101,6 +101,8 @@ struct Row {
     action_filter: String,
     subject_filter: String,
     details: String,
+    /// Who the member and user ids in `details` are.
+    people: Vec<String>,
 }
 
 impl Row {
@@ -130,6 +132,7 @@ impl Row {
                 Cursor::Newest,
             ),
             subject,
+            people: actors.named_in(&serde_json::Value::Object(event.details().as_map().clone())),
             details: event.details().canonical().to_owned(),
         }
     }

@@ -121,6 +121,8 @@ struct Event {
     actor_name: String,
     action: String,
     details: String,
+    /// Who the member and user ids in `details` are.
+    people: Vec<String>,
 }
 
 #[derive(Template)]
@@ -408,6 +410,7 @@ fn number_page(
                 actor_name: actors.name(&e.actor).to_owned(),
                 actor: e.actor,
                 action: e.action,
+                people: actors.named_in(&e.details),
                 details: e.details.to_string(),
             })
             .collect(),
