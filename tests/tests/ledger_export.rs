@@ -202,10 +202,10 @@ on_both_databases! {
     async fn exporting_an_unknown_org_or_a_bad_range_fails_in_one_line_and_writes_no_file(db) {
         ledger_with_events(&db, 5).await;
         let file = db.dir().join("never.jsonl");
-        for args in [
-            vec!["--org", "nobody"],
-            vec!["--org", "acme", "--from", "9"],
-            vec!["--org", "acme", "--from", "4", "--to", "2"],
+        for (args, says) in [
+            (vec!["--org", "nobody"], "error: export failed: org not found"),
+            (vec!["--org", "acme", "--from", "9"], "error: export failed: --from: the ledger ends at seq"),
+            (vec!["--org", "acme", "--from", "4", "--to", "2"], "error: export failed: --to: 2 is before from (4)"),
         ] {
             let mut all = vec!["ledger", "export", "--out", file.to_str().unwrap()];
             all.extend(args.iter().copied());
@@ -214,6 +214,7 @@ on_both_databases! {
             let stderr = String::from_utf8(output.stderr).unwrap();
             let error: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
             assert_eq!(error.len(), 1, "{stderr}");
+            assert!(error[0].starts_with(says), "{stderr}");
             assert!(!file.exists(), "{args:?} left a file behind");
         }
     }

@@ -21,6 +21,7 @@ pub struct Cli {
 
 /// Settings shared by every command (all optional; see README "Configuration").
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Settings (any command)")]
 pub struct Settings {
     /// Folder for the SQLite database, keys and other state [default: ./pinward-data]
     #[arg(long, env = "PINWARD_DATA_DIR", global = true, value_name = "DIR")]

@@ -36,6 +36,27 @@ fn help_lists_the_commands_and_the_variables() {
 }
 
 #[test]
+fn a_commands_help_lists_its_own_options_apart_from_the_shared_settings() {
+    let (code, stdout, _) = pinward(&["ledger", "export", "--help"], &[]);
+    assert_eq!(code, 0);
+    let (own, shared) = stdout
+        .split_once("Settings (any command):")
+        .unwrap_or_else(|| panic!("no settings heading:\n{stdout}"));
+    for flag in ["--org", "--from", "--to", "--out"] {
+        assert!(
+            own.contains(flag),
+            "{flag} among the command's options:\n{stdout}"
+        );
+    }
+    for flag in ["--data-dir", "--database-url", "--listen", "--log"] {
+        assert!(
+            !own.contains(flag) && shared.contains(flag),
+            "{flag} under the settings:\n{stdout}"
+        );
+    }
+}
+
+#[test]
 fn a_wrong_setting_is_one_line_naming_its_variable_and_a_non_zero_exit() {
     let data = tempfile::tempdir().unwrap();
     let data_dir = data.path().to_str().unwrap();

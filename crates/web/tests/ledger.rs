@@ -223,11 +223,18 @@ on_both_databases! {
         let from_four = VerifyOptions { start: Start::Seq(4), ..pinned(&w) };
         assert_eq!(audit::verify_jsonl(file.as_slice(), &from_four).unwrap().events, 6);
 
-        for (query, field) in [("from=0", "from"), ("from=99", "from"), ("from=5&to=2", "to"), ("to=soon", "to")] {
+        for (query, field, says) in [
+            ("from=0", "from", "seq numbers start at 1"),
+            ("from=99", "from", "the ledger ends at seq"),
+            ("from=5&to=2", "to", "2 is before from (5)"),
+            ("to=soon", "to", "must be a seq number (a whole number from 1)"),
+        ] {
             let response = send(&w.app, bearer("GET", &format!("/api/v1/ledger/export?{query}"), &auditor)).await;
             assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{query}");
             let problem: Value = serde_json::from_str(&text(response).await).unwrap();
             assert_eq!(problem["field"], field, "{query}");
+            let detail = problem["detail"].as_str().unwrap();
+            assert!(detail.contains(says) && !detail.contains("--"), "the API's own words: {query}: {problem}");
         }
         assert_eq!(latest_checkpoint(&w.store, &w.org).await, Some(9), "refused exports sign nothing");
     }

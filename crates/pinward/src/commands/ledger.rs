@@ -84,7 +84,7 @@ pub async fn export(config: &crate::config::Config, request: ExportRequest) -> a
                 partial,
             )
             .await
-            .context("export failed")?;
+            .map_err(export_failed)?;
             partial.as_file().sync_all()?;
             partial
                 .persist(path)
@@ -102,7 +102,7 @@ pub async fn export(config: &crate::config::Config, request: ExportRequest) -> a
                 std::io::stdout(),
             )
             .await
-            .context("export failed")?;
+            .map_err(export_failed)?;
             summary
         }
     };
@@ -125,5 +125,15 @@ fn format_of(path: Option<&Path>) -> LedgerFormat {
         LedgerFormat::Csv
     } else {
         LedgerFormat::Jsonl
+    }
+}
+
+/// An export's error in the command line's words: a bad range names its flag.
+fn export_failed(error: governance::Error) -> anyhow::Error {
+    match error {
+        governance::Error::Invalid { field, problem } if matches!(field, "from" | "to") => {
+            anyhow::anyhow!("export failed: --{field}: {problem}")
+        }
+        other => anyhow::Error::new(other).context("export failed"),
     }
 }
