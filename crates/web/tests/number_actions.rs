@@ -315,12 +315,18 @@ on_both_databases! {
         let again = w.page(&owner, &path).await;
         assert!(again.contains("required></textarea>"), "kept for one visit only: {again}");
 
-        // Kept for that number only: another number's reveal (refused here, its PIN is not
-        // held) does not show it, and its own form still does.
-        let (_, _, _) = w.post(&owner, &path, "reason=for+the+first+number").await;
-        let other = format!("/numbers/{}/reveal", w.unknown.as_str());
-        assert!(!text(send(&w.app, get_as(&other, &owner.cookie)).await).await.contains("for the first number"));
-        assert!(w.page(&owner, &path).await.contains(">for the first number</textarea>"));
+        // Kept for that number only: another number's reveal form, which an admin may use,
+        // does not show it, and the first number's form still does when the admin comes back.
+        let ops = w.browser(OPS).await;
+        let other = format!("/numbers/{}", w.unknown.as_str());
+        assert_eq!(w.post(&ops, &format!("{other}/take-custody"), "").await.0, StatusCode::SEE_OTHER);
+        let admin = w.browser(ADMIN).await;
+        age_step_up(&db).await;
+        let (status, _, _) = w.post(&admin, &path, "reason=for+the+first+number").await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "to the password prompt");
+        let other_form = w.page(&admin, &format!("{other}/reveal")).await;
+        assert!(other_form.contains("required></textarea>") && !other_form.contains("for the first number"), "{other_form}");
+        assert!(w.page(&admin, &path).await.contains(">for the first number</textarea>"));
     }
 
     async fn a_user_may_reveal_five_pins_an_hour(db) {

@@ -298,17 +298,22 @@ pub(crate) async fn keep_reveal_reason(
     Ok(())
 }
 
-/// Takes the reason `user_id` kept for `number`'s reveal form, if any; one kept by someone
-/// else, for another number or too long ago is dropped.
+/// Takes the reason `user_id` kept for `number`'s reveal form, if any. One kept by someone
+/// else or too long ago is dropped; one kept for another number stays for that number's
+/// form (a person may look at a second number before going back to reveal the first).
 pub(crate) async fn take_reveal_reason(
     session: &Session,
     user_id: &str,
     number: &str,
 ) -> Result<Option<String>, AppError> {
-    let pending: Option<PendingReveal> = take(session, PENDING_REVEAL_KEY).await?;
-    let fresh =
-        |p: &PendingReveal| Utc::now().timestamp() - p.kept_at <= REASON_KEPT_FOR.num_seconds();
-    Ok(pending
-        .filter(|p| p.user_id == user_id && p.number == number && fresh(p))
-        .map(|p| p.reason))
+    let Some(pending) = session.get::<PendingReveal>(PENDING_REVEAL_KEY).await? else {
+        return Ok(None);
+    };
+    let fresh = Utc::now().timestamp() - pending.kept_at <= REASON_KEPT_FOR.num_seconds();
+    let theirs = pending.user_id == user_id;
+    if theirs && fresh && pending.number != number {
+        return Ok(None);
+    }
+    let _: Option<PendingReveal> = session.remove(PENDING_REVEAL_KEY).await?;
+    Ok((theirs && fresh).then_some(pending.reason))
 }
