@@ -174,12 +174,18 @@ on_both_databases! {
 
     async fn a_bad_list_parameter_is_a_400_naming_it(db) {
         let w = world(&db).await;
-        for (query, field) in [("per_page=0", "per_page"), ("page=x", "page"), ("state=lost", "state"), ("problem=odd", "problem")] {
+        for (query, field, says) in [
+            ("per_page=0", "per_page", "per_page"),
+            ("page=x", "page", "must be a whole number"),
+            ("state=lost", "state", "must be one of unknown, escrowed, rotating, uncertain, released"),
+            ("problem=odd", "problem", "problem"),
+        ] {
             let response = send(&w.app, call("GET", &format!("/api/v1/numbers?{query}"), Some(&w.auditor), None)).await;
             assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{query}");
             assert_eq!(header(&response, "content-type"), "application/problem+json");
             let problem: Value = serde_json::from_str(&text(response).await).unwrap();
             assert_eq!(problem["field"], field, "{problem}");
+            assert!(problem["detail"].as_str().unwrap().contains(says), "{problem}");
             assert_eq!((problem["status"].as_u64(), problem["title"].as_str()), (Some(400), Some("Bad Request")), "title and status agree: {problem}");
         }
     }

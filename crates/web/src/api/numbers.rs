@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use governance::custody::{Outcome, PinState};
+use governance::custody::Outcome;
 use governance::numbers::{self, Filter, PageRequest};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -55,9 +55,7 @@ impl ListQuery {
     fn parse(self) -> Result<(Filter, PageRequest), ApiError> {
         let pin_state = match present(self.state) {
             None => None,
-            Some(text) => {
-                Some(PinState::parse(&text).ok_or_else(|| invalid("state", "not a PIN state"))?)
-            }
+            Some(text) => Some(crate::pages::numbers::parse_pin_state(&text)?),
         };
         let problem_text = present(self.problem);
         let unhealthy = problem_text.as_deref() == Some(UNHEALTHY);

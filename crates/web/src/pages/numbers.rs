@@ -32,6 +32,18 @@ struct ListQuery {
     page: Option<String>,
 }
 
+/// The `state` filter's value as a PIN state; anything else is refused with the states
+/// there are.
+pub(crate) fn parse_pin_state(text: &str) -> Result<PinState, governance::Error> {
+    PinState::parse(text).ok_or_else(|| governance::Error::Invalid {
+        field: "state",
+        problem: format!(
+            "must be one of {}",
+            PinState::ALL.map(PinState::as_str).join(", ")
+        ),
+    })
+}
+
 fn given(value: Option<&String>) -> Option<&str> {
     value.map(|v| v.trim()).filter(|v| !v.is_empty())
 }
@@ -39,13 +51,7 @@ fn given(value: Option<&String>) -> Option<&str> {
 impl ListQuery {
     fn filter(&self) -> Result<Filter, AppError> {
         let pin_state = given(self.state.as_ref())
-            .map(|s| {
-                PinState::parse(s).ok_or(governance::Error::Invalid {
-                    field: "state",
-                    problem: "must be one of unknown, escrowed, rotating, uncertain, released"
-                        .to_owned(),
-                })
-            })
+            .map(parse_pin_state)
             .transpose()?;
         let health = given(self.health.as_ref());
         let unhealthy = health == Some(UNHEALTHY);
@@ -224,12 +230,12 @@ async fn list(
         ),
         (total, shown) => format!("{}–{} of {total}", first + 1, first + shown),
     };
-    let states = ["unknown", "escrowed", "rotating", "uncertain", "released"]
+    let states = PinState::ALL
         .into_iter()
         .map(|s| Choice {
-            value: s,
-            label: s,
-            selected: filter.pin_state.map(PinState::as_str) == Some(s),
+            value: s.as_str(),
+            label: s.as_str(),
+            selected: filter.pin_state == Some(s),
         })
         .collect();
     let problems = Problem::ALL
