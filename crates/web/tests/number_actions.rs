@@ -65,7 +65,7 @@ on_both_databases! {
         assert!(shown.contains("<td>number.assigned</td>"), "{shown}");
         let by = format!("Person {ADMIN} &#60;{ADMIN}&#62;</td><td>number.assigned</td>");
         assert!(shown.contains(&by), "the event names who did it: {shown}");
-        let named = |id: &str, email: &str| format!("<span class=\"muted\">{id}: Person {email} &#60;{email}&#62;</span>");
+        let named = |id: &str, email: &str| format!("<span class=\"named\">{id}: Person {email} &#60;{email}&#62;</span>");
         assert!(shown.contains(&named(&ops, OPS)) && shown.contains(&named(&boss, ADMIN)), "the event names whom the seats went to: {shown}");
         let ledger = w.page(&admin, "/ledger").await;
         assert!(ledger.contains(&named(&ops, OPS)) && ledger.contains(&named(&boss, ADMIN)), "so does the ledger: {ledger}");
