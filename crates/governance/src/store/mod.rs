@@ -113,7 +113,7 @@ macro_rules! on_read {
     ($store:expr, $org:expr, $conn:ident => $body:expr) => {{
         let mut read_tx = $store.read_for($org).await?;
         let result = $crate::on_tx!(read_tx, $conn => $body);
-        read_tx.rollback().await?;
+        read_tx.end_read();
         result
     }};
 }
