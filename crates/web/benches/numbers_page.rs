@@ -10,10 +10,14 @@
 //! its latency is measured from when it was due, so a slow response also counts against
 //! the requests queued behind it (no coordinated omission). The bare handler — one route
 //! returning a fixed page, no middleware — gets the same schedule on the same kind of
-//! server, interleaved with the page's (each due half an interval after a page request),
+//! server, interleaved with the page's (the targets' requests a third of an interval apart),
 //! which shows what the machine, the loopback network and hyper cost by themselves at the
 //! same moments: measured one after the other, the two runs met different timer ticks and
-//! machine noise, and their ratio moved by a third from run to run.
+//! machine noise, and their ratio moved by a third from run to run. A third target, the
+//! bare list handler, is a plain axum route on the bare server that reads the same first
+//! page with `governance::numbers::list` (for a caller built once, so no session, sign-in
+//! check, CSRF, template or other layer) and answers with its numbers in bare HTML: the
+//! page next to it is what the dashboard adds to the database work itself.
 //!
 //! Server and load generator are one process on separate runtimes (the server on two
 //! worker threads, the load on one), talking HTTP/1.1 over loopback with keep-alive.
@@ -74,46 +78,57 @@ fn main() {
         let db = load.block_on(TestDb::new(backend));
         let store = load.block_on(prepare(&db, numbers));
         let dashboard = Server::start(web::app(web::AppState::new(
-            store,
+            store.clone(),
             db.dir().join("identity.txt"),
             None,
         )));
-        let bare = Server::start(Router::new().route("/", get(bare_page)));
+        let bare = Server::start(
+            Router::new()
+                .route("/", get(bare_page))
+                .route("/list", get(bare_list))
+                .with_state(store.clone()),
+        );
         load.block_on(async {
             let client = Client::builder(TokioExecutor::new()).build_http::<Body>();
             let cookie = sign_in(&client, dashboard.addr).await;
             let page = format!("http://{}/numbers", dashboard.addr);
             let control = format!("http://{}/", bare.addr);
+            let bare_list = format!("http://{}/list", bare.addr);
             let name = match backend {
                 Backend::Sqlite => "sqlite",
                 Backend::Postgres => "postgres",
             };
             warm_up(&client, &page, Some(&cookie)).await;
             warm_up(&client, &control, None).await;
+            warm_up(&client, &bare_list, None).await;
             let targets = [
                 (control.as_str(), None),
                 (page.as_str(), Some(cookie.as_str())),
+                (bare_list.as_str(), None),
             ];
             // The same load for a while first, unmeasured: it opens the connections the pool
             // keeps at this rate, and PostgreSQL plans a statement afresh for each of its
             // first five runs on a connection (~2 ms for the page's) before it settles on
             // a cached plan. A service that has been up a while pays neither.
             open_loop(&client, targets, rate, WARM_UP_SECONDS).await;
-            let [bare, numbers] = open_loop(&client, targets, rate, seconds).await;
+            let [bare, numbers, listed] = open_loop(&client, targets, rate, seconds).await;
             report(name, "bare axum handler", &bare);
+            report(name, "bare list handler", &listed);
             report(name, "numbers page (first page)", &numbers);
-            let ratio = |q| {
-                format!(
-                    "{:.1}x from due, {:.1}x service",
-                    quantile(&numbers.from_due, q) / quantile(&bare.from_due, q),
-                    quantile(&numbers.service, q) / quantile(&bare.service, q)
-                )
-            };
-            println!(
-                "{name:<9} numbers page / bare handler: p50 {}; p99 {}",
-                ratio(0.50),
-                ratio(0.99)
-            );
+            for (label, baseline) in [("bare handler", &bare), ("bare list handler", &listed)] {
+                let ratio = |q| {
+                    format!(
+                        "{:.1}x from due, {:.1}x service",
+                        quantile(&numbers.from_due, q) / quantile(&baseline.from_due, q),
+                        quantile(&numbers.service, q) / quantile(&baseline.service, q)
+                    )
+                };
+                println!(
+                    "{name:<9} numbers page / {label}: p50 {}; p99 {}",
+                    ratio(0.50),
+                    ratio(0.99)
+                );
+            }
         });
         dashboard.stop();
         bare.stop();
@@ -145,6 +160,34 @@ async fn prepare(db: &TestDb, numbers: usize) -> Store {
 
 async fn bare_page() -> Html<&'static str> {
     Html("<!doctype html><title>bare</title><p>The bare handler.</p>")
+}
+
+/// The page's database work and nothing else: the first page of the list, as the bench
+/// admin sees it, in bare HTML.
+async fn bare_list(axum::extract::State(store): axum::extract::State<Store>) -> Html<String> {
+    let page = governance::numbers::list(
+        &store,
+        &bench_admin(),
+        &governance::numbers::Filter::default(),
+        governance::numbers::PageRequest::default(),
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    let mut html = format!(
+        "<!doctype html><title>bare list</title><p>{} numbers</p><ul>",
+        page.total
+    );
+    for number in page.items {
+        html.push_str(&format!("<li>{}</li>", number.display_phone_number));
+    }
+    html.push_str("</ul>");
+    Html(html)
+}
+
+/// A caller who, like the bench admin, sees every client of the org.
+fn bench_admin() -> Caller {
+    Caller::cli(ORG)
 }
 
 /// An axum server on a loopback port with its own two-thread runtime.
@@ -274,23 +317,22 @@ struct Latencies {
     service: Vec<f64>,
 }
 
-/// Sends `rate × seconds` requests to each target, interleaved: request `i` of a target
-/// is due at `start + i / rate`, the second target's half an interval after the first's.
-/// Both targets thus run at the same time, under the same timer and the same machine,
-/// rather than one after the other.
-async fn open_loop(
+/// Sends `rate × seconds` requests to each target, interleaved: request `i` of target `k`
+/// of `N` is due at `start + (i + k / N) / rate`. The targets thus run at the same time,
+/// under the same timer and the same machine, rather than one after the other.
+async fn open_loop<const N: usize>(
     client: &HttpClient,
-    targets: [(&str, Option<&str>); 2],
+    targets: [(&str, Option<&str>); N],
     rate: u64,
     seconds: u64,
-) -> [Latencies; 2] {
+) -> [Latencies; N] {
     let total = rate * seconds;
     let interval = Duration::from_secs(1).div_f64(rate as f64);
     let start = Instant::now() + Duration::from_millis(10);
-    let mut inflight = Vec::with_capacity(usize::try_from(total * 2).unwrap());
+    let mut inflight = Vec::with_capacity(usize::try_from(total).unwrap() * N);
     for i in 0..total {
         for (which, (url, cookie)) in targets.into_iter().enumerate() {
-            let due = start + interval.mul_f64(i as f64 + which as f64 / 2.0);
+            let due = start + interval.mul_f64(i as f64 + which as f64 / N as f64);
             tokio::time::sleep_until(due).await;
             let (client, url, cookie) = (client.clone(), url.to_owned(), cookie.map(str::to_owned));
             inflight.push((
@@ -304,7 +346,7 @@ async fn open_loop(
             ));
         }
     }
-    let mut runs = [(); 2].map(|()| Latencies {
+    let mut runs = [(); N].map(|()| Latencies {
         from_due: Vec::new(),
         service: Vec::new(),
     });
