@@ -78,7 +78,7 @@ pub async fn export<W: Write>(
     if from > to && head > 0 {
         return Err(Error::Invalid {
             field: "to",
-            problem: format!("{to} is before from ({from})"),
+            problem: format!("{to} is before the first seq asked for ({from})"),
         });
     }
 

@@ -393,7 +393,7 @@ impl ActorNames {
     }
 
     /// "id: Name <email>" for each member or user id among `details`' values (at any
-    /// depth), in the order they first appear, each once.
+    /// depth), each once.
     pub fn named_in(&self, details: &serde_json::Value) -> Vec<String> {
         fn walk<'v>(value: &'v serde_json::Value, found: &mut Vec<&'v str>) {
             match value {

@@ -14,10 +14,10 @@
 //! which shows what the machine, the loopback network and hyper cost by themselves at the
 //! same moments: measured one after the other, the two runs met different timer ticks and
 //! machine noise, and their ratio moved by a third from run to run. A third target, the
-//! bare list handler, is a plain axum route on the bare server that reads the same first
-//! page with `governance::numbers::list` (for a caller built once, so no session, sign-in
-//! check, CSRF, template or other layer) and answers with its numbers in bare HTML: the
-//! page next to it is what the dashboard adds to the database work itself.
+//! bare list handler, is a plain axum route on a server of its own that reads the same
+//! first page with `governance::numbers::list` (for a caller built once, so no session,
+//! membership lookup, CSRF, template or other layer) and answers with its numbers in bare
+//! HTML: the page next to it is what the dashboard adds to the list's own database work.
 //!
 //! Server and load generator are one process on separate runtimes (the server on two
 //! worker threads, the load on one), talking HTTP/1.1 over loopback with keep-alive.
@@ -82,9 +82,9 @@ fn main() {
             db.dir().join("identity.txt"),
             None,
         )));
-        let bare = Server::start(
+        let bare = Server::start(Router::new().route("/", get(bare_page)));
+        let listing = Server::start(
             Router::new()
-                .route("/", get(bare_page))
                 .route("/list", get(bare_list))
                 .with_state(store.clone()),
         );
@@ -93,7 +93,7 @@ fn main() {
             let cookie = sign_in(&client, dashboard.addr).await;
             let page = format!("http://{}/numbers", dashboard.addr);
             let control = format!("http://{}/", bare.addr);
-            let bare_list = format!("http://{}/list", bare.addr);
+            let bare_list = format!("http://{}/list", listing.addr);
             let name = match backend {
                 Backend::Sqlite => "sqlite",
                 Backend::Postgres => "postgres",
@@ -132,6 +132,7 @@ fn main() {
         });
         dashboard.stop();
         bare.stop();
+        listing.stop();
     }
 }
 

@@ -175,10 +175,10 @@ on_both_databases! {
     async fn a_bad_list_parameter_is_a_400_naming_it(db) {
         let w = world(&db).await;
         for (query, field, says) in [
-            ("per_page=0", "per_page", "per_page"),
+            ("per_page=0", "per_page", "must be between 1 and 200"),
             ("page=x", "page", "must be a whole number"),
             ("state=lost", "state", "must be one of unknown, escrowed, rotating, uncertain, released"),
-            ("problem=odd", "problem", "problem"),
+            ("problem=odd", "problem", "not a known health problem"),
         ] {
             let response = send(&w.app, call("GET", &format!("/api/v1/numbers?{query}"), Some(&w.auditor), None)).await;
             assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{query}");
