@@ -392,9 +392,12 @@ impl ActorNames {
         self.people.get(id).map(String::as_str)
     }
 
-    /// "id: Name <email>" for each member or user id among `details`' values (at any
-    /// depth), each once.
-    pub fn named_in(&self, details: &serde_json::Value) -> Vec<String> {
+    /// "id: Name <email>" for each member or user id among an event's detail `values` (at
+    /// any depth), each once.
+    pub fn named_in<'v>(
+        &self,
+        values: impl IntoIterator<Item = &'v serde_json::Value>,
+    ) -> Vec<String> {
         fn walk<'v>(value: &'v serde_json::Value, found: &mut Vec<&'v str>) {
             match value {
                 serde_json::Value::String(text) if !found.contains(&text.as_str()) => {
@@ -406,7 +409,7 @@ impl ActorNames {
             }
         }
         let mut strings = Vec::new();
-        walk(details, &mut strings);
+        values.into_iter().for_each(|v| walk(v, &mut strings));
         strings
             .into_iter()
             .filter_map(|id| self.person(id).map(|person| format!("{id}: {person}")))

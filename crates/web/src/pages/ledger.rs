@@ -132,7 +132,7 @@ impl Row {
                 Cursor::Newest,
             ),
             subject,
-            people: actors.named_in(&serde_json::Value::Object(event.details().as_map().clone())),
+            people: actors.named_in(event.details().as_map().values()),
             details: event.details().canonical().to_owned(),
         }
     }

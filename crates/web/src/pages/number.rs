@@ -410,7 +410,7 @@ fn number_page(
                 actor_name: actors.name(&e.actor).to_owned(),
                 actor: e.actor,
                 action: e.action,
-                people: actors.named_in(&e.details),
+                people: actors.named_in([&e.details]),
                 details: e.details.to_string(),
             })
             .collect(),
