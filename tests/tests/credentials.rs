@@ -109,6 +109,8 @@ on_both_databases! {
         assert!(keygen.status.success());
         let recipient = String::from_utf8_lossy(&keygen.stderr).trim().trim_start_matches("Public key: ").to_owned();
         ok(&pinward(&db, &sandbox, &["recovery", "add", "--org", "acme", "--recipient", &recipient, "--label", "safe"], ""));
+        let again = pinward(&db, &sandbox, &["recovery", "add", "--org", "acme", "--recipient", &recipient, "--label", "again"], "");
+        assert_eq!(pinward_tests::failed_with(&again), "error: recipient: this key is already a recovery recipient");
         let bad = pinward(&db, &sandbox, &["recovery", "add", "--org", "acme", "--recipient", "age1nope", "--label", "x"], "");
         assert!(String::from_utf8_lossy(&bad.stderr).contains("error: recipient:"), "{}", String::from_utf8_lossy(&bad.stderr));
         let listed = ok(&pinward(&db, &sandbox, &["recovery", "list", "--org", "acme"], ""));

@@ -203,7 +203,7 @@ on_both_databases! {
         ledger_with_events(&db, 5).await;
         let file = db.dir().join("never.jsonl");
         for (args, says) in [
-            (vec!["--org", "nobody"], "error: export failed: org not found"),
+            (vec!["--org", "nobody"], "error: --org nobody: org not found"),
             (vec!["--org", "acme", "--from", "9"], "error: export failed: --from: the ledger ends at seq"),
             (vec!["--org", "acme", "--from", "4", "--to", "2"], "error: export failed: --to: 2 is before the first seq asked for (4)"),
         ] {

@@ -107,3 +107,32 @@ async fn json_logs_are_one_object_per_line() {
     let (status, _) = process.wait();
     assert!(status.success());
 }
+
+#[tokio::test]
+async fn settings_this_version_does_not_act_on_yet_are_named_at_start() {
+    let db = TestDb::new(pinward_tests::Backend::Sqlite).await;
+    let data_dir = db.subdir("data");
+    let mut process = PinwardProcess::spawn(
+        &["serve"],
+        &[
+            ("PINWARD_DATA_DIR", data_dir.to_str().unwrap()),
+            ("PINWARD_LISTEN", "127.0.0.1:0"),
+            ("PINWARD_OIDC_ISSUER", "https://login.example.com"),
+            ("PINWARD_OIDC_CLIENT_ID", "pinward"),
+            ("PINWARD_OIDC_CLIENT_SECRET", "oidc-s3cret"),
+            (
+                "PINWARD_WEBHOOK_URL",
+                "https://hooks.example.com/hook-s3cret",
+            ),
+        ],
+    );
+    let oidc = process.wait_for_line("single sign-on is not built yet");
+    assert!(oidc.contains("WARN"), "{oidc}");
+    let notifications = process.wait_for_line("notifications are not built yet");
+    assert!(notifications.contains("WARN"), "{notifications}");
+    process.wait_for_line("listening on");
+    process.signal("TERM");
+    let (status, output) = process.wait();
+    assert!(status.success());
+    assert!(!output.contains("s3cret"), "{output}");
+}

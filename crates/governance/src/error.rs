@@ -21,8 +21,10 @@ pub enum Error {
         /// Why it failed.
         source: std::io::Error,
     },
-    /// The database refused a change because a named constraint would break.
-    #[error("conflict with constraint {constraint}")]
+    /// The database refused a change because a named constraint would break. For the
+    /// constraints a person's input can break, the message says what clashed in their
+    /// words ([`conflict_meaning`]); nothing was changed.
+    #[error("{}", conflict_text(.constraint))]
     Conflict {
         /// The constraint's name, as written in `migrations/`.
         constraint: String,
@@ -115,6 +117,28 @@ pub enum Error {
     /// A failpoint armed with `return` stopped the operation here (test builds only).
     #[error("failpoint {0} fired")]
     Failpoint(&'static str),
+}
+
+/// The field at fault and what clashed, for a constraint that input from a person (a
+/// slug, an email, a recipient) can break; `None` for the constraints only a bug breaks.
+#[must_use]
+pub fn conflict_meaning(constraint: &str) -> Option<(&'static str, &'static str)> {
+    Some(match constraint {
+        "orgs_slug_uq" => ("slug", "another org has this slug"),
+        "members_org_user_uq" => ("email", "this person is already a member of the org"),
+        "users_email_uq" => ("email", "an account has this email"),
+        "recovery_recipients_org_recipient_uq" => {
+            ("recipient", "this key is already a recovery recipient")
+        }
+        _ => return None,
+    })
+}
+
+fn conflict_text(constraint: &str) -> String {
+    match conflict_meaning(constraint) {
+        Some((field, meaning)) => format!("{field}: {meaning}"),
+        None => format!("conflict with constraint {constraint}"),
+    }
 }
 
 impl From<sqlx::Error> for Error {

@@ -244,6 +244,25 @@ impl Config {
         )
     }
 
+    /// A sentence for each setting given that this version checks but does not act on yet,
+    /// so an operator who set one is not left believing it works.
+    pub fn not_yet_used(&self) -> Vec<&'static str> {
+        let mut unused = Vec::new();
+        if self.oidc.is_some() {
+            unused.push(
+                "PINWARD_OIDC_* are set, but single sign-on is not built yet: people sign in \
+                 with their pinward password",
+            );
+        }
+        if self.smtp.is_some() || self.webhook_url.is_some() {
+            unused.push(
+                "PINWARD_SMTP_URL / PINWARD_WEBHOOK_URL are set, but notifications are not \
+                 built yet: nothing is sent",
+            );
+        }
+        unused
+    }
+
     /// Creates the data dir (mode 0700) if absent and proves pinward can read and write it.
     pub fn prepare_data_dir(&self) -> Result<(), ConfigError> {
         prepare_dir(&self.data_dir).map_err(|reason| {
@@ -253,6 +272,39 @@ impl Config {
                 format!("{}: {reason}", self.data_dir.display()),
             )
         })
+    }
+}
+
+impl Config {
+    /// Refuses when the database is an SQLite file that does not exist yet. Commands that
+    /// work on an org's data call it first, so a mistyped data dir is named as such instead
+    /// of getting an empty database (and fresh keys) created in it.
+    pub fn require_database(&self) -> Result<(), ConfigError> {
+        let DatabaseTarget::Sqlite { path } = &self.database else {
+            return Ok(());
+        };
+        if path.exists() {
+            return Ok(());
+        }
+        let reason = |place: &Path| {
+            format!(
+                "{}: no pinward database there; `pinward migrate` creates one",
+                place.display()
+            )
+        };
+        if *path == self.data_dir.join(governance::store::SQLITE_FILE_NAME) {
+            Err(invalid(
+                "PINWARD_DATA_DIR",
+                "data-dir",
+                reason(&self.data_dir),
+            ))
+        } else {
+            Err(invalid(
+                "PINWARD_DATABASE_URL",
+                "database-url",
+                reason(path),
+            ))
+        }
     }
 }
 

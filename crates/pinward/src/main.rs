@@ -64,15 +64,15 @@ async fn run(command: Command, config: &Config, listen_given: bool) -> Result<()
             commands::admin::run(config, command).await?;
         }
         Command::Credentials(command) => {
-            config.prepare_data_dir()?;
+            existing_data(config)?;
             commands::credentials::credentials(config, command).await?;
         }
         Command::Clients(command) => {
-            config.prepare_data_dir()?;
+            existing_data(config)?;
             commands::clients::run(config, command).await?;
         }
         Command::Recovery(command) => {
-            config.prepare_data_dir()?;
+            existing_data(config)?;
             commands::credentials::recovery(config, command).await?;
         }
         Command::Ledger(LedgerCommand::Export {
@@ -82,7 +82,7 @@ async fn run(command: Command, config: &Config, listen_given: bool) -> Result<()
             to,
             out,
         }) => {
-            config.prepare_data_dir()?;
+            existing_data(config)?;
             let request = commands::ledger::ExportRequest {
                 org,
                 format,
@@ -133,11 +133,11 @@ async fn run(command: Command, config: &Config, listen_given: bool) -> Result<()
             commands::keys::rotate(config, json).await?;
         }
         Command::Sync(args) => {
-            config.prepare_data_dir()?;
+            existing_data(config)?;
             commands::custody::sync(config, &args).await?;
         }
         Command::Rotate(command) => {
-            config.prepare_data_dir()?;
+            existing_data(config)?;
             match command {
                 RotateCommand::Start {
                     run,
@@ -175,11 +175,18 @@ async fn run(command: Command, config: &Config, listen_given: bool) -> Result<()
             }
         }
         Command::Escrow(EscrowCommand::Export { org, out }) => {
-            config.prepare_data_dir()?;
+            existing_data(config)?;
             commands::custody::escrow_export(config, &org, &out).await?;
         }
     }
     Ok(())
+}
+
+/// Prepares the data dir of a command that works on an org's data, which must be there:
+/// such a command never creates a database.
+fn existing_data(config: &Config) -> Result<(), config::ConfigError> {
+    config.require_database()?;
+    config.prepare_data_dir()
 }
 
 /// Why a command failed: a wrong setting, or anything else.

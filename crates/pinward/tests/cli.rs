@@ -111,3 +111,53 @@ fn an_unreachable_database_is_an_error_line_not_a_panic() {
     );
     assert!(!stderr.contains("s3cret"), "{stderr}");
 }
+
+#[test]
+fn a_command_on_an_orgs_data_in_a_folder_without_a_database_says_so_and_creates_nothing() {
+    let parent = tempfile::tempdir().unwrap();
+    let mistyped = parent.path().join("pinward-dta");
+    let commands: [&[&str]; 7] = [
+        &["ledger", "export", "--org", "acme"],
+        &["escrow", "export", "--org", "acme", "--out", "escrow.age"],
+        &["sync", "--org", "acme", "--business", "1"],
+        &["rotate", "status", "--org", "acme", "j"],
+        &["credentials", "show", "--org", "acme"],
+        &["recovery", "list", "--org", "acme"],
+        &["clients", "list", "--org", "acme"],
+    ];
+    for command in commands {
+        let (code, _, stderr) =
+            pinward(command, &[("PINWARD_DATA_DIR", mistyped.to_str().unwrap())]);
+        assert_eq!(code, 2, "{command:?}: {stderr}");
+        assert_eq!(
+            stderr.trim_end(),
+            format!(
+                "error: PINWARD_DATA_DIR (--data-dir): {}: no pinward database there; \
+                 `pinward migrate` creates one",
+                mistyped.display()
+            ),
+            "{command:?}"
+        );
+        assert!(
+            !mistyped.exists(),
+            "{command:?} created {}",
+            mistyped.display()
+        );
+    }
+
+    let file = parent.path().join("elsewhere.sqlite3");
+    let url = format!("sqlite://{}", file.display());
+    let (code, _, stderr) = pinward(
+        &["ledger", "export", "--org", "acme"],
+        &[
+            ("PINWARD_DATA_DIR", parent.path().to_str().unwrap()),
+            ("PINWARD_DATABASE_URL", &url),
+        ],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.starts_with("error: PINWARD_DATABASE_URL (--database-url): "),
+        "{stderr}"
+    );
+    assert!(!file.exists());
+}

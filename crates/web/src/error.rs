@@ -121,10 +121,18 @@ impl AppError {
                 | E::Busy { .. }
                 | E::Superseded),
             ) => (error.to_string(), None),
-            AppError::Domain(E::Conflict { constraint }) => (
-                format!("this would break the rule {constraint}; nothing was changed"),
-                None,
-            ),
+            AppError::Domain(E::Conflict { constraint }) => {
+                match governance::error::conflict_meaning(constraint) {
+                    Some((field, meaning)) => (
+                        format!("{field}: {meaning}; nothing was changed"),
+                        Some(field),
+                    ),
+                    None => (
+                        format!("this would break the rule {constraint}; nothing was changed"),
+                        None,
+                    ),
+                }
+            }
             // Meta's own words say what to fix (a token without access to a business, a
             // refused credential, a rate limit); graph errors never carry a secret.
             AppError::Domain(E::Graph(error)) => (

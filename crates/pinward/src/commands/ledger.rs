@@ -55,6 +55,8 @@ pub struct ExportRequest {
 
 pub async fn export(config: &crate::config::Config, request: ExportRequest) -> anyhow::Result<()> {
     let store = super::open_store(config).await?;
+    // The org first: a wrong --org is named as such before any key is read or created.
+    let org = super::custody::org_id(&store, &request.org).await?;
     let key = super::keys::open_checkpoint_key(config).await?;
     let format = match request
         .format
@@ -74,17 +76,10 @@ pub async fn export(config: &crate::config::Config, request: ExportRequest) -> a
             };
             let partial = tempfile::NamedTempFile::new_in(dir)
                 .with_context(|| format!("cannot write in {}", dir.display()))?;
-            let (partial, summary) = governance::export::export(
-                &store,
-                &request.org,
-                request.range,
-                format,
-                &key,
-                now,
-                partial,
-            )
-            .await
-            .map_err(export_failed)?;
+            let (partial, summary) =
+                governance::export::export(&store, &org, request.range, format, &key, now, partial)
+                    .await
+                    .map_err(export_failed)?;
             partial.as_file().sync_all()?;
             partial
                 .persist(path)
@@ -94,7 +89,7 @@ pub async fn export(config: &crate::config::Config, request: ExportRequest) -> a
         None => {
             let (_, summary) = governance::export::export(
                 &store,
-                &request.org,
+                &org,
                 request.range,
                 format,
                 &key,

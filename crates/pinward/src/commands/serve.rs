@@ -45,6 +45,9 @@ pub async fn run_on(config: &Config, listener: TcpListener) -> anyhow::Result<()
     })
     .with_checkpoint_key(std::sync::Arc::clone(&checkpoint_key));
     tracing::info!(settings = %config.summary(), "starting");
+    for unused in config.not_yet_used() {
+        tracing::warn!("{unused}");
+    }
     tracing::info!(
         backend = store.backend().name(),
         "listening on http://{address}"

@@ -58,18 +58,12 @@ impl FormProblem {
             governance::Error::Invalid { field, problem } => {
                 (Some(field), format!("{}: {problem}", label(field)))
             }
-            governance::Error::Conflict { constraint } => match constraint.as_str() {
-                "members_org_user_uq" => (
-                    Some("email"),
-                    "email: this person is already a member of the org".to_owned(),
-                ),
-                "users_email_uq" => (Some("email"), "email: an account has this email".to_owned()),
-                "recovery_recipients_org_recipient_uq" => (
-                    Some("recipient"),
-                    "recipient: this key is already a recovery recipient".to_owned(),
-                ),
-                _ => return Err(governance::Error::Conflict { constraint }.into()),
-            },
+            governance::Error::Conflict { constraint } => {
+                match governance::error::conflict_meaning(&constraint) {
+                    Some((field, meaning)) => (Some(field), format!("{}: {meaning}", label(field))),
+                    None => return Err(governance::Error::Conflict { constraint }.into()),
+                }
+            }
             governance::Error::NotFound { what: "client" } => (
                 Some("clients"),
                 "clients: no such client in this org".to_owned(),
