@@ -203,6 +203,67 @@ on_both_databases! {
         assert_eq!(w.number(&number).await.pin_state, "unknown");
     }
 
+    async fn a_refused_credential_sends_nothing_so_the_number_keeps_its_pin(db) {
+        let w = world(&db, 8).await;
+        w.sync().await;
+        let number = w.cloud_number();
+        let c = w.custodian(quick());
+        c.take(ORG, &Actor::system(), &number, &[]).await.unwrap();
+        assert!(w.sandbox.revoke_token(&w.meta.token));
+        let outcome = c.rotate(ORG, &Actor::system(), &number, &[]).await.unwrap();
+        assert_eq!(outcome, Outcome::Rejected { version: 2, code: Some(190) });
+        let status = w.number(&number).await;
+        assert_eq!(status.pin_state, "escrowed");
+        let attention = status.attention_reason.unwrap();
+        assert!(attention.starts_with("a new PIN was not sent, the number keeps its PIN: Meta refused the credential"), "{attention}");
+        assert_eq!(w.statuses(&number).await, ["current", "rejected"]);
+        assert!(w.meta_holds_escrowed_pin(&number).await, "Meta still holds version 1");
+        let revealed = governance::custody::reveal(&w.store, w.escrow.identity(), ORG, &Actor::system(), &number, "still here").await;
+        assert!(revealed.is_ok(), "the kept PIN can be revealed: {:?}", revealed.err());
+        let actions: Vec<String> = ledger(&w.store).await.into_iter().map(|(a, _)| a).collect();
+        assert!(actions.contains(&"pin.rotation.rejected".to_owned()), "{actions:?}");
+        assert!(!actions.contains(&"pin.rotation.uncertain".to_owned()), "{actions:?}");
+    }
+
+    async fn a_refused_credential_after_a_send_that_may_have_landed_stays_uncertain(db) {
+        let w = world(&db, 8).await;
+        w.sync().await;
+        let number = w.cloud_number();
+        let mut settings = quick();
+        settings.max_sends = 1;
+        let c = w.custodian(settings);
+        c.take(ORG, &Actor::system(), &number, &[]).await.unwrap();
+        // Applied, then its answer lost: Meta may hold version 2 now.
+        w.sandbox.set_faults(FaultPlan::single(FaultRule::always(Route::SetPin, Fault::Reset).apply_first().times(1)));
+        assert!(matches!(c.rotate(ORG, &Actor::system(), &number, &[]).await.unwrap(), Outcome::Uncertain { version: 2, .. }));
+        w.sandbox.set_faults(FaultPlan::none());
+        assert!(w.sandbox.revoke_token(&w.meta.token));
+        let outcome = c.resume(ORG, &Actor::system(), &number).await.unwrap();
+        assert!(matches!(outcome, Outcome::Uncertain { version: 2, needs_attention: true, .. }), "{outcome:?}");
+        assert_eq!(w.number(&number).await.pin_state, "uncertain");
+        assert_eq!(w.statuses(&number).await, ["current", "pending"], "the version Meta may hold is kept");
+    }
+
+    async fn an_on_premises_number_without_a_login_is_refused_and_keeps_its_state(db) {
+        let w = world(&db, 40).await;
+        w.sync().await;
+        let number = w.sandbox.numbers().into_iter().find(|n| n.onprem && n.registered).expect("a seeded on-prem number").id;
+        let no_login = Arc::new(governance::custody::MetaAccess {
+            graph: w.meta.graph.clone(),
+            token: w.meta.token.clone(),
+            on_prem: None,
+        });
+        let c = governance::custody::Custodian::new(w.store.clone(), w.escrow.clone(), no_login, quick());
+        let outcome = c.take(ORG, &Actor::system(), &number, &[]).await.unwrap();
+        assert_eq!(outcome, Outcome::Rejected { version: 1, code: None });
+        let status = w.number(&number).await;
+        assert_eq!(status.pin_state, "unknown");
+        assert!(status.attention_reason.unwrap().contains("no On-Premises admin login is configured"));
+        assert_eq!(w.sandbox.counters().route(Route::OnpremSetPin), 0);
+        // With the login, custody is taken as usual.
+        assert_eq!(w.custodian(quick()).take(ORG, &Actor::system(), &number, &[]).await.unwrap(), Outcome::Confirmed { version: 2 });
+    }
+
     async fn an_unknown_outcome_keeps_both_versions_and_resending_the_same_pin_settles_it(db) {
         let w = world(&db, 8).await;
         w.sync().await;

@@ -114,4 +114,26 @@ on_both_databases! {
         assert_eq!(versions, [(1, "previous".to_owned()), (2, "current".to_owned())]);
         assert!(w.meta_holds(&w.escrowed, &w.escrowed_pin(&w.escrowed).await));
     }
+
+    async fn a_rejected_rotation_answers_needs_attention_as_the_number_then_shows(db) {
+        let w = custody_world(&db).await;
+        let (_, secret) = governance::tokens::create(&w.store, &Caller::cli(&w.org), "ops script", Role::Ops)
+            .await
+            .unwrap();
+        let number = w.escrowed.as_str();
+        w.sandbox.set_faults(FaultPlan::single(FaultRule::always(Route::SetPin, Fault::MetaError { code: 133005 }).for_number(number)));
+        let (status, body) = post_api(&w.app, &format!("/api/v1/numbers/{number}/rotate"), secret.expose()).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body, json!({ "outcome": "rejected", "version": 2, "code": 133005, "needs_attention": true }));
+        let request = Request::get(format!("/api/v1/numbers/{number}"))
+            .header(header::HOST, "127.0.0.1:8080")
+            .header(header::AUTHORIZATION, format!("Bearer {}", secret.expose()))
+            .body(Body::empty())
+            .unwrap();
+        let response = send(&w.app, request).await;
+        let status = response.status();
+        let shown: Value = serde_json::from_str(&text(response).await).unwrap();
+        assert_eq!(status, StatusCode::OK, "{shown}");
+        assert!(shown["health"].as_array().unwrap().iter().any(|h| h == "needs_attention"), "{shown}");
+    }
 }

@@ -25,6 +25,8 @@ struct World {
     /// A number of the first org, and one of the other org.
     ours: String,
     theirs: String,
+    /// A client of the other org.
+    theirs_client: String,
     /// Two active members of the first org.
     owner: String,
     manager: String,
@@ -116,7 +118,13 @@ async fn world(db: &TestDb) -> World {
                 .clone()
         }
     };
+    let theirs_client = governance::clients::list(&store, &Caller::cli(&theirs_org))
+        .await
+        .unwrap()[0]
+        .id
+        .clone();
     World {
+        theirs_client,
         ours: first(&ours_org).await,
         theirs: first(&theirs_org).await,
         admin: token(&store, &ours_org, Role::Admin).await,
@@ -187,6 +195,23 @@ on_both_databases! {
             assert_eq!(problem["field"], field, "{problem}");
             assert!(problem["detail"].as_str().unwrap().contains(says), "{problem}");
             assert_eq!((problem["status"].as_u64(), problem["title"].as_str()), (Some(400), Some("Bad Request")), "title and status agree: {problem}");
+        }
+    }
+
+    async fn the_client_filter_takes_the_tokens_own_clients_and_names_any_other(db) {
+        let w = world(&db).await;
+        let (_, all) = json_of(&w.app, call("GET", "/api/v1/numbers?per_page=200", Some(&w.auditor), None)).await;
+        let ours = all["items"][0]["client_id"].as_str().unwrap().to_owned();
+        let (status, page) = json_of(&w.app, call("GET", &format!("/api/v1/numbers?per_page=200&client={ours}"), Some(&w.auditor), None)).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert!(page["total"].as_u64().unwrap() > 0);
+        assert!(page["items"].as_array().unwrap().iter().all(|n| n["client_id"] == ours.as_str()), "{page}");
+
+        for unseen in [w.theirs_client.as_str(), "nope"] {
+            let (status, problem) = json_of(&w.app, call("GET", &format!("/api/v1/numbers?client={unseen}"), Some(&w.auditor), None)).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{unseen}: {problem}");
+            assert_eq!(problem["field"], "client", "{problem}");
+            assert_eq!(problem["detail"], "client: is not a client you can see; pick one from the list", "{problem}");
         }
     }
 
@@ -336,6 +361,17 @@ on_both_databases! {
         ] {
             assert!(document["paths"][path][method].is_object(), "{method} {path}");
         }
+        // Client generators need one id per operation, and every operation may answer 401.
+        let mut ids = std::collections::BTreeSet::new();
+        for (path, methods) in document["paths"].as_object().unwrap() {
+            for (method, operation) in methods.as_object().unwrap() {
+                let id = operation["operationId"].as_str().unwrap_or_else(|| panic!("{method} {path} has no operationId"));
+                assert!(ids.insert(id.to_owned()), "operationId {id} of {method} {path} is taken");
+                let unauthorized = &operation["responses"]["401"];
+                assert_eq!(unauthorized["content"]["application/problem+json"]["schema"]["$ref"], "#/components/schemas/Problem", "{method} {path}: {unauthorized}");
+            }
+        }
+        assert_eq!(ids.len(), 10, "{ids:?}");
     }
 
     async fn every_successful_api_answer_has_a_schema_with_its_fields(db) {

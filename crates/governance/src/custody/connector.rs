@@ -44,6 +44,9 @@ pub(crate) enum Verdict {
     /// Not confirmed: maybe applied, maybe not. `give_up` when retrying cannot help before an
     /// operator acts (credentials refused, no endpoint configured).
     Unsettled { reason: String, give_up: bool },
+    /// Certainly not applied: refused before Meta acted on it (the credential refused, no
+    /// endpoint or login configured), so this attempt changed nothing at Meta.
+    NotApplied { code: Option<i64>, reason: String },
 }
 
 /// Sessions of On-Premises deployments, by base URL.
@@ -64,9 +67,9 @@ impl MetaAccess {
         let secret = match PinSecret::new(pin.expose()) {
             Ok(secret) => secret,
             Err(_) => {
-                return Verdict::Unsettled {
+                return Verdict::NotApplied {
+                    code: None,
                     reason: "the escrowed PIN is not six digits".into(),
-                    give_up: true,
                 };
             }
         };
@@ -91,9 +94,9 @@ impl MetaAccess {
         number: &NumberRow,
         pin: &PinSecret,
     ) -> Verdict {
-        let give_up = |reason: &str| Verdict::Unsettled {
+        let give_up = |reason: &str| Verdict::NotApplied {
+            code: None,
             reason: reason.to_owned(),
-            give_up: true,
         };
         let Some(base) = number.onprem_base_url.as_deref() else {
             return give_up("no On-Premises endpoint is configured for this number");
@@ -145,10 +148,19 @@ impl MetaAccess {
     }
 }
 
+/// A failed On-Premises login: the PIN was not sent. A refused login is final until an
+/// operator fixes it; any other failure is retried.
 fn unsent(error: &graph::Error) -> Verdict {
-    Verdict::Unsettled {
-        reason: format!("not sent: {error}"),
-        give_up: error.class() == ErrorClass::Auth,
+    if error.class() == ErrorClass::Auth {
+        Verdict::NotApplied {
+            code: error.code(),
+            reason: format!("the On-Premises login was refused: {error}"),
+        }
+    } else {
+        Verdict::Unsettled {
+            reason: format!("not sent: {error}"),
+            give_up: false,
+        }
     }
 }
 
@@ -162,9 +174,10 @@ fn classify(result: Result<(), graph::Error>) -> Verdict {
                 code: error.code(),
                 reason: error.to_string(),
             },
-            ErrorClass::Auth => Verdict::Unsettled {
-                reason: error.to_string(),
-                give_up: true,
+            // Meta refused the credential, not the PIN: the request changed nothing.
+            ErrorClass::Auth => Verdict::NotApplied {
+                code: error.code(),
+                reason: format!("Meta refused the credential: {error}"),
             },
             _ => Verdict::Unsettled {
                 reason: error.to_string(),

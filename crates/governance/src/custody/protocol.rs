@@ -28,6 +28,8 @@ pub(crate) struct Claim {
     attempt_id: String,
     sealed: String,
     sealed_next: Option<String>,
+    /// No earlier attempt of this version was ever sent, so Meta cannot hold it from one.
+    first_attempt: bool,
 }
 
 pub(crate) fn event(
@@ -165,10 +167,10 @@ impl Custodian {
                 what: "phone number",
             });
         }
-        let pending_sql = "SELECT id, version, sealed, sealed_next FROM pin_versions \
+        let pending_sql = "SELECT id, version, sealed, sealed_next, sent_at IS NULL FROM pin_versions \
                            WHERE phone_number_id = $1 AND status = 'pending'";
-        let pending: Option<(String, i64, String, Option<String>)> = on_tx!(tx, conn => sqlx::query_as(pending_sql).bind(&row.id).fetch_optional(conn).await)?;
-        let Some((version_id, version, sealed, sealed_next)) = pending else {
+        let pending: Option<(String, i64, String, Option<String>, bool)> = on_tx!(tx, conn => sqlx::query_as(pending_sql).bind(&row.id).fetch_optional(conn).await)?;
+        let Some((version_id, version, sealed, sealed_next, first_attempt)) = pending else {
             tx.rollback().await?;
             return Ok(None);
         };
@@ -195,6 +197,7 @@ impl Custodian {
             attempt_id,
             sealed,
             sealed_next,
+            first_attempt,
         }))
     }
 
@@ -240,8 +243,8 @@ impl Custodian {
         }
         let now = Utc::now();
         let subject = phone_subject(&row.meta_id);
-        let outcome = match verdict {
-            Verdict::Confirmed => {
+        let outcome = match Settled::of(verdict, claim.first_attempt) {
+            Settled::Confirmed => {
                 confirm(&mut tx, &row, claim, now).await?;
                 let draft = event(
                     "pin.rotated",
@@ -258,7 +261,11 @@ impl Custodian {
                     version: claim.version,
                 }
             }
-            Verdict::Rejected { code, reason } => {
+            Settled::Rejected {
+                code,
+                reason,
+                attention,
+            } => {
                 exec!(
                     tx,
                     "UPDATE pin_versions SET status = 'rejected', ended_at = $2, failure_reason = $3 WHERE id = $1",
@@ -274,7 +281,6 @@ impl Custodian {
                 } else {
                     PinState::Unknown
                 };
-                let attention = format!("Meta rejected a new PIN: {reason}");
                 exec!(
                     tx,
                     "UPDATE phone_numbers SET pin_state = $2, attention_reason = $3, send_failures = 0, \
@@ -300,7 +306,7 @@ impl Custodian {
                     code,
                 }
             }
-            Verdict::Unsettled { reason, give_up } => {
+            Settled::Unsettled { reason, give_up } => {
                 let failures = row.send_failures.saturating_add(1);
                 let needs_attention = give_up || failures >= i64::from(self.settings.max_sends);
                 let attention = needs_attention.then(|| {
@@ -343,6 +349,48 @@ impl Custodian {
         failpoint::window(INSIDE_TX2)?;
         tx.commit().await?;
         Ok(outcome)
+    }
+}
+
+/// What TX2 writes for a send's verdict.
+enum Settled {
+    Confirmed,
+    Rejected {
+        code: Option<i64>,
+        reason: String,
+        /// What the number's page says about it.
+        attention: String,
+    },
+    Unsettled {
+        reason: String,
+        give_up: bool,
+    },
+}
+
+impl Settled {
+    fn of(verdict: Verdict, first_attempt: bool) -> Settled {
+        match verdict {
+            Verdict::Confirmed => Settled::Confirmed,
+            Verdict::Rejected { code, reason } => Settled::Rejected {
+                code,
+                attention: format!("Meta rejected a new PIN: {reason}"),
+                reason,
+            },
+            Verdict::Unsettled { reason, give_up } => Settled::Unsettled { reason, give_up },
+            // Nothing of this version ever reached Meta: it is refused as surely as by a
+            // rejection, and the number keeps the PIN it had.
+            Verdict::NotApplied { code, reason } if first_attempt => Settled::Rejected {
+                code,
+                attention: format!("a new PIN was not sent, the number keeps its PIN: {reason}"),
+                reason: format!("not sent: {reason}"),
+            },
+            // An earlier attempt of this version may have been applied: it stays
+            // uncertain until an operator acts.
+            Verdict::NotApplied { reason, .. } => Settled::Unsettled {
+                reason: format!("not sent this time: {reason}"),
+                give_up: true,
+            },
+        }
     }
 }
 
@@ -400,5 +448,6 @@ fn verdict_name(verdict: &Verdict) -> &'static str {
         Verdict::Confirmed => "confirmed",
         Verdict::Rejected { .. } => "rejected",
         Verdict::Unsettled { .. } => "unsettled",
+        Verdict::NotApplied { .. } => "not sent",
     }
 }

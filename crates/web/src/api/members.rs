@@ -13,6 +13,7 @@ use crate::error::Problem;
 #[utoipa::path(
     get,
     path = "/api/v1/members",
+    operation_id = "list_members",
     tag = "members",
     responses(
         (status = 200, description = "The members: id, user_id, email, display_name, role, clients, created_at, deactivated_at", body = Vec<Member>),

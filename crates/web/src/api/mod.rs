@@ -56,9 +56,43 @@ impl Modify for BearerToken {
     }
 }
 
+/// Every operation answers 401 to a request without a valid token: documented once here
+/// for all of them, so a generated client expects it everywhere.
+fn with_unauthorized(mut document: Document) -> Document {
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    let unauthorized: RefOr<_> = ResponseBuilder::new()
+        .description("No valid bearer token")
+        .content(
+            "application/problem+json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
+                .build(),
+        )
+        .build()
+        .into();
+    for item in document.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for operation in operations.into_iter().flatten() {
+            operation
+                .responses
+                .responses
+                .entry("401".to_owned())
+                .or_insert_with(|| unauthorized.clone());
+        }
+    }
+    document
+}
+
 /// The API routes and the OpenAPI document describing them.
 pub(crate) fn routes() -> axum::Router<AppState> {
     let (router, document) = api_router().split_for_parts();
+    let document = with_unauthorized(document);
     let document = Arc::new(document);
     router.route(
         "/api/v1/openapi.json",
@@ -73,7 +107,7 @@ pub(crate) fn routes() -> axum::Router<AppState> {
 #[must_use]
 pub fn openapi() -> Document {
     let (_, document) = api_router().split_for_parts();
-    document
+    with_unauthorized(document)
 }
 
 fn api_router() -> OpenApiRouter<AppState> {

@@ -83,12 +83,13 @@ impl ListQuery {
 #[utoipa::path(
     get,
     path = "/api/v1/numbers",
+    operation_id = "list_numbers",
     tag = "numbers",
     params(ListQuery),
     responses(
         (status = 200, description = "A page of numbers: items, total, page, per_page", body = numbers::Page<numbers::Summary>),
-        (status = 400, description = "A parameter is invalid; `field` names it", body = Problem,
-         content_type = "application/problem+json"),
+        (status = 400, description = "A parameter is invalid (`client` names a client the token \
+         cannot see); `field` names it", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid bearer token", body = Problem,
          content_type = "application/problem+json"),
     )
@@ -99,6 +100,10 @@ pub(crate) async fn list(
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<numbers::Page<numbers::Summary>>, ApiError> {
     let (filter, page) = query.parse()?;
+    if filter.client_id.is_some() {
+        let visible = governance::clients::list(&state.store, &who.caller).await?;
+        crate::pages::numbers::check_client(&filter, &visible)?;
+    }
     let now = chrono::Utc::now();
     Ok(Json(
         numbers::list(&state.store, &who.caller, &filter, page, now).await?,
@@ -222,8 +227,10 @@ impl From<Outcome> for CustodyOutcome {
         };
         match outcome {
             Outcome::Confirmed { version } => plain(OutcomeKind::Confirmed, Some(version)),
+            // A rejection always leaves its reason on the number for someone to act on.
             Outcome::Rejected { version, code } => CustodyOutcome {
                 code,
+                needs_attention: true,
                 ..plain(OutcomeKind::Rejected, Some(version))
             },
             Outcome::Uncertain {

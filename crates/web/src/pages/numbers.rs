@@ -44,6 +44,22 @@ pub(crate) fn parse_pin_state(text: &str) -> Result<PinState, governance::Error>
     })
 }
 
+/// Refuses a `client` filter naming a client the caller cannot see (another org's, outside
+/// a business admin's scope, or none at all), so it is not mistaken for a client with no
+/// numbers. `visible` is what `governance::clients::list` gave the caller.
+pub(crate) fn check_client(
+    filter: &Filter,
+    visible: &[governance::clients::Client],
+) -> Result<(), governance::Error> {
+    match &filter.client_id {
+        Some(asked) if !visible.iter().any(|c| &c.id == asked) => Err(governance::Error::Invalid {
+            field: "client",
+            problem: "is not a client you can see; pick one from the list".to_owned(),
+        }),
+        _ => Ok(()),
+    }
+}
+
 fn given(value: Option<&String>) -> Option<&str> {
     value.map(|v| v.trim()).filter(|v| !v.is_empty())
 }
@@ -199,17 +215,7 @@ async fn list(
         governance::clients::list(&state.store, &who.caller),
     );
     let (found, clients) = (found?, clients?);
-    // A client the caller cannot see (another org's, outside a business admin's scope, or
-    // none at all) is named as such rather than shown as a client with no numbers.
-    if let Some(asked) = &filter.client_id
-        && !clients.iter().any(|c| &c.id == asked)
-    {
-        return Err(governance::Error::Invalid {
-            field: "client",
-            problem: "is not a client you can see; pick one from the list".to_owned(),
-        }
-        .into());
-    }
+    check_client(&filter, &clients)?;
     let clients = clients
         .into_iter()
         .map(|c| ClientChoice {
