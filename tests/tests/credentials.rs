@@ -121,6 +121,14 @@ on_both_databases! {
         assert!(report["numbers_seen"].as_u64().unwrap() > 0, "{synced}");
 
         let number = one_cloud_number(&db).await;
+        // A recipients file that does not parse stops the command before any job exists.
+        let bad_file = db.dir().join("not-recipients.txt");
+        std::fs::write(&bad_file, "this is not an age recipient\n").unwrap();
+        let refused = pinward(&db, &sandbox, &["rotate", "start", "--org", "acme", "--number", &number, "--recovery", bad_file.to_str().unwrap()], "");
+        assert!(pinward_tests::failed_with(&refused).starts_with(&format!("error: --recovery {}", bad_file.display())), "{}", String::from_utf8_lossy(&refused.stderr));
+        assert!(!String::from_utf8_lossy(&refused.stdout).contains("started"), "no job was started");
+        let ledger = ok(&pinward(&db, &sandbox, &["ledger", "export", "--org", "acme"], ""));
+        assert!(!ledger.contains("rotation.job.started"), "no job was ledgered");
         ok(&pinward(&db, &sandbox, &["rotate", "start", "--org", "acme", "--number", &number, "--json"], ""));
 
         let org = ok(&pinward(&db, &sandbox, &["admin", "org", "list", "--json"], ""));

@@ -97,6 +97,19 @@ pub struct Handover {
     pub decided_at: Option<DateTime<Utc>>,
 }
 
+impl Handover {
+    /// Whether `caller` may withdraw it: the outgoing seat holder, the member who proposed
+    /// it, or an org admin. Pages use it to offer the button only to them.
+    #[must_use]
+    pub fn may_be_withdrawn_by(&self, caller: &Caller) -> bool {
+        let outgoing = caller.member_id.is_some() && caller.member_id == self.from_member_id;
+        let proposer = caller
+            .actor()
+            .is_ok_and(|actor| actor.as_str() != "system" && actor.as_str() == self.proposed_by);
+        outgoing || proposer || caller.role == Role::Admin
+    }
+}
+
 /// What the incoming member confirms before taking a seat.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Checklist {
@@ -517,12 +530,10 @@ pub async fn cancel(
     now: DateTime<Utc>,
 ) -> Result<Handover, Error> {
     caller.require(Permission::ReadNumbers)?;
-    let actor = caller.actor()?;
+    caller.actor()?;
     let mut tx = store.begin_for(&caller.org_id).await?;
     let (mut handover, _) = load(&mut tx, caller, handover_id).await?;
-    let outgoing = caller.member_id.is_some() && caller.member_id == handover.from_member_id;
-    let proposer = actor.as_str() != "system" && actor.as_str() == handover.proposed_by;
-    if !(outgoing || proposer || caller.role == Role::Admin) {
+    if !handover.may_be_withdrawn_by(caller) {
         return Err(Error::Forbidden {
             needed: "handover:outgoing",
         });

@@ -355,7 +355,12 @@ fn checked_clients(role: Role, clients: &[String]) -> Result<Vec<String>, Error>
         (_, false) => Err(Error::Invalid {
             field: "clients",
             problem: format!(
-                "only a business_admin is scoped to clients; a {} sees every client",
+                "only a business_admin is scoped to clients; {} {} sees every client",
+                if role.as_str().starts_with(['a', 'e', 'i', 'o', 'u']) {
+                    "an"
+                } else {
+                    "a"
+                },
                 role.as_str()
             ),
         }),

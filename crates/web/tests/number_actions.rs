@@ -424,6 +424,13 @@ on_both_databases! {
 
         assert_eq!(w.post(&owner, &path, &propose).await.0, StatusCode::SEE_OTHER);
         let second = w.record(&w.escrowed).await.open_handovers[0].id.clone();
+        // The button is offered to those who may use it only.
+        let withdraw = format!("{path}/{second}/cancel");
+        for (who, offered) in [(OWNER, true), (ADMIN, true), (OPS, false), (AUDITOR, false), (MANAGER, false)] {
+            let shown = w.page(&w.browser(who).await, &record_path(&w)).await;
+            assert_eq!(shown.contains(&withdraw), offered, "{who}");
+        }
+        assert_eq!(w.post(&w.browser(AUDITOR).await, &withdraw, "").await.0, StatusCode::FORBIDDEN);
         assert_eq!(w.post(&ops, &format!("{path}/{second}/cancel"), "").await.0, StatusCode::FORBIDDEN, "the incoming member declines, never withdraws");
         assert_eq!(w.post(&owner, &format!("{path}/{second}/cancel"), "").await.0, StatusCode::SEE_OTHER);
         let shown = w.page(&owner, &record_path(&w)).await;

@@ -235,6 +235,11 @@ on_both_databases! {
         assert_eq!(response.status(), StatusCode::SEE_OTHER);
         let ops = w.members().await.into_iter().find(|m| m.id == w.ops).unwrap();
         assert_eq!((ops.role, ops.clients), (Role::BusinessAdmin, vec!["c-1".to_owned(), "c-2".to_owned()]));
+        // Back to ops from the same row, its client list still selected as the page shows it.
+        let response = send(&w.app, same_origin_post(&path, &visit, "role=ops&clients=c-1&clients=c-2")).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let ops = w.members().await.into_iter().find(|m| m.id == w.ops).unwrap();
+        assert_eq!((ops.role, ops.clients), (Role::Ops, vec![]));
 
         let own = format!("/settings/members/{}/role", w.admin);
         w.refused(&visit, &own, "role=ops", "role: is the org&#39;s last active admin").await;

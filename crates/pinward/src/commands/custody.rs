@@ -251,6 +251,8 @@ pub async fn rotate_start(
             .collect::<anyhow::Result<Vec<_>>>()?;
         Selection::Numbers(ids)
     };
+    // A bad --recovery file stops the command before a job is created and ledgered.
+    recovery_file(run.recovery.as_deref())?;
     let (store, custodian, org) = custodian(config, run).await?;
     let job = jobs::start(&store, &org, &Actor::system(), &selection, concurrency).await?;
     stdout_line(&format!("rotation job {job} started"))?;

@@ -84,6 +84,8 @@ struct HandoverView {
     proposed: String,
     /// The caller is the incoming member: show the checklist.
     incoming: bool,
+    /// The caller may withdraw it.
+    withdraw: bool,
 }
 
 /// Which forms the caller gets: the domain decides again on every post.
@@ -259,6 +261,7 @@ fn handover_view(
         from: name(h.from_member_id.as_deref()),
         to: name(Some(&h.to_member_id)),
         incoming: caller.member_id.as_deref() == Some(h.to_member_id.as_str()),
+        withdraw: h.may_be_withdrawn_by(caller),
         proposed: when(Some(h.proposed_at)),
         note: h.note,
         id: h.id,

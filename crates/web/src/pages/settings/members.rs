@@ -103,9 +103,15 @@ async fn change_role(
     body: Bytes,
 ) -> Result<Response, AppError> {
     let form = fields(&body);
-    let clients = all(&form, "clients");
     let changed = async {
         let role = Role::parse(field(&form, "role").trim())?;
+        // The row's client list comes pre-selected with the member's clients; it only
+        // means something for a business admin, so moving to another role drops it.
+        let clients = if role == Role::BusinessAdmin {
+            all(&form, "clients")
+        } else {
+            Vec::new()
+        };
         governance::members::change_role(&state.store, &who.caller, &id, role, &clients).await
     }
     .await;
