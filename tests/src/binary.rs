@@ -91,6 +91,15 @@ impl PinwardProcess {
         }
     }
 
+    /// The first line containing `needle` it printed, already or from now on (within two
+    /// minutes): for lines that may come in any order with others.
+    pub fn line_with(&mut self, needle: &str) -> String {
+        match self.seen.iter().find(|line| line.contains(needle)) {
+            Some(line) => line.clone(),
+            None => self.wait_for_line(needle),
+        }
+    }
+
     /// Waits until a line of output contains `needle` and returns that line.
     ///
     /// The deadline only bounds a hung process; it is generous so that a slow machine

@@ -409,3 +409,36 @@ fn the_demo_refuses_a_data_dir_that_is_not_a_demos() {
     }
     assert!(data.join("pinward.sqlite3").exists(), "nothing was deleted");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_banner_says_how_other_commands_reach_the_demos_sandbox_and_on_premises_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut demo = start(&data, &[]);
+    let mut env = vec![("PINWARD_DATA_DIR".to_owned(), data.display().to_string())];
+    for name in [
+        "PINWARD_GRAPH_BASE_URL",
+        "PINWARD_ONPREM_USERNAME",
+        "PINWARD_ONPREM_PASSWORD",
+    ] {
+        let line = demo.process.line_with(&format!("  {name}="));
+        let value = line.trim().strip_prefix(&format!("{name}=")).unwrap();
+        env.push((name.to_owned(), value.to_owned()));
+    }
+    let url = format!("sqlite://{}", data.join("pinward.sqlite3").display());
+    let mut db = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap();
+    let sql = "SELECT org_id, meta_phone_number_id FROM phone_numbers \
+               WHERE onprem_base_url IS NOT NULL AND pin_state = 'escrowed' ORDER BY id LIMIT 1";
+    let (org, number): (String, String) = sqlx::query_as(sql).fetch_one(&mut db).await.unwrap();
+    drop(db);
+
+    // An On-Premises number is rotated by a second pinward with just what the banner said.
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let args = ["rotate", "start", "--org", &org, "--number", &number];
+    let (status, output) = PinwardProcess::spawn(&args, &env).wait();
+    assert!(status.success(), "{output}");
+    assert!(output.contains(": 1 of 1 done"), "{output}");
+    stop(demo);
+}

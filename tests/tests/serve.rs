@@ -74,6 +74,38 @@ on_both_databases! {
         drop(process);
     }
 
+    async fn keys_rotate_waits_for_serve_to_stop_and_readyz_notices_an_identity_rotated_elsewhere(db) {
+        let (process, base) = start(&db);
+        let data_dir = db.dir().join("data");
+        let env = [("PINWARD_DATA_DIR", data_dir.to_str().unwrap()), ("PINWARD_DATABASE_URL", db.url())];
+        let identity = data_dir.join("identity.txt");
+        let before = std::fs::read(&identity).unwrap();
+        let (status, output) = PinwardProcess::spawn(&["keys", "rotate"], &env).wait();
+        assert!(!status.success(), "{output}");
+        assert!(output.contains("a running pinward uses the service identity"), "{output}");
+        assert!(output.contains("identity.txt.lock"), "names the lock: {output}");
+        assert_eq!(std::fs::read(&identity).unwrap(), before, "the identity is untouched");
+        assert!(!data_dir.join("identity.next.txt").exists(), "no next identity was begun");
+        let ready = client().get(format!("{base}/readyz")).send().await.unwrap();
+        assert_eq!(ready.status(), 200);
+
+        process.signal("TERM");
+        assert!(process.wait().0.success());
+        let (status, output) = PinwardProcess::spawn(&["keys", "rotate"], &env).wait();
+        assert!(status.success(), "with the service stopped: {output}");
+
+        // Another host rotated the keys in the shared database and copied its identity
+        // here: this process still holds the old one, so it must not take traffic.
+        let (process, base) = start(&db);
+        std::fs::remove_file(&identity).unwrap();
+        vault::Identity::load_or_create(&identity).unwrap();
+        let ready = client().get(format!("{base}/readyz")).send().await.unwrap();
+        assert_eq!(ready.status(), 503);
+        let body: serde_json::Value = ready.json().await.unwrap();
+        assert!(body["checks"]["identity"].as_str().unwrap().starts_with("changed on disk"), "{body}");
+        drop(process);
+    }
+
     async fn migrate_applies_the_schema_and_a_second_run_changes_nothing(db) {
         let data_dir = db.subdir("data");
         for _ in 0..2 {

@@ -191,6 +191,87 @@ pub async fn show(store: &Store, caller: &Caller) -> Result<Option<CredentialFac
     Ok(facts)
 }
 
+/// The permissions PIN changes need (GRAPH_API.md: Solution Partners need both to set a
+/// PIN), each with what fails without it.
+pub const CUSTODY_SCOPES: [(&str, &str); 2] = [
+    ("whatsapp_business_management", "sync and every PIN change"),
+    ("whatsapp_business_messaging", "setting PINs"),
+];
+
+/// Every permission pinward's calls need: [`CUSTODY_SCOPES`] and the one sync lists the
+/// portfolio's WABAs with.
+pub const NEEDED_SCOPES: [(&str, &str); 3] = [
+    CUSTODY_SCOPES[0],
+    CUSTODY_SCOPES[1],
+    (
+        "business_management",
+        "listing the portfolio's WABAs in sync",
+    ),
+];
+
+/// Why Meta would refuse the org's calls, as far as the stored facts tell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unusable {
+    /// No token is stored.
+    Missing,
+    /// Meta said the token is not valid, at the last check.
+    Invalid,
+    /// The token expired then.
+    Expired(DateTime<Utc>),
+    /// The token lacks this permission; the second part is what fails without it.
+    Lacks(&'static str, &'static str),
+}
+
+impl CredentialFacts {
+    /// Those of `needed` (such as [`NEEDED_SCOPES`]) the token was not granted.
+    #[must_use]
+    pub fn missing_scopes(
+        &self,
+        needed: &[(&'static str, &'static str)],
+    ) -> Vec<(&'static str, &'static str)> {
+        needed
+            .iter()
+            .copied()
+            .filter(|(scope, _)| !self.scopes.iter().any(|s| s == scope))
+            .collect()
+    }
+
+    /// Why Meta would refuse PIN changes with this token at `now`, or `None` when the
+    /// facts raise no doubt.
+    #[must_use]
+    pub fn unusable_for_custody(&self, now: DateTime<Utc>) -> Option<Unusable> {
+        if !self.is_valid {
+            return Some(Unusable::Invalid);
+        }
+        if let Some(expired) = self.expires_at.filter(|at| *at <= now) {
+            return Some(Unusable::Expired(expired));
+        }
+        self.missing_scopes(&CUSTODY_SCOPES)
+            .first()
+            .map(|(scope, fails)| Unusable::Lacks(scope, fails))
+    }
+}
+
+/// Why the org's custody could not reach Meta, from the stored facts, for pages that offer
+/// PIN changes: `None` when nothing stands in the way.
+///
+/// # Errors
+/// [`Error::Forbidden`] without `custody`.
+pub async fn custody_blocker(
+    store: &Store,
+    caller: &Caller,
+    now: DateTime<Utc>,
+) -> Result<Option<Unusable>, Error> {
+    caller.require(Permission::Custody)?;
+    let mut tx = store.read_for(&caller.org_id).await?;
+    let facts = read(&mut tx, &caller.org_id).await?;
+    tx.end_read();
+    Ok(match facts {
+        None => Some(Unusable::Missing),
+        Some(facts) => facts.unusable_for_custody(now),
+    })
+}
+
 /// Asks Meta about the stored token again and stores the new facts. Ledgered
 /// `graph_credential.checked`. A token Meta now refuses is recorded as not valid.
 ///

@@ -111,6 +111,15 @@ pub enum Error {
         /// Why it failed.
         source: std::io::Error,
     },
+    /// Key rotation would pull the identity from under a running pinward (serve, demo or a
+    /// custody command), which holds `lock` shared while it runs.
+    #[error(
+        "a running pinward uses the service identity (it holds {lock}); stop it, rotate, then start it again"
+    )]
+    IdentityInUse {
+        /// The lock file beside the identity.
+        lock: PathBuf,
+    },
     /// Service key rotation found something it cannot repair by itself.
     #[error("key rotation: {0}")]
     KeyRotation(String),

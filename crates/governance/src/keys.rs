@@ -26,12 +26,70 @@ pub async fn service_identity(store: &Store, path: &Path) -> Result<(Identity, C
     .map_err(|_| Error::Background("loading the service identity"))?
 }
 
-/// Reads the identity file without creating it (for `/readyz`).
-pub async fn check_identity(path: &Path) -> Result<(), Error> {
+/// A shared hold on the service identity, kept for as long as a process may open or seal
+/// with it. [`rotate`] needs the hold exclusively, so a key rotation cannot re-seal escrow
+/// to a new identity under a running service, which would then open nothing. The hold is
+/// an OS file lock on `<identity file>.lock`: it ends with the process, even a killed one.
+#[derive(Debug)]
+pub struct InUse {
+    _lock: std::fs::File,
+}
+
+/// The lock file beside the identity at `active`.
+#[must_use]
+pub fn lock_path(active: &Path) -> std::path::PathBuf {
+    let mut name = active
+        .file_name()
+        .map(std::ffi::OsStr::to_os_string)
+        .unwrap_or_default();
+    name.push(".lock");
+    active.with_file_name(name)
+}
+
+fn open_lock(active: &Path) -> Result<(std::fs::File, std::path::PathBuf), Error> {
+    let path = lock_path(active);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(file_error(&path))?;
+    Ok((file, path))
+}
+
+/// Holds the identity at `active` in use until the [`InUse`] is dropped; waits while a key
+/// rotation runs.
+///
+/// # Errors
+/// [`Error::File`] if the lock file cannot be created or locked.
+pub async fn hold(active: &Path) -> Result<InUse, Error> {
+    let active = active.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let (file, path) = open_lock(&active)?;
+        match file.try_lock_shared() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                tracing::warn!(lock = %path.display(), "a key rotation holds the service identity; waiting for it to finish");
+                file.lock_shared().map_err(file_error(&path))?;
+            }
+            Err(std::fs::TryLockError::Error(source)) => return Err(Error::File { path, source }),
+        }
+        Ok(InUse { _lock: file })
+    })
+    .await
+    .map_err(|_| Error::Background("holding the service identity"))?
+}
+
+/// Reads the identity file without creating it (for `/readyz`): its recipient.
+pub async fn check_identity(path: &Path) -> Result<vault::Recipient, Error> {
     let path = path.to_owned();
-    tokio::task::spawn_blocking(move || Identity::load(&path).map(drop).map_err(Error::Vault))
-        .await
-        .map_err(|_| Error::Background("reading the service identity"))?
+    tokio::task::spawn_blocking(move || {
+        Identity::load(&path)
+            .map(|identity| identity.recipient())
+            .map_err(Error::Vault)
+    })
+    .await
+    .map_err(|_| Error::Background("reading the service identity"))?
 }
 
 /// How many sealed items the database holds, all of which need the service identity.
@@ -91,7 +149,8 @@ fn file_error(path: &Path) -> impl FnOnce(std::io::Error) -> Error + use<> {
 
 /// Re-seals every sealed item (PIN versions, service secrets, orgs' Graph tokens) from the identity at `active`
 /// to a new identity, then makes the new one active and keeps the old one as
-/// `<stem>.retired-<time>.txt` (0600). Run it with the service stopped.
+/// `<stem>.retired-<time>.txt` (0600). Refused with [`Error::IdentityInUse`] while a
+/// process [holds](hold) the identity: run it with the service stopped.
 ///
 /// Crash-safe and resumable: the new identity is written first as `<stem>.next.txt`;
 /// re-sealed copies go to `sealed_next` beside `sealed`, so every item opens with the old
@@ -105,6 +164,14 @@ pub async fn rotate(
     active: &Path,
     progress: &(dyn Fn(u64, u64) + Send + Sync),
 ) -> Result<KeyRotation, Error> {
+    let (exclusive, lock) = open_lock(active)?;
+    match exclusive.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => return Err(Error::IdentityInUse { lock }),
+        Err(std::fs::TryLockError::Error(source)) => {
+            return Err(Error::File { path: lock, source });
+        }
+    }
     let next_path = sibling(active, "next");
     let waiting = count_per_org(
         store,

@@ -1,5 +1,6 @@
 //! `/healthz` (the process answers) and `/readyz` (it can do its work: the database takes
-//! queries and the service identity is readable). Load balancers route on `/readyz`.
+//! queries and the service identity is readable and the one loaded at start). Load
+//! balancers route on `/readyz`.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -56,7 +57,20 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) 
     )
     .await
     {
-        Ok(Ok(())) => Ok(()),
+        Ok(Ok(on_disk)) => match &state.custody {
+            // `pinward keys rotate` ran beside this process (say, from another host):
+            // escrow is sealed to the file's identity now, which this process has not loaded.
+            Some(custody) if custody.escrow.identity().recipient() != on_disk => {
+                tracing::warn!(
+                    "readiness: the service identity file changed since start; restart pinward"
+                );
+                Err(
+                    "changed on disk since start (pinward keys rotate?): restart pinward"
+                        .to_owned(),
+                )
+            }
+            _ => Ok(()),
+        },
         Ok(Err(error)) => {
             tracing::warn!(%error, "readiness: identity unreadable");
             Err("unreadable (see the log)".to_owned())

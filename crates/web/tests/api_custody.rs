@@ -56,8 +56,8 @@ on_both_databases! {
         let w = custody_world(&db).await;
         let owner = w.browser(common::custody::OWNER).await;
         let reveal = format!("/numbers/{}/reveal", w.escrowed.as_str());
-        let response = send(&w.app, same_origin_post(&reveal, &owner, "reason=re-registering")).await;
-        assert_eq!(response.status(), StatusCode::OK, "the reveal (policy: rotate after it)");
+        let (status, _, _) = w.reveal(&owner, &reveal, "reason=re-registering").await;
+        assert_eq!(status, StatusCode::OK, "the reveal (policy: rotate after it)");
         let queued = governance::jobs::queued_for(&w.store, &Caller::cli(&w.org), &w.escrowed).await.unwrap();
         assert!(queued.is_some(), "the reveal queued a rotation");
 

@@ -237,7 +237,7 @@ on_both_databases! {
         let path = format!("{}/reveal", record_path(&w));
         let form = w.page(&owner, &path).await;
         assert!(form.contains("name=\"reason\""), "{form}");
-        let response = send(&w.app, same_origin_post(&path, &owner, "reason=re-registering+on+a+new+phone")).await;
+        let response = send(&w.app, same_origin_post(&path, &owner, &w.reveal_fields(&owner, &path, "reason=re-registering+on+a+new+phone").await)).await;
         assert_eq!(response.status(), StatusCode::OK, "the PIN is in the response, never a redirect");
         assert_eq!(header(&response, "cache-control"), "no-store");
         let body = text(response).await;
@@ -250,11 +250,41 @@ on_both_databases! {
         assert!(record.contains("re-registering on a new phone"), "the reason is ledgered");
         assert!(!record.contains(&pin), "the record never shows the PIN");
         let manager = w.browser(MANAGER).await;
-        let response = send(&w.app, same_origin_post(&path, &manager, "reason=checking")).await;
+        let response = send(&w.app, same_origin_post(&path, &manager, &w.reveal_fields(&manager, &path, "reason=checking").await)).await;
         assert_eq!(response.status(), StatusCode::OK, "the manager may reveal too");
         let admin = w.browser(ADMIN).await;
-        let response = send(&w.app, same_origin_post(&path, &admin, "reason=checking")).await;
+        let response = send(&w.app, same_origin_post(&path, &admin, &w.reveal_fields(&admin, &path, "reason=checking").await)).await;
         assert_eq!(response.status(), StatusCode::OK, "an admin may reveal any number");
+    }
+
+    async fn reloading_the_revealed_pin_or_submitting_a_used_form_again_reveals_and_ledgers_nothing(db) {
+        let w = custody_world(&db).await;
+        let owner = w.browser(OWNER).await;
+        let path = format!("{}/reveal", record_path(&w));
+        let fields = w.reveal_fields(&owner, &path, "reason=re-registering").await;
+        assert_eq!(w.post(&owner, &path, &fields).await.0, StatusCode::OK);
+        let before = w.ledger_len().await;
+        let (status, location, body) = w.post(&owner, &path, &fields).await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "a reload of the result resubmits the form");
+        assert_eq!(location.as_deref(), Some(record_path(&w).as_str()));
+        assert!(!body.contains("id=\"pin\""));
+        assert_eq!(w.ledger_len().await, before, "nothing revealed, nothing ledgered");
+        let record = w.page(&owner, &record_path(&w)).await;
+        assert!(record.contains("That reveal form was already used"), "{record}");
+
+        let (status, _, _) = w.post(&owner, &path, "reason=no+form+opened").await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "a token is needed");
+        let other = format!("/numbers/{}/reveal", w.unknown.as_str());
+        let ops = w.browser(OPS).await;
+        assert_eq!(w.post(&ops, &format!("/numbers/{}/take-custody", w.unknown.as_str()), "").await.0, StatusCode::SEE_OTHER);
+        let admin = w.browser(ADMIN).await;
+        let theirs = w.reveal_fields(&admin, &path, "reason=checking").await;
+        w.page(&admin, &other).await;
+        let before = w.ledger_len().await;
+        assert_eq!(w.post(&admin, &other, &theirs).await.0, StatusCode::SEE_OTHER, "a form's token is for its own number");
+        assert_eq!(w.ledger_len().await, before);
+        assert_eq!(w.post(&admin, &path, &theirs).await.0, StatusCode::OK, "and still good there");
+        assert_eq!(w.reveal(&admin, &other, "reason=checking").await.0, StatusCode::OK);
     }
 
     async fn a_reveal_is_refused_to_others_without_step_up_reason_or_csrf_and_changes_nothing(db) {
@@ -264,7 +294,7 @@ on_both_databases! {
         let before = w.ledger_len().await;
         for (who, expected) in [(OPS, StatusCode::FORBIDDEN), (AUDITOR, StatusCode::FORBIDDEN), (RIVAL, StatusCode::NOT_FOUND)] {
             let visit = w.browser(who).await;
-            let (status, _, body) = w.post(&visit, &path, reason).await;
+            let (status, _, body) = w.reveal(&visit, &path, reason).await;
             assert_eq!(status, expected, "{who}");
             assert!(!body.contains("id=\"pin\""), "{who}");
             let form = send(&w.app, get_as(&path, &visit.cookie)).await;
@@ -277,13 +307,13 @@ on_both_databases! {
             ("", "reason: a reason is required to reveal a PIN"),
             ("reason=old+pin+123456", "reason: must not contain six digits in a row"),
         ] {
-            let (status, _, body) = w.post(&owner, &path, fields).await;
+            let (status, _, body) = w.reveal(&owner, &path, fields).await;
             assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{fields:?}");
             assert!(body.contains(message), "{fields:?}: {body}");
             assert!(!body.contains("id=\"pin\""));
         }
         let long = format!("reason={}", "a".repeat(501));
-        let (status, _, body) = w.post(&owner, &path, &long).await;
+        let (status, _, body) = w.reveal(&owner, &path, &long).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(body.contains("reason: at most 500 characters"), "{body}");
 
@@ -295,7 +325,7 @@ on_both_databases! {
         assert_eq!(send(&w.app, forged).await.status(), StatusCode::FORBIDDEN, "no CSRF token");
 
         age_step_up(&db).await;
-        let (status, location, _) = w.post(&owner, &path, reason).await;
+        let (status, location, _) = w.reveal(&owner, &path, reason).await;
         assert_eq!(status, StatusCode::SEE_OTHER);
         let back = format!("/reauth?next={}", enc(&path));
         assert_eq!(location.as_deref(), Some(back.as_str()), "a stale password check goes to /reauth and back");
@@ -307,7 +337,7 @@ on_both_databases! {
         let owner = w.browser(OWNER).await;
         let path = format!("{}/reveal", record_path(&w));
         age_step_up(&db).await;
-        let (status, location, _) = w.post(&owner, &path, "reason=re-registering+the+shop%27s+phone").await;
+        let (status, location, _) = w.reveal(&owner, &path, "reason=re-registering+the+shop%27s+phone").await;
         assert_eq!(status, StatusCode::SEE_OTHER);
         assert_eq!(location.as_deref(), Some(format!("/reauth?next={}", enc(&path)).as_str()));
         let form = w.page(&owner, &path).await;
@@ -322,7 +352,7 @@ on_both_databases! {
         assert_eq!(w.post(&ops, &format!("{other}/take-custody"), "").await.0, StatusCode::SEE_OTHER);
         let admin = w.browser(ADMIN).await;
         age_step_up(&db).await;
-        let (status, _, _) = w.post(&admin, &path, "reason=for+the+first+number").await;
+        let (status, _, _) = w.reveal(&admin, &path, "reason=for+the+first+number").await;
         assert_eq!(status, StatusCode::SEE_OTHER, "to the password prompt");
         let other_form = w.page(&admin, &format!("{other}/reveal")).await;
         assert!(other_form.contains("required></textarea>") && !other_form.contains("for the first number"), "{other_form}");
@@ -333,18 +363,18 @@ on_both_databases! {
         let w = custody_world(&db).await;
         let owner = w.browser(OWNER).await;
         let path = format!("{}/reveal", record_path(&w));
-        let (status, _, _) = w.post(&owner, &path, "reason=").await;
+        let (status, _, _) = w.reveal(&owner, &path, "reason=").await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "a refused reveal does not count");
         for _ in 0..web::auth::reveals::PER_USER {
-            assert_eq!(w.post(&owner, &path, "reason=again").await.0, StatusCode::OK);
+            assert_eq!(w.reveal(&owner, &path, "reason=again").await.0, StatusCode::OK);
         }
         let before = w.ledger_len().await;
-        let (status, _, body) = w.post(&owner, &path, "reason=again").await;
+        let (status, _, body) = w.reveal(&owner, &path, "reason=again").await;
         assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
         assert!(body.contains("try again in") && !body.contains("id=\"pin\""), "{body}");
         assert_eq!(w.ledger_len().await, before);
         let manager = w.browser(MANAGER).await;
-        assert_eq!(w.post(&manager, &path, "reason=mine").await.0, StatusCode::OK, "the limit is per user");
+        assert_eq!(w.reveal(&manager, &path, "reason=mine").await.0, StatusCode::OK, "the limit is per user");
     }
 
     async fn a_handover_is_proposed_in_writing_and_accepted_after_the_checklist_which_rotates_the_pin(db) {
@@ -452,7 +482,7 @@ on_both_databases! {
         assert!(!w.page(&auditor, filtered).await.contains(&link));
         assert!(metrics().await.contains(&format!("{revealed_gauge}0")));
 
-        let (status, _, _) = w.post(&owner, &format!("{}/reveal", record_path(&w)), "reason=re-registering").await;
+        let (status, _, _) = w.reveal(&owner, &format!("{}/reveal", record_path(&w)), "reason=re-registering").await;
         assert_eq!(status, StatusCode::OK);
         let record = w.page(&auditor, &record_path(&w)).await;
         assert!(record.contains(problem), "{record}");
@@ -477,7 +507,7 @@ on_both_databases! {
     async fn rotating_after_a_reveal_runs_the_rotation_the_reveal_queued_and_retires_the_revealed_pin(db) {
         let w = custody_world(&db).await;
         let owner = w.browser(OWNER).await;
-        let body = text(send(&w.app, same_origin_post(&format!("{}/reveal", record_path(&w)), &owner, "reason=re-registering")).await).await;
+        let (_, _, body) = w.reveal(&owner, &format!("{}/reveal", record_path(&w)), "reason=re-registering").await;
         let revealed = shown_pin(&body);
         let ops = w.browser(OPS).await;
         let shown = w.page(&ops, &record_path(&w)).await;
@@ -546,14 +576,54 @@ on_both_databases! {
         assert_eq!(forms(&ops), ["/seats\"", "/rotate\"", "/release\"", "/out-of-band\""], "no seat: no reveal, no handover");
         let owner = w.page(&w.browser(OWNER).await, &path).await;
         assert_eq!(forms(&owner), ["/seats\"", "/handovers\"", "/reveal\"", "/rotate\"", "/release\"", "/out-of-band\""]);
+        for action in ["/rotate", "/release", "/out-of-band"] {
+            assert!(owner.contains(&format!("action=\"{path}{action}\" data-confirm=\"")), "{action} asks before it acts");
+        }
         let admin = w.page(&w.browser(ADMIN).await, &path).await;
         assert_eq!(forms(&admin), forms(&owner));
+    }
+
+    async fn a_token_meta_refuses_or_that_lacks_a_permission_withholds_pin_changes_and_settings_says_why(db) {
+        let w = custody_world(&db).await;
+        let (ops, admin) = (w.browser(OPS).await, w.browser(ADMIN).await);
+        let record = record_path(&w);
+        let rotate = format!("action=\"{record}/rotate\"");
+        assert!(w.page(&ops, &record).await.contains(&rotate));
+        let settings = w.page(&admin, "/settings").await;
+        assert!(settings.contains("Healthy: Meta says the token is valid and has the permissions pinward needs."), "{settings}");
+
+        let scopes = vec!["whatsapp_business_management".to_owned(), "business_management".to_owned()];
+        let lacking = w.sandbox.issue_token(&graph::sandbox::TokenSpec { scopes, ..Default::default() });
+        let (status, _, _) = w.post(&admin, "/settings/credential", &format!("token={}", lacking.expose())).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let settings = w.page(&admin, "/settings").await;
+        assert!(settings.contains("<li>lacks the whatsapp_business_messaging permission: setting PINs will be refused</li>"), "{settings}");
+        assert!(!settings.contains("Healthy:"));
+        let shown = w.page(&ops, &record).await;
+        assert!(!shown.contains(&rotate), "rotation withheld: {shown}");
+        assert!(shown.contains("lacks the whatsapp_business_messaging permission, so Meta refuses setting PINs"), "{shown}");
+        assert!(shown.contains("href=\"/settings#credential\""));
+        let unknown = w.page(&ops, &format!("/numbers/{}", w.unknown.as_str())).await;
+        assert!(!unknown.contains("/take-custody\""), "taking custody withheld too");
+
+        let good = w.sandbox.system_user_token();
+        assert_eq!(w.post(&admin, "/settings/credential", &format!("token={}", good.expose())).await.0, StatusCode::SEE_OTHER);
+        assert!(w.page(&ops, &record).await.contains(&rotate), "offered again with a good token");
+        assert!(w.sandbox.revoke_token(&good));
+        assert_eq!(w.post(&admin, "/settings/credential/check", "").await.0, StatusCode::SEE_OTHER);
+        let shown = w.page(&ops, &record).await;
+        assert!(shown.contains("Meta said at the last check that the org&#39;s Graph token is not valid"), "{shown}");
+        assert!(!shown.contains(&rotate));
+        let auditor = w.page(&w.browser(AUDITOR).await, &record).await;
+        assert!(!auditor.contains("id=\"meta-refuses\""), "told only to those who could change PINs");
     }
 
     async fn without_the_orgs_graph_credential_pins_cannot_be_set_but_a_handover_is_still_accepted(db) {
         let w = custody_world(&db).await;
         sql(&db, &[format!("DELETE FROM graph_credentials WHERE org_id = '{}'", w.org)]).await;
         let ops = w.browser(OPS).await;
+        let shown = w.page(&ops, &format!("/numbers/{}", w.unknown.as_str())).await;
+        assert!(shown.contains("The org has no Graph credential yet: taking custody and rotating are off"), "{shown}");
         let response = send(&w.app, same_origin_post(&format!("/numbers/{}/take-custody", w.unknown.as_str()), &ops, "")).await;
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert!(text(response).await.contains("no Graph credential yet"));

@@ -49,9 +49,10 @@ on_both_databases! {
         let w = custody_world(&db).await;
         let owner = w.browser(OWNER).await;
         let path = format!("/numbers/{}/reveal", w.escrowed.as_str());
+        let fields = w.reveal_fields(&owner, &path, "reason=re-registering").await;
         // Only what is logged from the reveal on: fewer digits that could match by chance.
         let from = log.0.lock().unwrap().len();
-        let response = send(&w.app, same_origin_post(&path, &owner, "reason=re-registering")).await;
+        let response = send(&w.app, same_origin_post(&path, &owner, &fields)).await;
         assert_eq!(response.status(), StatusCode::OK);
         let body = text(response).await;
         let marker = "id=\"pin\">";

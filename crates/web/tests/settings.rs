@@ -251,6 +251,9 @@ on_both_databases! {
     async fn an_admin_deactivates_a_member_but_not_the_last_admin(db) {
         let w = world(&db).await;
         let visit = signed_in_visit(&w.app, "admin@acme.example").await;
+        let settings = text(send(&w.app, get_as("/settings", &visit.cookie)).await).await;
+        let asks = format!("action=\"/settings/members/{}/deactivate\" class=\"inline\" data-confirm=\"Deactivate ", w.ops);
+        assert!(settings.contains(&asks), "the button asks before it acts: {settings}");
         w.refused(&visit, &format!("/settings/members/{}/deactivate", w.admin), "", "member: is the org&#39;s last active admin").await;
         let response = send(&w.app, same_origin_post(&format!("/settings/members/{}/deactivate", w.ops), &visit, "")).await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER);
@@ -285,6 +288,8 @@ on_both_databases! {
         w.refused(&visit, "/settings/recovery", &format!("recipient={key}&label=Again"), "recipient: this key is already a recovery recipient").await;
 
         let id = governance::recovery::list(&w.store, &Caller::cli(&w.org)).await.unwrap()[0].id.clone();
+        let settings = text(send(&w.app, get_as("/settings", &visit.cookie)).await).await;
+        assert!(settings.contains(&format!("action=\"/settings/recovery/{id}/remove\" data-confirm=\"Remove the recovery recipient Safe A?")), "{settings}");
         let response = send(&w.app, same_origin_post(&format!("/settings/recovery/{id}/remove"), &visit, "")).await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER);
         assert_eq!(w.recipients().await, 0);

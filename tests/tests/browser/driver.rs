@@ -57,6 +57,8 @@ impl Chromedriver {
         let binary =
             std::env::var("PINWARD_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned());
         let capabilities = serde_json::json!({
+            // A confirm() dialog waits for the test to answer it, never answered for it.
+            "unhandledPromptBehavior": "ignore",
             "goog:chromeOptions": {
                 "binary": binary,
                 "args": [

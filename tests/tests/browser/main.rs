@@ -66,6 +66,17 @@ async fn arrived(browser: &fantoccini::Client, base: &str, path: &str) {
         .unwrap_or_else(|e| panic!("never reached {url}: {e}"));
 }
 
+/// The text of the dialog the page opened (a `data-confirm` form's question), once open.
+async fn dialog(browser: &fantoccini::Client) -> String {
+    for _ in 0..1_200 {
+        if let Ok(text) = browser.get_alert_text().await {
+            return text;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no dialog opened within a minute")
+}
+
 /// The first element `locator` finds once the page shows one.
 async fn appears(
     browser: &fantoccini::Client,
@@ -214,6 +225,19 @@ on_both_databases! {
         assert!(ledger.contains("pin.revealed"), "{ledger}");
         assert!(ledger.contains("re-registering on a new phone"), "{ledger}");
         assert!(!ledger.contains(shown.trim()), "no PIN on the record");
+
+        // Rotating asks first: dismissed, nothing is sent; accepted, the PIN is rotated.
+        let rotate = "form[action$='/rotate'] button";
+        browser.find(Locator::Css(rotate)).await.unwrap().click().await.unwrap();
+        assert!(dialog(&browser).await.contains("The current PIN stops working"));
+        browser.dismiss_alert().await.unwrap();
+        assert!(served.meta_holds(shown.trim()), "a dismissed question rotates nothing");
+        browser.find(Locator::Css(rotate)).await.unwrap().click().await.unwrap();
+        dialog(&browser).await;
+        browser.accept_alert().await.unwrap();
+        let flash = appears(&browser, Locator::Css("p.flash.success")).await;
+        assert!(flash.text().await.unwrap().contains("The rotation queued after the reveal ran"));
+        assert!(!served.meta_holds(shown.trim()), "the revealed PIN is retired");
 
         browser.find(Locator::Css("form.signout button")).await.unwrap().click().await.unwrap();
         arrived(&browser, &base, "/signin").await;

@@ -161,6 +161,7 @@ pub async fn run(config: &Config, reset: bool, password: Option<String>) -> anyh
     banner(
         &format!("http://{address}/"),
         sandbox.base_url(),
+        config.on_prem.as_ref(),
         &logins,
         &password,
         &client_keys,
@@ -224,6 +225,7 @@ fn say(line: &str) -> anyhow::Result<()> {
 fn banner(
     url: &str,
     graph: &url::Url,
+    on_prem: Option<&OnPremLogin>,
     logins: &[Login],
     password: &Password,
     client_keys: &[ClientKey],
@@ -264,9 +266,15 @@ fn banner(
     )?;
     writeln!(
         out,
-        "its Graph sandbox: {graph} (set PINWARD_GRAPH_BASE_URL={graph} for other pinward \
-         commands on the demo's data; the port changes at every start)"
+        "its Graph sandbox: {graph} (kept at every start while the port is free); for other \
+         pinward commands on the demo's data, set PINWARD_DATA_DIR to this data dir and"
     )?;
+    writeln!(out, "  PINWARD_GRAPH_BASE_URL={graph}")?;
+    if let Some(login) = on_prem {
+        // The sandbox's own login, as a real On-Premises deployment's admin would be set.
+        writeln!(out, "  PINWARD_ONPREM_USERNAME={}", login.username)?;
+        writeln!(out, "  PINWARD_ONPREM_PASSWORD={}", login.password.expose())?;
+    }
     writeln!(out, "Ctrl-C stops it; `pinward demo --reset` starts over.")?;
     out.flush()?;
     Ok(())

@@ -10,8 +10,23 @@ use vault::{Created, Identity};
 
 use crate::config::Config;
 
-/// Loads the service identity, creating it on first start (see `governance::keys`).
+/// This process's hold on the service identity (`governance::keys::hold`), kept until it
+/// exits: whatever opened the identity may seal or open with it until then.
+static IN_USE: std::sync::OnceLock<governance::keys::InUse> = std::sync::OnceLock::new();
+
+/// Loads the service identity, creating it on first start (see `governance::keys`), and
+/// holds it in use for the rest of the process so `pinward keys rotate` waits for us.
 pub async fn open_identity(store: &Store, config: &Config) -> anyhow::Result<Identity> {
+    if IN_USE.get().is_none() {
+        match governance::keys::hold(&config.identity_file).await {
+            Ok(held) => drop(IN_USE.set(held)),
+            // A read-only key folder still serves; only the guard against rotation is lost.
+            Err(error) => tracing::warn!(
+                %error,
+                "cannot lock the service identity: `pinward keys rotate` would not know this process uses it"
+            ),
+        }
+    }
     let (identity, created) = governance::keys::service_identity(store, &config.identity_file)
         .await
         .context("cannot open the service identity (PINWARD_IDENTITY_FILE)")?;

@@ -46,11 +46,16 @@ pub async fn token(session: &Session) -> Result<String, AppError> {
 /// # Errors
 /// [`AppError::Session`] if the store fails.
 pub async fn renew(session: &Session) -> Result<String, AppError> {
-    let mut bytes = [0_u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    let token = URL_SAFE_NO_PAD.encode(bytes);
+    let token = unguessable();
     session.insert(TOKEN_KEY, &token).await?;
     Ok(token)
+}
+
+/// 256 random bits from the OS, URL-safe base64: a token a form carries back.
+pub(crate) fn unguessable() -> String {
+    let mut bytes = [0_u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// Middleware: refuses a state-changing request that did not come from pinward's pages.

@@ -17,6 +17,7 @@
 use chrono::Utc;
 use governance::sessions::{SessionTable, USER_ID_KEY};
 use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, Session, SessionManagerLayer};
 
@@ -316,4 +317,51 @@ pub(crate) async fn take_reveal_reason(
     }
     let _: Option<PendingReveal> = session.remove(PENDING_REVEAL_KEY).await?;
     Ok((theirs && fresh).then_some(pending.reason))
+}
+
+/// The one-time tokens of the reveal forms this session has open: `(number, token)`, the
+/// newest last. Reloading a revealed PIN's page resubmits its form; spending the token on
+/// the first submission makes that reload reveal nothing and ledger nothing.
+const REVEAL_FORMS_KEY: &str = "reveal_forms";
+/// Reveal forms open at once (tabs); an older one is refused and simply opened again.
+const REVEAL_FORMS_KEPT: usize = 8;
+
+/// Issues the one-time token of a reveal form for `number`, replacing one issued before
+/// for it.
+///
+/// # Errors
+/// [`AppError::Session`] if the store fails.
+pub(crate) async fn issue_reveal_token(
+    session: &Session,
+    number: &str,
+) -> Result<String, AppError> {
+    let token = super::csrf::unguessable();
+    let mut forms: Vec<(String, String)> = session.get(REVEAL_FORMS_KEY).await?.unwrap_or_default();
+    forms.retain(|(open, _)| open != number);
+    forms.push((number.to_owned(), token.clone()));
+    let excess = forms.len().saturating_sub(REVEAL_FORMS_KEPT);
+    forms.drain(..excess);
+    session.insert(REVEAL_FORMS_KEY, forms).await?;
+    Ok(token)
+}
+
+/// Spends the token of `number`'s reveal form: true once for the token last issued for it,
+/// false for a token already spent, replaced or never issued.
+///
+/// # Errors
+/// [`AppError::Session`] if the store fails.
+pub(crate) async fn spend_reveal_token(
+    session: &Session,
+    number: &str,
+    token: &str,
+) -> Result<bool, AppError> {
+    let mut forms: Vec<(String, String)> = session.get(REVEAL_FORMS_KEY).await?.unwrap_or_default();
+    let Some(at) = forms.iter().position(|(open, issued)| {
+        open == number && bool::from(issued.as_bytes().ct_eq(token.as_bytes()))
+    }) else {
+        return Ok(false);
+    };
+    forms.remove(at);
+    session.insert(REVEAL_FORMS_KEY, forms).await?;
+    Ok(true)
 }

@@ -139,6 +139,9 @@ struct NumberPage {
     handovers: Vec<HandoverView>,
     /// The rotation a reveal queued and no worker ran yet.
     rotation_queued: Option<String>,
+    /// Why Meta would refuse a PIN change now (the org's credential): the forms that ask
+    /// Meta are withheld and this says why.
+    meta_refuses: Option<String>,
     display: String,
     pin_state: &'static str,
     meta: Vec<Fact>,
@@ -196,11 +199,40 @@ pub(super) async fn record_page(
     } else {
         StatusCode::OK
     };
+    let meta_refuses = if caller.may(Permission::Custody) {
+        governance::credentials::custody_blocker(&state.store, caller, Utc::now())
+            .await?
+            .map(|why| refusal(&why))
+    } else {
+        None
+    };
+    let mut number = number_page(page, caller, record, &members, &actors, problem);
+    if meta_refuses.is_some() {
+        number.forms.take = false;
+        number.forms.rotate = false;
+        number.forms.resume = false;
+    }
     let html = render(&NumberPage {
         rotation_queued: queued,
-        ..number_page(page, caller, record, &members, &actors, problem)
+        meta_refuses,
+        ..number
     })?;
     Ok((status, html).into_response())
+}
+
+/// Why Meta would refuse a PIN change, in words for the record page.
+fn refusal(why: &governance::credentials::Unusable) -> String {
+    use governance::credentials::Unusable;
+    match why {
+        Unusable::Missing => "The org has no Graph credential yet".to_owned(),
+        Unusable::Invalid => {
+            "Meta said at the last check that the org's Graph token is not valid".to_owned()
+        }
+        Unusable::Expired(at) => format!("The org's Graph token expired on {}", when(Some(*at))),
+        Unusable::Lacks(scope, fails) => {
+            format!("The org's Graph token lacks the {scope} permission, so Meta refuses {fails}")
+        }
+    }
 }
 
 fn forms(caller: &Caller, r: &Record) -> Forms {
@@ -328,6 +360,7 @@ fn number_page(
         members,
         handovers,
         rotation_queued: None,
+        meta_refuses: None,
         display: meta.display_phone_number.clone(),
         pin_state: pin_state.as_str(),
         meta: vec![

@@ -232,6 +232,32 @@ impl CustodyWorld {
     }
 
     /// The page at `path` as `visit`'s browser sees it (asserted 200).
+    /// `fields` as a browser submits them from the reveal form at `path`: with the form's
+    /// one-time token, fetched by opening the form (none when the form is refused).
+    pub async fn reveal_fields(&self, visit: &super::Visit, path: &str, fields: &str) -> String {
+        let form = super::send(&self.app, super::get_as(path, &visit.cookie)).await;
+        let form = super::text(form).await;
+        let marker = "name=\"_once\" value=\"";
+        match form.find(marker) {
+            Some(start) => {
+                let token = form[start + marker.len()..].split('"').next().unwrap();
+                format!("_once={token}&{fields}")
+            }
+            None => fields.to_owned(),
+        }
+    }
+
+    /// Opens the reveal form at `path` and submits it with `fields`.
+    pub async fn reveal(
+        &self,
+        visit: &super::Visit,
+        path: &str,
+        fields: &str,
+    ) -> (axum::http::StatusCode, Option<String>, String) {
+        let fields = self.reveal_fields(visit, path, fields).await;
+        self.post(visit, path, &fields).await
+    }
+
     pub async fn page(&self, visit: &super::Visit, path: &str) -> String {
         let response = super::send(&self.app, super::get_as(path, &visit.cookie)).await;
         assert_eq!(response.status(), axum::http::StatusCode::OK, "{path}");

@@ -13,7 +13,7 @@ use askama::Template;
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
 use governance::numbers;
 use serde::Deserialize;
@@ -33,6 +33,8 @@ struct RevealForm {
     id: String,
     display: String,
     reason: String,
+    /// The form's one-time token ([`session::issue_reveal_token`]).
+    once: String,
     problem: Option<String>,
 }
 
@@ -65,6 +67,7 @@ pub(super) async fn form(
     // Back from the password prompt, the reason typed before it.
     let user = who.caller.user_id.as_deref().unwrap_or_default();
     let reason = session::take_reveal_reason(&session, user, &record.meta.phone_number_id).await?;
+    let once = session::issue_reveal_token(&session, &record.meta.phone_number_id).await?;
     form_page(
         StatusCode::OK,
         &RevealForm {
@@ -72,6 +75,7 @@ pub(super) async fn form(
             id: record.meta.phone_number_id,
             display: record.meta.display_phone_number,
             reason: reason.unwrap_or_default(),
+            once,
             problem: None,
         },
     )
@@ -80,10 +84,13 @@ pub(super) async fn form(
 /// The most of a reason kept across the password prompt (governance allows far less).
 const KEPT_REASON: usize = 2_000;
 
-/// The reveal form: the reason only (the PIN never comes from the browser).
+/// The reveal form: the reason and the form's one-time token (the PIN never comes from
+/// the browser).
 #[derive(Deserialize)]
 pub(super) struct RevealFields {
     reason: Option<String>,
+    #[serde(rename = "_once")]
+    once: Option<String>,
 }
 
 pub(super) async fn reveal(
@@ -96,6 +103,8 @@ pub(super) async fn reveal(
 ) -> Result<Response, AppError> {
     let phone = phone(&id)?;
     let record = numbers::record(&state.store, &who.caller, &phone, Utc::now()).await?;
+    // Refused before the form's token is looked at, so a refusal says why.
+    crate::pages::number::revealable(&who.caller, &record)?;
     if let Err(step_up) = who.require_step_up() {
         // The password prompt comes back to the form; keep what was typed for it.
         let typed: String = fields
@@ -112,15 +121,29 @@ pub(super) async fn reveal(
         return Err(step_up);
     }
     let custody = custody_of(&state)?;
+    let number = record.meta.phone_number_id.as_str();
+    let once = fields.once.unwrap_or_default();
+    if !session::spend_reveal_token(&session, number, &once).await? {
+        // A reload of the revealed PIN's page, or a second tab's form: nothing is revealed.
+        session::flash(
+            &session,
+            "info",
+            "That reveal form was already used, so the PIN was not shown again. \
+             Choose Reveal PIN to reveal it once more (it is ledgered again).",
+        )
+        .await?;
+        return Ok(Redirect::to(&format!("/numbers/{number}")).into_response());
+    }
     let reason = field(fields.reason);
-    let again = |page, status, problem: String, reason: String| {
+    let again = async |page, status, problem: String, reason: String| {
         form_page(
             status,
             &RevealForm {
                 page,
-                id: record.meta.phone_number_id.clone(),
+                id: number.to_owned(),
                 display: record.meta.display_phone_number.clone(),
                 reason,
+                once: session::issue_reveal_token(&session, number).await?,
                 problem: Some(problem),
             },
         )
@@ -136,7 +159,8 @@ pub(super) async fn reveal(
                 wait.div_ceil(60)
             ),
             reason,
-        );
+        )
+        .await;
     }
     let revealed = governance::custody::reveal_as(
         &state.store,
@@ -151,12 +175,15 @@ pub(super) async fn reveal(
         Err(error) => {
             state.reveals.undo(&user);
             return match error {
-                governance::Error::Invalid { field, problem } => again(
-                    page,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    format!("{field}: {problem}"),
-                    reason,
-                ),
+                governance::Error::Invalid { field, problem } => {
+                    again(
+                        page,
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        format!("{field}: {problem}"),
+                        reason,
+                    )
+                    .await
+                }
                 other => Err(other.into()),
             };
         }

@@ -49,6 +49,11 @@ pub(super) fn health(facts: &CredentialFacts, now: DateTime<Utc>) -> Vec<String>
             ));
         }
     }
+    for (scope, fails) in facts.missing_scopes(&governance::credentials::NEEDED_SCOPES) {
+        problems.push(format!(
+            "lacks the {scope} permission: {fails} will be refused"
+        ));
+    }
     if now - facts.checked_at > STALE_CHECK {
         problems.push(format!(
             "last checked {} days ago",
