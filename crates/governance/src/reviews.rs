@@ -21,6 +21,13 @@ pub const MAX_NOTE: usize = 1000;
 /// SQL twins).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(
+        description = "When the number's next review is due: the date its last review set or, \
+                       for a number never reviewed, one policy cadence after pinward first saw it."
+    )
+)]
 pub struct Due {
     /// The moment the review is due.
     pub at: DateTime<Utc>,

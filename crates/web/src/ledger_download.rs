@@ -23,6 +23,9 @@ use tokio::sync::mpsc;
 use crate::AppState;
 use crate::error::AppError;
 
+/// The words [`parse_format`] takes.
+pub(crate) const FORMATS: [&str; 2] = ["jsonl", "csv"];
+
 /// Reads the `format` a caller asked for: `jsonl` (the default) or `csv`.
 ///
 /// # Errors

@@ -374,6 +374,56 @@ on_both_databases! {
         assert_eq!(ids.len(), 10, "{ids:?}");
     }
 
+    async fn query_parameters_say_their_type_and_the_words_they_take(db) {
+        let w = world(&db).await;
+        let (_, document) = json_of(&w.app, get("/api/v1/openapi.json")).await;
+        let schema = |path: &str, name: &str| -> serde_json::Value {
+            let parameters = document["paths"][path]["get"]["parameters"].as_array().unwrap();
+            parameters.iter().find(|p| p["name"] == name).unwrap_or_else(|| panic!("{path} {name}"))["schema"].clone()
+        };
+        assert_eq!(schema("/api/v1/numbers", "per_page")["type"], "integer");
+        assert_eq!(schema("/api/v1/numbers", "per_page")["maximum"], 200);
+        assert_eq!(schema("/api/v1/numbers", "page")["minimum"], 1);
+        let states = schema("/api/v1/numbers", "state")["enum"].clone();
+        assert_eq!(states, json!(["unknown", "escrowed", "rotating", "uncertain", "released"]));
+        let problems = schema("/api/v1/numbers", "problem")["enum"].as_array().unwrap().clone();
+        assert!(problems.contains(&json!("no_owner")) && problems.contains(&json!("unhealthy")), "{problems:?}");
+        assert_eq!(schema("/api/v1/numbers", "search")["type"], "string", "free text stays text");
+        assert_eq!(schema("/api/v1/ledger/export", "format")["enum"], json!(["jsonl", "csv"]));
+        assert!(schema("/api/v1/ledger/export", "from")["type"].to_string().contains("integer"));
+        assert!(schema("/api/v1/ledger/status", "full")["type"].to_string().contains("boolean"));
+
+        // Every word the document lists is one the API takes.
+        for value in states.as_array().unwrap().iter().chain(&problems) {
+            let name = if states.as_array().unwrap().contains(value) { "state" } else { "problem" };
+            let path = format!("/api/v1/numbers?{name}={}", value.as_str().unwrap());
+            let (status, _) = json_of(&w.app, call("GET", &path, Some(&w.auditor), None)).await;
+            assert_eq!(status, StatusCode::OK, "{name}={value}");
+        }
+    }
+
+    async fn descriptions_are_plain_words_for_api_users_without_rustdoc_links(db) {
+        let app = app(&db, None).await;
+        let (_, document) = json_of(&app, get("/api/v1/openapi.json")).await;
+        let mut leaks = Vec::new();
+        fn walk(value: &Value, at: &str, leaks: &mut Vec<String>) {
+            match value {
+                Value::Object(map) => {
+                    for (key, v) in map {
+                        if key == "description" && let Some(text) = v.as_str() && (text.contains("[`") || text.contains("::")) {
+                            leaks.push(format!("{at}: {text}"));
+                        }
+                        walk(v, &format!("{at}/{key}"), leaks);
+                    }
+                }
+                Value::Array(items) => items.iter().enumerate().for_each(|(i, v)| walk(v, &format!("{at}/{i}"), leaks)),
+                _ => {}
+            }
+        }
+        walk(&document, "", &mut leaks);
+        assert!(leaks.is_empty(), "{leaks:#?}");
+    }
+
     async fn every_successful_api_answer_has_a_schema_with_its_fields(db) {
         // A script writer generates a client from the document: an empty `{}` schema tells
         // them nothing about what comes back.

@@ -193,6 +193,8 @@ on_both_databases! {
 
         let again: Value = serde_json::from_str(&text(send(&w.app, json_post("/api/v1/sync", &ops, "")).await).await).unwrap();
         assert_eq!(again["numbers_discovered"], 0, "an empty body syncs the businesses synced before");
+        let response = send(&w.app, json_post("/api/v1/sync", &ops, "null")).await;
+        assert_eq!(response.status(), StatusCode::OK, "`null`, which the document allows, is an empty body");
 
         // A misspelt member must not fall back to "the businesses synced before".
         for body in ["{\"businesses\": [\"not-digits\"]}", "[1, 2]", "[[]]", "{\"business\": [\"123\"]}"] {

@@ -32,7 +32,8 @@ use crate::{Error, bind_args, on_tx};
 
 /// Most numbers one page may hold.
 pub const MAX_PER_PAGE: u32 = 200;
-/// Most ledger events a number's record lists (newest first).
+/// Most ledger events a number's record lists (newest first); `Record::events` says the figure
+/// to API users in words.
 pub const RECORD_EVENTS: i64 = 200;
 
 /// What the list is narrowed to. Every field is optional.
@@ -266,7 +267,7 @@ pub struct Record {
     pub open_handovers: Vec<crate::handovers::Handover>,
     /// What is wrong with it.
     pub health: Vec<Problem>,
-    /// Its ledger events, newest first (at most [`RECORD_EVENTS`]).
+    /// Its ledger events, newest first (at most 200).
     pub events: Vec<EventRecord>,
 }
 

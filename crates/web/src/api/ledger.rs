@@ -22,8 +22,10 @@ pub(crate) struct ExportQuery {
     /// `jsonl` (the default) or `csv`.
     format: Option<String>,
     /// The first seq to export (default 1); verify such a file with `--from`.
+    #[param(value_type = Option<u64>, minimum = 1)]
     from: Option<String>,
     /// The last seq to export (default: the head when the export starts).
+    #[param(value_type = Option<u64>, minimum = 1)]
     to: Option<String>,
 }
 
@@ -69,6 +71,7 @@ pub(crate) struct StatusQuery {
     /// `true`: re-hash every event of the org (cost grows with the ledger). By default only
     /// the events since the latest checkpoint are re-hashed, which the service signs every
     /// 15 minutes and at every export.
+    #[param(value_type = Option<bool>)]
     full: Option<String>,
 }
 

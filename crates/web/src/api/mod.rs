@@ -89,10 +89,62 @@ fn with_unauthorized(mut document: Document) -> Document {
     document
 }
 
+/// The query parameters whose handlers parse a closed set of words from text (so a wrong
+/// one is a problem naming the field, not a bare rejection): their words, listed from the
+/// domain's own lists so the document never drifts from what is accepted.
+fn with_closed_values(mut document: Document) -> Document {
+    use governance::custody::PinState;
+    use governance::health::Problem;
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    let problems = Problem::ALL.iter().map(|p| p.as_str());
+    let sets: [(&str, &str, Vec<&str>); 3] = [
+        (
+            "/api/v1/numbers",
+            "state",
+            PinState::ALL.iter().map(|s| s.as_str()).collect(),
+        ),
+        (
+            "/api/v1/numbers",
+            "problem",
+            problems.chain([crate::pages::numbers::UNHEALTHY]).collect(),
+        ),
+        (
+            "/api/v1/ledger/export",
+            "format",
+            crate::ledger_download::FORMATS.to_vec(),
+        ),
+    ];
+    for (path, name, words) in sets {
+        let parameters = document
+            .paths
+            .paths
+            .get_mut(path)
+            .and_then(|item| item.get.as_mut())
+            .and_then(|get| get.parameters.as_mut());
+        let inline = parameters.into_iter().flatten().filter_map(|p| match p {
+            utoipa::openapi::RefOr::T(parameter) => Some(parameter),
+            utoipa::openapi::RefOr::Ref(_) => None,
+        });
+        for parameter in inline.filter(|p| p.name == name) {
+            let schema = ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(words.iter().copied()))
+                .build();
+            parameter.schema = Some(schema.into());
+        }
+    }
+    document
+}
+
+/// The document as served: the generated one, completed.
+fn completed(document: Document) -> Document {
+    with_closed_values(with_unauthorized(document))
+}
+
 /// The API routes and the OpenAPI document describing them.
 pub(crate) fn routes() -> axum::Router<AppState> {
     let (router, document) = api_router().split_for_parts();
-    let document = with_unauthorized(document);
+    let document = completed(document);
     let document = Arc::new(document);
     router.route(
         "/api/v1/openapi.json",
@@ -107,7 +159,7 @@ pub(crate) fn routes() -> axum::Router<AppState> {
 #[must_use]
 pub fn openapi() -> Document {
     let (_, document) = api_router().split_for_parts();
-    with_unauthorized(document)
+    completed(document)
 }
 
 fn api_router() -> OpenApiRouter<AppState> {

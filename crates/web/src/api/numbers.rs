@@ -33,8 +33,10 @@ pub(crate) struct ListQuery {
     #[serde(alias = "health")]
     problem: Option<String>,
     /// The page, from 1.
+    #[param(value_type = Option<u32>, minimum = 1)]
     page: Option<String>,
     /// Numbers per page, 1 to 200 (50 by default).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
     per_page: Option<String>,
 }
 

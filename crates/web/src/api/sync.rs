@@ -52,7 +52,11 @@ pub(crate) async fn sync(
     } else {
         serde_json::from_slice(&body)
             .map_err(|error| error.to_string())
-            .and_then(super::input::object)
+            .and_then(|value: serde_json::Value| match value {
+                // `null` is what the document's optional body allows besides an object.
+                serde_json::Value::Null => Ok(SyncRequest::default()),
+                value => super::input::object(value),
+            })
             .map_err(|problem| {
                 invalid(
                     "businesses",
