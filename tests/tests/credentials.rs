@@ -135,6 +135,9 @@ on_both_databases! {
         let org: serde_json::Value = serde_json::from_str(org.trim()).unwrap();
         let out = db.dir().join("escrow");
         ok(&pinward(&db, &sandbox, &["escrow", "export", "--org", org[0]["id"].as_str().unwrap(), "--out", out.to_str().unwrap()], ""));
+        let again = pinward(&db, &sandbox, &["escrow", "export", "--org", "acme", "--out", out.to_str().unwrap()], "");
+        let refused = pinward_tests::failed_with(&again);
+        assert!(refused.contains("--out:") && refused.contains("is not empty: export into a new or empty folder"), "{refused}");
         let file = out.join(format!("{number}.age"));
         let opened = Command::new("age").arg("-d").arg("-i").arg(&key_file).arg(&file).output().unwrap();
         assert!(opened.status.success(), "{}", String::from_utf8_lossy(&opened.stderr));

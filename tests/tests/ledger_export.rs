@@ -205,6 +205,7 @@ on_both_databases! {
         for (args, says) in [
             (vec!["--org", "nobody"], "error: --org nobody: org not found"),
             (vec!["--org", "acme", "--from", "9"], "error: export failed: --from: the ledger ends at seq"),
+            (vec!["--org", "acme", "--to", "9"], "error: export failed: --to: the ledger ends at seq"),
             (vec!["--org", "acme", "--from", "4", "--to", "2"], "error: export failed: --to: 2 is before the first seq asked for (4)"),
         ] {
             let mut all = vec!["ledger", "export", "--out", file.to_str().unwrap()];

@@ -64,8 +64,8 @@ pub struct ManifestVersion {
 
 type Row = (String, String, String, i64, String, String, String);
 
-/// Writes the org's escrow to `out_dir` (created if missing; files are 0600) and returns
-/// the manifest it wrote as `manifest.json`.
+/// Writes the org's escrow to `out_dir` (created if missing, refused unless empty; files
+/// are 0600) and returns the manifest it wrote as `manifest.json`.
 pub async fn export(
     store: &Store,
     org: &str,
@@ -83,6 +83,18 @@ pub async fn export(
         move |source| Error::File { path, source }
     };
     fs::create_dir_all(out_dir).map_err(file_error(out_dir))?;
+    // An older export's files left beside this one's would look like escrow it vouches for.
+    let mut entries = fs::read_dir(out_dir).map_err(file_error(out_dir))?;
+    if entries.next().is_some() {
+        return Err(Error::Invalid {
+            field: "out",
+            problem: format!(
+                "{} is not empty: export into a new or empty folder, so no file of an \
+                 earlier export is mistaken for this one's",
+                out_dir.display()
+            ),
+        });
+    }
     let mut numbers: Vec<ManifestNumber> = Vec::new();
     let mut files = 0usize;
     for (meta_id, display, state, version, status, sealed, recovery) in rows {

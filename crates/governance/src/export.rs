@@ -62,7 +62,7 @@ pub async fn export<W: Write>(
     let org_id = resolve_org(store, org).await?;
     let head = head_seq(store, &org_id).await?;
     let from = range.from.unwrap_or(1);
-    let to = range.to.map_or(head, |to| to.min(head));
+    let to = range.to.unwrap_or(head);
     if from == 0 {
         return Err(Error::Invalid {
             field: "from",
@@ -72,6 +72,13 @@ pub async fn export<W: Write>(
     if range.from.is_some() && from > head {
         return Err(Error::Invalid {
             field: "from",
+            problem: format!("the ledger ends at seq {head}"),
+        });
+    }
+    if range.to.is_some() && to > head {
+        // Never a file that looks complete up to a seq the ledger has not reached.
+        return Err(Error::Invalid {
+            field: "to",
             problem: format!("the ledger ends at seq {head}"),
         });
     }

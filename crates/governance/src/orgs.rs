@@ -45,7 +45,7 @@ fn from_row((id, slug, name, created_at): OrgRow) -> Org {
 }
 
 /// Checks a slug: 1–63 of `a-z`, `0-9` and `-`, starting with a letter or digit and not
-/// ending with `-`.
+/// ending with `-`, and not shaped like an org id.
 ///
 /// # Errors
 /// [`Error::Invalid`] naming `slug`.
@@ -65,6 +65,12 @@ pub fn parse_slug(text: &str) -> Result<String, Error> {
     }
     if text.starts_with('-') || text.ends_with('-') {
         return Err(invalid("must start and end with a letter or digit"));
+    }
+    // `--org` takes an id or a slug: a slug shaped like an id could name another org.
+    if Uuid::try_parse(text).is_ok() {
+        return Err(invalid(
+            "must not have the shape of an org id (a UUID), which `--org` also takes",
+        ));
     }
     Ok(text.to_owned())
 }
@@ -138,4 +144,34 @@ pub async fn find(store: &Store, key: &str) -> Result<Org, Error> {
     let row: Option<OrgRow> =
         on_pool!(store, pool => sqlx::query_as(sql).bind(key.trim()).fetch_optional(pool).await)?;
     row.map(from_row).ok_or(Error::NotFound { what: "org" })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_slug_is_short_lowercase_words_joined_by_dashes() {
+        for good in ["acme", "acme-partners", "a", "b2b-42"] {
+            assert_eq!(parse_slug(good).unwrap(), good);
+        }
+        for (bad, says) in [
+            ("", "must be 1 to 63 characters"),
+            (&"a".repeat(64), "must be 1 to 63 characters"),
+            ("Acme", "may hold only a-z, 0-9 and -"),
+            ("acme partners", "may hold only a-z, 0-9 and -"),
+            ("-acme", "must start and end with a letter or digit"),
+            ("acme-", "must start and end with a letter or digit"),
+            (
+                "0190f3a2-7b1c-7d4e-8f00-0123456789ab",
+                "must not have the shape of an org id",
+            ),
+        ] {
+            let Err(Error::Invalid { field, problem }) = parse_slug(bad) else {
+                panic!("{bad:?} was taken");
+            };
+            assert_eq!(field, "slug");
+            assert!(problem.starts_with(says), "{bad:?}: {problem}");
+        }
+    }
 }

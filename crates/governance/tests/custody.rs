@@ -122,9 +122,17 @@ on_both_databases! {
         assert_eq!(w.statuses(&number).await, ["current"]);
         assert!(w.meta_holds_escrowed_pin(&number).await);
         assert_eq!(w.sandbox.counters().route(Route::Register), 0);
-        let actions: Vec<String> = ledger(&w.store).await.into_iter().map(|(a, _)| a).collect();
+        let events = ledger(&w.store).await;
+        let actions: Vec<&str> = events.iter().map(|(a, _)| a.as_str()).collect();
         let tail = &actions[actions.len() - 3..];
         assert_eq!(tail, ["pin.rotation.started", "pin.rotated", "pin.revealed"]);
+        // One send: the outcome names the attempt the start announced.
+        let attempt = |action: &str| {
+            let (_, details) = events.iter().rev().find(|(a, _)| a == action).unwrap();
+            serde_json::from_str::<serde_json::Value>(details).unwrap()["attempt"].clone()
+        };
+        assert!(attempt("pin.rotated").is_string());
+        assert_eq!(attempt("pin.rotation.started"), attempt("pin.rotated"));
     }
 
     async fn rotating_moves_the_old_current_to_previous_and_the_older_one_to_superseded(db) {
@@ -412,6 +420,9 @@ on_both_databases! {
         let cli_key = vault::Identity::parse(std::str::from_utf8(&key_text.stdout).unwrap()).unwrap();
         let second = w.cloud_numbers()[1].clone();
         c.take(ORG, &Actor::system(), &second, &[cli_key.recipient()]).await.unwrap();
+        let refused = governance::escrow::export(&w.store, ORG, &Actor::system(), &out).await;
+        assert!(matches!(refused, Err(governance::Error::Invalid { field: "out", .. })), "an earlier export's folder is refused");
+        let out = db.subdir("export-2");
         governance::escrow::export(&w.store, ORG, &Actor::system(), &out).await.unwrap();
         let decrypted = std::process::Command::new("age")
             .args(["-d", "-i"]).arg(&key_file).arg(out.join(format!("{second}.age")))

@@ -234,6 +234,16 @@ pub struct Problem {
 pub(crate) async fn present(request: Request, next: Next) -> Response {
     let is_api = request.uri().path().starts_with("/api/");
     let path = request.uri().path().to_owned();
+    // Where a visitor without a session was going, to send them on after signing in.
+    let wanted = (request.method() == axum::http::Method::GET)
+        .then(|| {
+            request
+                .uri()
+                .path_and_query()
+                .map(|pq| pq.as_str().to_owned())
+        })
+        .flatten()
+        .filter(|wanted| wanted != "/");
     let request_id = request
         .headers()
         .get("x-request-id")
@@ -268,16 +278,30 @@ pub(crate) async fn present(request: Request, next: Next) -> Response {
         return Redirect::to(&back).into_response();
     }
     if report.sign_in && !is_api {
-        return Redirect::to("/signin").into_response();
+        let to = match wanted {
+            Some(wanted) => format!(
+                "/signin?next={}",
+                url::form_urlencoded::byte_serialize(wanted.as_bytes()).collect::<String>()
+            ),
+            None => "/signin".to_owned(),
+        };
+        return Redirect::to(&to).into_response();
     }
     let body = if is_api {
+        let detail = if report.sign_in {
+            "a valid API token is required: send `Authorization: Bearer <token>` \
+             (the service's operator makes one with `pinward admin token create`)"
+                .to_owned()
+        } else {
+            report.detail
+        };
         let problem = Problem {
             kind: "about:blank",
             // The status the API answered with (it may map an error differently from the
             // dashboard), so title and status always agree.
             title: status.canonical_reason().unwrap_or(report.title).to_owned(),
             status: status.as_u16(),
-            detail: report.detail,
+            detail,
             field: report.field.map(str::to_owned),
             request_id,
         };
@@ -350,7 +374,7 @@ fn who_may(needed: &str) -> &'static str {
         "numbers:manage" => {
             "org admins, ops, and business admins for their clients' numbers (managing numbers)"
         }
-        "custody" => "org admins and ops (setting PINs)",
+        "custody" => "org admins and ops (PIN custody and inventory sync)",
         "ledger:read" => "org admins, ops and auditors (the ledger and the org's settings)",
         "org:manage" => "org admins (the org's settings)",
         "pin:reveal" => "the number's main owner, its permission manager and org admins",

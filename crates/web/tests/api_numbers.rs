@@ -336,6 +336,9 @@ on_both_databases! {
                 let response = send(&w.app, call(method, &path, token, None)).await;
                 assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{path} {token:?}");
                 assert_eq!(header(&response, "content-type"), "application/problem+json");
+                let problem: Value = serde_json::from_str(&text(response).await).unwrap();
+                let detail = problem["detail"].as_str().unwrap();
+                assert!(detail.contains("Authorization: Bearer <token>") && !detail.contains("sign in"), "a script's words: {detail}");
             }
         }
     }

@@ -226,6 +226,7 @@ on_both_databases! {
         for (query, field, says) in [
             ("from=0", "from", "seq numbers start at 1"),
             ("from=99", "from", "the ledger ends at seq"),
+            ("to=99", "to", "the ledger ends at seq"),
             ("from=5&to=2", "to", "2 is before the first seq asked for (5)"),
             ("to=soon", "to", "must be a seq number (a whole number from 1)"),
         ] {

@@ -173,7 +173,7 @@ on_both_databases! {
         for action in ["take-custody", "rotate", "release", "out-of-band"] {
             let (status, _, body) = w.post(&auditor, &format!("{path}/{action}"), "").await;
             assert_eq!(status, StatusCode::FORBIDDEN, "{action}");
-            assert!(body.contains("you may not do this: it is for org admins and ops (setting PINs)"), "said in words: {body}");
+            assert!(body.contains("you may not do this: it is for org admins and ops (PIN custody and inventory sync)"), "said in words: {body}");
         }
         let rival = w.browser(RIVAL).await;
         for action in ["take-custody", "rotate", "release", "out-of-band"] {
@@ -311,6 +311,7 @@ on_both_databases! {
             assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{fields:?}");
             assert!(body.contains(message), "{fields:?}: {body}");
             assert!(!body.contains("id=\"pin\""));
+            assert!(!body.contains("123456"), "a reason that may hold a PIN is not shown back");
         }
         let long = format!("reason={}", "a".repeat(501));
         let (status, _, body) = w.reveal(&owner, &path, &long).await;
@@ -397,6 +398,13 @@ on_both_databases! {
             assert!(body.contains(message), "{fields}: {body}");
         }
         assert_eq!(w.ledger_len().await, before, "nothing changed");
+        let (_, _, body) = w.post(&owner, &path, &format!("seat=manager&to_member={ops_id}&note=")).await;
+        assert!(body.contains("<option value=\"manager\" selected>"), "the seat chosen is kept: {body}");
+        assert!(body.contains(&format!("<option value=\"{ops_id}\" selected>")), "and the member: {body}");
+        let (_, _, body) = w.post(&owner, &path, "seat=owner&to_member=&note=Moving+to+the+Lisbon+team").await;
+        assert!(body.contains(">Moving to the Lisbon team</textarea>"), "and the note: {body}");
+        let (_, _, body) = w.post(&owner, &path, &format!("seat=owner&to_member={ops_id}&note=pin+is+123456")).await;
+        assert!(!body.contains("123456"), "never a note that may hold a PIN: {body}");
         let ops = w.browser(OPS).await;
         let (status, _, _) = w.post(&ops, &path, &format!("seat=manager&to_member={ops_id}&note=mine")).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "only the holder or an admin proposes");

@@ -140,6 +140,21 @@ on_both_databases! {
             assert!(body.contains("id=\"details\""), "the form is shown again: {name}");
         }
         assert_eq!((w.record(&w.escrowed).await, w.ledger_len().await), before, "nothing changed");
+
+        // The refused form holds what was typed, not what is recorded.
+        let typed = details(&[("usage", "Front desk & sales"), ("recovery_email", "whatsapp")]);
+        let (_, _, body) = w.post(&admin, &path, &typed).await;
+        assert!(body.contains("id=\"usage\" name=\"usage\" maxlength=\"200\" value=\"Front desk &#38; sales\""), "{body}");
+        assert!(body.contains("value=\"whatsapp\""), "{body}");
+        assert!(body.contains(">email: help@acme.example\r\nphone: +1 555 0100 200</textarea>"), "{body}");
+
+        let review = format!("{}/review", record_path(&w.escrowed));
+        let (status, _, body) = w.post(&admin, &review, &format!("note={}", "n".repeat(1001))).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(body.contains(&format!(">{}</textarea>", "n".repeat(1001))), "the review note is kept");
+        let (status, _, body) = w.post(&admin, &review, "note=old+pin+123456").await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(!body.contains("123456"), "a note that may hold a PIN is not shown back: {body}");
     }
 
     async fn details_and_reviews_need_numbers_manage_a_csrf_token_and_a_number_of_the_callers_org(db) {

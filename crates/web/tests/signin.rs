@@ -11,6 +11,40 @@ use governance::access::{Caller, Role};
 use pinward_tests::on_both_databases;
 
 on_both_databases! {
+    async fn a_visitor_sent_to_sign_in_comes_back_to_the_page_they_asked_for(db) {
+        let store = store(&db).await;
+        org_with_member(&store, "acme", "ann@example.com", Role::Admin).await;
+        let app = router(store, &db, None);
+
+        let asked = send(&app, get("/numbers?state=escrowed&page=2")).await;
+        assert_eq!(asked.status(), StatusCode::SEE_OTHER);
+        let to = header(&asked, "location").to_owned();
+        assert_eq!(to, "/signin?next=%2Fnumbers%3Fstate%3Descrowed%26page%3D2");
+        let form = send(&app, get(&to)).await;
+        let cookie = cookie_of(&form).unwrap();
+        let body = text(form).await;
+        assert!(body.contains("name=\"next\" value=\"/numbers?state=escrowed&#38;page=2\""), "{body}");
+        let marker = "name=\"_csrf\" value=\"";
+        let start = body.find(marker).unwrap() + marker.len();
+        let visit = Visit { cookie, csrf: body[start..].split('"').next().unwrap().to_owned() };
+
+        let wrong = format!("email=ann%40example.com&password=nope&next={}", enc("/numbers?state=escrowed&page=2"));
+        let refused = text(send(&app, same_origin_post("/signin", &visit, &wrong)).await).await;
+        assert!(refused.contains("name=\"next\" value=\"/numbers?state=escrowed&#38;page=2\""), "kept after a wrong password");
+        let fields = format!("email=ann%40example.com&password={}&next={}", enc(PASSWORD), enc("/numbers?state=escrowed&page=2"));
+        let response = send(&app, same_origin_post("/signin", &visit, &fields)).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        assert_eq!(header(&response, "location"), "/numbers?state=escrowed&page=2");
+
+        // Never somewhere else: another host's address goes to the overview.
+        for elsewhere in ["//evil.example/", "https://evil.example/", "/\\evil.example"] {
+            let visit = visit_sign_in(&app).await;
+            let fields = format!("email=ann%40example.com&password={}&next={}", enc(PASSWORD), enc(elsewhere));
+            let response = send(&app, same_origin_post("/signin", &visit, &fields)).await;
+            assert_eq!(header(&response, "location"), "/", "{elsewhere}");
+        }
+    }
+
     async fn signing_in_opens_the_dashboard_under_a_new_session_id(db) {
         let store = store(&db).await;
         org_with_member(&store, "acme", "ann@example.com", Role::Admin).await;

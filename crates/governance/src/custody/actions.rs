@@ -38,7 +38,7 @@ fn check_reason(reason: &str) -> Result<&str, Error> {
         "a reason is required to reveal a PIN"
     } else if reason.chars().count() > MAX_REASON {
         "at most 500 characters"
-    } else if has_six_digits(reason) {
+    } else if crate::numbers::holds_six_digits(reason) {
         "must not contain six digits in a row (it is written to the ledger)"
     } else {
         return Ok(reason);
@@ -47,17 +47,6 @@ fn check_reason(reason: &str) -> Result<&str, Error> {
         field: "reason",
         problem: problem.to_owned(),
     })
-}
-
-fn has_six_digits(text: &str) -> bool {
-    let mut run = 0;
-    for c in text.chars() {
-        run = if c.is_ascii_digit() { run + 1 } else { 0 };
-        if run >= 6 {
-            return true;
-        }
-    }
-    false
 }
 
 /// Opens the number's current PIN for a person who needs it (e.g. to re-register the

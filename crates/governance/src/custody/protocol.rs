@@ -167,14 +167,23 @@ impl Custodian {
                 what: "phone number",
             });
         }
-        let pending_sql = "SELECT id, version, sealed, sealed_next, sent_at IS NULL FROM pin_versions \
+        let pending_sql = "SELECT id, version, sealed, sealed_next, sent_at IS NULL, attempt_id FROM pin_versions \
                            WHERE phone_number_id = $1 AND status = 'pending'";
-        let pending: Option<(String, i64, String, Option<String>, bool)> = on_tx!(tx, conn => sqlx::query_as(pending_sql).bind(&row.id).fetch_optional(conn).await)?;
-        let Some((version_id, version, sealed, sealed_next, first_attempt)) = pending else {
+        type Pending = (String, i64, String, Option<String>, bool, String);
+        let pending: Option<Pending> = on_tx!(tx, conn => sqlx::query_as(pending_sql).bind(&row.id).fetch_optional(conn).await)?;
+        let Some((version_id, version, sealed, sealed_next, first_attempt, started)) = pending
+        else {
             tx.rollback().await?;
             return Ok(None);
         };
-        let attempt_id = Uuid::now_v7().to_string();
+        // The first send keeps the attempt id `pin.rotation.started` ledgered, so an auditor
+        // matches it to the outcome; only a re-send, which must fence off an earlier
+        // sender, takes a new one.
+        let attempt_id = if first_attempt {
+            started
+        } else {
+            Uuid::now_v7().to_string()
+        };
         exec!(
             tx,
             "UPDATE pin_versions SET attempt_id = $2, sent_at = $3 WHERE id = $1 AND status = 'pending'",

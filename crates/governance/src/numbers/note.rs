@@ -15,24 +15,30 @@ pub(crate) fn ledgered(
     max: usize,
 ) -> Result<String, Error> {
     let text = text.trim();
-    let mut run = 0;
-    let six_digits = text.chars().any(|c| {
-        run = if c.is_ascii_digit() { run + 1 } else { 0 };
-        run >= 6
-    });
     let problem = if required && text.is_empty() {
         "is required: write what the other side needs to know".to_owned()
     } else if text.chars().count() > max {
         format!("at most {max} characters")
     } else if text.chars().any(|c| c.is_control() && c != '\n') {
         "must not contain control characters".to_owned()
-    } else if six_digits {
+    } else if holds_six_digits(text) {
         "must not contain six digits in a row (a PIN is never written down; notes are ledgered)"
             .to_owned()
     } else {
         return Ok(text.to_owned());
     };
     Err(Error::Invalid { field, problem })
+}
+
+/// Whether `text` holds a run of six digits: what a PIN looks like. Such text is never
+/// ledgered, and pages do not show it back either.
+#[must_use]
+pub fn holds_six_digits(text: &str) -> bool {
+    let mut run = 0;
+    text.chars().any(|c| {
+        run = if c.is_ascii_digit() { run + 1 } else { 0 };
+        run >= 6
+    })
 }
 
 #[cfg(test)]

@@ -308,7 +308,13 @@ pub async fn rotate_control(
 pub async fn escrow_export(config: &Config, org: &str, out: &Path) -> anyhow::Result<()> {
     let store = super::open_store(config).await?;
     let org = org_id(&store, org).await?;
-    let manifest = governance::escrow::export(&store, &org, &Actor::system(), out).await?;
+    let manifest = match governance::escrow::export(&store, &org, &Actor::system(), out).await {
+        Err(governance::Error::Invalid {
+            field: "out",
+            problem,
+        }) => bail!("--out: {problem}"),
+        other => other?,
+    };
     store.close().await;
     let versions: usize = manifest.numbers.iter().map(|n| n.versions.len()).sum();
     stdout_line(&format!(

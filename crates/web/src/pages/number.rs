@@ -107,12 +107,48 @@ struct Forms {
 }
 
 /// The details form's fields, pre-filled with what is recorded.
-struct Details {
-    usage: String,
-    activation_date: String,
-    recovery_email: String,
+pub(crate) struct Details {
+    pub(crate) usage: String,
+    pub(crate) activation_date: String,
+    pub(crate) recovery_email: String,
     /// One `kind: value` per line.
-    channels: String,
+    pub(crate) channels: String,
+}
+
+/// What a refused form held, shown back in it so that nothing typed is lost: the form's
+/// fields as sent, the others as recorded.
+#[derive(Default)]
+pub(crate) enum Typed {
+    #[default]
+    Nothing,
+    Details(Details),
+    ReviewNote(String),
+    /// `seat`, `to_member` and `note` of the handover proposal.
+    Handover {
+        seat: String,
+        to_member: String,
+        note: String,
+    },
+}
+
+/// A note or reason typed into a refused form, to show back; one that may hold a PIN (a run
+/// of six digits, refused for that) is dropped: a PIN is never put on a page unasked.
+pub(crate) fn shown_back(text: String) -> String {
+    if governance::numbers::holds_six_digits(&text) {
+        String::new()
+    } else {
+        text
+    }
+}
+
+/// The free-text and choice fields of the review and handover forms, empty unless a
+/// refused form filled them.
+#[derive(Default)]
+struct Drafts {
+    review_note: String,
+    handover_seat: String,
+    handover_to: String,
+    handover_note: String,
 }
 
 struct Event {
@@ -149,6 +185,7 @@ struct NumberPage {
     about: Vec<Fact>,
     channels: Vec<String>,
     details: Details,
+    drafts: Drafts,
     problems: Vec<&'static str>,
     versions: Vec<Version>,
     events: Vec<Event>,
@@ -190,6 +227,18 @@ pub(super) async fn record_page(
     phone: &PhoneNumberId,
     problem: Option<String>,
 ) -> Result<Response, AppError> {
+    record_page_typed(state, caller, page, phone, problem, Typed::Nothing).await
+}
+
+/// [`record_page`] with a refused form's `typed` fields shown back in it.
+pub(crate) async fn record_page_typed(
+    state: &AppState,
+    caller: &Caller,
+    page: PageContext,
+    phone: &PhoneNumberId,
+    problem: Option<String>,
+    typed: Typed,
+) -> Result<Response, AppError> {
     let record = numbers::record(&state.store, caller, phone, Utc::now()).await?;
     let members = governance::members::list(&state.store, caller).await?;
     let queued = governance::jobs::queued_for(&state.store, caller, phone).await?;
@@ -207,6 +256,23 @@ pub(super) async fn record_page(
         None
     };
     let mut number = number_page(page, caller, record, &members, &actors, problem);
+    match typed {
+        Typed::Nothing => {}
+        Typed::Details(details) => number.details = details,
+        Typed::ReviewNote(note) => number.drafts.review_note = shown_back(note),
+        Typed::Handover {
+            seat,
+            to_member,
+            note,
+        } => {
+            number.drafts = Drafts {
+                handover_seat: seat,
+                handover_to: to_member,
+                handover_note: shown_back(note),
+                ..Drafts::default()
+            };
+        }
+    }
     if meta_refuses.is_some() {
         number.forms.take = false;
         number.forms.rotate = false;
@@ -420,6 +486,7 @@ fn number_page(
             recovery_email: metadata.recovery_email.clone().unwrap_or_default(),
             channels: super::actions::details::channel_lines(&metadata.backup_channels),
         },
+        drafts: Drafts::default(),
         channels: metadata
             .backup_channels
             .into_iter()

@@ -95,7 +95,8 @@ fn charts(o: &Overview) -> Vec<Chart> {
             label: c.key.describe().to_owned(),
             value: c.numbers,
             href: Some(health_list(c.key.as_str())),
-            warn: false,
+            // Every bar of this chart counts numbers with something wrong.
+            warn: true,
         })
         .collect();
     let mut reviews = vec![Datum {

@@ -29,6 +29,8 @@ pub(super) fn routes() -> Router<AppState> {
 struct SignInPage {
     page: PageContext,
     email: String,
+    /// The page to go on to after signing in (a local path).
+    next: String,
     problem: Option<String>,
 }
 
@@ -36,15 +38,17 @@ fn page_with(status: StatusCode, template: &impl Template) -> Result<Response, A
     Ok((status, render(template)?).into_response())
 }
 
-async fn form(page: PageContext) -> Result<Response, AppError> {
+async fn form(page: PageContext, Query(next): Query<Next>) -> Result<Response, AppError> {
+    let next = local_path(next.next);
     if page.user.is_some() {
-        return Ok(Redirect::to("/").into_response());
+        return Ok(Redirect::to(&next).into_response());
     }
     page_with(
         StatusCode::OK,
         &SignInPage {
             page,
             email: String::new(),
+            next,
             problem: None,
         },
     )
@@ -55,6 +59,7 @@ async fn form(page: PageContext) -> Result<Response, AppError> {
 struct Credentials {
     email: String,
     password: String,
+    next: Option<String>,
 }
 
 const SIGN_IN: &str = "signin";
@@ -66,14 +71,20 @@ async fn submit(
     page: PageContext,
     Form(credentials): Form<Credentials>,
 ) -> Result<Response, AppError> {
-    let Credentials { email, password } = credentials;
+    let Credentials {
+        email,
+        password,
+        next,
+    } = credentials;
     let password = Password::new(password);
+    let next = local_path(next);
     let again = |page, status, problem: String, email: String| {
         page_with(
             status,
             &SignInPage {
                 page,
                 email,
+                next: next.clone(),
                 problem: Some(problem),
             },
         )
@@ -127,7 +138,7 @@ async fn submit(
     )
     .await?;
     session::remember_orgs(&session, &choices).await?;
-    Ok(Redirect::to("/").into_response())
+    Ok(Redirect::to(&next).into_response())
 }
 
 async fn sign_out(session: Session) -> Result<Redirect, AppError> {

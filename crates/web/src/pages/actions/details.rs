@@ -12,12 +12,12 @@ use governance::numbers::{self, BackupChannel, ChannelKind, MetadataUpdate};
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use super::{answer, field};
+use super::{answer_typed, field};
 use crate::AppState;
 use crate::auth::{Authorized, ManageNumbers};
 use crate::error::AppError;
 use crate::page::PageContext;
-use crate::pages::number::phone;
+use crate::pages::number::{Details, Typed, phone};
 
 #[derive(Deserialize)]
 pub(super) struct DetailsForm {
@@ -85,6 +85,13 @@ pub(super) async fn save(
     Form(form): Form<DetailsForm>,
 ) -> Result<Response, AppError> {
     let phone = phone(&id)?;
+    // Refused, the form comes back with what was typed (line breaks as the browser sent them).
+    let typed = Typed::Details(Details {
+        usage: form.usage.clone().unwrap_or_default(),
+        activation_date: form.activation_date.clone().unwrap_or_default(),
+        recovery_email: form.recovery_email.clone().unwrap_or_default(),
+        channels: form.backup_channels.clone().unwrap_or_default(),
+    });
     let result = match update(form) {
         Ok(update) => {
             numbers::update_metadata(&state.store, &who.caller, &phone, &update, Utc::now()).await
@@ -92,5 +99,5 @@ pub(super) async fn save(
         Err(refused) => Err(refused),
     }
     .map(|_| ("success", "Details saved.".to_owned()));
-    answer(&state, &who.caller, page, &session, &phone, result).await
+    answer_typed(&state, &who.caller, page, &session, &phone, result, typed).await
 }

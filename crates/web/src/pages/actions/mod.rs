@@ -20,7 +20,7 @@ use governance::access::Caller;
 use graph::PhoneNumberId;
 use tower_sessions::Session;
 
-use super::number::record_page;
+use super::number::{Typed, record_page_typed};
 use crate::AppState;
 use crate::auth::session;
 use crate::error::AppError;
@@ -67,18 +67,32 @@ async fn answer(
     phone: &PhoneNumberId,
     result: Result<Done, governance::Error>,
 ) -> Result<Response, AppError> {
+    answer_typed(state, caller, page, session, phone, result, Typed::Nothing).await
+}
+
+/// [`answer`] for a form with fields a person typed: refused, it comes back holding them.
+async fn answer_typed(
+    state: &AppState,
+    caller: &Caller,
+    page: PageContext,
+    session: &Session,
+    phone: &PhoneNumberId,
+    result: Result<Done, governance::Error>,
+    typed: Typed,
+) -> Result<Response, AppError> {
     match result {
         Ok((kind, message)) => {
             session::flash(session, kind, message).await?;
             Ok(Redirect::to(&format!("/numbers/{}", phone.as_str())).into_response())
         }
         Err(governance::Error::Invalid { field, problem }) => {
-            record_page(
+            record_page_typed(
                 state,
                 caller,
                 page,
                 phone,
                 Some(format!("{field}: {problem}")),
+                typed,
             )
             .await
         }

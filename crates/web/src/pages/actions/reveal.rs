@@ -113,6 +113,7 @@ pub(super) async fn reveal(
             .chars()
             .take(KEPT_REASON)
             .collect();
+        let typed = crate::pages::number::shown_back(typed);
         if !typed.trim().is_empty() {
             let user = who.caller.user_id.as_deref().unwrap_or_default();
             session::keep_reveal_reason(&session, user, &record.meta.phone_number_id, &typed)
@@ -180,7 +181,7 @@ pub(super) async fn reveal(
                         page,
                         StatusCode::UNPROCESSABLE_ENTITY,
                         format!("{field}: {problem}"),
-                        reason,
+                        crate::pages::number::shown_back(reason),
                     )
                     .await
                 }

@@ -9,12 +9,12 @@ use governance::reviews;
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use super::{answer, field};
+use super::{answer_typed, field};
 use crate::AppState;
 use crate::auth::{Authorized, ManageNumbers};
 use crate::error::AppError;
 use crate::page::PageContext;
-use crate::pages::number::phone;
+use crate::pages::number::{Typed, phone};
 
 #[derive(Deserialize)]
 pub(super) struct ReviewForm {
@@ -43,5 +43,6 @@ pub(super) async fn complete(
                 ),
             )
         });
-    answer(&state, &who.caller, page, &session, &phone, result).await
+    let typed = Typed::ReviewNote(note);
+    answer_typed(&state, &who.caller, page, &session, &phone, result, typed).await
 }

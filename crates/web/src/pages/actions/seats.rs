@@ -13,12 +13,12 @@ use governance::numbers;
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use super::{answer, field};
+use super::{answer, answer_typed, field};
 use crate::AppState;
 use crate::auth::{Authorized, ManageNumbers, ReadNumbers};
 use crate::error::AppError;
 use crate::page::PageContext;
-use crate::pages::number::phone;
+use crate::pages::number::{Typed, phone};
 
 #[derive(Deserialize)]
 pub(super) struct SeatsForm {
@@ -70,10 +70,9 @@ pub(super) async fn propose(
     Form(form): Form<ProposeForm>,
 ) -> Result<Response, AppError> {
     let phone = phone(&id)?;
+    let (seat, to, note) = (field(form.seat), field(form.to_member), field(form.note));
     let result = async {
-        let seat = Seat::parse(field(form.seat).trim())?;
-        let to = field(form.to_member);
-        let note = field(form.note);
+        let seat = Seat::parse(seat.trim())?;
         handovers::propose(
             &state.store,
             &who.caller,
@@ -92,7 +91,12 @@ pub(super) async fn propose(
             "Handover proposed: the incoming member accepts it on this page.".to_owned(),
         )
     });
-    answer(&state, &who.caller, page, &session, &phone, result).await
+    let typed = Typed::Handover {
+        seat,
+        to_member: to,
+        note,
+    };
+    answer_typed(&state, &who.caller, page, &session, &phone, result, typed).await
 }
 
 /// The checklist's boxes: a ticked box is sent (as `on`), an unticked one is not.
