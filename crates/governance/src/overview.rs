@@ -92,6 +92,8 @@ pub struct Overview {
     pub escrowed: u64,
     /// Whose PIN pinward does not hold (health problem `pin_not_escrowed`).
     pub unescrowed: u64,
+    /// Released to their clients (PIN state `released`): no longer in pinward's custody.
+    pub released: u64,
     /// With at least one health problem.
     pub with_problems: u64,
     /// Whose review is overdue (health problem `review_overdue`).
@@ -189,11 +191,12 @@ pub async fn summary(
     // One pass over the numbers for every figure but the review months.
     let sql = format!(
         "SELECT COUNT(*), COALESCE(SUM(CASE WHEN f.pin_state = 'escrowed' THEN 1 ELSE 0 END), 0), \
+         COALESCE(SUM(CASE WHEN f.pin_state = 'released' THEN 1 ELSE 0 END), 0), \
          COALESCE(SUM(CASE WHEN {any} THEN 1 ELSE 0 END), 0), {sums}, {} \
          FROM ({inner}) f",
         age_sums.join(", ")
     );
-    let columns = 3 + Problem::ALL.len() + PinAge::ALL.len();
+    let columns = 4 + Problem::ALL.len() + PinAge::ALL.len();
     let totals: Vec<i64> = on_tx!(tx, conn => {
         let row = bind_args!(sqlx::query(sqlx::AssertSqlSafe(sql)), &args).fetch_one(&mut *conn).await?;
         (0..columns)
@@ -203,7 +206,7 @@ pub async fn summary(
     let (reviews_due, reviews_later) = reviews_due(&mut tx, caller, &cut, &policy).await?;
     tx.rollback().await?;
 
-    let (problem_totals, age_totals) = totals[3..].split_at(Problem::ALL.len());
+    let (problem_totals, age_totals) = totals[4..].split_at(Problem::ALL.len());
     let problems: Vec<Count<Problem>> = Problem::ALL
         .into_iter()
         .zip(problem_totals)
@@ -230,7 +233,8 @@ pub async fn summary(
         numbers: count(totals[0]),
         escrowed: count(totals[1]),
         unescrowed: of(Problem::PinNotEscrowed),
-        with_problems: count(totals[2]),
+        released: count(totals[2]),
+        with_problems: count(totals[3]),
         reviews_overdue: of(Problem::ReviewOverdue),
         pin_ages,
         problems,

@@ -88,7 +88,7 @@ on_both_databases! {
     async fn the_overview_counts_numbers_escrow_problems_and_overdue_reviews(db) {
         let store = org_with_ages_and_reviews(&db).await;
         let o = overview::summary(&store, &caller("m-eve"), now()).await.unwrap();
-        assert_eq!((o.numbers, o.escrowed, o.unescrowed, o.reviews_overdue), (10, 5, 3, 5));
+        assert_eq!((o.numbers, o.escrowed, o.unescrowed, o.released, o.reviews_overdue), (10, 5, 3, 1, 5));
         assert_eq!(o.with_problems, 10, "nobody holds any seat yet");
     }
 

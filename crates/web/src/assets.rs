@@ -1,4 +1,4 @@
-//! The stylesheet and script, compiled into the binary: pinward serves everything its
+//! The stylesheet, script and icon, compiled into the binary: pinward serves everything its
 //! pages load, from no CDN, and a deployment is one file.
 
 use axum::Router;
@@ -12,6 +12,7 @@ use crate::error::AppError;
 
 const CSS: &str = include_str!("../../../static/pinward.css");
 const JS: &str = include_str!("../../../static/pinward.js");
+const ICON: &str = include_str!("../../../static/favicon.svg");
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new().route("/static/{file}", get(asset))
@@ -21,6 +22,7 @@ async fn asset(Path(file): Path<String>) -> Result<Response, AppError> {
     let (body, kind) = match file.as_str() {
         "pinward.css" => (CSS, "text/css; charset=utf-8"),
         "pinward.js" => (JS, "text/javascript; charset=utf-8"),
+        "favicon.svg" => (ICON, "image/svg+xml"),
         _ => return Err(AppError::NoRoute),
     };
     Ok((

@@ -229,6 +229,10 @@ on_both_databases! {
         assert!(header(&css, "cache-control").starts_with("public"));
         let js = send(&app, get("/static/pinward.js")).await;
         assert!(header(&js, "content-type").starts_with("text/javascript"));
+        let icon = send(&app, get("/static/favicon.svg")).await;
+        assert_eq!(header(&icon, "content-type"), "image/svg+xml");
+        let signin = text(send(&app, get("/signin")).await).await;
+        assert!(signin.contains("<link rel=\"icon\" href=\"/static/favicon.svg\""), "every page names its icon, so no /favicon.ico 404");
         assert_eq!(send(&app, get("/static/other.js")).await.status(), StatusCode::NOT_FOUND);
     }
 }

@@ -216,6 +216,7 @@ on_both_databases! {
         let shown = w.page(&ops, &record_path(&w)).await;
         assert!(shown.contains("<td>pin.released</td>"), "{shown}");
         assert!(!shown.contains(&format!("{}/rotate\"", record_path(&w))), "a released number offers no rotation");
+        assert!(shown.contains("Released to its client: pinward no longer holds or rotates this PIN"), "and says why: {shown}");
     }
 
     async fn without_custody_the_custody_actions_are_a_503_page(db) {

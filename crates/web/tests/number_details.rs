@@ -148,6 +148,12 @@ on_both_databases! {
         assert!(body.contains("value=\"whatsapp\""), "{body}");
         assert!(body.contains(">email: help@acme.example\r\nphone: +1 555 0100 200</textarea>"), "{body}");
 
+        // Reloading the refused form's address (a GET) goes back to the record, not a 405.
+        let reloaded = send(&w.app, get_as(&path, &admin.cookie)).await;
+        assert_eq!(reloaded.status(), StatusCode::SEE_OTHER);
+        assert_eq!(header(&reloaded, "location"), record_path(&w.escrowed));
+        assert_eq!(send(&w.app, get_as("/numbers/not-a-number/details", &admin.cookie)).await.status(), StatusCode::NOT_FOUND);
+
         let review = format!("{}/review", record_path(&w.escrowed));
         let (status, _, body) = w.post(&admin, &review, &format!("note={}", "n".repeat(1001))).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);

@@ -67,7 +67,11 @@ on_both_databases! {
         seed_number(&db, &org, "1002", "+1 555-0200").await;
         seed_number(&db, &org, "1003", "+1 555-0300").await;
         seed_number(&db, &rival, "2001", "+1 555-0400").await;
-        sql(&db, &["UPDATE phone_numbers SET pin_state = 'unknown' WHERE id = 'n-1003'".to_owned()]).await;
+        seed_number(&db, &org, "1004", "+1 555-0500").await;
+        sql(&db, &[
+            "UPDATE phone_numbers SET pin_state = 'unknown' WHERE id = 'n-1003'".to_owned(),
+            "UPDATE phone_numbers SET pin_state = 'released' WHERE id = 'n-1004'".to_owned(),
+        ]).await;
         let app = router(store, &db, None);
         let cookie = sign_in(&app, "ann@example.com").await;
 
@@ -76,11 +80,12 @@ on_both_databases! {
         let page = text(response).await;
         let figures = headline(&page);
         let wanted: Vec<(u64, &str)> = vec![
-            (3, "/numbers"),
+            (4, "/numbers"),
             (2, "/numbers?state=escrowed"),
             (1, "/numbers?health=pin_not_escrowed"),
-            (3, "/numbers?health=unhealthy"),
-            (3, "/numbers?health=review_overdue"),
+            (1, "/numbers?state=released"),
+            (4, "/numbers?health=unhealthy"),
+            (4, "/numbers?health=review_overdue"),
         ];
         let got: Vec<(u64, &str)> = figures.iter().map(|(n, h)| (*n, h.as_str())).collect();
         assert_eq!(got, wanted, "{page}");

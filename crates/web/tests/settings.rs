@@ -341,3 +341,73 @@ on_both_databases! {
         w.refused(&visit, "/settings/credential", "token=EAAtoken", "started without a Graph client").await;
     }
 }
+
+/// The one-time token of the API-token form on a settings page.
+fn token_once(page: &str) -> String {
+    let marker = "name=\"_once\" value=\"";
+    let start = page.find(marker).expect("the token form") + marker.len();
+    page[start..].split('"').next().unwrap().to_owned()
+}
+
+/// `GET /api/v1/members` with `secret` as the bearer token: its status.
+async fn api_status(app: &Router, secret: &str) -> StatusCode {
+    let request = axum::http::Request::get("/api/v1/members")
+        .header("host", "127.0.0.1:8080")
+        .header("authorization", format!("Bearer {secret}"))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    send(app, request).await.status()
+}
+
+on_both_databases! {
+    async fn an_admin_makes_an_api_token_shown_once_and_revokes_it(db) {
+        let w = world(&db).await;
+        let visit = signed_in_visit(&w.app, "admin@acme.example").await;
+        let settings = text(send(&w.app, get_as("/settings", &visit.cookie)).await).await;
+        assert!(settings.contains("<section id=\"tokens\""), "{settings}");
+        let fields = format!("_once={}&name=nightly+rotation&role=ops", token_once(&settings));
+        let response = send(&w.app, same_origin_post("/settings/tokens", &visit, &fields)).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(header(&response, "cache-control"), "no-store");
+        let shown = text(response).await;
+        let start = shown.find("id=\"secret\"><code>").expect("the secret, once") + "id=\"secret\"><code>".len();
+        let secret = shown[start..].split('<').next().unwrap().to_owned();
+        assert_eq!(api_status(&w.app, &secret).await, StatusCode::OK, "the token works");
+
+        let again = send(&w.app, same_origin_post("/settings/tokens", &visit, &fields)).await;
+        assert_eq!(again.status(), StatusCode::SEE_OTHER, "a reload makes no second token");
+        assert_eq!(header(&again, "location"), "/settings#tokens");
+        let tokens = governance::tokens::list(&w.store, &Caller::cli(&w.org)).await.unwrap();
+        assert_eq!(tokens.len(), 1);
+        assert_eq!((tokens[0].name.as_str(), tokens[0].role), ("nightly rotation", Role::Ops));
+        let settings = text(send(&w.app, get_as("/settings", &visit.cookie)).await).await;
+        assert!(settings.contains("That form was already used, so no other token was made"), "{settings}");
+        assert!(settings.contains("<td>nightly rotation</td><td>ops</td>"), "{settings}");
+        assert!(!settings.contains(&secret), "the secret is never shown again");
+
+        for (name, role, says) in [("", "ops", "name: must be 1 to 100 characters"), ("ci", "business_admin", "role: a token is admin, ops or auditor"), ("ci", "root", "role: must be admin, ops or auditor")] {
+            let settings = text(send(&w.app, get_as("/settings", &visit.cookie)).await).await;
+            let fields = format!("_once={}&name={name}&role={role}", token_once(&settings));
+            w.refused(&visit, "/settings/tokens", &fields, says).await;
+        }
+        assert_eq!(governance::tokens::list(&w.store, &Caller::cli(&w.org)).await.unwrap().len(), 1);
+
+        let id = &tokens[0].id;
+        let response = send(&w.app, same_origin_post(&format!("/settings/tokens/{id}/revoke"), &visit, "")).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        assert_eq!(api_status(&w.app, &secret).await, StatusCode::UNAUTHORIZED, "revoked");
+        let settings = text(send(&w.app, get_as("/settings", &visit.cookie)).await).await;
+        assert!(settings.contains("<td class=\"muted\">revoked "), "{settings}");
+
+        // Only an admin sees or makes tokens; another org's token is not found.
+        let auditor = signed_in_visit(&w.app, "auditor@acme.example").await;
+        let theirs = text(send(&w.app, get_as("/settings", &auditor.cookie)).await).await;
+        assert!(!theirs.contains("id=\"tokens\""));
+        let response = send(&w.app, same_origin_post("/settings/tokens", &auditor, "name=x&role=ops")).await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        let other = org_with_member(&w.store, "globex", "boss@globex.example", Role::Admin).await;
+        let (foreign, _) = governance::tokens::create(&w.store, &Caller::cli(&other), "theirs", Role::Ops).await.unwrap();
+        let response = send(&w.app, same_origin_post(&format!("/settings/tokens/{}/revoke", foreign.id), &visit, "")).await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    }
+}

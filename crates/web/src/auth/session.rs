@@ -319,49 +319,47 @@ pub(crate) async fn take_reveal_reason(
     Ok((theirs && fresh).then_some(pending.reason))
 }
 
-/// The one-time tokens of the reveal forms this session has open: `(number, token)`, the
-/// newest last. Reloading a revealed PIN's page resubmits its form; spending the token on
-/// the first submission makes that reload reveal nothing and ledger nothing.
-const REVEAL_FORMS_KEY: &str = "reveal_forms";
-/// Reveal forms open at once (tabs); an older one is refused and simply opened again.
-const REVEAL_FORMS_KEPT: usize = 8;
+/// The one-time tokens of the forms this session has open whose answer shows a secret once
+/// (a PIN reveal, a new API token): `(what the form is for, token)`, the newest last.
+/// Reloading the page that shows the secret resubmits its form; spending the token on the
+/// first submission makes that reload do nothing, not reveal or create a second time.
+const ONCE_FORMS_KEY: &str = "once_forms";
+/// Such forms open at once (tabs); an older one is refused and simply opened again.
+const ONCE_FORMS_KEPT: usize = 8;
 
-/// Issues the one-time token of a reveal form for `number`, replacing one issued before
-/// for it.
+/// Issues the one-time token of a form for `purpose` (a number's reveal, `api-token`),
+/// replacing one issued before for it.
 ///
 /// # Errors
 /// [`AppError::Session`] if the store fails.
-pub(crate) async fn issue_reveal_token(
-    session: &Session,
-    number: &str,
-) -> Result<String, AppError> {
+pub(crate) async fn issue_once(session: &Session, purpose: &str) -> Result<String, AppError> {
     let token = super::csrf::unguessable();
-    let mut forms: Vec<(String, String)> = session.get(REVEAL_FORMS_KEY).await?.unwrap_or_default();
-    forms.retain(|(open, _)| open != number);
-    forms.push((number.to_owned(), token.clone()));
-    let excess = forms.len().saturating_sub(REVEAL_FORMS_KEPT);
+    let mut forms: Vec<(String, String)> = session.get(ONCE_FORMS_KEY).await?.unwrap_or_default();
+    forms.retain(|(open, _)| open != purpose);
+    forms.push((purpose.to_owned(), token.clone()));
+    let excess = forms.len().saturating_sub(ONCE_FORMS_KEPT);
     forms.drain(..excess);
-    session.insert(REVEAL_FORMS_KEY, forms).await?;
+    session.insert(ONCE_FORMS_KEY, forms).await?;
     Ok(token)
 }
 
-/// Spends the token of `number`'s reveal form: true once for the token last issued for it,
-/// false for a token already spent, replaced or never issued.
+/// Spends the token of `purpose`'s form: true once for the token last issued for it, false
+/// for a token already spent, replaced or never issued.
 ///
 /// # Errors
 /// [`AppError::Session`] if the store fails.
-pub(crate) async fn spend_reveal_token(
+pub(crate) async fn spend_once(
     session: &Session,
-    number: &str,
+    purpose: &str,
     token: &str,
 ) -> Result<bool, AppError> {
-    let mut forms: Vec<(String, String)> = session.get(REVEAL_FORMS_KEY).await?.unwrap_or_default();
+    let mut forms: Vec<(String, String)> = session.get(ONCE_FORMS_KEY).await?.unwrap_or_default();
     let Some(at) = forms.iter().position(|(open, issued)| {
-        open == number && bool::from(issued.as_bytes().ct_eq(token.as_bytes()))
+        open == purpose && bool::from(issued.as_bytes().ct_eq(token.as_bytes()))
     }) else {
         return Ok(false);
     };
     forms.remove(at);
-    session.insert(REVEAL_FORMS_KEY, forms).await?;
+    session.insert(ONCE_FORMS_KEY, forms).await?;
     Ok(true)
 }

@@ -63,6 +63,12 @@ fn headline(o: &Overview) -> Vec<Headline> {
             warn: o.unescrowed > 0,
         },
         Headline {
+            label: "released to clients",
+            value: o.released,
+            href: "/numbers?state=released".to_owned(),
+            warn: false,
+        },
+        Headline {
             label: "with problems",
             value: o.with_problems,
             href: health_list(UNHEALTHY),

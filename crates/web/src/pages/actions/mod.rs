@@ -28,30 +28,53 @@ use crate::page::PageContext;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/numbers/{id}/seats", post(seats::assign))
-        .route("/numbers/{id}/handovers", post(seats::propose))
+        .route("/numbers/{id}/seats", post(seats::assign).get(to_record))
+        .route(
+            "/numbers/{id}/handovers",
+            post(seats::propose).get(to_record),
+        )
         .route(
             "/numbers/{id}/handovers/{handover}/accept",
-            post(seats::accept),
+            post(seats::accept).get(to_record),
         )
         .route(
             "/numbers/{id}/handovers/{handover}/decline",
-            post(seats::decline),
+            post(seats::decline).get(to_record),
         )
         .route(
             "/numbers/{id}/handovers/{handover}/cancel",
-            post(seats::cancel),
+            post(seats::cancel).get(to_record),
         )
-        .route("/numbers/{id}/details", post(details::save))
-        .route("/numbers/{id}/review", post(review::complete))
-        .route("/numbers/{id}/take-custody", post(custody::take))
-        .route("/numbers/{id}/rotate", post(custody::rotate))
-        .route("/numbers/{id}/release", post(custody::release))
-        .route("/numbers/{id}/out-of-band", post(custody::out_of_band))
+        .route("/numbers/{id}/details", post(details::save).get(to_record))
+        .route(
+            "/numbers/{id}/review",
+            post(review::complete).get(to_record),
+        )
+        .route(
+            "/numbers/{id}/take-custody",
+            post(custody::take).get(to_record),
+        )
+        .route("/numbers/{id}/rotate", post(custody::rotate).get(to_record))
+        .route(
+            "/numbers/{id}/release",
+            post(custody::release).get(to_record),
+        )
+        .route(
+            "/numbers/{id}/out-of-band",
+            post(custody::out_of_band).get(to_record),
+        )
         .route(
             "/numbers/{id}/reveal",
             get(reveal::form).post(reveal::reveal),
         )
+}
+
+/// A form's address opened directly (a refused form's page reloaded, a copied address):
+/// back to the number's page, never a bare 405.
+async fn to_record(uri: axum::http::Uri) -> Result<Response, AppError> {
+    let id = uri.path().split('/').nth(2).unwrap_or_default();
+    let phone = crate::pages::number::phone(id)?;
+    Ok(Redirect::to(&format!("/numbers/{}", phone.as_str())).into_response())
 }
 
 /// A flash for the record page: `(kind, message)`.

@@ -33,7 +33,7 @@ struct RevealForm {
     id: String,
     display: String,
     reason: String,
-    /// The form's one-time token ([`session::issue_reveal_token`]).
+    /// The form's one-time token ([`session::issue_once`]).
     once: String,
     problem: Option<String>,
 }
@@ -67,7 +67,7 @@ pub(super) async fn form(
     // Back from the password prompt, the reason typed before it.
     let user = who.caller.user_id.as_deref().unwrap_or_default();
     let reason = session::take_reveal_reason(&session, user, &record.meta.phone_number_id).await?;
-    let once = session::issue_reveal_token(&session, &record.meta.phone_number_id).await?;
+    let once = session::issue_once(&session, &record.meta.phone_number_id).await?;
     form_page(
         StatusCode::OK,
         &RevealForm {
@@ -124,7 +124,7 @@ pub(super) async fn reveal(
     let custody = custody_of(&state)?;
     let number = record.meta.phone_number_id.as_str();
     let once = fields.once.unwrap_or_default();
-    if !session::spend_reveal_token(&session, number, &once).await? {
+    if !session::spend_once(&session, number, &once).await? {
         // A reload of the revealed PIN's page, or a second tab's form: nothing is revealed.
         session::flash(
             &session,
@@ -144,7 +144,7 @@ pub(super) async fn reveal(
                 id: number.to_owned(),
                 display: record.meta.display_phone_number.clone(),
                 reason,
-                once: session::issue_reveal_token(&session, number).await?,
+                once: session::issue_once(&session, number).await?,
                 problem: Some(problem),
             },
         )

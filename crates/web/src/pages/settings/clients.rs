@@ -61,7 +61,7 @@ async fn set(
                 client_recipient: form.recipient,
                 ..Typed::default()
             };
-            settings_page(&state, &who, page, Some(problem), typed).await
+            settings_page(&state, &who, &session, page, Some(problem), typed).await
         }
     }
 }

@@ -104,7 +104,15 @@ async fn set(
     let token = graph::AccessToken::from(form.token);
     let Some(custody) = &state.custody else {
         let problem = FormProblem::plain(FORM, NO_GRAPH);
-        return settings_page(&state, &who, page, Some(problem), Typed::default()).await;
+        return settings_page(
+            &state,
+            &who,
+            &session,
+            page,
+            Some(problem),
+            Typed::default(),
+        )
+        .await;
     };
     let set = governance::credentials::set(
         &state.store,
@@ -128,7 +136,15 @@ async fn set(
         }
         Err(error) => {
             let problem = FormProblem::of(FORM, error)?;
-            settings_page(&state, &who, page, Some(problem), Typed::default()).await
+            settings_page(
+                &state,
+                &who,
+                &session,
+                page,
+                Some(problem),
+                Typed::default(),
+            )
+            .await
         }
     }
 }
@@ -141,7 +157,15 @@ async fn check(
 ) -> Result<Response, AppError> {
     let Some(custody) = &state.custody else {
         let problem = FormProblem::plain(FORM, NO_GRAPH);
-        return settings_page(&state, &who, page, Some(problem), Typed::default()).await;
+        return settings_page(
+            &state,
+            &who,
+            &session,
+            page,
+            Some(problem),
+            Typed::default(),
+        )
+        .await;
     };
     let checked = governance::credentials::recheck(
         &state.store,
@@ -164,7 +188,15 @@ async fn check(
         }
         Err(error) => {
             let problem = FormProblem::of(FORM, error)?;
-            settings_page(&state, &who, page, Some(problem), Typed::default()).await
+            settings_page(
+                &state,
+                &who,
+                &session,
+                page,
+                Some(problem),
+                Typed::default(),
+            )
+            .await
         }
     }
 }

@@ -89,7 +89,7 @@ async fn add(
         }
         Err(error) => {
             let problem = FormProblem::of(ADD, error)?;
-            settings_page(&state, &who, page, Some(problem), typed).await
+            settings_page(&state, &who, &session, page, Some(problem), typed).await
         }
     }
 }
@@ -126,7 +126,15 @@ async fn change_role(
         }
         Err(error) => {
             let problem = FormProblem::of(&format!("member:{id}"), error)?;
-            settings_page(&state, &who, page, Some(problem), Typed::default()).await
+            settings_page(
+                &state,
+                &who,
+                &session,
+                page,
+                Some(problem),
+                Typed::default(),
+            )
+            .await
         }
     }
 }
@@ -149,7 +157,15 @@ async fn deactivate(
         }
         Err(error) => {
             let problem = FormProblem::of(&format!("member:{id}"), error)?;
-            settings_page(&state, &who, page, Some(problem), Typed::default()).await
+            settings_page(
+                &state,
+                &who,
+                &session,
+                page,
+                Some(problem),
+                Typed::default(),
+            )
+            .await
         }
     }
 }

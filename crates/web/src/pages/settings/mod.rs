@@ -12,6 +12,7 @@ mod credential;
 mod members;
 mod policies;
 mod recovery;
+mod tokens;
 
 use askama::Template;
 use axum::Router;
@@ -38,6 +39,7 @@ pub(super) fn routes() -> Router<AppState> {
         .merge(recovery::routes())
         .merge(clients::routes())
         .merge(policies::routes())
+        .merge(tokens::routes())
 }
 
 /// A form's refusal, shown beside the form and field it came from.
@@ -120,6 +122,8 @@ pub(super) struct Typed {
     label: String,
     /// The recipient typed into the client row whose form was refused.
     client_recipient: String,
+    token_name: String,
+    token_role: String,
     policy: Option<PolicyForm>,
 }
 
@@ -161,6 +165,15 @@ struct CredentialView {
     set: String,
 }
 
+struct TokenRow {
+    id: String,
+    name: String,
+    role: &'static str,
+    created: String,
+    /// When it was revoked; `None` while it works.
+    revoked: Option<String>,
+}
+
 struct RecipientRow {
     id: String,
     recipient: String,
@@ -180,6 +193,11 @@ struct SettingsPage {
     credential: Option<CredentialView>,
     credential_health: Vec<String>,
     recipients: Vec<RecipientRow>,
+    /// The org's API tokens (an admin's view only).
+    tokens: Vec<TokenRow>,
+    token_roles: Vec<&'static str>,
+    /// The one-time token of the form that creates an API token (admins only).
+    token_once: String,
     policy: PolicyForm,
     review_bounds: String,
     age_bounds: String,
@@ -218,15 +236,17 @@ fn when(at: DateTime<Utc>) -> String {
 async fn show(
     State(state): State<AppState>,
     who: Authorized<ReadLedger>,
+    session: Session,
     page: PageContext,
 ) -> Result<Response, AppError> {
-    settings_page(&state, &who, page, None, Typed::default()).await
+    settings_page(&state, &who, &session, page, None, Typed::default()).await
 }
 
 /// The settings page, with `problem` shown beside its form (status 422) if there is one.
 pub(super) async fn settings_page<N: crate::auth::Need>(
     state: &AppState,
     who: &Authorized<N>,
+    session: &Session,
     page: PageContext,
     problem: Option<FormProblem>,
     typed: Typed,
@@ -284,6 +304,23 @@ pub(super) async fn settings_page<N: crate::auth::Need>(
             added: format!("{} by {}", when(r.created_at), r.created_by),
         })
         .collect();
+    let can_manage = caller.may(Permission::ManageOrg);
+    let (tokens, token_once) = if can_manage {
+        let tokens = governance::tokens::list(store, caller)
+            .await?
+            .into_iter()
+            .map(|t| TokenRow {
+                id: t.id,
+                name: t.name,
+                role: t.role.as_str(),
+                created: format!("{} by {}", when(t.created_at), t.created_by),
+                revoked: t.revoked_at.map(when),
+            })
+            .collect();
+        (tokens, session::issue_once(session, tokens::ONCE).await?)
+    } else {
+        (Vec::new(), String::new())
+    };
     let policy = match &typed.policy {
         Some(typed) => typed.clone(),
         None => policies::form_of(governance::policies::get(store, caller).await?),
@@ -296,7 +333,7 @@ pub(super) async fn settings_page<N: crate::auth::Need>(
     let bounds = |r: std::ops::RangeInclusive<u32>| format!("{}–{} days", r.start(), r.end());
     let html = render(&SettingsPage {
         page,
-        can_manage: caller.may(Permission::ManageOrg),
+        can_manage,
         can_check: caller.may(Permission::Custody),
         members,
         roles: Role::ALL.iter().map(|r| r.as_str()).collect(),
@@ -304,6 +341,9 @@ pub(super) async fn settings_page<N: crate::auth::Need>(
         credential,
         credential_health,
         recipients,
+        tokens,
+        token_roles: tokens::ROLES.iter().map(|r| r.as_str()).collect(),
+        token_once,
         policy,
         review_bounds: bounds(governance::policies::REVIEW_CADENCE_DAYS),
         age_bounds: bounds(governance::policies::MAX_PIN_AGE_DAYS),

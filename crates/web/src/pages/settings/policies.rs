@@ -79,7 +79,7 @@ async fn set(
                 policy: Some(typed),
                 ..Typed::default()
             };
-            settings_page(&state, &who, page, Some(problem), typed).await
+            settings_page(&state, &who, &session, page, Some(problem), typed).await
         }
     }
 }

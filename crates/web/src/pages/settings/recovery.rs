@@ -57,7 +57,7 @@ async fn add(
                 label: form.label,
                 ..Typed::default()
             };
-            settings_page(&state, &who, page, Some(problem), typed).await
+            settings_page(&state, &who, &session, page, Some(problem), typed).await
         }
     }
 }
