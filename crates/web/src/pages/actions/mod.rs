@@ -27,46 +27,26 @@ use crate::error::AppError;
 use crate::page::PageContext;
 
 pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/numbers/{id}/seats", post(seats::assign).get(to_record))
-        .route(
-            "/numbers/{id}/handovers",
-            post(seats::propose).get(to_record),
-        )
-        .route(
-            "/numbers/{id}/handovers/{handover}/accept",
-            post(seats::accept).get(to_record),
-        )
-        .route(
-            "/numbers/{id}/handovers/{handover}/decline",
-            post(seats::decline).get(to_record),
-        )
-        .route(
-            "/numbers/{id}/handovers/{handover}/cancel",
-            post(seats::cancel).get(to_record),
-        )
-        .route("/numbers/{id}/details", post(details::save).get(to_record))
-        .route(
-            "/numbers/{id}/review",
-            post(review::complete).get(to_record),
-        )
-        .route(
-            "/numbers/{id}/take-custody",
-            post(custody::take).get(to_record),
-        )
-        .route("/numbers/{id}/rotate", post(custody::rotate).get(to_record))
-        .route(
-            "/numbers/{id}/release",
-            post(custody::release).get(to_record),
-        )
-        .route(
-            "/numbers/{id}/out-of-band",
-            post(custody::out_of_band).get(to_record),
-        )
-        .route(
-            "/numbers/{id}/reveal",
-            get(reveal::form).post(reveal::reveal),
-        )
+    let actions = [
+        ("seats", post(seats::assign)),
+        ("handovers", post(seats::propose)),
+        ("handovers/{handover}/accept", post(seats::accept)),
+        ("handovers/{handover}/decline", post(seats::decline)),
+        ("handovers/{handover}/cancel", post(seats::cancel)),
+        ("details", post(details::save)),
+        ("review", post(review::complete)),
+        ("take-custody", post(custody::take)),
+        ("rotate", post(custody::rotate)),
+        ("release", post(custody::release)),
+        ("out-of-band", post(custody::out_of_band)),
+    ];
+    let router = Router::new().route(
+        "/numbers/{id}/reveal",
+        get(reveal::form).post(reveal::reveal),
+    );
+    actions.into_iter().fold(router, |router, (action, form)| {
+        router.route(&format!("/numbers/{{id}}/{action}"), form.get(to_record))
+    })
 }
 
 /// A form's address opened directly (a refused form's page reloaded, a copied address):
