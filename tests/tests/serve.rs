@@ -84,6 +84,9 @@ on_both_databases! {
         assert!(!status.success(), "{output}");
         assert!(output.contains("a running pinward uses the service identity"), "{output}");
         assert!(output.contains("identity.txt.lock"), "names the lock: {output}");
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(data_dir.join("identity.txt.lock")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o644, "any account running pinward can lock it");
         assert_eq!(std::fs::read(&identity).unwrap(), before, "the identity is untouched");
         assert!(!data_dir.join("identity.next.txt").exists(), "no next identity was begun");
         let ready = client().get(format!("{base}/readyz")).send().await.unwrap();

@@ -46,14 +46,25 @@ pub fn lock_path(active: &Path) -> std::path::PathBuf {
     active.with_file_name(name)
 }
 
+/// Opens the lock file, creating it empty. A lock needs no write access, so it is opened
+/// for reading, and created readable by all: whichever account made it (the service's, or
+/// root running `keys show`), every other can still lock it.
 fn open_lock(active: &Path) -> Result<(std::fs::File, std::path::PathBuf), Error> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let path = lock_path(active);
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(file_error(&path))?;
+    let file = match std::fs::File::open(&path) {
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o644)
+            .open(&path)
+            // The umask may have narrowed the mode; the lock holds no secret.
+            .and_then(|_| std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)))
+            .and_then(|()| std::fs::File::open(&path)),
+        opened => opened,
+    }
+    .map_err(file_error(&path))?;
     Ok((file, path))
 }
 

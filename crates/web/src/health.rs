@@ -58,8 +58,9 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) 
     .await
     {
         Ok(Ok(on_disk)) => match &state.custody {
-            // `pinward keys rotate` ran beside this process (say, from another host):
-            // escrow is sealed to the file's identity now, which this process has not loaded.
+            // The identity file changed under this process (the key rotated elsewhere and its
+            // new identity copied here): escrow is sealed to an identity this process has
+            // not loaded. A rotation whose new file never reaches this host goes unseen.
             Some(custody) if custody.escrow.identity().recipient() != on_disk => {
                 tracing::warn!(
                     "readiness: the service identity file changed since start; restart pinward"

@@ -28,6 +28,8 @@ pub struct AppState {
     pub throttle: Arc<Throttle>,
     /// Recent PIN reveals per user, for the reveal rate limit.
     pub reveals: Arc<RevealLimit>,
+    /// One-time form tokens spent lately ([`crate::auth::session::SpentOnce`]).
+    pub spent: Arc<crate::auth::session::SpentOnce>,
     /// What custody actions need (take custody, rotate, reveal, release); `None` in tests
     /// that serve pages only.
     pub custody: Option<Arc<Custody>>,
@@ -85,6 +87,7 @@ impl AppState {
             metrics: Arc::new(Metrics::new()),
             throttle: Arc::new(Throttle::default()),
             reveals: Arc::new(RevealLimit::default()),
+            spent: Arc::default(),
             custody: None,
             checkpoint_key: None,
         }

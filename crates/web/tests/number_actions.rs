@@ -371,8 +371,9 @@ on_both_databases! {
             assert_eq!(w.reveal(&owner, &path, "reason=again").await.0, StatusCode::OK);
         }
         let before = w.ledger_len().await;
-        let (status, _, body) = w.reveal(&owner, &path, "reason=again").await;
+        let (status, _, body) = w.reveal(&owner, &path, "reason=again+123456").await;
         assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        assert!(!body.contains("123456"), "a reason that may hold a PIN is not shown back");
         assert!(body.contains("try again in") && !body.contains("id=\"pin\""), "{body}");
         assert_eq!(w.ledger_len().await, before);
         let manager = w.browser(MANAGER).await;
@@ -614,6 +615,10 @@ on_both_databases! {
         assert!(shown.contains("href=\"/settings#credential\""));
         let unknown = w.page(&ops, &format!("/numbers/{}", w.unknown.as_str())).await;
         assert!(!unknown.contains("/take-custody\""), "taking custody withheld too");
+        let on_prem = format!("/numbers/{}", w.on_prem.as_str());
+        let shown = w.page(&ops, &on_prem).await;
+        assert!(!shown.contains("id=\"meta-refuses\""), "an On-Premises number sets PINs with its own login: {shown}");
+        assert!(shown.contains(&format!("{on_prem}/take-custody\"")) || shown.contains(&format!("{on_prem}/rotate\"")), "{shown}");
 
         let good = w.sandbox.system_user_token();
         assert_eq!(w.post(&admin, "/settings/credential", &format!("token={}", good.expose())).await.0, StatusCode::SEE_OTHER);

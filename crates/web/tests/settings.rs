@@ -374,10 +374,26 @@ on_both_databases! {
         let secret = shown[start..].split('<').next().unwrap().to_owned();
         assert_eq!(api_status(&w.app, &secret).await, StatusCode::OK, "the token works");
 
+        // A double click: two submissions of one form at once make one token.
+        let settings = text(send(&w.app, get_as("/settings", &visit.cookie)).await).await;
+        let twice = format!("_once={}&name=double+click&role=auditor", token_once(&settings));
+        let (first, second) = tokio::join!(
+            send(&w.app, same_origin_post("/settings/tokens", &visit, &twice)),
+            send(&w.app, same_origin_post("/settings/tokens", &visit, &twice)),
+        );
+        let mut statuses = [first.status(), second.status()];
+        statuses.sort();
+        assert_eq!(statuses, [StatusCode::OK, StatusCode::SEE_OTHER]);
+        let made = governance::tokens::list(&w.store, &Caller::cli(&w.org)).await.unwrap();
+        assert_eq!(made.iter().filter(|t| t.name == "double click").count(), 1);
+        let double = made.iter().find(|t| t.name == "double click").unwrap();
+        governance::tokens::revoke(&w.store, &Caller::cli(&w.org), &double.id).await.unwrap();
+
         let again = send(&w.app, same_origin_post("/settings/tokens", &visit, &fields)).await;
         assert_eq!(again.status(), StatusCode::SEE_OTHER, "a reload makes no second token");
         assert_eq!(header(&again, "location"), "/settings#tokens");
         let tokens = governance::tokens::list(&w.store, &Caller::cli(&w.org)).await.unwrap();
+        let tokens: Vec<_> = tokens.into_iter().filter(|t| t.name != "double click").collect();
         assert_eq!(tokens.len(), 1);
         assert_eq!((tokens[0].name.as_str(), tokens[0].role), ("nightly rotation", Role::Ops));
         let settings = text(send(&w.app, get_as("/settings", &visit.cookie)).await).await;
@@ -385,12 +401,23 @@ on_both_databases! {
         assert!(settings.contains("<td>nightly rotation</td><td>ops</td>"), "{settings}");
         assert!(!settings.contains(&secret), "the secret is never shown again");
 
+        // A token outlives the session: making one asks for the password again.
+        pinward_tests::sessions::age_step_up(&db).await;
+        let settings = text(send(&w.app, get_as("/settings", &visit.cookie)).await).await;
+        let stale = format!("_once={}&name=late&role=ops", token_once(&settings));
+        let response = send(&w.app, same_origin_post("/settings/tokens", &visit, &stale)).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        assert_eq!(header(&response, "location"), "/reauth?next=%2Fsettings%2Ftokens");
+        let back = send(&w.app, get_as("/settings/tokens", &visit.cookie)).await;
+        assert_eq!(header(&back, "location"), "/settings#tokens", "the prompt comes back to the section");
+        let visit = signed_in_visit(&w.app, "admin@acme.example").await;
+
         for (name, role, says) in [("", "ops", "name: must be 1 to 100 characters"), ("ci", "business_admin", "role: a token is admin, ops or auditor"), ("ci", "root", "role: must be admin, ops or auditor")] {
             let settings = text(send(&w.app, get_as("/settings", &visit.cookie)).await).await;
             let fields = format!("_once={}&name={name}&role={role}", token_once(&settings));
             w.refused(&visit, "/settings/tokens", &fields, says).await;
         }
-        assert_eq!(governance::tokens::list(&w.store, &Caller::cli(&w.org)).await.unwrap().len(), 1);
+        assert_eq!(governance::tokens::list(&w.store, &Caller::cli(&w.org)).await.unwrap().len(), 2, "the refusals made none");
 
         let id = &tokens[0].id;
         let response = send(&w.app, same_origin_post(&format!("/settings/tokens/{id}/revoke"), &visit, "")).await;

@@ -7,8 +7,9 @@
 //!    equals another *current* PIN of the org), seal to the service identity and the org's
 //!    recovery recipients, insert a `pending` version with a fresh `attempt_id`, set the
 //!    number `rotating` under this worker's lease, ledger `pin.rotation.started`, commit.
-//! 2. **Send** under the number's lease. Claiming the lease gives the pending version a new
-//!    `attempt_id`, so a worker whose lease expired and was taken over can no longer write.
+//! 2. **Send** under the number's lease. Claiming the lease for a re-send gives the pending
+//!    version a new `attempt_id`, so a worker whose lease expired and was taken over can no
+//!    longer write; the first send keeps TX1's, so start and outcome name one attempt.
 //! 3. **TX2**, guarded by this worker's lease, the `attempt_id` and `status = 'pending'`:
 //!    confirmed → `current` (old current → `previous`, older previous → `superseded`),
 //!    `pin.rotated`; rejected → `rejected`, `pin.rotation.rejected`, the number back to

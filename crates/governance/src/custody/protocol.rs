@@ -150,7 +150,8 @@ impl Custodian {
         })
     }
 
-    /// Takes the number's lease and gives its pending version a fresh attempt id. `None`
+    /// Takes the number's lease and marks its pending version sent: a re-send gets a fresh
+    /// attempt id (fencing off the earlier sender), the first send keeps TX1's. `None`
     /// when nothing is pending; [`Error::Busy`] while another worker's lease runs.
     pub(crate) async fn claim(
         &self,

@@ -343,13 +343,41 @@ pub(crate) async fn issue_once(session: &Session, purpose: &str) -> Result<Strin
     Ok(token)
 }
 
+/// The one-time tokens this process spent lately. A session is saved whole, the last
+/// write winning, so two requests racing with one token (a double click) would both find
+/// it in the session; this in-memory record lets only the first through.
+#[derive(Debug, Default)]
+pub struct SpentOnce(std::sync::Mutex<std::collections::VecDeque<String>>);
+
+/// Spent tokens remembered: far more than clicks can race within a second.
+const SPENT_KEPT: usize = 4_096;
+
+impl SpentOnce {
+    /// Whether `token` is spent here for the first time (remembering it).
+    fn first(&self, token: &str) -> bool {
+        let Ok(mut spent) = self.0.lock() else {
+            // A poisoned lock means a panic elsewhere; refusing is the safe side.
+            return false;
+        };
+        if spent.iter().any(|t| t == token) {
+            return false;
+        }
+        if spent.len() == SPENT_KEPT {
+            spent.pop_front();
+        }
+        spent.push_back(token.to_owned());
+        true
+    }
+}
+
 /// Spends the token of `purpose`'s form: true once for the token last issued for it, false
-/// for a token already spent, replaced or never issued.
+/// for a token already spent (here or by a racing request), replaced or never issued.
 ///
 /// # Errors
 /// [`AppError::Session`] if the store fails.
 pub(crate) async fn spend_once(
     session: &Session,
+    spent: &SpentOnce,
     purpose: &str,
     token: &str,
 ) -> Result<bool, AppError> {
@@ -359,7 +387,28 @@ pub(crate) async fn spend_once(
     }) else {
         return Ok(false);
     };
+    // Found in this session: only the first of racing requests goes on.
+    if !spent.first(token) {
+        return Ok(false);
+    }
     forms.remove(at);
     session.insert(ONCE_FORMS_KEY, forms).await?;
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SpentOnce;
+
+    #[test]
+    fn a_token_is_spent_once_and_the_oldest_are_forgotten_first() {
+        let spent = SpentOnce::default();
+        assert!(spent.first("a"));
+        assert!(!spent.first("a"), "a racing second request is refused");
+        for i in 0..super::SPENT_KEPT {
+            assert!(spent.first(&format!("t{i}")));
+        }
+        assert!(spent.first("a"), "forgotten after SPENT_KEPT newer ones");
+        assert!(!spent.first(&format!("t{}", super::SPENT_KEPT - 1)));
+    }
 }

@@ -248,9 +248,17 @@ pub(crate) async fn record_page_typed(
     } else {
         StatusCode::OK
     };
-    let meta_refuses = if caller.may(Permission::Custody) {
+    let offers_pin_changes =
+        caller.may(Permission::Custody) && record.pin_state != PinState::Released;
+    let meta_refuses = if offers_pin_changes {
         governance::credentials::custody_blocker(&state.store, caller, Utc::now())
             .await?
+            // An On-Premises number takes its PIN with the deployment's admin login: only a
+            // missing credential (custody needs one stored) stands in its way.
+            .filter(|why| {
+                record.meta.connector != "on_prem"
+                    || *why == governance::credentials::Unusable::Missing
+            })
             .map(|why| refusal(&why))
     } else {
         None

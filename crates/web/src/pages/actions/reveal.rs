@@ -124,7 +124,7 @@ pub(super) async fn reveal(
     let custody = custody_of(&state)?;
     let number = record.meta.phone_number_id.as_str();
     let once = fields.once.unwrap_or_default();
-    if !session::spend_once(&session, number, &once).await? {
+    if !session::spend_once(&session, &state.spent, number, &once).await? {
         // A reload of the revealed PIN's page, or a second tab's form: nothing is revealed.
         session::flash(
             &session,
@@ -159,7 +159,7 @@ pub(super) async fn reveal(
                 crate::auth::reveals::PER_USER,
                 wait.div_ceil(60)
             ),
-            reason,
+            crate::pages::number::shown_back(reason),
         )
         .await;
     }

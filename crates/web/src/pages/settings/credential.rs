@@ -11,7 +11,7 @@ use governance::credentials::CredentialFacts;
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use super::{CredentialView, FormProblem, Typed, done, settings_page, when};
+use super::{CredentialView, FormProblem, done, refused, when};
 use crate::AppState;
 use crate::auth::{Authorized, Custody, ManageOrg};
 use crate::error::AppError;
@@ -104,15 +104,7 @@ async fn set(
     let token = graph::AccessToken::from(form.token);
     let Some(custody) = &state.custody else {
         let problem = FormProblem::plain(FORM, NO_GRAPH);
-        return settings_page(
-            &state,
-            &who,
-            &session,
-            page,
-            Some(problem),
-            Typed::default(),
-        )
-        .await;
+        return refused(&state, &who, &session, page, problem).await;
     };
     let set = governance::credentials::set(
         &state.store,
@@ -136,15 +128,7 @@ async fn set(
         }
         Err(error) => {
             let problem = FormProblem::of(FORM, error)?;
-            settings_page(
-                &state,
-                &who,
-                &session,
-                page,
-                Some(problem),
-                Typed::default(),
-            )
-            .await
+            refused(&state, &who, &session, page, problem).await
         }
     }
 }
@@ -157,15 +141,7 @@ async fn check(
 ) -> Result<Response, AppError> {
     let Some(custody) = &state.custody else {
         let problem = FormProblem::plain(FORM, NO_GRAPH);
-        return settings_page(
-            &state,
-            &who,
-            &session,
-            page,
-            Some(problem),
-            Typed::default(),
-        )
-        .await;
+        return refused(&state, &who, &session, page, problem).await;
     };
     let checked = governance::credentials::recheck(
         &state.store,
@@ -188,15 +164,7 @@ async fn check(
         }
         Err(error) => {
             let problem = FormProblem::of(FORM, error)?;
-            settings_page(
-                &state,
-                &who,
-                &session,
-                page,
-                Some(problem),
-                Typed::default(),
-            )
-            .await
+            refused(&state, &who, &session, page, problem).await
         }
     }
 }

@@ -9,7 +9,7 @@ use governance::access::Role;
 use governance::users::{NewUser, Password};
 use tower_sessions::Session;
 
-use super::{FormProblem, Typed, all, done, field, fields, settings_page};
+use super::{FormProblem, Typed, all, done, field, fields, refused, settings_page};
 use crate::AppState;
 use crate::auth::{Authorized, ManageOrg};
 use crate::error::AppError;
@@ -126,15 +126,7 @@ async fn change_role(
         }
         Err(error) => {
             let problem = FormProblem::of(&format!("member:{id}"), error)?;
-            settings_page(
-                &state,
-                &who,
-                &session,
-                page,
-                Some(problem),
-                Typed::default(),
-            )
-            .await
+            refused(&state, &who, &session, page, problem).await
         }
     }
 }
@@ -157,15 +149,7 @@ async fn deactivate(
         }
         Err(error) => {
             let problem = FormProblem::of(&format!("member:{id}"), error)?;
-            settings_page(
-                &state,
-                &who,
-                &session,
-                page,
-                Some(problem),
-                Typed::default(),
-            )
-            .await
+            refused(&state, &who, &session, page, problem).await
         }
     }
 }

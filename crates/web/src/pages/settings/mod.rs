@@ -357,6 +357,17 @@ pub(super) async fn settings_page<N: crate::auth::Need>(
     Ok((status, html).into_response())
 }
 
+/// The settings page with the refusal `problem` of a form that has nothing typed to keep.
+pub(super) async fn refused<N: crate::auth::Need>(
+    state: &AppState,
+    who: &Authorized<N>,
+    session: &Session,
+    page: PageContext,
+    problem: FormProblem,
+) -> Result<Response, AppError> {
+    settings_page(state, who, session, page, Some(problem), Typed::default()).await
+}
+
 /// After a change: back to the section it was made in, with `message`.
 pub(super) async fn done(
     session: &Session,

@@ -1,5 +1,6 @@
-//! API tokens: an admin creates one for a script (its secret shown once, on the answer to
-//! the form, never stored or sent again) and revokes it when the script is retired.
+//! API tokens: an admin creates one for a script (with the password typed within the last
+//! few minutes; its secret shown once, on the answer to the form, never stored or sent
+//! again) and revokes it when the script is retired.
 
 use askama::Template;
 use axum::Form;
@@ -21,7 +22,7 @@ use crate::page::{PageContext, render};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/settings/tokens", post(create))
+        .route("/settings/tokens", post(create).get(to_section))
         .route("/settings/tokens/{id}/revoke", post(revoke))
 }
 
@@ -59,7 +60,10 @@ async fn create(
     page: PageContext,
     Form(form): Form<CreateForm>,
 ) -> Result<Response, AppError> {
-    if !session::spend_once(&session, ONCE, &form.once).await? {
+    // A token outlives the session that made it: a stolen session cookie alone must not
+    // mint one. The password prompt comes back to the section (see `to_section`).
+    who.require_step_up()?;
+    if !session::spend_once(&session, &state.spent, ONCE, &form.once).await? {
         // A reload of the page that showed a new secret: nothing is created again.
         session::flash(
             &session,
@@ -98,6 +102,11 @@ async fn create(
             settings_page(&state, &who, &session, page, Some(problem), typed).await
         }
     }
+}
+
+/// The form's address opened directly (back from the password prompt): the section.
+async fn to_section() -> Redirect {
+    Redirect::to("/settings#tokens")
 }
 
 async fn revoke(
