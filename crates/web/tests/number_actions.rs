@@ -575,7 +575,7 @@ on_both_databases! {
         let w = custody_world(&db).await;
         let path = record_path(&w);
         let forms = |body: &str| -> Vec<&'static str> {
-            ["/seats\"", "/handovers\"", "/reveal\"", "/rotate\"", "/release\"", "/out-of-band\"", "/take-custody\""]
+            ["/seats\"", "/handovers#propose\"", "/reveal\"", "/rotate\"", "/release\"", "/out-of-band\"", "/take-custody\""]
                 .into_iter()
                 .filter(|action| body.contains(&format!("{path}{action}")))
                 .collect()
@@ -585,7 +585,7 @@ on_both_databases! {
         let ops = w.page(&w.browser(OPS).await, &path).await;
         assert_eq!(forms(&ops), ["/seats\"", "/rotate\"", "/release\"", "/out-of-band\""], "no seat: no reveal, no handover");
         let owner = w.page(&w.browser(OWNER).await, &path).await;
-        assert_eq!(forms(&owner), ["/seats\"", "/handovers\"", "/reveal\"", "/rotate\"", "/release\"", "/out-of-band\""]);
+        assert_eq!(forms(&owner), ["/seats\"", "/handovers#propose\"", "/reveal\"", "/rotate\"", "/release\"", "/out-of-band\""]);
         for action in ["/rotate", "/release", "/out-of-band"] {
             assert!(owner.contains(&format!("action=\"{path}{action}\" data-confirm=\"")), "{action} asks before it acts");
         }

@@ -84,7 +84,8 @@ on_both_databases! {
 
         let personal = details(&[("recovery_email", "Someone@Gmail.com")]);
         let (status, location, _) = w.post(&ops, &format!("{path}/details"), &personal).await;
-        assert_eq!((status, location.as_deref()), (StatusCode::SEE_OTHER, Some(path.as_str())));
+        let top = format!("{path}#top");
+        assert_eq!((status, location.as_deref()), (StatusCode::SEE_OTHER, Some(top.as_str())), "the page opens at its message, not at the form");
         let record = w.record(&w.unknown).await;
         assert_eq!(record.metadata.usage.as_deref(), Some("Support line"));
         assert_eq!(record.metadata.activation_date.map(|d| d.to_string()).as_deref(), Some("2024-05-01"));
@@ -138,6 +139,9 @@ on_both_databases! {
             assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{name}={value}");
             assert!(body.contains(message), "{name}={value}: {body}");
             assert!(body.contains("id=\"details\""), "the form is shown again: {name}");
+            let form = &body[body.find("id=\"details\"").unwrap()..];
+            assert!(form.contains(&format!("role=\"alert\">{message}")), "and says what is wrong where it is: {name}");
+            assert!(body.contains("/details#details\""), "the refused page opens at the form");
         }
         assert_eq!((w.record(&w.escrowed).await, w.ledger_len().await), before, "nothing changed");
 
@@ -203,7 +207,7 @@ on_both_databases! {
 
         let note = enc("Checked with the client.\r\nAll good.");
         let (status, location, _) = w.post(&ops, &format!("{path}/review"), &format!("note={note}")).await;
-        assert_eq!((status, location.as_deref()), (StatusCode::SEE_OTHER, Some(path.as_str())));
+        assert_eq!((status, location.as_deref()), (StatusCode::SEE_OTHER, Some(format!("{path}#top").as_str())));
         let after = w.record(&w.escrowed).await;
         let reviewed = after.last_reviewed_at.expect("the review is recorded");
         let due = reviewed + chrono::Duration::days(90);

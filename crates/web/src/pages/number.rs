@@ -170,6 +170,9 @@ struct NumberPage {
     id: String,
     /// A refused form's field and problem, shown above the forms.
     problem: Option<String>,
+    /// The form it came from (`details`, `review`, `propose`), which shows it too: the
+    /// form's address carries its id, so the page opens there.
+    refused_form: Option<&'static str>,
     forms: Forms,
     members: Vec<Choice>,
     handovers: Vec<HandoverView>,
@@ -189,6 +192,15 @@ struct NumberPage {
     problems: Vec<&'static str>,
     versions: Vec<Version>,
     events: Vec<Event>,
+}
+
+impl NumberPage {
+    /// The refusal to show inside `form`, when it was that form's.
+    fn problem_in(&self, form: &str) -> Option<&str> {
+        self.problem
+            .as_deref()
+            .filter(|_| self.refused_form == Some(form))
+    }
 }
 
 fn person(p: Option<&numbers::Person>) -> String {
@@ -264,6 +276,12 @@ pub(crate) async fn record_page_typed(
         None
     };
     let mut number = number_page(page, caller, record, &members, &actors, problem);
+    number.refused_form = match &typed {
+        Typed::Nothing => None,
+        Typed::Details(_) => Some("details"),
+        Typed::ReviewNote(_) => Some("review"),
+        Typed::Handover { .. } => Some("propose"),
+    };
     match typed {
         Typed::Nothing => {}
         Typed::Details(details) => number.details = details,
@@ -430,6 +448,7 @@ fn number_page(
         page,
         id: meta.phone_number_id.clone(),
         problem,
+        refused_form: None,
         forms,
         members,
         handovers,

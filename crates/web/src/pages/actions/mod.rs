@@ -86,7 +86,15 @@ async fn answer_typed(
     match result {
         Ok((kind, message)) => {
             session::flash(session, kind, message).await?;
-            Ok(Redirect::to(&format!("/numbers/{}", phone.as_str())).into_response())
+            // A form whose address names itself (`…/details#details`, the ones that keep
+            // typed input) passes its fragment on to a redirect without one, and the page
+            // would open below its message: `#top` opens it at the top.
+            let top = if matches!(typed, Typed::Nothing) {
+                ""
+            } else {
+                "#top"
+            };
+            Ok(Redirect::to(&format!("/numbers/{}{top}", phone.as_str())).into_response())
         }
         Err(governance::Error::Invalid { field, problem }) => {
             record_page_typed(
