@@ -464,3 +464,75 @@ async fn under_row_level_security_the_service_works_and_a_query_without_tenant_s
     assert!(refused(&write), "{write}");
     sandbox.signal("TERM");
 }
+
+#[tokio::test]
+async fn the_owner_migrating_past_the_counts_counts_the_numbers_row_security_hides_from_it() {
+    let db = TestDb::new(Backend::Postgres).await;
+    let roles = roles(&db).await;
+    // An existing deployment, as the owner left it before migration 0011.
+    let migrations =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations/postgres");
+    let migrator = sqlx::migrate::Migrator::new(migrations).await.unwrap();
+    let mut owner = PgConnection::connect(&roles.owner_url).await.unwrap();
+    migrator.run_to(10, &mut owner).await.unwrap();
+    let t = "'2026-01-01T00:00:00Z'";
+    let mut seed = vec![
+        "BEGIN".to_owned(),
+        "SELECT set_config('pinward.org_id', 'org-old', true)".to_owned(),
+        format!(
+            "INSERT INTO orgs (id, slug, name, created_at) VALUES ('org-old', 'org-old', 'Old', {t})"
+        ),
+        format!(
+            "INSERT INTO clients (id, org_id, name, created_at) VALUES ('c-old', 'org-old', 'Old client', {t})"
+        ),
+        format!(
+            "INSERT INTO wabas (id, org_id, client_id, meta_waba_id, name, ownership, first_seen_at, last_seen_at) \
+             VALUES ('w-1', 'org-old', 'c-old', 'w-1', 'w-1', 'client', {t}, {t})"
+        ),
+    ];
+    for i in 0..3 {
+        seed.push(format!(
+            "INSERT INTO phone_numbers (id, org_id, waba_id, meta_phone_number_id, display_phone_number, pin_state, \
+             first_seen_at, last_synced_at) VALUES ('n-{i}', 'org-old', 'w-1', '{i}', '+1 555-000-000{i}', 'unknown', {t}, {t})"
+        ));
+    }
+    seed.push("COMMIT".to_owned());
+    sqlx::raw_sql(sqlx::AssertSqlSafe(seed.join(";\n")))
+        .execute(&mut owner)
+        .await
+        .unwrap();
+    let hidden: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM phone_numbers")
+        .fetch_one(&mut owner)
+        .await
+        .unwrap();
+    assert_eq!(
+        hidden, 0,
+        "row security hides every org's numbers from the owner without a tenant"
+    );
+
+    let migrated = pinward(&roles.owner_url, &db, &["migrate"]);
+    assert!(
+        migrated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrated.stderr)
+    );
+    let counted: i64 = sqlx::raw_sql(sqlx::AssertSqlSafe(
+        "BEGIN; SELECT set_config('pinward.org_id', 'org-old', true); \
+         SELECT COALESCE(SUM(numbers), 0)::bigint FROM number_counts; COMMIT",
+    ))
+    .fetch_all(&mut owner)
+    .await
+    .unwrap()
+    .iter()
+    .filter_map(|row| sqlx::Row::try_get::<i64, _>(row, 0).ok())
+    .last()
+    .unwrap();
+    assert_eq!(counted, 3, "the backfill saw through row security");
+    let forced: bool = sqlx::query_scalar(
+        "SELECT relforcerowsecurity FROM pg_class WHERE relname = 'phone_numbers'",
+    )
+    .fetch_one(&mut owner)
+    .await
+    .unwrap();
+    assert!(forced, "and put it back");
+}
