@@ -123,18 +123,21 @@ on_both_databases! {
     }
 }
 
+/// `pinward serve` on a fresh SQLite data dir of `db`, with the `extra` settings.
+fn serve_on_sqlite(db: &TestDb, extra: &[(&str, &str)]) -> PinwardProcess {
+    let data_dir = db.subdir("data");
+    let mut env = vec![
+        ("PINWARD_DATA_DIR", data_dir.to_str().unwrap()),
+        ("PINWARD_LISTEN", "127.0.0.1:0"),
+    ];
+    env.extend_from_slice(extra);
+    PinwardProcess::spawn(&["serve"], &env)
+}
+
 #[tokio::test]
 async fn json_logs_are_one_object_per_line() {
     let db = TestDb::new(pinward_tests::Backend::Sqlite).await;
-    let data_dir = db.subdir("data");
-    let mut process = PinwardProcess::spawn(
-        &["serve"],
-        &[
-            ("PINWARD_DATA_DIR", data_dir.to_str().unwrap()),
-            ("PINWARD_LISTEN", "127.0.0.1:0"),
-            ("PINWARD_LOG_FORMAT", "json"),
-        ],
-    );
+    let mut process = serve_on_sqlite(&db, &[("PINWARD_LOG_FORMAT", "json")]);
     let line = process.wait_for_line("listening on");
     let event: serde_json::Value = serde_json::from_str(&line).unwrap();
     assert_eq!(event["level"], "INFO");
@@ -146,12 +149,9 @@ async fn json_logs_are_one_object_per_line() {
 #[tokio::test]
 async fn settings_this_version_does_not_act_on_yet_are_named_at_start() {
     let db = TestDb::new(pinward_tests::Backend::Sqlite).await;
-    let data_dir = db.subdir("data");
-    let mut process = PinwardProcess::spawn(
-        &["serve"],
+    let mut process = serve_on_sqlite(
+        &db,
         &[
-            ("PINWARD_DATA_DIR", data_dir.to_str().unwrap()),
-            ("PINWARD_LISTEN", "127.0.0.1:0"),
             ("PINWARD_OIDC_ISSUER", "https://login.example.com"),
             ("PINWARD_OIDC_CLIENT_ID", "pinward"),
             ("PINWARD_OIDC_CLIENT_SECRET", "oidc-s3cret"),
