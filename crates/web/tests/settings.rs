@@ -365,6 +365,8 @@ on_both_databases! {
         let visit = signed_in_visit(&w.app, "admin@acme.example").await;
         let settings = text(send(&w.app, get_as("/settings", &visit.cookie)).await).await;
         assert!(settings.contains("<section id=\"tokens\""), "{settings}");
+        let shown_again = text(send(&w.app, get_as("/settings", &visit.cookie)).await).await;
+        assert_eq!(token_once(&shown_again), token_once(&settings), "an unspent form token is kept, not rewritten per view");
         let fields = format!("_once={}&name=nightly+rotation&role=ops", token_once(&settings));
         let response = send(&w.app, same_origin_post("/settings/tokens", &visit, &fields)).await;
         assert_eq!(response.status(), StatusCode::OK);

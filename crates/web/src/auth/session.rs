@@ -327,15 +327,18 @@ const ONCE_FORMS_KEY: &str = "once_forms";
 /// Such forms open at once (tabs); an older one is refused and simply opened again.
 const ONCE_FORMS_KEPT: usize = 8;
 
-/// Issues the one-time token of a form for `purpose` (a number's reveal, `api-token`),
-/// replacing one issued before for it.
+/// The one-time token of a form for `purpose` (a number's reveal, `api-token`): the one
+/// issued before while it is unspent, so that showing a page again writes no session;
+/// otherwise a new one.
 ///
 /// # Errors
 /// [`AppError::Session`] if the store fails.
 pub(crate) async fn issue_once(session: &Session, purpose: &str) -> Result<String, AppError> {
-    let token = super::csrf::unguessable();
     let mut forms: Vec<(String, String)> = session.get(ONCE_FORMS_KEY).await?.unwrap_or_default();
-    forms.retain(|(open, _)| open != purpose);
+    if let Some((_, open)) = forms.iter().find(|(open, _)| open == purpose) {
+        return Ok(open.clone());
+    }
+    let token = super::csrf::unguessable();
     forms.push((purpose.to_owned(), token.clone()));
     let excess = forms.len().saturating_sub(ONCE_FORMS_KEPT);
     forms.drain(..excess);

@@ -276,16 +276,16 @@ pub(crate) async fn record_page_typed(
         None
     };
     let mut number = number_page(page, caller, record, &members, &actors, problem);
-    number.refused_form = match &typed {
+    number.refused_form = match typed {
         Typed::Nothing => None,
-        Typed::Details(_) => Some("details"),
-        Typed::ReviewNote(_) => Some("review"),
-        Typed::Handover { .. } => Some("propose"),
-    };
-    match typed {
-        Typed::Nothing => {}
-        Typed::Details(details) => number.details = details,
-        Typed::ReviewNote(note) => number.drafts.review_note = shown_back(note),
+        Typed::Details(details) => {
+            number.details = details;
+            Some("details")
+        }
+        Typed::ReviewNote(note) => {
+            number.drafts.review_note = shown_back(note);
+            Some("review")
+        }
         Typed::Handover {
             seat,
             to_member,
@@ -297,8 +297,9 @@ pub(crate) async fn record_page_typed(
                 handover_note: shown_back(note),
                 ..Drafts::default()
             };
+            Some("propose")
         }
-    }
+    };
     if meta_refuses.is_some() {
         number.forms.take = false;
         number.forms.rotate = false;
