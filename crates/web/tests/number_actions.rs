@@ -50,10 +50,10 @@ on_both_databases! {
         // An auditor never sees PINs, so never holds a seat.
         let (status, _, body) = w.post(&admin, &path, &format!("owner={ops}&manager={auditor}")).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-        assert!(body.contains("manager: is an auditor"), "{body}");
+        assert!(body.contains("Permission manager: is an auditor"), "{body}");
         let (status, location, _) = w.post(&admin, &path, &format!("owner={ops}&manager={boss}")).await;
         assert_eq!(status, StatusCode::SEE_OTHER);
-        assert_eq!(location.as_deref(), Some(record_path(&w).as_str()));
+        assert_eq!(location, Some(format!("{}#top", record_path(&w))), "the form's own place is dropped: the page opens at its message");
         let record = w.record(&w.escrowed).await;
         assert_eq!(record.owner.unwrap().member_id, ops);
         assert_eq!(record.manager.unwrap().member_id, boss);
@@ -78,19 +78,29 @@ on_both_databases! {
         let before = (w.record(&w.escrowed).await, w.ledger_len().await);
         let path = format!("{}/seats", record_path(&w));
         for (fields, message) in [
-            (format!("owner=&manager={ops}"), "owner: a main owner is required"),
-            (format!("owner={ops}&manager="), "manager: a permission manager is required"),
-            (format!("manager={ops}"), "owner: a main owner is required"),
-            (format!("owner={ops}&manager={ops}"), "manager: must be a different person from the main owner"),
-            (format!("owner={gone}&manager={ops}"), "owner: is not a member of this org"),
-            (format!("owner={ops}&manager={gone}"), "manager: is not a member of this org"),
+            (format!("owner=&manager={ops}"), "Main owner: a main owner is required"),
+            (format!("owner={ops}&manager="), "Permission manager: a permission manager is required"),
+            (format!("manager={ops}"), "Main owner: a main owner is required"),
+            (format!("owner={ops}&manager={ops}"), "Permission manager: must be a different person from the main owner"),
+            (format!("owner={gone}&manager={ops}"), "Main owner: is not a member of this org"),
+            (format!("owner={ops}&manager={gone}"), "Permission manager: is not a member of this org"),
         ] {
             let (status, _, body) = w.post(&admin, &path, &fields).await;
             assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{fields}");
             assert!(body.contains(message), "{fields}: {body}");
-            assert!(body.contains("id=\"assign\""), "the form is shown again: {fields}");
+            let form = &body[body.find("id=\"assign\"").expect("the form is shown again")..];
+            assert!(form.contains(&format!("id=\"assign-problem\">{message}")), "and says what is wrong inside it: {fields}");
+            let field = if message.starts_with("Main owner") { "owner" } else { "manager" };
+            assert!(form.contains(&format!("id=\"{field}\" name=\"{field}\" aria-invalid=\"true\"")), "marking the select at fault: {fields}");
+            assert!(body.contains("/seats#assign\""), "the refused page opens at the form");
         }
         assert_eq!((w.record(&w.escrowed).await, w.ledger_len().await), before, "nothing changed");
+
+        // The refused form keeps the choice made, not the seats recorded.
+        let (_, _, body) = w.post(&admin, &path, &format!("owner={ops}&manager={ops}")).await;
+        let form = &body[body.find("id=\"assign\"").unwrap()..body.find("id=\"details\"").unwrap()];
+        assert_eq!(form.matches(&format!("<option value=\"{ops}\" selected>")).count(), 2, "{form}");
+        assert!(!form.contains(&format!("<option value=\"{}\" selected>", w.member_id(OWNER).await)), "{form}");
     }
 
     async fn seats_need_numbers_manage_a_csrf_token_and_a_number_of_the_callers_org(db) {
@@ -191,7 +201,7 @@ on_both_databases! {
         assert_eq!(status, StatusCode::CONFLICT, "the number is escrowed already: {body}");
         let (status, _, body) = w.post(&ops, &format!("{path}/release"), "").await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "the client has no age recipient");
-        assert!(body.contains("age_recipient: the number"), "{body}");
+        assert!(body.contains("Client&#39;s age recipient: the number"), "{body}");
         assert_eq!(w.ledger_len().await, before, "nothing changed");
     }
 
@@ -303,10 +313,10 @@ on_both_databases! {
         }
         let owner = w.browser(OWNER).await;
         for (fields, message) in [
-            ("reason=", "reason: a reason is required to reveal a PIN"),
-            ("reason=+++", "reason: a reason is required to reveal a PIN"),
-            ("", "reason: a reason is required to reveal a PIN"),
-            ("reason=old+pin+123456", "reason: must not contain six digits in a row"),
+            ("reason=", "Reason: a reason is required to reveal a PIN"),
+            ("reason=+++", "Reason: a reason is required to reveal a PIN"),
+            ("", "Reason: a reason is required to reveal a PIN"),
+            ("reason=old+pin+123456", "Reason: must not contain six digits in a row"),
         ] {
             let (status, _, body) = w.reveal(&owner, &path, fields).await;
             assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{fields:?}");
@@ -317,7 +327,7 @@ on_both_databases! {
         let long = format!("reason={}", "a".repeat(501));
         let (status, _, body) = w.reveal(&owner, &path, &long).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-        assert!(body.contains("reason: at most 500 characters"), "{body}");
+        assert!(body.contains("Reason: at most 500 characters"), "{body}");
 
         let forged = post_form(&path, &owner)
             .header("origin", "http://127.0.0.1:8080")
@@ -388,16 +398,20 @@ on_both_databases! {
         let path = format!("{record}/handovers");
         let before = w.ledger_len().await;
         for (fields, message) in [
-            (format!("seat=chair&to_member={ops_id}&note=over+to+you"), "seat: must be owner or manager"),
-            (format!("to_member={ops_id}&note=over+to+you"), "seat: must be owner or manager"),
-            ("seat=owner&to_member=&note=over+to+you".to_owned(), "to_member: is not a member of this org"),
-            (format!("seat=owner&to_member={ops_id}&note="), "note: is required"),
-            (format!("seat=owner&to_member={ops_id}&note=pin+is+123456"), "note: must not contain six digits"),
-            (format!("seat=owner&to_member={}&note=x", w.member_id(MANAGER).await), "to_member: holds the other seat"),
+            (format!("seat=chair&to_member={ops_id}&note=over+to+you"), "Seat: must be owner or manager"),
+            (format!("to_member={ops_id}&note=over+to+you"), "Seat: must be owner or manager"),
+            ("seat=owner&to_member=&note=over+to+you".to_owned(), "Incoming member: is not a member of this org"),
+            (format!("seat=owner&to_member={ops_id}&note="), "Note: is required"),
+            (format!("seat=owner&to_member={ops_id}&note=pin+is+123456"), "Note: must not contain six digits"),
+            (format!("seat=owner&to_member={}&note=x", w.member_id(MANAGER).await), "Incoming member: holds the other seat"),
         ] {
             let (status, _, body) = w.post(&owner, &path, &fields).await;
             assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{fields}");
-            assert!(body.contains(message), "{fields}: {body}");
+            assert!(body.contains(&format!("id=\"propose-problem\">{message}")), "{fields}: {body}");
+            let field = [("Seat", "seat"), ("Incoming member", "to_member"), ("Note", "note")]
+                .into_iter()
+                .find_map(|(label, id)| message.starts_with(label).then_some(id));
+            assert_eq!(invalid_inputs(&body), field.into_iter().collect::<Vec<_>>(), "the input at fault is marked: {fields}");
         }
         assert_eq!(w.ledger_len().await, before, "nothing changed");
         let (_, _, body) = w.post(&owner, &path, &format!("seat=manager&to_member={ops_id}&note=")).await;
@@ -418,19 +432,25 @@ on_both_databases! {
         assert!(shown.contains("Moving teams") && shown.contains("name=\"recovery_email_confirmed\""), "{shown}");
         let accept = format!("{path}/{handover}/accept");
         for (fields, message) in [
-            ("", "recovery_email_confirmed: must be confirmed"),
-            ("recovery_email_confirmed=on", "backup_channels_confirmed: must be confirmed"),
-            ("recovery_email_confirmed=on&backup_channels_confirmed=on", "pin_escrowed: must be confirmed"),
+            ("", "Recovery email checked: must be confirmed"),
+            ("recovery_email_confirmed=on", "Backup channels checked: must be confirmed"),
+            ("recovery_email_confirmed=on&backup_channels_confirmed=on", "PIN held by pinward: must be confirmed"),
         ] {
-            let (status, _, body) = w.post(&ops, &accept, fields).await;
+            let (status, _, body) = w.post(&ops, &accept, &format!("{fields}&rotate=on")).await;
             assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{fields}");
-            assert!(body.contains(message), "{fields}: {body}");
+            let article = &body[body.find(&format!("id=\"accept-{handover}\"")).expect("the checklist is shown again")..];
+            assert!(article.contains(&format!("id=\"accept-{handover}-problem\">{message}")), "inside it: {fields}: {body}");
+            assert!(body.contains(&format!("/accept#accept-{handover}\"")), "the refused page opens at it");
+            for ticked in fields.split('&').filter(|f| !f.is_empty()).chain(["rotate=on"]) {
+                let name = ticked.trim_end_matches("=on");
+                assert!(article.contains(&format!("name=\"{name}\" checked")), "what was ticked stays ticked: {name}");
+            }
         }
         let (status, _, _) = w.post(&owner, &accept, "recovery_email_confirmed=on&backup_channels_confirmed=on&pin_escrowed=on").await;
         assert_eq!(status, StatusCode::FORBIDDEN, "only the incoming member accepts");
         let (status, _, body) = w.post(&ops, &format!("{path}/not-a-handover/accept"), "").await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-        assert!(body.contains("handover: is not an open handover of this number"), "{body}");
+        assert!(body.contains("Handover: is not an open handover of this number"), "{body}");
         assert_eq!(w.record(&w.escrowed).await.owner.unwrap().member_id, w.member_id(OWNER).await);
 
         let old_pin = w.escrowed_pin(&w.escrowed).await;
@@ -456,7 +476,7 @@ on_both_databases! {
         let first = w.record(&w.escrowed).await.open_handovers[0].id.clone();
         let (status, _, body) = w.post(&ops, &format!("{path}/{first}/decline"), "note=pin+123456").await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-        assert!(body.contains("note: must not contain six digits"), "{body}");
+        assert!(body.contains("Note: must not contain six digits"), "{body}");
         assert_eq!(w.post(&ops, &format!("{path}/{first}/decline"), "note=not+now").await.0, StatusCode::SEE_OTHER);
         let shown = w.page(&ops, &record_path(&w)).await;
         assert!(shown.contains("Handover declined.") && shown.contains("<td>handover.declined</td>"), "{shown}");
@@ -477,7 +497,7 @@ on_both_databases! {
         assert!(shown.contains("Handover withdrawn.") && shown.contains("<td>handover.cancelled</td>"), "{shown}");
         let (status, _, body) = w.post(&ops, &format!("{path}/{second}/accept"), "recovery_email_confirmed=on&backup_channels_confirmed=on&pin_escrowed=on").await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "a closed handover cannot be accepted");
-        assert!(body.contains("handover: is not an open handover of this number"), "{body}");
+        assert!(body.contains("Handover: is not an open handover of this number"), "{body}");
         assert_eq!(w.record(&w.escrowed).await.owner.unwrap().member_id, w.member_id(OWNER).await);
     }
 
@@ -575,7 +595,7 @@ on_both_databases! {
         let w = custody_world(&db).await;
         let path = record_path(&w);
         let forms = |body: &str| -> Vec<&'static str> {
-            ["/seats\"", "/handovers#propose\"", "/reveal\"", "/rotate\"", "/release\"", "/out-of-band\"", "/take-custody\""]
+            ["/seats#assign\"", "/handovers#propose\"", "/reveal\"", "/rotate\"", "/release\"", "/out-of-band\"", "/take-custody\""]
                 .into_iter()
                 .filter(|action| body.contains(&format!("{path}{action}")))
                 .collect()
@@ -583,9 +603,9 @@ on_both_databases! {
         let auditor = w.page(&w.browser(AUDITOR).await, &path).await;
         assert!(forms(&auditor).is_empty(), "an auditor only reads: {:?}", forms(&auditor));
         let ops = w.page(&w.browser(OPS).await, &path).await;
-        assert_eq!(forms(&ops), ["/seats\"", "/rotate\"", "/release\"", "/out-of-band\""], "no seat: no reveal, no handover");
+        assert_eq!(forms(&ops), ["/seats#assign\"", "/rotate\"", "/release\"", "/out-of-band\""], "no seat: no reveal, no handover");
         let owner = w.page(&w.browser(OWNER).await, &path).await;
-        assert_eq!(forms(&owner), ["/seats\"", "/handovers#propose\"", "/reveal\"", "/rotate\"", "/release\"", "/out-of-band\""]);
+        assert_eq!(forms(&owner), ["/seats#assign\"", "/handovers#propose\"", "/reveal\"", "/rotate\"", "/release\"", "/out-of-band\""]);
         for action in ["/rotate", "/release", "/out-of-band"] {
             assert!(owner.contains(&format!("action=\"{path}{action}\" data-confirm=\"")), "{action} asks before it acts");
         }

@@ -122,26 +122,28 @@ on_both_databases! {
         let long = "x".repeat(201);
         let eleven = (0..11).map(|i| format!("other: channel {i}")).collect::<Vec<_>>().join("\n");
         for (name, value, message) in [
-            ("usage", long.as_str(), "usage: at most 200 characters"),
-            ("activation_date", "2024-13-01", "activation_date: must be a date (YYYY-MM-DD)"),
-            ("activation_date", "2008-12-31", "activation_date: must be between 2009-01-01 and today"),
-            ("activation_date", "2999-01-01", "activation_date: must be between 2009-01-01 and today"),
-            ("recovery_email", "whatsapp", "recovery_email: is not an email address"),
-            ("backup_channels", "email help@acme.example", "backup_channels: channel 1: write it as kind: value"),
-            ("backup_channels", "pager: 555 0100", "backup_channels: kind must be one of"),
-            ("backup_channels", "email: help", "backup_channels: channel 1: not an email address"),
-            ("backup_channels", "email: a@acme.example\nweb_form: ftp://acme.example", "backup_channels: channel 2: a web form must be an http(s) URL"),
-            ("backup_channels", "phone: 12", "backup_channels: channel 1: a phone line is 6 to 15 digits"),
-            ("backup_channels", "email: a@acme.example\nemail: A@acme.example", "backup_channels: channel 2: listed twice"),
-            ("backup_channels", eleven.as_str(), "backup_channels: at most 10 channels"),
+            ("usage", long.as_str(), "Usage: at most 200 characters"),
+            ("activation_date", "2024-13-01", "Activation date: must be a date (YYYY-MM-DD)"),
+            ("activation_date", "2008-12-31", "Activation date: must be between 2009-01-01 and today"),
+            ("activation_date", "2999-01-01", "Activation date: must be between 2009-01-01 and today"),
+            ("recovery_email", "whatsapp", "Recovery email: is not an email address"),
+            ("backup_channels", "email help@acme.example", "Backup channels: channel 1: write it as kind: value"),
+            ("backup_channels", "pager: 555 0100", "Backup channels: kind must be one of"),
+            ("backup_channels", "email: help", "Backup channels: channel 1: not an email address"),
+            ("backup_channels", "email: a@acme.example\nweb_form: ftp://acme.example", "Backup channels: channel 2: a web form must be an http(s) URL"),
+            ("backup_channels", "phone: 12", "Backup channels: channel 1: a phone line is 6 to 15 digits"),
+            ("backup_channels", "email: a@acme.example\nemail: A@acme.example", "Backup channels: channel 2: listed twice"),
+            ("backup_channels", eleven.as_str(), "Backup channels: at most 10 channels"),
         ] {
             let (status, _, body) = w.post(&admin, &path, &details(&[(name, value)])).await;
             assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{name}={value}");
             assert!(body.contains(message), "{name}={value}: {body}");
             assert!(body.contains("id=\"details\""), "the form is shown again: {name}");
             let form = &body[body.find("id=\"details\"").unwrap()..];
-            assert!(form.contains(&format!("role=\"alert\">{message}")), "and says what is wrong where it is: {name}");
+            assert!(form.contains(&format!("role=\"alert\" id=\"details-problem\">{message}")), "and says what is wrong where it is: {name}");
             assert!(body.contains("/details#details\""), "the refused page opens at the form");
+            assert_eq!(invalid_inputs(&body), [name], "the field at fault is marked for assistive technology: {name}");
+            assert!(body.contains("aria-describedby=\"details-problem\""), "which points at the message");
         }
         assert_eq!((w.record(&w.escrowed).await, w.ledger_len().await), before, "nothing changed");
 
@@ -202,7 +204,8 @@ on_both_databases! {
 
         let (status, _, body) = w.post(&ops, &format!("{path}/review"), "note=PIN+123456+noted").await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-        assert!(body.contains("note: must not contain six digits in a row"), "{body}");
+        assert!(body.contains("id=\"review-problem\">Note: must not contain six digits in a row"), "{body}");
+        assert_eq!(invalid_inputs(&body), ["review_note"], "the note is marked");
         assert_eq!((w.record(&w.escrowed).await, w.ledger_len().await), (before, events), "nothing changed");
 
         let note = enc("Checked with the client.\r\nAll good.");

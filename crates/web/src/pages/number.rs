@@ -86,6 +86,10 @@ struct HandoverView {
     incoming: bool,
     /// The caller may withdraw it.
     withdraw: bool,
+    /// Its checklist form's id (`accept-<id>`).
+    form: String,
+    /// The checklist's boxes: as ticked when the form was refused.
+    ticked: Ticked,
 }
 
 /// Which forms the caller gets: the domain decides again on every post.
@@ -121,6 +125,11 @@ pub(crate) struct Details {
 pub(crate) enum Typed {
     #[default]
     Nothing,
+    /// The member ids chosen for the two seats.
+    Seats {
+        owner: String,
+        manager: String,
+    },
     Details(Details),
     ReviewNote(String),
     /// `seat`, `to_member` and `note` of the handover proposal.
@@ -129,6 +138,62 @@ pub(crate) enum Typed {
         to_member: String,
         note: String,
     },
+    /// The boxes ticked on the checklist of open handover `handover`.
+    Checklist {
+        handover: String,
+        ticked: Ticked,
+    },
+}
+
+/// The boxes of a handover's checklist, as ticked.
+#[derive(Clone, Copy, Default)]
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "one flag per checkbox of the form"
+)]
+pub(crate) struct Ticked {
+    pub(crate) recovery_email_confirmed: bool,
+    pub(crate) backup_channels_confirmed: bool,
+    pub(crate) pin_escrowed: bool,
+    pub(crate) rotate: bool,
+}
+
+/// A refused form's problem: the field at fault, and the message naming it as the form's
+/// label does.
+pub(crate) struct Refusal {
+    field: &'static str,
+    pub(crate) message: String,
+}
+
+impl Refusal {
+    pub(crate) fn new(field: &'static str, problem: &str) -> Refusal {
+        Refusal {
+            field,
+            message: format!("{}: {problem}", label(field)),
+        }
+    }
+}
+
+/// The words a number's forms label `field` with.
+fn label(field: &str) -> &str {
+    match field {
+        "owner" => "Main owner",
+        "manager" => "Permission manager",
+        "usage" => "Usage",
+        "activation_date" => "Activation date",
+        "recovery_email" => "Recovery email",
+        "backup_channels" => "Backup channels",
+        "note" => "Note",
+        "seat" => "Seat",
+        "to_member" => "Incoming member",
+        "handover" => "Handover",
+        "recovery_email_confirmed" => "Recovery email checked",
+        "backup_channels_confirmed" => "Backup channels checked",
+        "pin_escrowed" => "PIN held by pinward",
+        "reason" => "Reason",
+        "age_recipient" => "Client's age recipient",
+        other => other,
+    }
 }
 
 /// A note or reason typed into a refused form, to show back; one that may hold a PIN (a run
@@ -168,11 +233,12 @@ struct Event {
 struct NumberPage {
     page: PageContext,
     id: String,
-    /// A refused form's field and problem, shown above the forms.
-    problem: Option<String>,
-    /// The form it came from (`details`, `review`, `propose`), which shows it too: the
-    /// form's address carries its id, so the page opens there.
-    refused_form: Option<&'static str>,
+    /// A refused form's field and problem.
+    problem: Option<Refusal>,
+    /// The form it came from (`assign`, `details`, `review`, `propose`, `accept-<id>`),
+    /// which shows it: the form's address carries its id, so the page opens there. None
+    /// (a form without fields, or one no longer on the page): shown above the record.
+    refused_form: Option<String>,
     forms: Forms,
     members: Vec<Choice>,
     handovers: Vec<HandoverView>,
@@ -198,8 +264,22 @@ impl NumberPage {
     /// The refusal to show inside `form`, when it was that form's.
     fn problem_in(&self, form: &str) -> Option<&str> {
         self.problem
-            .as_deref()
-            .filter(|_| self.refused_form == Some(form))
+            .as_ref()
+            .filter(|_| self.refused_form.as_deref() == Some(form))
+            .map(|p| p.message.as_str())
+    }
+
+    /// The refusal to show above the record: one no form shows.
+    fn problem_on_top(&self) -> Option<&str> {
+        self.problem
+            .as_ref()
+            .filter(|_| self.refused_form.is_none())
+            .map(|p| p.message.as_str())
+    }
+
+    /// Whether `field` of `form` is the one refused (its input is marked invalid).
+    fn invalid(&self, form: &str, field: &str) -> bool {
+        self.problem_in(form).is_some() && self.problem.as_ref().is_some_and(|p| p.field == field)
     }
 }
 
@@ -218,7 +298,7 @@ async fn show(
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
     let phone = phone(&id)?;
-    record_page(&state, &who.caller, page, &phone, None).await
+    record_page(&state, &who.caller, page, &phone, None, Typed::Nothing).await
 }
 
 /// The number a path names; an id that cannot exist is as absent as one of another org.
@@ -231,24 +311,14 @@ pub(super) fn phone(id: &str) -> Result<PhoneNumberId, AppError> {
 }
 
 /// The record page of `phone`; with `problem` (a refused form's field and problem) it is
-/// answered with 422, the forms shown again above the unchanged record.
-pub(super) async fn record_page(
+/// answered with 422, the forms shown again above the unchanged record, the refused one
+/// holding what was `typed` into it.
+pub(crate) async fn record_page(
     state: &AppState,
     caller: &Caller,
     page: PageContext,
     phone: &PhoneNumberId,
-    problem: Option<String>,
-) -> Result<Response, AppError> {
-    record_page_typed(state, caller, page, phone, problem, Typed::Nothing).await
-}
-
-/// [`record_page`] with a refused form's `typed` fields shown back in it.
-pub(crate) async fn record_page_typed(
-    state: &AppState,
-    caller: &Caller,
-    page: PageContext,
-    phone: &PhoneNumberId,
-    problem: Option<String>,
+    problem: Option<Refusal>,
     typed: Typed,
 ) -> Result<Response, AppError> {
     let record = numbers::record(&state.store, caller, phone, Utc::now()).await?;
@@ -276,15 +346,39 @@ pub(crate) async fn record_page_typed(
         None
     };
     let mut number = number_page(page, caller, record, &members, &actors, problem);
-    number.refused_form = match typed {
+    number.refused_form = shown_back_in(&mut number, typed);
+    if meta_refuses.is_some() {
+        number.forms.take = false;
+        number.forms.rotate = false;
+        number.forms.resume = false;
+    }
+    let html = render(&NumberPage {
+        rotation_queued: queued,
+        meta_refuses,
+        ..number
+    })?;
+    Ok((status, html).into_response())
+}
+
+/// Puts what was `typed` into its form on `number`; the form's id, if the page shows it.
+fn shown_back_in(number: &mut NumberPage, typed: Typed) -> Option<String> {
+    let manage = number.forms.manage;
+    match typed {
         Typed::Nothing => None,
+        Typed::Seats { owner, manager } => {
+            for m in &mut number.members {
+                m.owner = m.id == owner;
+                m.manager = m.id == manager;
+            }
+            manage.then(|| "assign".to_owned())
+        }
         Typed::Details(details) => {
             number.details = details;
-            Some("details")
+            manage.then(|| "details".to_owned())
         }
         Typed::ReviewNote(note) => {
             number.drafts.review_note = shown_back(note);
-            Some("review")
+            manage.then(|| "review".to_owned())
         }
         Typed::Handover {
             seat,
@@ -297,20 +391,18 @@ pub(crate) async fn record_page_typed(
                 handover_note: shown_back(note),
                 ..Drafts::default()
             };
-            Some("propose")
+            number.forms.propose.then(|| "propose".to_owned())
         }
-    };
-    if meta_refuses.is_some() {
-        number.forms.take = false;
-        number.forms.rotate = false;
-        number.forms.resume = false;
+        Typed::Checklist { handover, ticked } => {
+            // A handover closed meanwhile has no checklist left to show it in.
+            let open = number
+                .handovers
+                .iter_mut()
+                .find(|h| h.id == handover && h.incoming)?;
+            open.ticked = ticked;
+            Some(open.form.clone())
+        }
     }
-    let html = render(&NumberPage {
-        rotation_queued: queued,
-        meta_refuses,
-        ..number
-    })?;
-    Ok((status, html).into_response())
 }
 
 /// Why Meta would refuse a PIN change, in words for the record page.
@@ -389,6 +481,8 @@ fn handover_view(
         withdraw: h.may_be_withdrawn_by(caller),
         proposed: when(Some(h.proposed_at)),
         note: h.note,
+        form: format!("accept-{}", h.id),
+        ticked: Ticked::default(),
         id: h.id,
     }
 }
@@ -399,7 +493,7 @@ fn number_page(
     r: Record,
     members: &[Member],
     actors: &governance::history::ActorNames,
-    problem: Option<String>,
+    problem: Option<Refusal>,
 ) -> NumberPage {
     let forms = forms(caller, &r);
     let owner_id = r.owner.as_ref().map(|p| p.member_id.clone());

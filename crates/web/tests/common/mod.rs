@@ -215,3 +215,11 @@ pub async fn seed_number(db: &TestDb, org: &str, meta: &str, display: &str) {
     )
     .await;
 }
+
+/// The ids of the inputs a page marks `aria-invalid`.
+pub fn invalid_inputs(body: &str) -> Vec<&str> {
+    body.split('<')
+        .filter(|tag| tag.contains("aria-invalid=\"true\""))
+        .filter_map(|tag| tag.split("id=\"").nth(1)?.split('"').next())
+        .collect()
+}

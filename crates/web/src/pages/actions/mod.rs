@@ -20,7 +20,7 @@ use governance::access::Caller;
 use graph::PhoneNumberId;
 use tower_sessions::Session;
 
-use super::number::{Typed, record_page_typed};
+use super::number::{Refusal, Typed, record_page};
 use crate::AppState;
 use crate::auth::session;
 use crate::error::AppError;
@@ -97,15 +97,8 @@ async fn answer_typed(
             Ok(Redirect::to(&format!("/numbers/{}{top}", phone.as_str())).into_response())
         }
         Err(governance::Error::Invalid { field, problem }) => {
-            record_page_typed(
-                state,
-                caller,
-                page,
-                phone,
-                Some(format!("{field}: {problem}")),
-                typed,
-            )
-            .await
+            let refusal = Refusal::new(field, &problem);
+            record_page(state, caller, page, phone, Some(refusal), typed).await
         }
         Err(error) => Err(error.into()),
     }

@@ -180,7 +180,7 @@ pub(super) async fn reveal(
                     again(
                         page,
                         StatusCode::UNPROCESSABLE_ENTITY,
-                        format!("{field}: {problem}"),
+                        crate::pages::number::Refusal::new(field, &problem).message,
                         crate::pages::number::shown_back(reason),
                     )
                     .await

@@ -18,7 +18,7 @@ use crate::AppState;
 use crate::auth::{Authorized, ManageNumbers, ReadNumbers};
 use crate::error::AppError;
 use crate::page::PageContext;
-use crate::pages::number::{Typed, phone};
+use crate::pages::number::{Ticked, Typed, phone};
 
 #[derive(Deserialize)]
 pub(super) struct SeatsForm {
@@ -51,7 +51,8 @@ pub(super) async fn assign(
             "Main owner and permission manager saved.".to_owned(),
         )
     });
-    answer(&state, &who.caller, page, &session, &phone, result).await
+    let typed = Typed::Seats { owner, manager };
+    answer_typed(&state, &who.caller, page, &session, &phone, result, typed).await
 }
 
 #[derive(Deserialize)]
@@ -120,12 +121,18 @@ pub(super) async fn accept(
     if let Err(refused) = open_here(&state, &who, &phone, &handover).await {
         return answer(&state, &who.caller, page, &session, &phone, Err(refused)).await;
     }
-    let checklist = Checklist {
+    let ticked = Ticked {
         recovery_email_confirmed: form.recovery_email_confirmed.is_some(),
         backup_channels_confirmed: form.backup_channels_confirmed.is_some(),
         pin_escrowed: form.pin_escrowed.is_some(),
+        rotate: form.rotate.is_some(),
     };
-    let rotate = form.rotate.is_some();
+    let checklist = Checklist {
+        recovery_email_confirmed: ticked.recovery_email_confirmed,
+        backup_channels_confirmed: ticked.backup_channels_confirmed,
+        pin_escrowed: ticked.pin_escrowed,
+    };
+    let rotate = ticked.rotate;
     let now = Utc::now();
     let custody = super::custodian_of(&state, &who.caller).await?;
     let result = match &custody {
@@ -151,7 +158,8 @@ pub(super) async fn accept(
         }
         accepted_flash(accepted.rotation_due, rotation)
     });
-    answer(&state, &who.caller, page, &session, &phone, result).await
+    let typed = Typed::Checklist { handover, ticked };
+    answer_typed(&state, &who.caller, page, &session, &phone, result, typed).await
 }
 
 /// Refuses unless `handover` is an open handover of `phone` (the route names both, and a
