@@ -109,6 +109,40 @@ on_both_databases! {
         drop(process);
     }
 
+    async fn readyz_notices_a_key_rotation_on_another_host_whose_identity_never_came_here(db) {
+        let (process, base) = start(&db);
+        let ready = client().get(format!("{base}/readyz")).send().await.unwrap();
+        assert_eq!(ready.status(), 200);
+        // The other host shares the database and holds a copy of the same identity file,
+        // with a lock of its own.
+        let elsewhere = db.subdir("elsewhere");
+        std::fs::copy(db.dir().join("data").join("identity.txt"), elsewhere.join("identity.txt")).unwrap();
+        let env = [("PINWARD_DATA_DIR", elsewhere.to_str().unwrap()), ("PINWARD_DATABASE_URL", db.url())];
+        let (status, output) = PinwardProcess::spawn(&["keys", "rotate"], &env).wait();
+        assert!(status.success(), "{output}");
+
+        let ready = client().get(format!("{base}/readyz")).send().await.unwrap();
+        assert_eq!(ready.status(), 503);
+        let body: serde_json::Value = ready.json().await.unwrap();
+        let identity = body["checks"]["identity"].as_str().unwrap();
+        assert!(identity.starts_with("escrow in the database is sealed to a newer identity"), "{body}");
+        assert!(identity.contains("restart pinward"), "{body}");
+        assert_eq!(body["checks"]["database"], "ok");
+        drop(process);
+
+        // Restarted with the retired identity still in place, it stops and says which file.
+        let data_dir = db.dir().join("data");
+        let env = [
+            ("PINWARD_DATA_DIR", data_dir.to_str().unwrap()),
+            ("PINWARD_DATABASE_URL", db.url()),
+            ("PINWARD_LISTEN", "127.0.0.1:0"),
+        ];
+        let (status, output) = PinwardProcess::spawn(&["serve"], &env).wait();
+        assert!(!status.success(), "{output}");
+        assert!(output.contains("identity.txt does not open the escrow in this database"), "{output}");
+        assert!(output.contains("if `pinward keys rotate` ran on another host, copy the identity it made"), "{output}");
+    }
+
     async fn migrate_applies_the_schema_and_a_second_run_changes_nothing(db) {
         let data_dir = db.subdir("data");
         for _ in 0..2 {

@@ -139,6 +139,7 @@ pub async fn set(
     let actor = caller.actor()?;
     let org = caller.org_id.as_str();
     let mut tx = store.begin_for(org).await?;
+    escrow.check_current(&mut tx).await?;
     let sql = "DELETE FROM graph_credentials WHERE org_id = $1";
     on_tx!(tx, conn => sqlx::query(sql).bind(org).execute(conn).await.map(drop))?;
     let sql = "INSERT INTO graph_credentials (org_id, sealed, is_valid, app_id, meta_user_id, token_type, \
@@ -338,8 +339,9 @@ pub async fn recheck(
 /// The org's token, opened with the service identity, for custody and sync.
 ///
 /// # Errors
-/// [`Error::NotFound`] `graph credential` when none is set; [`Error::Vault`] when the
-/// identity cannot open it.
+/// [`Error::NotFound`] `graph credential` when none is set; [`Error::IdentityRotated`] when
+/// escrow went to a newer identity since this process started; [`Error::Vault`] when the
+/// identity cannot open it otherwise.
 pub async fn open(store: &Store, escrow: &Escrow, org: &str) -> Result<AccessToken, Error> {
     let mut tx = store.read_for(org).await?;
     let sql = "SELECT sealed, sealed_next FROM graph_credentials WHERE org_id = $1";
@@ -349,7 +351,11 @@ pub async fn open(store: &Store, escrow: &Escrow, org: &str) -> Result<AccessTok
     let (sealed, next) = row.ok_or(Error::NotFound {
         what: "graph credential",
     })?;
-    let secret: Secret = crate::custody::open_either(escrow.identity(), &sealed, next.as_deref())?;
+    let secret: Secret =
+        match crate::custody::open_either(escrow.identity(), &sealed, next.as_deref()) {
+            Ok(secret) => secret,
+            Err(error) => return Err(escrow.explain(store, error).await),
+        };
     let text = std::str::from_utf8(secret.expose()).map_err(|_| Error::Invalid {
         field: "token",
         problem: "the stored token is not text".to_owned(),

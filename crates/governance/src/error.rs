@@ -120,6 +120,13 @@ pub enum Error {
         /// The lock file beside the identity.
         lock: PathBuf,
     },
+    /// Escrow in the database is sealed to another service identity than this process
+    /// loaded (`keys rotate` ran on another host since it started): sealing to the retired
+    /// identity would leave the database's key unable to open it, so nothing is sealed.
+    #[error(
+        "the service identity was rotated since this pinward started (escrow in the database is sealed to a newer identity); nothing was sealed: put the new identity file in place and restart pinward"
+    )]
+    IdentityRotated,
     /// Service key rotation found something it cannot repair by itself.
     #[error("key rotation: {0}")]
     KeyRotation(String),

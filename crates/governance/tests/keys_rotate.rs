@@ -67,4 +67,35 @@ on_both_databases! {
         let retired = Escrow::load(&w.store, vault::Identity::load(&rotation.retired.unwrap()).unwrap()).await;
         assert!(retired.is_err(), "the retired identity opens nothing any more");
     }
+
+    async fn a_custodian_loaded_before_a_rotation_elsewhere_seals_nothing_to_the_retired_identity(db) {
+        let w = world(&db, 4).await;
+        w.sync().await;
+        let path = common::identity_path(&db);
+        let escrow = Arc::new(Escrow::load(&w.store, vault::Identity::load(&path).unwrap()).await.unwrap());
+        let c = Custodian::new(w.store.clone(), escrow.clone(), w.meta.clone(), quick());
+        let numbers = w.cloud_numbers();
+        c.take(ORG, &Actor::system(), &numbers[0], &[]).await.unwrap();
+        escrow.is_current(&w.store).await.unwrap();
+
+        // Another host, sharing the database, rotates the keys; this process never sees its file.
+        governance::keys::rotate(&w.store, &path, &|_, _| {}).await.unwrap();
+        let (calls, events) = (w.sandbox.counters().numbers, ledger(&w.store).await.len());
+        let refused = c.take(ORG, &Actor::system(), &numbers[1], &[]).await.unwrap_err();
+        assert!(matches!(refused, governance::Error::IdentityRotated), "{refused:?}");
+        assert!(refused.to_string().contains("restart pinward"), "says what to do: {refused}");
+        let refused = c.rotate(ORG, &Actor::system(), &numbers[0], &[]).await.unwrap_err();
+        assert!(matches!(refused, governance::Error::IdentityRotated), "{refused:?}");
+        assert_eq!((w.sandbox.counters().numbers, ledger(&w.store).await.len()), (calls, events), "nothing sealed, sent or ledgered");
+        let token = w.sandbox.system_user_token();
+        let refused = governance::credentials::set(&w.store, &escrow, &w.meta.graph, &governance::access::Caller::cli(ORG), &token).await.unwrap_err();
+        assert!(matches!(refused, governance::Error::IdentityRotated), "nor a Graph token: {refused:?}");
+        assert!(matches!(escrow.is_current(&w.store).await, Err(governance::Error::IdentityRotated)), "and readiness probes can tell");
+
+        // With the new identity, custody goes on.
+        let escrow = Arc::new(Escrow::load(&w.store, vault::Identity::load(&path).unwrap()).await.unwrap());
+        escrow.is_current(&w.store).await.unwrap();
+        let c = Custodian::new(w.store.clone(), escrow, w.meta.clone(), quick());
+        c.take(ORG, &Actor::system(), &numbers[1], &[]).await.unwrap();
+    }
 }

@@ -90,6 +90,7 @@ impl AppError {
                     StatusCode::CONFLICT
                 }
                 E::Graph(_) => StatusCode::BAD_GATEWAY,
+                E::IdentityRotated => StatusCode::SERVICE_UNAVAILABLE,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             },
             AppError::SignInRequired | AppError::StepUpRequired => StatusCode::UNAUTHORIZED,
@@ -119,7 +120,8 @@ impl AppError {
                 | E::Unauthenticated
                 | E::PinState { .. }
                 | E::Busy { .. }
-                | E::Superseded),
+                | E::Superseded
+                | E::IdentityRotated),
             ) => (error.to_string(), None),
             AppError::Domain(E::Conflict { constraint }) => {
                 match governance::error::conflict_meaning(constraint) {

@@ -70,7 +70,19 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) 
                         .to_owned(),
                 )
             }
-            _ => Ok(()),
+            // The key rotated on another host and its new file never came here: the
+            // database's escrow no longer opens with this identity.
+            Some(custody) => match timeout(limit, custody.escrow.is_current(&state.store)).await {
+                Ok(Err(governance::Error::IdentityRotated)) => {
+                    tracing::warn!(
+                        "readiness: escrow in the database is sealed to a newer service identity"
+                    );
+                    Err("escrow in the database is sealed to a newer identity (pinward keys rotate on another host?): put the new identity file here and restart pinward".to_owned())
+                }
+                // The database check above says whether the database answers.
+                _ => Ok(()),
+            },
+            None => Ok(()),
         },
         Ok(Err(error)) => {
             tracing::warn!(%error, "readiness: identity unreadable");

@@ -124,6 +124,25 @@ on_both_databases! {
         assert_eq!((w.record(&w.escrowed).await, w.ledger_len().await), before, "nothing changed");
     }
 
+    async fn after_a_key_rotation_elsewhere_a_pin_change_is_a_503_saying_to_restart_and_seals_nothing(db) {
+        let w = custody_world(&db).await;
+        let ops = w.browser(OPS).await;
+        governance::keys::rotate(&w.store, &db.dir().join("identity.txt"), &|_, _| {}).await.unwrap();
+        let before = (w.record(&w.unknown).await, w.ledger_len().await);
+        let (status, _, body) = w.post(&ops, &format!("/numbers/{}/take-custody", w.unknown.as_str()), "").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        assert!(body.contains("the service identity was rotated since this pinward started"), "{body}");
+        assert!(body.contains("restart pinward"), "{body}");
+        assert_eq!((w.record(&w.unknown).await, w.ledger_len().await), before, "nothing changed");
+
+        // Revealing needs the identity the database's escrow is sealed to: the same advice.
+        let owner = w.browser(OWNER).await;
+        let (status, _, body) = w.reveal(&owner, &format!("{}/reveal", record_path(&w)), "reason=audit").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        assert!(body.contains("restart pinward"), "{body}");
+        assert_eq!(w.ledger_len().await, before.1, "no reveal is ledgered");
+    }
+
     async fn ops_takes_custody_rotates_and_records_an_out_of_band_change_from_the_page(db) {
         let w = custody_world(&db).await;
         let ops = w.browser(OPS).await;

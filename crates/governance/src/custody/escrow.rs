@@ -10,8 +10,8 @@
 use chrono::Utc;
 use vault::{FingerprintKey, Identity, Pin, Recipients, Secret};
 
-use crate::store::Store;
-use crate::{Error, on_pool};
+use crate::store::{Store, Tx};
+use crate::{Error, on_pool, on_tx};
 
 const FINGERPRINT_KEY: &str = "pin_fingerprint_key";
 
@@ -19,6 +19,10 @@ const FINGERPRINT_KEY: &str = "pin_fingerprint_key";
 pub struct Escrow {
     identity: Identity,
     fingerprints: FingerprintKey,
+    /// The fingerprint key as the database held it sealed to `identity`. `keys rotate`
+    /// re-seals it with everything else, so another text in the database means escrow went
+    /// to another identity since this escrow was loaded.
+    sealed_key: String,
 }
 
 impl std::fmt::Debug for Escrow {
@@ -50,12 +54,56 @@ impl Escrow {
                 .await?;
             sqlx::query_as(select).bind(FINGERPRINT_KEY).fetch_one(pool).await
         })?;
-        let secret: Secret = open_either(&identity, &stored, next.as_deref())?;
+        // During a rotation the new identity opens only the re-sealed copy, which becomes
+        // the stored one when the rotation ends.
+        let (secret, opened): (Secret, &str) = open_which(&identity, &stored, next.as_deref())?;
+        let sealed_key = opened.to_owned();
         let fingerprints = FingerprintKey::from_secret(&secret)?;
         Ok(Escrow {
             identity,
             fingerprints,
+            sealed_key,
         })
+    }
+
+    /// Refuses with [`Error::IdentityRotated`] when the database's escrow is no longer
+    /// sealed to this identity: `keys rotate` ran on another host since this process
+    /// started, and what it sealed now would open only with the retired identity. Compares
+    /// text, no decryption: cheap enough for every transaction that seals.
+    pub(crate) async fn check_current(&self, tx: &mut Tx) -> Result<(), Error> {
+        let sql = "SELECT sealed FROM service_secrets WHERE name = $1";
+        let stored: Option<String> = on_tx!(tx, conn => sqlx::query_scalar(sql).bind(FINGERPRINT_KEY).fetch_optional(conn).await)?;
+        self.matches(stored)
+    }
+
+    /// [`Escrow::check_current`] outside a transaction, for readiness probes.
+    ///
+    /// # Errors
+    /// [`Error::IdentityRotated`] when escrow went to another identity; database errors.
+    pub async fn is_current(&self, store: &Store) -> Result<(), Error> {
+        let sql = "SELECT sealed FROM service_secrets WHERE name = $1";
+        let stored: Option<String> = on_pool!(store, pool => sqlx::query_scalar(sql).bind(FINGERPRINT_KEY).fetch_optional(pool).await)?;
+        self.matches(stored)
+    }
+
+    /// `error`, or [`Error::IdentityRotated`] when it is a failure to open something sealed
+    /// and the reason is that escrow went to another identity since this process started.
+    pub async fn explain(&self, store: &Store, error: Error) -> Error {
+        match error {
+            Error::Vault(_) => match self.is_current(store).await {
+                Err(rotated @ Error::IdentityRotated) => rotated,
+                _ => error,
+            },
+            other => other,
+        }
+    }
+
+    fn matches(&self, stored: Option<String>) -> Result<(), Error> {
+        if stored.as_deref() == Some(self.sealed_key.as_str()) {
+            Ok(())
+        } else {
+            Err(Error::IdentityRotated)
+        }
     }
 
     /// The service identity.
@@ -75,10 +123,19 @@ pub(crate) fn open_either<P: vault::Plaintext>(
     sealed: &str,
     sealed_next: Option<&str>,
 ) -> Result<P, Error> {
+    open_which(identity, sealed, sealed_next).map(|(plain, _)| plain)
+}
+
+/// [`open_either`], with the copy that opened.
+fn open_which<'a, P: vault::Plaintext>(
+    identity: &Identity,
+    sealed: &'a str,
+    sealed_next: Option<&'a str>,
+) -> Result<(P, &'a str), Error> {
     match vault::open::<P>(sealed, identity) {
-        Ok(plain) => Ok(plain),
+        Ok(plain) => Ok((plain, sealed)),
         Err(first) => match sealed_next {
-            Some(next) => Ok(vault::open::<P>(next, identity)?),
+            Some(next) => Ok((vault::open::<P>(next, identity)?, next)),
             None => Err(first.into()),
         },
     }

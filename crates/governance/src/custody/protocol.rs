@@ -76,6 +76,7 @@ impl Custodian {
         let mut tx = self.store.begin_for(org).await?;
         let row = lock_number(&mut tx, org, number.as_str()).await?;
         check_startable(row.pin_state, purpose)?;
+        self.escrow.check_current(&mut tx).await?;
 
         let current_sql =
             "SELECT fingerprint FROM pin_versions WHERE org_id = $1 AND status = 'current'";

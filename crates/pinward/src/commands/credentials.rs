@@ -6,7 +6,6 @@ use std::io::{Read, Write};
 use anyhow::Context;
 use governance::access::Caller;
 use governance::credentials::{self, CredentialFacts};
-use governance::custody::Escrow;
 use governance::recovery;
 use graph::AccessToken;
 
@@ -68,8 +67,7 @@ pub async fn credentials(config: &Config, command: CredentialsCommand) -> anyhow
                     .read_to_string(&mut text)
                     .context("cannot read the token from standard input")?;
                 let token = AccessToken::from(text.trim());
-                let identity = super::keys::open_identity(&store, config).await?;
-                let escrow = Escrow::load(&store, identity).await?;
+                let escrow = super::keys::open_escrow(&store, config).await?;
                 let facts =
                     credentials::set(&store, &escrow, &graph_client(config)?, &caller, &token)
                         .await?;
@@ -85,8 +83,7 @@ pub async fn credentials(config: &Config, command: CredentialsCommand) -> anyhow
             }
             CredentialsCommand::Check { org, json } => {
                 let caller = Caller::cli(&org_id(&store, &org).await?);
-                let identity = super::keys::open_identity(&store, config).await?;
-                let escrow = Escrow::load(&store, identity).await?;
+                let escrow = super::keys::open_escrow(&store, config).await?;
                 let facts =
                     credentials::recheck(&store, &escrow, &graph_client(config)?, &caller).await?;
                 show(&facts, json)

@@ -16,7 +16,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use audit::Actor;
 use governance::Store;
-use governance::custody::{Custodian, Escrow, MetaAccess, Settings};
+use governance::custody::{Custodian, MetaAccess, Settings};
 use governance::jobs::{self, JobStatus, Selection};
 use graph::{AccessToken, BusinessId, GraphClient, GraphConfig, PhoneNumberId};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -48,10 +48,7 @@ async fn meta_access(config: &Config, store: &Store, org: &str) -> anyhow::Resul
     {
         Some(token) => AccessToken::from(token),
         None => {
-            let identity = super::keys::open_identity(store, config).await?;
-            let escrow = Escrow::load(store, identity)
-                .await
-                .context("cannot open the escrow keys")?;
+            let escrow = super::keys::open_escrow(store, config).await?;
             governance::credentials::open(store, &escrow, org)
                 .await
                 .context("the org has no Graph token: store one with `pinward credentials set --org ORG` (or set PINWARD_GRAPH_TOKEN)")?
@@ -170,10 +167,7 @@ async fn custodian(config: &Config, run: &RunArgs) -> anyhow::Result<(Store, Cus
     let store = super::open_store(config).await?;
     let org = org_id(&store, &run.org).await?;
     let meta = meta_access(config, &store, &org).await?;
-    let identity = super::keys::open_identity(&store, config).await?;
-    let escrow = Escrow::load(&store, identity)
-        .await
-        .context("cannot open the escrow keys")?;
+    let escrow = super::keys::open_escrow(&store, config).await?;
     let settings = Settings {
         lease: Duration::from_secs(run.lease_seconds),
         ..Settings::default()

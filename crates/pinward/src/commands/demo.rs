@@ -134,8 +134,7 @@ pub async fn run(config: &Config, reset: bool, password: Option<String>) -> anyh
     });
 
     let store = super::open_store(&config).await?;
-    let identity = super::keys::open_identity(&store, &config).await?;
-    let escrow = Arc::new(Escrow::load(&store, identity).await?);
+    let escrow = Arc::new(super::keys::open_escrow(&store, &config).await?);
     let logins = if governance::orgs::list(&store).await?.is_empty() {
         say("seeding the demo: two orgs, their numbers and people (once)…")?;
         seed(&store, &sandbox, escrow).await?

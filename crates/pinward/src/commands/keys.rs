@@ -6,6 +6,7 @@ use std::path::Path;
 use anyhow::Context;
 use audit::CheckpointKey;
 use governance::Store;
+use governance::custody::Escrow;
 use vault::{Created, Identity};
 
 use crate::config::Config;
@@ -38,6 +39,23 @@ pub async fn open_identity(store: &Store, config: &Config) -> anyhow::Result<Ide
         );
     }
     Ok(identity)
+}
+
+/// The service identity ([`open_identity`]) with the escrow keys the database holds sealed
+/// to it; an identity that opens nothing there is named as the wrong file.
+pub async fn open_escrow(store: &Store, config: &Config) -> anyhow::Result<Escrow> {
+    let identity = open_identity(store, config).await?;
+    Escrow::load(store, identity)
+        .await
+        .map_err(|error| match error {
+            governance::Error::Vault(_) => anyhow::Error::new(error).context(format!(
+                "the service identity {} does not open the escrow in this database: restore the \
+             file that goes with it, or, if `pinward keys rotate` ran on another host, copy \
+             the identity it made",
+                config.identity_file.display()
+            )),
+            other => anyhow::Error::new(other).context("cannot open the escrow keys"),
+        })
 }
 
 /// Loads the key that signs ledger checkpoints, creating it (0600) on first start.

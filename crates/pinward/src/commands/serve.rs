@@ -25,10 +25,7 @@ pub async fn bind(config: &Config) -> anyhow::Result<TcpListener> {
 /// Serves on `listener` until SIGINT or SIGTERM.
 pub async fn run_on(config: &Config, listener: TcpListener) -> anyhow::Result<()> {
     let store = super::open_store(config).await?;
-    let identity = super::keys::open_identity(&store, config).await?;
-    let escrow = governance::custody::Escrow::load(&store, identity)
-        .await
-        .context("cannot open the escrow keys")?;
+    let escrow = super::keys::open_escrow(&store, config).await?;
     let checkpoint_key = std::sync::Arc::new(super::keys::open_checkpoint_key(config).await?);
     let address = listener.local_addr()?;
     let shutdown = shutdown_signal()?;

@@ -185,7 +185,8 @@ pub(super) async fn reveal(
                     )
                     .await
                 }
-                other => Err(other.into()),
+                // A PIN sealed to a newer identity (keys rotated on another host): say so.
+                other => Err(custody.escrow.explain(&state.store, other).await.into()),
             };
         }
     };
