@@ -361,6 +361,31 @@ on_both_databases! {
         if db.backend() == pinward_tests::Backend::Sqlite {
             std::fs::write(driver::screenshot_path("overview"), &png).unwrap();
         }
+
+        // On a phone the numbers list is one card a number: its health is in view, not off
+        // to the right of a table that scrolls sideways.
+        browser.set_window_size(390, 900).await.unwrap();
+        browser.goto(&format!("{base}/numbers")).await.unwrap();
+        let fits = browser
+            .execute(
+                "const health = document.querySelector('td[data-label=Health]').getBoundingClientRect();\
+                 return [window.innerWidth, Math.ceil(health.right), document.documentElement.scrollWidth];",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let [width, right, scrolled] = [0, 1, 2].map(|i| fits[i].as_u64().unwrap());
+        assert!(width <= 640, "a phone-sized window: {fits}");
+        assert!(right <= width && scrolled <= width, "the health column is on screen: {fits}");
+        let label = browser
+            .execute("return getComputedStyle(document.querySelector('td[data-label=Health]'), '::before').content", vec![])
+            .await
+            .unwrap();
+        assert_eq!(label, "\"Health\"", "each value beside its column's name");
+        let png = browser.screenshot().await.unwrap();
+        if db.backend() == pinward_tests::Backend::Sqlite {
+            std::fs::write(driver::screenshot_path("numbers-phone"), &png).unwrap();
+        }
         browser.close().await.unwrap();
     }
 }
