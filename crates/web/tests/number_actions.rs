@@ -62,8 +62,8 @@ on_both_databases! {
         assert!(shown.contains("<td>Person ops@acme.example</td>"), "{shown}");
         assert!(!shown.contains(&format!("value=\"{auditor}\"")), "the seat forms do not offer the auditor");
         assert!(shown.contains(&format!("value=\"{ops}\"")), "they offer the others");
-        assert!(shown.contains("<td>number.assigned</td>"), "{shown}");
-        let by = format!("Person {ADMIN} &#60;{ADMIN}&#62;</td><td>number.assigned</td>");
+        assert!(shown.contains("<td data-label=\"What\">number.assigned</td>"), "{shown}");
+        let by = format!("Person {ADMIN} &#60;{ADMIN}&#62;</td><td data-label=\"What\">number.assigned</td>");
         assert!(shown.contains(&by), "the event names who did it: {shown}");
         let named = |id: &str, email: &str| format!("<span class=\"named\">{id}: Person {email} &#60;{email}&#62;</span>");
         assert!(shown.contains(&named(&ops, OPS)) && shown.contains(&named(&boss, ADMIN)), "the event names whom the seats went to: {shown}");
@@ -163,7 +163,7 @@ on_both_databases! {
         assert!(shown.contains("PIN version 2 is set at Meta and escrowed."), "{shown}");
         let second = w.escrowed_pin(&w.unknown).await;
         assert!(w.meta_holds(&w.unknown, &second) && !w.meta_holds(&w.unknown, &first));
-        assert!(shown.contains("<td>pin.rotated</td>"), "{shown}");
+        assert!(shown.contains("<td data-label=\"What\">pin.rotated</td>"), "{shown}");
         let metrics = text(send(&w.app, get("/metrics")).await).await;
         assert!(
             metrics.contains("pinward_pin_rotations_total{outcome=\"rotated\"} 2\n"),
@@ -173,7 +173,7 @@ on_both_databases! {
         let (status, _, _) = w.post(&ops, &format!("{path}/out-of-band"), "").await;
         assert_eq!(status, StatusCode::SEE_OTHER);
         let shown = w.page(&ops, &path).await;
-        assert!(shown.contains("<td>pin.changed_out_of_band</td>"), "{shown}");
+        assert!(shown.contains("<td data-label=\"What\">pin.changed_out_of_band</td>"), "{shown}");
         assert_eq!(w.record(&w.unknown).await.pin_state.as_str(), "unknown");
         assert!(!shown.contains(&format!("{path}/out-of-band")), "nothing escrowed is left to mark stale");
         let before = w.ledger_len().await;
@@ -243,7 +243,7 @@ on_both_databases! {
         assert_eq!(opened.expose(), pin);
         assert_eq!(w.record(&w.escrowed).await.pin_state.as_str(), "released");
         let shown = w.page(&ops, &record_path(&w)).await;
-        assert!(shown.contains("<td>pin.released</td>"), "{shown}");
+        assert!(shown.contains("<td data-label=\"What\">pin.released</td>"), "{shown}");
         assert!(!shown.contains(&format!("{}/rotate\"", record_path(&w))), "a released number offers no rotation");
         assert!(shown.contains("Released to its client: pinward no longer holds or rotates this PIN"), "and says why: {shown}");
     }
@@ -276,7 +276,7 @@ on_both_databases! {
         assert!(body.contains("rotation job"), "the default policy queues a rotation: {body}");
 
         let record = w.page(&owner, &record_path(&w)).await;
-        assert!(record.contains("<td>pin.revealed</td>"), "{record}");
+        assert!(record.contains("<td data-label=\"What\">pin.revealed</td>"), "{record}");
         assert!(record.contains("re-registering on a new phone"), "the reason is ledgered");
         assert!(!record.contains(&pin), "the record never shows the PIN");
         let manager = w.browser(MANAGER).await;
@@ -419,15 +419,15 @@ on_both_databases! {
         for (fields, message) in [
             (format!("seat=chair&to_member={ops_id}&note=over+to+you"), "Seat: must be owner or manager"),
             (format!("to_member={ops_id}&note=over+to+you"), "Seat: must be owner or manager"),
-            ("seat=owner&to_member=&note=over+to+you".to_owned(), "Incoming member: is not a member of this org"),
-            (format!("seat=owner&to_member={ops_id}&note="), "Note: is required"),
-            (format!("seat=owner&to_member={ops_id}&note=pin+is+123456"), "Note: must not contain six digits"),
+            ("seat=owner&to_member=&note=over+to+you".to_owned(), "Incoming member: choose the member who takes the seat"),
+            (format!("seat=owner&to_member={ops_id}&note="), "Note for the incoming member: is required"),
+            (format!("seat=owner&to_member={ops_id}&note=pin+is+123456"), "Note for the incoming member: must not contain six digits"),
             (format!("seat=owner&to_member={}&note=x", w.member_id(MANAGER).await), "Incoming member: holds the other seat"),
         ] {
             let (status, _, body) = w.post(&owner, &path, &fields).await;
             assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{fields}");
             assert!(body.contains(&format!("id=\"propose-problem\">{message}")), "{fields}: {body}");
-            let field = [("Seat", "seat"), ("Incoming member", "to_member"), ("Note", "note")]
+            let field = [("Seat", "seat"), ("Incoming member", "to_member"), ("Note for the incoming member", "note")]
                 .into_iter()
                 .find_map(|(label, id)| message.starts_with(label).then_some(id));
             assert_eq!(invalid_inputs(&body), field.into_iter().collect::<Vec<_>>(), "the input at fault is marked: {fields}");
@@ -440,6 +440,7 @@ on_both_databases! {
         assert!(body.contains(">Moving to the Lisbon team</textarea>"), "and the note: {body}");
         let (_, _, body) = w.post(&owner, &path, &format!("seat=owner&to_member={ops_id}&note=pin+is+123456")).await;
         assert!(!body.contains("123456"), "never a note that may hold a PIN: {body}");
+        assert!(body.contains("The note was cleared, so that nothing that may be a PIN is shown again: type it again without the digits."), "and it says so: {body}");
         let ops = w.browser(OPS).await;
         let (status, _, _) = w.post(&ops, &path, &format!("seat=manager&to_member={ops_id}&note=mine")).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "only the holder or an admin proposes");
@@ -449,11 +450,14 @@ on_both_databases! {
         let handover = w.record(&w.escrowed).await.open_handovers[0].id.clone();
         let shown = w.page(&ops, &record).await;
         assert!(shown.contains("Moving teams") && shown.contains("name=\"recovery_email_confirmed\""), "{shown}");
+        let waiting = format!("id=\"handover-waiting\">The main owner seat of this number is being handed over to you: <a href=\"#accept-{handover}\">");
+        assert!(shown.contains(&waiting), "the incoming member is told at the top of the page: {shown}");
+        assert!(!w.page(&owner, &record).await.contains("handover-waiting"), "the proposer is not");
         let accept = format!("{path}/{handover}/accept");
         for (fields, message) in [
-            ("", "Recovery email checked: must be confirmed"),
-            ("recovery_email_confirmed=on", "Backup channels checked: must be confirmed"),
-            ("recovery_email_confirmed=on&backup_channels_confirmed=on", "PIN held by pinward: must be confirmed"),
+            ("", "“The recovery email is right and the business can reach it”: must be confirmed"),
+            ("recovery_email_confirmed=on", "“The backup channels work”: must be confirmed"),
+            ("recovery_email_confirmed=on&backup_channels_confirmed=on", "“pinward holds the PIN”: must be confirmed"),
         ] {
             let (status, _, body) = w.post(&ops, &accept, &format!("{fields}&rotate=on")).await;
             assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{fields}");
@@ -477,7 +481,7 @@ on_both_databases! {
         assert_eq!(status, StatusCode::SEE_OTHER);
         let shown = w.page(&ops, &record).await;
         assert!(shown.contains("Handover accepted; PIN rotation: PIN version 2 is set at Meta and escrowed."), "{shown}");
-        assert!(shown.contains("<td>handover.accepted</td>"));
+        assert!(shown.contains("<td data-label=\"What\">handover.accepted</td>"));
         assert_eq!(w.record(&w.escrowed).await.owner.unwrap().member_id, ops_id);
         assert!(!w.meta_holds(&w.escrowed, &old_pin), "the handed-over PIN is retired");
         assert_eq!(rotations(&w, "rotated").await, 1, "the handover's rotation counts in /metrics");
@@ -498,7 +502,7 @@ on_both_databases! {
         assert!(body.contains("Note: must not contain six digits"), "{body}");
         assert_eq!(w.post(&ops, &format!("{path}/{first}/decline"), "note=not+now").await.0, StatusCode::SEE_OTHER);
         let shown = w.page(&ops, &record_path(&w)).await;
-        assert!(shown.contains("Handover declined.") && shown.contains("<td>handover.declined</td>"), "{shown}");
+        assert!(shown.contains("Handover declined.") && shown.contains("<td data-label=\"What\">handover.declined</td>"), "{shown}");
         assert!(w.record(&w.escrowed).await.open_handovers.is_empty());
 
         assert_eq!(w.post(&owner, &path, &propose).await.0, StatusCode::SEE_OTHER);
@@ -513,7 +517,7 @@ on_both_databases! {
         assert_eq!(w.post(&ops, &format!("{path}/{second}/cancel"), "").await.0, StatusCode::FORBIDDEN, "the incoming member declines, never withdraws");
         assert_eq!(w.post(&owner, &format!("{path}/{second}/cancel"), "").await.0, StatusCode::SEE_OTHER);
         let shown = w.page(&owner, &record_path(&w)).await;
-        assert!(shown.contains("Handover withdrawn.") && shown.contains("<td>handover.cancelled</td>"), "{shown}");
+        assert!(shown.contains("Handover withdrawn.") && shown.contains("<td data-label=\"What\">handover.cancelled</td>"), "{shown}");
         let (status, _, body) = w.post(&ops, &format!("{path}/{second}/accept"), "recovery_email_confirmed=on&backup_channels_confirmed=on&pin_escrowed=on").await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "a closed handover cannot be accepted");
         assert!(body.contains("Handover: is not an open handover of this number"), "{body}");
@@ -621,6 +625,7 @@ on_both_databases! {
         };
         let auditor = w.page(&w.browser(AUDITOR).await, &path).await;
         assert!(forms(&auditor).is_empty(), "an auditor only reads: {:?}", forms(&auditor));
+        assert!(!auditor.contains("<section class=\"actions\">") && !auditor.contains("<h3>PIN</h3>"), "and gets no empty Actions heading");
         let ops = w.page(&w.browser(OPS).await, &path).await;
         assert_eq!(forms(&ops), ["/seats#assign\"", "/rotate\"", "/release\"", "/out-of-band\""], "no seat: no reveal, no handover");
         let owner = w.page(&w.browser(OWNER).await, &path).await;

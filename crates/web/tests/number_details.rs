@@ -50,13 +50,16 @@ fn record_review_due(record: &str) -> &str {
     record[start..].split("</td>").next().unwrap()
 }
 
-/// The "Review due" cell of `number`'s row in the list (the seventh cell).
+/// The "Review due" cell of `number`'s row in the list.
 fn list_review_due<'a>(list: &'a str, number: &PhoneNumberId) -> &'a str {
     let start = list
         .find(&format!("<a href=\"/numbers/{}\">", number.as_str()))
         .expect("the number is listed");
     let row = list[start..].split("</tr>").next().unwrap();
-    let cell = row.split("<td>").nth(6).expect("a review due cell");
+    let cell = row
+        .split("<td data-label=\"Review due\">")
+        .nth(1)
+        .expect("a review due cell");
     cell.split("</td>").next().unwrap()
 }
 
@@ -106,7 +109,7 @@ on_both_databases! {
         assert_eq!(w.ledger_len().await, events + 2);
         let shown = w.page(&ops, &path).await;
         assert!(shown.contains("Details saved."), "the flash: {shown}");
-        assert!(shown.contains("<td>number.updated</td>"), "{shown}");
+        assert!(shown.contains("<td data-label=\"What\">number.updated</td>"), "{shown}");
         assert!(shown.contains("value=\"whatsapp@acme.example\""), "the form is pre-filled: {shown}");
         assert!(
             shown.contains(">email: help@acme.example\nphone: +1 555 0100 200</textarea>"),
@@ -151,6 +154,8 @@ on_both_databases! {
         let typed = details(&[("usage", "Front desk & sales"), ("recovery_email", "whatsapp")]);
         let (_, _, body) = w.post(&admin, &path, &typed).await;
         assert!(body.contains("id=\"usage\" name=\"usage\" maxlength=\"200\" value=\"Front desk &#38; sales\""), "{body}");
+        let today = chrono::Utc::now().date_naive();
+        assert!(body.contains(&format!("type=\"date\" min=\"2009-01-01\" max=\"{today}\"")), "the date picker offers only dates the form takes: {body}");
         assert!(body.contains("value=\"whatsapp\""), "{body}");
         assert!(body.contains(">email: help@acme.example\r\nphone: +1 555 0100 200</textarea>"), "{body}");
 
@@ -205,6 +210,7 @@ on_both_databases! {
         let (status, _, body) = w.post(&ops, &format!("{path}/review"), "note=PIN+123456+noted").await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(body.contains("id=\"review-problem\">Note: must not contain six digits in a row"), "{body}");
+        assert!(body.contains("The note was cleared"), "it says why the note is gone: {body}");
         assert_eq!(invalid_inputs(&body), ["review_note"], "the note is marked");
         assert_eq!((w.record(&w.escrowed).await, w.ledger_len().await), (before, events), "nothing changed");
 
@@ -221,7 +227,7 @@ on_both_databases! {
         let date = due.format("%Y-%m-%d").to_string();
         assert!(shown.contains(&format!("Review completed: the next one is due {date}.")), "the flash: {shown}");
         assert_eq!(record_review_due(&shown), date, "no longer the first review");
-        assert!(shown.contains("<td>review.completed</td>"), "{shown}");
+        assert!(shown.contains("<td data-label=\"What\">review.completed</td>"), "{shown}");
         assert!(shown.contains("Checked with the client.\\nAll good."), "the note is ledgered: {shown}");
     }
 

@@ -386,6 +386,22 @@ on_both_databases! {
         if db.backend() == pinward_tests::Backend::Sqlite {
             std::fs::write(driver::screenshot_path("numbers-phone"), &png).unwrap();
         }
+        // So is the ledger: every event's details on screen.
+        browser.goto(&format!("{base}/ledger")).await.unwrap();
+        let fits = browser
+            .execute(
+                "const details = [...document.querySelectorAll('td[data-label=Details]')].map(d => d.getBoundingClientRect().right);\
+                 return [window.innerWidth, Math.ceil(Math.max(...details)), document.documentElement.scrollWidth, details.length];",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let [width, right, scrolled, events] = [0, 1, 2, 3].map(|i| fits[i].as_u64().unwrap());
+        assert!(events > 0 && right <= width && scrolled <= width, "the ledger's details are on screen: {fits}");
+        let png = browser.screenshot().await.unwrap();
+        if db.backend() == pinward_tests::Backend::Sqlite {
+            std::fs::write(driver::screenshot_path("ledger-phone"), &png).unwrap();
+        }
         browser.close().await.unwrap();
     }
 }

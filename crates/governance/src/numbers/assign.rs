@@ -35,6 +35,12 @@ pub(crate) async fn check_seat_holder(
     field: &'static str,
     id: &str,
 ) -> Result<MemberCheck, Error> {
+    if id.trim().is_empty() {
+        return Err(Error::Invalid {
+            field,
+            problem: "choose the member who takes the seat".to_owned(),
+        });
+    }
     let Some(member) = member(tx, org, id).await? else {
         return Err(Error::Invalid {
             field,

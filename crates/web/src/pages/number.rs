@@ -167,12 +167,39 @@ pub(crate) struct Refusal {
 
 impl Refusal {
     pub(crate) fn new(field: &'static str, problem: &str) -> Refusal {
+        Refusal::of(field, problem, &Typed::Nothing)
+    }
+
+    /// The refusal of `field`, in the words of the form `typed` was typed into.
+    pub(crate) fn of(field: &'static str, problem: &str, typed: &Typed) -> Refusal {
+        let label = match (typed, field) {
+            (Typed::Handover { .. }, "note") => "Note for the incoming member",
+            // A checkbox is named by what ticking it confirms.
+            (_, "recovery_email_confirmed") => CHECKED_RECOVERY_EMAIL,
+            (_, "backup_channels_confirmed") => CHECKED_BACKUP_CHANNELS,
+            (_, "pin_escrowed") => CHECKED_PIN_ESCROWED,
+            _ => label(field),
+        };
+        let cleared = match typed {
+            Typed::ReviewNote(note) | Typed::Handover { note, .. }
+                if field == "note" && governance::numbers::holds_six_digits(note) =>
+            {
+                " The note was cleared, so that nothing that may be a PIN is shown again: type it again without the digits."
+            }
+            _ => "",
+        };
         Refusal {
             field,
-            message: format!("{}: {problem}", label(field)),
+            message: format!("{label}: {problem}{cleared}"),
         }
     }
 }
+
+/// The handover checklist's boxes, as the form words them.
+pub(crate) const CHECKED_RECOVERY_EMAIL: &str =
+    "“The recovery email is right and the business can reach it”";
+pub(crate) const CHECKED_BACKUP_CHANNELS: &str = "“The backup channels work”";
+pub(crate) const CHECKED_PIN_ESCROWED: &str = "“pinward holds the PIN”";
 
 /// The words a number's forms label `field` with.
 fn label(field: &str) -> &str {
@@ -187,9 +214,6 @@ fn label(field: &str) -> &str {
         "seat" => "Seat",
         "to_member" => "Incoming member",
         "handover" => "Handover",
-        "recovery_email_confirmed" => "Recovery email checked",
-        "backup_channels_confirmed" => "Backup channels checked",
-        "pin_escrowed" => "PIN held by pinward",
         "reason" => "Reason",
         "age_recipient" => "Client's age recipient",
         other => other,
@@ -255,6 +279,8 @@ struct NumberPage {
     channels: Vec<String>,
     details: Details,
     drafts: Drafts,
+    /// Today's date, the latest activation date the details form takes.
+    today: String,
     problems: Vec<&'static str>,
     versions: Vec<Version>,
     events: Vec<Event>,
@@ -275,6 +301,26 @@ impl NumberPage {
             .as_ref()
             .filter(|_| self.refused_form.is_none())
             .map(|p| p.message.as_str())
+    }
+
+    /// Whether the PIN part of the actions has anything to show this caller: a form, or a
+    /// word on why there is none.
+    fn pin_block(&self) -> bool {
+        let f = &self.forms;
+        f.reveal
+            || f.take
+            || f.rotate
+            || f.resume
+            || f.release
+            || f.out_of_band
+            || self.rotation_queued.is_some()
+            || self.meta_refuses.is_some()
+            || self.pin_state == "released"
+    }
+
+    /// Whether the actions section has anything for this caller.
+    fn any_action(&self) -> bool {
+        self.forms.manage || self.forms.propose || !self.handovers.is_empty() || self.pin_block()
     }
 
     /// Whether `field` of `form` is the one refused (its input is marked invalid).
@@ -609,6 +655,7 @@ fn number_page(
             channels: super::actions::details::channel_lines(&metadata.backup_channels),
         },
         drafts: Drafts::default(),
+        today: Utc::now().date_naive().to_string(),
         channels: metadata
             .backup_channels
             .into_iter()

@@ -97,7 +97,7 @@ async fn answer_typed(
             Ok(Redirect::to(&format!("/numbers/{}{top}", phone.as_str())).into_response())
         }
         Err(governance::Error::Invalid { field, problem }) => {
-            let refusal = Refusal::new(field, &problem);
+            let refusal = Refusal::of(field, &problem, &typed);
             record_page(state, caller, page, phone, Some(refusal), typed).await
         }
         Err(error) => Err(error.into()),
