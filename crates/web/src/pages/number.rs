@@ -564,7 +564,7 @@ fn number_page(
         .map(|m| Choice {
             owner: owner_id.as_deref() == Some(m.id.as_str()),
             manager: manager_id.as_deref() == Some(m.id.as_str()),
-            name: format!("{} ({})", m.display_name, m.role.as_str()),
+            name: format!("{} · {}", m.display_name, m.role.as_str()),
             id: m.id.clone(),
         })
         .collect();
