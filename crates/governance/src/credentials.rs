@@ -123,6 +123,8 @@ pub async fn set(
         });
     }
     let token = AccessToken::from(text);
+    // A stale process asks Meta nothing about a token it would not seal.
+    escrow.is_current(store).await?;
     let info = graph.debug_token(&token, &token).await?;
     if !info.is_valid {
         return Err(Error::Invalid {

@@ -127,6 +127,12 @@ pub enum Error {
         "the service identity was rotated since this pinward started (escrow in the database is sealed to a newer identity); nothing was sealed: put the new identity file in place and restart pinward"
     )]
     IdentityRotated,
+    /// A service key rotation is re-sealing escrow, or stopped before it finished: a new
+    /// seal now would be to one identity only, so nothing is sealed until it ends.
+    #[error(
+        "a service key rotation is under way or stopped before it finished; nothing was sealed: wait for `pinward keys rotate` to end, or run it again if it stopped"
+    )]
+    KeyRotationUnfinished,
     /// Service key rotation found something it cannot repair by itself.
     #[error("key rotation: {0}")]
     KeyRotation(String),

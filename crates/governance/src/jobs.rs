@@ -552,7 +552,7 @@ async fn work(
     while let Some((number_id, meta_id, state)) = claim(custodian, org, job, queued_by).await? {
         let (status, outcome) = match PhoneNumberId::parse(&meta_id) {
             Err(_) => ("failed", "not a Meta phone number id".to_owned()),
-            Ok(phone) => run_item(custodian, org, actor, &phone, state, recovery).await,
+            Ok(phone) => run_item(custodian, org, actor, &phone, state, recovery).await?,
         };
         let now = Utc::now();
         let sql = "UPDATE rotation_items SET status = $3, outcome = $4, lease_owner = NULL, lease_until = NULL, \
@@ -574,14 +574,14 @@ async fn run_item(
     phone: &PhoneNumberId,
     state: PinState,
     recovery: &[Recipient],
-) -> (&'static str, String) {
+) -> Result<(&'static str, String), Error> {
     let result = match state {
-        PinState::Released => return ("skipped", "released".to_owned()),
+        PinState::Released => return Ok(("skipped", "released".to_owned())),
         PinState::Unknown => custodian.take(org, actor, phone, recovery).await,
         PinState::Escrowed => custodian.rotate(org, actor, phone, recovery).await,
         PinState::Rotating | PinState::Uncertain => custodian.resume(org, actor, phone).await,
     };
-    match result {
+    Ok(match result {
         Ok(Outcome::Confirmed { version }) => ("done", format!("confirmed version {version}")),
         Ok(Outcome::Idle) => ("done", "nothing pending".to_owned()),
         Ok(Outcome::Rejected { version, code }) => (
@@ -594,8 +594,12 @@ async fn run_item(
             "failed",
             format!("version {version} uncertain after {failures} send(s)"),
         ),
+        // Escrow moved to another identity, or a key rotation runs: every item would fail
+        // alike. The worker stops and leaves the item to be claimed again once its lease
+        // ends, by a process that may seal.
+        Err(error @ (Error::IdentityRotated | Error::KeyRotationUnfinished)) => return Err(error),
         Err(error) => ("failed", error.to_string()),
-    }
+    })
 }
 
 /// Claims the next item: `(number row id, Meta id, PIN state)`, or `None` when nothing is

@@ -214,6 +214,41 @@ mod key_rotation {
                 assert_eq!(w.sandbox.pin_matches(&number, &PinSecret::new(pin.expose()).unwrap()), Some(true));
             }
         }
+
+        async fn while_a_key_rotation_is_unfinished_no_process_seals_a_pin_to_one_identity_only(db) {
+            let _scenario = fail::FailScenario::setup();
+            let w = world(&db, 8).await;
+            w.sync().await;
+            let path = common::identity_path(&db);
+            let escrow = Arc::new(Escrow::load(&w.store, vault::Identity::load(&path).unwrap()).await.unwrap());
+            let c = Custodian::new(w.store.clone(), escrow.clone(), w.meta.clone(), quick());
+            let numbers = w.cloud_numbers();
+            c.take(ORG, &Actor::system(), &numbers[0], &[]).await.unwrap();
+            for window in [KEYS_AFTER_RESEAL, KEYS_AFTER_SWAP] {
+                fail::cfg(window, "return").unwrap();
+                governance::keys::rotate(&w.store, &path, &|_, _| {}).await.unwrap_err();
+                fail::remove(window);
+                // Whichever identity a process holds, a seal now would miss the other one.
+                let active = Arc::new(Escrow::load(&w.store, vault::Identity::load(&path).unwrap()).await.unwrap());
+                for held in [&escrow, &active] {
+                    let c = Custodian::new(w.store.clone(), held.clone(), w.meta.clone(), quick());
+                    let refused = c.take(ORG, &Actor::system(), &numbers[1], &[]).await.unwrap_err();
+                    assert!(matches!(refused, Error::KeyRotationUnfinished), "{window}: {refused:?}");
+                    assert!(matches!(held.is_current(&w.store).await, Err(Error::KeyRotationUnfinished)));
+                }
+                // A bulk job stops at its first item instead of failing every one.
+                let job = governance::jobs::start(&w.store, ORG, &Actor::system(), &governance::jobs::Selection::All, 1).await.unwrap();
+                let stopped = governance::jobs::run(&c, ORG, &Actor::system(), &job, &[], &|_| {}).await.unwrap_err();
+                assert!(matches!(stopped, Error::KeyRotationUnfinished), "{stopped:?}");
+                let status = governance::jobs::status(&w.store, ORG, &job).await.unwrap();
+                assert_eq!(status.failed, 0, "no item is marked failed: {status:?}");
+                governance::jobs::control(&w.store, ORG, &Actor::system(), &job, governance::jobs::Command::Cancel).await.unwrap();
+
+                governance::keys::rotate(&w.store, &path, &|_, _| {}).await.unwrap();
+                let escrow_now = Arc::new(Escrow::load(&w.store, vault::Identity::load(&path).unwrap()).await.unwrap());
+                escrow_now.is_current(&w.store).await.unwrap();
+            }
+        }
     }
 }
 

@@ -90,7 +90,7 @@ impl AppError {
                     StatusCode::CONFLICT
                 }
                 E::Graph(_) => StatusCode::BAD_GATEWAY,
-                E::IdentityRotated => StatusCode::SERVICE_UNAVAILABLE,
+                E::IdentityRotated | E::KeyRotationUnfinished => StatusCode::SERVICE_UNAVAILABLE,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             },
             AppError::SignInRequired | AppError::StepUpRequired => StatusCode::UNAUTHORIZED,
@@ -121,7 +121,8 @@ impl AppError {
                 | E::PinState { .. }
                 | E::Busy { .. }
                 | E::Superseded
-                | E::IdentityRotated),
+                | E::IdentityRotated
+                | E::KeyRotationUnfinished),
             ) => (error.to_string(), None),
             AppError::Domain(E::Conflict { constraint }) => {
                 match governance::error::conflict_meaning(constraint) {

@@ -72,17 +72,26 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) 
             }
             // The key rotated on another host and its new file never came here: the
             // database's escrow no longer opens with this identity.
-            Some(custody) => match timeout(limit, custody.escrow.is_current(&state.store)).await {
-                Ok(Err(governance::Error::IdentityRotated)) => {
-                    tracing::warn!(
-                        "readiness: escrow in the database is sealed to a newer service identity"
-                    );
-                    Err("escrow in the database is sealed to a newer identity (pinward keys rotate on another host?): put the new identity file here and restart pinward".to_owned())
+            // (Skipped when the database did not answer: a probe gets its answer in ~2 s.)
+            Some(custody) if database.is_ok() => {
+                match timeout(limit, custody.escrow.is_current(&state.store)).await {
+                    Ok(Err(governance::Error::IdentityRotated)) => {
+                        tracing::warn!(
+                            "readiness: escrow in the database is sealed to a newer service identity"
+                        );
+                        Err("escrow in the database is sealed to a newer identity (pinward keys rotate on another host?): put the new identity file here and restart pinward".to_owned())
+                    }
+                    Ok(Err(governance::Error::KeyRotationUnfinished)) => {
+                        tracing::warn!(
+                            "readiness: a service key rotation is under way or unfinished"
+                        );
+                        Err("a service key rotation is under way or stopped before it finished: nothing can be sealed until `pinward keys rotate` ends".to_owned())
+                    }
+                    // The database check above says whether the database answers.
+                    _ => Ok(()),
                 }
-                // The database check above says whether the database answers.
-                _ => Ok(()),
-            },
-            None => Ok(()),
+            }
+            _ => Ok(()),
         },
         Ok(Err(error)) => {
             tracing::warn!(%error, "readiness: identity unreadable");

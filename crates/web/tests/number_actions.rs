@@ -342,6 +342,8 @@ on_both_databases! {
             assert!(body.contains(message), "{fields:?}: {body}");
             assert!(!body.contains("id=\"pin\""));
             assert!(!body.contains("123456"), "a reason that may hold a PIN is not shown back");
+            assert_eq!(invalid_inputs(&body), ["reason"], "the reason is marked");
+            assert!(body.contains("id=\"reveal-problem\">") && body.contains("aria-describedby=\"reveal-problem\""));
         }
         let long = format!("reason={}", "a".repeat(501));
         let (status, _, body) = w.reveal(&owner, &path, &long).await;
@@ -464,10 +466,12 @@ on_both_databases! {
             let article = &body[body.find(&format!("id=\"accept-{handover}\"")).expect("the checklist is shown again")..];
             assert!(article.contains(&format!("id=\"accept-{handover}-problem\">{message}")), "inside it: {fields}: {body}");
             assert!(body.contains(&format!("/accept#accept-{handover}\"")), "the refused page opens at it");
-            for ticked in fields.split('&').filter(|f| !f.is_empty()).chain(["rotate=on"]) {
-                let name = ticked.trim_end_matches("=on");
-                assert!(article.contains(&format!("name=\"{name}\" checked")), "what was ticked stays ticked: {name}");
+            for name in ["recovery_email_confirmed", "backup_channels_confirmed", "pin_escrowed", "rotate"] {
+                let ticked = name == "rotate" || fields.contains(name);
+                assert_eq!(article.contains(&format!("name=\"{name}\" checked")), ticked, "what was ticked stays ticked, and only that: {name}");
             }
+            let at_fault = ["recovery_email_confirmed", "backup_channels_confirmed", "pin_escrowed"].into_iter().find(|n| !fields.contains(n)).unwrap();
+            assert!(article.contains(&format!("name=\"{at_fault}\" aria-invalid=\"true\"")), "the box at fault is marked: {at_fault}");
         }
         let (status, _, _) = w.post(&owner, &accept, "recovery_email_confirmed=on&backup_channels_confirmed=on&pin_escrowed=on").await;
         assert_eq!(status, StatusCode::FORBIDDEN, "only the incoming member accepts");

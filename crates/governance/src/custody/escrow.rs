@@ -67,23 +67,36 @@ impl Escrow {
     }
 
     /// Refuses with [`Error::IdentityRotated`] when the database's escrow is no longer
-    /// sealed to this identity: `keys rotate` ran on another host since this process
-    /// started, and what it sealed now would open only with the retired identity. Compares
-    /// text, no decryption: cheap enough for every transaction that seals.
+    /// sealed to this identity (`keys rotate` ran on another host since this process
+    /// started, and what it sealed now would open only with the retired identity), and with
+    /// [`Error::KeyRotationUnfinished`] while a rotation re-seals or after one stopped. It
+    /// compares text, no decryption, and holds the row so that a rotation's re-seal waits
+    /// for this transaction: cheap enough for every transaction that seals.
     pub(crate) async fn check_current(&self, tx: &mut Tx) -> Result<(), Error> {
-        let sql = "SELECT sealed FROM service_secrets WHERE name = $1";
-        let stored: Option<String> = on_tx!(tx, conn => sqlx::query_scalar(sql).bind(FINGERPRINT_KEY).fetch_optional(conn).await)?;
+        let sql = crate::store::dialect::select_service_secret_for_share(tx.backend());
+        let stored: Option<(String, Option<String>)> = on_tx!(tx, conn => sqlx::query_as(sql).bind(FINGERPRINT_KEY).fetch_optional(conn).await)?;
         self.matches(stored)
     }
 
-    /// [`Escrow::check_current`] outside a transaction, for readiness probes.
+    /// [`Escrow::check_current`] outside a transaction, for readiness probes and before
+    /// asking Meta about a token to seal.
     ///
     /// # Errors
-    /// [`Error::IdentityRotated`] when escrow went to another identity; database errors.
+    /// [`Error::IdentityRotated`] when escrow went to another identity,
+    /// [`Error::KeyRotationUnfinished`] while a rotation runs or after one stopped;
+    /// database errors.
     pub async fn is_current(&self, store: &Store) -> Result<(), Error> {
-        let sql = "SELECT sealed FROM service_secrets WHERE name = $1";
-        let stored: Option<String> = on_pool!(store, pool => sqlx::query_scalar(sql).bind(FINGERPRINT_KEY).fetch_optional(pool).await)?;
+        let sql = "SELECT sealed, sealed_next FROM service_secrets WHERE name = $1";
+        let stored: Option<(String, Option<String>)> = on_pool!(store, pool => sqlx::query_as(sql).bind(FINGERPRINT_KEY).fetch_optional(pool).await)?;
         self.matches(stored)
+    }
+
+    fn matches(&self, stored: Option<(String, Option<String>)>) -> Result<(), Error> {
+        match stored {
+            Some((_, Some(_))) => Err(Error::KeyRotationUnfinished),
+            Some((sealed, None)) if sealed == self.sealed_key => Ok(()),
+            _ => Err(Error::IdentityRotated),
+        }
     }
 
     /// `error`, or [`Error::IdentityRotated`] when it is a failure to open something sealed
@@ -91,18 +104,10 @@ impl Escrow {
     pub async fn explain(&self, store: &Store, error: Error) -> Error {
         match error {
             Error::Vault(_) => match self.is_current(store).await {
-                Err(rotated @ Error::IdentityRotated) => rotated,
+                Err(rotated @ (Error::IdentityRotated | Error::KeyRotationUnfinished)) => rotated,
                 _ => error,
             },
             other => other,
-        }
-    }
-
-    fn matches(&self, stored: Option<String>) -> Result<(), Error> {
-        if stored.as_deref() == Some(self.sealed_key.as_str()) {
-            Ok(())
-        } else {
-            Err(Error::IdentityRotated)
         }
     }
 

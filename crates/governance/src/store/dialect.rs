@@ -66,6 +66,18 @@ pub(crate) fn select_ledger_head_for_update(backend: Backend) -> &'static str {
     }
 }
 
+/// Reads a service secret, sealed and re-sealed, holding its row against change until the
+/// transaction ends: a key rotation's re-seal of it waits for the transactions that seal
+/// (SQLite: `BEGIN IMMEDIATE` already holds the write lock).
+pub(crate) fn select_service_secret_for_share(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "SELECT sealed, sealed_next FROM service_secrets WHERE name = $1",
+        Backend::Postgres => {
+            "SELECT sealed, sealed_next FROM service_secrets WHERE name = $1 FOR SHARE"
+        }
+    }
+}
+
 /// Reads one phone number of an org by its Meta id and locks its row until the transaction
 /// ends (SQLite: `BEGIN IMMEDIATE` already holds the write lock).
 pub(crate) fn select_number_for_update(backend: Backend) -> &'static str {

@@ -220,6 +220,6 @@ pub async fn seed_number(db: &TestDb, org: &str, meta: &str, display: &str) {
 pub fn invalid_inputs(body: &str) -> Vec<&str> {
     body.split('<')
         .filter(|tag| tag.contains("aria-invalid=\"true\""))
-        .filter_map(|tag| tag.split("id=\"").nth(1)?.split('"').next())
+        .filter_map(|tag| tag.split(" id=\"").nth(1)?.split('"').next())
         .collect()
 }
