@@ -215,6 +215,24 @@ mod key_rotation {
             }
         }
 
+        async fn a_pending_pin_re_sealed_by_a_rotation_elsewhere_is_not_sent_and_the_error_says_why(db) {
+            let _scenario = fail::FailScenario::setup();
+            let w = world(&db, 4).await;
+            w.sync().await;
+            let path = common::identity_path(&db);
+            let escrow = Arc::new(Escrow::load(&w.store, vault::Identity::load(&path).unwrap()).await.unwrap());
+            let c = Custodian::new(w.store.clone(), escrow, w.meta.clone(), quick());
+            let number = w.cloud_number();
+            fail::cfg(AFTER_TX1, "return").unwrap();
+            c.take(ORG, &Actor::system(), &number, &[]).await.unwrap_err();
+            fail::remove(AFTER_TX1);
+            governance::keys::rotate(&w.store, &path, &|_, _| {}).await.unwrap();
+            let sent = w.sandbox.counters().numbers;
+            let refused = c.resume(ORG, &Actor::system(), &number).await.unwrap_err();
+            assert!(matches!(refused, Error::IdentityRotated), "{refused:?}");
+            assert_eq!(w.sandbox.counters().numbers, sent, "nothing was sent to Meta");
+        }
+
         async fn while_a_key_rotation_is_unfinished_no_process_seals_a_pin_to_one_identity_only(db) {
             let _scenario = fail::FailScenario::setup();
             let w = world(&db, 8).await;

@@ -141,6 +141,15 @@ on_both_databases! {
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
         assert!(body.contains("restart pinward"), "{body}");
         assert_eq!(w.ledger_len().await, before.1, "no reveal is ledgered");
+
+        // So does releasing the PIN to its client, which opens it first.
+        let client = w.record(&w.escrowed).await.client.id;
+        let key = vault::Identity::generate();
+        sql(&db, &[format!("UPDATE clients SET age_recipient = '{}' WHERE id = '{client}'", key.recipient())]).await;
+        let (status, _, body) = w.post(&ops, &format!("{}/release", record_path(&w)), "").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        assert!(body.contains("restart pinward"), "{body}");
+        assert_eq!(w.record(&w.escrowed).await.pin_state, governance::custody::PinState::Escrowed, "nothing released");
     }
 
     async fn ops_takes_custody_rotates_and_records_an_out_of_band_change_from_the_page(db) {

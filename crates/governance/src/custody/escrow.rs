@@ -99,8 +99,9 @@ impl Escrow {
         }
     }
 
-    /// `error`, or [`Error::IdentityRotated`] when it is a failure to open something sealed
-    /// and the reason is that escrow went to another identity since this process started.
+    /// `error`, or why it happened when it is a failure to open something sealed:
+    /// [`Error::IdentityRotated`] (escrow went to another identity since this process
+    /// started) or [`Error::KeyRotationUnfinished`].
     pub async fn explain(&self, store: &Store, error: Error) -> Error {
         match error {
             Error::Vault(_) => match self.is_current(store).await {

@@ -219,11 +219,15 @@ impl Custodian {
         actor: &Actor,
         claim: &Claim,
     ) -> Result<Outcome, Error> {
-        let pin = open_pin(
+        let pin = match open_pin(
             self.escrow.identity(),
             &claim.sealed,
             claim.sealed_next.as_deref(),
-        )?;
+        ) {
+            Ok(pin) => pin,
+            // A pending PIN re-sealed by a key rotation elsewhere: say so, not "cannot open".
+            Err(error) => return Err(self.escrow.explain(&self.store, error).await),
+        };
         let verdict = self.meta.deliver(&self.sessions, &claim.number, &pin).await;
         drop(pin);
         failpoint::window(AFTER_SEND)?;

@@ -250,7 +250,10 @@ pub(super) async fn release(
             sealed.into_string(),
         )
             .into_response()),
-        Err(error) => answer(&state, &who.caller, page, &session, &phone, Err(error)).await,
+        Err(error) => {
+            let error = custody.escrow.explain(&state.store, error).await;
+            answer(&state, &who.caller, page, &session, &phone, Err(error)).await
+        }
     }
 }
 
