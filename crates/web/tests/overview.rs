@@ -35,7 +35,7 @@ fn headline(page: &str) -> Vec<(u64, String)> {
         .collect()
 }
 
-/// The total the numbers list at `href` reports ("1–50 of N", or "0 numbers").
+/// The total the numbers list at `href` reports ("1–50 of N · page 1 of M", or "0 numbers").
 async fn list_total(app: &Router, cookie: &str, href: &str) -> u64 {
     let page = text(send(app, get_as(href, cookie)).await).await;
     let shown = page
@@ -45,6 +45,7 @@ async fn list_total(app: &Router, cookie: &str, href: &str) -> u64 {
         .split("</p>")
         .next()
         .unwrap();
+    let shown = shown.split(" · page").next().unwrap();
     let total = shown.strip_suffix(" numbers").unwrap_or(shown);
     total.rsplit(' ').next().unwrap().parse().unwrap()
 }

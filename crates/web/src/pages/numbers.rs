@@ -190,8 +190,10 @@ struct ListPage {
     rows: Vec<Row>,
     /// "1–50 of 154", or why the page shows none.
     summary: String,
+    first: Option<String>,
     previous: Option<String>,
     next: Option<String>,
+    last: Option<String>,
 }
 
 async fn list(
@@ -234,6 +236,12 @@ async fn list(
             "Page {} is past the last page, {last_page} ({total} numbers in all)",
             found.page
         ),
+        (total, shown) if last_page > 1 => format!(
+            "{}–{} of {total} · page {} of {last_page}",
+            first + 1,
+            first + shown,
+            found.page
+        ),
         (total, shown) => format!("{}–{} of {total}", first + 1, first + shown),
     };
     let states = PinState::ALL
@@ -261,8 +269,10 @@ async fn list(
         unhealthy: filter.unhealthy,
         rows: found.items.into_iter().map(Row::from).collect(),
         summary,
+        first: (found.page > 2).then(|| query.with_page(1)),
         // Past the end, "Previous" leads to the last page.
         previous: (found.page > 1).then(|| query.with_page((found.page - 1).min(last_page.max(1)))),
         next: (first + shown < found.total).then(|| query.with_page(found.page + 1)),
+        last: (found.page + 1 < last_page).then(|| query.with_page(last_page)),
     })
 }
