@@ -134,6 +134,14 @@ async fn the_demo_seeds_two_orgs_with_mixed_numbers_and_a_login_for_every_role()
     let health = reqwest::get(format!("{}/healthz", demo.url)).await.unwrap();
     assert_eq!(health.status(), 200);
     let output = stop(demo);
+    assert!(
+        !output.contains("PIN sent"),
+        "seeding does not bury the banner under a line a PIN:\n{output}"
+    );
+    assert!(
+        output.contains("listening on http://"),
+        "pinward's own lines stay:\n{output}"
+    );
 
     let store = open(&data).await;
     let orgs = governance::orgs::list(&store).await.unwrap();

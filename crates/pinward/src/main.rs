@@ -16,6 +16,10 @@ use clap::Parser;
 use crate::cli::{Cli, Command, EscrowCommand, KeysCommand, LedgerCommand, RotateCommand};
 use crate::config::Config;
 
+/// The demo's log filter when `PINWARD_LOG` is not set: pinward's own lines and every
+/// warning.
+const DEMO_LOG_FILTER: &str = "warn,pinward=info";
+
 fn main() -> ExitCode {
     // Crash tests arm governance's failpoints through FAILPOINTS (test builds only).
     #[cfg(feature = "failpoints")]
@@ -25,7 +29,20 @@ fn main() -> ExitCode {
         Ok(config) => config,
         Err(error) => return fail(&error.to_string(), 2),
     };
-    telemetry::init(config.log_format, &config.log_filter);
+    // The demo's terminal is for its banner: unless asked, it leaves out the per-request
+    // and per-PIN lines of the library crates (seeding alone sends some 250 PINs).
+    let quiet_demo = matches!(cli.command, Command::Demo { .. })
+        && cli
+            .settings
+            .log
+            .as_deref()
+            .is_none_or(|l| l.trim().is_empty());
+    let log_filter = if quiet_demo {
+        DEMO_LOG_FILTER
+    } else {
+        &config.log_filter
+    };
+    telemetry::init(config.log_format, log_filter);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
