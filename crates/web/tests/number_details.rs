@@ -150,6 +150,14 @@ on_both_databases! {
         }
         assert_eq!((w.record(&w.escrowed).await, w.ledger_len().await), before, "nothing changed");
 
+        // Several mistakes at once are all reported, in the form's order, each field marked.
+        let (status, _, body) = w.post(&admin, &path, &details(&[("recovery_email", "whatsapp"), ("activation_date", "2999-01-01"), ("backup_channels", "pager: 1")])).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        let all = "Activation date: must be between 2009-01-01 and today; Recovery email: is not an email address (name@domain.tld); Backup channels: kind must be one of";
+        assert!(body.contains(&format!("id=\"details-problem\">{all}")), "{body}");
+        assert_eq!(invalid_inputs(&body), ["activation_date", "recovery_email", "backup_channels"]);
+        assert_eq!((w.record(&w.escrowed).await, w.ledger_len().await), before, "nothing changed");
+
         // The refused form holds what was typed, not what is recorded.
         let typed = details(&[("usage", "Front desk & sales"), ("recovery_email", "whatsapp")]);
         let (_, _, body) = w.post(&admin, &path, &typed).await;

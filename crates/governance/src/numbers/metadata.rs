@@ -198,6 +198,15 @@ fn parse_channel(n: usize, channel: &BackupChannel) -> Result<BackupChannel, Err
     })
 }
 
+/// Checks `update` as [`update_metadata`] would, without storing anything: a form can
+/// check each field alone (the others left blank) and report every problem at once.
+///
+/// # Errors
+/// [`Error::Invalid`] naming the first field at fault.
+pub fn check_metadata(update: &MetadataUpdate, now: DateTime<Utc>) -> Result<(), Error> {
+    parse_update(update, now).map(drop)
+}
+
 /// The update, checked and normalized.
 fn parse_update(update: &MetadataUpdate, now: DateTime<Utc>) -> Result<MetadataUpdate, Error> {
     let usage = blank_to_none(update.usage.as_deref());

@@ -17,7 +17,9 @@ use graph::PhoneNumberId;
 pub use assign::assign;
 pub(crate) use assign::check_seat_holder;
 pub(crate) use metadata::parse_stored_channels as stored_channels;
-pub use metadata::{BackupChannel, ChannelKind, Metadata, MetadataUpdate, update_metadata};
+pub use metadata::{
+    BackupChannel, ChannelKind, Metadata, MetadataUpdate, check_metadata, update_metadata,
+};
 pub use note::holds_six_digits;
 
 use self::query::{

@@ -161,7 +161,8 @@ pub(crate) struct Ticked {
 /// A refused form's problem: the field at fault, and the message naming it as the form's
 /// label does.
 pub(crate) struct Refusal {
-    field: &'static str,
+    /// The fields at fault (a form checked whole may refuse several at once).
+    fields: Vec<&'static str>,
     pub(crate) message: String,
 }
 
@@ -189,8 +190,18 @@ impl Refusal {
             _ => "",
         };
         Refusal {
-            field,
+            fields: vec![field],
             message: format!("{label}: {problem}{cleared}"),
+        }
+    }
+
+    /// Several refusals of one form, reported together in the form's order.
+    pub(crate) fn all(refusals: Vec<Refusal>) -> Refusal {
+        let (fields, messages): (Vec<_>, Vec<_>) =
+            refusals.into_iter().map(|r| (r.fields, r.message)).unzip();
+        Refusal {
+            fields: fields.concat(),
+            message: messages.join("; "),
         }
     }
 }
@@ -325,7 +336,11 @@ impl NumberPage {
 
     /// Whether `field` of `form` is the one refused (its input is marked invalid).
     fn invalid(&self, form: &str, field: &str) -> bool {
-        self.problem_in(form).is_some() && self.problem.as_ref().is_some_and(|p| p.field == field)
+        self.problem_in(form).is_some()
+            && self
+                .problem
+                .as_ref()
+                .is_some_and(|p| p.fields.contains(&field))
     }
 }
 

@@ -17,7 +17,7 @@ use crate::AppState;
 use crate::auth::{Authorized, ManageNumbers};
 use crate::error::AppError;
 use crate::page::PageContext;
-use crate::pages::number::{Details, Typed, phone};
+use crate::pages::number::{Details, Refusal, Typed, phone, record_page};
 
 #[derive(Deserialize)]
 pub(super) struct DetailsForm {
@@ -67,6 +67,44 @@ fn parse_date(text: &str) -> Result<Option<NaiveDate>, governance::Error> {
         })
 }
 
+/// Every problem of the form, in the form's order: each field is checked alone (the others
+/// left blank), so one mistake does not hide the next.
+fn problems(form: &DetailsForm, now: chrono::DateTime<Utc>) -> Vec<Refusal> {
+    let text = |value: &Option<String>| value.clone().unwrap_or_default();
+    let alone = |update: MetadataUpdate| numbers::check_metadata(&update, now);
+    let checks = [
+        alone(MetadataUpdate {
+            usage: Some(text(&form.usage)),
+            ..MetadataUpdate::default()
+        }),
+        parse_date(&text(&form.activation_date)).and_then(|activation_date| {
+            alone(MetadataUpdate {
+                activation_date,
+                ..MetadataUpdate::default()
+            })
+        }),
+        alone(MetadataUpdate {
+            recovery_email: Some(text(&form.recovery_email)),
+            ..MetadataUpdate::default()
+        }),
+        parse_channels(&text(&form.backup_channels)).and_then(|backup_channels| {
+            alone(MetadataUpdate {
+                backup_channels,
+                ..MetadataUpdate::default()
+            })
+        }),
+    ];
+    checks
+        .into_iter()
+        .filter_map(|checked| match checked {
+            Err(governance::Error::Invalid { field, problem }) => {
+                Some(Refusal::new(field, &problem))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 fn update(form: DetailsForm) -> Result<MetadataUpdate, governance::Error> {
     Ok(MetadataUpdate {
         usage: Some(field(form.usage)),
@@ -92,9 +130,15 @@ pub(super) async fn save(
         recovery_email: form.recovery_email.clone().unwrap_or_default(),
         channels: form.backup_channels.clone().unwrap_or_default(),
     });
+    let now = Utc::now();
+    let refused = problems(&form, now);
+    if !refused.is_empty() {
+        let refusal = Some(Refusal::all(refused));
+        return record_page(&state, &who.caller, page, &phone, refusal, typed).await;
+    }
     let result = match update(form) {
         Ok(update) => {
-            numbers::update_metadata(&state.store, &who.caller, &phone, &update, Utc::now()).await
+            numbers::update_metadata(&state.store, &who.caller, &phone, &update, now).await
         }
         Err(refused) => Err(refused),
     }
