@@ -72,13 +72,13 @@ on_both_databases! {
         let response = send(&w.app, get_as("/ledger", &cookie)).await;
         assert_eq!(response.status(), StatusCode::OK);
         let first = text(response).await;
-        assert!(first.contains("<td data-label=\"#\">63</td>") && first.contains("<td data-label=\"#\">14</td>"), "newest 50");
-        assert!(!first.contains("<td data-label=\"#\">13</td>"), "a page holds 50 events");
-        assert!(first.find("<td data-label=\"#\">63</td>") < first.find("<td data-label=\"#\">14</td>"), "newest first");
+        assert!(first.contains("<td role=\"cell\" data-label=\"#\">63</td>") && first.contains("<td role=\"cell\" data-label=\"#\">14</td>"), "newest 50");
+        assert!(!first.contains("<td role=\"cell\" data-label=\"#\">13</td>"), "a page holds 50 events");
+        assert!(first.find("<td role=\"cell\" data-label=\"#\">63</td>") < first.find("<td role=\"cell\" data-label=\"#\">14</td>"), "newest first");
         assert!(first.contains("href=\"/ledger?before=14\""), "a link to older events");
 
         let older = text(send(&w.app, get_as("/ledger?before=14", &cookie)).await).await;
-        assert!(older.contains("<td data-label=\"#\">13</td>") && older.contains("<td data-label=\"#\">1</td>"));
+        assert!(older.contains("<td role=\"cell\" data-label=\"#\">13</td>") && older.contains("<td role=\"cell\" data-label=\"#\">1</td>"));
         assert!(older.contains("org.created"));
         assert!(older.contains("href=\"/ledger?after=13\""), "a link back to newer events");
     }
@@ -97,9 +97,9 @@ on_both_databases! {
 
         let cookie = sign_in(&w.app, "auditor@acme.example").await;
         let page = text(send(&w.app, get_as("/ledger?action=policy.", &cookie)).await).await;
-        let person = format!("<td data-label=\"Who\" title=\"user:{}\">{} &#60;admin@acme.example&#62;</td>", admin.user_id, admin.display_name);
+        let person = format!("<td role=\"cell\" data-label=\"Who\" title=\"user:{}\">{} &#60;admin@acme.example&#62;</td>", admin.user_id, admin.display_name);
         assert!(page.contains(&person), "{page}");
-        let script = format!("<td data-label=\"Who\" title=\"token:{}\">API token &#34;nightly rotation&#34;</td>", token.id);
+        let script = format!("<td role=\"cell\" data-label=\"Who\" title=\"token:{}\">API token &#34;nightly rotation&#34;</td>", token.id);
         assert!(page.contains(&script), "{page}");
     }
 

@@ -62,8 +62,8 @@ on_both_databases! {
         assert!(shown.contains("<td>Person ops@acme.example</td>"), "{shown}");
         assert!(!shown.contains(&format!("value=\"{auditor}\"")), "the seat forms do not offer the auditor");
         assert!(shown.contains(&format!("value=\"{ops}\"")), "they offer the others");
-        assert!(shown.contains("<td data-label=\"What\">number.assigned</td>"), "{shown}");
-        let by = format!("Person {ADMIN} &#60;{ADMIN}&#62;</td><td data-label=\"What\">number.assigned</td>");
+        assert!(shown.contains("<td role=\"cell\" data-label=\"What\">number.assigned</td>"), "{shown}");
+        let by = format!("Person {ADMIN} &#60;{ADMIN}&#62;</td><td role=\"cell\" data-label=\"What\">number.assigned</td>");
         assert!(shown.contains(&by), "the event names who did it: {shown}");
         let named = |id: &str, email: &str| format!("<span class=\"named\">{id}: Person {email} &#60;{email}&#62;</span>");
         assert!(shown.contains(&named(&ops, OPS)) && shown.contains(&named(&boss, ADMIN)), "the event names whom the seats went to: {shown}");
@@ -172,7 +172,7 @@ on_both_databases! {
         assert!(shown.contains("PIN version 2 is set at Meta and escrowed."), "{shown}");
         let second = w.escrowed_pin(&w.unknown).await;
         assert!(w.meta_holds(&w.unknown, &second) && !w.meta_holds(&w.unknown, &first));
-        assert!(shown.contains("<td data-label=\"What\">pin.rotated</td>"), "{shown}");
+        assert!(shown.contains("<td role=\"cell\" data-label=\"What\">pin.rotated</td>"), "{shown}");
         let metrics = text(send(&w.app, get("/metrics")).await).await;
         assert!(
             metrics.contains("pinward_pin_rotations_total{outcome=\"rotated\"} 2\n"),
@@ -182,7 +182,7 @@ on_both_databases! {
         let (status, _, _) = w.post(&ops, &format!("{path}/out-of-band"), "").await;
         assert_eq!(status, StatusCode::SEE_OTHER);
         let shown = w.page(&ops, &path).await;
-        assert!(shown.contains("<td data-label=\"What\">pin.changed_out_of_band</td>"), "{shown}");
+        assert!(shown.contains("<td role=\"cell\" data-label=\"What\">pin.changed_out_of_band</td>"), "{shown}");
         assert_eq!(w.record(&w.unknown).await.pin_state.as_str(), "unknown");
         assert!(!shown.contains(&format!("{path}/out-of-band")), "nothing escrowed is left to mark stale");
         let before = w.ledger_len().await;
@@ -252,7 +252,7 @@ on_both_databases! {
         assert_eq!(opened.expose(), pin);
         assert_eq!(w.record(&w.escrowed).await.pin_state.as_str(), "released");
         let shown = w.page(&ops, &record_path(&w)).await;
-        assert!(shown.contains("<td data-label=\"What\">pin.released</td>"), "{shown}");
+        assert!(shown.contains("<td role=\"cell\" data-label=\"What\">pin.released</td>"), "{shown}");
         assert!(!shown.contains(&format!("{}/rotate\"", record_path(&w))), "a released number offers no rotation");
         assert!(shown.contains("Released to its client: pinward no longer holds or rotates this PIN"), "and says why: {shown}");
     }
@@ -285,7 +285,7 @@ on_both_databases! {
         assert!(body.contains("rotation job"), "the default policy queues a rotation: {body}");
 
         let record = w.page(&owner, &record_path(&w)).await;
-        assert!(record.contains("<td data-label=\"What\">pin.revealed</td>"), "{record}");
+        assert!(record.contains("<td role=\"cell\" data-label=\"What\">pin.revealed</td>"), "{record}");
         assert!(record.contains("re-registering on a new phone"), "the reason is ledgered");
         assert!(!record.contains(&pin), "the record never shows the PIN");
         let manager = w.browser(MANAGER).await;
@@ -494,7 +494,7 @@ on_both_databases! {
         assert_eq!(status, StatusCode::SEE_OTHER);
         let shown = w.page(&ops, &record).await;
         assert!(shown.contains("Handover accepted; PIN rotation: PIN version 2 is set at Meta and escrowed."), "{shown}");
-        assert!(shown.contains("<td data-label=\"What\">handover.accepted</td>"));
+        assert!(shown.contains("<td role=\"cell\" data-label=\"What\">handover.accepted</td>"));
         assert_eq!(w.record(&w.escrowed).await.owner.unwrap().member_id, ops_id);
         assert!(!w.meta_holds(&w.escrowed, &old_pin), "the handed-over PIN is retired");
         assert_eq!(rotations(&w, "rotated").await, 1, "the handover's rotation counts in /metrics");
@@ -515,7 +515,7 @@ on_both_databases! {
         assert!(body.contains("Note: must not contain six digits"), "{body}");
         assert_eq!(w.post(&ops, &format!("{path}/{first}/decline"), "note=not+now").await.0, StatusCode::SEE_OTHER);
         let shown = w.page(&ops, &record_path(&w)).await;
-        assert!(shown.contains("Handover declined.") && shown.contains("<td data-label=\"What\">handover.declined</td>"), "{shown}");
+        assert!(shown.contains("Handover declined.") && shown.contains("<td role=\"cell\" data-label=\"What\">handover.declined</td>"), "{shown}");
         assert!(w.record(&w.escrowed).await.open_handovers.is_empty());
 
         assert_eq!(w.post(&owner, &path, &propose).await.0, StatusCode::SEE_OTHER);
@@ -530,7 +530,7 @@ on_both_databases! {
         assert_eq!(w.post(&ops, &format!("{path}/{second}/cancel"), "").await.0, StatusCode::FORBIDDEN, "the incoming member declines, never withdraws");
         assert_eq!(w.post(&owner, &format!("{path}/{second}/cancel"), "").await.0, StatusCode::SEE_OTHER);
         let shown = w.page(&owner, &record_path(&w)).await;
-        assert!(shown.contains("Handover withdrawn.") && shown.contains("<td data-label=\"What\">handover.cancelled</td>"), "{shown}");
+        assert!(shown.contains("Handover withdrawn.") && shown.contains("<td role=\"cell\" data-label=\"What\">handover.cancelled</td>"), "{shown}");
         let (status, _, body) = w.post(&ops, &format!("{path}/{second}/accept"), "recovery_email_confirmed=on&backup_channels_confirmed=on&pin_escrowed=on").await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "a closed handover cannot be accepted");
         assert!(body.contains("Handover: is not an open handover of this number"), "{body}");

@@ -57,7 +57,7 @@ fn list_review_due<'a>(list: &'a str, number: &PhoneNumberId) -> &'a str {
         .expect("the number is listed");
     let row = list[start..].split("</tr>").next().unwrap();
     let cell = row
-        .split("<td data-label=\"Review due\">")
+        .split("<td role=\"cell\" data-label=\"Review due\">")
         .nth(1)
         .expect("a review due cell");
     cell.split("</td>").next().unwrap()
@@ -109,7 +109,7 @@ on_both_databases! {
         assert_eq!(w.ledger_len().await, events + 2);
         let shown = w.page(&ops, &path).await;
         assert!(shown.contains("Details saved."), "the flash: {shown}");
-        assert!(shown.contains("<td data-label=\"What\">number.updated</td>"), "{shown}");
+        assert!(shown.contains("<td role=\"cell\" data-label=\"What\">number.updated</td>"), "{shown}");
         assert!(shown.contains("value=\"whatsapp@acme.example\""), "the form is pre-filled: {shown}");
         assert!(
             shown.contains(">email: help@acme.example\nphone: +1 555 0100 200</textarea>"),
@@ -235,7 +235,7 @@ on_both_databases! {
         let date = due.format("%Y-%m-%d").to_string();
         assert!(shown.contains(&format!("Review completed: the next one is due {date}.")), "the flash: {shown}");
         assert_eq!(record_review_due(&shown), date, "no longer the first review");
-        assert!(shown.contains("<td data-label=\"What\">review.completed</td>"), "{shown}");
+        assert!(shown.contains("<td role=\"cell\" data-label=\"What\">review.completed</td>"), "{shown}");
         assert!(shown.contains("Checked with the client.\\nAll good."), "the note is ledgered: {shown}");
     }
 
