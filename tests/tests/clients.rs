@@ -87,6 +87,18 @@ on_both_databases! {
         assert_eq!(listed(&db, "acme")[1]["age_recipient"], serde_json::Value::Null);
     }
 
+    async fn clients_rename_names_a_client_as_people_know_it(db) {
+        two_orgs(&db).await;
+        let said = ok(&pinward(&db, &["clients", "rename", "--org", "acme", "--client", "c-beta", "--name", "Beta Travel Group"]));
+        assert_eq!(said, "c-beta is now named Beta Travel Group\n");
+        assert_eq!(listed(&db, "acme")[1]["name"], "Beta Travel Group");
+        let blank = pinward(&db, &["clients", "rename", "--org", "acme", "--client", "c-beta", "--name", " "]);
+        assert!(error(&blank).contains("name: 1 to 100 characters"), "{}", error(&blank));
+        let theirs = pinward(&db, &["clients", "rename", "--org", "acme", "--client", "c-zeta", "--name", "Mine"]);
+        assert!(error(&theirs).contains("client"), "{}", error(&theirs));
+        assert_eq!(listed(&db, "rival")[0]["name"], "Zeta", "another org's client is untouched");
+    }
+
     async fn a_bad_key_another_orgs_client_or_no_choice_is_refused_and_changes_nothing(db) {
         two_orgs(&db).await;
         let key = vault::Identity::generate().recipient().to_string();

@@ -142,6 +142,14 @@ async fn the_demo_seeds_two_orgs_with_mixed_numbers_and_a_login_for_every_role()
         output.contains("listening on http://"),
         "pinward's own lines stay:\n{output}"
     );
+    assert!(
+        output.contains("Lumen Retail")
+            && !output
+                .split("Business ")
+                .skip(1)
+                .any(|rest| rest.starts_with(|c: char| c.is_ascii_digit())),
+        "the demo's clients are named as a BSP's admins would name them:\n{output}"
+    );
 
     let store = open(&data).await;
     let orgs = governance::orgs::list(&store).await.unwrap();

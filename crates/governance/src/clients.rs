@@ -55,14 +55,11 @@ pub async fn set_recipient(
 ) -> Result<Client, Error> {
     caller.require(Permission::ManageOrg)?;
     let parsed = crate::recovery::parse_new_recipient(recipient)?;
-    change(
-        store,
-        caller,
-        client,
-        Some(parsed.to_string()),
-        "client.recipient_set",
-    )
-    .await
+    let to = Change::Recipient {
+        to: Some(parsed.to_string()),
+        action: "client.recipient_set",
+    };
+    change(store, caller, client, to).await
 }
 
 /// Clears the client's age recipient: its numbers cannot be released until one is set
@@ -77,16 +74,51 @@ pub async fn clear_recipient(
     client: &str,
 ) -> Result<Client, Error> {
     caller.require(Permission::ManageOrg)?;
-    change(store, caller, client, None, "client.recipient_cleared").await
+    let to = Change::Recipient {
+        to: None,
+        action: "client.recipient_cleared",
+    };
+    change(store, caller, client, to).await
 }
 
-async fn change(
+/// The longest client name, in characters.
+pub const MAX_NAME: usize = 100;
+
+/// Renames the client (a sync names a new client "Business <Meta id>"; people know it by
+/// another name). Ledgered `client.renamed` with the old and the new name.
+///
+/// # Errors
+/// [`Error::Forbidden`] without `org:manage`; [`Error::Invalid`] naming `name` (blank, over
+/// [`MAX_NAME`] characters, or holding control characters); [`Error::NotFound`] `client`
+/// (also for another org's).
+pub async fn rename(
     store: &Store,
     caller: &Caller,
     client: &str,
-    recipient: Option<String>,
-    action: &str,
+    name: &str,
 ) -> Result<Client, Error> {
+    caller.require(Permission::ManageOrg)?;
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
+        return Err(Error::Invalid {
+            field: "name",
+            problem: format!("1 to {MAX_NAME} characters, no control characters"),
+        });
+    }
+    change(store, caller, client, Change::Name(name.to_owned())).await
+}
+
+/// What a change sets on a client.
+enum Change {
+    /// The age recipient (none: cleared), ledgered as `action`.
+    Recipient {
+        to: Option<String>,
+        action: &'static str,
+    },
+    Name(String),
+}
+
+async fn change(store: &Store, caller: &Caller, client: &str, to: Change) -> Result<Client, Error> {
     let actor = caller.actor()?;
     let org = caller.org_id.as_str();
     let mut tx = store.begin_for(org).await?;
@@ -96,36 +128,39 @@ async fn change(
         .bind(client)
         .fetch_optional(conn)
         .await)?;
-    let (name, before) = found.ok_or(Error::NotFound { what: "client" })?;
-    if before == recipient {
+    let (name, recipient) = found.ok_or(Error::NotFound { what: "client" })?;
+    let (after, action, details) = match to {
+        Change::Recipient { to, action } => {
+            let shown = to.as_ref().or(recipient.as_ref());
+            let details = json!({ "recipient": shown });
+            ((name.clone(), to), action, details)
+        }
+        Change::Name(to) => {
+            let details = json!({ "from": name, "to": to });
+            ((to, recipient.clone()), "client.renamed", details)
+        }
+    };
+    if after == (name, recipient) {
         // Nothing changes, so nothing is ledgered (clearing an empty key, setting the same).
         tx.rollback().await?;
-        return Ok(Client {
-            id: client.to_owned(),
-            name,
-            age_recipient: recipient,
-        });
+    } else {
+        let sql = "UPDATE clients SET name = $3, age_recipient = $4 WHERE org_id = $1 AND id = $2";
+        on_tx!(tx, conn => sqlx::query(sql)
+            .bind(org)
+            .bind(client)
+            .bind(&after.0)
+            .bind(&after.1)
+            .execute(conn)
+            .await
+            .map(drop))?;
+        let draft = event(action, format!("client:{client}"), &actor, details)?;
+        ledger::append(&mut tx, org, crate::clock::now(), draft).await?;
+        tx.commit().await?;
     }
-    let sql = "UPDATE clients SET age_recipient = $3 WHERE org_id = $1 AND id = $2";
-    on_tx!(tx, conn => sqlx::query(sql)
-        .bind(org)
-        .bind(client)
-        .bind(&recipient)
-        .execute(conn)
-        .await
-        .map(drop))?;
-    let shown = recipient.as_ref().or(before.as_ref());
-    let draft = event(
-        action,
-        format!("client:{client}"),
-        &actor,
-        json!({ "recipient": shown }),
-    )?;
-    ledger::append(&mut tx, org, crate::clock::now(), draft).await?;
-    tx.commit().await?;
+    let (name, age_recipient) = after;
     Ok(Client {
         id: client.to_owned(),
         name,
-        age_recipient: recipient,
+        age_recipient,
     })
 }

@@ -1,5 +1,6 @@
-//! The age recipient a client's released PINs are sealed to: set and cleared by an org
-//! admin, ledgered, shown in the client list, on SQLite and PostgreSQL.
+//! The age recipient a client's released PINs are sealed to, and the client's name: set,
+//! cleared and renamed by an org admin, ledgered, shown in the client list, on SQLite and
+//! PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -25,6 +26,30 @@ async fn recipient_of(store: &Store, client: &str) -> Option<String> {
 }
 
 on_both_databases! {
+    async fn an_admin_renames_a_client_and_the_ledger_keeps_both_names(db) {
+        let store = seeded(&db).await;
+        let renamed = clients::rename(&store, &caller("m-ann"), "client-a", "  Alpha Foods Group ").await.unwrap();
+        assert_eq!(renamed.name, "Alpha Foods Group", "trimmed");
+        let names: Vec<String> = clients::list(&store, &caller("m-ann")).await.unwrap().into_iter().map(|c| c.name).collect();
+        assert_eq!(names, ["Alpha Foods Group", "Beta Travel"]);
+        let (action, details) = ledger(&store).await.pop().unwrap();
+        assert_eq!(action, "client.renamed");
+        assert_eq!(details, r#"{"from":"Alpha Foods","to":"Alpha Foods Group"}"#);
+
+        let events = ledger(&store).await.len();
+        clients::rename(&store, &caller("m-ann"), "client-a", "Alpha Foods Group").await.unwrap();
+        assert_eq!(ledger(&store).await.len(), events, "the same name changes and ledgers nothing");
+        for bad in ["", "   ", &"x".repeat(101), "Alpha\u{7}"] {
+            let refused = clients::rename(&store, &caller("m-ann"), "client-a", bad).await.unwrap_err();
+            assert!(matches!(refused, Error::Invalid { field: "name", .. }), "{bad:?}: {refused:?}");
+        }
+        let refused = clients::rename(&store, &caller("m-bob"), "client-a", "Mine").await.unwrap_err();
+        assert!(matches!(refused, Error::Forbidden { .. }), "ops may not rename: {refused:?}");
+        let refused = clients::rename(&store, &caller("m-ann"), "client-z", "Mine").await.unwrap_err();
+        assert!(matches!(refused, Error::NotFound { what: "client" }), "another org's client is not found: {refused:?}");
+        assert_eq!(ledger(&store).await.len(), events, "no refusal ledgers anything");
+    }
+
     async fn an_admin_sets_a_clients_recipient_and_the_list_and_ledger_show_it(db) {
         let store = seeded(&db).await;
         assert_eq!(recipient_of(&store, "client-a").await, None, "no client has one at first");

@@ -602,4 +602,16 @@ pub enum ClientsCommand {
         #[arg(long)]
         clear: bool,
     },
+    /// Rename a client (a sync names a new one "Business <Meta business id>")
+    Rename {
+        /// The org's id or slug
+        #[arg(long)]
+        org: String,
+        /// The client's id (from `clients list`)
+        #[arg(long)]
+        client: String,
+        /// Its new name (up to 100 characters)
+        #[arg(long)]
+        name: String,
+    },
 }

@@ -1,5 +1,6 @@
-//! The Clients section of the org settings: an admin sets the age recipient a client's
-//! released PINs are sealed to, so "Release" works, through HTTP on both databases.
+//! The Clients section of the org settings: an admin names a client and sets the age
+//! recipient its released PINs are sealed to, so "Release" works, through HTTP on both
+//! databases.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -54,6 +55,32 @@ on_both_databases! {
         let armored = text(response).await;
         let opened: vault::Pin = vault::open(armored.as_bytes(), &key).unwrap();
         assert_eq!(opened.expose(), pin, "the client's identity opens the released PIN");
+    }
+
+    async fn an_admin_renames_a_client_and_the_numbers_list_shows_the_new_name(db) {
+        let w = custody_world(&db).await;
+        let client = client_of_escrowed(&w).await;
+        let admin = w.browser(ADMIN).await;
+        let path = format!("/settings/clients/{client}/name");
+        let response = send(&w.app, same_origin_post(&path, &admin, "name=Lumen+Retail+%26+Co")).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        assert_eq!(header(&response, "location"), "/settings#clients");
+        let page = settings(&w, &admin).await;
+        assert!(page.contains("The client is now named Lumen Retail &#38; Co."), "{page}");
+        assert!(page.contains("name=\"name\" value=\"Lumen Retail &#38; Co\""), "{page}");
+        let list = text(send(&w.app, get_as("/numbers", &admin.cookie)).await).await;
+        assert!(list.contains(">Lumen Retail &#38; Co</a>"), "{list}");
+
+        let before = w.ledger_len().await;
+        let response = send(&w.app, same_origin_post(&path, &admin, "name=+++")).await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let page = text(response).await;
+        assert!(page.contains("<p class=\"field-error\" role=\"alert\">name: 1 to 100 characters, no control characters</p>"), "{page}");
+        assert!(page.contains("name=\"name\" value=\"   \" maxlength=\"100\" required"), "what was typed is kept: {page}");
+        assert_eq!(w.ledger_len().await, before, "nothing changed");
+        let ops = w.browser(OPS).await;
+        assert_eq!(send(&w.app, same_origin_post(&path, &ops, "name=Mine")).await.status(), StatusCode::FORBIDDEN);
+        assert!(!settings(&w, &ops).await.contains(&format!("action=\"{path}\"")), "only admins get the form");
     }
 
     async fn a_malformed_key_is_refused_with_422_naming_the_recipient_field_and_nothing_changes(db) {

@@ -1,5 +1,5 @@
-//! `pinward clients …`: an org's clients and the age recipient each one's released PINs are
-//! sealed to. The operator acts as the org's admin.
+//! `pinward clients …`: an org's clients, their names and the age recipient each one's
+//! released PINs are sealed to. The operator acts as the org's admin.
 
 use std::io::Write;
 
@@ -64,6 +64,11 @@ pub async fn run(config: &Config, command: ClientsCommand) -> anyhow::Result<()>
                         changed.id, changed.name
                     )),
                 }
+            }
+            ClientsCommand::Rename { org, client, name } => {
+                let caller = Caller::cli(&org_id(&store, &org).await?);
+                let renamed = clients::rename(&store, &caller, &client, &name).await?;
+                print(&format!("{} is now named {}", renamed.id, renamed.name))
             }
         }
     }

@@ -63,6 +63,15 @@ const STAFF: [(&str, &str); 5] = [
     ("dev", "Dev Patel"),
     ("fay", "Fay Nguyen"),
 ];
+/// What the demo's BSPs call their clients (a sync names them after their Meta business id).
+const CLIENT_NAMES: [&str; 6] = [
+    "Lumen Retail",
+    "Harbor Clinics",
+    "Atlas Logistics",
+    "Bluebird Travel",
+    "Orchard Foods",
+    "Nimbus Telecom",
+];
 const USAGES: [&str; 5] = [
     "sales",
     "customer support",
@@ -443,6 +452,11 @@ async fn seed(
             &mut |_| {},
         )
         .await?;
+        // Clients are renamed as a BSP's admins would, each org taking its own names.
+        let clients = governance::clients::list(store, &admin).await?;
+        for (client, name) in clients.iter().zip(CLIENT_NAMES.iter().skip(index * 2)) {
+            governance::clients::rename(store, &admin, &client.id, name).await?;
+        }
         let numbers = governance::numbers::list(
             store,
             &admin,

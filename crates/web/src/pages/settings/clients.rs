@@ -1,4 +1,4 @@
-//! Clients: the age recipient each client's released PINs are sealed to.
+//! Clients: their names, and the age recipient each client's released PINs are sealed to.
 
 use axum::Form;
 use axum::Router;
@@ -18,11 +18,52 @@ pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/settings/clients/{id}/recipient", post(set))
         .route("/settings/clients/{id}/recipient/clear", post(clear))
+        .route("/settings/clients/{id}/name", post(rename))
 }
 
 /// The form of one client's row, so a refusal shows beside that client.
 pub(super) fn form_of(client: &str) -> String {
     format!("client:{client}")
+}
+
+/// The name form of one client's row.
+pub(super) fn name_form_of(client: &str) -> String {
+    format!("client-name:{client}")
+}
+
+#[derive(Debug, Deserialize)]
+struct NameForm {
+    #[serde(default)]
+    name: String,
+}
+
+async fn rename(
+    State(state): State<AppState>,
+    who: Authorized<ManageOrg>,
+    session: Session,
+    page: PageContext,
+    Path(id): Path<String>,
+    Form(form): Form<NameForm>,
+) -> Result<Response, AppError> {
+    match governance::clients::rename(&state.store, &who.caller, &id, &form.name).await {
+        Ok(client) => {
+            done(
+                &session,
+                "clients",
+                format!("The client is now named {}.", client.name),
+            )
+            .await
+        }
+        Err(error @ governance::Error::NotFound { .. }) => Err(error.into()),
+        Err(error) => {
+            let problem = FormProblem::of(&name_form_of(&id), error)?;
+            let typed = Typed {
+                client_name: form.name,
+                ..Typed::default()
+            };
+            settings_page(&state, &who, &session, page, Some(problem), typed).await
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -122,6 +122,8 @@ pub(super) struct Typed {
     label: String,
     /// The recipient typed into the client row whose form was refused.
     client_recipient: String,
+    /// The name typed into the client row whose name form was refused.
+    client_name: String,
     token_name: String,
     token_role: String,
     policy: Option<PolicyForm>,
@@ -218,6 +220,11 @@ impl SettingsPage {
     /// The refusal of client `id`'s recipient form, if it was refused.
     fn client_error(&self, id: &str) -> Option<&str> {
         self.error_for(&clients::form_of(id), "recipient")
+    }
+
+    /// The refusal of client `id`'s name form, if it was refused.
+    fn client_name_error(&self, id: &str) -> Option<&str> {
+        self.error_for(&clients::name_form_of(id), "name")
     }
 
     /// The message of a refusal of `form` (shown at the form's top).
