@@ -70,6 +70,9 @@ on_both_databases! {
         assert!(page.contains("name=\"name\" value=\"Lumen Retail &#38; Co\""), "{page}");
         let list = text(send(&w.app, get_as("/numbers", &admin.cookie)).await).await;
         assert!(list.contains(">Lumen Retail &#38; Co</a>"), "{list}");
+        let ledger = text(send(&w.app, get_as("/ledger?action=client.", &admin.cookie)).await).await;
+        assert!(ledger.contains(">client.renamed</a>"), "{ledger}");
+        assert!(ledger.contains(" · to: Lumen Retail &#38; Co</span>") && ledger.contains("<span class=\"details\">from: "), "the details read as words, not JSON: {ledger}");
 
         let before = w.ledger_len().await;
         let response = send(&w.app, same_origin_post(&path, &admin, "name=+++")).await;

@@ -133,7 +133,7 @@ impl Row {
             ),
             subject,
             people: actors.named_in(event.details().as_map().values()),
-            details: event.details().canonical().to_owned(),
+            details: super::event_details::readable(event.details().as_map()),
         }
     }
 }

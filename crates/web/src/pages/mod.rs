@@ -2,6 +2,7 @@
 //! governance use case, and renders a template whose struct carries `page: PageContext`.
 
 pub(crate) mod actions;
+mod event_details;
 mod ledger;
 mod number;
 pub(crate) mod numbers;

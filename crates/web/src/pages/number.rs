@@ -698,7 +698,7 @@ fn number_page(
                 actor: e.actor,
                 action: e.action,
                 people: actors.named_in([&e.details]),
-                details: e.details.to_string(),
+                details: super::event_details::readable_value(&e.details),
             })
             .collect(),
     }
