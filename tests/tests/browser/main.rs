@@ -390,14 +390,15 @@ on_both_databases! {
         browser.goto(&format!("{base}/ledger")).await.unwrap();
         let fits = browser
             .execute(
-                "const details = [...document.querySelectorAll('td[data-label=Details]')].map(d => d.getBoundingClientRect().right);\
-                 return [window.innerWidth, Math.ceil(Math.max(...details)), document.documentElement.scrollWidth, details.length];",
+                "const details = [...document.querySelectorAll('td[data-label=Details]')].map(d => d.getBoundingClientRect());\
+                 return [window.innerWidth, Math.ceil(Math.max(...details.map(d => d.right))), document.documentElement.scrollWidth, details.length, Math.floor(Math.min(...details.map(d => d.width)))];",
                 vec![],
             )
             .await
             .unwrap();
-        let [width, right, scrolled, events] = [0, 1, 2, 3].map(|i| fits[i].as_u64().unwrap());
+        let [width, right, scrolled, events, narrowest] = [0, 1, 2, 3, 4].map(|i| fits[i].as_u64().unwrap());
         assert!(events > 0 && right <= width && scrolled <= width, "the ledger's details are on screen: {fits}");
+        assert!(narrowest * 4 >= width * 3, "and take the card's width, not a sliver of it: {fits}");
         let png = browser.screenshot().await.unwrap();
         if db.backend() == pinward_tests::Backend::Sqlite {
             std::fs::write(driver::screenshot_path("ledger-phone"), &png).unwrap();
