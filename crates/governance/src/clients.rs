@@ -89,8 +89,8 @@ pub const MAX_NAME: usize = 100;
 ///
 /// # Errors
 /// [`Error::Forbidden`] without `org:manage`; [`Error::Invalid`] naming `name` (blank, over
-/// [`MAX_NAME`] characters, or holding control characters); [`Error::NotFound`] `client`
-/// (also for another org's).
+/// [`MAX_NAME`] characters, holding control characters, or another client's name, whatever
+/// its case); [`Error::NotFound`] `client` (also for another org's).
 pub async fn rename(
     store: &Store,
     caller: &Caller,
@@ -103,6 +103,21 @@ pub async fn rename(
         return Err(Error::Invalid {
             field: "name",
             problem: format!("1 to {MAX_NAME} characters, no control characters"),
+        });
+    }
+    // Two clients of one name could not be told apart in a filter or a seat choice.
+    let sql =
+        "SELECT COUNT(*) FROM clients WHERE org_id = $1 AND id <> $2 AND LOWER(name) = LOWER($3)";
+    let taken: i64 = on_read!(store, &caller.org_id, conn => sqlx::query_scalar(sql)
+        .bind(&caller.org_id)
+        .bind(client)
+        .bind(name)
+        .fetch_one(conn)
+        .await)?;
+    if taken > 0 {
+        return Err(Error::Invalid {
+            field: "name",
+            problem: "another client of the org has this name".to_owned(),
         });
     }
     change(store, caller, client, Change::Name(name.to_owned())).await

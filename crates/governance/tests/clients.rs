@@ -39,7 +39,7 @@ on_both_databases! {
         let events = ledger(&store).await.len();
         clients::rename(&store, &caller("m-ann"), "client-a", "Alpha Foods Group").await.unwrap();
         assert_eq!(ledger(&store).await.len(), events, "the same name changes and ledgers nothing");
-        for bad in ["", "   ", &"x".repeat(101), "Alpha\u{7}"] {
+        for bad in ["", "   ", &"x".repeat(101), "Alpha\u{7}", "beta TRAVEL"] {
             let refused = clients::rename(&store, &caller("m-ann"), "client-a", bad).await.unwrap_err();
             assert!(matches!(refused, Error::Invalid { field: "name", .. }), "{bad:?}: {refused:?}");
         }

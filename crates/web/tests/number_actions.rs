@@ -157,7 +157,7 @@ on_both_databases! {
         let ops = w.browser(OPS).await;
         let path = format!("/numbers/{}", w.unknown.as_str());
         let shown = w.page(&ops, &path).await;
-        assert!(shown.contains(&format!("action=\"{path}/take-custody\"")), "{shown}");
+        assert!(shown.contains(&format!("action=\"{path}/take-custody\" data-confirm=")), "{shown}");
 
         let (status, location, _) = w.post(&ops, &format!("{path}/take-custody"), "").await;
         assert_eq!((status, location.as_deref()), (StatusCode::SEE_OTHER, Some(path.as_str())));
@@ -475,8 +475,9 @@ on_both_databases! {
             let article = &body[body.find(&format!("id=\"accept-{handover}\"")).expect("the checklist is shown again")..];
             assert!(article.contains(&format!("id=\"accept-{handover}-problem\">{message}")), "inside it: {fields}: {body}");
             assert!(body.contains(&format!("/accept#accept-{handover}\"")), "the refused page opens at it");
-            for name in ["recovery_email_confirmed", "backup_channels_confirmed", "pin_escrowed", "rotate"] {
-                let ticked = name == "rotate" || fields.contains(name);
+            assert!(article.contains("<input type=\"checkbox\" checked disabled> Rotate the PIN now <span class=\"muted\">(the org's policy rotates it on every handover)"), "the policy's rotation shows as fixed: {article}");
+            for name in ["recovery_email_confirmed", "backup_channels_confirmed", "pin_escrowed"] {
+                let ticked = fields.contains(name);
                 assert_eq!(article.contains(&format!("name=\"{name}\" checked")), ticked, "what was ticked stays ticked, and only that: {name}");
             }
             let at_fault = ["recovery_email_confirmed", "backup_channels_confirmed", "pin_escrowed"].into_iter().find(|n| !fields.contains(n)).unwrap();
@@ -643,6 +644,8 @@ on_both_databases! {
         assert_eq!(forms(&ops), ["/seats#assign\"", "/rotate\"", "/release\"", "/out-of-band\""], "no seat: no reveal, no handover");
         let owner = w.page(&w.browser(OWNER).await, &path).await;
         assert_eq!(forms(&owner), ["/seats#assign\"", "/handovers#propose\"", "/reveal\"", "/rotate\"", "/release\"", "/out-of-band\""]);
+        let ops = w.page(&w.browser(OPS).await, &format!("/numbers/{}", w.unknown.as_str())).await;
+        assert!(ops.contains(&format!("action=\"/numbers/{}/take-custody\" data-confirm=\"", w.unknown.as_str())), "taking custody asks first: it sets a PIN at Meta");
         for action in ["/rotate", "/release", "/out-of-band"] {
             assert!(owner.contains(&format!("action=\"{path}{action}\" data-confirm=\"")), "{action} asks before it acts");
         }

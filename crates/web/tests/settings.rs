@@ -129,7 +129,7 @@ on_both_databases! {
         let page = text(response).await;
         for part in ["Members and roles", "ops@acme.example", "Graph credential", "No Graph credential",
                      "Recovery recipients", "Policies", "value=\"90\"", "Checkpoint public key",
-                     "action=\"/settings/members\"", "action=\"/settings/policies\""] {
+                     "action=\"/settings/members#members\"", "action=\"/settings/policies#policies\""] {
             assert!(page.contains(part), "{part}");
         }
     }
@@ -139,7 +139,7 @@ on_both_databases! {
         let cookie = sign_in(&w.app, "auditor@acme.example").await;
         let page = text(send(&w.app, get_as("/settings", &cookie)).await).await;
         assert!(page.contains("ops@acme.example") && page.contains("Checkpoint public key"));
-        assert!(!page.contains("action=\"/settings/members\""), "no add form");
+        assert!(!page.contains("action=\"/settings/members#members\""), "no add form");
         assert!(!page.contains("Save policies"));
 
         let visit = signed_in_visit(&w.app, "auditor@acme.example").await;
@@ -200,13 +200,13 @@ on_both_databases! {
         let visit = signed_in_visit(&w.app, "admin@acme.example").await;
         let good = format!("password={}", enc(PASSWORD));
         for (fields, message) in [
-            (format!("email=not-an-email&name=X&role=ops&{good}"), "email: "),
-            (format!("email=x%40acme.example&name=X&role=root&{good}"), "role: must be one of admin, ops, auditor, business_admin"),
-            (format!("email=x%40acme.example&name=X&role=business_admin&{good}"), "clients: a business_admin needs at least one client"),
-            (format!("email=x%40acme.example&name=X&role=ops&clients=c-9&{good}"), "clients: only a business_admin is scoped to clients"),
-            ("email=x%40acme.example&name=X&role=ops&password=short".to_owned(), "password: must be at least"),
-            (format!("email=x%40acme.example&name=&role=ops&{good}"), "name: "),
-            (format!("email=ops%40acme.example&name=X&role=ops&{good}"), "email: this person is already a member of the org"),
+            (format!("email=not-an-email&name=X&role=ops&{good}"), "Email: "),
+            (format!("email=x%40acme.example&name=X&role=root&{good}"), "Role: must be one of admin, ops, auditor, business_admin"),
+            (format!("email=x%40acme.example&name=X&role=business_admin&{good}"), "Clients: a business_admin needs at least one client"),
+            (format!("email=x%40acme.example&name=X&role=ops&clients=c-9&{good}"), "Clients: only a business_admin is scoped to clients"),
+            ("email=x%40acme.example&name=X&role=ops&password=short".to_owned(), "Password: must be at least"),
+            (format!("email=x%40acme.example&name=&role=ops&{good}"), "Name: "),
+            (format!("email=ops%40acme.example&name=X&role=ops&{good}"), "Email: this person is already a member of the org"),
         ] {
             w.refused(&visit, "/settings/members", &fields, &message.replace('"', "&#34;")).await;
         }
@@ -229,8 +229,8 @@ on_both_databases! {
             format!("INSERT INTO clients (id, org_id, name, created_at) VALUES ('c-2', '{}', 'Shop 2', '2026-01-01T00:00:00Z')", w.org),
         ]).await;
         let path = format!("/settings/members/{}/role", w.ops);
-        w.refused(&visit, &path, "role=business_admin", "clients: a business_admin needs at least one client").await;
-        w.refused(&visit, &path, "role=business_admin&clients=c-9", "clients: no such client in this org").await;
+        w.refused(&visit, &path, "role=business_admin", "Clients: a business_admin needs at least one client").await;
+        w.refused(&visit, &path, "role=business_admin&clients=c-9", "Clients: no such client in this org").await;
         let response = send(&w.app, same_origin_post(&path, &visit, "role=business_admin&clients=c-1&clients=c-2")).await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER);
         let ops = w.members().await.into_iter().find(|m| m.id == w.ops).unwrap();
@@ -242,8 +242,8 @@ on_both_databases! {
         assert_eq!((ops.role, ops.clients), (Role::Ops, vec![]));
 
         let own = format!("/settings/members/{}/role", w.admin);
-        w.refused(&visit, &own, "role=ops", "role: is the org&#39;s last active admin").await;
-        w.refused(&visit, &own, "role=superuser", "role: must be one of").await;
+        w.refused(&visit, &own, "role=ops", "Role: is the org&#39;s last active admin").await;
+        w.refused(&visit, &own, "role=superuser", "Role: must be one of").await;
         let admin = w.members().await.into_iter().find(|m| m.id == w.admin).unwrap();
         assert_eq!(admin.role, Role::Admin);
     }
@@ -252,7 +252,7 @@ on_both_databases! {
         let w = world(&db).await;
         let visit = signed_in_visit(&w.app, "admin@acme.example").await;
         let settings = text(send(&w.app, get_as("/settings", &visit.cookie)).await).await;
-        let asks = format!("action=\"/settings/members/{}/deactivate\" class=\"inline\" data-confirm=\"Deactivate ", w.ops);
+        let asks = format!("action=\"/settings/members/{}/deactivate#members\" class=\"inline\" data-confirm=\"Deactivate ", w.ops);
         assert!(settings.contains(&asks), "the button asks before it acts: {settings}");
         w.refused(&visit, &format!("/settings/members/{}/deactivate", w.admin), "", "member: is the org&#39;s last active admin").await;
         let response = send(&w.app, same_origin_post(&format!("/settings/members/{}/deactivate", w.ops), &visit, "")).await;
@@ -278,18 +278,18 @@ on_both_databases! {
         let w = world(&db).await;
         let visit = signed_in_visit(&w.app, "admin@acme.example").await;
         let key = age_recipient();
-        w.refused(&visit, "/settings/recovery", "recipient=age1nonsense&label=Safe", "recipient: must be an age X25519 public key").await;
-        w.refused(&visit, "/settings/recovery", &format!("recipient={key}&label="), "label: ").await;
+        w.refused(&visit, "/settings/recovery", "recipient=age1nonsense&label=Safe", "age recipient: must be an age X25519 public key").await;
+        w.refused(&visit, "/settings/recovery", &format!("recipient={key}&label="), "Label: ").await;
         assert_eq!(w.recipients().await, 0);
 
         let response = send(&w.app, same_origin_post("/settings/recovery", &visit, &format!("recipient={key}&label=Safe+A"))).await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER);
         assert_eq!(w.recipients().await, 1);
-        w.refused(&visit, "/settings/recovery", &format!("recipient={key}&label=Again"), "recipient: this key is already a recovery recipient").await;
+        w.refused(&visit, "/settings/recovery", &format!("recipient={key}&label=Again"), "age recipient: this key is already a recovery recipient").await;
 
         let id = governance::recovery::list(&w.store, &Caller::cli(&w.org)).await.unwrap()[0].id.clone();
         let settings = text(send(&w.app, get_as("/settings", &visit.cookie)).await).await;
-        assert!(settings.contains(&format!("action=\"/settings/recovery/{id}/remove\" data-confirm=\"Remove the recovery recipient Safe A?")), "{settings}");
+        assert!(settings.contains(&format!("action=\"/settings/recovery/{id}/remove#recovery\" data-confirm=\"Remove the recovery recipient Safe A?")), "{settings}");
         let response = send(&w.app, same_origin_post(&format!("/settings/recovery/{id}/remove"), &visit, "")).await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER);
         assert_eq!(w.recipients().await, 0);
@@ -414,7 +414,7 @@ on_both_databases! {
         assert_eq!(header(&back, "location"), "/settings#tokens", "the prompt comes back to the section");
         let visit = signed_in_visit(&w.app, "admin@acme.example").await;
 
-        for (name, role, says) in [("", "ops", "name: must be 1 to 100 characters"), ("ci", "business_admin", "role: a token is admin, ops or auditor"), ("ci", "root", "role: must be admin, ops or auditor")] {
+        for (name, role, says) in [("", "ops", "Name: must be 1 to 100 characters"), ("ci", "business_admin", "Role: a token is admin, ops or auditor"), ("ci", "root", "Role: must be admin, ops or auditor")] {
             let settings = text(send(&w.app, get_as("/settings", &visit.cookie)).await).await;
             let fields = format!("_once={}&name={name}&role={role}", token_once(&settings));
             w.refused(&visit, "/settings/tokens", &fields, says).await;

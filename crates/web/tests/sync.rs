@@ -239,7 +239,7 @@ on_both_databases! {
             let before = w.events().await;
             let response = send(&w.app, same_origin_post("/settings/credential", &admin, &format!("token={token}"))).await;
             assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{token}");
-            assert!(text(response).await.contains("token: "), "{token}");
+            assert!(text(response).await.contains("Token: "), "{token}");
             assert_eq!(w.events().await, before);
         }
         assert!(governance::credentials::show(&w.store, &Caller::cli(&w.org)).await.unwrap().is_none());

@@ -88,6 +88,9 @@ struct HandoverView {
     withdraw: bool,
     /// Its checklist form's id (`accept-<id>`).
     form: String,
+    /// The org's policy rotates the PIN on every handover: "Rotate the PIN now" is ticked
+    /// and fixed.
+    rotates: bool,
     /// The checklist's boxes: as ticked when the form was refused.
     ticked: Ticked,
 }
@@ -407,6 +410,14 @@ pub(crate) async fn record_page(
         None
     };
     let mut number = number_page(page, caller, record, &members, &actors, problem);
+    if number.handovers.iter().any(|h| h.incoming) {
+        let rotates = governance::policies::get(&state.store, caller)
+            .await?
+            .rotate_on_handover;
+        for h in &mut number.handovers {
+            h.rotates = rotates;
+        }
+    }
     number.refused_form = shown_back_in(&mut number, typed);
     if meta_refuses.is_some() {
         number.forms.take = false;
@@ -543,6 +554,7 @@ fn handover_view(
         proposed: when(Some(h.proposed_at)),
         note: h.note,
         form: format!("accept-{}", h.id),
+        rotates: false,
         ticked: Ticked::default(),
         id: h.id,
     }

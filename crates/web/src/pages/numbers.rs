@@ -269,10 +269,10 @@ async fn list(
         unhealthy: filter.unhealthy,
         rows: found.items.into_iter().map(Row::from).collect(),
         summary,
-        first: (found.page > 2).then(|| query.with_page(1)),
+        first: (found.page > 1).then(|| query.with_page(1)),
         // Past the end, "Previous" leads to the last page.
         previous: (found.page > 1).then(|| query.with_page((found.page - 1).min(last_page.max(1)))),
         next: (first + shown < found.total).then(|| query.with_page(found.page + 1)),
-        last: (found.page + 1 < last_page).then(|| query.with_page(last_page)),
+        last: (found.page < last_page).then(|| query.with_page(last_page)),
     })
 }

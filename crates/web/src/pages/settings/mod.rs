@@ -68,7 +68,7 @@ impl FormProblem {
             }
             governance::Error::NotFound { what: "client" } => (
                 Some("clients"),
-                "clients: no such client in this org".to_owned(),
+                format!("{}: no such client in this org", label("clients")),
             ),
             governance::Error::NotFound {
                 what: "graph credential",
@@ -80,8 +80,10 @@ impl FormProblem {
                 tracing::warn!(%error, "Meta refused a credential request");
                 (
                     Some("token"),
-                    "token: Meta did not accept the request; check the token and try again"
-                        .to_owned(),
+                    format!(
+                        "{}: Meta did not accept the request; check the token and try again",
+                        label("token")
+                    ),
                 )
             }
             other => return Err(other.into()),
@@ -108,6 +110,14 @@ fn label(field: &str) -> &str {
     match field {
         "review_cadence_days" => "Review cadence",
         "max_pin_age_days" => "Maximum PIN age",
+        "name" => "Name",
+        "email" => "Email",
+        "password" => "Password",
+        "role" => "Role",
+        "recipient" => "age recipient",
+        "label" => "Label",
+        "token" => "Token",
+        "clients" => "Clients",
         other => other,
     }
 }
