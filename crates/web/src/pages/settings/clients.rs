@@ -45,25 +45,23 @@ async fn rename(
     Path(id): Path<String>,
     Form(form): Form<NameForm>,
 ) -> Result<Response, AppError> {
-    match governance::clients::rename(&state.store, &who.caller, &id, &form.name).await {
-        Ok(client) => {
-            done(
-                &session,
-                "clients",
-                format!("The client is now named {}.", client.name),
-            )
-            .await
-        }
-        Err(error @ governance::Error::NotFound { .. }) => Err(error.into()),
-        Err(error) => {
-            let problem = FormProblem::of(&name_form_of(&id), error)?;
-            let typed = Typed {
-                client_name: form.name,
-                ..Typed::default()
-            };
-            settings_page(&state, &who, &session, page, Some(problem), typed).await
-        }
-    }
+    let result = governance::clients::rename(&state.store, &who.caller, &id, &form.name)
+        .await
+        .map(|client| format!("The client is now named {}.", client.name));
+    let typed = Typed {
+        client_name: form.name,
+        ..Typed::default()
+    };
+    answer(
+        &state,
+        &who,
+        &session,
+        page,
+        result,
+        &name_form_of(&id),
+        typed,
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -80,29 +78,41 @@ async fn set(
     Path(id): Path<String>,
     Form(form): Form<RecipientForm>,
 ) -> Result<Response, AppError> {
-    match governance::clients::set_recipient(&state.store, &who.caller, &id, &form.recipient).await
-    {
-        Ok(client) => {
-            done(
-                &session,
-                "clients",
+    let result =
+        governance::clients::set_recipient(&state.store, &who.caller, &id, &form.recipient)
+            .await
+            .map(|client| {
                 format!(
                     "{}'s numbers are now released sealed to {}.",
                     client.name,
                     client.age_recipient.unwrap_or_default()
-                ),
-            )
-            .await
-        }
+                )
+            });
+    let typed = Typed {
+        client_recipient: form.recipient,
+        ..Typed::default()
+    };
+    answer(&state, &who, &session, page, result, &form_of(&id), typed).await
+}
+
+/// Back to Clients with `result`'s message; refused, the page again with the refusal in
+/// `form`'s row and what was `typed` kept.
+async fn answer(
+    state: &AppState,
+    who: &Authorized<ManageOrg>,
+    session: &Session,
+    page: PageContext,
+    result: Result<String, governance::Error>,
+    form: &str,
+    typed: Typed,
+) -> Result<Response, AppError> {
+    match result {
+        Ok(message) => done(session, "clients", message).await,
         // Not a problem with what was typed: a missing client is a 404 as anywhere else.
         Err(error @ governance::Error::NotFound { .. }) => Err(error.into()),
         Err(error) => {
-            let problem = FormProblem::of(&form_of(&id), error)?;
-            let typed = Typed {
-                client_recipient: form.recipient,
-                ..Typed::default()
-            };
-            settings_page(&state, &who, &session, page, Some(problem), typed).await
+            let problem = FormProblem::of(form, error)?;
+            settings_page(state, who, session, page, Some(problem), typed).await
         }
     }
 }
