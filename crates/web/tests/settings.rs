@@ -401,6 +401,8 @@ on_both_databases! {
         let settings = text(send(&w.app, get_as("/settings", &visit.cookie)).await).await;
         assert!(settings.contains("That form was already used, so no other token was made"), "{settings}");
         assert!(settings.contains("<td>nightly rotation</td><td>ops</td>"), "{settings}");
+        let made = settings.split("<td>nightly rotation</td><td>ops</td><td>").nth(1).unwrap().split("</td>").next().unwrap();
+        assert!(made.contains(" by ") && !made.contains("user:"), "the maker is named as people know them: {made}");
         assert!(!settings.contains(&secret), "the secret is never shown again");
 
         // A token outlives the session: making one asks for the password again.

@@ -311,6 +311,8 @@ pub(super) async fn settings_page<N: crate::auth::Need>(
         .map(|f| credential::health(f, now))
         .unwrap_or_default();
     let credential = facts.map(credential::view);
+    // Who added a key or made a token, as people know them (the ledger's actor ids).
+    let actors = governance::history::actor_names(store, caller).await?;
     let recipients = governance::recovery::list(store, caller)
         .await?
         .into_iter()
@@ -318,7 +320,7 @@ pub(super) async fn settings_page<N: crate::auth::Need>(
             id: r.id,
             recipient: r.recipient,
             label: r.label,
-            added: format!("{} by {}", when(r.created_at), r.created_by),
+            added: format!("{} by {}", when(r.created_at), actors.name(&r.created_by)),
         })
         .collect();
     let can_manage = caller.may(Permission::ManageOrg);
@@ -330,7 +332,7 @@ pub(super) async fn settings_page<N: crate::auth::Need>(
                 id: t.id,
                 name: t.name,
                 role: t.role.as_str(),
-                created: format!("{} by {}", when(t.created_at), t.created_by),
+                created: format!("{} by {}", when(t.created_at), actors.name(&t.created_by)),
                 revoked: t.revoked_at.map(when),
             })
             .collect();
