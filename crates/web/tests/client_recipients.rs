@@ -108,6 +108,8 @@ on_both_databases! {
         let admin = w.browser(ADMIN).await;
         let key = vault::Identity::generate().recipient().to_string();
         send(&w.app, same_origin_post(&recipient_path(&client), &admin, &format!("recipient={key}"))).await;
+        let asks = format!("action=\"{}/clear#clients\" class=\"inline\" data-confirm=\"Clear the age recipient of ", recipient_path(&client));
+        assert!(settings(&w, &admin).await.contains(&asks), "clearing asks first");
         let response = send(&w.app, same_origin_post(&format!("{}/clear", recipient_path(&client)), &admin, "")).await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER);
         let page = settings(&w, &admin).await;

@@ -128,7 +128,7 @@ on_both_databases! {
         assert_eq!(response.status(), StatusCode::OK);
         let page = text(response).await;
         for part in ["Members and roles", "ops@acme.example", "Graph credential", "No Graph credential",
-                     "Recovery recipients", "Policies", "value=\"90\"", "Checkpoint public key",
+                     "Recovery recipients", "Policies", "min=\"90\" max=\"183\" value=\"90\"", "min=\"7\" max=\"730\"", "Checkpoint public key",
                      "action=\"/settings/members#members\"", "action=\"/settings/policies#policies\""] {
             assert!(page.contains(part), "{part}");
         }

@@ -22,6 +22,17 @@ on_both_databases! {
         let cadence = browser.find(Locator::Css("input[name=review_cadence_days]")).await.unwrap();
         cadence.clear().await.unwrap();
         cadence.send_keys("30").await.unwrap();
+        // The input's bounds stop the browser from sending 30 at all…
+        let blocked = browser
+            .execute("return document.querySelector('input[name=review_cadence_days]').validity.rangeUnderflow", vec![])
+            .await
+            .unwrap();
+        assert_eq!(blocked, serde_json::Value::Bool(true), "the browser knows the bounds");
+        // …and pinward refuses it too, for whatever sends it anyway.
+        browser
+            .execute("document.querySelector('input[name=review_cadence_days]').removeAttribute('min')", vec![])
+            .await
+            .unwrap();
         browser.find(Locator::Css("form.policies button")).await.unwrap().click().await.unwrap();
         let refused = appears(&browser, Locator::Css("p.field-error")).await;
         assert_eq!(refused.text().await.unwrap(), "Review cadence: must be between 90 and 183 days");

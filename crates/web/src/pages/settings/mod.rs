@@ -211,8 +211,9 @@ struct SettingsPage {
     /// The one-time token of the form that creates an API token (admins only).
     token_once: String,
     policy: PolicyForm,
-    review_bounds: String,
-    age_bounds: String,
+    /// The days the policy's two numbers may take (the inputs' `min` and `max`).
+    review_days: std::ops::RangeInclusive<u32>,
+    age_days: std::ops::RangeInclusive<u32>,
     checkpoint_key: Option<String>,
     problem: Option<FormProblem>,
     typed: Typed,
@@ -349,7 +350,6 @@ pub(super) async fn settings_page<N: crate::auth::Need>(
     } else {
         StatusCode::OK
     };
-    let bounds = |r: std::ops::RangeInclusive<u32>| format!("{}–{} days", r.start(), r.end());
     let html = render(&SettingsPage {
         page,
         can_manage,
@@ -364,8 +364,8 @@ pub(super) async fn settings_page<N: crate::auth::Need>(
         token_roles: tokens::ROLES.iter().map(|r| r.as_str()).collect(),
         token_once,
         policy,
-        review_bounds: bounds(governance::policies::REVIEW_CADENCE_DAYS),
-        age_bounds: bounds(governance::policies::MAX_PIN_AGE_DAYS),
+        review_days: governance::policies::REVIEW_CADENCE_DAYS,
+        age_days: governance::policies::MAX_PIN_AGE_DAYS,
         checkpoint_key: state
             .checkpoint_key
             .as_ref()
