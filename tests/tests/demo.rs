@@ -136,7 +136,7 @@ async fn the_demo_seeds_two_orgs_with_mixed_numbers_and_a_login_for_every_role()
     let output = stop(demo);
     assert!(
         !output.contains("PIN sent"),
-        "seeding does not bury the banner under a line a PIN:\n{output}"
+        "seeding does not bury the banner under a line per PIN:\n{output}"
     );
     assert!(
         output.contains("listening on http://"),

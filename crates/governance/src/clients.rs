@@ -105,21 +105,6 @@ pub async fn rename(
             problem: format!("1 to {MAX_NAME} characters, no control characters"),
         });
     }
-    // Two clients of one name could not be told apart in a filter or a seat choice.
-    let sql =
-        "SELECT COUNT(*) FROM clients WHERE org_id = $1 AND id <> $2 AND LOWER(name) = LOWER($3)";
-    let taken: i64 = on_read!(store, &caller.org_id, conn => sqlx::query_scalar(sql)
-        .bind(&caller.org_id)
-        .bind(client)
-        .bind(name)
-        .fetch_one(conn)
-        .await)?;
-    if taken > 0 {
-        return Err(Error::Invalid {
-            field: "name",
-            problem: "another client of the org has this name".to_owned(),
-        });
-    }
     change(store, caller, client, Change::Name(name.to_owned())).await
 }
 
@@ -137,34 +122,59 @@ async fn change(store: &Store, caller: &Caller, client: &str, to: Change) -> Res
     let actor = caller.actor()?;
     let org = caller.org_id.as_str();
     let mut tx = store.begin_for(org).await?;
-    let sql = "SELECT name, age_recipient FROM clients WHERE org_id = $1 AND id = $2";
-    let found: Option<(String, Option<String>)> = on_tx!(tx, conn => sqlx::query_as(sql)
-        .bind(org)
-        .bind(client)
-        .fetch_optional(conn)
-        .await)?;
-    let (name, recipient) = found.ok_or(Error::NotFound { what: "client" })?;
-    let (after, action, details) = match to {
+    let sql = "SELECT id, name, age_recipient FROM clients WHERE org_id = $1";
+    let all: Vec<(String, String, Option<String>)> =
+        on_tx!(tx, conn => sqlx::query_as(sql).bind(org).fetch_all(conn).await)?;
+    let (_, name, recipient) = all
+        .iter()
+        .find(|(id, _, _)| id == client)
+        .cloned()
+        .ok_or(Error::NotFound { what: "client" })?;
+    // Each change writes its own column only, so a rename and a recipient change made at
+    // the same moment both stand.
+    let (after, column, action, details) = match to {
         Change::Recipient { to, action } => {
             let shown = to.as_ref().or(recipient.as_ref());
             let details = json!({ "recipient": shown });
-            ((name.clone(), to), action, details)
+            let after = (name.clone(), to.clone());
+            (after, Column::Recipient(to), action, details)
         }
         Change::Name(to) => {
+            // Two clients of one name could not be told apart in a filter or a seat
+            // choice; compared here, in any case and script, not by the database's LOWER.
+            let folded = to.to_lowercase();
+            if all
+                .iter()
+                .any(|(id, other, _)| id != client && other.to_lowercase() == folded)
+            {
+                return Err(Error::Invalid {
+                    field: "name",
+                    problem: "another client of the org has this name".to_owned(),
+                });
+            }
             let details = json!({ "from": name, "to": to });
-            ((to, recipient.clone()), "client.renamed", details)
+            let after = (to.clone(), recipient.clone());
+            (after, Column::Name(to), "client.renamed", details)
         }
     };
     if after == (name, recipient) {
         // Nothing changes, so nothing is ledgered (clearing an empty key, setting the same).
         tx.rollback().await?;
     } else {
-        let sql = "UPDATE clients SET name = $3, age_recipient = $4 WHERE org_id = $1 AND id = $2";
-        on_tx!(tx, conn => sqlx::query(sql)
+        let update = match &column {
+            Column::Name(_) => "UPDATE clients SET name = $3 WHERE org_id = $1 AND id = $2",
+            Column::Recipient(_) => {
+                "UPDATE clients SET age_recipient = $3 WHERE org_id = $1 AND id = $2"
+            }
+        };
+        let value = match column {
+            Column::Name(name) => Some(name),
+            Column::Recipient(recipient) => recipient,
+        };
+        on_tx!(tx, conn => sqlx::query(update)
             .bind(org)
             .bind(client)
-            .bind(&after.0)
-            .bind(&after.1)
+            .bind(&value)
             .execute(conn)
             .await
             .map(drop))?;
@@ -178,4 +188,10 @@ async fn change(store: &Store, caller: &Caller, client: &str, to: Change) -> Res
         name,
         age_recipient,
     })
+}
+
+/// The one column a change writes.
+enum Column {
+    Name(String),
+    Recipient(Option<String>),
 }

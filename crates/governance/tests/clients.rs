@@ -36,16 +36,27 @@ on_both_databases! {
         assert_eq!(action, "client.renamed");
         assert_eq!(details, r#"{"from":"Alpha Foods","to":"Alpha Foods Group"}"#);
 
+        // A rename keeps the recipient, and a recipient change keeps the name.
+        let key = key();
+        clients::set_recipient(&store, &caller("m-ann"), "client-a", &key).await.unwrap();
+        let renamed = clients::rename(&store, &caller("m-ann"), "client-a", "Alpha Foods Group Ltd").await.unwrap();
+        assert_eq!(renamed.age_recipient.as_deref(), Some(key.as_str()));
+        assert_eq!(recipient_of(&store, "client-a").await, Some(key.clone()));
+        clients::clear_recipient(&store, &caller("m-ann"), "client-a").await.unwrap();
+        let listed = clients::list(&store, &caller("m-ann")).await.unwrap();
+        assert_eq!(listed[0].name, "Alpha Foods Group Ltd", "{listed:?}");
+        clients::rename(&store, &caller("m-ann"), "client-a", "Alpha Foods Group").await.unwrap();
+
         let events = ledger(&store).await.len();
         clients::rename(&store, &caller("m-ann"), "client-a", "Alpha Foods Group").await.unwrap();
         assert_eq!(ledger(&store).await.len(), events, "the same name changes and ledgers nothing");
-        for bad in ["", "   ", &"x".repeat(101), "Alpha\u{7}", "beta TRAVEL"] {
+        for bad in ["", "   ", &"x".repeat(101), "Alpha\u{7}", "beta TRAVEL", "BETA TRAVEL"] {
             let refused = clients::rename(&store, &caller("m-ann"), "client-a", bad).await.unwrap_err();
             assert!(matches!(refused, Error::Invalid { field: "name", .. }), "{bad:?}: {refused:?}");
         }
         let refused = clients::rename(&store, &caller("m-bob"), "client-a", "Mine").await.unwrap_err();
         assert!(matches!(refused, Error::Forbidden { .. }), "ops may not rename: {refused:?}");
-        let refused = clients::rename(&store, &caller("m-ann"), "client-z", "Mine").await.unwrap_err();
+        let refused = clients::rename(&store, &caller("m-ann"), "client-z", "Beta Travel").await.unwrap_err();
         assert!(matches!(refused, Error::NotFound { what: "client" }), "another org's client is not found: {refused:?}");
         assert_eq!(ledger(&store).await.len(), events, "no refusal ledgers anything");
     }

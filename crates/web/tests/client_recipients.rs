@@ -72,7 +72,7 @@ on_both_databases! {
         assert!(list.contains(">Lumen Retail &#38; Co</a>"), "{list}");
         let ledger = text(send(&w.app, get_as("/ledger?action=client.", &admin.cookie)).await).await;
         assert!(ledger.contains(">client.renamed</a>"), "{ledger}");
-        assert!(ledger.contains(" · to: Lumen Retail &#38; Co</span>") && ledger.contains("<span class=\"details\">from: "), "the details read as words, not JSON: {ledger}");
+        assert!(ledger.contains("<dt>to</dt><dd>Lumen Retail &#38; Co</dd></dl>") && ledger.contains("<dl class=\"details\"><dt>from</dt><dd>"), "the details read as names and values, not JSON: {ledger}");
 
         let before = w.ledger_len().await;
         let response = send(&w.app, same_origin_post(&path, &admin, "name=+++")).await;

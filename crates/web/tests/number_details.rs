@@ -236,7 +236,7 @@ on_both_databases! {
         assert!(shown.contains(&format!("Review completed: the next one is due {date}.")), "the flash: {shown}");
         assert_eq!(record_review_due(&shown), date, "no longer the first review");
         assert!(shown.contains("<td role=\"cell\" data-label=\"What\">review.completed</td>"), "{shown}");
-        assert!(shown.contains("note: Checked with the client.\nAll good."), "the note is ledgered, and reads as typed: {shown}");
+        assert!(shown.contains("<dt>note</dt><dd>Checked with the client.\nAll good.</dd>"), "the note is ledgered, and reads as typed: {shown}");
     }
 
     async fn the_list_and_the_record_show_the_same_effective_review_due_for_a_never_reviewed_number(db) {

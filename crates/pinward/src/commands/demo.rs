@@ -454,7 +454,10 @@ async fn seed(
         .await?;
         // Clients are renamed as a BSP's admins would, each org taking its own names.
         let clients = governance::clients::list(store, &admin).await?;
-        for (client, name) in clients.iter().zip(CLIENT_NAMES.iter().skip(index * 2)) {
+        for (client, name) in clients
+            .iter()
+            .zip(CLIENT_NAMES.iter().skip(index * CLIENTS_PER_ORG))
+        {
             governance::clients::rename(store, &admin, &client.id, name).await?;
         }
         let numbers = governance::numbers::list(

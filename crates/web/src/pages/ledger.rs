@@ -100,7 +100,7 @@ struct Row {
     /// This view narrowed to the event's action, and to its subject.
     action_filter: String,
     subject_filter: String,
-    details: String,
+    details: Vec<super::event_details::Detail>,
     /// Who the member and user ids in `details` are.
     people: Vec<String>,
 }

@@ -261,7 +261,7 @@ struct Event {
     actor: String,
     actor_name: String,
     action: String,
-    details: String,
+    details: Vec<super::event_details::Detail>,
     /// Who the member and user ids in `details` are.
     people: Vec<String>,
 }
@@ -410,7 +410,8 @@ pub(crate) async fn record_page(
         None
     };
     let mut number = number_page(page, caller, record, &members, &actors, problem);
-    if number.handovers.iter().any(|h| h.incoming) {
+    // A released number's handover rotates nothing, whatever the policy.
+    if number.handovers.iter().any(|h| h.incoming) && number.pin_state != "released" {
         let rotates = governance::policies::get(&state.store, caller)
             .await?
             .rotate_on_handover;
