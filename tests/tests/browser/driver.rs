@@ -3,6 +3,7 @@
 //! them); `PINWARD_CHROMEDRIVER` and `PINWARD_CHROMIUM` override the paths.
 
 use std::net::{TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -28,7 +29,10 @@ impl Chromedriver {
         let program = std::env::var("PINWARD_CHROMEDRIVER")
             .unwrap_or_else(|_| "/usr/bin/chromedriver".to_owned());
         let port = free_port();
+        // A group of its own: Chromium's processes are chromedriver's children, and a test
+        // that fails before it closes its browser must not leave them running.
         let child = Command::new(&program)
+            .process_group(0)
             .arg(format!("--port={port}"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -87,6 +91,13 @@ impl Chromedriver {
 
 impl Drop for Chromedriver {
     fn drop(&mut self) {
+        // The whole group: chromedriver and every browser it started.
+        let _ = Command::new("kill")
+            .arg("-KILL")
+            .arg(format!("-{}", self.child.id()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
