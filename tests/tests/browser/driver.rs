@@ -91,13 +91,14 @@ impl Chromedriver {
 
 impl Drop for Chromedriver {
     fn drop(&mut self) {
-        // The whole group: chromedriver and every browser it started.
-        let _ = Command::new("kill")
-            .arg("-KILL")
-            .arg(format!("-{}", self.child.id()))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+        // The whole group: chromedriver and every browser it started. A system call, not the
+        // `kill` command: procps-ng 4.0.2 (Debian 12) reads `kill -KILL -16` as `-1` and kills
+        // every process it may, CI's runner included.
+        let group = rustix::process::Pid::from_child(&self.child);
+        // Its leader is not reaped yet (`wait` comes below), so the id is still this group's.
+        if group != rustix::process::Pid::INIT {
+            let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
