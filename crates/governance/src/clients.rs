@@ -122,6 +122,9 @@ async fn change(store: &Store, caller: &Caller, client: &str, to: Change) -> Res
     let actor = caller.actor()?;
     let org = caller.org_id.as_str();
     let mut tx = store.begin_for(org).await?;
+    // Before the read: two renames to one name at once would otherwise both pass the check
+    // on PostgreSQL (SQLite's `BEGIN IMMEDIATE` already runs them one after the other).
+    ledger::hold(&mut tx, org).await?;
     let sql = "SELECT id, name, age_recipient FROM clients WHERE org_id = $1";
     let all: Vec<(String, String, Option<String>)> =
         on_tx!(tx, conn => sqlx::query_as(sql).bind(org).fetch_all(conn).await)?;

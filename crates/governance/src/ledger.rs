@@ -46,6 +46,13 @@ pub async fn append(
     Ok(event)
 }
 
+/// Takes the org's chain lock now rather than at the append: a change whose check reads
+/// other rows (a name no other client has) then sees every change committed before it, and
+/// none can commit between its check and its own commit.
+pub(crate) async fn hold(tx: &mut Tx, org: &str) -> Result<(), Error> {
+    lock_head(tx, org).await.map(drop)
+}
+
 /// The org's chain head, locked until `tx` ends; created at genesis on the first append.
 async fn lock_head(tx: &mut Tx, org: &str) -> Result<ChainHead, Error> {
     let create = "INSERT INTO ledger_heads (org_id, seq, hash) VALUES ($1, 0, $2) ON CONFLICT (org_id) DO NOTHING";

@@ -148,3 +148,68 @@ on_both_databases! {
         assert_eq!(ledger(&store).await.len(), before);
     }
 }
+
+/// Two admins rename two clients to one name at the same moment, on PostgreSQL, where the
+/// two transactions really overlap (SQLite's `BEGIN IMMEDIATE` runs them one at a time).
+/// Both are held at the org's ledger lock until both wait, then let go: one name stands.
+#[tokio::test]
+async fn two_renames_to_one_name_at_once_leave_one_client_with_it() {
+    use sqlx::Connection;
+    let db = pinward_tests::TestDb::new(pinward_tests::Backend::Postgres).await;
+    let store = seeded(&db).await;
+    let mut holder = sqlx::PgConnection::connect(db.url()).await.unwrap();
+    let mut held = holder.begin().await.unwrap();
+    for sql in [
+        "SELECT set_config('pinward.org_id', $1, true)",
+        "INSERT INTO ledger_heads (org_id, seq, hash) VALUES ($1, 0, repeat('0', 64)) \
+         ON CONFLICT (org_id) DO NOTHING",
+        "SELECT 1 FROM ledger_heads WHERE org_id = $1 FOR UPDATE",
+    ] {
+        sqlx::query(sql)
+            .bind(common::ORG)
+            .execute(&mut *held)
+            .await
+            .unwrap();
+    }
+    let rename = |client: &'static str| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            clients::rename(&store, &caller("m-ann"), client, "Gamma Group").await
+        })
+    };
+    let (first, second) = (rename("client-a"), rename("client-b"));
+    let waiting = "SELECT COUNT(*) FROM pg_stat_activity \
+                   WHERE datname = current_database() AND wait_event_type = 'Lock'";
+    // Bounds only a hang: both renames reach the lock within milliseconds.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while sqlx::query_scalar::<_, i64>(waiting)
+        .fetch_one(&mut *held)
+        .await
+        .unwrap()
+        < 2
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "both renames wait on the lock"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    held.commit().await.unwrap();
+    let outcomes = [first.await.unwrap(), second.await.unwrap()];
+    let refused = outcomes
+        .iter()
+        .filter(|o| matches!(o, Err(Error::Invalid { field: "name", .. })))
+        .count();
+    assert_eq!(
+        (outcomes.iter().filter(|o| o.is_ok()).count(), refused),
+        (1, 1),
+        "one rename stands and the other is refused: {outcomes:?}"
+    );
+    let named = clients::list(&store, &caller("m-ann"))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|c| c.name == "Gamma Group")
+        .count();
+    assert_eq!(named, 1, "one client has the name");
+}
