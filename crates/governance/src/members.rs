@@ -341,6 +341,15 @@ pub async fn caller_for(store: &Store, org_id: &str, user_id: &str) -> Result<Ca
     })
 }
 
+/// Checks the clients chosen for `role` on their own, before any lookup: a business admin
+/// needs at least one, no other role has any.
+///
+/// # Errors
+/// [`Error::Invalid`] naming `clients`.
+pub fn check_clients(role: Role, clients: &[String]) -> Result<(), Error> {
+    checked_clients(role, clients).map(drop)
+}
+
 /// A business admin needs at least one client; no other role has any. Duplicates go.
 fn checked_clients(role: Role, clients: &[String]) -> Result<Vec<String>, Error> {
     let mut clients: Vec<String> = clients.iter().map(|c| c.trim().to_owned()).collect();

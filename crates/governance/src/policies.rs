@@ -63,29 +63,9 @@ impl Policy {
     /// # Errors
     /// [`Error::Invalid`] naming `review_cadence_days` or `max_pin_age_days`.
     pub fn validate(&self) -> Result<(), Error> {
-        if !REVIEW_CADENCE_DAYS.contains(&self.review_cadence_days) {
-            return Err(Error::Invalid {
-                field: "review_cadence_days",
-                problem: format!(
-                    "must be between {} and {} days",
-                    REVIEW_CADENCE_DAYS.start(),
-                    REVIEW_CADENCE_DAYS.end()
-                ),
-            });
-        }
-        if !MAX_PIN_AGE_DAYS.contains(&self.max_pin_age_days) {
-            return Err(Error::Invalid {
-                field: "max_pin_age_days",
-                problem: format!(
-                    "must be between {} and {} days",
-                    MAX_PIN_AGE_DAYS.start(),
-                    MAX_PIN_AGE_DAYS.end()
-                ),
-            });
-        }
-        Ok(())
+        check_review_cadence(self.review_cadence_days)?;
+        check_max_pin_age(self.max_pin_age_days)
     }
-
     fn fields(&self) -> [(&'static str, Value); 4] {
         [
             ("review_cadence_days", json!(self.review_cadence_days)),
@@ -192,4 +172,31 @@ pub async fn set(
     ledger::append(&mut tx, &caller.org_id, now, draft).await?;
     tx.commit().await?;
     Ok(policy)
+}
+
+/// Refuses a review cadence outside [`REVIEW_CADENCE_DAYS`], on its own, so a form can
+/// report it beside the other field's fault.
+///
+/// # Errors
+/// [`Error::Invalid`] naming `review_cadence_days`.
+pub fn check_review_cadence(days: u32) -> Result<(), Error> {
+    within("review_cadence_days", days, &REVIEW_CADENCE_DAYS)
+}
+
+/// Refuses a maximum PIN age outside [`MAX_PIN_AGE_DAYS`], on its own.
+///
+/// # Errors
+/// [`Error::Invalid`] naming `max_pin_age_days`.
+pub fn check_max_pin_age(days: u32) -> Result<(), Error> {
+    within("max_pin_age_days", days, &MAX_PIN_AGE_DAYS)
+}
+
+fn within(field: &'static str, days: u32, range: &RangeInclusive<u32>) -> Result<(), Error> {
+    if range.contains(&days) {
+        return Ok(());
+    }
+    Err(Error::Invalid {
+        field,
+        problem: format!("must be between {} and {} days", range.start(), range.end()),
+    })
 }

@@ -215,6 +215,44 @@ on_both_databases! {
         assert!(page.contains("value=\"typed@acme.example\""), "the typed email is shown again");
     }
 
+    async fn an_add_member_form_with_several_faults_names_them_all_at_once_in_the_forms_order(db) {
+        let w = world(&db).await;
+        let visit = signed_in_visit(&w.app, "admin@acme.example").await;
+        seed_number(&db, &w.org, "1001", "+1 555 0100").await;
+        let fields = "email=not-an-email&name=&role=business_admin&password=short";
+        w.refused(&visit, "/settings/members", fields, "Email: ").await;
+        let page = text(send(&w.app, same_origin_post("/settings/members", &visit, fields)).await).await;
+        let at = |needle: &str| page.find(needle).unwrap_or_else(|| panic!("no «{needle}» in the page"));
+        let order = [at("Email: must be"), at("Name: must be 1 to 200 characters"), at("Clients: a business_admin needs at least one client"), at("Password: must be at least")];
+        assert!(order.is_sorted(), "in the form's order: {order:?}");
+        let form = &page[at("action=\"/settings/members#members\"")..];
+        let form = &form[..form.find("</form>").unwrap()];
+        let tag = |field: &str| {
+            let tag = &form[form.find(&format!("name=\"{field}\"")).unwrap()..];
+            tag[..tag.find('>').unwrap()].to_owned()
+        };
+        for field in ["email", "name", "clients", "password"] {
+            assert!(tag(field).contains("aria-invalid=\"true\""), "{field} is marked: {}", tag(field));
+        }
+        assert!(!tag("role").contains("aria-invalid"), "the role was fine");
+        // An existing account's name and password are its own: only the other faults count.
+        let fields = "email=ops%40acme.example&name=&role=ops&clients=c-9&password=short";
+        let page = text(send(&w.app, same_origin_post("/settings/members", &visit, fields)).await).await;
+        assert!(page.contains("Clients: only a business_admin is scoped to clients"), "{page}");
+        assert!(!page.contains("Name: must be") && !page.contains("Password: must be"), "no fault of the account's own fields");
+        assert_eq!(w.members().await.len(), 3, "nobody was added");
+    }
+
+    async fn a_business_admins_chosen_clients_are_kept_when_the_form_is_refused(db) {
+        let w = world(&db).await;
+        let visit = signed_in_visit(&w.app, "admin@acme.example").await;
+        seed_number(&db, &w.org, "1001", "+1 555 0100").await;
+        seed_number(&db, &w.org, "1002", "+1 555 0200").await;
+        let page = text(send(&w.app, same_origin_post("/settings/members", &visit, "email=not-an-email&name=Bea&role=business_admin&clients=c-1002")).await).await;
+        assert!(page.contains("<option value=\"c-1002\" selected>"), "the client chosen stays chosen");
+        assert!(page.contains("<option value=\"c-1001\">"), "the other one stays unchosen");
+    }
+
     async fn an_admin_changes_a_role_and_the_last_admin_cannot_step_down(db) {
         let w = world(&db).await;
         let visit = signed_in_visit(&w.app, "admin@acme.example").await;
@@ -310,6 +348,10 @@ on_both_databases! {
             w.refused(&visit, "/settings/policies", fields, message).await;
         }
         assert_eq!(w.policy().await, Policy::default());
+        let page = text(send(&w.app, same_origin_post("/settings/policies", &visit, "review_cadence_days=ninety&max_pin_age_days=3")).await).await;
+        for message in ["Review cadence: must be a whole number of days", "Maximum PIN age: must be between 7 and 730 days"] {
+            assert_eq!(page.matches(message).count(), 1, "both fields' faults at once, each under its field: {message}");
+        }
         let page = text(send(&w.app, same_origin_post("/settings/policies", &visit, "review_cadence_days=30&max_pin_age_days=180")).await).await;
         assert!(page.contains("value=\"30\""), "the typed value is shown again");
 

@@ -102,6 +102,15 @@ pub fn parse_email(text: &str) -> Result<String, Error> {
     Ok(email)
 }
 
+/// Checks a new account's display name on its own (trimmed, 1 to 200 characters, no
+/// control characters), so a form can report it beside its other fields' faults.
+///
+/// # Errors
+/// [`Error::Invalid`] naming `name`.
+pub fn check_display_name(text: &str) -> Result<(), Error> {
+    parse_name("name", text, NAME_MAX).map(drop)
+}
+
 type UserRow = (String, String, String, DateTime<Utc>, Option<DateTime<Utc>>);
 
 fn from_row((id, email, display_name, created_at, deactivated_at): UserRow) -> User {

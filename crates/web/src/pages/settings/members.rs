@@ -43,16 +43,35 @@ async fn add(
         email: email.clone(),
         name: name.clone(),
         role: role_text.clone(),
+        clients: clients.clone(),
         ..Typed::default()
     };
     let password_given = !password.is_empty();
-    // An existing account keeps its own name and password: the message says so when
-    // the form gave either.
-    let added = async {
-        let role = Role::parse(role_text.trim())?;
-        let store = &state.store;
-        let email = governance::users::parse_email(&email)?;
-        match governance::users::find_by_email(store, &email).await? {
+    let store = &state.store;
+    // Each field is checked alone first, so every fault is reported at once, in the form's
+    // order; a new account's name and password only matter when the email has none.
+    let (email, email_fault) = split(governance::users::parse_email(&email));
+    let existing = match &email {
+        Some(email) => governance::users::find_by_email(store, email).await?,
+        None => None,
+    };
+    let (role, role_fault) = split(Role::parse(role_text.trim()));
+    let mut faults = vec![email_fault];
+    if existing.is_none() {
+        faults.push(governance::users::check_display_name(&name).err());
+    }
+    faults.push(role_fault);
+    if let Some(role) = role {
+        faults.push(governance::members::check_clients(role, &clients).err());
+    }
+    if existing.is_none() && password_given {
+        faults.push(Password::new(password.clone()).check_policy().err());
+    }
+    let faults: Vec<governance::Error> = faults.into_iter().flatten().collect();
+    let added = match (email, role) {
+        (Some(email), Some(role)) if faults.is_empty() => match existing {
+            // An existing account keeps its own name and password: the message says so
+            // when the form gave either.
             Some(user) => governance::members::add(store, &who.caller, &user.id, role, &clients)
                 .await
                 .map(|member| (member, true)),
@@ -67,8 +86,9 @@ async fn add(
                     .map(|member| (member, false))
             }
         }
-    }
-    .await;
+        .map_err(|error| vec![error]),
+        _ => Err(faults),
+    };
     match added {
         Ok((member, existing)) => {
             let kept = if existing && password_given {
@@ -87,10 +107,18 @@ async fn add(
             )
             .await
         }
-        Err(error) => {
-            let problem = FormProblem::of(ADD, error)?;
+        Err(errors) => {
+            let problem = FormProblem::all(ADD, errors)?;
             settings_page(&state, &who, &session, page, Some(problem), typed).await
         }
+    }
+}
+
+/// A check's value or its fault, to gather every fault of a form.
+fn split<T>(checked: Result<T, governance::Error>) -> (Option<T>, Option<governance::Error>) {
+    match checked {
+        Ok(value) => (Some(value), None),
+        Err(fault) => (None, Some(fault)),
     }
 }
 

@@ -42,11 +42,17 @@ pub(super) fn routes() -> Router<AppState> {
         .merge(tokens::routes())
 }
 
-/// A form's refusal, shown beside the form and field it came from.
+/// A form's refusal, shown beside the form and the fields it came from.
 #[derive(Debug)]
 pub(super) struct FormProblem {
     /// Which form (`member-add`, `policies`, …, or `member:<id>` for one member's row).
     form: String,
+    /// Each fault, in the form's order: a form checked whole may refuse several fields.
+    faults: Vec<Fault>,
+}
+
+#[derive(Debug)]
+struct Fault {
     /// The field at fault, when one is.
     field: Option<&'static str>,
     message: String,
@@ -56,6 +62,41 @@ impl FormProblem {
     /// The refusal `error` of `form`, if it is one a form should show; other errors (not
     /// found, forbidden, database) stay errors.
     pub(super) fn of(form: &str, error: governance::Error) -> Result<FormProblem, AppError> {
+        FormProblem::all(form, vec![error])
+    }
+
+    /// The refusals of `form`'s fields, each checked alone, reported together.
+    pub(super) fn all(form: &str, errors: Vec<governance::Error>) -> Result<FormProblem, AppError> {
+        let faults = errors
+            .into_iter()
+            .map(Fault::of)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(FormProblem {
+            form: form.to_owned(),
+            faults,
+        })
+    }
+
+    /// A refusal of the web layer itself (the service lacks what the form needs).
+    pub(super) fn plain(form: &str, message: &str) -> FormProblem {
+        FormProblem {
+            form: form.to_owned(),
+            faults: vec![Fault {
+                field: None,
+                message: message.to_owned(),
+            }],
+        }
+    }
+
+    /// Every message, in the form's order.
+    fn message(&self) -> String {
+        let messages: Vec<&str> = self.faults.iter().map(|f| f.message.as_str()).collect();
+        messages.join("; ")
+    }
+}
+
+impl Fault {
+    fn of(error: governance::Error) -> Result<Fault, AppError> {
         let (field, message) = match error {
             governance::Error::Invalid { field, problem } => {
                 (Some(field), format!("{}: {problem}", label(field)))
@@ -88,20 +129,7 @@ impl FormProblem {
             }
             other => return Err(other.into()),
         };
-        Ok(FormProblem {
-            form: form.to_owned(),
-            field,
-            message,
-        })
-    }
-
-    /// A refusal of the web layer itself (the service lacks what the form needs).
-    pub(super) fn plain(form: &str, message: &str) -> FormProblem {
-        FormProblem {
-            form: form.to_owned(),
-            field: None,
-            message: message.to_owned(),
-        }
+        Ok(Fault { field, message })
     }
 }
 
@@ -128,6 +156,8 @@ pub(super) struct Typed {
     email: String,
     name: String,
     role: String,
+    /// The clients chosen in the add-member form.
+    clients: Vec<String>,
     recipient: String,
     label: String,
     /// The recipient typed into the client row whose form was refused.
@@ -224,8 +254,9 @@ impl SettingsPage {
     fn error_for(&self, form: &str, field: &str) -> Option<&str> {
         self.problem
             .as_ref()
-            .filter(|p| p.form == form && p.field == Some(field))
-            .map(|p| p.message.as_str())
+            .filter(|p| p.form == form)
+            .and_then(|p| p.faults.iter().find(|f| f.field == Some(field)))
+            .map(|f| f.message.as_str())
     }
 
     /// The refusal of client `id`'s recipient form, if it was refused.
@@ -239,11 +270,11 @@ impl SettingsPage {
     }
 
     /// The message of a refusal of `form` (shown at the form's top).
-    fn error_of(&self, form: &str) -> Option<&str> {
+    fn error_of(&self, form: &str) -> Option<String> {
         self.problem
             .as_ref()
             .filter(|p| p.form == form)
-            .map(|p| p.message.as_str())
+            .map(FormProblem::message)
     }
 }
 

@@ -41,11 +41,20 @@ struct Posted {
     rotate_on_handover: Option<String>,
 }
 
-fn days(field: &'static str, text: &str) -> Result<u32, governance::Error> {
-    text.trim().parse().map_err(|_| governance::Error::Invalid {
-        field,
-        problem: "must be a whole number of days".to_owned(),
-    })
+/// A number of days typed into `field`, checked alone against its range.
+fn days(
+    field: &'static str,
+    text: &str,
+    check: fn(u32) -> Result<(), governance::Error>,
+) -> Result<u32, governance::Error> {
+    let days = text
+        .trim()
+        .parse()
+        .map_err(|_| governance::Error::Invalid {
+            field,
+            problem: "must be a whole number of days".to_owned(),
+        })?;
+    check(days).map(|()| days)
 }
 
 async fn set(
@@ -61,20 +70,34 @@ async fn set(
         rotate_after_reveal: posted.rotate_after_reveal.is_some(),
         rotate_on_handover: posted.rotate_on_handover.is_some(),
     };
-    let set = async {
-        let policy = Policy {
-            review_cadence_days: days("review_cadence_days", &posted.review_cadence_days)?,
-            max_pin_age_days: days("max_pin_age_days", &posted.max_pin_age_days)?,
-            rotate_after_reveal: typed.rotate_after_reveal,
-            rotate_on_handover: typed.rotate_on_handover,
-        };
-        governance::policies::set(&state.store, &who.caller, policy, chrono::Utc::now()).await
-    }
-    .await;
+    let review = days(
+        "review_cadence_days",
+        &posted.review_cadence_days,
+        governance::policies::check_review_cadence,
+    );
+    let age = days(
+        "max_pin_age_days",
+        &posted.max_pin_age_days,
+        governance::policies::check_max_pin_age,
+    );
+    let set = match (review, age) {
+        (Ok(review_cadence_days), Ok(max_pin_age_days)) => {
+            let policy = Policy {
+                review_cadence_days,
+                max_pin_age_days,
+                rotate_after_reveal: typed.rotate_after_reveal,
+                rotate_on_handover: typed.rotate_on_handover,
+            };
+            governance::policies::set(&state.store, &who.caller, policy, chrono::Utc::now())
+                .await
+                .map_err(|error| vec![error])
+        }
+        (review, age) => Err([review.err(), age.err()].into_iter().flatten().collect()),
+    };
     match set {
         Ok(_) => done(&session, "policies", "The policies are saved.").await,
-        Err(error) => {
-            let problem = FormProblem::of(FORM, error)?;
+        Err(errors) => {
+            let problem = FormProblem::all(FORM, errors)?;
             let typed = Typed {
                 policy: Some(typed),
                 ..Typed::default()
