@@ -191,6 +191,15 @@ fn check_note(note: &str, required: bool) -> Result<String, Error> {
     crate::numbers::note::ledgered("note", note, required, MAX_NOTE)
 }
 
+/// Checks a proposal's note on its own, as [`propose`] does, so a form can report it beside
+/// its other fields' faults.
+///
+/// # Errors
+/// [`Error::Invalid`] naming `note`.
+pub fn check_proposal_note(note: &str) -> Result<(), Error> {
+    check_note(note, true).map(drop)
+}
+
 async fn insert_event(
     tx: &mut Tx,
     caller: &Caller,
@@ -447,44 +456,84 @@ pub async fn accept(
 }
 
 fn check_list(checklist: &Checklist, row: &NumberRow) -> Result<(), Error> {
-    let refuse = |field, problem: &str| {
-        Err(Error::Invalid {
-            field,
-            problem: problem.to_owned(),
-        })
+    let standing = Standing {
+        recovery_email: row.recovery_email.is_some(),
+        backup_channels: !numbers::stored_channels(&row.backup_channels)?.is_empty(),
+        pin_held: held(PinState::parse(&row.pin_state), row.escrow_stale),
     };
-    if row.recovery_email.is_none() {
-        return refuse(
-            "recovery_email_confirmed",
-            "the number has no recovery email to confirm: record one first",
-        );
+    match checklist_faults(checklist, &standing).into_iter().next() {
+        Some(fault) => Err(fault),
+        None => Ok(()),
     }
-    if !checklist.recovery_email_confirmed {
-        return refuse("recovery_email_confirmed", "must be confirmed");
-    }
-    if numbers::stored_channels(&row.backup_channels)?.is_empty() {
-        return refuse(
-            "backup_channels_confirmed",
-            "the number has no backup channel to confirm: record them first",
-        );
-    }
-    if !checklist.backup_channels_confirmed {
-        return refuse("backup_channels_confirmed", "must be confirmed");
-    }
-    let escrowed = matches!(
-        PinState::parse(&row.pin_state),
+}
+
+fn held(state: Option<PinState>, stale: bool) -> bool {
+    matches!(
+        state,
         Some(PinState::Escrowed | PinState::Rotating | PinState::Uncertain)
-    ) && !row.escrow_stale;
-    if !escrowed {
-        return refuse(
+    ) && !stale
+}
+
+/// What a handover's checklist is checked against: the number as it stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Standing {
+    /// A recovery email is recorded.
+    pub recovery_email: bool,
+    /// At least one backup channel is recorded.
+    pub backup_channels: bool,
+    /// pinward holds the current PIN.
+    pub pin_held: bool,
+}
+
+impl Standing {
+    /// The standing of the number `record` shows.
+    pub fn of(record: &numbers::Record) -> Standing {
+        Standing {
+            recovery_email: record.metadata.recovery_email.is_some(),
+            backup_channels: !record.metadata.backup_channels.is_empty(),
+            pin_held: held(Some(record.pin_state), record.escrow_stale),
+        }
+    }
+}
+
+/// Every box of `checklist` that cannot stand, each checked alone, in the checklist's
+/// order: a box the number gives nothing to confirm for, or one left unticked. [`accept`]
+/// refuses with the first; a form can show them all at once.
+pub fn checklist_faults(checklist: &Checklist, standing: &Standing) -> Vec<Error> {
+    let boxes = [
+        (
+            "recovery_email_confirmed",
+            standing.recovery_email,
+            "the number has no recovery email to confirm: record one first",
+            checklist.recovery_email_confirmed,
+        ),
+        (
+            "backup_channels_confirmed",
+            standing.backup_channels,
+            "the number has no backup channel to confirm: record them first",
+            checklist.backup_channels_confirmed,
+        ),
+        (
             "pin_escrowed",
+            standing.pin_held,
             "pinward does not hold this number's PIN: take custody before the handover",
-        );
-    }
-    if !checklist.pin_escrowed {
-        return refuse("pin_escrowed", "must be confirmed");
-    }
-    Ok(())
+            checklist.pin_escrowed,
+        ),
+    ];
+    boxes
+        .into_iter()
+        .filter_map(|(field, possible, impossible, ticked)| {
+            let problem = match (possible, ticked) {
+                (false, _) => impossible,
+                (true, false) => "must be confirmed",
+                (true, true) => return None,
+            };
+            Some(Error::Invalid {
+                field,
+                problem: problem.to_owned(),
+            })
+        })
+        .collect()
 }
 
 /// The incoming member declines, optionally saying why; ledgered as `handover.declined`.

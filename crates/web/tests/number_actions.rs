@@ -443,6 +443,10 @@ on_both_databases! {
                 .find_map(|(label, id)| message.starts_with(label).then_some(id));
             assert_eq!(invalid_inputs(&body), field.into_iter().collect::<Vec<_>>(), "the input at fault is marked: {fields}");
         }
+        let (status, _, body) = w.post(&owner, &path, "seat=&to_member=&note=").await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(body.contains("id=\"propose-problem\">Seat: must be owner or manager; Incoming member: choose the member who takes the seat; Note for the incoming member: is required: write what the other side needs to know<"), "every fault at once, in the form's order: {body}");
+        assert_eq!(invalid_inputs(&body), ["seat", "to_member", "note"], "each input at fault is marked");
         assert_eq!(w.ledger_len().await, before, "nothing changed");
         let (_, _, body) = w.post(&owner, &path, &format!("seat=manager&to_member={ops_id}&note=")).await;
         assert!(body.contains("<option value=\"manager\" selected>"), "the seat chosen is kept: {body}");
@@ -466,9 +470,9 @@ on_both_databases! {
         assert!(!w.page(&owner, &record).await.contains("handover-waiting"), "the proposer is not");
         let accept = format!("{path}/{handover}/accept");
         for (fields, message) in [
-            ("", "“The recovery email is right and the business can reach it”: must be confirmed"),
-            ("recovery_email_confirmed=on", "“The backup channels work”: must be confirmed"),
-            ("recovery_email_confirmed=on&backup_channels_confirmed=on", "“pinward holds the PIN”: must be confirmed"),
+            ("", "“The recovery email is right and the business can reach it”: must be confirmed; “The backup channels work”: must be confirmed; “pinward holds the PIN”: must be confirmed<"),
+            ("recovery_email_confirmed=on&pin_escrowed=on", "“The backup channels work”: must be confirmed<"),
+            ("recovery_email_confirmed=on&backup_channels_confirmed=on", "“pinward holds the PIN”: must be confirmed<"),
         ] {
             let (status, _, body) = w.post(&ops, &accept, &format!("{fields}&rotate=on")).await;
             assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{fields}");
@@ -480,8 +484,10 @@ on_both_databases! {
                 let ticked = fields.contains(name);
                 assert_eq!(article.contains(&format!("name=\"{name}\" checked")), ticked, "what was ticked stays ticked, and only that: {name}");
             }
-            let at_fault = ["recovery_email_confirmed", "backup_channels_confirmed", "pin_escrowed"].into_iter().find(|n| !fields.contains(n)).unwrap();
-            assert!(article.contains(&format!("name=\"{at_fault}\" aria-invalid=\"true\"")), "the box at fault is marked: {at_fault}");
+            for name in ["recovery_email_confirmed", "backup_channels_confirmed", "pin_escrowed"] {
+                let at_fault = !fields.contains(name);
+                assert_eq!(article.contains(&format!("name=\"{name}\" aria-invalid=\"true\"")), at_fault, "each box at fault is marked, and only those: {name}");
+            }
         }
         let (status, _, _) = w.post(&owner, &accept, "recovery_email_confirmed=on&backup_channels_confirmed=on&pin_escrowed=on").await;
         assert_eq!(status, StatusCode::FORBIDDEN, "only the incoming member accepts");

@@ -26,6 +26,21 @@ pub(crate) async fn member(tx: &mut Tx, org: &str, id: &str) -> Result<Option<Me
     Ok(row.map(|(active, role)| MemberCheck { active, role }))
 }
 
+/// Refuses a seat form whose member `field` was left unchosen, on its own, before any
+/// lookup.
+///
+/// # Errors
+/// [`Error::Invalid`] naming `field`.
+pub fn check_chosen(field: &'static str, id: &str) -> Result<(), Error> {
+    if id.trim().is_empty() {
+        return Err(Error::Invalid {
+            field,
+            problem: "choose the member who takes the seat".to_owned(),
+        });
+    }
+    Ok(())
+}
+
 /// Checks that `id` may hold a seat of a number of `client`: an active member of the org
 /// who can see the client. Refusals name `field`.
 pub(crate) async fn check_seat_holder(
@@ -35,12 +50,7 @@ pub(crate) async fn check_seat_holder(
     field: &'static str,
     id: &str,
 ) -> Result<MemberCheck, Error> {
-    if id.trim().is_empty() {
-        return Err(Error::Invalid {
-            field,
-            problem: "choose the member who takes the seat".to_owned(),
-        });
-    }
+    check_chosen(field, id)?;
     let Some(member) = member(tx, org, id).await? else {
         return Err(Error::Invalid {
             field,

@@ -14,8 +14,8 @@ pub(crate) mod query;
 use chrono::{DateTime, NaiveDate, Utc};
 use graph::PhoneNumberId;
 
-pub use assign::assign;
 pub(crate) use assign::check_seat_holder;
+pub use assign::{assign, check_chosen};
 pub(crate) use metadata::parse_stored_channels as stored_channels;
 pub use metadata::{
     BackupChannel, ChannelKind, Metadata, MetadataUpdate, check_metadata, update_metadata,

@@ -104,6 +104,24 @@ async fn answer_typed(
     }
 }
 
+/// The refusal of a form whose fields were each checked alone, naming every fault in the
+/// form's order; `None` when there is none. Errors other than a field's refusal stay errors.
+fn refusal_of(
+    faults: impl IntoIterator<Item = governance::Error>,
+    typed: &Typed,
+) -> Result<Option<Refusal>, AppError> {
+    let refusals = faults
+        .into_iter()
+        .map(|fault| match fault {
+            governance::Error::Invalid { field, problem } => {
+                Ok(Refusal::of(field, &problem, typed))
+            }
+            other => Err(AppError::from(other)),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((!refusals.is_empty()).then(|| Refusal::all(refusals)))
+}
+
 /// The custody of this service, or a 503 page saying it has none.
 fn custody_of(state: &AppState) -> Result<&crate::Custody, AppError> {
     state.custody.as_deref().ok_or(AppError::Unavailable(

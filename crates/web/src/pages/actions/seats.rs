@@ -13,12 +13,12 @@ use governance::numbers;
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use super::{answer, answer_typed, field};
+use super::{answer, answer_typed, field, refusal_of};
 use crate::AppState;
 use crate::auth::{Authorized, ManageNumbers, ReadNumbers};
 use crate::error::AppError;
 use crate::page::PageContext;
-use crate::pages::number::{Ticked, Typed, phone};
+use crate::pages::number::{Ticked, Typed, phone, record_page};
 
 #[derive(Deserialize)]
 pub(super) struct SeatsForm {
@@ -72,6 +72,20 @@ pub(super) async fn propose(
 ) -> Result<Response, AppError> {
     let phone = phone(&id)?;
     let (seat, to, note) = (field(form.seat), field(form.to_member), field(form.note));
+    let typed = Typed::Handover {
+        seat: seat.clone(),
+        to_member: to.clone(),
+        note: note.clone(),
+    };
+    // Each field alone first, so every fault is named at once, in the form's order.
+    let faults = [
+        Seat::parse(seat.trim()).err(),
+        numbers::check_chosen("to_member", &to).err(),
+        handovers::check_proposal_note(&note).err(),
+    ];
+    if let Some(refusal) = refusal_of(faults.into_iter().flatten(), &typed)? {
+        return record_page(&state, &who.caller, page, &phone, Some(refusal), typed).await;
+    }
     let result = async {
         let seat = Seat::parse(seat.trim())?;
         handovers::propose(
@@ -92,11 +106,6 @@ pub(super) async fn propose(
             "Handover proposed: the incoming member accepts it on this page.".to_owned(),
         )
     });
-    let typed = Typed::Handover {
-        seat,
-        to_member: to,
-        note,
-    };
     answer_typed(&state, &who.caller, page, &session, &phone, result, typed).await
 }
 
@@ -118,9 +127,12 @@ pub(super) async fn accept(
     Form(form): Form<AcceptForm>,
 ) -> Result<Response, AppError> {
     let phone = phone(&id)?;
-    if let Err(refused) = open_here(&state, &who, &phone, &handover).await {
-        return answer(&state, &who.caller, page, &session, &phone, Err(refused)).await;
-    }
+    let record = match open_here(&state, &who, &phone, &handover).await {
+        Ok(record) => record,
+        Err(refused) => {
+            return answer(&state, &who.caller, page, &session, &phone, Err(refused)).await;
+        }
+    };
     let ticked = Ticked {
         recovery_email_confirmed: form.recovery_email_confirmed.is_some(),
         backup_channels_confirmed: form.backup_channels_confirmed.is_some(),
@@ -133,6 +145,15 @@ pub(super) async fn accept(
         pin_escrowed: ticked.pin_escrowed,
     };
     let rotate = ticked.rotate;
+    // Every box at fault at once; `accept` checks again, against the number as it is then.
+    let faults = handovers::checklist_faults(&checklist, &handovers::Standing::of(&record));
+    let typed = Typed::Checklist {
+        handover: handover.clone(),
+        ticked,
+    };
+    if let Some(refusal) = refusal_of(faults, &typed)? {
+        return record_page(&state, &who.caller, page, &phone, Some(refusal), typed).await;
+    }
     let now = Utc::now();
     let custody = super::custodian_of(&state, &who.caller).await?;
     let result = match &custody {
@@ -158,21 +179,20 @@ pub(super) async fn accept(
         }
         accepted_flash(accepted.rotation_due, rotation)
     });
-    let typed = Typed::Checklist { handover, ticked };
     answer_typed(&state, &who.caller, page, &session, &phone, result, typed).await
 }
 
-/// Refuses unless `handover` is an open handover of `phone` (the route names both, and a
-/// form of one number's page must not act on another's).
+/// The record of `phone`, unless `handover` is not one of its open handovers (the route
+/// names both, and a form of one number's page must not act on another's).
 async fn open_here(
     state: &AppState,
     who: &Authorized<ReadNumbers>,
     phone: &graph::PhoneNumberId,
     handover: &str,
-) -> Result<(), governance::Error> {
+) -> Result<numbers::Record, governance::Error> {
     let record = numbers::record(&state.store, &who.caller, phone, Utc::now()).await?;
     if record.open_handovers.iter().any(|h| h.id == handover) {
-        Ok(())
+        Ok(record)
     } else {
         Err(governance::Error::Invalid {
             field: "handover",
