@@ -75,6 +75,53 @@ impl Filter {
     }
 }
 
+/// The filter with its subject as the ledger names it. A person types a number as the
+/// dashboard shows it (`+1 555 0100`; spaces, dashes, dots and brackets ignored) or its Meta
+/// id, and a number's events are `phone:<Meta id>`: a subject of only those characters is
+/// looked up among the org's numbers. Any other subject (`org:…`, `member:…`, or
+/// `phone:…` typed whole) is taken as it is.
+///
+/// # Errors
+/// [`Error::Forbidden`] without `ledger:read`; [`Error::Invalid`] naming `subject` for a
+/// phone number no number of the org has; database errors.
+pub async fn resolve_subject(
+    store: &Store,
+    caller: &Caller,
+    filter: Filter,
+) -> Result<Filter, Error> {
+    caller.require(Permission::ReadLedger)?;
+    let Some(typed) = filter.subject.as_deref() else {
+        return Ok(filter);
+    };
+    let spelled = typed
+        .chars()
+        .all(|c| c.is_ascii_digit() || " +-.()".contains(c));
+    let digits: String = typed.chars().filter(char::is_ascii_digit).collect();
+    if !spelled || digits.is_empty() {
+        return Ok(filter);
+    }
+    let org = caller.org_id.as_str();
+    let sql = "SELECT meta_phone_number_id FROM phone_numbers WHERE org_id = $1 AND \
+               (meta_phone_number_id = $2 OR replace(replace(replace(replace(replace(replace(\
+               display_phone_number, ' ', ''), '-', ''), '+', ''), '.', ''), '(', ''), ')', '') = $2) \
+               ORDER BY meta_phone_number_id LIMIT 1";
+    let found: Option<String> = on_read!(store, org, conn => sqlx::query_scalar(sql)
+        .bind(org)
+        .bind(&digits)
+        .fetch_optional(conn)
+        .await)?;
+    match found {
+        Some(meta_id) => Ok(Filter {
+            subject: Some(format!("phone:{meta_id}")),
+            ..filter
+        }),
+        None => Err(Error::Invalid {
+            field: "subject",
+            problem: format!("no number of this org is {typed}"),
+        }),
+    }
+}
+
 /// Where a page starts.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Cursor {

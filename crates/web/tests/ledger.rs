@@ -117,6 +117,25 @@ on_both_databases! {
         assert!(!of_org.contains(">member.added<"), "member events are about members");
     }
 
+    async fn a_number_is_found_on_the_ledger_by_its_phone_number_as_shown_or_its_meta_id(db) {
+        let w = world(&db, 0).await;
+        let cookie = sign_in(&w.app, "admin@acme.example").await;
+        for (meta, display) in [("1001", "+1 555 0100"), ("1002", "+1 555 0200")] {
+            seed_number(&db, &w.org, meta, display).await;
+            let phone = graph::PhoneNumberId::parse(meta).unwrap();
+            governance::reviews::complete(&w.store, &Caller::cli(&w.org), &phone, "", chrono::Utc::now()).await.unwrap();
+        }
+        for typed in ["+1 555 0100", "+1-555-0100", "15550100", "(1) 555.0100", "1001", "phone:1001"] {
+            let page = text(send(&w.app, get_as(&format!("/ledger?subject={}", enc(typed)), &cookie)).await).await;
+            assert_eq!(page.matches(">review.completed</a>").count(), 1, "{typed}: {page}");
+            assert!(page.contains(">phone:1001</a>") && !page.contains("phone:1002"), "{typed}: only that number's events");
+            assert!(page.contains("name=\"subject\" value=\"phone:1001\""), "{typed}: the filter says what it matched");
+        }
+        let response = send(&w.app, get_as(&format!("/ledger?subject={}", enc("+1 555 0999")), &cookie)).await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(text(response).await.contains("subject: no number of this org is +1 555 0999"));
+    }
+
     async fn a_bad_filter_is_a_422_naming_the_field(db) {
         let w = world(&db, 0).await;
         let cookie = sign_in(&w.app, "admin@acme.example").await;

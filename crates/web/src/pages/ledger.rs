@@ -161,6 +161,7 @@ async fn list(
     Query(query): Query<ListQuery>,
 ) -> Result<Html<String>, AppError> {
     let filter = Filter::parse(query.action.as_deref(), query.subject.as_deref())?;
+    let filter = history::resolve_subject(&state.store, &who.caller, filter).await?;
     let cursor = query.cursor()?;
     let found = history::page(&state.store, &who.caller, &filter, cursor, PER_PAGE).await?;
     let actors = history::actor_names(&state.store, &who.caller).await?;
