@@ -532,12 +532,13 @@ on_both_databases! {
         for (who, offered) in [(OWNER, true), (ADMIN, true), (OPS, false), (AUDITOR, false), (MANAGER, false)] {
             let shown = w.page(&w.browser(who).await, &record_path(&w)).await;
             assert_eq!(shown.contains(&withdraw), offered, "{who}");
+            assert_eq!(shown.contains(">Cancel handover</button>"), offered, "named as the ledger names it: {who}");
         }
         assert_eq!(w.post(&w.browser(AUDITOR).await, &withdraw, "").await.0, StatusCode::FORBIDDEN);
         assert_eq!(w.post(&ops, &format!("{path}/{second}/cancel"), "").await.0, StatusCode::FORBIDDEN, "the incoming member declines, never withdraws");
         assert_eq!(w.post(&owner, &format!("{path}/{second}/cancel"), "").await.0, StatusCode::SEE_OTHER);
         let shown = w.page(&owner, &record_path(&w)).await;
-        assert!(shown.contains("Handover withdrawn.") && shown.contains("<td role=\"cell\" data-label=\"What\">handover.cancelled</td>"), "{shown}");
+        assert!(shown.contains("Handover cancelled.") && shown.contains("<td role=\"cell\" data-label=\"What\">handover.cancelled</td>"), "{shown}");
         let (status, _, body) = w.post(&ops, &format!("{path}/{second}/accept"), "recovery_email_confirmed=on&backup_channels_confirmed=on&pin_escrowed=on").await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "a closed handover cannot be accepted");
         assert!(body.contains("Handover: is not an open handover of this number"), "{body}");

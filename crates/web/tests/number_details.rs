@@ -115,6 +115,15 @@ on_both_databases! {
             shown.contains(">email: help@acme.example\nphone: +1 555 0100 200</textarea>"),
             "the channels are shown one per line: {shown}"
         );
+
+        // A kind typed as the page words it or as the API spells it is the same kind.
+        let channels = "web form: https://acme.example/help\nWeb-Form: https://acme.example/other\nweb_form: https://acme.example/third";
+        let (status, _, _) = w.post(&ops, &format!("{path}/details"), &details(&[("backup_channels", channels)])).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let kinds: Vec<ChannelKind> = w.record(&w.unknown).await.metadata.backup_channels.iter().map(|c| c.kind).collect();
+        assert_eq!(kinds, [ChannelKind::WebForm; 3]);
+        let shown = w.page(&ops, &path).await;
+        assert!(shown.contains(">web form: https://acme.example/help\nweb form: https://acme.example/other\nweb form: https://acme.example/third</textarea>"), "and the form shows it in the page's words: {shown}");
     }
 
     async fn every_bad_details_input_is_a_422_naming_the_field_and_changes_nothing(db) {
@@ -131,7 +140,7 @@ on_both_databases! {
             ("activation_date", "2999-01-01", "Activation date: must be between 2009-01-01 and today"),
             ("recovery_email", "whatsapp", "Recovery email: is not an email address"),
             ("backup_channels", "email help@acme.example", "Backup channels: channel 1: write it as kind: value"),
-            ("backup_channels", "pager: 555 0100", "Backup channels: kind must be one of"),
+            ("backup_channels", "pager: 555 0100", "Backup channels: channel 1: the kind is one of email, web form, phone, messenger or other"),
             ("backup_channels", "email: help", "Backup channels: channel 1: not an email address"),
             ("backup_channels", "email: a@acme.example\nweb_form: ftp://acme.example", "Backup channels: channel 2: a web form must be an http(s) URL"),
             ("backup_channels", "phone: 12", "Backup channels: channel 1: a phone line is 6 to 15 digits"),
@@ -153,7 +162,7 @@ on_both_databases! {
         // Several mistakes at once are all reported, in the form's order, each field marked.
         let (status, _, body) = w.post(&admin, &path, &details(&[("recovery_email", "whatsapp"), ("activation_date", "2999-01-01"), ("backup_channels", "pager: 1")])).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-        let all = "Activation date: must be between 2009-01-01 and today; Recovery email: is not an email address (name@domain.tld); Backup channels: kind must be one of";
+        let all = "Activation date: must be between 2009-01-01 and today; Recovery email: is not an email address (name@domain.tld); Backup channels: channel 1: the kind is one of";
         assert!(body.contains(&format!("id=\"details-problem\">{all}")), "{body}");
         assert_eq!(invalid_inputs(&body), ["activation_date", "recovery_email", "backup_channels"]);
         assert_eq!((w.record(&w.escrowed).await, w.ledger_len().await), before, "nothing changed");

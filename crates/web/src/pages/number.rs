@@ -36,7 +36,8 @@ fn text(value: Option<String>) -> String {
         .unwrap_or_else(|| "—".to_owned())
 }
 
-fn channel(kind: ChannelKind) -> &'static str {
+/// A channel's kind as the page words it, shown and typed.
+pub(crate) fn channel(kind: ChannelKind) -> &'static str {
     match kind {
         ChannelKind::Email => "email",
         ChannelKind::WebForm => "web form",

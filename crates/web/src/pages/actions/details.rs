@@ -31,7 +31,7 @@ pub(super) struct DetailsForm {
 pub(crate) fn channel_lines(channels: &[BackupChannel]) -> String {
     channels
         .iter()
-        .map(|c| format!("{}: {}", c.kind.as_str(), c.value))
+        .map(|c| format!("{}: {}", crate::pages::number::channel(c.kind), c.value))
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -46,8 +46,17 @@ fn parse_channels(text: &str) -> Result<Vec<BackupChannel>, governance::Error> {
                 field: "backup_channels",
                 problem: format!("channel {}: write it as kind: value", i + 1),
             })?;
+            // As the page shows a kind ("web form") or as the API spells it (`web_form`).
+            let spelled = kind.trim().to_lowercase().replace([' ', '-'], "_");
+            let kind = ChannelKind::parse(&spelled).map_err(|_| governance::Error::Invalid {
+                field: "backup_channels",
+                problem: format!(
+                    "channel {}: the kind is one of email, web form, phone, messenger or other",
+                    i + 1
+                ),
+            })?;
             Ok(BackupChannel {
-                kind: ChannelKind::parse(kind.trim())?,
+                kind,
                 value: value.trim().to_owned(),
             })
         })

@@ -272,6 +272,6 @@ pub(super) async fn cancel(
     }
     let result = handovers::cancel(&state.store, &who.caller, &handover, Utc::now())
         .await
-        .map(|_| ("info", "Handover withdrawn.".to_owned()));
+        .map(|_| ("info", "Handover cancelled.".to_owned()));
     answer(&state, &who.caller, page, &session, &phone, result).await
 }
