@@ -56,6 +56,16 @@ impl Seat {
         }
     }
 
+    /// The member who holds this seat of the number `record` shows.
+    #[must_use]
+    pub fn holder_of(self, record: &numbers::Record) -> Option<&str> {
+        let person = match self {
+            Seat::Owner => record.owner.as_ref(),
+            Seat::Manager => record.manager.as_ref(),
+        };
+        person.map(|p| p.member_id.as_str())
+    }
+
     fn holder(self, row: &NumberRow) -> Option<&str> {
         match self {
             Seat::Owner => row.owner_id.as_deref(),

@@ -104,22 +104,38 @@ pub async fn resolve_subject(
     let sql = "SELECT meta_phone_number_id FROM phone_numbers WHERE org_id = $1 AND \
                (meta_phone_number_id = $2 OR replace(replace(replace(replace(replace(replace(\
                display_phone_number, ' ', ''), '-', ''), '+', ''), '.', ''), '(', ''), ')', '') = $2) \
-               ORDER BY meta_phone_number_id LIMIT 1";
-    let found: Option<String> = on_read!(store, org, conn => sqlx::query_scalar(sql)
+               ORDER BY meta_phone_number_id LIMIT 10";
+    let found: Vec<String> = on_read!(store, org, conn => sqlx::query_scalar(sql)
         .bind(org)
         .bind(&digits)
-        .fetch_optional(conn)
+        .fetch_all(conn)
         .await)?;
-    match found {
-        Some(meta_id) => Ok(Filter {
-            subject: Some(format!("phone:{meta_id}")),
-            ..filter
-        }),
-        None => Err(Error::Invalid {
-            field: "subject",
-            problem: format!("no number of this org is {typed}"),
-        }),
-    }
+    // A Meta id names one number; a phone number may be shown by several rows (a number
+    // registered again under a new id), and picking one would hide the others' events.
+    let exact = found.iter().find(|id| **id == digits);
+    let meta_id = match (exact, found.as_slice()) {
+        (Some(id), _) | (None, [id]) => id,
+        (None, []) => {
+            return Err(Error::Invalid {
+                field: "subject",
+                problem: format!("no number of this org is {typed}"),
+            });
+        }
+        (None, several) => {
+            let subjects: Vec<String> = several.iter().map(|id| format!("phone:{id}")).collect();
+            return Err(Error::Invalid {
+                field: "subject",
+                problem: format!(
+                    "{typed} is shown by several numbers: filter by one of {}",
+                    subjects.join(", ")
+                ),
+            });
+        }
+    };
+    Ok(Filter {
+        subject: Some(format!("phone:{meta_id}")),
+        ..filter
+    })
 }
 
 /// Where a page starts.

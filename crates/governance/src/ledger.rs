@@ -48,7 +48,8 @@ pub async fn append(
 
 /// Takes the org's chain lock now rather than at the append: a change whose check reads
 /// other rows (a name no other client has) then sees every change committed before it, and
-/// none can commit between its check and its own commit.
+/// no other change that takes this lock before it writes can commit between its check and
+/// its own commit.
 pub(crate) async fn hold(tx: &mut Tx, org: &str) -> Result<(), Error> {
     lock_head(tx, org).await.map(drop)
 }

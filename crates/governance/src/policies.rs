@@ -66,6 +66,7 @@ impl Policy {
         check_review_cadence(self.review_cadence_days)?;
         check_max_pin_age(self.max_pin_age_days)
     }
+
     fn fields(&self) -> [(&'static str, Value); 4] {
         [
             ("review_cadence_days", json!(self.review_cadence_days)),

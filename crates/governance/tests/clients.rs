@@ -149,7 +149,7 @@ on_both_databases! {
     }
 }
 
-/// Two admins rename two clients to one name at the same moment, on PostgreSQL, where the
+/// Two renames of two clients to one name at the same moment, on PostgreSQL, where the
 /// two transactions really overlap (SQLite's `BEGIN IMMEDIATE` runs them one at a time).
 /// Both are held at the org's ledger lock until both wait, then let go: one name stands.
 #[tokio::test]

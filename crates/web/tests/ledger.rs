@@ -134,6 +134,14 @@ on_both_databases! {
         let response = send(&w.app, get_as(&format!("/ledger?subject={}", enc("+1 555 0999")), &cookie)).await;
         assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
         assert!(text(response).await.contains("subject: no number of this org is +1 555 0999"));
+        // The same number registered again under a new Meta id: neither is picked for the other.
+        seed_number(&db, &w.org, "2001", "+1 555 0100").await;
+        let response = send(&w.app, get_as(&format!("/ledger?subject={}", enc("+1 555 0100")), &cookie)).await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let body = text(response).await;
+        assert!(body.contains("subject: +1 555 0100 is shown by several numbers: filter by one of phone:1001, phone:2001"), "{body}");
+        let page = text(send(&w.app, get_as("/ledger?subject=1001", &cookie)).await).await;
+        assert!(page.contains("name=\"subject\" value=\"phone:1001\""), "a Meta id still names its one number");
     }
 
     async fn a_bad_filter_is_a_422_naming_the_field(db) {

@@ -489,8 +489,10 @@ on_both_databases! {
                 assert_eq!(article.contains(&format!("name=\"{name}\" aria-invalid=\"true\"")), at_fault, "each box at fault is marked, and only those: {name}");
             }
         }
-        let (status, _, _) = w.post(&owner, &accept, "recovery_email_confirmed=on&backup_channels_confirmed=on&pin_escrowed=on").await;
-        assert_eq!(status, StatusCode::FORBIDDEN, "only the incoming member accepts");
+        for fields in ["recovery_email_confirmed=on&backup_channels_confirmed=on&pin_escrowed=on", ""] {
+            let (status, _, _) = w.post(&owner, &accept, fields).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "only the incoming member accepts, ticked or not: {fields:?}");
+        }
         let (status, _, body) = w.post(&ops, &format!("{path}/not-a-handover/accept"), "").await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(body.contains("Handover: is not an open handover of this number"), "{body}");

@@ -36,6 +36,18 @@ pub(crate) fn channel_lines(channels: &[BackupChannel]) -> String {
         .join("\n")
 }
 
+/// The kinds a channel may have, as the page words them: "email, web form, … or other".
+fn kinds() -> String {
+    let words: Vec<&str> = ChannelKind::ALL
+        .into_iter()
+        .map(crate::pages::number::channel)
+        .collect();
+    match words.split_last() {
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    }
+}
+
 fn parse_channels(text: &str) -> Result<Vec<BackupChannel>, governance::Error> {
     text.lines()
         .map(str::trim)
@@ -50,10 +62,7 @@ fn parse_channels(text: &str) -> Result<Vec<BackupChannel>, governance::Error> {
             let spelled = kind.trim().to_lowercase().replace([' ', '-'], "_");
             let kind = ChannelKind::parse(&spelled).map_err(|_| governance::Error::Invalid {
                 field: "backup_channels",
-                problem: format!(
-                    "channel {}: the kind is one of email, web form, phone, messenger or other",
-                    i + 1
-                ),
+                problem: format!("channel {}: the kind is one of {}", i + 1, kinds()),
             })?;
             Ok(BackupChannel {
                 kind,

@@ -49,21 +49,24 @@ async fn add(
     let password_given = !password.is_empty();
     let store = &state.store;
     // Each field is checked alone first, so every fault is reported at once, in the form's
-    // order; a new account's name and password only matter when the email has none.
+    // order. A new account's name and password only matter when the email has none; while
+    // the form has other faults nothing is looked up and they are checked as for a new one,
+    // so a refusal never tells whether an email has an account.
     let (email, email_fault) = split(governance::users::parse_email(&email));
-    let existing = match &email {
-        Some(email) => governance::users::find_by_email(store, email).await?,
-        None => None,
-    };
     let (role, role_fault) = split(Role::parse(role_text.trim()));
+    let clients_fault =
+        role.and_then(|role| governance::members::check_clients(role, &clients).err());
+    let existing = match &email {
+        Some(email) if role_fault.is_none() && clients_fault.is_none() => {
+            governance::users::find_by_email(store, email).await?
+        }
+        _ => None,
+    };
     let mut faults = vec![email_fault];
     if existing.is_none() {
         faults.push(governance::users::check_display_name(&name).err());
     }
-    faults.push(role_fault);
-    if let Some(role) = role {
-        faults.push(governance::members::check_clients(role, &clients).err());
-    }
+    faults.extend([role_fault, clients_fault]);
     if existing.is_none() && password_given {
         faults.push(Password::new(password.clone()).check_policy().err());
     }
