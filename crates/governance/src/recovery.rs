@@ -32,6 +32,22 @@ pub struct RecoveryRecipient {
     pub created_at: DateTime<Utc>,
 }
 
+/// Longest label of a recovery recipient.
+const LABEL_MAX: usize = 100;
+
+/// Every fault of a new recovery recipient, each field checked alone as [`add`] checks it,
+/// in the form's order (recipient, label), so a form can report them all at once.
+#[must_use]
+pub fn faults(recipient: &str, label: &str) -> Vec<Error> {
+    [
+        parse_new_recipient(recipient).err(),
+        parse_name("label", label, LABEL_MAX).err(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
 /// Adds a recipient to the caller's org. Ledgered `recovery_recipient.added`.
 ///
 /// # Errors
@@ -46,7 +62,7 @@ pub async fn add(
 ) -> Result<RecoveryRecipient, Error> {
     caller.require(Permission::ManageOrg)?;
     let parsed = parse_new_recipient(recipient)?;
-    let label = parse_name("label", label, 100)?;
+    let label = parse_name("label", label, LABEL_MAX)?;
     let actor = caller.actor()?;
     let added = RecoveryRecipient {
         id: Uuid::now_v7().to_string(),

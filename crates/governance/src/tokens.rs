@@ -76,6 +76,29 @@ fn hash(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
+/// Checks a new token's name on its own, as [`create`] does.
+///
+/// # Errors
+/// [`Error::Invalid`] naming `name`.
+pub fn check_name(name: &str) -> Result<(), Error> {
+    parse_name("name", name, NAME_MAX).map(drop)
+}
+
+/// Refuses a role no token may have, as [`create`] does.
+///
+/// # Errors
+/// [`Error::Invalid`] naming `role`.
+pub fn check_role(role: Role) -> Result<(), Error> {
+    if role == Role::BusinessAdmin {
+        return Err(Error::Invalid {
+            field: "role",
+            problem: "a token is admin, ops or auditor (business_admin needs a person's clients)"
+                .to_owned(),
+        });
+    }
+    Ok(())
+}
+
 /// Creates a token of the caller's org; returns it and its secret (shown once, never
 /// stored). Ledgered `token.created`.
 ///
@@ -90,13 +113,7 @@ pub async fn create(
 ) -> Result<(ApiToken, TokenSecret), Error> {
     caller.require(Permission::ManageOrg)?;
     let name = parse_name("name", name, NAME_MAX)?;
-    if role == Role::BusinessAdmin {
-        return Err(Error::Invalid {
-            field: "role",
-            problem: "a token is admin, ops or auditor (business_admin needs a person's clients)"
-                .to_owned(),
-        });
-    }
+    check_role(role)?;
     let mut random = Zeroizing::new([0_u8; 32]);
     OsRng.fill_bytes(&mut random[..]);
     let secret = TokenSecret(Zeroizing::new(format!(

@@ -326,6 +326,9 @@ on_both_databases! {
         let key = age_recipient();
         w.refused(&visit, "/settings/recovery", "recipient=age1nonsense&label=Safe", "age recipient: must be an age X25519 public key").await;
         w.refused(&visit, "/settings/recovery", &format!("recipient={key}&label="), "Label: ").await;
+        w.refused(&visit, "/settings/recovery", "recipient=age1nonsense&label=", "age recipient: must be an age X25519 public key").await;
+        let page = text(send(&w.app, same_origin_post("/settings/recovery", &visit, "recipient=age1nonsense&label=")).await).await;
+        assert!(page.contains("; Label: must be 1 to 100 characters"), "both faults at once: {page}");
         assert_eq!(w.recipients().await, 0);
 
         let response = send(&w.app, same_origin_post("/settings/recovery", &visit, &format!("recipient={key}&label=Safe+A"))).await;
@@ -466,7 +469,12 @@ on_both_databases! {
         assert_eq!(header(&back, "location"), "/settings#tokens", "the prompt comes back to the section");
         let visit = signed_in_visit(&w.app, "admin@acme.example").await;
 
-        for (name, role, says) in [("", "ops", "Name: must be 1 to 100 characters"), ("ci", "business_admin", "Role: a token is admin, ops or auditor"), ("ci", "root", "Role: must be admin, ops or auditor")] {
+        for (name, role, says) in [
+            ("", "ops", "Name: must be 1 to 100 characters"),
+            ("ci", "business_admin", "Role: a token is admin, ops or auditor"),
+            ("ci", "root", "Role: must be admin, ops or auditor"),
+            ("", "root", "Name: must be 1 to 100 characters; Role: must be admin, ops or auditor"),
+        ] {
             let settings = text(send(&w.app, get_as("/settings", &visit.cookie)).await).await;
             let fields = format!("_once={}&name={name}&role={role}", token_once(&settings));
             w.refused(&visit, "/settings/tokens", &fields, says).await;

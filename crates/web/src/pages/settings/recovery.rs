@@ -37,7 +37,16 @@ async fn add(
     page: PageContext,
     Form(form): Form<AddForm>,
 ) -> Result<Response, AppError> {
-    match governance::recovery::add(&state.store, &who.caller, &form.recipient, &form.label).await {
+    // Both fields alone first, so both faults are reported at once.
+    let faults = governance::recovery::faults(&form.recipient, &form.label);
+    let added = if faults.is_empty() {
+        governance::recovery::add(&state.store, &who.caller, &form.recipient, &form.label)
+            .await
+            .map_err(|error| vec![error])
+    } else {
+        Err(faults)
+    };
+    match added {
         Ok(added) => {
             done(
                 &session,
@@ -50,8 +59,8 @@ async fn add(
             )
             .await
         }
-        Err(error) => {
-            let problem = FormProblem::of(FORM, error)?;
+        Err(errors) => {
+            let problem = FormProblem::all(FORM, errors)?;
             let typed = Typed {
                 recipient: form.recipient,
                 label: form.label,

@@ -74,13 +74,20 @@ async fn create(
         .await?;
         return Ok(Redirect::to("/settings#tokens").into_response());
     }
-    let role = Role::parse(form.role.trim()).map_err(|_| governance::Error::Invalid {
-        field: "role",
-        problem: "must be admin, ops or auditor".to_owned(),
-    });
-    let created = match role {
-        Ok(role) => governance::tokens::create(&state.store, &who.caller, &form.name, role).await,
-        Err(refused) => Err(refused),
+    let role = Role::parse(form.role.trim())
+        .map_err(|_| governance::Error::Invalid {
+            field: "role",
+            problem: "must be admin, ops or auditor".to_owned(),
+        })
+        .and_then(|role| governance::tokens::check_role(role).map(|()| role));
+    // Both fields alone first, so both faults are reported at once, in the form's order.
+    let created = match (governance::tokens::check_name(&form.name), role) {
+        (Ok(()), Ok(role)) => {
+            governance::tokens::create(&state.store, &who.caller, &form.name, role)
+                .await
+                .map_err(|error| vec![error])
+        }
+        (name, role) => Err([name.err(), role.err()].into_iter().flatten().collect()),
     };
     match created {
         Ok((token, secret)) => {
@@ -92,8 +99,8 @@ async fn create(
             })?;
             Ok(([(header::CACHE_CONTROL, "no-store")], html).into_response())
         }
-        Err(error) => {
-            let problem = FormProblem::of(FORM, error)?;
+        Err(errors) => {
+            let problem = FormProblem::all(FORM, errors)?;
             let typed = Typed {
                 token_name: form.name,
                 token_role: form.role,
