@@ -226,7 +226,8 @@ pub async fn find_by_email(store: &Store, caller: &Caller, email: &str) -> Resul
 }
 
 /// Gives an active member another role (and, for a business admin, its clients).
-/// Ledgered `member.role_changed`.
+/// Ledgered `member.role_changed`; the same role and clients again change and ledger
+/// nothing.
 ///
 /// # Errors
 /// [`Error::Forbidden`] without `org:manage`; [`Error::NotFound`] `member` or `client`;
@@ -251,6 +252,11 @@ pub async fn change_role(
         });
     }
     check_clients_exist(&mut tx, org, &clients).await?;
+    let mut had = before.clients.clone();
+    had.sort();
+    if before.role == role && had == clients {
+        return Ok(before);
+    }
     if before.role == Role::Admin && role != Role::Admin {
         refuse_last_admin(&mut tx, org, member_id, "role").await?;
     }

@@ -247,6 +247,9 @@ on_both_databases! {
 
         let promoted = members::change_role(&store, &admin, &ops.id, Role::Auditor, &[]).await.unwrap();
         assert_eq!(promoted.role, Role::Auditor);
+        // The same role again, or a business admin's same clients in another order: no event.
+        members::change_role(&store, &admin, &ops.id, Role::Auditor, &[]).await.unwrap();
+        members::change_role(&store, &admin, &scoped.id, Role::BusinessAdmin, &[" c1".to_owned(), "c1".to_owned()]).await.unwrap();
         assert_eq!(
             actions(&store, &org).await,
             ["org.created", "member.added", "member.added", "member.added", "member.role_changed"]

@@ -133,13 +133,16 @@ on_both_databases! {
         }
         let response = send(&w.app, get_as(&format!("/ledger?subject={}", enc("+1 555 0999")), &cookie)).await;
         assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
-        assert!(text(response).await.contains("subject: no number of this org is +1 555 0999"));
+        let body = text(response).await;
+        assert!(body.contains("id=\"filter-problem\">Subject: no number of this org is +1 555 0999</p>"), "said in the filter form: {body}");
+        assert!(body.contains("name=\"subject\" value=\"+1 555 0999\" placeholder=\"+1 555 0100, phone:1093…, member:…\" aria-invalid=\"true\""), "what was typed stays, marked: {body}");
+        assert!(body.contains("No event matches.") && !body.contains(">review.completed</a>"), "and nothing is listed beside the refusal");
         // The same number registered again under a new Meta id: neither is picked for the other.
         seed_number(&db, &w.org, "2001", "+1 555 0100").await;
         let response = send(&w.app, get_as(&format!("/ledger?subject={}", enc("+1 555 0100")), &cookie)).await;
         assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
         let body = text(response).await;
-        assert!(body.contains("subject: +1 555 0100 is shown by several numbers: filter by one of phone:1001, phone:2001"), "{body}");
+        assert!(body.contains("Subject: +1 555 0100 is shown by several numbers: filter by one of phone:1001, phone:2001"), "{body}");
         let page = text(send(&w.app, get_as("/ledger?subject=1001", &cookie)).await).await;
         assert!(page.contains("name=\"subject\" value=\"phone:1001\""), "a Meta id still names its one number");
     }
@@ -148,7 +151,7 @@ on_both_databases! {
         let w = world(&db, 0).await;
         let cookie = sign_in(&w.app, "admin@acme.example").await;
         for (path, field) in [
-            ("/ledger?action=PIN%20ROTATED", "action"),
+            ("/ledger?action=PIN%20ROTATED", "Action starts with"),
             ("/ledger?before=yesterday", "before"),
             ("/ledger?after=-3", "after"),
         ] {

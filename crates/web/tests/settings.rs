@@ -129,7 +129,7 @@ on_both_databases! {
         let page = text(response).await;
         for part in ["Members and roles", "ops@acme.example", "Graph credential", "No Graph credential",
                      "Recovery recipients", "Policies", "min=\"90\" max=\"183\" value=\"90\"", "min=\"7\" max=\"730\"", "Checkpoint public key",
-                     "action=\"/settings/members#members\"", "action=\"/settings/policies#policies\""] {
+                     "action=\"/settings/members#member-add\"", "<h3 id=\"member-add\">Add a member</h3>", "action=\"/settings/policies#policies\""] {
             assert!(page.contains(part), "{part}");
         }
     }
@@ -139,7 +139,7 @@ on_both_databases! {
         let cookie = sign_in(&w.app, "auditor@acme.example").await;
         let page = text(send(&w.app, get_as("/settings", &cookie)).await).await;
         assert!(page.contains("ops@acme.example") && page.contains("Checkpoint public key"));
-        assert!(!page.contains("action=\"/settings/members#members\""), "no add form");
+        assert!(!page.contains("action=\"/settings/members#member-add\""), "no add form");
         assert!(!page.contains("Save policies"));
 
         let visit = signed_in_visit(&w.app, "auditor@acme.example").await;
@@ -225,7 +225,7 @@ on_both_databases! {
         let at = |needle: &str| page.find(needle).unwrap_or_else(|| panic!("no «{needle}» in the page"));
         let order = [at("Email: must be"), at("Name: must be 1 to 200 characters"), at("Clients: a business_admin needs at least one client"), at("Password: must be at least")];
         assert!(order.is_sorted(), "in the form's order: {order:?}");
-        let form = &page[at("action=\"/settings/members#members\"")..];
+        let form = &page[at("action=\"/settings/members#member-add\"")..];
         let form = &form[..form.find("</form>").unwrap()];
         let tag = |field: &str| {
             let tag = &form[form.find(&format!("name=\"{field}\"")).unwrap()..];

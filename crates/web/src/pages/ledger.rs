@@ -8,7 +8,8 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::{Form, Query, State};
-use axum::response::{Html, Response};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use governance::history::{self, Cursor, Filter};
 use serde::Deserialize;
@@ -152,6 +153,23 @@ struct LedgerPage {
     newer: Option<String>,
     older: Option<String>,
     newest: Option<String>,
+    /// A refused filter: the field at fault and the message, shown in the filter form.
+    problem: Option<(&'static str, String)>,
+}
+
+impl LedgerPage {
+    fn invalid(&self, field: &str) -> bool {
+        self.problem.as_ref().is_some_and(|(at, _)| *at == field)
+    }
+}
+
+/// The filter as the form's words name its fields.
+fn label(field: &str) -> &str {
+    match field {
+        "action" => "Action starts with",
+        "subject" => "Subject",
+        other => other,
+    }
 }
 
 async fn list(
@@ -159,9 +177,20 @@ async fn list(
     who: Authorized<ReadLedger>,
     page: PageContext,
     Query(query): Query<ListQuery>,
-) -> Result<Html<String>, AppError> {
-    let filter = Filter::parse(query.action.as_deref(), query.subject.as_deref())?;
-    let filter = history::resolve_subject(&state.store, &who.caller, filter).await?;
+) -> Result<Response, AppError> {
+    let resolved = match Filter::parse(query.action.as_deref(), query.subject.as_deref()) {
+        Ok(filter) => history::resolve_subject(&state.store, &who.caller, filter).await,
+        Err(refused) => Err(refused),
+    };
+    let (filter, problem) = match resolved {
+        Ok(filter) => (filter, None),
+        // Refused, the page keeps what was typed, says why beside it and lists nothing.
+        Err(governance::Error::Invalid { field, problem }) => (
+            Filter::default(),
+            Some((field, format!("{}: {problem}", label(field)))),
+        ),
+        Err(other) => return Err(other.into()),
+    };
     let cursor = query.cursor()?;
     let found = history::page(&state.store, &who.caller, &filter, cursor, PER_PAGE).await?;
     let actors = history::actor_names(&state.store, &who.caller).await?;
@@ -171,22 +200,50 @@ async fn list(
             let c = signed.checkpoint();
             (c.seq(), c.at().to_string())
         });
-    render(&LedgerPage {
+    let listed = problem.is_none();
+    let typed = |text: &Option<String>| text.as_deref().unwrap_or_default().trim().to_owned();
+    let html = render(&LedgerPage {
         page,
-        action: filter.action_prefix.clone().unwrap_or_default(),
-        subject: filter.subject.clone().unwrap_or_default(),
-        filtered: filter != Filter::default(),
+        action: if listed {
+            filter.action_prefix.clone().unwrap_or_default()
+        } else {
+            typed(&query.action)
+        },
+        subject: if listed {
+            filter.subject.clone().unwrap_or_default()
+        } else {
+            typed(&query.subject)
+        },
+        filtered: !listed || filter != Filter::default(),
         head: found.head,
         checkpoint,
-        rows: found
-            .events
-            .into_iter()
-            .map(|event| Row::new(event, &actors))
-            .collect(),
-        newer: found.newer.map(|c| ListQuery::link(&filter, c)),
-        older: found.older.map(|c| ListQuery::link(&filter, c)),
-        newest: (cursor != Cursor::Newest).then(|| ListQuery::link(&filter, Cursor::Newest)),
-    })
+        rows: if listed {
+            found
+                .events
+                .into_iter()
+                .map(|event| Row::new(event, &actors))
+                .collect()
+        } else {
+            Vec::new()
+        },
+        newer: found
+            .newer
+            .filter(|_| listed)
+            .map(|c| ListQuery::link(&filter, c)),
+        older: found
+            .older
+            .filter(|_| listed)
+            .map(|c| ListQuery::link(&filter, c)),
+        newest: (listed && cursor != Cursor::Newest)
+            .then(|| ListQuery::link(&filter, Cursor::Newest)),
+        problem,
+    })?;
+    let status = if listed {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    Ok((status, html).into_response())
 }
 
 #[derive(Deserialize)]
