@@ -236,19 +236,28 @@ fn parse_update(update: &MetadataUpdate, now: DateTime<Utc>) -> Result<MetadataU
             format!("at most {MAX_CHANNELS} channels"),
         ));
     }
+    // Every channel at fault is named, not just the first.
     let mut channels: Vec<BackupChannel> = Vec::new();
+    let mut faults = Vec::new();
     for (i, channel) in update.backup_channels.iter().enumerate() {
-        let channel = parse_channel(i + 1, channel)?;
+        let channel = match parse_channel(i + 1, channel) {
+            Ok(channel) => channel,
+            Err(Error::Invalid { problem, .. }) => {
+                faults.push(problem);
+                continue;
+            }
+            Err(other) => return Err(other),
+        };
         if channels
             .iter()
             .any(|c| c.kind == channel.kind && c.value.eq_ignore_ascii_case(&channel.value))
         {
-            return Err(invalid(
-                "backup_channels",
-                format!("channel {}: listed twice", i + 1),
-            ));
+            faults.push(format!("channel {}: listed twice", i + 1));
         }
         channels.push(channel);
+    }
+    if !faults.is_empty() {
+        return Err(invalid("backup_channels", faults.join("; ")));
     }
     Ok(MetadataUpdate {
         usage,

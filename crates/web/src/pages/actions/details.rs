@@ -49,27 +49,41 @@ fn kinds() -> String {
 }
 
 fn parse_channels(text: &str) -> Result<Vec<BackupChannel>, governance::Error> {
-    text.lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty())
-        .enumerate()
-        .map(|(i, line)| {
-            let (kind, value) = line.split_once(':').ok_or(governance::Error::Invalid {
-                field: "backup_channels",
-                problem: format!("channel {}: write it as kind: value", i + 1),
-            })?;
-            // As the page shows a kind ("web form") or as the API spells it (`web_form`).
-            let spelled = kind.trim().to_lowercase().replace([' ', '-'], "_");
-            let kind = ChannelKind::parse(&spelled).map_err(|_| governance::Error::Invalid {
-                field: "backup_channels",
-                problem: format!("channel {}: the kind is one of {}", i + 1, kinds()),
-            })?;
-            Ok(BackupChannel {
-                kind,
-                value: value.trim().to_owned(),
-            })
+    let mut channels = Vec::new();
+    let mut faults = Vec::new();
+    let lines = text.lines().map(str::trim).filter(|line| !line.is_empty());
+    for (i, line) in lines.enumerate() {
+        match parse_line(i + 1, line) {
+            Ok(channel) => channels.push(channel),
+            Err(fault) => faults.push(fault),
+        }
+    }
+    if faults.is_empty() {
+        Ok(channels)
+    } else {
+        Err(governance::Error::Invalid {
+            field: "backup_channels",
+            problem: faults.join("; "),
         })
-        .collect()
+    }
+}
+
+/// Channel `n`, typed as `kind: value`; its fault as the form words it.
+fn parse_line(n: usize, line: &str) -> Result<BackupChannel, String> {
+    let as_typed = || format!("channel {n}: write it as kind: value");
+    let (kind, value) = line.split_once(':').ok_or_else(as_typed)?;
+    // "web form https://…": the colon found is the address's own.
+    if value.starts_with("//") {
+        return Err(as_typed());
+    }
+    // As the page shows a kind ("web form") or as the API spells it (`web_form`).
+    let spelled = kind.trim().to_lowercase().replace([' ', '-'], "_");
+    let kind = ChannelKind::parse(&spelled)
+        .map_err(|_| format!("channel {n}: the kind is one of {}", kinds()))?;
+    Ok(BackupChannel {
+        kind,
+        value: value.trim().to_owned(),
+    })
 }
 
 fn parse_date(text: &str) -> Result<Option<NaiveDate>, governance::Error> {
