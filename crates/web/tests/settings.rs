@@ -467,6 +467,11 @@ on_both_databases! {
         assert_eq!(header(&response, "location"), "/reauth?next=%2Fsettings%2Ftokens");
         let back = send(&w.app, get_as("/settings/tokens", &visit.cookie)).await;
         assert_eq!(header(&back, "location"), "/settings#tokens", "the prompt comes back to the section");
+        let settings = text(send(&w.app, get_as("/settings", &visit.cookie)).await).await;
+        assert!(settings.contains("name=\"name\" value=\"late\" placeholder=\"nightly rotation script\""), "with the form as it was typed: {settings}");
+        assert!(settings.contains("<option value=\"ops\" selected>ops</option>"), "its role too");
+        let again = text(send(&w.app, get_as("/settings", &visit.cookie)).await).await;
+        assert!(!again.contains("value=\"late\""), "once");
         let visit = signed_in_visit(&w.app, "admin@acme.example").await;
 
         for (name, role, says) in [

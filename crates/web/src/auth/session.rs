@@ -273,7 +273,8 @@ struct PendingReveal {
     kept_at: i64,
 }
 
-/// How long a kept reason waits for its form: the password prompt takes a minute, not hours.
+/// How long a kept reason or form waits for its form: the password prompt takes a minute,
+/// not hours.
 const REASON_KEPT_FOR: chrono::TimeDelta = chrono::TimeDelta::minutes(15);
 
 const PENDING_REVEAL_KEY: &str = "pending_reveal";
@@ -317,6 +318,51 @@ pub(crate) async fn take_reveal_reason(
     }
     let _: Option<PendingReveal> = session.remove(PENDING_REVEAL_KEY).await?;
     Ok((theirs && fresh).then_some(pending.reason))
+}
+
+/// The API-token form's name and role, typed before the password prompt interrupted it:
+/// whose, and when (seconds since the epoch). Neither is a secret.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct PendingTokenForm {
+    user_id: String,
+    name: String,
+    role: String,
+    kept_at: i64,
+}
+
+const PENDING_TOKEN_FORM_KEY: &str = "pending_token_form";
+
+/// Keeps what was typed into the API-token form while the person confirms their password,
+/// so the form comes back filled in.
+///
+/// # Errors
+/// [`AppError::Session`] if the store fails.
+pub(crate) async fn keep_token_form(
+    session: &Session,
+    user_id: &str,
+    name: &str,
+    role: &str,
+) -> Result<(), AppError> {
+    let pending = PendingTokenForm {
+        user_id: user_id.to_owned(),
+        name: name.to_owned(),
+        role: role.to_owned(),
+        kept_at: Utc::now().timestamp(),
+    };
+    session.insert(PENDING_TOKEN_FORM_KEY, pending).await?;
+    Ok(())
+}
+
+/// Takes the `(name, role)` `user_id` kept for the API-token form, if any and fresh.
+pub(crate) async fn take_token_form(
+    session: &Session,
+    user_id: &str,
+) -> Result<Option<(String, String)>, AppError> {
+    let Some(pending) = take::<PendingTokenForm>(session, PENDING_TOKEN_FORM_KEY).await? else {
+        return Ok(None);
+    };
+    let fresh = Utc::now().timestamp() - pending.kept_at <= REASON_KEPT_FOR.num_seconds();
+    Ok((fresh && pending.user_id == user_id).then_some((pending.name, pending.role)))
 }
 
 /// The one-time tokens of the forms this session has open whose answer shows a secret once

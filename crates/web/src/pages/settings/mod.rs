@@ -288,7 +288,19 @@ async fn show(
     session: Session,
     page: PageContext,
 ) -> Result<Response, AppError> {
-    settings_page(&state, &who, &session, page, None, Typed::default()).await
+    let kept = match &who.session {
+        Some(signed_in) => session::take_token_form(&session, &signed_in.user_id).await?,
+        None => None,
+    };
+    let typed = match kept {
+        Some((token_name, token_role)) => Typed {
+            token_name,
+            token_role,
+            ..Typed::default()
+        },
+        None => Typed::default(),
+    };
+    settings_page(&state, &who, &session, page, None, typed).await
 }
 
 /// The settings page, with `problem` shown beside its form (status 422) if there is one.

@@ -62,7 +62,13 @@ async fn create(
 ) -> Result<Response, AppError> {
     // A token outlives the session that made it: a stolen session cookie alone must not
     // mint one. The password prompt comes back to the section (see `to_section`).
-    who.require_step_up()?;
+    if let Err(needed) = who.require_step_up() {
+        // The prompt comes back to an empty form otherwise: what was typed waits for it.
+        if let Some(signed_in) = &who.session {
+            session::keep_token_form(&session, &signed_in.user_id, &form.name, &form.role).await?;
+        }
+        return Err(needed);
+    }
     if !session::spend_once(&session, &state.spent, ONCE, &form.once).await? {
         // A reload of the page that showed a new secret: nothing is created again.
         session::flash(
