@@ -135,12 +135,12 @@ async fn change(store: &Store, caller: &Caller, client: &str, to: Change) -> Res
         .ok_or(Error::NotFound { what: "client" })?;
     // Each change writes its own column only, so a rename and a recipient change made at
     // the same moment both stand.
-    let (after, column, action, details) = match to {
+    let (after, update, value, action, details) = match to {
         Change::Recipient { to, action } => {
             let shown = to.as_ref().or(recipient.as_ref());
             let details = json!({ "recipient": shown });
-            let after = (name.clone(), to.clone());
-            (after, Column::Recipient(to), action, details)
+            let update = "UPDATE clients SET age_recipient = $3 WHERE org_id = $1 AND id = $2";
+            ((name.clone(), to.clone()), update, to, action, details)
         }
         Change::Name(to) => {
             // Two clients of one name could not be told apart in a filter or a seat
@@ -156,24 +156,15 @@ async fn change(store: &Store, caller: &Caller, client: &str, to: Change) -> Res
                 });
             }
             let details = json!({ "from": name, "to": to });
+            let update = "UPDATE clients SET name = $3 WHERE org_id = $1 AND id = $2";
             let after = (to.clone(), recipient.clone());
-            (after, Column::Name(to), "client.renamed", details)
+            (after, update, Some(to), "client.renamed", details)
         }
     };
     if after == (name, recipient) {
         // Nothing changes, so nothing is ledgered (clearing an empty key, setting the same).
         tx.rollback().await?;
     } else {
-        let update = match &column {
-            Column::Name(_) => "UPDATE clients SET name = $3 WHERE org_id = $1 AND id = $2",
-            Column::Recipient(_) => {
-                "UPDATE clients SET age_recipient = $3 WHERE org_id = $1 AND id = $2"
-            }
-        };
-        let value = match column {
-            Column::Name(name) => Some(name),
-            Column::Recipient(recipient) => recipient,
-        };
         on_tx!(tx, conn => sqlx::query(update)
             .bind(org)
             .bind(client)
@@ -191,10 +182,4 @@ async fn change(store: &Store, caller: &Caller, client: &str, to: Change) -> Res
         name,
         age_recipient,
     })
-}
-
-/// The one column a change writes.
-enum Column {
-    Name(String),
-    Recipient(Option<String>),
 }

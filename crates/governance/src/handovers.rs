@@ -57,8 +57,7 @@ impl Seat {
     }
 
     /// The member who holds this seat of the number `record` shows.
-    #[must_use]
-    pub fn holder_of(self, record: &numbers::Record) -> Option<&str> {
+    fn holder_of(self, record: &numbers::Record) -> Option<&str> {
         let person = match self {
             Seat::Owner => record.owner.as_ref(),
             Seat::Manager => record.manager.as_ref(),
@@ -471,7 +470,7 @@ fn check_list(checklist: &Checklist, row: &NumberRow) -> Result<(), Error> {
         backup_channels: !numbers::stored_channels(&row.backup_channels)?.is_empty(),
         pin_held: held(PinState::parse(&row.pin_state), row.escrow_stale),
     };
-    match checklist_faults(checklist, &standing).into_iter().next() {
+    match faults_of(checklist, &standing).into_iter().next() {
         Some(fault) => Err(fault),
         None => Ok(()),
     }
@@ -485,31 +484,43 @@ fn held(state: Option<PinState>, stale: bool) -> bool {
 }
 
 /// What a handover's checklist is checked against: the number as it stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Standing {
-    /// A recovery email is recorded.
-    pub recovery_email: bool,
-    /// At least one backup channel is recorded.
-    pub backup_channels: bool,
-    /// pinward holds the current PIN.
-    pub pin_held: bool,
+struct Standing {
+    recovery_email: bool,
+    backup_channels: bool,
+    pin_held: bool,
 }
 
-impl Standing {
-    /// The standing of the number `record` shows.
-    pub fn of(record: &numbers::Record) -> Standing {
-        Standing {
-            recovery_email: record.metadata.recovery_email.is_some(),
-            backup_channels: !record.metadata.backup_channels.is_empty(),
-            pin_held: held(Some(record.pin_state), record.escrow_stale),
-        }
+/// Every fault [`accept`] would find in `checklist` for open handover `handover_id` of the
+/// number `record` shows, all at once, so a form can name them together. Empty unless
+/// `accept` would get as far as the checklist: the caller is the incoming member and the
+/// seat has not changed hands since (otherwise `accept`'s own refusal says why). `accept`
+/// checks again, against the number as it is then, and refuses with the first.
+#[must_use]
+pub fn checklist_faults(
+    caller: &Caller,
+    record: &numbers::Record,
+    handover_id: &str,
+    checklist: &Checklist,
+) -> Vec<Error> {
+    let reaches_checklist = record.open_handovers.iter().any(|h| {
+        h.id == handover_id
+            && require_incoming(caller, h).is_ok()
+            && h.seat.holder_of(record) == h.from_member_id.as_deref()
+    });
+    if !reaches_checklist {
+        return Vec::new();
     }
+    let standing = Standing {
+        recovery_email: record.metadata.recovery_email.is_some(),
+        backup_channels: !record.metadata.backup_channels.is_empty(),
+        pin_held: held(Some(record.pin_state), record.escrow_stale),
+    };
+    faults_of(checklist, &standing)
 }
 
 /// Every box of `checklist` that cannot stand, each checked alone, in the checklist's
-/// order: a box the number gives nothing to confirm for, or one left unticked. [`accept`]
-/// refuses with the first; a form can show them all at once.
-pub fn checklist_faults(checklist: &Checklist, standing: &Standing) -> Vec<Error> {
+/// order: a box the number gives nothing to confirm for, or one left unticked.
+fn faults_of(checklist: &Checklist, standing: &Standing) -> Vec<Error> {
     let boxes = [
         (
             "recovery_email_confirmed",

@@ -136,6 +136,15 @@ on_both_databases! {
             assert_eq!(record.open_handovers.len(), 1, "{number}: still open");
         }
         assert!(!actions(&store).await.contains(&"handover.accepted".to_owned()));
+
+        // A form asks for every fault at once: the incoming member's, in the checklist's order.
+        let record = numbers::record(&store, &caller("m-ann"), &phone("1003"), now()).await.unwrap();
+        let nothing_ticked = Checklist { recovery_email_confirmed: false, backup_channels_confirmed: false, pin_escrowed: false };
+        let fields = |faults: Vec<Error>| faults.into_iter().map(|f| match f { Error::Invalid { field, .. } => field, other => panic!("{other:?}") }).collect::<Vec<_>>();
+        let faults = handovers::checklist_faults(&caller("m-ann"), &record, &bare.id, &nothing_ticked);
+        assert_eq!(fields(faults), ["recovery_email_confirmed", "backup_channels_confirmed", "pin_escrowed"]);
+        let faults = handovers::checklist_faults(&caller("m-bob"), &record, &bare.id, &nothing_ticked);
+        assert!(faults.is_empty(), "only the incoming member's: accept refuses anyone else itself");
     }
 
     async fn only_the_holder_or_an_admin_proposes_and_only_the_incoming_member_accepts(db) {
@@ -219,6 +228,9 @@ on_both_databases! {
         let error = handovers::accept(&store, &caller("m-ann"), &h.id, ALL_CONFIRMED, false, now()).await.unwrap_err();
         assert!(matches!(error, Error::Invalid { field: "handover", .. }), "{error:?}");
         assert_eq!(owner_and_manager(&store, "1001").await.0, "m-dan");
+        let record = numbers::record(&store, &caller("m-ann"), &phone("1001"), now()).await.unwrap();
+        let unticked = Checklist { pin_escrowed: false, ..ALL_CONFIRMED };
+        assert!(handovers::checklist_faults(&caller("m-ann"), &record, &h.id, &unticked).is_empty(), "no box to tick when the seat moved: accept says propose again");
     }
 
     async fn completing_a_review_sets_the_next_due_date_by_policy_and_ledgers_the_health_seen(db) {

@@ -113,7 +113,9 @@ pub async fn sign_in(session: &Session, who: &SignedIn) -> Result<(), AppError> 
     session.cycle_id().await?;
     session.insert(USER_ID_KEY, &who.user_id).await?;
     // Nothing one person typed is offered to the next one signing in on this browser.
-    let _: Option<PendingReveal> = take(session, PENDING_REVEAL_KEY).await?;
+    for key in [PENDING_REVEAL_KEY, PENDING_TOKEN_FORM_KEY] {
+        let _: Option<serde_json::Value> = take(session, key).await?;
+    }
     session.insert(SIGNED_IN_KEY, who).await?;
     session
         .insert(KEPT_ALIVE_KEY, Utc::now().timestamp())
@@ -263,24 +265,54 @@ async fn take<T: serde::de::DeserializeOwned>(
     Ok(session.remove::<T>(key).await?)
 }
 
-/// A reveal's reason, typed before the password prompt interrupted it: whose, for which
-/// number, and when (seconds since the epoch).
+/// What a person typed into a form before the password prompt interrupted it, so the form
+/// comes back filled in: whose, when (seconds since the epoch), and the form's fields. Never
+/// a secret (a reveal's reason is ledgered with the reveal; a token's name and role are
+/// shown in Settings).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct PendingReveal {
+struct Kept<T> {
     user_id: String,
-    number: String,
-    reason: String,
     kept_at: i64,
+    #[serde(flatten)]
+    form: T,
 }
 
-/// How long a kept reason or form waits for its form: the password prompt takes a minute,
-/// not hours.
-const REASON_KEPT_FOR: chrono::TimeDelta = chrono::TimeDelta::minutes(15);
+impl<T> Kept<T> {
+    /// Still waiting for `user_id`'s form: theirs, and kept lately.
+    fn for_user(&self, user_id: &str) -> bool {
+        let fresh = Utc::now().timestamp() - self.kept_at <= KEPT_FOR.num_seconds();
+        fresh && self.user_id == user_id
+    }
+}
+
+/// How long a kept form waits: the password prompt takes a minute, not hours.
+const KEPT_FOR: chrono::TimeDelta = chrono::TimeDelta::minutes(15);
+
+async fn keep<T: Serialize>(
+    session: &Session,
+    key: &str,
+    user_id: &str,
+    form: T,
+) -> Result<(), AppError> {
+    let kept = Kept {
+        user_id: user_id.to_owned(),
+        kept_at: Utc::now().timestamp(),
+        form,
+    };
+    session.insert(key, kept).await?;
+    Ok(())
+}
+
+/// A reveal form: for which number, and why.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct RevealForm {
+    number: String,
+    reason: String,
+}
 
 const PENDING_REVEAL_KEY: &str = "pending_reveal";
 
-/// Keeps the reason typed on `number`'s reveal form while the person confirms their password,
-/// so the form comes back filled in. A reason is not a secret; it is ledgered with the reveal.
+/// Keeps the reason typed on `number`'s reveal form while the person confirms their password.
 ///
 /// # Errors
 /// [`AppError::Session`] if the store fails.
@@ -290,14 +322,11 @@ pub(crate) async fn keep_reveal_reason(
     number: &str,
     reason: &str,
 ) -> Result<(), AppError> {
-    let pending = PendingReveal {
-        user_id: user_id.to_owned(),
+    let form = RevealForm {
         number: number.to_owned(),
         reason: reason.to_owned(),
-        kept_at: Utc::now().timestamp(),
     };
-    session.insert(PENDING_REVEAL_KEY, pending).await?;
-    Ok(())
+    keep(session, PENDING_REVEAL_KEY, user_id, form).await
 }
 
 /// Takes the reason `user_id` kept for `number`'s reveal form, if any. One kept by someone
@@ -308,32 +337,27 @@ pub(crate) async fn take_reveal_reason(
     user_id: &str,
     number: &str,
 ) -> Result<Option<String>, AppError> {
-    let Some(pending) = session.get::<PendingReveal>(PENDING_REVEAL_KEY).await? else {
+    let Some(kept) = session.get::<Kept<RevealForm>>(PENDING_REVEAL_KEY).await? else {
         return Ok(None);
     };
-    let fresh = Utc::now().timestamp() - pending.kept_at <= REASON_KEPT_FOR.num_seconds();
-    let theirs = pending.user_id == user_id;
-    if theirs && fresh && pending.number != number {
+    let usable = kept.for_user(user_id);
+    if usable && kept.form.number != number {
         return Ok(None);
     }
-    let _: Option<PendingReveal> = session.remove(PENDING_REVEAL_KEY).await?;
-    Ok((theirs && fresh).then_some(pending.reason))
+    let _: Option<Kept<RevealForm>> = session.remove(PENDING_REVEAL_KEY).await?;
+    Ok(usable.then_some(kept.form.reason))
 }
 
-/// The API-token form's name and role, typed before the password prompt interrupted it:
-/// whose, and when (seconds since the epoch). Neither is a secret.
+/// The API-token form: a name and a role.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct PendingTokenForm {
-    user_id: String,
+struct TokenForm {
     name: String,
     role: String,
-    kept_at: i64,
 }
 
 const PENDING_TOKEN_FORM_KEY: &str = "pending_token_form";
 
-/// Keeps what was typed into the API-token form while the person confirms their password,
-/// so the form comes back filled in.
+/// Keeps what was typed into the API-token form while the person confirms their password.
 ///
 /// # Errors
 /// [`AppError::Session`] if the store fails.
@@ -343,14 +367,11 @@ pub(crate) async fn keep_token_form(
     name: &str,
     role: &str,
 ) -> Result<(), AppError> {
-    let pending = PendingTokenForm {
-        user_id: user_id.to_owned(),
+    let form = TokenForm {
         name: name.to_owned(),
         role: role.to_owned(),
-        kept_at: Utc::now().timestamp(),
     };
-    session.insert(PENDING_TOKEN_FORM_KEY, pending).await?;
-    Ok(())
+    keep(session, PENDING_TOKEN_FORM_KEY, user_id, form).await
 }
 
 /// Takes the `(name, role)` `user_id` kept for the API-token form, if any and fresh.
@@ -358,11 +379,10 @@ pub(crate) async fn take_token_form(
     session: &Session,
     user_id: &str,
 ) -> Result<Option<(String, String)>, AppError> {
-    let Some(pending) = take::<PendingTokenForm>(session, PENDING_TOKEN_FORM_KEY).await? else {
-        return Ok(None);
-    };
-    let fresh = Utc::now().timestamp() - pending.kept_at <= REASON_KEPT_FOR.num_seconds();
-    Ok((fresh && pending.user_id == user_id).then_some((pending.name, pending.role)))
+    let kept = take::<Kept<TokenForm>>(session, PENDING_TOKEN_FORM_KEY).await?;
+    Ok(kept
+        .filter(|kept| kept.for_user(user_id))
+        .map(|kept| (kept.form.name, kept.form.role)))
 }
 
 /// The one-time tokens of the forms this session has open whose answer shows a secret once

@@ -11,7 +11,7 @@ use axum::extract::{Form, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use governance::history::{self, Cursor, Filter};
+use governance::history::{self, Cursor, Filter, HistoryPage};
 use serde::Deserialize;
 
 use crate::AppState;
@@ -192,7 +192,26 @@ async fn list(
         Err(other) => return Err(other.into()),
     };
     let cursor = query.cursor()?;
-    let found = history::page(&state.store, &who.caller, &filter, cursor, PER_PAGE).await?;
+    let typed = |text: &Option<String>| text.as_deref().unwrap_or_default().trim().to_owned();
+    // Refused, the page keeps what was typed, says why beside it and lists nothing; one event
+    // is read only for the count the page's header gives.
+    let (action, subject, found) = match &problem {
+        None => (
+            filter.action_prefix.clone().unwrap_or_default(),
+            filter.subject.clone().unwrap_or_default(),
+            history::page(&state.store, &who.caller, &filter, cursor, PER_PAGE).await?,
+        ),
+        Some(_) => {
+            let newest = history::page(&state.store, &who.caller, &filter, Cursor::Newest, 1);
+            let found = HistoryPage {
+                events: Vec::new(),
+                head: newest.await?.head,
+                older: None,
+                newer: None,
+            };
+            (typed(&query.action), typed(&query.subject), found)
+        }
+    };
     let actors = history::actor_names(&state.store, &who.caller).await?;
     let checkpoint = governance::checkpoints::latest(&state.store, &who.caller.org_id)
         .await?
@@ -201,39 +220,20 @@ async fn list(
             (c.seq(), c.at().to_string())
         });
     let listed = problem.is_none();
-    let typed = |text: &Option<String>| text.as_deref().unwrap_or_default().trim().to_owned();
     let html = render(&LedgerPage {
         page,
-        action: if listed {
-            filter.action_prefix.clone().unwrap_or_default()
-        } else {
-            typed(&query.action)
-        },
-        subject: if listed {
-            filter.subject.clone().unwrap_or_default()
-        } else {
-            typed(&query.subject)
-        },
+        action,
+        subject,
         filtered: !listed || filter != Filter::default(),
         head: found.head,
         checkpoint,
-        rows: if listed {
-            found
-                .events
-                .into_iter()
-                .map(|event| Row::new(event, &actors))
-                .collect()
-        } else {
-            Vec::new()
-        },
-        newer: found
-            .newer
-            .filter(|_| listed)
-            .map(|c| ListQuery::link(&filter, c)),
-        older: found
-            .older
-            .filter(|_| listed)
-            .map(|c| ListQuery::link(&filter, c)),
+        rows: found
+            .events
+            .into_iter()
+            .map(|event| Row::new(event, &actors))
+            .collect(),
+        newer: found.newer.map(|c| ListQuery::link(&filter, c)),
+        older: found.older.map(|c| ListQuery::link(&filter, c)),
         newest: (listed && cursor != Cursor::Newest)
             .then(|| ListQuery::link(&filter, Cursor::Newest)),
         problem,

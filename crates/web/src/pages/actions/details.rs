@@ -1,8 +1,9 @@
 //! A number's details from its page: usage, activation date, recovery email and backup
 //! channels, all replaced at once by `numbers::update_metadata` (`numbers:manage`).
 //!
-//! Backup channels are typed one per line as `kind: value` (the stored kind spellings), so
-//! the textarea shows them back exactly as they are kept.
+//! Backup channels are typed one per line as `kind: value`, the kind as the page words it
+//! ("web form") or as the API spells it (`web_form`); the textarea shows them in the page's
+//! words.
 
 use axum::Form;
 use axum::extract::{Path, State};
@@ -12,12 +13,12 @@ use governance::numbers::{self, BackupChannel, ChannelKind, MetadataUpdate};
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use super::{answer_typed, field};
+use super::{answer_typed, field, refusal_of};
 use crate::AppState;
 use crate::auth::{Authorized, ManageNumbers};
 use crate::error::AppError;
 use crate::page::PageContext;
-use crate::pages::number::{Details, Refusal, Typed, phone, record_page};
+use crate::pages::number::{Details, Typed, phone, record_page};
 
 #[derive(Deserialize)]
 pub(super) struct DetailsForm {
@@ -101,7 +102,7 @@ fn parse_date(text: &str) -> Result<Option<NaiveDate>, governance::Error> {
 
 /// Every problem of the form, in the form's order: each field is checked alone (the others
 /// left blank), so one mistake does not hide the next.
-fn problems(form: &DetailsForm, now: chrono::DateTime<Utc>) -> Vec<Refusal> {
+fn problems(form: &DetailsForm, now: chrono::DateTime<Utc>) -> Vec<governance::Error> {
     let text = |value: &Option<String>| value.clone().unwrap_or_default();
     let alone = |update: MetadataUpdate| numbers::check_metadata(&update, now);
     let checks = [
@@ -126,15 +127,7 @@ fn problems(form: &DetailsForm, now: chrono::DateTime<Utc>) -> Vec<Refusal> {
             })
         }),
     ];
-    checks
-        .into_iter()
-        .filter_map(|checked| match checked {
-            Err(governance::Error::Invalid { field, problem }) => {
-                Some(Refusal::new(field, &problem))
-            }
-            _ => None,
-        })
-        .collect()
+    checks.into_iter().filter_map(Result::err).collect()
 }
 
 fn update(form: DetailsForm) -> Result<MetadataUpdate, governance::Error> {
@@ -163,10 +156,8 @@ pub(super) async fn save(
         channels: form.backup_channels.clone().unwrap_or_default(),
     });
     let now = Utc::now();
-    let refused = problems(&form, now);
-    if !refused.is_empty() {
-        let refusal = Some(Refusal::all(refused));
-        return record_page(&state, &who.caller, page, &phone, refusal, typed).await;
+    if let Some(refusal) = refusal_of(problems(&form, now), &typed)? {
+        return record_page(&state, &who.caller, page, &phone, Some(refusal), typed).await;
     }
     let result = match update(form) {
         Ok(update) => {

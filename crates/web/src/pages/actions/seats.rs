@@ -145,19 +145,8 @@ pub(super) async fn accept(
         pin_escrowed: ticked.pin_escrowed,
     };
     let rotate = ticked.rotate;
-    // Every box at fault at once, for the incoming member of a handover that still stands
-    // (anyone else gets `accept`'s own refusal); `accept` checks again, against the number
-    // as it is then.
-    let standing = record.open_handovers.iter().any(|h| {
-        h.id == handover
-            && who.caller.member_id.as_deref() == Some(h.to_member_id.as_str())
-            && h.seat.holder_of(&record) == h.from_member_id.as_deref()
-    });
-    let faults = if standing {
-        handovers::checklist_faults(&checklist, &handovers::Standing::of(&record))
-    } else {
-        Vec::new()
-    };
+    // Every box at fault at once; `accept` checks again and has the last word.
+    let faults = handovers::checklist_faults(&who.caller, &record, &handover, &checklist);
     let typed = Typed::Checklist {
         handover: handover.clone(),
         ticked,
