@@ -47,6 +47,37 @@ impl Member {
     pub fn is_active(&self) -> bool {
         self.deactivated_at.is_none()
     }
+
+    /// Whether the member may hold a seat of a number of `client_id` (the rule
+    /// `numbers::assign` enforces): active, never an auditor, and a business admin only of
+    /// its own clients' numbers.
+    #[must_use]
+    pub fn may_hold_seat_of(&self, client_id: &str) -> bool {
+        self.is_active()
+            && match self.role {
+                Role::Auditor => false,
+                Role::BusinessAdmin => self.clients.iter().any(|c| c == client_id),
+                Role::Admin | Role::Ops => true,
+            }
+    }
+
+    /// The member as `caller` may see it. A business admin sees the staff who act on its
+    /// numbers (admins and ops) and the business admins of its own clients, with only the
+    /// clients the two share: one client's people and client list stay hidden from another
+    /// client's. Every other role sees every member.
+    fn seen_by(mut self, caller: &Caller) -> Option<Member> {
+        if caller.role != Role::BusinessAdmin {
+            return Some(self);
+        }
+        match self.role {
+            Role::Admin | Role::Ops => Some(self),
+            Role::Auditor => None,
+            Role::BusinessAdmin => {
+                self.clients.retain(|c| caller.sees_client(c));
+                (!self.clients.is_empty()).then_some(self)
+            }
+        }
+    }
 }
 
 fn role_name<S: serde::Serializer>(role: &Role, serializer: S) -> Result<S::Ok, S::Error> {
@@ -163,7 +194,8 @@ async fn add_in(
     fetch(tx, org, &member_id).await
 }
 
-/// Every member of the caller's org, active ones first, then by email.
+/// Every member of the caller's org the caller may see (for a business admin, see
+/// `Member::seen_by`), active ones first, then by email.
 ///
 /// # Errors
 /// [`Error::Forbidden`] without `numbers:read` (every role has it).
@@ -185,30 +217,34 @@ pub async fn list(store: &Store, caller: &Caller) -> Result<Vec<Member>, Error> 
     for (member, client) in scopes {
         clients.entry(member).or_default().push(client);
     }
-    rows.into_iter()
-        .map(|row| {
-            let of = clients.remove(&row.0).unwrap_or_default();
-            member_of(row, of)
-        })
-        .collect()
+    let mut members = Vec::with_capacity(rows.len());
+    for row in rows {
+        let of = clients.remove(&row.0).unwrap_or_default();
+        members.extend(member_of(row, of)?.seen_by(caller));
+    }
+    Ok(members)
 }
 
 /// The member `member_id` of the caller's org.
 ///
 /// # Errors
-/// [`Error::NotFound`] `member` (also for another org's member).
+/// [`Error::NotFound`] `member` (also for another org's member, and for one the caller
+/// may not see).
 pub async fn get(store: &Store, caller: &Caller, member_id: &str) -> Result<Member, Error> {
     caller.require(Permission::ReadNumbers)?;
     let mut tx = store.read_for(&caller.org_id).await?;
     let member = fetch(&mut tx, &caller.org_id, member_id).await;
     tx.rollback().await?;
-    member
+    member?
+        .seen_by(caller)
+        .ok_or(Error::NotFound { what: "member" })
 }
 
 /// The member of the caller's org whose user has `email`.
 ///
 /// # Errors
-/// [`Error::Invalid`] naming `email`; [`Error::NotFound`] `member`.
+/// [`Error::Invalid`] naming `email`; [`Error::NotFound`] `member` (also for one the caller
+/// may not see).
 pub async fn find_by_email(store: &Store, caller: &Caller, email: &str) -> Result<Member, Error> {
     caller.require(Permission::ReadNumbers)?;
     let email = users::parse_email(email)?;
@@ -222,7 +258,9 @@ pub async fn find_by_email(store: &Store, caller: &Caller, email: &str) -> Resul
         None => Err(Error::NotFound { what: "member" }),
     };
     tx.rollback().await?;
-    member
+    member?
+        .seen_by(caller)
+        .ok_or(Error::NotFound { what: "member" })
 }
 
 /// Gives an active member another role (and, for a business admin, its clients).

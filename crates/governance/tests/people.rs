@@ -217,6 +217,48 @@ on_both_databases! {
         assert_eq!(listed, expected);
     }
 
+    async fn a_business_admin_sees_the_staff_and_its_own_clients_people_only(db) {
+        let store = open(&db).await;
+        let (org, admin) = org_with_admin(&store, "acme", "ann@example.com").await;
+        for client in ["c1", "c2", "c3"] {
+            add_client(&db, &org, client).await;
+        }
+        let ben = members::add_new_user(&store, &admin, &new_user("ben@example.com"), Role::BusinessAdmin, &["c1".to_owned(), "c2".to_owned()]).await.unwrap();
+        let cat = members::add_new_user(&store, &admin, &new_user("cat@example.com"), Role::BusinessAdmin, &["c2".to_owned(), "c3".to_owned()]).await.unwrap();
+        let dan = members::add_new_user(&store, &admin, &new_user("dan@example.com"), Role::BusinessAdmin, &["c3".to_owned()]).await.unwrap();
+        let aud = members::add_new_user(&store, &admin, &new_user("aud@example.com"), Role::Auditor, &[]).await.unwrap();
+        members::add_new_user(&store, &admin, &new_user("ops@example.com"), Role::Ops, &[]).await.unwrap();
+        let ben_caller = members::caller_for(&store, &org, &ben.user_id).await.unwrap();
+
+        let seen: Vec<(String, Vec<String>)> = members::list(&store, &ben_caller)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| (m.email, m.clients))
+            .collect();
+        // Cat shares c2 with Ben, and Ben is not told she also has c3; Dan (c3 only) and the
+        // auditor are not listed.
+        let expected = [
+            ("ann@example.com", vec![]),
+            ("ben@example.com", vec!["c1", "c2"]),
+            ("cat@example.com", vec!["c2"]),
+            ("ops@example.com", vec![]),
+        ];
+        let expected: Vec<(String, Vec<String>)> = expected
+            .into_iter()
+            .map(|(email, clients)| (email.to_owned(), clients.into_iter().map(str::to_owned).collect()))
+            .collect();
+        assert_eq!(seen, expected);
+        for hidden in [&dan, &aud] {
+            assert!(matches!(members::get(&store, &ben_caller, &hidden.id).await, Err(Error::NotFound { what: "member" })));
+            assert!(matches!(members::find_by_email(&store, &ben_caller, &hidden.email).await, Err(Error::NotFound { what: "member" })));
+        }
+        assert_eq!(members::get(&store, &ben_caller, &cat.id).await.unwrap().clients, ["c2"]);
+        // The org's own staff still see everyone as they are.
+        assert_eq!(members::list(&store, &admin).await.unwrap().len(), 6);
+        assert_eq!(members::get(&store, &admin, &cat.id).await.unwrap().clients, ["c2", "c3"]);
+    }
+
     async fn a_business_admin_of_two_clients_acts_for_both_in_order(db) {
         let store = open(&db).await;
         let (org, admin) = org_with_admin(&store, "acme", "ann@example.com").await;

@@ -103,4 +103,33 @@ on_both_databases! {
             assert!(!page.contains("555-0"), "no number is shown: {page}");
         }
     }
+
+    async fn the_seat_pickers_offer_only_whom_the_seat_rules_accept_and_hide_other_clients_people(db) {
+        let store = store(&db).await;
+        let org = org_with_member(&store, "acme", "ann@example.com", Role::Admin).await;
+        seed_number(&db, &org, "1001", "+1 555-0100").await;
+        seed_number(&db, &org, "1002", "+1 555-0200").await;
+        let ops = org::add_member(&store, &org, "ops@example.com", Role::Ops, &[]).await;
+        let auditor = org::add_member(&store, &org, "aud@example.com", Role::Auditor, &[]).await;
+        let dan = org::add_member(&store, &org, "dan@example.com", Role::BusinessAdmin, &["c-1002".to_owned()]).await;
+        let eve = org::add_member(&store, &org, "eve@example.com", Role::BusinessAdmin, &["c-1001".to_owned()]).await;
+        let gone = org::add_member(&store, &org, "gus@example.com", Role::Ops, &[]).await;
+        governance::members::deactivate(&store, &governance::access::Caller::cli(&org), &gone).await.unwrap();
+        let app = router(store, &db, None);
+        let offered = |page: &str, id: &str| page.contains(&format!("<option value=\"{id}\""));
+
+        let ann = sign_in(&app, "ann@example.com").await;
+        let page = text(send(&app, get_as("/numbers/1001", &ann)).await).await;
+        assert!(offered(&page, &ops) && offered(&page, &eve), "staff and the client's own business admin: {page}");
+        for refused in [&auditor, &dan, &gone] {
+            assert!(!offered(&page, refused), "an auditor, another client's business admin, a departed member: {page}");
+        }
+
+        let dan_visit = sign_in(&app, "dan@example.com").await;
+        let page = text(send(&app, get_as("/numbers/1002", &dan_visit)).await).await;
+        assert!(page.contains("id=\"assign\""), "a business admin assigns its numbers' seats: {page}");
+        assert!(offered(&page, &ops) && offered(&page, &dan), "{page}");
+        assert!(!offered(&page, &eve) && !page.contains("eve@example.com"), "another client's people stay hidden: {page}");
+        assert!(!page.contains("aud@example.com"), "{page}");
+    }
 }

@@ -586,10 +586,10 @@ fn number_page(
         .into_iter()
         .map(|h| handover_view(h, caller, &name))
         .collect();
-    // Whom a seat may go to: active members who may see PINs (never an auditor).
+    // Only whom the seat rules accept is offered.
     let members = members
         .iter()
-        .filter(|m| m.is_active() && m.role != Role::Auditor)
+        .filter(|m| m.may_hold_seat_of(&r.client.id))
         .map(|m| Choice {
             owner: owner_id.as_deref() == Some(m.id.as_str()),
             manager: manager_id.as_deref() == Some(m.id.as_str()),
