@@ -128,7 +128,8 @@ on_both_databases! {
         for typed in ["+1 555 0100", "+1-555-0100", "15550100", "(1) 555.0100", "1001", "phone:1001"] {
             let page = text(send(&w.app, get_as(&format!("/ledger?subject={}", enc(typed)), &cookie)).await).await;
             assert_eq!(page.matches(">review.completed</a>").count(), 1, "{typed}: {page}");
-            assert!(page.contains(">phone:1001</a>") && !page.contains("phone:1002"), "{typed}: only that number's events");
+            assert!(page.contains("<a href=\"/numbers/1001\">+1 555 0100 · Shop 1001</a>") && !page.contains("phone:1002"), "{typed}: only that number's events, named as the dashboard shows it: {page}");
+            assert!(page.contains("<small class=\"muted subject-id\">phone:1001</small>"), "beside the subject the chain holds");
             assert!(page.contains("name=\"subject\" value=\"phone:1001\""), "{typed}: the filter says what it matched");
         }
         let response = send(&w.app, get_as(&format!("/ledger?subject={}", enc("+1 555 0999")), &cookie)).await;

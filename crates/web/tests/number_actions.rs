@@ -65,10 +65,19 @@ on_both_databases! {
         assert!(shown.contains("<td role=\"cell\" data-label=\"What\">number.assigned</td>"), "{shown}");
         let by = format!("Person {ADMIN} &#60;{ADMIN}&#62;</td><td role=\"cell\" data-label=\"What\">number.assigned</td>");
         assert!(shown.contains(&by), "the event names who did it: {shown}");
-        let named = |id: &str, email: &str| format!("<span class=\"named\">{id}: Person {email} &#60;{email}&#62;</span>");
-        assert!(shown.contains(&named(&ops, OPS)) && shown.contains(&named(&boss, ADMIN)), "the event names whom the seats went to: {shown}");
+        let person = |email: &str| format!("Person {email} &#60;{email}&#62;");
+        let seat = |seat: &str, from: &str, to: &str, stored: &str| {
+            format!("<dt>{seat}</dt><dd title=\"stored: {stored}\">{from} → {to}</dd>")
+        };
+        let stored = |from: &str, to: &str| format!("{{&#34;from&#34;:&#34;{from}&#34;,&#34;to&#34;:&#34;{to}&#34;}}");
+        let (owner, manager) = (w.member_id(OWNER).await, w.member_id(MANAGER).await);
+        let owner_change = seat("owner", &person(OWNER), &person(OPS), &stored(&owner, &ops));
+        let manager_change = seat("manager", &person(MANAGER), &person(ADMIN), &stored(&manager, &boss));
+        assert!(shown.contains(&owner_change) && shown.contains(&manager_change), "the event names whom the seats went from and to, their ids one hover away: {shown}");
         let ledger = w.page(&admin, "/ledger").await;
-        assert!(ledger.contains(&named(&ops, OPS)) && ledger.contains(&named(&boss, ADMIN)), "so does the ledger: {ledger}");
+        assert!(ledger.contains(&owner_change) && ledger.contains(&manager_change), "so does the ledger: {ledger}");
+        let display = w.record(&w.escrowed).await.meta.display_phone_number;
+        assert!(ledger.contains(&format!("<a href=\"{}\">{display}", record_path(&w))), "its subject is the number as the dashboard shows it: {ledger}");
     }
 
     async fn every_bad_seat_input_is_a_422_naming_the_field_and_changes_nothing(db) {
@@ -723,4 +732,47 @@ on_both_databases! {
         assert!(shown.contains("A PIN rotation is due, but this pinward cannot set PINs"), "{shown}");
         assert_eq!(w.record(&w.escrowed).await.owner.unwrap().member_id, ops_id, "the seat moved");
     }
+
+    async fn the_ledger_names_the_ids_it_holds_and_reads_times_and_codes_in_the_pages_words(db) {
+        let w = custody_world(&db).await;
+        let auditor = w.browser(AUDITOR).await;
+        let record = w.record(&w.escrowed).await;
+        let (client, waba) = (record.client, record.waba);
+        let escrowed = w.escrowed.as_str();
+
+        let found = w.page(&auditor, &format!("/ledger?action=number.discovered&subject=phone:{escrowed}")).await;
+        assert!(found.contains(&format!("<dt>waba id</dt><dd title=\"stored: &#34;{}&#34;\">{}</dd>", waba.id, waba.name)), "a WABA by its name: {found}");
+        let onboarded = record.meta.last_onboarded_at.unwrap();
+        let shown = format!("<dt>last onboarded at</dt><dd title=\"stored: {}\">{}</dd>", onboarded.timestamp(), onboarded.format("%Y-%m-%d %H:%M UTC"));
+        assert!(found.contains(&shown), "Meta's seconds since 1970 as a time: {found}");
+
+        let wabas = w.page(&auditor, "/ledger?action=waba.discovered").await;
+        assert!(wabas.contains(&format!("<dt>client id</dt><dd title=\"stored: &#34;{}&#34;\">{}</dd>", client.id, client.name)), "a client by its name: {wabas}");
+        assert!(wabas.contains(&format!("data-label=\"Subject\">{}\n", waba.name)), "a WABA subject by name: {wabas}");
+        assert!(wabas.contains(&format!("<small class=\"muted subject-id\">waba:{}</small>", waba.meta_waba_id)), "{wabas}");
+
+        let ops = w.member_id(OPS).await;
+        let added = w.page(&auditor, &format!("/ledger?subject=member:{ops}")).await;
+        assert!(added.contains(&format!("data-label=\"Subject\">Person {OPS} &#60;{OPS}&#62;\n")), "a member subject by name: {added}");
+        assert!(added.contains(&format!("<small class=\"muted subject-id\">member:{ops}</small>")), "{added}");
+        assert!(added.contains("<dt>clients</dt><dd title=\"stored: []\">none</dd>"), "{added}");
+
+        let created = w.page(&auditor, "/ledger?action=org.created").await;
+        assert!(created.contains("data-label=\"Subject\">acme Ltd\n"), "the org by name: {created}");
+        assert!(created.contains(&format!("<small class=\"muted subject-id\">org:{}</small>", w.org)), "{created}");
+        assert!(to_the_second(&created), "times to the second, UTC, as the column heading says: {created}");
+    }
+}
+
+/// Whether a ledger page shows an event's time as `YYYY-MM-DD HH:MM:SS` inside `<time>`.
+fn to_the_second(page: &str) -> bool {
+    page.split("<time datetime=\"").skip(1).all(|rest| {
+        let shown = rest
+            .split('>')
+            .nth(1)
+            .and_then(|s| s.split('<').next())
+            .unwrap_or_default();
+        let b = shown.as_bytes();
+        shown.len() == 19 && b[4] == b'-' && b[10] == b' ' && b[13] == b':' && b[16] == b':'
+    }) && page.contains("<time datetime=\"")
 }

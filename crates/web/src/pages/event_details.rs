@@ -2,53 +2,137 @@
 //! not the canonical JSON the chain hashes (which the exports carry unchanged). Each value
 //! stands in an element of its own, so text inside a value (a note, a client's name) can
 //! never pass for another detail.
+//!
+//! Ids read as whom or what they stand for today, times as the dashboard writes them, a
+//! change as "before → after", codes in the page's words. What the chain holds stays one
+//! hover away: a detail shown otherwise carries its stored JSON.
 
+use chrono::{DateTime, Utc};
+use governance::health::Problem;
+use governance::history::Names;
+use governance::numbers::ChannelKind;
 use serde_json::{Map, Value};
 
 /// One detail of an event.
 pub(crate) struct Detail {
     pub(crate) key: String,
     pub(crate) value: String,
-    /// The value is JSON `null` (shown muted, unlike the text "—").
+    /// Nothing was recorded: JSON `null`, or an empty text (shown muted, unlike the text "—").
     pub(crate) absent: bool,
+    /// The value as the chain holds it, when it reads otherwise on the page.
+    pub(crate) stored: Option<String>,
 }
 
-/// The details in their canonical (key) order; a nested value keeps its compact JSON.
-pub(crate) fn readable(details: &Map<String, Value>) -> Vec<Detail> {
-    details
-        .iter()
-        .map(|(key, value)| Detail {
-            key: key.clone(),
-            absent: value.is_null(),
-            value: value_text(value),
-        })
-        .collect()
+/// The details in their canonical (key) order; a `changed` object's fields stand as details
+/// of their own.
+pub(crate) fn readable(details: &Map<String, Value>, names: &Names) -> Vec<Detail> {
+    let mut shown = Vec::with_capacity(details.len());
+    for (key, value) in details {
+        match (key.as_str(), value) {
+            ("changed", Value::Object(fields)) => {
+                shown.extend(fields.iter().map(|(k, v)| detail(k, v, names)));
+            }
+            _ => shown.push(detail(key, value, names)),
+        }
+    }
+    shown
 }
 
 /// [`readable`] for details held as any JSON value (an object, as the ledger keeps them).
-pub(crate) fn readable_value(details: &Value) -> Vec<Detail> {
+pub(crate) fn readable_value(details: &Value, names: &Names) -> Vec<Detail> {
     match details {
-        Value::Object(map) => readable(map),
+        Value::Object(map) => readable(map, names),
         other => vec![Detail {
             key: String::new(),
             value: other.to_string(),
             absent: false,
+            stored: None,
         }],
     }
 }
 
-fn value_text(value: &Value) -> String {
+fn detail(key: &str, value: &Value, names: &Names) -> Detail {
+    let text = shown(key, value, names);
+    let plain = match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    Detail {
+        key: key.replace('_', " "),
+        absent: is_absent(value),
+        stored: (text != plain).then_some(value.to_string()),
+        value: text,
+    }
+}
+
+fn is_absent(value: &Value) -> bool {
     match value {
-        Value::String(text) => text.clone(),
+        Value::Null => true,
+        Value::String(s) => s.is_empty(),
+        _ => false,
+    }
+}
+
+/// `value`, stored under `key`, in the page's words.
+fn shown(key: &str, value: &Value, names: &Names) -> String {
+    match value {
         Value::Null => "—".to_owned(),
-        // A list of plain words reads as the words; anything else keeps its JSON.
-        Value::Array(items) if items.iter().all(Value::is_string) && !items.is_empty() => items
+        Value::Bool(yes) => if *yes { "yes" } else { "no" }.to_owned(),
+        Value::Number(n) => match n.as_i64() {
+            // Meta's times come as seconds since 1970.
+            Some(seconds) if key.ends_with("_at") => {
+                DateTime::from_timestamp(seconds, 0).map_or_else(|| n.to_string(), when)
+            }
+            _ => n.to_string(),
+        },
+        Value::String(text) => word(key, text, names),
+        Value::Array(items) if items.is_empty() => "none".to_owned(),
+        Value::Array(items) => items
             .iter()
-            .filter_map(Value::as_str)
+            .map(|item| shown(key, item, names))
             .collect::<Vec<_>>()
             .join(", "),
-        other => other.to_string(),
+        Value::Object(fields) => match (fields.get("from"), fields.get("to"), fields.len()) {
+            (Some(from), Some(to), 2) => {
+                format!("{} → {}", shown(key, from, names), shown(key, to, names))
+            }
+            _ => match (fields.get("kind"), fields.get("value"), fields.len()) {
+                (Some(Value::String(kind)), Some(Value::String(v)), 2) => {
+                    format!("{}: {v}", channel_word(kind))
+                }
+                _ => value.to_string(),
+            },
+        },
     }
+}
+
+fn word(key: &str, text: &str, names: &Names) -> String {
+    if text.is_empty() {
+        return "—".to_owned();
+    }
+    if let Some(name) = names.of(text) {
+        return name.to_owned();
+    }
+    if key == "problems"
+        && let Ok(problem) = Problem::parse(text)
+    {
+        return problem.describe().to_owned();
+    }
+    if let Ok(at) = DateTime::parse_from_rfc3339(text) {
+        return when(at.with_timezone(&Utc));
+    }
+    text.to_owned()
+}
+
+fn channel_word(kind: &str) -> &str {
+    match ChannelKind::ALL.into_iter().find(|k| k.as_str() == kind) {
+        Some(known) => super::number::channel(known),
+        None => kind,
+    }
+}
+
+fn when(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
 #[cfg(test)]
@@ -57,7 +141,7 @@ mod tests {
     use serde_json::json;
 
     fn read(value: Value) -> Vec<(String, String, bool)> {
-        readable_value(&value)
+        readable_value(&value, &Names::default())
             .into_iter()
             .map(|d| (d.key, d.value, d.absent))
             .collect()
@@ -74,8 +158,12 @@ mod tests {
             [pair("from", "Alpha"), pair("to", "Beta")]
         );
         assert_eq!(
-            read(json!({"version": 2, "rotate": true})),
-            [pair("rotate", "true"), pair("version", "2")]
+            read(json!({"version": 2, "rotate": true, "released": false})),
+            [
+                pair("released", "no"),
+                pair("rotate", "yes"),
+                pair("version", "2")
+            ]
         );
     }
 
@@ -88,25 +176,85 @@ mod tests {
     }
 
     #[test]
-    fn a_null_is_marked_absent_and_a_list_of_words_reads_as_the_words() {
+    fn nothing_recorded_is_marked_absent_and_a_list_reads_as_its_words() {
         assert_eq!(
-            read(json!({"recipient": null})),
-            [("recipient".to_owned(), "—".to_owned(), true)]
+            read(json!({"recipient": null, "note": ""})),
+            [
+                ("note".to_owned(), "—".to_owned(), true),
+                ("recipient".to_owned(), "—".to_owned(), true)
+            ]
         );
         assert_eq!(read(json!({"recipient": "—"})), [pair("recipient", "—")]);
         assert_eq!(
             read(json!({"scopes": ["a", "b"]})),
             [pair("scopes", "a, b")]
         );
-        assert_eq!(read(json!({"clients": []})), [pair("clients", "[]")]);
+        assert_eq!(
+            read(json!({"stale_versions": [1, 2]})),
+            [pair("stale versions", "1, 2")]
+        );
+        assert_eq!(read(json!({"clients": []})), [pair("clients", "none")]);
         assert!(read(json!({})).is_empty());
     }
 
     #[test]
-    fn a_nested_object_keeps_its_json() {
+    fn a_change_reads_before_and_after_and_its_fields_stand_alone() {
         assert_eq!(
-            read(json!({"usage": {"from": null, "to": "sales"}})),
-            [pair("usage", r#"{"from":null,"to":"sales"}"#)]
+            read(
+                json!({"changed": {"usage": {"from": null, "to": "sales"}, "activation_date": {"from": "2021-01-01", "to": "2022-02-02"}}, "recovery_email_flag": "personal"})
+            ),
+            [
+                pair("activation date", "2021-01-01 → 2022-02-02"),
+                pair("usage", "— → sales"),
+                pair("recovery email flag", "personal")
+            ]
+        );
+    }
+
+    #[test]
+    fn times_codes_and_channels_read_in_the_pages_words() {
+        assert_eq!(
+            read(
+                json!({"last_onboarded_at": 1_737_755_082, "next_review_due": "2027-02-23T01:29:18Z"})
+            ),
+            [
+                pair("last onboarded at", "2025-01-24 21:44 UTC"),
+                pair("next review due", "2027-02-23 01:29 UTC")
+            ]
+        );
+        assert_eq!(
+            read(json!({"problems": ["no_owner", "few_backup_channels", "something_new"]})),
+            [pair(
+                "problems",
+                "no main owner, fewer than two backup channels, something_new"
+            )]
+        );
+        assert_eq!(
+            read(
+                json!({"backup_channels": {"from": [], "to": [{"kind": "email", "value": "a@b.example"}, {"kind": "web_form", "value": "https://b.example/help"}]}})
+            ),
+            [pair(
+                "backup channels",
+                "none → email: a@b.example, web form: https://b.example/help"
+            )]
+        );
+    }
+
+    #[test]
+    fn a_detail_shown_otherwise_keeps_what_the_chain_holds() {
+        let details = json!({"version": 2, "last_onboarded_at": 1_737_755_082, "note": "as typed"});
+        let stored: Vec<Option<String>> = readable_value(&details, &Names::default())
+            .into_iter()
+            .map(|d| d.stored)
+            .collect();
+        assert_eq!(stored, [Some("1737755082".to_owned()), None, None]);
+    }
+
+    #[test]
+    fn a_nested_object_of_another_shape_keeps_its_json() {
+        assert_eq!(
+            read(json!({"limits": {"per_hour": 10, "burst": 2}})),
+            [pair("limits", r#"{"burst":2,"per_hour":10}"#)]
         );
     }
 }

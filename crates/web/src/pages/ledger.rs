@@ -90,30 +90,33 @@ impl ListQuery {
 /// One event, ready to print.
 struct Row {
     seq: u64,
+    /// When, to the second, and as the chain holds it.
     at: String,
+    at_stored: String,
     /// The actor's id, and how a person knows it (a member's name and email).
     actor: String,
     actor_name: String,
     action: String,
     subject: String,
+    /// How the dashboard shows the subject (a number, a person, a client), when known.
+    subject_name: Option<String>,
     /// The number's page, when the subject is a number.
     subject_href: Option<String>,
     /// This view narrowed to the event's action, and to its subject.
     action_filter: String,
     subject_filter: String,
     details: Vec<super::event_details::Detail>,
-    /// Who the member and user ids in `details` are.
-    people: Vec<String>,
 }
 
 impl Row {
-    fn new(event: audit::Event, actors: &history::ActorNames) -> Row {
+    fn new(event: audit::Event, names: &history::Names) -> Row {
         let subject = event.subject().to_owned();
         Row {
             seq: event.seq(),
-            at: event.at().to_string(),
+            at: at_second(event.at()),
+            at_stored: event.at().to_string(),
             actor: event.actor().as_str().to_owned(),
-            actor_name: actors.name(event.actor().as_str()).to_owned(),
+            actor_name: names.name(event.actor().as_str()).to_owned(),
             action: event.action().as_str().to_owned(),
             subject_href: subject
                 .strip_prefix("phone:")
@@ -132,11 +135,16 @@ impl Row {
                 },
                 Cursor::Newest,
             ),
+            subject_name: names.subject(&subject).map(str::to_owned),
             subject,
-            people: actors.named_in(event.details().as_map().values()),
-            details: super::event_details::readable(event.details().as_map()),
+            details: super::event_details::readable(event.details().as_map(), names),
         }
     }
+}
+
+/// A ledger time as the page shows it: UTC to the second (events a second apart stay apart).
+fn at_second(at: audit::Timestamp) -> String {
+    at.as_datetime().format("%Y-%m-%d %H:%M:%S").to_string()
 }
 
 #[derive(Template)]
@@ -212,12 +220,13 @@ async fn list(
             (typed(&query.action), typed(&query.subject), found)
         }
     };
-    let actors = history::actor_names(&state.store, &who.caller).await?;
+    let subjects: Vec<&str> = found.events.iter().map(audit::Event::subject).collect();
+    let names = history::names(&state.store, &who.caller, &subjects).await?;
     let checkpoint = governance::checkpoints::latest(&state.store, &who.caller.org_id)
         .await?
         .map(|signed| {
             let c = signed.checkpoint();
-            (c.seq(), c.at().to_string())
+            (c.seq(), format!("{} UTC", at_second(c.at())))
         });
     let listed = problem.is_none();
     let html = render(&LedgerPage {
@@ -230,7 +239,7 @@ async fn list(
         rows: found
             .events
             .into_iter()
-            .map(|event| Row::new(event, &actors))
+            .map(|event| Row::new(event, &names))
             .collect(),
         newer: found.newer.map(|c| ListQuery::link(&filter, c)),
         older: found.older.map(|c| ListQuery::link(&filter, c)),

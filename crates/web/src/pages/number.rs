@@ -257,14 +257,14 @@ struct Drafts {
 
 struct Event {
     seq: i64,
+    /// When, to the second, and as the chain holds it.
     at: String,
+    at_stored: String,
     /// The actor's id, and how a person knows it (a member's name and email).
     actor: String,
     actor_name: String,
     action: String,
     details: Vec<super::event_details::Detail>,
-    /// Who the member and user ids in `details` are.
-    people: Vec<String>,
 }
 
 #[derive(Template)]
@@ -389,7 +389,7 @@ pub(crate) async fn record_page(
     let record = numbers::record(&state.store, caller, phone, Utc::now()).await?;
     let members = governance::members::list(&state.store, caller).await?;
     let queued = governance::jobs::queued_for(&state.store, caller, phone).await?;
-    let actors = governance::history::actor_names(&state.store, caller).await?;
+    let names = governance::history::names(&state.store, caller, &[]).await?;
     let status = if problem.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
@@ -410,7 +410,7 @@ pub(crate) async fn record_page(
     } else {
         None
     };
-    let mut number = number_page(page, caller, record, &members, &actors, problem);
+    let mut number = number_page(page, caller, record, &members, &names, problem);
     // A released number's handover rotates nothing, whatever the policy.
     if number.handovers.iter().any(|h| h.incoming) && number.pin_state != "released" {
         let rotates = governance::policies::get(&state.store, caller)
@@ -567,7 +567,7 @@ fn number_page(
     caller: &Caller,
     r: Record,
     members: &[Member],
-    actors: &governance::history::ActorNames,
+    names: &governance::history::Names,
     problem: Option<Refusal>,
 ) -> NumberPage {
     let forms = forms(caller, &r);
@@ -707,12 +707,15 @@ fn number_page(
             .into_iter()
             .map(|e| Event {
                 seq: e.seq,
-                at: e.at,
-                actor_name: actors.name(&e.actor).to_owned(),
+                at: DateTime::parse_from_rfc3339(&e.at).map_or_else(
+                    |_| e.at.clone(),
+                    |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+                ),
+                at_stored: e.at,
+                actor_name: names.name(&e.actor).to_owned(),
                 actor: e.actor,
                 action: e.action,
-                people: actors.named_in([&e.details]),
-                details: super::event_details::readable_value(&e.details),
+                details: super::event_details::readable_value(&e.details, names),
             })
             .collect(),
     }

@@ -356,7 +356,7 @@ pub(super) async fn settings_page<N: crate::auth::Need>(
         .unwrap_or_default();
     let credential = facts.map(credential::view);
     // Who added a key or made a token, as people know them (the ledger's actor ids).
-    let actors = governance::history::actor_names(store, caller).await?;
+    let actors = governance::history::names(store, caller, &[]).await?;
     let recipients = governance::recovery::list(store, caller)
         .await?
         .into_iter()

@@ -11,6 +11,10 @@ use audit::{ChainHead, Event, Hash, SignedCheckpoint};
 use crate::access::{Caller, Permission};
 use crate::{Error, Store, checkpoints, ledger, on_read};
 
+mod names;
+
+pub use names::{Names, names};
+
 /// Longest action prefix or subject accepted as a filter.
 const FILTER_MAX: usize = 200;
 /// Events per page, at most.
@@ -431,84 +435,4 @@ async fn verify(
         verification.problem = Some("the stored head is not the last event's hash".to_owned());
     }
     Ok(verification)
-}
-
-/// How to name the ledger's actors to a person reading it: `user:<id>` as "Name <email>" for
-/// every member of the caller's org, past or present, and `token:<id>` as `API token "name"`
-/// for every token it issued. Other actors (`system`) and ids not found keep their id.
-/// The same people are also known by the bare member and user ids events' details hold
-/// (a seat's holders, a handover's two sides, a member's user).
-#[derive(Debug, Clone, Default)]
-pub struct ActorNames {
-    actors: std::collections::HashMap<String, String>,
-    people: std::collections::HashMap<String, String>,
-}
-
-impl ActorNames {
-    /// The name to show for `actor`.
-    pub fn name<'a>(&'a self, actor: &'a str) -> &'a str {
-        self.actors.get(actor).map_or(actor, String::as_str)
-    }
-
-    /// The person a bare member or user id stands for, as "Name <email>".
-    pub fn person(&self, id: &str) -> Option<&str> {
-        self.people.get(id).map(String::as_str)
-    }
-
-    /// "id: Name <email>" for each member or user id among an event's detail `values` (at
-    /// any depth), each once.
-    pub fn named_in<'v>(
-        &self,
-        values: impl IntoIterator<Item = &'v serde_json::Value>,
-    ) -> Vec<String> {
-        fn walk<'v>(value: &'v serde_json::Value, found: &mut Vec<&'v str>) {
-            match value {
-                serde_json::Value::String(text) if !found.contains(&text.as_str()) => {
-                    found.push(text);
-                }
-                serde_json::Value::Array(items) => items.iter().for_each(|v| walk(v, found)),
-                serde_json::Value::Object(map) => map.values().for_each(|v| walk(v, found)),
-                _ => {}
-            }
-        }
-        let mut strings = Vec::new();
-        values.into_iter().for_each(|v| walk(v, &mut strings));
-        strings
-            .into_iter()
-            .filter_map(|id| self.person(id).map(|person| format!("{id}: {person}")))
-            .collect()
-    }
-}
-
-/// The names of the caller's org's actors (see [`ActorNames`]).
-///
-/// # Errors
-/// [`Error::Forbidden`] without `numbers:read` (every role that sees events has it); database
-/// errors.
-pub async fn actor_names(store: &Store, caller: &Caller) -> Result<ActorNames, Error> {
-    caller.require(Permission::ReadNumbers)?;
-    let org = caller.org_id.as_str();
-    let people = "SELECT m.id, u.id, u.display_name, u.email FROM members m \
-                  JOIN users u ON u.id = m.user_id WHERE m.org_id = $1";
-    let tokens = "SELECT id, name FROM api_tokens WHERE org_id = $1";
-    // (member id, user id, name, email) and (token id, name).
-    type Rows = (Vec<(String, String, String, String)>, Vec<(String, String)>);
-    let (people, tokens): Rows = on_read!(store, org, conn => {
-        let people = sqlx::query_as(people).bind(org).fetch_all(&mut *conn).await?;
-        let tokens = sqlx::query_as(tokens).bind(org).fetch_all(&mut *conn).await?;
-        Ok::<_, Error>((people, tokens))
-    })?;
-    let mut names = ActorNames::default();
-    for (member, user, name, email) in people {
-        let person = format!("{name} <{email}>");
-        names.actors.insert(format!("user:{user}"), person.clone());
-        names.people.insert(user, person.clone());
-        names.people.insert(member, person);
-    }
-    for (id, name) in tokens {
-        names
-            .actors
-            .insert(format!("token:{id}"), format!("API token \"{name}\""));
-    }
-    Ok(names)
 }
