@@ -263,8 +263,14 @@ async fn ensure_client(
     if let Some(id) = found {
         return Ok(id);
     }
+    // Before the names are read, as a rename does: a rename to "Business <id>" made at this
+    // moment either commits first, and is seen, or waits for this sync.
+    ledger::hold(tx, org).await?;
+    let sql = "SELECT name FROM clients WHERE org_id = $1";
+    let taken: Vec<String> =
+        on_tx!(tx, conn => sqlx::query_scalar(sql).bind(org).fetch_all(conn).await)?;
     let id = Uuid::now_v7().to_string();
-    let name = format!("Business {business}");
+    let name = unused_name(&format!("Business {business}"), &taken);
     exec!(
         tx,
         "INSERT INTO clients (id, org_id, name, meta_business_id, created_at) VALUES ($1, $2, $3, $4, $5)",
@@ -283,6 +289,17 @@ async fn ensure_client(
     ledger::append(tx, org, now, draft).await?;
     report.clients_created += 1;
     Ok(id)
+}
+
+/// `base`, or `base (2)`, `(3)`, … when another client has that name (in any case), so no two
+/// clients of an org share a name (see `clients::rename`).
+fn unused_name(base: &str, taken: &[String]) -> String {
+    let taken: Vec<String> = taken.iter().map(|t| t.to_lowercase()).collect();
+    let free = |name: &String| !taken.contains(&name.to_lowercase());
+    std::iter::once(base.to_owned())
+        .chain((2..).map(|n| format!("{base} ({n})")))
+        .find(free)
+        .unwrap_or_else(|| base.to_owned())
 }
 
 type WabaRow = (

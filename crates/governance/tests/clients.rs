@@ -213,3 +213,107 @@ async fn two_renames_to_one_name_at_once_leave_one_client_with_it() {
         .count();
     assert_eq!(named, 1, "one client has the name");
 }
+
+/// The world's inventory not synced yet, beside a client "Zed" of the org that its admin
+/// (`m-ann`) may rename.
+async fn before_the_first_sync(db: &pinward_tests::TestDb) -> common::World {
+    let w = common::world(db, 3).await;
+    common::seed::members_beside_sync(db).await;
+    common::sql(db, &[&format!(
+        "INSERT INTO clients (id, org_id, name, created_at) VALUES ('client-z', '{}', 'Zed', '2026-01-01T00:00:00Z')",
+        common::ORG
+    )])
+    .await;
+    w
+}
+
+async fn client_names(store: &Store) -> Vec<String> {
+    let mut names: Vec<String> = clients::list(store, &caller("m-ann"))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    names.sort();
+    names
+}
+
+on_both_databases! {
+    async fn a_client_a_sync_discovers_never_takes_a_name_a_rename_gave(db) {
+        let w = before_the_first_sync(&db).await;
+        let business = w.businesses[0].as_str().to_owned();
+        clients::rename(&w.store, &caller("m-ann"), "client-z", &format!("business {business}")).await.unwrap();
+        w.sync().await;
+        assert_eq!(client_names(&w.store).await, [format!("Business {business} (2)"), format!("business {business}")]);
+    }
+}
+
+/// A rename to the name a sync is about to give a new client, at the same moment, on
+/// PostgreSQL. The rename reaches the org's ledger lock first and the sync second; neither
+/// may end with two clients of one name.
+#[tokio::test]
+async fn a_rename_and_a_sync_at_once_leave_no_two_clients_of_one_name() {
+    use sqlx::Connection;
+    let db = pinward_tests::TestDb::new(pinward_tests::Backend::Postgres).await;
+    let w = before_the_first_sync(&db).await;
+    let business = w.businesses[0].as_str().to_owned();
+    // The head row is committed first: waiters then queue on the row lock one behind the
+    // other, in the order they came, rather than all on the holder's uncommitted insert.
+    common::sql(
+        &db,
+        &[&format!(
+            "INSERT INTO ledger_heads (org_id, seq, hash) VALUES ('{}', 0, repeat('0', 64))",
+            common::ORG
+        )],
+    )
+    .await;
+    let mut holder = sqlx::PgConnection::connect(db.url()).await.unwrap();
+    let mut held = holder.begin().await.unwrap();
+    for sql in [
+        "SELECT set_config('pinward.org_id', $1, true)",
+        "SELECT 1 FROM ledger_heads WHERE org_id = $1 FOR UPDATE",
+    ] {
+        sqlx::query(sql)
+            .bind(common::ORG)
+            .execute(&mut *held)
+            .await
+            .unwrap();
+    }
+    let waiting = "SELECT COUNT(*) FROM pg_stat_activity \
+                   WHERE datname = current_database() AND wait_event_type = 'Lock'";
+    // Bounds only a hang: each reaches the lock within milliseconds.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut until_waiting = async |n: i64| {
+        while sqlx::query_scalar::<_, i64>(waiting)
+            .fetch_one(&mut *held)
+            .await
+            .unwrap()
+            < n
+        {
+            assert!(std::time::Instant::now() < deadline, "{n} wait on the lock");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    };
+    let store = w.store.clone();
+    let name = format!("Business {business}");
+    let rename =
+        tokio::spawn(
+            async move { clients::rename(&store, &caller("m-ann"), "client-z", &name).await },
+        );
+    until_waiting(1).await;
+    let w = std::sync::Arc::new(w);
+    let syncing = w.clone();
+    let sync = tokio::spawn(async move { syncing.sync().await });
+    until_waiting(2).await;
+    held.commit().await.unwrap();
+    rename.await.unwrap().unwrap();
+    sync.await.unwrap();
+    assert_eq!(
+        client_names(&w.store).await,
+        [
+            format!("Business {business}"),
+            format!("Business {business} (2)")
+        ],
+        "the rename stands, and the client the sync found takes the next free name"
+    );
+}
