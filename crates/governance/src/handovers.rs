@@ -51,7 +51,9 @@ impl Seat {
             "manager" => Ok(Seat::Manager),
             _ => Err(Error::Invalid {
                 field: "seat",
-                problem: "must be owner or manager".to_owned(),
+                problem:
+                    "must be the main owner seat (owner) or the permission manager seat (manager)"
+                        .to_owned(),
             }),
         }
     }
@@ -276,7 +278,7 @@ pub async fn propose(
     if seat.other().holder(&row) == Some(to) {
         return Err(Error::Invalid {
             field: "to_member",
-            problem: "holds the other seat of this number: owner and manager are two people"
+            problem: "holds the other seat of this number: the main owner and the permission manager are two different people"
                 .to_owned(),
         });
     }
@@ -422,7 +424,7 @@ pub async fn accept(
     if handover.seat.other().holder(&row) == Some(to.as_str()) {
         return Err(Error::Invalid {
             field: "to_member",
-            problem: "holds the other seat of this number: owner and manager are two people"
+            problem: "holds the other seat of this number: the main owner and the permission manager are two different people"
                 .to_owned(),
         });
     }

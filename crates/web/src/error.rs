@@ -293,7 +293,7 @@ pub(crate) async fn present(request: Request, next: Next) -> Response {
     let body = if is_api {
         let detail = if report.sign_in {
             "a valid API token is required: send `Authorization: Bearer <token>` \
-             (the service's operator makes one with `pinward admin token create`)"
+             (an org admin makes one in Settings → API tokens, or the service's operator with `pinward admin token create`)"
                 .to_owned()
         } else {
             report.detail

@@ -339,6 +339,7 @@ on_both_databases! {
                 let problem: Value = serde_json::from_str(&text(response).await).unwrap();
                 let detail = problem["detail"].as_str().unwrap();
                 assert!(detail.contains("Authorization: Bearer <token>") && !detail.contains("sign in"), "a script's words: {detail}");
+                assert!(detail.contains("Settings → API tokens") && detail.contains("pinward admin token create"), "where a token comes from: {detail}");
             }
         }
     }

@@ -437,8 +437,8 @@ on_both_databases! {
         let path = format!("{record}/handovers");
         let before = w.ledger_len().await;
         for (fields, message) in [
-            (format!("seat=chair&to_member={ops_id}&note=over+to+you"), "Seat: must be owner or manager"),
-            (format!("to_member={ops_id}&note=over+to+you"), "Seat: must be owner or manager"),
+            (format!("seat=chair&to_member={ops_id}&note=over+to+you"), "Seat: must be the main owner seat (owner) or the permission manager seat (manager)"),
+            (format!("to_member={ops_id}&note=over+to+you"), "Seat: must be the main owner seat (owner) or the permission manager seat (manager)"),
             ("seat=owner&to_member=&note=over+to+you".to_owned(), "Incoming member: choose the member who takes the seat"),
             (format!("seat=owner&to_member={ops_id}&note="), "Note for the incoming member: is required"),
             (format!("seat=owner&to_member={ops_id}&note=pin+is+123456"), "Note for the incoming member: must not contain six digits"),
@@ -454,7 +454,7 @@ on_both_databases! {
         }
         let (status, _, body) = w.post(&owner, &path, "seat=&to_member=&note=").await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-        assert!(body.contains("id=\"propose-problem\">Seat: must be owner or manager; Incoming member: choose the member who takes the seat; Note for the incoming member: is required: write what the other side needs to know<"), "every fault at once, in the form's order: {body}");
+        assert!(body.contains("id=\"propose-problem\">Seat: must be the main owner seat (owner) or the permission manager seat (manager); Incoming member: choose the member who takes the seat; Note for the incoming member: is required: write what the other side needs to know<"), "every fault at once, in the form's order: {body}");
         assert_eq!(invalid_inputs(&body), ["seat", "to_member", "note"], "each input at fault is marked");
         assert_eq!(w.ledger_len().await, before, "nothing changed");
         let (_, _, body) = w.post(&owner, &path, &format!("seat=manager&to_member={ops_id}&note=")).await;
@@ -596,14 +596,14 @@ on_both_databases! {
         let revealed = shown_pin(&body);
         let ops = w.browser(OPS).await;
         let shown = w.page(&ops, &record_path(&w)).await;
-        assert!(shown.contains("the org&#39;s policy rotates it: rotation job") || shown.contains("policy rotates it: rotation job"), "{shown}");
+        assert!(shown.contains("id=\"rotation-waits\">The PIN was revealed and the org's policy rotates it: a rotation waits — Rotate PIN runs it."), "{shown}");
         assert!(w.meta_holds(&w.escrowed, &revealed), "nothing rotated yet");
 
         let (status, _, _) = w.post(&ops, &format!("{}/rotate", record_path(&w)), "").await;
         assert_eq!(status, StatusCode::SEE_OTHER);
         let shown = w.page(&ops, &record_path(&w)).await;
         assert!(shown.contains("The rotation queued after the reveal ran"), "{shown}");
-        assert!(!shown.contains("policy rotates it: rotation job"), "nothing waits any more");
+        assert!(!shown.contains("rotation-waits"), "nothing waits any more");
         assert!(!w.meta_holds(&w.escrowed, &revealed), "the revealed PIN is retired");
         let versions: Vec<String> = w.record(&w.escrowed).await.versions.into_iter().map(|v| v.status).collect();
         assert_eq!(versions, ["previous", "current"], "one rotation, not two");

@@ -48,7 +48,7 @@ impl Modify for BearerToken {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some(
-                        "An org-scoped API token (`pinward admin token create`).",
+                        "An org-scoped API token (Settings → API tokens, or `pinward admin token create`).",
                     ))
                     .build(),
             ),
