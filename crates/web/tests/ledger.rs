@@ -136,7 +136,7 @@ on_both_databases! {
         assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
         let body = text(response).await;
         assert!(body.contains("id=\"filter-problem\">Subject: no number of this org is +1 555 0999</p>"), "said in the filter form: {body}");
-        assert!(body.contains("name=\"subject\" value=\"+1 555 0999\" placeholder=\"+1 555 0100, phone:1093…, member:…\" aria-invalid=\"true\""), "what was typed stays, marked: {body}");
+        assert!(body.contains("name=\"subject\" value=\"+1 555 0999\" placeholder=\"+1 555 0100, a name, phone:1093…\" aria-invalid=\"true\""), "what was typed stays, marked: {body}");
         assert!(body.contains("No event matches.") && !body.contains(">review.completed</a>"), "and nothing is listed beside the refusal");
         // The same number registered again under a new Meta id: neither is picked for the other.
         seed_number(&db, &w.org, "2001", "+1 555 0100").await;
@@ -146,6 +146,39 @@ on_both_databases! {
         assert!(body.contains("Subject: +1 555 0100 is shown by several numbers: filter by one of phone:1001, phone:2001"), "{body}");
         let page = text(send(&w.app, get_as("/ledger?subject=1001", &cookie)).await).await;
         assert!(page.contains("name=\"subject\" value=\"phone:1001\""), "a Meta id still names its one number");
+    }
+
+    async fn a_subject_is_found_by_the_name_people_know_it_by_and_a_name_nothing_has_is_refused(db) {
+        let w = world(&db, 0).await;
+        let cookie = sign_in(&w.app, "admin@acme.example").await;
+        seed_number(&db, &w.org, "1001", "+1 555 0100").await;
+        let auditor = governance::members::find_by_email(&w.store, &Caller::cli(&w.org), "auditor@acme.example").await.unwrap();
+        for (typed, subject) in [
+            ("client 1001", "client:c-1001"),
+            ("Shop 1001", "phone:1001"),
+            ("AUDITOR@acme.example", &format!("member:{}", auditor.id)),
+            ("Person auditor@acme.example", &format!("member:{}", auditor.id)),
+            ("acme Ltd", &format!("org:{}", w.org)),
+        ] {
+            let response = send(&w.app, get_as(&format!("/ledger?subject={}", enc(typed)), &cookie)).await;
+            assert_eq!(response.status(), StatusCode::OK, "{typed}");
+            let page = text(response).await;
+            assert!(page.contains(&format!("name=\"subject\" value=\"{subject}\"")), "{typed}: resolved to {subject}: {page}");
+        }
+        let added = text(send(&w.app, get_as(&format!("/ledger?subject={}", enc("auditor@acme.example")), &cookie)).await).await;
+        assert_eq!(added.matches(">member.added</a>").count(), 1, "the member's own events: {added}");
+
+        let response = send(&w.app, get_as(&format!("/ledger?subject={}", enc("Green Optics")), &cookie)).await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let body = text(response).await;
+        assert!(body.contains("id=\"filter-problem\">Subject: nothing of this org is named Green Optics: type a phone number, the name of a number, client, WABA or member, or a subject as the ledger holds it"), "says why nothing is listed: {body}");
+
+        // A client named like a number's verified name: both are offered, neither picked.
+        sql(&db, &[format!("UPDATE clients SET name = 'Shop 1001' WHERE id = 'c-1001' AND org_id = '{}'", w.org)]).await;
+        let response = send(&w.app, get_as(&format!("/ledger?subject={}", enc("shop 1001")), &cookie)).await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let body = text(response).await;
+        assert!(body.contains("Subject: 2 things of this org are named shop 1001: filter by one of client:c-1001 (client), phone:1001 (number)"), "{body}");
     }
 
     async fn a_bad_filter_is_a_422_naming_the_field(db) {

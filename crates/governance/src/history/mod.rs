@@ -12,8 +12,10 @@ use crate::access::{Caller, Permission};
 use crate::{Error, Store, checkpoints, ledger, on_read};
 
 mod names;
+mod subject;
 
 pub use names::{Names, names};
+pub use subject::resolve_subject;
 
 /// Longest action prefix or subject accepted as a filter.
 const FILTER_MAX: usize = 200;
@@ -77,69 +79,6 @@ impl Filter {
             subject,
         })
     }
-}
-
-/// The filter with its subject as the ledger names it. A person types a number as the
-/// dashboard shows it (`+1 555 0100`; spaces, dashes, dots and brackets ignored) or its Meta
-/// id, and a number's events are `phone:<Meta id>`: a subject of only those characters is
-/// looked up among the org's numbers. Any other subject (`org:…`, `member:…`, or
-/// `phone:…` typed whole) is taken as it is.
-///
-/// # Errors
-/// [`Error::Forbidden`] without `ledger:read`; [`Error::Invalid`] naming `subject` for a
-/// phone number no number of the org has; database errors.
-pub async fn resolve_subject(
-    store: &Store,
-    caller: &Caller,
-    filter: Filter,
-) -> Result<Filter, Error> {
-    caller.require(Permission::ReadLedger)?;
-    let Some(typed) = filter.subject.as_deref() else {
-        return Ok(filter);
-    };
-    let spelled = typed
-        .chars()
-        .all(|c| c.is_ascii_digit() || " +-.()".contains(c));
-    let digits: String = typed.chars().filter(char::is_ascii_digit).collect();
-    if !spelled || digits.is_empty() {
-        return Ok(filter);
-    }
-    let org = caller.org_id.as_str();
-    let sql = "SELECT meta_phone_number_id FROM phone_numbers WHERE org_id = $1 AND \
-               (meta_phone_number_id = $2 OR replace(replace(replace(replace(replace(replace(\
-               display_phone_number, ' ', ''), '-', ''), '+', ''), '.', ''), '(', ''), ')', '') = $2) \
-               ORDER BY meta_phone_number_id LIMIT 10";
-    let found: Vec<String> = on_read!(store, org, conn => sqlx::query_scalar(sql)
-        .bind(org)
-        .bind(&digits)
-        .fetch_all(conn)
-        .await)?;
-    // A Meta id names one number; a phone number may be shown by several rows (a number
-    // registered again under a new id), and picking one would hide the others' events.
-    let exact = found.iter().find(|id| **id == digits);
-    let meta_id = match (exact, found.as_slice()) {
-        (Some(id), _) | (None, [id]) => id,
-        (None, []) => {
-            return Err(Error::Invalid {
-                field: "subject",
-                problem: format!("no number of this org is {typed}"),
-            });
-        }
-        (None, several) => {
-            let subjects: Vec<String> = several.iter().map(|id| format!("phone:{id}")).collect();
-            return Err(Error::Invalid {
-                field: "subject",
-                problem: format!(
-                    "{typed} is shown by several numbers: filter by one of {}",
-                    subjects.join(", ")
-                ),
-            });
-        }
-    };
-    Ok(Filter {
-        subject: Some(format!("phone:{meta_id}")),
-        ..filter
-    })
 }
 
 /// Where a page starts.
