@@ -453,8 +453,8 @@ on_both_databases! {
         assert_eq!((tokens[0].name.as_str(), tokens[0].role), ("nightly rotation", Role::Ops));
         let settings = text(send(&w.app, get_as("/settings", &visit.cookie)).await).await;
         assert!(settings.contains("That form was already used, so no other token was made"), "{settings}");
-        assert!(settings.contains("<td>nightly rotation</td><td>ops</td>"), "{settings}");
-        let made = settings.split("<td>nightly rotation</td><td>ops</td><td>").nth(1).unwrap().split("</td>").next().unwrap();
+        assert!(settings.contains("<td role=\"cell\" data-label=\"Name\">nightly rotation</td><td role=\"cell\" data-label=\"Role\">ops</td>"), "{settings}");
+        let made = settings.split("<td role=\"cell\" data-label=\"Name\">nightly rotation</td><td role=\"cell\" data-label=\"Role\">ops</td><td role=\"cell\" data-label=\"Created\">").nth(1).unwrap().split("</td>").next().unwrap();
         assert!(made.contains(" by ") && !made.contains("user:"), "the maker is named as people know them: {made}");
         assert!(!settings.contains(&secret), "the secret is never shown again");
 
@@ -491,7 +491,7 @@ on_both_databases! {
         assert_eq!(response.status(), StatusCode::SEE_OTHER);
         assert_eq!(api_status(&w.app, &secret).await, StatusCode::UNAUTHORIZED, "revoked");
         let settings = text(send(&w.app, get_as("/settings", &visit.cookie)).await).await;
-        assert!(settings.contains("<td class=\"muted\">revoked "), "{settings}");
+        assert!(settings.contains("<td role=\"cell\" data-label=\"Status\" class=\"muted\">revoked "), "{settings}");
 
         // Only an admin sees or makes tokens; another org's token is not found.
         let auditor = signed_in_visit(&w.app, "auditor@acme.example").await;

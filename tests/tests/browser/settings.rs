@@ -54,4 +54,81 @@ on_both_databases! {
         assert!(newest.contains("policy.updated") && newest.contains("120"), "{newest}");
         browser.close().await.unwrap();
     }
+
+    async fn on_a_phone_every_settings_table_is_a_card_a_row_with_nothing_off_screen(db) {
+        let (_pinward, base) = serve(&db).await;
+        with_a_row_in_every_settings_table(&db).await;
+        let chromedriver = driver::Chromedriver::start();
+        let browser = chromedriver.browser().await;
+        browser.set_window_size(390, 900).await.unwrap();
+        browser.goto(&format!("{base}/signin")).await.unwrap();
+        browser.find(Locator::Id("email")).await.unwrap().send_keys(EMAIL).await.unwrap();
+        browser.find(Locator::Id("password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
+        browser.find(Locator::Css("form.stacked button")).await.unwrap().click().await.unwrap();
+        arrived(&browser, &base, "/").await;
+        browser.goto(&format!("{base}/settings")).await.unwrap();
+        for table in ["members", "recipients", "clients", "tokens"] {
+            let fits = browser
+                .execute(
+                    "const cells = [...document.querySelectorAll(`table.${arguments[0]} td`)].map(c => c.getBoundingClientRect());\
+                     return [window.innerWidth, Math.ceil(Math.max(...cells.map(c => c.right))), document.documentElement.scrollWidth, cells.length];",
+                    vec![serde_json::json!(table)],
+                )
+                .await
+                .unwrap();
+            let [width, right, scrolled, cells] = [0, 1, 2, 3].map(|i| fits[i].as_u64().unwrap());
+            assert!(width <= 640, "a phone-sized window: {fits}");
+            assert!(cells > 1 && right <= width && scrolled <= width, "the {table} table is on screen: {fits}");
+        }
+        let label = browser
+            .execute("return getComputedStyle(document.querySelector('table.tokens td[data-label=Role]'), '::before').content", vec![])
+            .await
+            .unwrap();
+        assert_eq!(label, "\"Role\"", "each value beside its column's name");
+        let png = browser.screenshot().await.unwrap();
+        if db.backend() == pinward_tests::Backend::Sqlite {
+            std::fs::write(driver::screenshot_path("settings-phone"), &png).unwrap();
+        }
+        browser.close().await.unwrap();
+    }
+}
+
+/// A client with an age key and its business admin, a recovery recipient and an API token
+/// beside the org's admin, so each of Settings' tables has a row to lay out.
+async fn with_a_row_in_every_settings_table(db: &pinward_tests::TestDb) {
+    use governance::access::{Caller, Role};
+    let store = governance::Store::connect(&governance::DatabaseTarget::parse(db.url()).unwrap())
+        .await
+        .unwrap();
+    let org = governance::orgs::find(&store, "acme").await.unwrap().id;
+    let admin = Caller::cli(&org);
+    let statement = format!(
+        "INSERT INTO clients (id, org_id, name, created_at) VALUES ('c-lumen', '{org}', 'Lumen Retail International Holdings', '2026-01-01T00:00:00Z')"
+    );
+    db.execute(&[statement.as_str()]).await;
+    let key = || vault::Identity::generate().recipient().to_string();
+    governance::clients::set_recipient(&store, &admin, "c-lumen", &key())
+        .await
+        .unwrap();
+    governance::recovery::add(&store, &admin, &key(), "the safe in office A")
+        .await
+        .unwrap();
+    governance::tokens::create(&store, &admin, "nightly inventory export", Role::Auditor)
+        .await
+        .unwrap();
+    let shop = governance::users::NewUser {
+        email: "shop.manager@lumen-retail.example".to_owned(),
+        display_name: "Shop Manager".to_owned(),
+        password: Some(governance::users::Password::new(PASSWORD.to_owned())),
+    };
+    governance::members::add_new_user(
+        &store,
+        &admin,
+        &shop,
+        Role::BusinessAdmin,
+        &["c-lumen".to_owned()],
+    )
+    .await
+    .unwrap();
+    store.close().await;
 }
