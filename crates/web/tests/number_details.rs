@@ -148,6 +148,8 @@ on_both_databases! {
             ("backup_channels", eleven.as_str(), "Backup channels: at most 10 channels"),
             ("backup_channels", "pager: 1\nemail: a@acme.example\nweb form https://acme.example", "Backup channels: channel 1: the kind is one of email, web form, phone, messenger or other; channel 3: write it as kind: value"),
             ("backup_channels", "email: help\nphone: 12\nemail: a@acme.example\nemail: A@acme.example", "Backup channels: channel 1: not an email address; channel 2: a phone line is 6 to 15 digits; channel 4: listed twice"),
+            ("backup_channels", "email: help\nweb form https://acme.example\nphone: 12", "Backup channels: channel 1: not an email address; channel 2: write it as kind: value; channel 3: a phone line is 6 to 15 digits"),
+            ("backup_channels", "email: a@acme.example\nweb form https://acme.example\nemail: A@acme.example", "Backup channels: channel 2: write it as kind: value; channel 3: listed twice"),
         ] {
             let (status, _, body) = w.post(&admin, &path, &details(&[(name, value)])).await;
             assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{name}={value}");

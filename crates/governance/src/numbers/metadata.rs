@@ -198,6 +198,50 @@ fn parse_channel(n: usize, channel: &BackupChannel) -> Result<BackupChannel, Err
     })
 }
 
+/// Every fault of the backup `channels` as [`update_metadata`] finds them, in order, each
+/// with the number the channel comes with and named `channel {n}` by it: a form that reads
+/// channels from lines of text numbers them by line, so a bad value is named beside a badly
+/// written line.
+#[must_use]
+pub fn channel_faults(channels: &[(usize, BackupChannel)]) -> Vec<(usize, String)> {
+    checked_channels(channels.iter().map(|(n, c)| (*n, c))).1
+}
+
+fn joined(faults: Vec<(usize, String)>) -> String {
+    let faults: Vec<String> = faults.into_iter().map(|(_, fault)| fault).collect();
+    faults.join("; ")
+}
+
+/// The channels checked and normalized, and the faults (with each channel's number) of those
+/// that are not: a bad value, or one listed twice (in any case).
+fn checked_channels<'a>(
+    channels: impl Iterator<Item = (usize, &'a BackupChannel)>,
+) -> (Vec<BackupChannel>, Vec<(usize, String)>) {
+    let mut checked: Vec<BackupChannel> = Vec::new();
+    let mut faults = Vec::new();
+    for (n, channel) in channels {
+        let channel = match parse_channel(n, channel) {
+            Ok(channel) => channel,
+            Err(Error::Invalid { problem, .. }) => {
+                faults.push((n, problem));
+                continue;
+            }
+            Err(other) => {
+                faults.push((n, other.to_string()));
+                continue;
+            }
+        };
+        if checked
+            .iter()
+            .any(|c| c.kind == channel.kind && c.value.eq_ignore_ascii_case(&channel.value))
+        {
+            faults.push((n, format!("channel {n}: listed twice")));
+        }
+        checked.push(channel);
+    }
+    (checked, faults)
+}
+
 /// Checks `update` as [`update_metadata`] would, without storing anything: a form can
 /// check each field alone (the others left blank) and report every problem at once.
 ///
@@ -237,27 +281,14 @@ fn parse_update(update: &MetadataUpdate, now: DateTime<Utc>) -> Result<MetadataU
         ));
     }
     // Every channel at fault is named, not just the first.
-    let mut channels: Vec<BackupChannel> = Vec::new();
-    let mut faults = Vec::new();
-    for (i, channel) in update.backup_channels.iter().enumerate() {
-        let channel = match parse_channel(i + 1, channel) {
-            Ok(channel) => channel,
-            Err(Error::Invalid { problem, .. }) => {
-                faults.push(problem);
-                continue;
-            }
-            Err(other) => return Err(other),
-        };
-        if channels
-            .iter()
-            .any(|c| c.kind == channel.kind && c.value.eq_ignore_ascii_case(&channel.value))
-        {
-            faults.push(format!("channel {}: listed twice", i + 1));
-        }
-        channels.push(channel);
-    }
+    let numbered = update
+        .backup_channels
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (i + 1, c));
+    let (channels, faults) = checked_channels(numbered);
     if !faults.is_empty() {
-        return Err(invalid("backup_channels", faults.join("; ")));
+        return Err(invalid("backup_channels", joined(faults)));
     }
     Ok(MetadataUpdate {
         usage,

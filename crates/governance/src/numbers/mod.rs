@@ -18,7 +18,8 @@ pub(crate) use assign::check_seat_holder;
 pub use assign::{assign, check_chosen};
 pub(crate) use metadata::parse_stored_channels as stored_channels;
 pub use metadata::{
-    BackupChannel, ChannelKind, Metadata, MetadataUpdate, check_metadata, update_metadata,
+    BackupChannel, ChannelKind, Metadata, MetadataUpdate, channel_faults, check_metadata,
+    update_metadata,
 };
 pub use note::holds_six_digits;
 

@@ -49,24 +49,34 @@ fn kinds() -> String {
     }
 }
 
+/// The channels typed; refused, every line at fault is named in order, whether it is written
+/// wrong, its value is, or it lists a channel again.
 fn parse_channels(text: &str) -> Result<Vec<BackupChannel>, governance::Error> {
-    let mut channels = Vec::new();
-    let mut faults = Vec::new();
+    let mut written = Vec::new();
+    // (line number, fault) of the lines not written as `kind: value`.
+    let mut unreadable = Vec::new();
     let lines = text.lines().map(str::trim).filter(|line| !line.is_empty());
     for (i, line) in lines.enumerate() {
         match parse_line(i + 1, line) {
-            Ok(channel) => channels.push(channel),
-            Err(fault) => faults.push(fault),
+            Ok(channel) => written.push((i + 1, channel)),
+            Err(fault) => unreadable.push((i + 1, fault)),
         }
     }
-    if faults.is_empty() {
-        Ok(channels)
-    } else {
-        Err(governance::Error::Invalid {
-            field: "backup_channels",
-            problem: faults.join("; "),
-        })
+    let faults = numbers::channel_faults(&written);
+    if unreadable.is_empty() && faults.is_empty() {
+        return Ok(written.into_iter().map(|(_, channel)| channel).collect());
     }
+    let mut all = unreadable;
+    all.extend(faults);
+    all.sort_by_key(|(n, _)| *n);
+    Err(governance::Error::Invalid {
+        field: "backup_channels",
+        problem: all
+            .into_iter()
+            .map(|(_, fault)| fault)
+            .collect::<Vec<_>>()
+            .join("; "),
+    })
 }
 
 /// Channel `n`, typed as `kind: value`; its fault as the form words it.
