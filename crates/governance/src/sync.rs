@@ -263,9 +263,14 @@ async fn ensure_client(
     if let Some(id) = found {
         return Ok(id);
     }
-    // Before the names are read, as a rename does: a rename to "Business <id>" made at this
-    // moment either commits first, and is seen, or waits for this sync.
+    // A new client is made under the org's ledger lock, as a rename is: a rename to
+    // "Business <id>", or another sync finding the same business, at this moment either
+    // commits first, and is seen below, or waits for this sync.
     ledger::hold(tx, org).await?;
+    let found: Option<String> = on_tx!(tx, conn => sqlx::query_scalar(sql).bind(org).bind(business.as_str()).fetch_optional(conn).await)?;
+    if let Some(id) = found {
+        return Ok(id);
+    }
     let sql = "SELECT name FROM clients WHERE org_id = $1";
     let taken: Vec<String> =
         on_tx!(tx, conn => sqlx::query_scalar(sql).bind(org).fetch_all(conn).await)?;
@@ -295,11 +300,15 @@ async fn ensure_client(
 /// clients of an org share a name (see `clients::rename`).
 fn unused_name(base: &str, taken: &[String]) -> String {
     let taken: Vec<String> = taken.iter().map(|t| t.to_lowercase()).collect();
-    let free = |name: &String| !taken.contains(&name.to_lowercase());
-    std::iter::once(base.to_owned())
-        .chain((2..).map(|n| format!("{base} ({n})")))
-        .find(free)
-        .unwrap_or_else(|| base.to_owned())
+    let mut name = base.to_owned();
+    // Ends: each name taken rules out one candidate, and there are finitely many.
+    for n in 2.. {
+        if !taken.contains(&name.to_lowercase()) {
+            break;
+        }
+        name = format!("{base} ({n})");
+    }
+    name
 }
 
 type WabaRow = (

@@ -149,28 +149,69 @@ on_both_databases! {
     }
 }
 
-/// Two renames of two clients to one name at the same moment, on PostgreSQL, where the
-/// two transactions really overlap (SQLite's `BEGIN IMMEDIATE` runs them one at a time).
-/// Both are held at the org's ledger lock until both wait, then let go: one name stands.
+/// The org's ledger lock, held from a connection of the test's own on PostgreSQL, where
+/// transactions really overlap (SQLite's `BEGIN IMMEDIATE` runs them one at a time): what
+/// waits on it queues in the order it came, and goes on when the test lets go.
+struct HeldLedger {
+    /// In a transaction begun by hand, which [`HeldLedger::let_go`] commits.
+    held: sqlx::PgConnection,
+}
+
+impl HeldLedger {
+    async fn take(db: &pinward_tests::TestDb) -> HeldLedger {
+        use sqlx::Connection;
+        // The head row is committed first, so waiters queue on the row lock one behind the
+        // other rather than all on the holder's uncommitted insert.
+        db.execute(&[&format!(
+            "INSERT INTO ledger_heads (org_id, seq, hash) VALUES ('{}', 0, repeat('0', 64)) \
+             ON CONFLICT (org_id) DO NOTHING",
+            common::ORG
+        )])
+        .await;
+        let mut held = sqlx::PgConnection::connect(db.url()).await.unwrap();
+        sqlx::query("BEGIN").execute(&mut held).await.unwrap();
+        for sql in [
+            "SELECT set_config('pinward.org_id', $1, true)",
+            "SELECT 1 FROM ledger_heads WHERE org_id = $1 FOR UPDATE",
+        ] {
+            sqlx::query(sql)
+                .bind(common::ORG)
+                .execute(&mut held)
+                .await
+                .unwrap();
+        }
+        HeldLedger { held }
+    }
+
+    /// Waits until `n` transactions wait on a lock (bounded, for a hang only: each reaches
+    /// the lock within milliseconds).
+    async fn until_waiting(&mut self, n: i64) {
+        let waiting = "SELECT COUNT(*) FROM pg_stat_activity \
+                       WHERE datname = current_database() AND wait_event_type = 'Lock'";
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while sqlx::query_scalar::<_, i64>(waiting)
+            .fetch_one(&mut self.held)
+            .await
+            .unwrap()
+            < n
+        {
+            assert!(std::time::Instant::now() < deadline, "{n} wait on the lock");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
+    async fn let_go(mut self) {
+        sqlx::query("COMMIT").execute(&mut self.held).await.unwrap();
+    }
+}
+
+/// Two renames of two clients to one name at the same moment, both held at the org's ledger
+/// lock until both wait: one name stands.
 #[tokio::test]
 async fn two_renames_to_one_name_at_once_leave_one_client_with_it() {
-    use sqlx::Connection;
     let db = pinward_tests::TestDb::new(pinward_tests::Backend::Postgres).await;
     let store = seeded(&db).await;
-    let mut holder = sqlx::PgConnection::connect(db.url()).await.unwrap();
-    let mut held = holder.begin().await.unwrap();
-    for sql in [
-        "SELECT set_config('pinward.org_id', $1, true)",
-        "INSERT INTO ledger_heads (org_id, seq, hash) VALUES ($1, 0, repeat('0', 64)) \
-         ON CONFLICT (org_id) DO NOTHING",
-        "SELECT 1 FROM ledger_heads WHERE org_id = $1 FOR UPDATE",
-    ] {
-        sqlx::query(sql)
-            .bind(common::ORG)
-            .execute(&mut *held)
-            .await
-            .unwrap();
-    }
+    let mut held = HeldLedger::take(&db).await;
     let rename = |client: &'static str| {
         let store = store.clone();
         tokio::spawn(async move {
@@ -178,23 +219,8 @@ async fn two_renames_to_one_name_at_once_leave_one_client_with_it() {
         })
     };
     let (first, second) = (rename("client-a"), rename("client-b"));
-    let waiting = "SELECT COUNT(*) FROM pg_stat_activity \
-                   WHERE datname = current_database() AND wait_event_type = 'Lock'";
-    // Bounds only a hang: both renames reach the lock within milliseconds.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while sqlx::query_scalar::<_, i64>(waiting)
-        .fetch_one(&mut *held)
-        .await
-        .unwrap()
-        < 2
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "both renames wait on the lock"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    held.commit().await.unwrap();
+    held.until_waiting(2).await;
+    held.let_go().await;
     let outcomes = [first.await.unwrap(), second.await.unwrap()];
     let refused = outcomes
         .iter()
@@ -248,64 +274,26 @@ on_both_databases! {
     }
 }
 
-/// A rename to the name a sync is about to give a new client, at the same moment, on
-/// PostgreSQL. The rename reaches the org's ledger lock first and the sync second; neither
-/// may end with two clients of one name.
+/// A rename to the name a sync is about to give a new client, at the same moment. The rename
+/// reaches the org's ledger lock first and the sync second; neither may end with two clients
+/// of one name.
 #[tokio::test]
 async fn a_rename_and_a_sync_at_once_leave_no_two_clients_of_one_name() {
-    use sqlx::Connection;
     let db = pinward_tests::TestDb::new(pinward_tests::Backend::Postgres).await;
-    let w = before_the_first_sync(&db).await;
+    let w = std::sync::Arc::new(before_the_first_sync(&db).await);
     let business = w.businesses[0].as_str().to_owned();
-    // The head row is committed first: waiters then queue on the row lock one behind the
-    // other, in the order they came, rather than all on the holder's uncommitted insert.
-    common::sql(
-        &db,
-        &[&format!(
-            "INSERT INTO ledger_heads (org_id, seq, hash) VALUES ('{}', 0, repeat('0', 64))",
-            common::ORG
-        )],
-    )
-    .await;
-    let mut holder = sqlx::PgConnection::connect(db.url()).await.unwrap();
-    let mut held = holder.begin().await.unwrap();
-    for sql in [
-        "SELECT set_config('pinward.org_id', $1, true)",
-        "SELECT 1 FROM ledger_heads WHERE org_id = $1 FOR UPDATE",
-    ] {
-        sqlx::query(sql)
-            .bind(common::ORG)
-            .execute(&mut *held)
-            .await
-            .unwrap();
-    }
-    let waiting = "SELECT COUNT(*) FROM pg_stat_activity \
-                   WHERE datname = current_database() AND wait_event_type = 'Lock'";
-    // Bounds only a hang: each reaches the lock within milliseconds.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    let mut until_waiting = async |n: i64| {
-        while sqlx::query_scalar::<_, i64>(waiting)
-            .fetch_one(&mut *held)
-            .await
-            .unwrap()
-            < n
-        {
-            assert!(std::time::Instant::now() < deadline, "{n} wait on the lock");
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
-    };
+    let mut held = HeldLedger::take(&db).await;
     let store = w.store.clone();
     let name = format!("Business {business}");
     let rename =
         tokio::spawn(
             async move { clients::rename(&store, &caller("m-ann"), "client-z", &name).await },
         );
-    until_waiting(1).await;
-    let w = std::sync::Arc::new(w);
+    held.until_waiting(1).await;
     let syncing = w.clone();
     let sync = tokio::spawn(async move { syncing.sync().await });
-    until_waiting(2).await;
-    held.commit().await.unwrap();
+    held.until_waiting(2).await;
+    held.let_go().await;
     rename.await.unwrap().unwrap();
     sync.await.unwrap();
     assert_eq!(
@@ -315,5 +303,28 @@ async fn a_rename_and_a_sync_at_once_leave_no_two_clients_of_one_name() {
             format!("Business {business} (2)")
         ],
         "the rename stands, and the client the sync found takes the next free name"
+    );
+}
+
+/// Two syncs finding the same new business at the same moment: one makes its client, the
+/// other finds it made.
+#[tokio::test]
+async fn two_syncs_at_once_make_one_client_of_a_new_business() {
+    let db = pinward_tests::TestDb::new(pinward_tests::Backend::Postgres).await;
+    let w = std::sync::Arc::new(before_the_first_sync(&db).await);
+    let mut held = HeldLedger::take(&db).await;
+    let sync = || {
+        let syncing = w.clone();
+        tokio::spawn(async move { syncing.sync().await })
+    };
+    let (first, second) = (sync(), sync());
+    held.until_waiting(2).await;
+    held.let_go().await;
+    let created = first.await.unwrap().clients_created + second.await.unwrap().clients_created;
+    assert_eq!(created, 1, "one of them made the client");
+    let business = w.businesses[0].as_str();
+    assert_eq!(
+        client_names(&w.store).await,
+        [format!("Business {business}"), "Zed".to_owned()]
     );
 }
