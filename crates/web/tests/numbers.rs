@@ -132,4 +132,32 @@ on_both_databases! {
         assert!(!offered(&page, &eve) && !page.contains("eve@example.com"), "another client's people stay hidden: {page}");
         assert!(!page.contains("aud@example.com"), "{page}");
     }
+
+    async fn a_business_admin_reads_a_numbers_history_without_another_clients_people(db) {
+        let store = store(&db).await;
+        let org = org_with_member(&store, "acme", "ann@example.com", Role::Admin).await;
+        seed_number(&db, &org, "1001", "+1 555-0100").await;
+        seed_number(&db, &org, "1002", "+1 555-0200").await;
+        let ops = org::add_member(&store, &org, "ops@example.com", Role::Ops, &[]).await;
+        let eve = org::add_member(&store, &org, "eve@example.com", Role::BusinessAdmin, &["c-1001".to_owned()]).await;
+        let dan = org::add_member(&store, &org, "dan@example.com", Role::BusinessAdmin, &["c-1002".to_owned()]).await;
+        let admin = governance::access::Caller::cli(&org);
+        let number = graph::PhoneNumberId::parse("1001").unwrap();
+        governance::numbers::assign(&store, &admin, &number, &eve, &ops, chrono::Utc::now()).await.unwrap();
+        // Meta moved the number's WABA to the other client, whose business admin takes the seat:
+        // the number's history goes with it.
+        sql(&db, &[format!("UPDATE wabas SET client_id = 'c-1002' WHERE id = 'w-1001' AND org_id = '{org}'")]).await;
+        governance::numbers::assign(&store, &admin, &number, &dan, &ops, chrono::Utc::now()).await.unwrap();
+        let app = router(store, &db, None);
+
+        let dan_visit = sign_in(&app, "dan@example.com").await;
+        let page = text(send(&app, get_as("/numbers/1001", &dan_visit)).await).await;
+        assert!(page.contains("<dt>owner</dt><dd title="), "the number's history is shown: {page}");
+        assert!(!page.contains("eve@example.com"), "not the other client's people: {page}");
+        assert!(page.contains("another member of the org → Person dan@example.com &#60;dan@example.com&#62;"), "the earlier holder reads as someone unnamed: {page}");
+        assert!(page.contains("Person ops@example.com &#60;ops@example.com&#62;"), "the org's staff are named: {page}");
+        let ann = sign_in(&app, "ann@example.com").await;
+        let page = text(send(&app, get_as("/numbers/1001", &ann)).await).await;
+        assert!(page.contains("Person eve@example.com &#60;eve@example.com&#62; → Person dan@example.com"), "an admin sees everyone: {page}");
+    }
 }

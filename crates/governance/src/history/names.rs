@@ -1,10 +1,13 @@
 //! What the ids a ledger event holds stand for, as people know them. The chain keeps ids
 //! (names change, ids do not); a page reading it shows the names of today beside them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-use crate::access::{Caller, Permission};
+use crate::access::{Caller, Permission, Role};
 use crate::{Error, Store, on_read};
+
+/// How a business admin is told of a person it may not see (another client's, an auditor).
+const UNSEEN: &str = "another member of the org";
 
 /// How to name an org's ledger ids to a person reading them.
 ///
@@ -17,7 +20,7 @@ use crate::{Error, Store, on_read};
 ///   the dashboard shows them.
 ///
 /// Ids not found (`system`, something of a client a business admin does not see) keep their
-/// id.
+/// id; a person a business admin may not see reads as "another member of the org".
 #[derive(Debug, Clone, Default)]
 pub struct Names {
     actors: HashMap<String, String>,
@@ -50,10 +53,12 @@ impl Names {
 pub async fn names(store: &Store, caller: &Caller, subjects: &[&str]) -> Result<Names, Error> {
     caller.require(Permission::ReadNumbers)?;
     let org = caller.org_id.as_str();
-    let numbers: Vec<&str> = subjects
+    let mut numbers: Vec<&str> = subjects
         .iter()
         .filter_map(|s| s.strip_prefix("phone:"))
         .collect();
+    numbers.sort_unstable();
+    numbers.dedup();
     let found = on_read!(store, org, conn => {
         let people = "SELECT m.id, u.id, u.display_name, u.email FROM members m \
                       JOIN users u ON u.id = m.user_id WHERE m.org_id = $1";
@@ -89,7 +94,15 @@ pub async fn names(store: &Store, caller: &Caller, subjects: &[&str]) -> Result<
         }
         Ok::<_, Error>(Found { people, tokens, clients, wabas, org_name, phones })
     })?;
-    Ok(found.named(caller))
+    // A business admin is told the names of the people it may see (see `members::list`),
+    // not those of another client's.
+    let seen: Option<HashSet<String>> = if caller.role == Role::BusinessAdmin {
+        let members = crate::members::list(store, caller).await?;
+        Some(members.into_iter().map(|m| m.id).collect())
+    } else {
+        None
+    };
+    Ok(found.named(caller, seen.as_ref()))
 }
 
 /// The rows [`names`] reads.
@@ -108,10 +121,14 @@ struct Found {
 }
 
 impl Found {
-    fn named(self, caller: &Caller) -> Names {
+    /// The names, with only the `seen` members' people named (all, when `None`).
+    fn named(self, caller: &Caller, seen: Option<&HashSet<String>>) -> Names {
         let mut names = Names::default();
         for (member, user, name, email) in self.people {
-            let person = format!("{name} <{email}>");
+            let person = match seen {
+                Some(seen) if !seen.contains(&member) => UNSEEN.to_owned(),
+                _ => format!("{name} <{email}>"),
+            };
             names.actors.insert(format!("user:{user}"), person.clone());
             names
                 .subjects

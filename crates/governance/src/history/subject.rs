@@ -46,13 +46,23 @@ pub async fn resolve_subject(
     })
 }
 
-/// Whether `typed` is a subject as the ledger spells one: a lower-case kind, a colon, an id.
+/// The kinds of subject the ledger holds (`phone:<Meta id>`, `member:<id>`, …).
+const KINDS: [&str; 8] = [
+    "phone",
+    "member",
+    "client",
+    "waba",
+    "org",
+    "job",
+    "recipient",
+    "token",
+];
+
+/// Whether `typed` is a subject as the ledger spells one: one of its kinds, a colon, an id.
+/// Anything else is a name, even one with a colon in it.
 fn held_as_is(typed: &str) -> bool {
     typed.split_once(':').is_some_and(|(kind, id)| {
-        !kind.is_empty()
-            && kind.chars().all(|c| c.is_ascii_lowercase() || c == '_')
-            && !id.is_empty()
-            && !id.contains(char::is_whitespace)
+        KINDS.contains(&kind) && !id.is_empty() && !id.contains(char::is_whitespace)
     })
 }
 
@@ -161,6 +171,7 @@ mod tests {
         }
         for name in [
             "Green Optics",
+            "ops:night",
             "Re: sales",
             "phone:",
             ":x",

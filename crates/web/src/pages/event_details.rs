@@ -24,13 +24,19 @@ pub(crate) struct Detail {
 }
 
 /// The details in their canonical (key) order; a `changed` object's fields stand as details
-/// of their own.
+/// of their own ("… (changed)" should the event also hold a detail of that name).
 pub(crate) fn readable(details: &Map<String, Value>, names: &Names) -> Vec<Detail> {
     let mut shown = Vec::with_capacity(details.len());
     for (key, value) in details {
         match (key.as_str(), value) {
             ("changed", Value::Object(fields)) => {
-                shown.extend(fields.iter().map(|(k, v)| detail(k, v, names)));
+                shown.extend(fields.iter().map(|(k, v)| {
+                    let mut changed = detail(k, v, names);
+                    if details.contains_key(k) {
+                        changed.key.push_str(" (changed)");
+                    }
+                    changed
+                }));
             }
             _ => shown.push(detail(key, value, names)),
         }
@@ -208,6 +214,14 @@ mod tests {
                 pair("usage", "— → sales"),
                 pair("recovery email flag", "personal")
             ]
+        );
+    }
+
+    #[test]
+    fn a_changed_field_named_like_another_detail_says_it_is_the_change() {
+        assert_eq!(
+            read(json!({"changed": {"usage": {"from": "a", "to": "b"}}, "usage": "b"})),
+            [pair("usage (changed)", "a → b"), pair("usage", "b")]
         );
     }
 

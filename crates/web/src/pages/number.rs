@@ -709,7 +709,11 @@ fn number_page(
                 seq: e.seq,
                 at: DateTime::parse_from_rfc3339(&e.at).map_or_else(
                     |_| e.at.clone(),
-                    |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+                    |t| {
+                        t.with_timezone(&Utc)
+                            .format("%Y-%m-%d %H:%M:%S UTC")
+                            .to_string()
+                    },
                 ),
                 at_stored: e.at,
                 actor_name: names.name(&e.actor).to_owned(),
