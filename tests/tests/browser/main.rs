@@ -399,6 +399,16 @@ on_both_databases! {
         let [width, right, scrolled, events, narrowest] = [0, 1, 2, 3, 4].map(|i| fits[i].as_u64().unwrap());
         assert!(events > 0 && right <= width && scrolled <= width, "the ledger's details are on screen: {fits}");
         assert!(narrowest * 4 >= width * 3, "and take the card's width, not a sliver of it: {fits}");
+        let values = browser
+            .execute(
+                "const values = [...document.querySelectorAll('td[data-label=Details] dd')].map(d => d.getBoundingClientRect().width);\
+                 return [window.innerWidth, values.length, Math.floor(Math.min(...values))];",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let [width, count, narrowest] = [0, 1, 2].map(|i| values[i].as_u64().unwrap());
+        assert!(count > 0 && narrowest * 2 >= width, "each detail's value has at least half the screen, not a sliver beside its name: {values}");
         let png = browser.screenshot().await.unwrap();
         if db.backend() == pinward_tests::Backend::Sqlite {
             std::fs::write(driver::screenshot_path("ledger-phone"), &png).unwrap();
