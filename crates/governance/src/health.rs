@@ -193,8 +193,10 @@ impl Problem {
             Problem::NoOwner => "no main owner",
             Problem::NoManager => "no permission manager",
             Problem::SameOwnerAndManager => "the same person holds both seats",
-            Problem::OwnerDeparted => "the main owner has left",
-            Problem::ManagerDeparted => "the permission manager has left",
+            Problem::OwnerDeparted => "the main owner has left or can no longer act for it",
+            Problem::ManagerDeparted => {
+                "the permission manager has left or can no longer act for it"
+            }
             Problem::PinNotEscrowed => "PIN not escrowed",
             Problem::PinTooOld => "PIN older than the policy allows",
             Problem::PinRevealed => "PIN revealed, not rotated since",
@@ -229,7 +231,8 @@ impl Problem {
 pub struct SeatHolder {
     /// The member holding it.
     pub member_id: String,
-    /// False once the member (or its user) is deactivated.
+    /// False once the member can no longer act for the number: it (or its user) is
+    /// deactivated, it was made an auditor, or as a business admin it lost the number's client.
     pub active: bool,
 }
 

@@ -160,4 +160,34 @@ on_both_databases! {
         let page = text(send(&app, get_as("/numbers/1001", &ann)).await).await;
         assert!(page.contains("Person eve@example.com &#60;eve@example.com&#62; → Person dan@example.com"), "an admin sees everyone: {page}");
     }
+
+    async fn a_seat_holder_who_lost_the_numbers_client_counts_as_departed(db) {
+        let store = store(&db).await;
+        let org = org_with_member(&store, "acme", "ann@example.com", Role::Admin).await;
+        seed_number(&db, &org, "1001", "+1 555-0100").await;
+        seed_number(&db, &org, "1002", "+1 555-0200").await;
+        let ops = org::add_member(&store, &org, "ops@example.com", Role::Ops, &[]).await;
+        let eve = org::add_member(&store, &org, "eve@example.com", Role::BusinessAdmin, &["c-1001".to_owned()]).await;
+        let admin = governance::access::Caller::cli(&org);
+        let number = graph::PhoneNumberId::parse("1001").unwrap();
+        governance::numbers::assign(&store, &admin, &number, &eve, &ops, chrono::Utc::now()).await.unwrap();
+        let app = router(store.clone(), &db, None);
+        let ann = sign_in(&app, "ann@example.com").await;
+        let page = text(send(&app, get_as("/numbers/1001", &ann)).await).await;
+        assert!(!page.contains("the main owner has left"), "Eve acts for her client's number: {page}");
+
+        // Eve now handles the other client only: she can no longer see the number she owns.
+        governance::members::change_role(&store, &admin, &eve, Role::BusinessAdmin, &["c-1002".to_owned()]).await.unwrap();
+        let page = text(send(&app, get_as("/numbers/1001", &ann)).await).await;
+        assert!(page.contains("the main owner has left or can no longer act for it"), "{page}");
+        let listed = text(send(&app, get_as("/numbers?health=owner_departed", &ann)).await).await;
+        assert!(listed.contains("+1 555-0100") && !listed.contains("+1 555-0200"), "the health filter finds it: {listed}");
+        // So ops fill the seat directly, as for a member who left, without a handover.
+        let dan = org::add_member(&store, &org, "dan@example.com", Role::Ops, &[]).await;
+        let ops_user = governance::members::get(&store, &admin, &ops).await.unwrap().user_id;
+        let ops_caller = governance::members::caller_for(&store, &org, &ops_user).await.unwrap();
+        governance::numbers::assign(&store, &ops_caller, &number, &dan, &ops, chrono::Utc::now()).await.unwrap();
+        let page = text(send(&app, get_as("/numbers/1001", &ann)).await).await;
+        assert!(!page.contains("the main owner has left"), "{page}");
+    }
 }

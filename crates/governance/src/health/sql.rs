@@ -32,17 +32,24 @@ impl Condition {
     }
 }
 
-/// The seat holder (`n.main_owner_id` or `n.permission_manager_id`) is a deactivated
-/// member or user of the org. A seat whose member row is missing counts as active, as the
-/// list's outer join reads it. The subquery does not depend on the row, so each database
-/// computes the org's departed members once per statement.
+/// The seat holder (`n.main_owner_id` or `n.permission_manager_id`) can no longer act for
+/// the number: a deactivated member or user of the org, a member since made an auditor, or a
+/// business admin no longer of the number's client. A seat whose member row is missing
+/// counts as active, as the list's outer join reads it. Neither subquery depends on the row
+/// (the second pairs each business admin with the WABAs outside its clients), so each
+/// database computes them once per statement.
 fn departed(seat_column: &str, org: &str) -> Condition {
     Condition {
         sql: format!(
-            "COALESCE({seat_column} IN (SELECT sm.id FROM members sm JOIN users su ON su.id = sm.user_id \
-             WHERE sm.org_id = ? AND (sm.deactivated_at IS NOT NULL OR su.deactivated_at IS NOT NULL)), FALSE)"
+            "(COALESCE({seat_column} IN (SELECT sm.id FROM members sm JOIN users su ON su.id = sm.user_id \
+             WHERE sm.org_id = ? AND (sm.deactivated_at IS NOT NULL OR su.deactivated_at IS NOT NULL \
+             OR sm.role = 'auditor')), FALSE) \
+             OR COALESCE(({seat_column}, n.waba_id) IN (SELECT sm.id, sw.id FROM members sm \
+             JOIN wabas sw ON sw.org_id = sm.org_id WHERE sm.org_id = ? AND sm.role = 'business_admin' \
+             AND NOT EXISTS (SELECT 1 FROM member_clients smc WHERE smc.org_id = sm.org_id \
+             AND smc.member_id = sm.id AND smc.client_id = sw.client_id)), FALSE))"
         ),
-        args: vec![Arg::Text(org.to_owned())],
+        args: vec![Arg::Text(org.to_owned()), Arg::Text(org.to_owned())],
     }
 }
 

@@ -66,9 +66,13 @@ pub(crate) const SELECT: &str = "SELECT n.id, n.meta_phone_number_id AS meta_id,
     n.verified_name, n.usage, w.client_id, c.name AS client_name, w.id AS waba_id, w.name AS waba_name, \
     n.pin_state, n.escrow_stale, n.attention_reason, n.vanished_at, n.recovery_email, n.backup_channels, \
     n.main_owner_id AS owner_id, ou.display_name AS owner_name, \
-    (o.deactivated_at IS NULL AND ou.deactivated_at IS NULL) AS owner_active, \
+    (o.deactivated_at IS NULL AND ou.deactivated_at IS NULL AND COALESCE(o.role, '') <> 'auditor' \
+     AND (COALESCE(o.role, '') <> 'business_admin' OR EXISTS (SELECT 1 FROM member_clients oc \
+     WHERE oc.org_id = n.org_id AND oc.member_id = o.id AND oc.client_id = w.client_id))) AS owner_active, \
     n.permission_manager_id AS manager_id, mu.display_name AS manager_name, \
-    (m.deactivated_at IS NULL AND mu.deactivated_at IS NULL) AS manager_active, \
+    (m.deactivated_at IS NULL AND mu.deactivated_at IS NULL AND COALESCE(m.role, '') <> 'auditor' \
+     AND (COALESCE(m.role, '') <> 'business_admin' OR EXISTS (SELECT 1 FROM member_clients mc \
+     WHERE mc.org_id = n.org_id AND mc.member_id = m.id AND mc.client_id = w.client_id))) AS manager_active, \
     COALESCE(v.confirmed_at, v.created_at) AS pin_set_at, (v.revealed_at IS NOT NULL) AS pin_revealed, \
     n.last_reviewed_at, n.next_review_due, n.first_seen_at ";
 

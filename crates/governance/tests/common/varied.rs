@@ -72,7 +72,10 @@ pub async fn add_varied_numbers(db: &TestDb, count: usize, policy: &Policy) -> R
         (Some("m-bob"), Some("m-gil")),
         (Some("m-cat"), None),
         (None, Some("m-cat")),
+        // Dan is a business admin of client-a only: on waba-b's numbers he can no longer act.
         (Some("m-dan"), Some("m-hal")),
+        // Eve is an auditor, seated before she became one.
+        (Some("m-eve"), Some("m-dan")),
     ];
     let states = ["unknown", "escrowed", "rotating", "uncertain", "released"];
     // When the current version was confirmed (None: no current version; the flag: the
