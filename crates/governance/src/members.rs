@@ -310,6 +310,8 @@ pub async fn change_role(
             "from": before.role.as_str(),
             "to": role.as_str(),
             "clients": clients,
+            // What a business admin saw before, so a change of clients alone reads as one.
+            "previous_clients": before.clients,
         }),
     )?;
     ledger::append(&mut tx, org, crate::clock::now(), draft).await?;

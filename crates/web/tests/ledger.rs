@@ -164,6 +164,7 @@ on_both_databases! {
             assert_eq!(response.status(), StatusCode::OK, "{typed}");
             let page = text(response).await;
             assert!(page.contains(&format!("name=\"subject\" value=\"{subject}\"")), "{typed}: resolved to {subject}: {page}");
+            assert!(page.contains("id=\"filter-subject\">Events of "), "{typed}: the page says whose events it lists: {page}");
         }
         let added = text(send(&w.app, get_as(&format!("/ledger?subject={}", enc("auditor@acme.example")), &cookie)).await).await;
         assert_eq!(added.matches(">member.added</a>").count(), 1, "the member's own events: {added}");
@@ -178,7 +179,7 @@ on_both_databases! {
         let response = send(&w.app, get_as(&format!("/ledger?subject={}", enc("shop 1001")), &cookie)).await;
         assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
         let body = text(response).await;
-        assert!(body.contains("Subject: 2 things of this org are named shop 1001: filter by one of client:c-1001 (client), phone:1001 (number)"), "{body}");
+        assert!(body.contains("Subject: 2 things of this org are named shop 1001: filter by one of client:c-1001 (a client), phone:1001 (the number +1 555 0100)"), "{body}");
     }
 
     async fn a_bad_filter_is_a_422_naming_the_field(db) {

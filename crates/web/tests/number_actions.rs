@@ -741,13 +741,13 @@ on_both_databases! {
         let escrowed = w.escrowed.as_str();
 
         let found = w.page(&auditor, &format!("/ledger?action=number.discovered&subject=phone:{escrowed}")).await;
-        assert!(found.contains(&format!("<dt>waba id</dt><dd title=\"stored: &#34;{}&#34;\">{}</dd>", waba.id, waba.name)), "a WABA by its name: {found}");
+        assert!(found.contains(&format!("<dt>WABA</dt><dd title=\"stored: &#34;{}&#34;\">{}</dd>", waba.id, waba.name)), "a WABA by its name: {found}");
         let onboarded = record.meta.last_onboarded_at.unwrap();
         let shown = format!("<dt>last onboarded at</dt><dd title=\"stored: {}\">{}</dd>", onboarded.timestamp(), onboarded.format("%Y-%m-%d %H:%M UTC"));
         assert!(found.contains(&shown), "Meta's seconds since 1970 as a time: {found}");
 
         let wabas = w.page(&auditor, "/ledger?action=waba.discovered").await;
-        assert!(wabas.contains(&format!("<dt>client id</dt><dd title=\"stored: &#34;{}&#34;\">{}</dd>", client.id, client.name)), "a client by its name: {wabas}");
+        assert!(wabas.contains(&format!("<dt>client</dt><dd title=\"stored: &#34;{}&#34;\">{}</dd>", client.id, client.name)), "a client by its name: {wabas}");
         assert!(wabas.contains(&format!("data-label=\"Subject\">{}\n", waba.name)), "a WABA subject by name: {wabas}");
         assert!(wabas.contains(&format!("<small class=\"muted subject-id\">waba:{}</small>", waba.meta_waba_id)), "{wabas}");
 
@@ -760,6 +760,15 @@ on_both_databases! {
         let created = w.page(&auditor, "/ledger?action=org.created").await;
         assert!(created.contains("data-label=\"Subject\">acme Ltd\n"), "the org by name: {created}");
         assert!(created.contains(&format!("<small class=\"muted subject-id\">org:{}</small>", w.org)), "{created}");
+        let admin = governance::access::Caller::cli(&w.org);
+        let (token, _) = governance::tokens::create(&w.store, &admin, "nightly export", governance::access::Role::Auditor).await.unwrap();
+        let made = w.page(&auditor, &format!("/ledger?subject=token:{}", token.id)).await;
+        assert!(made.contains("data-label=\"Subject\">API token &#34;nightly export&#34;\n"), "a token subject by its name: {made}");
+        let shop = common::org::add_member(&w.store, &w.org, "shop@acme.example", governance::access::Role::BusinessAdmin, std::slice::from_ref(&client.id)).await;
+        governance::members::change_role(&w.store, &admin, &shop, governance::access::Role::Ops, &[]).await.unwrap();
+        let changed = w.page(&auditor, "/ledger?action=member.role_changed").await;
+        assert!(changed.contains(&format!("<dt>previous clients</dt><dd title=\"stored: [&#34;{}&#34;]\">{}</dd>", client.id, client.name)), "a change of clients says what they were: {changed}");
+        assert!(changed.contains("<dt>from</dt><dd title=\"stored: &#34;business_admin&#34;\">business admin</dd>"), "roles in words: {changed}");
         assert!(to_the_second(&created), "times to the second, UTC, as the column heading says: {created}");
     }
 }

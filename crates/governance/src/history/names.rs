@@ -16,8 +16,8 @@ const UNSEEN: &str = "another member of the org";
 /// - Bare ids in events' details: a member's or user's id as "Name <email>" (a seat's holders,
 ///   a handover's two sides, a member's user), a client's id as its name, a WABA's as its
 ///   name.
-/// - Subjects: `org:`, `client:`, `waba:`, `member:`, and the `phone:` subjects asked for, as
-///   the dashboard shows them.
+/// - Subjects: `org:`, `client:`, `waba:`, `member:`, `token:`, `recipient:` (a recovery key
+///   still listed), and the `phone:` subjects asked for, as the dashboard shows them.
 ///
 /// Ids not found (`system`, something of a client a business admin does not see) keep their
 /// id; a person a business admin may not see reads as "another member of the org".
@@ -66,6 +66,8 @@ pub async fn names(store: &Store, caller: &Caller, subjects: &[&str]) -> Result<
             sqlx::query_as(people).bind(org).fetch_all(&mut *conn).await?;
         let tokens = "SELECT id, name FROM api_tokens WHERE org_id = $1";
         let tokens: Vec<(String, String)> = sqlx::query_as(tokens).bind(org).fetch_all(&mut *conn).await?;
+        let keys = "SELECT id, label FROM recovery_recipients WHERE org_id = $1";
+        let keys: Vec<(String, String)> = sqlx::query_as(keys).bind(org).fetch_all(&mut *conn).await?;
         let clients = "SELECT id, name FROM clients WHERE org_id = $1";
         let clients: Vec<(String, String)> = sqlx::query_as(clients).bind(org).fetch_all(&mut *conn).await?;
         let wabas = "SELECT id, meta_waba_id, name, client_id FROM wabas WHERE org_id = $1";
@@ -92,7 +94,7 @@ pub async fn names(store: &Store, caller: &Caller, subjects: &[&str]) -> Result<
             }
             phones = query.fetch_all(&mut *conn).await?;
         }
-        Ok::<_, Error>(Found { people, tokens, clients, wabas, org_name, phones })
+        Ok::<_, Error>(Found { people, tokens, keys, clients, wabas, org_name, phones })
     })?;
     // A business admin is told the names of the people it may see (see `members::list`),
     // not those of another client's.
@@ -111,6 +113,8 @@ struct Found {
     people: Vec<(String, String, String, String)>,
     /// (token id, name)
     tokens: Vec<(String, String)>,
+    /// (recovery recipient id, label)
+    keys: Vec<(String, String)>,
     /// (client id, name)
     clients: Vec<(String, String)>,
     /// (id, Meta WABA id, name, client id)
@@ -137,9 +141,15 @@ impl Found {
             names.ids.insert(member, person);
         }
         for (id, name) in self.tokens {
-            names
-                .actors
-                .insert(format!("token:{id}"), format!("API token \"{name}\""));
+            let token = format!("API token \"{name}\"");
+            names.subjects.insert(format!("token:{id}"), token.clone());
+            names.actors.insert(format!("token:{id}"), token);
+        }
+        for (id, label) in self.keys {
+            names.subjects.insert(
+                format!("recipient:{id}"),
+                format!("recovery key \"{label}\""),
+            );
         }
         // A business admin is not told the names of the clients it does not see.
         for (id, name) in self.clients {

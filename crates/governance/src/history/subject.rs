@@ -106,29 +106,31 @@ async fn by_number(
 
 async fn by_name(store: &Store, caller: &Caller, typed: &str) -> Result<String, Error> {
     let org = caller.org_id.as_str();
-    // (subject, what it is, its name) of everything of the org that has a name.
-    let sql = "SELECT 'client:' || id, 'client', name FROM clients WHERE org_id = $1 \
-               UNION ALL SELECT 'waba:' || meta_waba_id, 'WABA', name FROM wabas WHERE org_id = $1 \
-               UNION ALL SELECT 'member:' || m.id, 'member', u.display_name FROM members m \
+    // (subject, what it is, its name, what tells it from others of that name) of everything
+    // of the org that has a name.
+    let sql = "SELECT 'client:' || id, 'client', name, '' FROM clients WHERE org_id = $1 \
+               UNION ALL SELECT 'waba:' || meta_waba_id, 'WABA', name, meta_waba_id FROM wabas \
+                 WHERE org_id = $1 \
+               UNION ALL SELECT 'member:' || m.id, 'member', u.display_name, u.email FROM members m \
                  JOIN users u ON u.id = m.user_id WHERE m.org_id = $1 \
-               UNION ALL SELECT 'member:' || m.id, 'member', u.email FROM members m \
+               UNION ALL SELECT 'member:' || m.id, 'member', u.email, u.email FROM members m \
                  JOIN users u ON u.id = m.user_id WHERE m.org_id = $1 \
-               UNION ALL SELECT 'phone:' || meta_phone_number_id, 'number', verified_name \
-                 FROM phone_numbers WHERE org_id = $1 AND verified_name IS NOT NULL \
-               UNION ALL SELECT 'org:' || id, 'org', name FROM orgs WHERE id = $1";
-    let named: Vec<(String, String, String)> =
+               UNION ALL SELECT 'phone:' || meta_phone_number_id, 'number', verified_name, \
+                 display_phone_number FROM phone_numbers WHERE org_id = $1 AND verified_name IS NOT NULL \
+               UNION ALL SELECT 'org:' || id, 'org', name, slug FROM orgs WHERE id = $1";
+    let named: Vec<(String, String, String, String)> =
         on_read!(store, org, conn => sqlx::query_as(sql).bind(org).fetch_all(conn).await)?;
     // Compared here, in any case and script, as client names are (see `clients::rename`).
     let folded = typed.to_lowercase();
-    let mut found: Vec<(String, String)> = Vec::new();
-    for (subject, kind, name) in named {
-        if name.to_lowercase() == folded && !found.iter().any(|(s, _)| *s == subject) {
-            found.push((subject, kind));
+    let mut found: Vec<(String, String, String)> = Vec::new();
+    for (subject, kind, name, told) in named {
+        if name.to_lowercase() == folded && !found.iter().any(|(s, _, _)| *s == subject) {
+            found.push((subject, kind, told));
         }
     }
     found.sort();
     match found.as_slice() {
-        [(subject, _)] => Ok(subject.clone()),
+        [(subject, _, _)] => Ok(subject.clone()),
         [] => Err(Error::Invalid {
             field: "subject",
             problem: format!(
@@ -141,7 +143,10 @@ async fn by_name(store: &Store, caller: &Caller, typed: &str) -> Result<String, 
             let listed: Vec<String> = several
                 .iter()
                 .take(LISTED)
-                .map(|(subject, kind)| format!("{subject} ({kind})"))
+                .map(|(subject, kind, told)| match told.as_str() {
+                    "" => format!("{subject} (a {kind})"),
+                    told => format!("{subject} (the {kind} {told})"),
+                })
                 .collect();
             let more = if several.len() > LISTED {
                 format!(" and {} more", several.len() - LISTED)

@@ -63,8 +63,19 @@ fn detail(key: &str, value: &Value, names: &Names) -> Detail {
         Value::String(s) => s.clone(),
         other => other.to_string(),
     };
+    // "waba_id" naming a WABA reads "WABA": the value is the name now, not the id.
+    let named = value.as_str().is_some_and(|id| names.of(id).is_some());
+    let key = match key.strip_suffix("_id") {
+        Some(thing) if named => thing,
+        _ => key,
+    };
+    let key = if key == "waba" {
+        "WABA".to_owned()
+    } else {
+        key.replace('_', " ")
+    };
     Detail {
-        key: key.replace('_', " "),
+        key,
         absent: is_absent(value),
         stored: (text != plain).then_some(value.to_string()),
         value: text,
@@ -126,6 +137,9 @@ fn word(key: &str, text: &str, names: &Names) -> String {
     }
     if let Ok(at) = DateTime::parse_from_rfc3339(text) {
         return when(at.with_timezone(&Utc));
+    }
+    if text == "business_admin" {
+        return "business admin".to_owned();
     }
     text.to_owned()
 }

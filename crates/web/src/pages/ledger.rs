@@ -153,6 +153,8 @@ struct LedgerPage {
     page: PageContext,
     action: String,
     subject: String,
+    /// How the dashboard names the subject filtered by, when it does.
+    subject_name: Option<String>,
     filtered: bool,
     head: u64,
     /// The latest signed checkpoint: its seq and time.
@@ -220,7 +222,8 @@ async fn list(
             (typed(&query.action), typed(&query.subject), found)
         }
     };
-    let subjects: Vec<&str> = found.events.iter().map(audit::Event::subject).collect();
+    let mut subjects: Vec<&str> = found.events.iter().map(audit::Event::subject).collect();
+    subjects.extend(filter.subject.as_deref());
     let names = history::names(&state.store, &who.caller, &subjects).await?;
     let checkpoint = governance::checkpoints::latest(&state.store, &who.caller.org_id)
         .await?
@@ -229,8 +232,14 @@ async fn list(
             (c.seq(), format!("{} UTC", at_second(c.at())))
         });
     let listed = problem.is_none();
+    let subject_name = filter
+        .subject
+        .as_deref()
+        .and_then(|s| names.subject(s))
+        .map(str::to_owned);
     let html = render(&LedgerPage {
         page,
+        subject_name,
         action,
         subject,
         filtered: !listed || filter != Filter::default(),
