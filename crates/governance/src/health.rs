@@ -193,10 +193,8 @@ impl Problem {
             Problem::NoOwner => "no main owner",
             Problem::NoManager => "no permission manager",
             Problem::SameOwnerAndManager => "the same person holds both seats",
-            Problem::OwnerDeparted => "the main owner has left or can no longer act for it",
-            Problem::ManagerDeparted => {
-                "the permission manager has left or can no longer act for it"
-            }
+            Problem::OwnerDeparted => "the main owner left or lost access",
+            Problem::ManagerDeparted => "the permission manager left or lost access",
             Problem::PinNotEscrowed => "PIN not escrowed",
             Problem::PinTooOld => "PIN older than the policy allows",
             Problem::PinRevealed => "PIN revealed, not rotated since",

@@ -36,7 +36,7 @@ fn shown_pin(body: &str) -> String {
 fn version_row<'a>(record: &'a str, status: &str) -> &'a str {
     record
         .lines()
-        .find(|l| l.contains(&format!("<td>{status}</td>")))
+        .find(|l| l.contains(&format!("data-label=\"Status\">{status}</td>")))
         .map(str::trim)
         .unwrap_or_else(|| panic!("no {status} version: {record}"))
 }
@@ -583,7 +583,7 @@ on_both_databases! {
         assert_eq!(status, StatusCode::SEE_OTHER);
         let record = w.page(&auditor, &record_path(&w)).await;
         assert!(!record.contains(problem), "the new PIN was never revealed");
-        assert!(version_row(&record, "current").ends_with("<td>—</td></tr>"), "{record}");
+        assert!(version_row(&record, "current").ends_with("data-label=\"Last revealed\">—</td></tr>"), "{record}");
         assert!(version_row(&record, "previous").ends_with(" UTC</td></tr>"), "{record}");
         assert!(!w.page(&auditor, filtered).await.contains(&link));
         assert!(metrics().await.contains(&format!("{revealed_gauge}0")));

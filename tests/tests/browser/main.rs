@@ -194,6 +194,20 @@ on_both_databases! {
         assert!(custody_facts.contains("Permission manager Olly Ops"), "{custody_facts}");
         let png = browser.screenshot().await.unwrap();
         std::fs::write(driver::screenshot_path(&format!("record-{:?}", db.backend()).to_lowercase()), png).unwrap();
+        // On a phone the PIN versions are a card each: when Meta confirmed one is on screen.
+        let (wide, high) = browser.get_window_size().await.unwrap();
+        browser.set_window_size(390, 900).await.unwrap();
+        let fits = browser
+            .execute(
+                "const cell = document.querySelector('table.versions td[data-label=\"Last revealed\"]').getBoundingClientRect();\
+                 return [window.innerWidth, Math.ceil(cell.right), document.documentElement.scrollWidth];",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let [width, right, scrolled] = [0, 1, 2].map(|i| fits[i].as_u64().unwrap());
+        assert!(width <= 640 && right <= width && scrolled <= width, "the versions table is on screen: {fits}");
+        browser.set_window_size(u32::try_from(wide).unwrap(), u32::try_from(high).unwrap()).await.unwrap();
 
         // Reveal: the sign-in was long ago, so the password is asked for again first.
         pinward_tests::sessions::age_step_up(&db).await;
