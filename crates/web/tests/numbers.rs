@@ -9,6 +9,47 @@ use common::*;
 use governance::access::Role;
 use pinward_tests::on_both_databases;
 
+/// An org (admin ann@example.com) with numbers 1001 and 1002 of clients c-1001 and c-1002,
+/// an ops member, and a business admin of each client: eve (c-1001) and dan (c-1002).
+struct TwoClients {
+    store: governance::Store,
+    org: String,
+    ops: String,
+    eve: String,
+    dan: String,
+}
+
+async fn two_clients(db: &pinward_tests::TestDb) -> TwoClients {
+    let store = store(db).await;
+    let org = org_with_member(&store, "acme", "ann@example.com", Role::Admin).await;
+    seed_number(db, &org, "1001", "+1 555-0100").await;
+    seed_number(db, &org, "1002", "+1 555-0200").await;
+    let ops = org::add_member(&store, &org, "ops@example.com", Role::Ops, &[]).await;
+    let eve = org::add_member(
+        &store,
+        &org,
+        "eve@example.com",
+        Role::BusinessAdmin,
+        &["c-1001".to_owned()],
+    )
+    .await;
+    let dan = org::add_member(
+        &store,
+        &org,
+        "dan@example.com",
+        Role::BusinessAdmin,
+        &["c-1002".to_owned()],
+    )
+    .await;
+    TwoClients {
+        store,
+        org,
+        ops,
+        eve,
+        dan,
+    }
+}
+
 on_both_databases! {
     async fn a_member_finds_a_number_in_the_list_and_opens_its_record_without_any_pin(db) {
         let store = store(&db).await;
@@ -105,14 +146,8 @@ on_both_databases! {
     }
 
     async fn the_seat_pickers_offer_only_whom_the_seat_rules_accept_and_hide_other_clients_people(db) {
-        let store = store(&db).await;
-        let org = org_with_member(&store, "acme", "ann@example.com", Role::Admin).await;
-        seed_number(&db, &org, "1001", "+1 555-0100").await;
-        seed_number(&db, &org, "1002", "+1 555-0200").await;
-        let ops = org::add_member(&store, &org, "ops@example.com", Role::Ops, &[]).await;
+        let TwoClients { store, org, ops, eve, dan } = two_clients(&db).await;
         let auditor = org::add_member(&store, &org, "aud@example.com", Role::Auditor, &[]).await;
-        let dan = org::add_member(&store, &org, "dan@example.com", Role::BusinessAdmin, &["c-1002".to_owned()]).await;
-        let eve = org::add_member(&store, &org, "eve@example.com", Role::BusinessAdmin, &["c-1001".to_owned()]).await;
         let gone = org::add_member(&store, &org, "gus@example.com", Role::Ops, &[]).await;
         governance::members::deactivate(&store, &governance::access::Caller::cli(&org), &gone).await.unwrap();
         let app = router(store, &db, None);
@@ -134,13 +169,7 @@ on_both_databases! {
     }
 
     async fn a_business_admin_reads_a_numbers_history_without_another_clients_people(db) {
-        let store = store(&db).await;
-        let org = org_with_member(&store, "acme", "ann@example.com", Role::Admin).await;
-        seed_number(&db, &org, "1001", "+1 555-0100").await;
-        seed_number(&db, &org, "1002", "+1 555-0200").await;
-        let ops = org::add_member(&store, &org, "ops@example.com", Role::Ops, &[]).await;
-        let eve = org::add_member(&store, &org, "eve@example.com", Role::BusinessAdmin, &["c-1001".to_owned()]).await;
-        let dan = org::add_member(&store, &org, "dan@example.com", Role::BusinessAdmin, &["c-1002".to_owned()]).await;
+        let TwoClients { store, org, ops, eve, dan } = two_clients(&db).await;
         let admin = governance::access::Caller::cli(&org);
         let number = graph::PhoneNumberId::parse("1001").unwrap();
         governance::numbers::assign(&store, &admin, &number, &eve, &ops, chrono::Utc::now()).await.unwrap();
@@ -162,12 +191,7 @@ on_both_databases! {
     }
 
     async fn a_seat_holder_who_lost_the_numbers_client_counts_as_departed(db) {
-        let store = store(&db).await;
-        let org = org_with_member(&store, "acme", "ann@example.com", Role::Admin).await;
-        seed_number(&db, &org, "1001", "+1 555-0100").await;
-        seed_number(&db, &org, "1002", "+1 555-0200").await;
-        let ops = org::add_member(&store, &org, "ops@example.com", Role::Ops, &[]).await;
-        let eve = org::add_member(&store, &org, "eve@example.com", Role::BusinessAdmin, &["c-1001".to_owned()]).await;
+        let TwoClients { store, org, ops, eve, .. } = two_clients(&db).await;
         let admin = governance::access::Caller::cli(&org);
         let number = graph::PhoneNumberId::parse("1001").unwrap();
         governance::numbers::assign(&store, &admin, &number, &eve, &ops, chrono::Utc::now()).await.unwrap();
@@ -183,10 +207,10 @@ on_both_databases! {
         let listed = text(send(&app, get_as("/numbers?health=owner_departed", &ann)).await).await;
         assert!(listed.contains("+1 555-0100") && !listed.contains("+1 555-0200"), "the health filter finds it: {listed}");
         // So ops fill the seat directly, as for a member who left, without a handover.
-        let dan = org::add_member(&store, &org, "dan@example.com", Role::Ops, &[]).await;
+        let fay = org::add_member(&store, &org, "fay@example.com", Role::Ops, &[]).await;
         let ops_user = governance::members::get(&store, &admin, &ops).await.unwrap().user_id;
         let ops_caller = governance::members::caller_for(&store, &org, &ops_user).await.unwrap();
-        governance::numbers::assign(&store, &ops_caller, &number, &dan, &ops, chrono::Utc::now()).await.unwrap();
+        governance::numbers::assign(&store, &ops_caller, &number, &fay, &ops, chrono::Utc::now()).await.unwrap();
         let page = text(send(&app, get_as("/numbers/1001", &ann)).await).await;
         assert!(!page.contains("the main owner left"), "{page}");
     }
