@@ -138,6 +138,8 @@ on_both_databases! {
         assert!(body.contains("id=\"filter-problem\">Subject: no number of this org is +1 555 0999</p>"), "said in the filter form: {body}");
         assert!(body.contains("name=\"subject\" value=\"+1 555 0999\" placeholder=\"+1 555 0100, a name, phone:1093…\" aria-invalid=\"true\""), "what was typed stays, marked: {body}");
         assert!(body.contains("No event matches.") && !body.contains(">review.completed</a>"), "and nothing is listed beside the refusal");
+        let body = text(send(&w.app, get_as(&format!("/ledger?subject={}", enc("555 0100")), &cookie)).await).await;
+        assert!(body.contains("Subject: no number of this org is 555 0100: type it with its country code, as the dashboard shows it (+1 555 0100)"), "a number without its country code says so: {body}");
         // The same number registered again under a new Meta id: neither is picked for the other.
         seed_number(&db, &w.org, "2001", "+1 555 0100").await;
         let response = send(&w.app, get_as(&format!("/ledger?subject={}", enc("+1 555 0100")), &cookie)).await;

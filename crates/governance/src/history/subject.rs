@@ -87,6 +87,14 @@ async fn by_number(
     let exact = found.iter().find(|id| *id == digits);
     match (exact, found.as_slice()) {
         (Some(id), _) | (None, [id]) => Ok(format!("phone:{id}")),
+        // The dashboard shows a number with its country code; one typed without may lack it.
+        (None, []) if !typed.trim_start().starts_with('+') => Err(Error::Invalid {
+            field: "subject",
+            problem: format!(
+                "no number of this org is {typed}: type it with its country code, as the \
+                 dashboard shows it (+1 555 0100)"
+            ),
+        }),
         (None, []) => Err(Error::Invalid {
             field: "subject",
             problem: format!("no number of this org is {typed}"),
