@@ -61,23 +61,27 @@ impl Member {
             }
     }
 
-    /// The member as `caller` may see it. A business admin sees the staff who act on its
-    /// numbers (admins and ops) and the business admins of its own clients, with only the
-    /// clients the two share: one client's people and client list stay hidden from another
-    /// client's. Every other role sees every member.
+    /// The member as `caller` may see it (see [`visible_to`]), a business admin seeing only
+    /// the clients the two share.
     fn seen_by(mut self, caller: &Caller) -> Option<Member> {
-        if caller.role != Role::BusinessAdmin {
-            return Some(self);
+        if !visible_to(caller, self.role, &self.clients) {
+            return None;
         }
-        match self.role {
-            Role::Admin | Role::Ops => Some(self),
-            Role::Auditor => None,
-            Role::BusinessAdmin => {
-                self.clients.retain(|c| caller.sees_client(c));
-                (!self.clients.is_empty()).then_some(self)
-            }
-        }
+        self.clients.retain(|c| caller.sees_client(c));
+        Some(self)
     }
+}
+
+/// Whether `caller` may see a member of `role` with `clients`. A business admin sees the
+/// staff who act on its numbers (admins and ops) and the business admins of its own clients:
+/// one client's people stay hidden from another client's. Every other role sees every member.
+pub(crate) fn visible_to(caller: &Caller, role: Role, clients: &[String]) -> bool {
+    caller.role != Role::BusinessAdmin
+        || match role {
+            Role::Admin | Role::Ops => true,
+            Role::Auditor => false,
+            Role::BusinessAdmin => clients.iter().any(|c| caller.sees_client(c)),
+        }
 }
 
 fn role_name<S: serde::Serializer>(role: &Role, serializer: S) -> Result<S::Ok, S::Error> {

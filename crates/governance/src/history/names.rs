@@ -1,10 +1,10 @@
 //! What the ids a ledger event holds stand for, as people know them. The chain keeps ids
 //! (names change, ids do not); a page reading it shows the names of today beside them.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use crate::access::{Caller, Permission, Role};
-use crate::{Error, Store, on_read};
+use crate::{Error, Store, members, on_read};
 
 /// How a business admin is told of a person it may not see (another client's, an auditor).
 const UNSEEN: &str = "another member of the org";
@@ -60,10 +60,17 @@ pub async fn names(store: &Store, caller: &Caller, subjects: &[&str]) -> Result<
     numbers.sort_unstable();
     numbers.dedup();
     let found = on_read!(store, org, conn => {
-        let people = "SELECT m.id, u.id, u.display_name, u.email FROM members m \
+        let people = "SELECT m.id, u.id, u.display_name, u.email, m.role FROM members m \
                       JOIN users u ON u.id = m.user_id WHERE m.org_id = $1";
-        let people: Vec<(String, String, String, String)> =
+        let people: Vec<(String, String, String, String, String)> =
             sqlx::query_as(people).bind(org).fetch_all(&mut *conn).await?;
+        // Only a business admin's view depends on whose clients a member has.
+        let scopes: Vec<(String, String)> = if caller.role == Role::BusinessAdmin {
+            let sql = "SELECT member_id, client_id FROM member_clients WHERE org_id = $1";
+            sqlx::query_as(sql).bind(org).fetch_all(&mut *conn).await?
+        } else {
+            Vec::new()
+        };
         let tokens = "SELECT id, name FROM api_tokens WHERE org_id = $1";
         let tokens: Vec<(String, String)> = sqlx::query_as(tokens).bind(org).fetch_all(&mut *conn).await?;
         let keys = "SELECT id, label FROM recovery_recipients WHERE org_id = $1";
@@ -94,23 +101,17 @@ pub async fn names(store: &Store, caller: &Caller, subjects: &[&str]) -> Result<
             }
             phones = query.fetch_all(&mut *conn).await?;
         }
-        Ok::<_, Error>(Found { people, tokens, keys, clients, wabas, org_name, phones })
+        Ok::<_, Error>(Found { people, scopes, tokens, keys, clients, wabas, org_name, phones })
     })?;
-    // A business admin is told the names of the people it may see (see `members::list`),
-    // not those of another client's.
-    let seen: Option<HashSet<String>> = if caller.role == Role::BusinessAdmin {
-        let members = crate::members::list(store, caller).await?;
-        Some(members.into_iter().map(|m| m.id).collect())
-    } else {
-        None
-    };
-    Ok(found.named(caller, seen.as_ref()))
+    found.named(caller)
 }
 
 /// The rows [`names`] reads.
 struct Found {
-    /// (member id, user id, name, email)
-    people: Vec<(String, String, String, String)>,
+    /// (member id, user id, name, email, role)
+    people: Vec<(String, String, String, String, String)>,
+    /// (member id, client id), read for a business admin only.
+    scopes: Vec<(String, String)>,
     /// (token id, name)
     tokens: Vec<(String, String)>,
     /// (recovery recipient id, label)
@@ -125,13 +126,19 @@ struct Found {
 }
 
 impl Found {
-    /// The names, with only the `seen` members' people named (all, when `None`).
-    fn named(self, caller: &Caller, seen: Option<&HashSet<String>>) -> Names {
+    /// The names, a person named only when `caller` may see it (`members::visible_to`).
+    fn named(self, caller: &Caller) -> Result<Names, Error> {
         let mut names = Names::default();
-        for (member, user, name, email) in self.people {
-            let person = match seen {
-                Some(seen) if !seen.contains(&member) => UNSEEN.to_owned(),
-                _ => format!("{name} <{email}>"),
+        let mut clients_of: HashMap<String, Vec<String>> = HashMap::new();
+        for (member, client) in self.scopes {
+            clients_of.entry(member).or_default().push(client);
+        }
+        for (member, user, name, email, role) in self.people {
+            let clients = clients_of.get(&member).map_or(&[][..], Vec::as_slice);
+            let person = if members::visible_to(caller, Role::parse(&role)?, clients) {
+                format!("{name} <{email}>")
+            } else {
+                UNSEEN.to_owned()
             };
             names.actors.insert(format!("user:{user}"), person.clone());
             names
@@ -180,6 +187,6 @@ impl Found {
                 names.subjects.insert(format!("phone:{meta_id}"), shown);
             }
         }
-        names
+        Ok(names)
     }
 }

@@ -11,8 +11,8 @@ const LISTED: usize = 10;
 ///
 /// - a number as the dashboard shows it (`+1 555 0100`; spaces, dashes, dots and brackets
 ///   ignored) or its Meta id: looked up among the org's numbers, to `phone:<Meta id>`;
-/// - a subject as the ledger holds it (`phone:…`, `member:…`, `client:…`, `waba:…`,
-///   `org:…`, any `kind:id`): taken as it is;
+/// - a subject as the ledger holds it, one of its own kinds and an id (`phone:…`,
+///   `member:…`, `client:…`, `waba:…`, `org:…`, …): taken as it is;
 /// - anything else, a name: the client, WABA, member (name or email), number (verified
 ///   name) or org of exactly that name, in any case.
 ///

@@ -13,6 +13,8 @@ use governance::history::Names;
 use governance::numbers::ChannelKind;
 use serde_json::{Map, Value};
 
+use super::time::minute;
+
 /// One detail of an event.
 pub(crate) struct Detail {
     pub(crate) key: String,
@@ -98,7 +100,7 @@ fn shown(key: &str, value: &Value, names: &Names) -> String {
         Value::Number(n) => match n.as_i64() {
             // Meta's times come as seconds since 1970.
             Some(seconds) if key.ends_with("_at") => {
-                DateTime::from_timestamp(seconds, 0).map_or_else(|| n.to_string(), when)
+                DateTime::from_timestamp(seconds, 0).map_or_else(|| n.to_string(), minute)
             }
             _ => n.to_string(),
         },
@@ -136,7 +138,7 @@ fn word(key: &str, text: &str, names: &Names) -> String {
         return problem.describe().to_owned();
     }
     if let Ok(at) = DateTime::parse_from_rfc3339(text) {
-        return when(at.with_timezone(&Utc));
+        return minute(at.with_timezone(&Utc));
     }
     if text == "business_admin" {
         return "business admin".to_owned();
@@ -149,10 +151,6 @@ fn channel_word(kind: &str) -> &str {
         Some(known) => super::number::channel(known),
         None => kind,
     }
-}
-
-fn when(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
 #[cfg(test)]

@@ -113,7 +113,7 @@ impl Row {
         let subject = event.subject().to_owned();
         Row {
             seq: event.seq(),
-            at: at_second(event.at()),
+            at: super::time::second(event.at().as_datetime()),
             at_stored: event.at().to_string(),
             actor: event.actor().as_str().to_owned(),
             actor_name: names.name(event.actor().as_str()).to_owned(),
@@ -140,11 +140,6 @@ impl Row {
             details: super::event_details::readable(event.details().as_map(), names),
         }
     }
-}
-
-/// A ledger time as the page shows it: UTC to the second (events a second apart stay apart).
-fn at_second(at: audit::Timestamp) -> String {
-    at.as_datetime().format("%Y-%m-%d %H:%M:%S").to_string()
 }
 
 #[derive(Template)]
@@ -229,7 +224,10 @@ async fn list(
         .await?
         .map(|signed| {
             let c = signed.checkpoint();
-            (c.seq(), format!("{} UTC", at_second(c.at())))
+            (
+                c.seq(),
+                format!("{} UTC", super::time::second(c.at().as_datetime())),
+            )
         });
     let listed = problem.is_none();
     let subject_name = filter

@@ -11,6 +11,7 @@ mod overview;
 mod settings;
 mod signin;
 mod sync;
+mod time;
 
 use axum::Router;
 

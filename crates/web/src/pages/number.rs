@@ -26,7 +26,7 @@ pub(super) fn routes() -> Router<AppState> {
 }
 
 fn when(at: Option<DateTime<Utc>>) -> String {
-    at.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+    at.map(super::time::minute)
         .unwrap_or_else(|| "—".to_owned())
 }
 
@@ -709,11 +709,7 @@ fn number_page(
                 seq: e.seq,
                 at: DateTime::parse_from_rfc3339(&e.at).map_or_else(
                     |_| e.at.clone(),
-                    |t| {
-                        t.with_timezone(&Utc)
-                            .format("%Y-%m-%d %H:%M:%S UTC")
-                            .to_string()
-                    },
+                    |t| format!("{} UTC", super::time::second(t.with_timezone(&Utc))),
                 ),
                 at_stored: e.at,
                 actor_name: names.name(&e.actor).to_owned(),

@@ -11,11 +11,12 @@ use governance::credentials::CredentialFacts;
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use super::{CredentialView, FormProblem, done, refused, when};
+use super::{CredentialView, FormProblem, done, refused};
 use crate::AppState;
 use crate::auth::{Authorized, Custody, ManageOrg};
 use crate::error::AppError;
 use crate::page::PageContext;
+use crate::pages::time::minute;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -40,12 +41,12 @@ pub(super) fn health(facts: &CredentialFacts, now: DateTime<Utc>) -> Vec<String>
     }
     if let Some(expires) = facts.expires_at {
         if expires <= now {
-            problems.push(format!("expired on {}", when(expires)));
+            problems.push(format!("expired on {}", minute(expires)));
         } else if expires - now <= EXPIRY_WARNING {
             problems.push(format!(
                 "expires in {} days ({})",
                 (expires - now).num_days(),
-                when(expires)
+                minute(expires)
             ));
         }
     }
@@ -80,11 +81,11 @@ pub(super) fn view(f: CredentialFacts) -> CredentialView {
             .collect(),
         expires: match (f.never_expires, f.expires_at) {
             (true, _) => "never".to_owned(),
-            (false, Some(at)) => when(at),
+            (false, Some(at)) => minute(at),
             (false, None) => "not said by Meta".to_owned(),
         },
-        checked: when(f.checked_at),
-        set: format!("{} by {}", when(f.set_at), f.set_by),
+        checked: minute(f.checked_at),
+        set: format!("{} by {}", minute(f.set_at), f.set_by),
     }
 }
 

@@ -20,7 +20,7 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use governance::access::{Permission, Role};
 use tower_sessions::Session;
 
@@ -29,6 +29,7 @@ use crate::auth::session;
 use crate::auth::{Authorized, ReadLedger};
 use crate::error::AppError;
 use crate::page::{PageContext, render};
+use crate::pages::time::minute;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -278,10 +279,6 @@ impl SettingsPage {
     }
 }
 
-fn when(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%d %H:%M UTC").to_string()
-}
-
 async fn show(
     State(state): State<AppState>,
     who: Authorized<ReadLedger>,
@@ -364,7 +361,7 @@ pub(super) async fn settings_page<N: crate::auth::Need>(
             id: r.id,
             recipient: r.recipient,
             label: r.label,
-            added: format!("{} by {}", when(r.created_at), actors.name(&r.created_by)),
+            added: format!("{} by {}", minute(r.created_at), actors.name(&r.created_by)),
         })
         .collect();
     let can_manage = caller.may(Permission::ManageOrg);
@@ -376,8 +373,8 @@ pub(super) async fn settings_page<N: crate::auth::Need>(
                 id: t.id,
                 name: t.name,
                 role: t.role.as_str(),
-                created: format!("{} by {}", when(t.created_at), actors.name(&t.created_by)),
-                revoked: t.revoked_at.map(when),
+                created: format!("{} by {}", minute(t.created_at), actors.name(&t.created_by)),
+                revoked: t.revoked_at.map(minute),
             })
             .collect();
         (tokens, session::issue_once(session, tokens::ONCE).await?)
