@@ -117,6 +117,25 @@ async fn the_sqlite_file_is_private_durable_and_checks_foreign_keys() {
     );
 }
 
+#[tokio::test]
+async fn the_sqlite_build_plans_a_statement_once() {
+    // With STAT4 an analyzed database plans every statement anew on each run, for the
+    // values bound to it (see .cargo/config.toml).
+    let db = pinward_tests::TestDb::new(pinward_tests::Backend::Sqlite).await;
+    let store = open(&db).await;
+    let Pool::Sqlite(pool) = &store.pool else {
+        panic!("not sqlite")
+    };
+    let stat4: i64 = sqlx::query_scalar("SELECT sqlite_compileoption_used('ENABLE_STAT4')")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        stat4, 0,
+        "SQLite was built with STAT4: is LIBSQLITE3_FLAGS set?"
+    );
+}
+
 on_both_databases! {
     async fn a_broken_unique_constraint_is_a_conflict_named_as_in_the_migrations(db) {
         let store = open(&db).await;
