@@ -91,6 +91,34 @@ on_both_databases! {
         }
         browser.close().await.unwrap();
     }
+
+    async fn the_clients_picker_shows_only_while_business_admin_is_the_chosen_role(db) {
+        let (_pinward, base) = serve(&db).await;
+        with_a_row_in_every_settings_table(&db).await;
+        let chromedriver = driver::Chromedriver::start();
+        let browser = chromedriver.browser().await;
+        browser.goto(&format!("{base}/signin")).await.unwrap();
+        browser.find(Locator::Id("email")).await.unwrap().send_keys(EMAIL).await.unwrap();
+        browser.find(Locator::Id("password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
+        browser.find(Locator::Css("form.stacked button")).await.unwrap().click().await.unwrap();
+        arrived(&browser, &base, "/").await;
+        browser.goto(&format!("{base}/settings")).await.unwrap();
+        let clients_of = |email: &str| format!("select[aria-label='clients of {email} (business_admin only)']");
+        let shown = async |css: &str| browser.find(Locator::Css(css)).await.unwrap().is_displayed().await.unwrap();
+
+        assert!(shown(&clients_of("shop.manager@lumen-retail.example")).await, "a business admin's clients");
+        assert!(!shown(&clients_of(EMAIL)).await, "an admin has none");
+        let role = format!("form:has({}) select[name=role]", clients_of(EMAIL));
+        browser.find(Locator::Css(&role)).await.unwrap().select_by_value("business_admin").await.unwrap();
+        assert!(shown(&clients_of(EMAIL)).await, "choosing business_admin offers the clients");
+
+        let add = "form[action='/settings/members#member-add']";
+        let picker = format!("{add} label.business-admin-only");
+        assert!(!shown(&picker).await, "a new member is ops until told otherwise");
+        browser.find(Locator::Css(&format!("{add} select[name=role]"))).await.unwrap().select_by_value("business_admin").await.unwrap();
+        assert!(shown(&picker).await);
+        browser.close().await.unwrap();
+    }
 }
 
 /// A client with an age key and its business admin, a recovery recipient and an API token

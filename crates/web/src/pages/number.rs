@@ -280,6 +280,9 @@ struct NumberPage {
     refused_form: Option<String>,
     forms: Forms,
     members: Vec<Choice>,
+    /// Who holds a seat but is not offered for it (left or lost access), so the seat's
+    /// picker starts empty and says why.
+    seats_left: SeatsLeft,
     handovers: Vec<HandoverView>,
     /// The rotation a reveal queued and no worker ran yet.
     rotation_queued: Option<String>,
@@ -299,6 +302,13 @@ struct NumberPage {
     problems: Vec<&'static str>,
     versions: Vec<Version>,
     events: Vec<Event>,
+}
+
+/// The names of seat holders the seat pickers do not offer.
+#[derive(Default)]
+struct SeatsLeft {
+    owner: Option<String>,
+    manager: Option<String>,
 }
 
 impl NumberPage {
@@ -345,6 +355,24 @@ impl NumberPage {
                 .problem
                 .as_ref()
                 .is_some_and(|p| p.fields.contains(&field))
+    }
+
+    /// The ids a seat picker's `aria-describedby` names: the form's refusal when it is
+    /// about this seat, and the note that its holder left.
+    fn seat_described_by(&self, seat: &str) -> Option<String> {
+        let left = match seat {
+            "owner" => self.seats_left.owner.is_some(),
+            _ => self.seats_left.manager.is_some(),
+        };
+        let ids: Vec<String> = [
+            self.invalid("assign", seat)
+                .then(|| "assign-problem".to_owned()),
+            left.then(|| format!("{seat}-left")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        (!ids.is_empty()).then(|| ids.join(" "))
     }
 }
 
@@ -587,7 +615,7 @@ fn number_page(
         .map(|h| handover_view(h, caller, &name))
         .collect();
     // Only whom the seat rules accept is offered.
-    let members = members
+    let members: Vec<Choice> = members
         .iter()
         .filter(|m| m.may_hold_seat_of(&r.client.id))
         .map(|m| Choice {
@@ -597,6 +625,15 @@ fn number_page(
             id: m.id.clone(),
         })
         .collect();
+    let left = |holder: Option<&numbers::Person>| {
+        holder
+            .filter(|p| !members.iter().any(|m| m.id == p.member_id))
+            .map(|p| p.name.clone())
+    };
+    let seats_left = SeatsLeft {
+        owner: left(r.owner.as_ref()),
+        manager: left(r.manager.as_ref()),
+    };
     let Record {
         meta,
         waba,
@@ -621,6 +658,7 @@ fn number_page(
         refused_form: None,
         forms,
         members,
+        seats_left,
         handovers,
         rotation_queued: None,
         meta_refuses: None,
