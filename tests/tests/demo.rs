@@ -237,8 +237,41 @@ async fn the_demo_seeds_two_orgs_with_mixed_numbers_and_a_login_for_every_role()
                 .iter()
                 .all(|n| as_business.clients.contains(&n.client_id))
         );
+
+        // An auditor reading the chain finds its times only moving forward, though some
+        // numbers were reviewed long ago (entered later, the day in the event's details).
+        let (times, backdated) = ledger_times(&store, &caller).await;
+        assert!(
+            times.is_sorted(),
+            "{}: the ledger's times go backwards",
+            org.slug
+        );
+        assert!(backdated > 0, "{}: reviews held long ago", org.slug);
     }
     assert!(total >= 300, "a few hundred numbers: {total}");
+}
+
+/// The times of an org's ledger events, oldest first, and how many reviews it records as
+/// held on an earlier day.
+async fn ledger_times(store: &Store, caller: &Caller) -> (Vec<audit::Timestamp>, usize) {
+    use governance::history::{self, Cursor, Filter};
+    let (mut times, mut backdated) = (Vec::new(), 0);
+    let mut cursor = Some(Cursor::Newest);
+    while let Some(at) = cursor {
+        let page = history::page(store, caller, &Filter::default(), at, history::PER_PAGE_MAX)
+            .await
+            .unwrap();
+        for event in &page.events {
+            times.push(event.at());
+            backdated += usize::from(
+                event.action().as_str() == "review.completed"
+                    && event.details().as_map().contains_key("reviewed_on"),
+            );
+        }
+        cursor = page.older;
+    }
+    times.reverse();
+    (times, backdated)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

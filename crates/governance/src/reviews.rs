@@ -2,7 +2,7 @@
 //! next review is then due one policy cadence later. Each review is ledgered with the
 //! health found at that moment, which is the evidence auditors pull.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use graph::PhoneNumberId;
 use serde_json::json;
 
@@ -89,13 +89,69 @@ pub async fn complete(
     note: &str,
     now: DateTime<Utc>,
 ) -> Result<Completed, Error> {
+    record(store, caller, phone, note, None, now).await
+}
+
+/// Records a review of `phone` done on an earlier `day` (UTC) and entered now, as one held
+/// in a meeting or on paper: `last_reviewed_at` = the start of that day and the next
+/// review is due one cadence after it. The `review.completed` event is appended now, with
+/// the day in its details (`reviewed_on`), so the ledger's times still only move forward;
+/// the health it records is the number's now. A `day` that is today is [`complete`].
+///
+/// # Errors
+/// As [`complete`], and [`Error::Invalid`] naming `reviewed_on` for a day after today or
+/// before the number's last review.
+pub async fn complete_on(
+    store: &Store,
+    caller: &Caller,
+    phone: &PhoneNumberId,
+    note: &str,
+    day: NaiveDate,
+    now: DateTime<Utc>,
+) -> Result<Completed, Error> {
+    let today = now.date_naive();
+    if day > today {
+        return Err(Error::Invalid {
+            field: "reviewed_on",
+            problem: format!("{day} is after today ({today}, UTC)"),
+        });
+    }
+    let day = (day < today).then_some(day);
+    record(store, caller, phone, note, day, now).await
+}
+
+async fn record(
+    store: &Store,
+    caller: &Caller,
+    phone: &PhoneNumberId,
+    note: &str,
+    day: Option<NaiveDate>,
+    now: DateTime<Utc>,
+) -> Result<Completed, Error> {
     caller.require(Permission::ManageNumbers)?;
     let note = crate::numbers::note::ledgered("note", note, false, MAX_NOTE)?;
     let actor = caller.actor()?;
     let mut tx = store.begin_for(&caller.org_id).await?;
     let row = numbers::visible(&mut tx, caller, phone, true).await?;
+    let reviewed_at = match day {
+        None => now,
+        Some(day) => {
+            let at = day.and_time(NaiveTime::MIN).and_utc();
+            // An earlier review entered late must not undo a later one's due date.
+            if let Some(last) = row.last_reviewed_at.filter(|last| at < *last) {
+                return Err(Error::Invalid {
+                    field: "reviewed_on",
+                    problem: format!(
+                        "{day} is before the number's last review, on {}",
+                        last.format("%Y-%m-%d")
+                    ),
+                });
+            }
+            at
+        }
+    };
     let policy = policies::load(&mut tx, &caller.org_id).await?;
-    let next = now + policy.review_cadence();
+    let next = reviewed_at + policy.review_cadence();
     // The health as the reviewer saw it, before this review moved the due date.
     let problems: Vec<String> = health_of(&row, &policy, now)?
         .into_iter()
@@ -106,23 +162,27 @@ pub async fn complete(
         "UPDATE phone_numbers SET last_reviewed_at = $3, next_review_due = $4 WHERE org_id = $1 AND id = $2",
         &caller.org_id,
         &row.id,
-        now,
+        reviewed_at,
         next
     )?;
+    let mut details = json!({
+        "note": note,
+        "problems": problems,
+        "next_review_due": next.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    });
+    if let Some(day) = day {
+        details["reviewed_on"] = json!(day.format("%Y-%m-%d").to_string());
+    }
     let draft = crate::custody::protocol_event(
         "review.completed",
         format!("phone:{}", row.meta_id),
         &actor,
-        json!({
-            "note": note,
-            "problems": problems,
-            "next_review_due": next.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        }),
+        details,
     )?;
     ledger::append(&mut tx, &caller.org_id, now, draft).await?;
     tx.commit().await?;
     Ok(Completed {
-        reviewed_at: now,
+        reviewed_at,
         next_review_due: next,
         problems,
     })

@@ -254,6 +254,34 @@ on_both_databases! {
         assert_eq!(done.next_review_due, now() + Duration::days(120));
     }
 
+    async fn a_review_held_earlier_counts_from_its_day_and_is_ledgered_now_with_that_day(db) {
+        let store = seeded(&db).await;
+        let held = now().date_naive() - Duration::days(10);
+        let done = reviews::complete_on(&store, &caller("m-ann"), &phone("1001"), "Quarterly meeting", held, now()).await.unwrap();
+        let start_of_day = held.and_hms_opt(0, 0, 0).unwrap().and_utc();
+        assert_eq!((done.reviewed_at, done.next_review_due), (start_of_day, start_of_day + Duration::days(90)));
+        let after = numbers::record(&store, &caller("m-ann"), &phone("1001"), now()).await.unwrap();
+        assert_eq!((after.last_reviewed_at, after.next_review_due), (Some(start_of_day), Some(start_of_day + Duration::days(90))));
+        let events = governance::ledger::events(&store, common::ORG, 1, u64::MAX).await.unwrap();
+        let event = events.last().unwrap().to_stored();
+        assert_eq!(event.action, "review.completed");
+        assert_eq!(event.at, now(), "appended at the moment it was entered");
+        assert!(event.details.contains("\"reviewed_on\":\"2026-11-10\""), "{}", event.details);
+
+        // Today is a review done now; a day after today, or before the last review, is refused.
+        let today = reviews::complete_on(&store, &caller("m-ann"), &phone("1003"), "", now().date_naive(), now()).await.unwrap();
+        assert_eq!(today.reviewed_at, now());
+        assert!(!ledger(&store).await.last().unwrap().1.contains("reviewed_on"));
+        let tomorrow = now().date_naive() + Duration::days(1);
+        let error = reviews::complete_on(&store, &caller("m-ann"), &phone("1001"), "", tomorrow, now()).await.unwrap_err();
+        assert!(matches!(&error, Error::Invalid { field: "reviewed_on", problem } if problem == "2026-11-21 is after today (2026-11-20, UTC)"), "{error:?}");
+        let error = reviews::complete_on(&store, &caller("m-ann"), &phone("1001"), "", held - Duration::days(1), now()).await.unwrap_err();
+        assert!(matches!(&error, Error::Invalid { field: "reviewed_on", problem } if problem == "2026-11-09 is before the number's last review, on 2026-11-10"), "{error:?}");
+        assert_eq!(ledger(&store).await.len(), 2, "the refusals changed nothing");
+        let unchanged = numbers::record(&store, &caller("m-ann"), &phone("1001"), now()).await.unwrap();
+        assert_eq!(unchanged.last_reviewed_at, Some(start_of_day));
+    }
+
     async fn a_completed_review_falls_due_in_its_month_for_the_callers_who_see_the_number(db) {
         let store = seeded(&db).await;
         reviews::complete(&store, &caller("m-ann"), &phone("1001"), "", now()).await.unwrap();

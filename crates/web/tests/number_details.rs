@@ -252,6 +252,40 @@ on_both_databases! {
         assert!(shown.contains("<dt>note</dt><dd>Checked with the client.\nAll good.</dd>"), "the note is ledgered, and reads as typed: {shown}");
     }
 
+    async fn a_review_held_on_an_earlier_day_counts_from_that_day_and_a_bad_day_is_refused_naming_its_field(db) {
+        let w = custody_world(&db).await;
+        let ops = w.browser(OPS).await;
+        let path = record_path(&w.escrowed);
+        let review = format!("{path}/review");
+        assert!(w.page(&ops, &path).await.contains("<input type=\"date\" id=\"reviewed_on\" name=\"reviewed_on\" max=\""), "the form asks for the day");
+        let before = (w.record(&w.escrowed).await, w.ledger_len().await);
+        let today = chrono::Utc::now().date_naive();
+        // Two days ahead, so that midnight passing during the test changes nothing.
+        let ahead = today + chrono::Duration::days(2);
+        for (day, message) in [
+            ("25/11/2026".to_owned(), "Reviewed on: must be a date (YYYY-MM-DD)</p>".to_owned()),
+            (ahead.to_string(), format!("Reviewed on: {ahead} is after today (")),
+        ] {
+            let (status, _, body) = w.post(&ops, &review, &format!("note=kept&reviewed_on={}", enc(&day))).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{day}");
+            assert!(body.contains(&format!("id=\"review-problem\">{message}")), "{body}");
+            assert_eq!(invalid_inputs(&body), ["reviewed_on"], "the day is marked");
+            assert!(body.contains(&format!("value=\"{day}\"")) && body.contains(">kept</textarea>"), "what was typed stays: {body}");
+        }
+        assert_eq!((w.record(&w.escrowed).await, w.ledger_len().await), before, "nothing changed");
+
+        let held = today - chrono::Duration::days(10);
+        let (status, _, _) = w.post(&ops, &review, &format!("note=&reviewed_on={held}")).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let after = w.record(&w.escrowed).await;
+        let start = held.and_hms_opt(0, 0, 0).unwrap().and_utc();
+        assert_eq!((after.last_reviewed_at, after.next_review_due), (Some(start), Some(start + chrono::Duration::days(90))));
+        let shown = w.page(&ops, &path).await;
+        let due = (start + chrono::Duration::days(90)).format("%Y-%m-%d");
+        assert!(shown.contains(&format!("Review completed: the next one is due {due}.")), "{shown}");
+        assert!(shown.contains(&format!("<dt>reviewed on</dt><dd>{held}</dd>")), "the day is in the ledgered event: {shown}");
+    }
+
     async fn the_list_and_the_record_show_the_same_effective_review_due_for_a_never_reviewed_number(db) {
         let w = custody_world(&db).await;
         backdate_first_seen(&db, &w.unknown, "2026-01-10T08:00:00Z").await;

@@ -424,7 +424,6 @@ async fn seed(
     let system = Actor::system();
     let businesses = org_businesses(sandbox)?;
     let template = format!("{}onprem/{{id}}/", sandbox.base_url());
-    let now = Utc::now();
     let mut logins = Vec::new();
     for (index, (slug, name, domain)) in ORGS.into_iter().enumerate() {
         let org = governance::orgs::create(store, &system, slug, name).await?;
@@ -468,7 +467,7 @@ async fn seed(
                 page: 1,
                 per_page: governance::numbers::MAX_PER_PAGE,
             },
-            now,
+            Utc::now(),
         )
         .await?
         .items;
@@ -538,19 +537,25 @@ async fn seed(
             if i % 3 != 2 {
                 let owner = &staff[i % staff.len()];
                 let manager = &staff[(i + 1) % staff.len()];
-                governance::numbers::assign(store, &admin, &phone, owner, manager, now).await?;
+                governance::numbers::assign(store, &admin, &phone, owner, manager, Utc::now())
+                    .await?;
             }
-            governance::numbers::update_metadata(store, &admin, &phone, &metadata(i, domain), now)
+            let details = metadata(i, domain);
+            governance::numbers::update_metadata(store, &admin, &phone, &details, Utc::now())
                 .await?;
             // Half were reviewed lately; some long ago (overdue); the rest never.
             match i % 6 {
                 0..=2 => {
-                    governance::reviews::complete(store, &admin, &phone, "quarterly review", now)
-                        .await?;
+                    let note = "quarterly review";
+                    governance::reviews::complete(store, &admin, &phone, note, Utc::now()).await?;
                 }
                 3 => {
-                    let long_ago = now - chrono::Duration::days(200);
-                    governance::reviews::complete(store, &admin, &phone, "", long_ago).await?;
+                    // Held long ago, entered now: the ledger's times only move forward (each
+                    // event here is stamped with the clock as it is appended).
+                    let now = Utc::now();
+                    let long_ago = (now - chrono::Duration::days(200)).date_naive();
+                    governance::reviews::complete_on(store, &admin, &phone, "", long_ago, now)
+                        .await?;
                 }
                 _ => {}
             }

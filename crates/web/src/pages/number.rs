@@ -135,7 +135,11 @@ pub(crate) enum Typed {
         manager: String,
     },
     Details(Details),
-    ReviewNote(String),
+    /// The review form's note and day.
+    Review {
+        note: String,
+        reviewed_on: String,
+    },
     /// `seat`, `to_member` and `note` of the handover proposal.
     Handover {
         seat: String,
@@ -186,7 +190,7 @@ impl Refusal {
             _ => label(field),
         };
         let cleared = match typed {
-            Typed::ReviewNote(note) | Typed::Handover { note, .. }
+            Typed::Review { note, .. } | Typed::Handover { note, .. }
                 if field == "note" && governance::numbers::holds_six_digits(note) =>
             {
                 " The note was cleared, so that nothing that may be a PIN is shown again: type it again without the digits."
@@ -226,6 +230,7 @@ fn label(field: &str) -> &str {
         "recovery_email" => "Recovery email",
         "backup_channels" => "Backup channels",
         "note" => "Note",
+        "reviewed_on" => "Reviewed on",
         "seat" => "Seat",
         "to_member" => "Incoming member",
         "handover" => "Handover",
@@ -250,6 +255,7 @@ pub(crate) fn shown_back(text: String) -> String {
 #[derive(Default)]
 struct Drafts {
     review_note: String,
+    reviewed_on: String,
     handover_seat: String,
     handover_to: String,
     handover_note: String,
@@ -478,8 +484,9 @@ fn shown_back_in(number: &mut NumberPage, typed: Typed) -> Option<String> {
             number.details = details;
             manage.then(|| "details".to_owned())
         }
-        Typed::ReviewNote(note) => {
+        Typed::Review { note, reviewed_on } => {
             number.drafts.review_note = shown_back(note);
+            number.drafts.reviewed_on = reviewed_on;
             manage.then(|| "review".to_owned())
         }
         Typed::Handover {

@@ -8,12 +8,12 @@
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::response::Response;
-use chrono::{NaiveDate, Utc};
+use chrono::Utc;
 use governance::numbers::{self, BackupChannel, ChannelKind, MetadataUpdate};
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use super::{answer_typed, field, refusal_of};
+use super::{answer_typed, field, parse_date, refusal_of};
 use crate::AppState;
 use crate::auth::{Authorized, ManageNumbers};
 use crate::error::AppError;
@@ -97,19 +97,6 @@ fn parse_line(n: usize, line: &str) -> Result<BackupChannel, String> {
     })
 }
 
-fn parse_date(text: &str) -> Result<Option<NaiveDate>, governance::Error> {
-    let text = text.trim();
-    if text.is_empty() {
-        return Ok(None);
-    }
-    NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .map(Some)
-        .map_err(|_| governance::Error::Invalid {
-            field: "activation_date",
-            problem: "must be a date (YYYY-MM-DD)".to_owned(),
-        })
-}
-
 /// Every problem of the form, in the form's order: each field is checked alone (the others
 /// left blank), so one mistake does not hide the next.
 fn problems(form: &DetailsForm, now: chrono::DateTime<Utc>) -> Vec<governance::Error> {
@@ -120,7 +107,7 @@ fn problems(form: &DetailsForm, now: chrono::DateTime<Utc>) -> Vec<governance::E
             usage: Some(text(&form.usage)),
             ..MetadataUpdate::default()
         }),
-        parse_date(&text(&form.activation_date)).and_then(|activation_date| {
+        parse_date("activation_date", &text(&form.activation_date)).and_then(|activation_date| {
             alone(MetadataUpdate {
                 activation_date,
                 ..MetadataUpdate::default()
@@ -143,7 +130,7 @@ fn problems(form: &DetailsForm, now: chrono::DateTime<Utc>) -> Vec<governance::E
 fn update(form: DetailsForm) -> Result<MetadataUpdate, governance::Error> {
     Ok(MetadataUpdate {
         usage: Some(field(form.usage)),
-        activation_date: parse_date(&field(form.activation_date))?,
+        activation_date: parse_date("activation_date", &field(form.activation_date))?,
         recovery_email: Some(field(form.recovery_email)),
         backup_channels: parse_channels(&field(form.backup_channels))?,
     })

@@ -165,3 +165,20 @@ async fn require_custodian(
 fn field(value: Option<String>) -> String {
     value.unwrap_or_default()
 }
+
+/// A form's date field: `YYYY-MM-DD`, or nothing when left empty.
+fn parse_date(
+    field: &'static str,
+    text: &str,
+) -> Result<Option<chrono::NaiveDate>, governance::Error> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map(Some)
+        .map_err(|_| governance::Error::Invalid {
+            field,
+            problem: "must be a date (YYYY-MM-DD)".to_owned(),
+        })
+}

@@ -1,5 +1,6 @@
 //! Completing a number's periodic review from its page (`numbers:manage`), with an optional
-//! note; the next review is then due one policy cadence later.
+//! note and, for a review held earlier and entered now, the day it was held; the next
+//! review is then due one policy cadence after it.
 
 use axum::Form;
 use axum::extract::{Path, State};
@@ -9,7 +10,7 @@ use governance::reviews;
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use super::{answer_typed, field};
+use super::{answer_typed, field, parse_date};
 use crate::AppState;
 use crate::auth::{Authorized, ManageNumbers};
 use crate::error::AppError;
@@ -19,6 +20,8 @@ use crate::pages::number::{Typed, phone};
 #[derive(Deserialize)]
 pub(super) struct ReviewForm {
     note: Option<String>,
+    /// `YYYY-MM-DD`, empty for today.
+    reviewed_on: Option<String>,
 }
 
 pub(super) async fn complete(
@@ -32,17 +35,24 @@ pub(super) async fn complete(
     let phone = phone(&id)?;
     // Browsers send a textarea's line breaks as CRLF; the note keeps plain line breaks.
     let note = field(form.note).replace("\r\n", "\n");
-    let result = reviews::complete(&state.store, &who.caller, &phone, &note, Utc::now())
-        .await
-        .map(|done| {
-            (
-                "success",
-                format!(
-                    "Review completed: the next one is due {}.",
-                    done.next_review_due.format("%Y-%m-%d")
-                ),
-            )
-        });
-    let typed = Typed::ReviewNote(note);
+    let reviewed_on = field(form.reviewed_on);
+    let now = Utc::now();
+    let result = match parse_date("reviewed_on", &reviewed_on) {
+        Ok(None) => reviews::complete(&state.store, &who.caller, &phone, &note, now).await,
+        Ok(Some(day)) => {
+            reviews::complete_on(&state.store, &who.caller, &phone, &note, day, now).await
+        }
+        Err(fault) => Err(fault),
+    }
+    .map(|done| {
+        (
+            "success",
+            format!(
+                "Review completed: the next one is due {}.",
+                done.next_review_due.format("%Y-%m-%d")
+            ),
+        )
+    });
+    let typed = Typed::Review { note, reviewed_on };
     answer_typed(&state, &who.caller, page, &session, &phone, result, typed).await
 }
