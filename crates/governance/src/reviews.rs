@@ -99,8 +99,8 @@ pub async fn complete(
 /// the health it records is the number's now. A `day` that is today is [`complete`].
 ///
 /// # Errors
-/// As [`complete`], and [`Error::Invalid`] naming `reviewed_on` for a day after today or
-/// before the number's last review.
+/// As [`complete`], and [`Error::Invalid`] naming `reviewed_on` for a day after today,
+/// before [`numbers::EARLIEST_DAY`] or before the day of the number's last review.
 pub async fn complete_on(
     store: &Store,
     caller: &Caller,
@@ -114,6 +114,12 @@ pub async fn complete_on(
         return Err(Error::Invalid {
             field: "reviewed_on",
             problem: format!("{day} is after today ({today}, UTC)"),
+        });
+    }
+    if day < numbers::EARLIEST_DAY {
+        return Err(Error::Invalid {
+            field: "reviewed_on",
+            problem: format!("must be {} or later", numbers::EARLIEST_DAY),
         });
     }
     let day = (day < today).then_some(day);
@@ -135,10 +141,9 @@ async fn record(
     let row = numbers::visible(&mut tx, caller, phone, true).await?;
     let reviewed_at = match day {
         None => now,
-        Some(day) => {
-            let at = day.and_time(NaiveTime::MIN).and_utc();
+        Some(day) => match row.last_reviewed_at {
             // An earlier review entered late must not undo a later one's due date.
-            if let Some(last) = row.last_reviewed_at.filter(|last| at < *last) {
+            Some(last) if day < last.date_naive() => {
                 return Err(Error::Invalid {
                     field: "reviewed_on",
                     problem: format!(
@@ -147,8 +152,10 @@ async fn record(
                     ),
                 });
             }
-            at
-        }
+            // Held the day of the last review: the later of the two counts.
+            Some(last) if day == last.date_naive() => last,
+            _ => day.and_time(NaiveTime::MIN).and_utc(),
+        },
     };
     let policy = policies::load(&mut tx, &caller.org_id).await?;
     let next = reviewed_at + policy.review_cadence();

@@ -277,9 +277,17 @@ on_both_databases! {
         assert!(matches!(&error, Error::Invalid { field: "reviewed_on", problem } if problem == "2026-11-21 is after today (2026-11-20, UTC)"), "{error:?}");
         let error = reviews::complete_on(&store, &caller("m-ann"), &phone("1001"), "", held - Duration::days(1), now()).await.unwrap_err();
         assert!(matches!(&error, Error::Invalid { field: "reviewed_on", problem } if problem == "2026-11-09 is before the number's last review, on 2026-11-10"), "{error:?}");
+        let error = reviews::complete_on(&store, &caller("m-ann"), &phone("1003"), "", chrono::NaiveDate::from_ymd_opt(2008, 12, 31).unwrap(), now()).await.unwrap_err();
+        assert!(matches!(&error, Error::Invalid { field: "reviewed_on", problem } if problem == "must be 2009-01-01 or later"), "{error:?}");
         assert_eq!(ledger(&store).await.len(), 2, "the refusals changed nothing");
         let unchanged = numbers::record(&store, &caller("m-ann"), &phone("1001"), now()).await.unwrap();
         assert_eq!(unchanged.last_reviewed_at, Some(start_of_day));
+
+        // Another review held the day of the last one, entered later: the later time counts.
+        let same_day = reviews::complete_on(&store, &caller("m-ann"), &phone("1003"), "", now().date_naive() - Duration::days(1), now() + Duration::days(1)).await;
+        assert!(matches!(&same_day, Err(Error::Invalid { field: "reviewed_on", .. })), "the 19th is before the review of the 20th: {same_day:?}");
+        let again = reviews::complete_on(&store, &caller("m-ann"), &phone("1003"), "", now().date_naive(), now() + Duration::days(1)).await.unwrap();
+        assert_eq!(again.reviewed_at, now(), "the last review (noon on the 20th), not the 20th's midnight");
     }
 
     async fn a_completed_review_falls_due_in_its_month_for_the_callers_who_see_the_number(db) {

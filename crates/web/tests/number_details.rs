@@ -257,13 +257,15 @@ on_both_databases! {
         let ops = w.browser(OPS).await;
         let path = record_path(&w.escrowed);
         let review = format!("{path}/review");
-        assert!(w.page(&ops, &path).await.contains("<input type=\"date\" id=\"reviewed_on\" name=\"reviewed_on\" max=\""), "the form asks for the day");
+        assert!(w.page(&ops, &path).await.contains("<input type=\"date\" id=\"reviewed_on\" name=\"reviewed_on\" min=\"2009-01-01\" max=\""), "the form asks for the day");
         let before = (w.record(&w.escrowed).await, w.ledger_len().await);
         let today = chrono::Utc::now().date_naive();
         // Two days ahead, so that midnight passing during the test changes nothing.
         let ahead = today + chrono::Duration::days(2);
         for (day, message) in [
             ("25/11/2026".to_owned(), "Reviewed on: must be a date (YYYY-MM-DD)</p>".to_owned()),
+            ("-123456-01-01".to_owned(), "Reviewed on: must be a date (YYYY-MM-DD)</p>".to_owned()),
+            ("2008-12-31".to_owned(), "Reviewed on: must be 2009-01-01 or later</p>".to_owned()),
             (ahead.to_string(), format!("Reviewed on: {ahead} is after today (")),
         ] {
             let (status, _, body) = w.post(&ops, &review, &format!("note=kept&reviewed_on={}", enc(&day))).await;
@@ -284,6 +286,16 @@ on_both_databases! {
         let due = (start + chrono::Duration::days(90)).format("%Y-%m-%d");
         assert!(shown.contains(&format!("Review completed: the next one is due {due}.")), "{shown}");
         assert!(shown.contains(&format!("<dt>reviewed on</dt><dd>{held}</dd>")), "the day is in the ledgered event: {shown}");
+
+        // A review so long ago that the next one has passed says the number is overdue again.
+        let other = record_path(&w.unknown);
+        let long_ago = today - chrono::Duration::days(200);
+        let (status, _, _) = w.post(&ops, &format!("{other}/review"), &format!("note=&reviewed_on={long_ago}")).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let was_due = (long_ago + chrono::Duration::days(90)).format("%Y-%m-%d");
+        let shown = w.page(&ops, &other).await;
+        assert!(shown.contains(&format!("Review recorded: the next one was due {was_due}, so the number is overdue again.")), "{shown}");
+        assert!(w.record(&w.unknown).await.health.contains(&Problem::ReviewOverdue));
     }
 
     async fn the_list_and_the_record_show_the_same_effective_review_due_for_a_never_reviewed_number(db) {

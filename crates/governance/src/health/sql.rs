@@ -38,7 +38,7 @@ impl Condition {
 /// counts as active, as the list's outer join reads it. Neither subquery depends on the row
 /// (the second pairs each business admin with the WABAs outside its clients), so each
 /// database computes them once per statement.
-fn departed(seat_column: &str, org: &str) -> Condition {
+pub(crate) fn departed(seat_column: &str, org: &str) -> Condition {
     Condition {
         sql: format!(
             "(COALESCE({seat_column} IN (SELECT sm.id FROM members sm JOIN users su ON su.id = sm.user_id \

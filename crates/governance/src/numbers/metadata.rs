@@ -262,14 +262,13 @@ fn parse_update(update: &MetadataUpdate, now: DateTime<Utc>) -> Result<MetadataU
             format!("at most {MAX_USAGE} characters, no control characters"),
         ));
     }
-    if let Some(date) = update.activation_date {
-        let first = NaiveDate::from_ymd_opt(2009, 1, 1);
-        if Some(date) < first || date > now.date_naive() {
-            return Err(invalid(
-                "activation_date",
-                "must be between 2009-01-01 and today",
-            ));
-        }
+    if let Some(date) = update.activation_date
+        && (date < super::EARLIEST_DAY || date > now.date_naive())
+    {
+        return Err(invalid(
+            "activation_date",
+            "must be between 2009-01-01 and today",
+        ));
     }
     let recovery_email = blank_to_none(update.recovery_email.as_deref())
         .map(|email| parse_email("recovery_email", &email))

@@ -10,6 +10,7 @@ mod assign;
 mod metadata;
 pub(crate) mod note;
 pub(crate) mod query;
+mod seats;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use graph::PhoneNumberId;
@@ -22,6 +23,11 @@ pub use metadata::{
     update_metadata,
 };
 pub use note::holds_six_digits;
+pub use seats::out_of_reach as seats_out_of_reach;
+
+/// The earliest day a date about a number may name (its activation, a review): WhatsApp's
+/// first year. Earlier is a typing mistake.
+pub const EARLIEST_DAY: NaiveDate = NaiveDate::from_ymd_opt(2009, 1, 1).expect("a valid date");
 
 use self::query::{
     Arg, COUNT_FROM, DISPLAY_DIGITS, JOINS, NumberRow, SELECT, Where, contains_pattern,

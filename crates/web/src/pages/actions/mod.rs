@@ -175,9 +175,20 @@ fn parse_date(
     if text.is_empty() {
         return Ok(None);
     }
-    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+    // chrono alone also takes a signed year of any length ("-123456-01-01").
+    let shaped = text.len() == 10
+        && text.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
+    shaped
+        .then(|| chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())
+        .flatten()
         .map(Some)
-        .map_err(|_| governance::Error::Invalid {
+        .ok_or_else(|| governance::Error::Invalid {
             field,
             problem: "must be a date (YYYY-MM-DD)".to_owned(),
         })

@@ -45,13 +45,13 @@ pub(super) async fn complete(
         Err(fault) => Err(fault),
     }
     .map(|done| {
-        (
-            "success",
-            format!(
-                "Review completed: the next one is due {}.",
-                done.next_review_due.format("%Y-%m-%d")
-            ),
-        )
+        let due = done.next_review_due.format("%Y-%m-%d");
+        let said = if done.next_review_due <= now {
+            format!("Review recorded: the next one was due {due}, so the number is overdue again.")
+        } else {
+            format!("Review completed: the next one is due {due}.")
+        };
+        ("success", said)
     });
     let typed = Typed::Review { note, reviewed_on };
     answer_typed(&state, &who.caller, page, &session, &phone, result, typed).await

@@ -6,6 +6,7 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::routing::post;
 use governance::access::Role;
+use governance::health::Problem;
 use governance::users::{NewUser, Password};
 use tower_sessions::Session;
 
@@ -38,7 +39,13 @@ async fn add(
     let name = field(&form, "name");
     let role_text = field(&form, "role");
     let password = field(&form, "password");
-    let clients = all(&form, "clients");
+    // The clients picker is shown for a business admin only; one chosen before the role
+    // changed stays selected but hidden, so it counts for nothing (as in a role change).
+    let clients = if role_text.trim() == Role::BusinessAdmin.as_str() {
+        all(&form, "clients")
+    } else {
+        Vec::new()
+    };
     let typed = Typed {
         email: email.clone(),
         name: name.clone(),
@@ -148,10 +155,11 @@ async fn change_role(
     .await;
     match changed {
         Ok(member) => {
+            let left = seats_left_behind(&state, &who, &member.id).await;
             done(
                 &session,
                 "members",
-                format!("{} is now {}.", member.email, member.role.as_str()),
+                format!("{} is now {}.{left}", member.email, member.role.as_str()),
             )
             .await
         }
@@ -171,16 +179,50 @@ async fn deactivate(
 ) -> Result<Response, AppError> {
     match governance::members::deactivate(&state.store, &who.caller, &id).await {
         Ok(member) => {
+            let left = seats_left_behind(&state, &who, &member.id).await;
             done(
                 &session,
                 "members",
-                format!("{} is deactivated and signed out everywhere.", member.email),
+                format!(
+                    "{} is deactivated and signed out everywhere.{left}",
+                    member.email
+                ),
             )
             .await
         }
         Err(error) => {
             let problem = FormProblem::of(&format!("member:{id}"), error)?;
             refused(&state, &who, &session, page, problem).await
+        }
+    }
+}
+
+/// What a change of a member leaves behind: the seats they still hold on numbers they can
+/// no longer act for, which the numbers list's health filter finds. The change itself is
+/// done; a failure to count only leaves the sentence out.
+async fn seats_left_behind(
+    state: &AppState,
+    who: &Authorized<ManageOrg>,
+    member_id: &str,
+) -> String {
+    match governance::numbers::seats_out_of_reach(&state.store, &who.caller, member_id).await {
+        Ok(0) => String::new(),
+        Ok(seats) => {
+            let (held, each) = if seats == 1 {
+                ("a seat of a number".to_owned(), "it")
+            } else {
+                (format!("{seats} seats of numbers"), "each")
+            };
+            format!(
+                " They still hold {held} they can no longer act for: assign {each} to someone \
+                 else (the health filter of the numbers list finds them: “{}”, “{}”).",
+                Problem::OwnerDeparted.describe(),
+                Problem::ManagerDeparted.describe(),
+            )
+        }
+        Err(error) => {
+            tracing::warn!(%error, "counting the seats a changed member left behind");
+            String::new()
         }
     }
 }
