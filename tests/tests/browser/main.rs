@@ -66,6 +66,33 @@ async fn arrived(browser: &fantoccini::Client, base: &str, path: &str) {
         .unwrap_or_else(|e| panic!("never reached {url}: {e}"));
 }
 
+/// Signs the org's admin in through the sign-in form and waits for the overview.
+async fn sign_in_as_admin(browser: &fantoccini::Client, base: &str) {
+    browser.goto(&format!("{base}/signin")).await.unwrap();
+    browser
+        .find(Locator::Id("email"))
+        .await
+        .unwrap()
+        .send_keys(EMAIL)
+        .await
+        .unwrap();
+    browser
+        .find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys(PASSWORD)
+        .await
+        .unwrap();
+    browser
+        .find(Locator::Css("form.stacked button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    arrived(browser, base, "/").await;
+}
+
 /// The text of the dialog the page opened (a `data-confirm` form's question), once open.
 async fn dialog(browser: &fantoccini::Client) -> String {
     for _ in 0..1_200 {
@@ -348,11 +375,7 @@ on_both_databases! {
         let chromedriver = driver::Chromedriver::start();
         let browser = chromedriver.browser().await;
 
-        browser.goto(&format!("{base}/signin")).await.unwrap();
-        browser.find(Locator::Id("email")).await.unwrap().send_keys(EMAIL).await.unwrap();
-        browser.find(Locator::Id("password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
-        browser.find(Locator::Css("form.stacked button")).await.unwrap().click().await.unwrap();
-        arrived(&browser, &base, "/").await;
+        sign_in_as_admin(&browser, &base).await;
 
         let charts = browser.find_all(Locator::Css("svg.chart")).await.unwrap();
         assert_eq!(charts.len(), 3, "PIN age, problems by kind, reviews per month");

@@ -4,18 +4,14 @@
 use fantoccini::Locator;
 use pinward_tests::on_both_databases;
 
-use super::{EMAIL, PASSWORD, appears, arrived, driver, serve};
+use super::{EMAIL, PASSWORD, appears, arrived, driver, serve, sign_in_as_admin};
 
 on_both_databases! {
     async fn an_admin_sets_a_policy_and_finds_it_on_the_ledger_in_a_real_browser(db) {
         let (_pinward, base) = serve(&db).await;
         let chromedriver = driver::Chromedriver::start();
         let browser = chromedriver.browser().await;
-        browser.goto(&format!("{base}/signin")).await.unwrap();
-        browser.find(Locator::Id("email")).await.unwrap().send_keys(EMAIL).await.unwrap();
-        browser.find(Locator::Id("password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
-        browser.find(Locator::Css("form.stacked button")).await.unwrap().click().await.unwrap();
-        arrived(&browser, &base, "/").await;
+        sign_in_as_admin(&browser, &base).await;
 
         browser.find(Locator::LinkText("Settings")).await.unwrap().click().await.unwrap();
         arrived(&browser, &base, "/settings").await;
@@ -61,11 +57,7 @@ on_both_databases! {
         let chromedriver = driver::Chromedriver::start();
         let browser = chromedriver.browser().await;
         browser.set_window_size(390, 900).await.unwrap();
-        browser.goto(&format!("{base}/signin")).await.unwrap();
-        browser.find(Locator::Id("email")).await.unwrap().send_keys(EMAIL).await.unwrap();
-        browser.find(Locator::Id("password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
-        browser.find(Locator::Css("form.stacked button")).await.unwrap().click().await.unwrap();
-        arrived(&browser, &base, "/").await;
+        sign_in_as_admin(&browser, &base).await;
         browser.goto(&format!("{base}/settings")).await.unwrap();
         for table in ["members", "recipients", "clients", "tokens"] {
             let fits = browser
@@ -97,11 +89,7 @@ on_both_databases! {
         with_a_row_in_every_settings_table(&db).await;
         let chromedriver = driver::Chromedriver::start();
         let browser = chromedriver.browser().await;
-        browser.goto(&format!("{base}/signin")).await.unwrap();
-        browser.find(Locator::Id("email")).await.unwrap().send_keys(EMAIL).await.unwrap();
-        browser.find(Locator::Id("password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
-        browser.find(Locator::Css("form.stacked button")).await.unwrap().click().await.unwrap();
-        arrived(&browser, &base, "/").await;
+        sign_in_as_admin(&browser, &base).await;
         browser.goto(&format!("{base}/settings")).await.unwrap();
         let clients_of = |email: &str| format!("select[aria-label='clients of {email} (business_admin only)']");
         let shown = async |css: &str| browser.find(Locator::Css(css)).await.unwrap().is_displayed().await.unwrap();
