@@ -267,7 +267,7 @@ fn parse_update(update: &MetadataUpdate, now: DateTime<Utc>) -> Result<MetadataU
     {
         return Err(invalid(
             "activation_date",
-            "must be between 2009-01-01 and today",
+            format!("must be between {} and today", super::EARLIEST_DAY),
         ));
     }
     let recovery_email = blank_to_none(update.recovery_email.as_deref())
