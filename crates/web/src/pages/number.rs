@@ -303,8 +303,10 @@ struct NumberPage {
     channels: Vec<String>,
     details: Details,
     drafts: Drafts,
-    /// Today's date, the latest activation date the details form takes.
+    /// Today's date, the latest day the date fields take.
     today: String,
+    /// The earliest day the date fields take (`numbers::EARLIEST_DAY`).
+    earliest: String,
     problems: Vec<&'static str>,
     versions: Vec<Version>,
     events: Vec<Event>,
@@ -486,7 +488,7 @@ fn shown_back_in(number: &mut NumberPage, typed: Typed) -> Option<String> {
         }
         Typed::Review { note, reviewed_on } => {
             number.drafts.review_note = shown_back(note);
-            number.drafts.reviewed_on = reviewed_on;
+            number.drafts.reviewed_on = shown_back(reviewed_on);
             manage.then(|| "review".to_owned())
         }
         Typed::Handover {
@@ -730,6 +732,7 @@ fn number_page(
         },
         drafts: Drafts::default(),
         today: Utc::now().date_naive().to_string(),
+        earliest: governance::numbers::EARLIEST_DAY.to_string(),
         channels: metadata
             .backup_channels
             .into_iter()
