@@ -69,7 +69,9 @@ impl World {
 
     /// Posts `fields` as the admin and expects the settings page again with a 422 naming
     /// `message`, the ledger unchanged.
-    async fn refused(&self, visit: &Visit, path: &str, fields: &str, message: &str) {
+    /// Posts `fields` to `path`, expects the refusal `message` with nothing changed, and
+    /// gives back the page shown.
+    async fn refused(&self, visit: &Visit, path: &str, fields: &str, message: &str) -> String {
         let before = self.events().await;
         let response = send(&self.app, same_origin_post(path, visit, fields)).await;
         assert_eq!(
@@ -91,7 +93,17 @@ impl World {
             before,
             "{path} {fields} changed something"
         );
+        page
     }
+}
+
+/// The `<select>` labelled `label`, up to its end.
+fn select<'p>(page: &'p str, label: &str) -> &'p str {
+    let start = page
+        .find(&format!("aria-label=\"{label}\""))
+        .unwrap_or_else(|| panic!("no select «{label}»"));
+    let rest = &page[start..];
+    &rest[..rest.find("</select>").expect("the select ends")]
 }
 
 fn age_recipient() -> String {
@@ -280,7 +292,12 @@ on_both_databases! {
             format!("INSERT INTO clients (id, org_id, name, created_at) VALUES ('c-2', '{}', 'Shop 2', '2026-01-01T00:00:00Z')", w.org),
         ]).await;
         let path = format!("/settings/members/{}/role", w.ops);
-        w.refused(&visit, &path, "role=business_admin", "Clients: a business_admin needs at least one client").await;
+        let page = w.refused(&visit, &path, "role=business_admin", "Clients: a business_admin needs at least one client").await;
+        // The row's form comes back as it was sent, so the clients picker it needs is shown.
+        assert!(select(&page, "role of ops@acme.example").contains("<option value=\"business_admin\" selected>"), "{page}");
+        let clients = select(&page, "clients of ops@acme.example (business_admin only)");
+        assert!(clients.contains("aria-invalid=\"true\"") && !clients.contains("selected"), "{clients}");
+        assert!(select(&page, "role of admin@acme.example").contains("<option value=\"admin\" selected>"), "other rows as recorded");
         w.refused(&visit, &path, "role=business_admin&clients=c-9", "Clients: no such client in this org").await;
         let response = send(&w.app, same_origin_post(&path, &visit, "role=business_admin&clients=c-1&clients=c-2")).await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER);
@@ -293,7 +310,8 @@ on_both_databases! {
         assert_eq!((ops.role, ops.clients), (Role::Ops, vec![]));
 
         let own = format!("/settings/members/{}/role", w.admin);
-        w.refused(&visit, &own, "role=ops", "Role: is the org&#39;s last active admin").await;
+        let page = w.refused(&visit, &own, "role=ops", "Role: is the org&#39;s last active admin").await;
+        assert!(select(&page, "role of admin@acme.example").contains("<option value=\"ops\" selected>"), "{page}");
         w.refused(&visit, &own, "role=superuser", "Role: must be one of").await;
         let admin = w.members().await.into_iter().find(|m| m.id == w.admin).unwrap();
         assert_eq!(admin.role, Role::Admin);

@@ -384,14 +384,6 @@ impl NumberPage {
     }
 }
 
-fn person(p: Option<&numbers::Person>) -> String {
-    match p {
-        Some(p) if p.active => p.name.clone(),
-        Some(p) => format!("{} (departed)", p.name),
-        None => "—".to_owned(),
-    }
-}
-
 async fn show(
     State(state): State<AppState>,
     who: Authorized<ReadNumbers>,
@@ -688,8 +680,11 @@ fn number_page(
             fact("Last synced", when(Some(meta.last_synced_at))),
         ],
         custody: vec![
-            fact("Main owner", person(owner.as_ref())),
-            fact("Permission manager", person(manager.as_ref())),
+            fact("Main owner", super::numbers::person(owner.as_ref())),
+            fact(
+                "Permission manager",
+                super::numbers::person(manager.as_ref()),
+            ),
             fact("PIN state", pin_state.as_str().to_owned()),
             fact(
                 "Escrow",

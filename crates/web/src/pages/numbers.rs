@@ -139,7 +139,9 @@ struct Row {
     problems: Vec<&'static str>,
 }
 
-fn person(p: Option<&numbers::Person>) -> String {
+/// A seat's holder as the lists and the number page name them: one who left or lost access
+/// is marked so.
+pub(super) fn person(p: Option<&numbers::Person>) -> String {
     match p {
         Some(p) if p.active => p.name.clone(),
         Some(p) => format!("{} (departed)", p.name),

@@ -10,7 +10,7 @@ use governance::health::Problem;
 use governance::users::{NewUser, Password};
 use tower_sessions::Session;
 
-use super::{FormProblem, Typed, all, done, field, fields, refused, settings_page};
+use super::{FormProblem, MemberRowForm, Typed, all, done, field, fields, refused, settings_page};
 use crate::AppState;
 use crate::auth::{Authorized, ManageOrg};
 use crate::error::AppError;
@@ -141,16 +141,21 @@ async fn change_role(
     body: Bytes,
 ) -> Result<Response, AppError> {
     let form = fields(&body);
+    let sent = MemberRowForm {
+        member_id: id.clone(),
+        role: field(&form, "role").trim().to_owned(),
+        clients: all(&form, "clients"),
+    };
     let changed = async {
-        let role = Role::parse(field(&form, "role").trim())?;
+        let role = Role::parse(&sent.role)?;
         // The row's client list comes pre-selected with the member's clients; it only
         // means something for a business admin, so moving to another role drops it.
         let clients = if role == Role::BusinessAdmin {
-            all(&form, "clients")
+            sent.clients.as_slice()
         } else {
-            Vec::new()
+            &[]
         };
-        governance::members::change_role(&state.store, &who.caller, &id, role, &clients).await
+        governance::members::change_role(&state.store, &who.caller, &id, role, clients).await
     }
     .await;
     match changed {
@@ -165,7 +170,11 @@ async fn change_role(
         }
         Err(error) => {
             let problem = FormProblem::of(&format!("member:{id}"), error)?;
-            refused(&state, &who, &session, page, problem).await
+            let typed = Typed {
+                member_row: Some(sent),
+                ..Typed::default()
+            };
+            settings_page(&state, &who, &session, page, Some(problem), typed).await
         }
     }
 }

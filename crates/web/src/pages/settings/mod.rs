@@ -168,6 +168,17 @@ pub(super) struct Typed {
     token_name: String,
     token_role: String,
     policy: Option<PolicyForm>,
+    /// The role form of the member row that was refused, as it was sent.
+    member_row: Option<MemberRowForm>,
+}
+
+/// A member row's role form as it was sent: the picker comes back as the person left it,
+/// not as the member's recorded role (which the row's Role column still shows).
+#[derive(Debug, Clone, Default)]
+pub(super) struct MemberRowForm {
+    pub(super) member_id: String,
+    pub(super) role: String,
+    pub(super) clients: Vec<String>,
 }
 
 /// The policy form's values: the policy in force, or what was typed.
@@ -184,6 +195,9 @@ struct MemberRow {
     name: String,
     email: String,
     role: &'static str,
+    /// The role chosen in the row's form: the recorded one, or the one sent when the form
+    /// was refused.
+    chosen_role: String,
     clients: String,
     /// The org's clients, those of this member marked, for the role form.
     client_choices: Vec<ClientChoice>,
@@ -322,27 +336,39 @@ pub(super) async fn settings_page<N: crate::auth::Need>(
     let members = governance::members::list(store, caller)
         .await?
         .into_iter()
-        .map(|m| MemberRow {
-            active: m.is_active(),
-            role: m.role.as_str(),
-            clients: m
-                .clients
-                .iter()
-                .map(|c| client_name(c))
-                .collect::<Vec<_>>()
-                .join(", "),
-            client_choices: clients
-                .iter()
-                .map(|c| ClientChoice {
-                    id: c.id.clone(),
-                    name: c.name.clone(),
-                    selected: m.clients.contains(&c.id),
-                })
-                .collect(),
-            since: m.created_at.format("%Y-%m-%d").to_string(),
-            id: m.id,
-            name: m.display_name,
-            email: m.email,
+        .map(|m| {
+            let sent = typed
+                .member_row
+                .as_ref()
+                .filter(|row| row.member_id == m.id);
+            let chosen = |client: &String| match sent {
+                Some(row) => row.clients.contains(client),
+                None => m.clients.contains(client),
+            };
+            MemberRow {
+                active: m.is_active(),
+                role: m.role.as_str(),
+                chosen_role: sent
+                    .map_or_else(|| m.role.as_str().to_owned(), |row| row.role.clone()),
+                clients: m
+                    .clients
+                    .iter()
+                    .map(|c| client_name(c))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                client_choices: clients
+                    .iter()
+                    .map(|c| ClientChoice {
+                        id: c.id.clone(),
+                        name: c.name.clone(),
+                        selected: chosen(&c.id),
+                    })
+                    .collect(),
+                since: m.created_at.format("%Y-%m-%d").to_string(),
+                id: m.id,
+                name: m.display_name,
+                email: m.email,
+            }
         })
         .collect();
     let facts = governance::credentials::show(store, caller).await?;
