@@ -109,21 +109,39 @@ pub async fn complete_on(
     day: NaiveDate,
     now: DateTime<Utc>,
 ) -> Result<Completed, Error> {
-    let today = now.date_naive();
-    if day > today {
-        return Err(Error::Invalid {
-            field: "reviewed_on",
-            problem: format!("{day} is after today ({today}, UTC)"),
-        });
-    }
-    if day < numbers::EARLIEST_DAY {
-        return Err(Error::Invalid {
-            field: "reviewed_on",
-            problem: format!("must be {} or later", numbers::EARLIEST_DAY),
-        });
-    }
-    let day = (day < today).then_some(day);
+    check_day(day, now)?;
+    let day = (day < now.date_naive()).then_some(day);
     record(store, caller, phone, note, day, now).await
+}
+
+/// Checks the day a review was held on its own, as [`complete_on`] does before it looks at
+/// the number (whose last review may refuse the day too), so a form can report it beside
+/// its other faults.
+///
+/// # Errors
+/// [`Error::Invalid`] naming `reviewed_on` for a day after today or before
+/// [`numbers::EARLIEST_DAY`].
+pub fn check_day(day: NaiveDate, now: DateTime<Utc>) -> Result<(), Error> {
+    let today = now.date_naive();
+    let problem = if day > today {
+        format!("{day} is after today ({today}, UTC)")
+    } else if day < numbers::EARLIEST_DAY {
+        format!("must be {} or later", numbers::EARLIEST_DAY)
+    } else {
+        return Ok(());
+    };
+    Err(Error::Invalid {
+        field: "reviewed_on",
+        problem,
+    })
+}
+
+/// Checks a review's note on its own, as [`complete`] does.
+///
+/// # Errors
+/// [`Error::Invalid`] naming `note`.
+pub fn check_note(note: &str) -> Result<(), Error> {
+    crate::numbers::note::ledgered("note", note, false, MAX_NOTE).map(drop)
 }
 
 async fn record(

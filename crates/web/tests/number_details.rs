@@ -278,6 +278,16 @@ on_both_databases! {
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(body.contains("id=\"review-problem\">Reviewed on: must be a date (YYYY-MM-DD)</p>"), "{body}");
         assert!(!body.contains("123456"), "a day that may be a PIN is not shown back: {body}");
+        // A bad day does not hide a bad note: both are named and marked at once.
+        let (status, _, body) = w.post(&ops, &review, "note=a%01b&reviewed_on=2008-12-31").await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            body.contains("id=\"review-problem\">Reviewed on: must be 2009-01-01 or later; Note: must not contain control characters</p>"),
+            "{body}"
+        );
+        let mut marked = invalid_inputs(&body);
+        marked.sort_unstable();
+        assert_eq!(marked, ["review_note", "reviewed_on"], "both fields are marked");
         assert_eq!((w.record(&w.escrowed).await, w.ledger_len().await), before, "nothing changed");
 
         let held = today - chrono::Duration::days(10);

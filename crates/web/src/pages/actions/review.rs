@@ -10,12 +10,12 @@ use governance::reviews;
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use super::{answer_typed, field, parse_date};
+use super::{answer_typed, field, parse_date, refusal_of};
 use crate::AppState;
 use crate::auth::{Authorized, ManageNumbers};
 use crate::error::AppError;
 use crate::page::PageContext;
-use crate::pages::number::{Typed, phone};
+use crate::pages::number::{Typed, phone, record_page};
 
 #[derive(Deserialize)]
 pub(super) struct ReviewForm {
@@ -37,6 +37,19 @@ pub(super) async fn complete(
     let note = field(form.note).replace("\r\n", "\n");
     let reviewed_on = field(form.reviewed_on);
     let now = Utc::now();
+    let typed = Typed::Review {
+        note: note.clone(),
+        reviewed_on: reviewed_on.clone(),
+    };
+    // Each field alone first, so a bad day does not hide a bad note.
+    let faults = [
+        parse_date("reviewed_on", &reviewed_on)
+            .and_then(|day| day.map_or(Ok(()), |day| reviews::check_day(day, now))),
+        reviews::check_note(&note),
+    ];
+    if let Some(refusal) = refusal_of(faults.into_iter().filter_map(Result::err), &typed)? {
+        return record_page(&state, &who.caller, page, &phone, Some(refusal), typed).await;
+    }
     let result = match parse_date("reviewed_on", &reviewed_on) {
         Ok(None) => reviews::complete(&state.store, &who.caller, &phone, &note, now).await,
         Ok(Some(day)) => {
@@ -53,6 +66,5 @@ pub(super) async fn complete(
         };
         ("success", said)
     });
-    let typed = Typed::Review { note, reviewed_on };
     answer_typed(&state, &who.caller, page, &session, &phone, result, typed).await
 }
