@@ -184,6 +184,35 @@ on_both_databases! {
         assert!(body.contains("Subject: 2 things of this org are named shop 1001: filter by one of client:c-1001 (a client), phone:1001 (the number +1 555 0100)"), "{body}");
     }
 
+    async fn a_members_or_clients_events_include_those_naming_them(db) {
+        let w = world(&db, 0).await;
+        let cookie = sign_in(&w.app, "admin@acme.example").await;
+        seed_number(&db, &w.org, "1001", "+1 555 0100").await;
+        let caller = Caller::cli(&w.org);
+        let ops = add_member(&w.store, &w.org, "ops@acme.example", Role::Ops, &[]).await;
+        let boss = governance::members::find_by_email(&w.store, &caller, "admin@acme.example").await.unwrap().id;
+        let phone = graph::PhoneNumberId::parse("1001").unwrap();
+        governance::numbers::assign(&w.store, &caller, &phone, &ops, &boss, chrono::Utc::now()).await.unwrap();
+        add_member(&w.store, &w.org, "shop@acme.example", Role::BusinessAdmin, &["c-1001".to_owned()]).await;
+        let listed = async |typed: &str| text(send(&w.app, get_as(&format!("/ledger?subject={}", enc(typed)), &cookie)).await).await;
+
+        let page = listed("ops@acme.example").await;
+        assert_eq!(page.matches(">member.added</a>").count(), 1, "their own event: {page}");
+        assert_eq!(page.matches(">number.assigned</a>").count(), 1, "and the seat they were given, a number's event: {page}");
+        assert!(page.contains("and those naming them (the seats they were given or left, handovers)</p>"), "the page says so: {page}");
+        let page = listed("auditor@acme.example").await;
+        assert_eq!(page.matches(">number.assigned</a>").count(), 0, "nobody else's seats: {page}");
+        assert_eq!(page.matches(">member.added</a>").count(), 1, "{page}");
+
+        let page = listed("client 1001").await;
+        assert_eq!(page.matches(">member.added</a>").count(), 1, "the business admin given the client: {page}");
+        assert!(page.contains("and those naming it (its WABAs, the business admins given it)</p>"), "{page}");
+        let page = listed("+1 555 0100").await;
+        assert_eq!(page.matches(">member.added</a>").count(), 0, "a number's filter is its own events only: {page}");
+        assert_eq!(page.matches(">number.assigned</a>").count(), 1, "{page}");
+        assert!(page.contains("id=\"filter-subject\">Events of +1 555 0100"), "{page}");
+    }
+
     async fn a_bad_filter_is_a_422_naming_the_field(db) {
         let w = world(&db, 0).await;
         let cookie = sign_in(&w.app, "admin@acme.example").await;

@@ -29,7 +29,8 @@ const VERIFY_BATCH: u64 = 1000;
 pub struct Filter {
     /// Events whose action starts with this (`pin.` or `pin.rotated`).
     pub action_prefix: Option<String>,
-    /// Events of exactly this subject (`phone:1093…`).
+    /// Events of exactly this subject (`phone:1093…`); for a member or a client, also the
+    /// events naming it in their details ([`named_in_details`]).
     pub subject: Option<String>,
 }
 
@@ -115,6 +116,27 @@ const OLDEST_FIRST: &str = "SELECT seq, at, actor, action, subject, details, pre
      WHERE org_id = $1 AND ($2 = '' OR substr(action, 1, length($2)) = $2) \
      AND ($3 = '' OR subject = $3) AND seq > $4 ORDER BY seq ASC LIMIT $5";
 
+/// The id of `subject` as other events' details name it (a JSON string), when it is a kind
+/// they name: a member (a seat's holder before and after, a handover's people) or a client
+/// (a business admin's clients). Such a subject's events include those naming it.
+pub fn named_in_details(subject: &str) -> Option<String> {
+    let (kind, id) = subject.split_once(':')?;
+    (matches!(kind, "member" | "client") && !id.is_empty())
+        .then(|| serde_json::Value::from(id).to_string())
+}
+
+/// [`NEWEST_FIRST`] or [`OLDEST_FIRST`] for a subject other events name: of the subject, or
+/// naming it (`$6`). A query of its own, so that a number's filter keeps its index.
+fn naming_query(backend: crate::store::Backend, newest_first: bool) -> String {
+    let query = if newest_first {
+        NEWEST_FIRST
+    } else {
+        OLDEST_FIRST
+    };
+    let naming = crate::store::dialect::text_contains(backend, "details", "$6");
+    query.replace("OR subject = $3)", &format!("OR subject = $3 OR {naming})"))
+}
+
 enum Direction {
     Older(i64),
     Newer(i64),
@@ -133,14 +155,28 @@ async fn fetch(
         Direction::Older(seq) => (NEWEST_FIRST, seq),
         Direction::Newer(seq) => (OLDEST_FIRST, seq),
     };
-    let rows: Vec<Row> = on_read!(store, org, conn => sqlx::query_as(sql)
-        .bind(org)
-        .bind(action)
-        .bind(subject)
-        .bind(bound)
-        .bind(limit)
-        .fetch_all(conn)
-        .await)?;
+    let rows: Vec<Row> = match named_in_details(subject) {
+        None => on_read!(store, org, conn => sqlx::query_as(sql)
+            .bind(org)
+            .bind(action)
+            .bind(subject)
+            .bind(bound)
+            .bind(limit)
+            .fetch_all(conn)
+            .await)?,
+        Some(named) => {
+            let sql = naming_query(store.backend(), sql == NEWEST_FIRST);
+            on_read!(store, org, conn => sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(org)
+                .bind(action)
+                .bind(subject)
+                .bind(bound)
+                .bind(limit)
+                .bind(&named)
+                .fetch_all(conn)
+                .await)?
+        }
+    };
     rows.into_iter().map(|row| to_event(org, row)).collect()
 }
 
@@ -374,4 +410,21 @@ async fn verify(
         verification.problem = Some("the stored head is not the last event's hash".to_owned());
     }
     Ok(verification)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::named_in_details;
+
+    #[test]
+    fn a_members_or_clients_id_is_looked_for_as_a_json_string_and_other_kinds_are_not() {
+        assert_eq!(named_in_details("member:m-1").as_deref(), Some("\"m-1\""));
+        assert_eq!(
+            named_in_details("client:c\"1").as_deref(),
+            Some("\"c\\\"1\"")
+        );
+        for own in ["phone:1093", "org:o-1", "member:", "waba:w-1", "ann"] {
+            assert_eq!(named_in_details(own), None, "{own}");
+        }
+    }
 }

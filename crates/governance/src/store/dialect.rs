@@ -55,6 +55,15 @@ pub(crate) fn begin_with_tenant(backend: Backend, begin: &str, org_id: &str) -> 
     }
 }
 
+/// A condition: the text `column` holds the text bound as `bind` anywhere in it, taken
+/// literally (no `LIKE` wildcards).
+pub(crate) fn text_contains(backend: Backend, column: &str, bind: &str) -> String {
+    match backend {
+        Backend::Sqlite => format!("instr({column}, {bind}) > 0"),
+        Backend::Postgres => format!("strpos({column}, {bind}) > 0"),
+    }
+}
+
 /// Reads an org's ledger head and locks it until the transaction ends.
 ///
 /// SQLite has no row locks and needs none: `BEGIN IMMEDIATE` already holds the database's

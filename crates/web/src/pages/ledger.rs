@@ -148,8 +148,8 @@ struct LedgerPage {
     page: PageContext,
     action: String,
     subject: String,
-    /// How the dashboard names the subject filtered by, when it does.
-    subject_name: Option<String>,
+    /// Which events the subject filter shows, in words ("Events of Ann Lee, …").
+    subject_scope: Option<String>,
     filtered: bool,
     head: u64,
     /// The latest signed checkpoint: its seq and time.
@@ -174,6 +174,28 @@ fn label(field: &str) -> &str {
         "action" => "Action starts with",
         "subject" => "Subject",
         other => other,
+    }
+}
+
+/// Which events a filter by `subject` (named `name` on the dashboard) shows: a member's or
+/// a client's include the events naming it.
+fn subject_scope(subject: &str, name: Option<&str>) -> Option<String> {
+    let naming = history::named_in_details(subject).is_some();
+    match (name, naming) {
+        (Some(name), false) => Some(format!("Events of {name}")),
+        (None, false) => None,
+        (name, true) => {
+            let shown = name.unwrap_or(subject);
+            Some(if subject.starts_with("member:") {
+                format!(
+                    "Events of {shown}, and those naming them (the seats they were given or left, handovers)"
+                )
+            } else {
+                format!(
+                    "Events of {shown}, and those naming it (its WABAs, the business admins given it)"
+                )
+            })
+        }
     }
 }
 
@@ -230,14 +252,13 @@ async fn list(
             )
         });
     let listed = problem.is_none();
-    let subject_name = filter
+    let subject_scope = filter
         .subject
         .as_deref()
-        .and_then(|s| names.subject(s))
-        .map(str::to_owned);
+        .and_then(|s| subject_scope(s, names.subject(s)));
     let html = render(&LedgerPage {
         page,
-        subject_name,
+        subject_scope,
         action,
         subject,
         filtered: !listed || filter != Filter::default(),
