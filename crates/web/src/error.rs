@@ -75,6 +75,8 @@ pub struct ErrorReport {
     pub sign_in: bool,
     /// The page should send the browser to type the password again, then come back.
     pub step_up: bool,
+    /// An API token was sent and refused (unknown, revoked or malformed).
+    pub token_refused: bool,
 }
 
 impl AppError {
@@ -177,6 +179,7 @@ impl AppError {
             field,
             sign_in: matches!(self, AppError::SignInRequired),
             step_up: matches!(self, AppError::StepUpRequired),
+            token_refused: matches!(self, AppError::Domain(E::Unauthenticated)),
         }
     }
 }
@@ -198,10 +201,20 @@ impl IntoResponse for AppError {
         // API answers some of these with another one).
         let report = self.report(status);
         let mut response = status.into_response();
-        if matches!(self, AppError::SignInRequired) {
+        // RFC 6750: a request without a token gets the challenge alone; one whose token was
+        // refused (unknown, revoked, malformed) is told so, so a script can tell the two apart.
+        let challenge = match self {
+            AppError::SignInRequired => Some("Bearer realm=\"pinward\""),
+            AppError::Domain(governance::Error::Unauthenticated) => Some(
+                "Bearer realm=\"pinward\", error=\"invalid_token\", \
+                 error_description=\"the token is unknown, revoked or malformed\"",
+            ),
+            _ => None,
+        };
+        if let Some(challenge) = challenge {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"pinward\""),
+                HeaderValue::from_static(challenge),
             );
         }
         if let AppError::Throttled { retry_after } = self {
@@ -291,10 +304,17 @@ pub(crate) async fn present(request: Request, next: Next) -> Response {
         return Redirect::to(&to).into_response();
     }
     let body = if is_api {
+        const WHERE_FROM: &str = "(an org admin makes one in Settings → API tokens, or the \
+                                  service's operator with `pinward admin token create`)";
         let detail = if report.sign_in {
-            "a valid API token is required: send `Authorization: Bearer <token>` \
-             (an org admin makes one in Settings → API tokens, or the service's operator with `pinward admin token create`)"
-                .to_owned()
+            format!(
+                "a valid API token is required: send `Authorization: Bearer <token>` {WHERE_FROM}"
+            )
+        } else if report.token_refused {
+            format!(
+                "the API token was refused (unknown, revoked or malformed): send a valid one \
+                 as `Authorization: Bearer <token>` {WHERE_FROM}"
+            )
         } else {
             report.detail
         };
@@ -355,6 +375,11 @@ async fn plain_report(status: StatusCode, body: Body) -> ErrorReport {
         .filter(|text| !text.trim().is_empty());
     let detail = match (status, text) {
         (StatusCode::NOT_FOUND, _) => "there is no page at this address".to_owned(),
+        (StatusCode::METHOD_NOT_ALLOWED, _) => {
+            "this address does not take this method: the Allow header lists those it takes"
+                .to_owned()
+        }
+        (StatusCode::PAYLOAD_TOO_LARGE, _) => "the request body is too large".to_owned(),
         (s, Some(text)) if s.is_client_error() => text,
         (s, _) if s.is_client_error() => "the request was not understood".to_owned(),
         _ => "pinward could not complete the request; quote the request id to your administrator"
@@ -366,6 +391,7 @@ async fn plain_report(status: StatusCode, body: Body) -> ErrorReport {
         field: None,
         sign_in: false,
         step_up: false,
+        token_refused: false,
     }
 }
 

@@ -14,10 +14,21 @@ use pinward_tests::on_both_databases;
 use serde_json::{Value, json};
 
 async fn post_api(app: &axum::Router, path: &str, token: &str) -> (StatusCode, Value) {
+    post_api_with(app, path, &format!("Bearer {token}"), "").await
+}
+
+/// A POST to `path` with this `Authorization` header and `body` (JSON).
+async fn post_api_with(
+    app: &axum::Router,
+    path: &str,
+    authorization: &str,
+    body: &str,
+) -> (StatusCode, Value) {
     let request = Request::post(path)
         .header(header::HOST, "127.0.0.1:8080")
-        .header(header::AUTHORIZATION, format!("Bearer {token}"))
-        .body(Body::empty())
+        .header(header::AUTHORIZATION, authorization)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_owned()))
         .unwrap();
     let response = send(app, request).await;
     let status = response.status();
@@ -50,6 +61,54 @@ on_both_databases! {
         assert_eq!(actions.iter().filter(|a| **a == "pin.rotated").count(), 2, "{actions:?}");
         let by_token = record.events.iter().filter(|e| e.action == "pin.rotated" && e.actor.starts_with("token:")).count();
         assert_eq!(by_token, 2, "the token is the ledgered actor");
+    }
+
+    async fn a_custody_call_with_a_query_string_or_a_body_is_refused_before_anything_is_done(db) {
+        let w = custody_world(&db).await;
+        let (_, secret) = governance::tokens::create(&w.store, &Caller::cli(&w.org), "ops script", Role::Ops)
+            .await
+            .unwrap();
+        let bearer = format!("Bearer {}", secret.expose());
+        let number = w.unknown.as_str();
+        let before = w.record(&w.unknown).await.events.len();
+        for (path, body) in [
+            (format!("/api/v1/numbers/{number}/take-custody?dry_run=true"), ""),
+            (format!("/api/v1/numbers/{number}/take-custody"), "{\"dry_run\": true}"),
+            (format!("/api/v1/numbers/{number}/rotate"), "not json at all"),
+        ] {
+            let (status, problem) = post_api_with(&w.app, &path, &bearer, body).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{path} {body}: {problem}");
+            let said = problem["detail"].as_str().unwrap();
+            assert!(said.contains("this call takes no query parameters") || said.contains("this call takes no body"), "{problem}");
+        }
+        let record = w.record(&w.unknown).await;
+        assert_eq!((record.pin_state.as_str(), record.events.len()), ("unknown", before), "nothing was done");
+
+        // `{}`, which many clients send with every POST, is no body; the scheme's name is
+        // case-insensitive.
+        let lower = format!("bearer {}", secret.expose());
+        let (status, body) = post_api_with(&w.app, &format!("/api/v1/numbers/{number}/take-custody"), &lower, "{}").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["outcome"], "confirmed");
+    }
+
+    async fn a_refused_token_is_told_apart_from_a_missing_one(db) {
+        let w = custody_world(&db).await;
+        let path = format!("/api/v1/numbers/{}/rotate", w.unknown.as_str());
+        let challenge = async |authorization: Option<&str>| {
+            let mut request = Request::post(path.as_str()).header(header::HOST, "127.0.0.1:8080");
+            if let Some(value) = authorization {
+                request = request.header(header::AUTHORIZATION, value);
+            }
+            let response = send(&w.app, request.body(Body::empty()).unwrap()).await;
+            assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{authorization:?}");
+            header(&response, "www-authenticate").to_owned()
+        };
+        assert_eq!(challenge(None).await, "Bearer realm=\"pinward\"", "no token: the challenge alone");
+        for refused in ["Bearer pwt_unknown", "Basic YTpi", "Bearer", "Bearer  "] {
+            let said = challenge(Some(refused)).await;
+            assert!(said.starts_with("Bearer realm=\"pinward\", error=\"invalid_token\""), "{refused}: {said}");
+        }
     }
 
     async fn rotating_through_the_api_runs_the_rotation_a_reveal_queued_instead_of_a_second_one(db) {

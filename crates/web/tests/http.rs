@@ -183,6 +183,12 @@ on_both_databases! {
         assert_eq!(problem["title"], "Not Found");
         assert!(problem["request_id"].as_str().is_some_and(|id| !id.is_empty()));
 
+        let wrong_method = send(&app, Request::delete("/api/v1/me").body(Body::empty()).unwrap()).await;
+        assert_eq!(wrong_method.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(header(&wrong_method, "allow"), "GET,HEAD");
+        let problem: serde_json::Value = serde_json::from_str(&text(wrong_method).await).unwrap();
+        assert_eq!(problem["detail"], "this address does not take this method: the Allow header lists those it takes");
+
         let anonymous = send(&app, get("/api/v1/me")).await;
         assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
         assert!(header(&anonymous, "www-authenticate").starts_with("Bearer"));

@@ -171,6 +171,11 @@ on_both_databases! {
         w.refused(&w.app, &fields, StatusCode::UNPROCESSABLE_ENTITY, "no Graph credential yet").await;
         let bare = router(w.store.clone(), &db, None);
         w.refused(&bare, &fields, StatusCode::SERVICE_UNAVAILABLE, "started without a Graph client").await;
+        let ops = token(&w.store, &w.org, Role::Ops).await;
+        let response = send(&bare, json_post("/api/v1/sync", &ops, "")).await;
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE, "as the custody calls say it, not a 500");
+        let problem: Value = serde_json::from_str(&text(response).await).unwrap();
+        assert!(problem["detail"].as_str().unwrap().contains("without custody"), "{problem}");
     }
 
     async fn an_auditor_may_not_sync(db) {
@@ -206,6 +211,23 @@ on_both_databases! {
                 assert!(problem["detail"].as_str().unwrap().contains("unknown field `business`"), "names the member: {problem}");
             }
         }
+        // One id an item (the page's box splits at spaces; a JSON list does not), and a query
+        // string is refused rather than ignored.
+        let before = w.events().await;
+        for (path, body) in [
+            ("/api/v1/sync", format!("{{\"businesses\": [\"{} 2\"]}}", w.business)),
+            ("/api/v1/sync?dry_run=true", String::new()),
+        ] {
+            let response = send(&w.app, json_post(path, &ops, &body)).await;
+            assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{path} {body}");
+            let problem: Value = serde_json::from_str(&text(response).await).unwrap();
+            assert!(["businesses", "query"].contains(&problem["field"].as_str().unwrap()), "{problem}");
+        }
+        let response = send(&w.app, json_post("/api/v1/sync", &ops, &" ".repeat(3 << 20))).await;
+        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        let problem: Value = serde_json::from_str(&text(response).await).unwrap();
+        assert_eq!(problem["detail"], "the request body is too large", "not axum's words");
+        assert_eq!(w.events().await, before, "nothing synced");
         let auditor = token(&w.store, &w.org, Role::Auditor).await;
         let response = send(&w.app, json_post("/api/v1/sync", &auditor, "")).await;
         assert_eq!(response.status(), StatusCode::FORBIDDEN);

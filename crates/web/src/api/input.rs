@@ -24,6 +24,41 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     }
 }
 
+/// No query string at all, for a call that takes no parameter: `?dry_run=true` on a call
+/// that acts must not act as though nobody had asked.
+pub(crate) struct NoQuery;
+
+impl<S: Send + Sync> FromRequestParts<S> for NoQuery {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        match parts.uri.query() {
+            None | Some("") => Ok(NoQuery),
+            Some(_) => Err(invalid("query", "this call takes no query parameters")),
+        }
+    }
+}
+
+/// No body, for a call that takes none; `{}` and `null` are taken as none, since many HTTP
+/// clients send one with every POST. Anything else (`{"dry_run": true}`) is refused, so a
+/// script's guess at an option is never acted on as a plain call.
+pub(crate) struct NoBody;
+
+impl<S: Send + Sync> FromRequest<S> for NoBody {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Response> {
+        let body = axum::body::Bytes::from_request(request, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let text = std::str::from_utf8(&body).map(str::trim);
+        match text {
+            Ok("" | "{}" | "null") => Ok(NoBody),
+            _ => Err(invalid("body", "this call takes no body: send none, or {}").into_response()),
+        }
+    }
+}
+
 /// A JSON body of type `T`, sent as `application/json`. A body that is not such JSON is a 400
 /// problem naming `body`; any other rejection (one too large) keeps its own status.
 pub(crate) struct ApiJson<T>(pub(crate) T);

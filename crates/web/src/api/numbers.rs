@@ -7,7 +7,7 @@ use governance::numbers::{self, Filter, PageRequest};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::input::{ApiJson, ApiQuery};
+use super::input::{ApiJson, ApiQuery, NoBody, NoQuery};
 use super::problem::{ApiError, invalid, phone};
 use crate::AppState;
 use crate::auth::{self, Authorized};
@@ -302,9 +302,13 @@ async fn custody(
     params(("phone_number_id" = String, Path, description = "Meta's phone number id")),
     responses(
         (status = 200, description = "How the rotation ended", body = CustodyOutcome),
+        (status = 400, description = "A query string or a body: the call takes neither \
+         (an empty body, `{}` or `null` is none)", body = Problem,
+         content_type = "application/problem+json"),
         (status = 403, description = "The token's role may not run custody", body = Problem,
          content_type = "application/problem+json"),
-        (status = 404, description = "No such number in the token's org", body = Problem,
+        (status = 404, description = "No such number in the token's org, or the org has no \
+         Graph credential (the detail says which)", body = Problem,
          content_type = "application/problem+json"),
         (status = 409, description = "The number's PIN state does not allow it", body = Problem,
          content_type = "application/problem+json"),
@@ -316,6 +320,8 @@ pub(crate) async fn rotate(
     State(state): State<AppState>,
     who: Authorized<auth::Custody>,
     Path(id): Path<String>,
+    _: NoQuery,
+    _: NoBody,
 ) -> Result<Json<CustodyOutcome>, ApiError> {
     custody(&state, &who, &id, Action::Rotate).await
 }
@@ -328,9 +334,13 @@ pub(crate) async fn rotate(
     params(("phone_number_id" = String, Path, description = "Meta's phone number id")),
     responses(
         (status = 200, description = "How taking custody ended", body = CustodyOutcome),
+        (status = 400, description = "A query string or a body: the call takes neither \
+         (an empty body, `{}` or `null` is none)", body = Problem,
+         content_type = "application/problem+json"),
         (status = 403, description = "The token's role may not run custody", body = Problem,
          content_type = "application/problem+json"),
-        (status = 404, description = "No such number in the token's org", body = Problem,
+        (status = 404, description = "No such number in the token's org, or the org has no \
+         Graph credential (the detail says which)", body = Problem,
          content_type = "application/problem+json"),
         (status = 409, description = "The number's PIN state does not allow it", body = Problem,
          content_type = "application/problem+json"),
@@ -342,6 +352,8 @@ pub(crate) async fn take_custody(
     State(state): State<AppState>,
     who: Authorized<auth::Custody>,
     Path(id): Path<String>,
+    _: NoQuery,
+    _: NoBody,
 ) -> Result<Json<CustodyOutcome>, ApiError> {
     custody(&state, &who, &id, Action::Take).await
 }

@@ -7,6 +7,7 @@ use governance::sync::SyncReport;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use super::input::NoQuery;
 use super::problem::{ApiError, invalid};
 use crate::AppState;
 use crate::auth::{self, Authorized};
@@ -32,19 +33,23 @@ pub(crate) struct SyncRequest {
     request_body(content = Option<SyncRequest>, description = "Optional: the businesses to read"),
     responses(
         (status = 200, description = "What was read and changed", body = governance::sync::SyncReport),
-        (status = 400, description = "`businesses` is not a list of Meta ids, or the org was never \
-         synced and names none", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "`businesses` is not a list of Meta ids, the org was never \
+         synced and names none, or a query string was sent (the call takes none)", body = Problem,
+         content_type = "application/problem+json"),
         (status = 403, description = "The token's role may not run custody", body = Problem,
          content_type = "application/problem+json"),
         (status = 404, description = "The org has no Graph credential", body = Problem,
          content_type = "application/problem+json"),
         (status = 502, description = "Meta's API failed; nothing changed", body = Problem,
          content_type = "application/problem+json"),
+        (status = 503, description = "This instance runs without custody", body = Problem,
+         content_type = "application/problem+json"),
     )
 )]
 pub(crate) async fn sync(
     State(state): State<AppState>,
     who: Authorized<auth::Custody>,
+    _: NoQuery,
     body: Bytes,
 ) -> Result<Json<SyncReport>, ApiError> {
     let request: SyncRequest = if body.iter().all(u8::is_ascii_whitespace) {
@@ -64,10 +69,21 @@ pub(crate) async fn sync(
                 )
             })?
     };
+    // One id an item: the dashboard's box splits at spaces and commas, a JSON list does not.
+    if request
+        .businesses
+        .iter()
+        .any(|id| id.contains(|c: char| c == ',' || c.is_whitespace()))
+    {
+        return Err(invalid(
+            "businesses",
+            "each item of the list is one Meta business id (digits)",
+        ));
+    }
     let businesses = inventory::parse_businesses(request.businesses.iter().map(String::as_str))?;
     let Some(custody) = &state.custody else {
-        return Err(ApiError(AppError::Internal(
-            "this service was started without custody",
+        return Err(ApiError(AppError::Unavailable(
+            "this pinward was started without custody: it cannot read Meta",
         )));
     };
     Ok(Json(

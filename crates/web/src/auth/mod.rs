@@ -154,16 +154,21 @@ async fn session_caller(
 
 /// The caller of an API request's `Authorization: Bearer` token.
 async fn bearer_caller(parts: &Parts, state: &AppState) -> Result<Caller, AppError> {
-    let secret = parts
-        .headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or(AppError::SignInRequired)?;
-    let secret = TokenSecret::new(secret.trim().to_owned());
-    match governance::tokens::authenticate(&state.store, &secret).await {
-        Ok(caller) => Ok(caller),
-        Err(governance::Error::Unauthenticated) => Err(AppError::SignInRequired),
-        Err(error) => Err(error.into()),
-    }
+    let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+        return Err(AppError::SignInRequired);
+    };
+    // The scheme's name is case-insensitive (RFC 9110); a header sent with another
+    // scheme, or none, is a token that cannot be valid.
+    let secret = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, secret)| secret.trim())
+        .filter(|secret| !secret.is_empty())
+        .ok_or(AppError::Domain(governance::Error::Unauthenticated))?;
+    let secret = TokenSecret::new(secret.to_owned());
+    governance::tokens::authenticate(&state.store, &secret)
+        .await
+        .map_err(AppError::from)
 }
