@@ -198,6 +198,34 @@ pub(crate) async fn open_for(
     rows.into_iter().map(HandoverRow::into_handover).collect()
 }
 
+/// Withdraws, in the caller's transaction, the open handovers of number `number_id` (by
+/// pinward id) that its new seats overtook: a seat assigned directly, so that the member who
+/// proposed handing it over no longer holds it. Each is closed as `cancelled` and ledgered as
+/// `handover.cancelled` with the reason, after the assignment's own event; accepting one
+/// would be refused anyway, and an open list must not show what can never happen.
+pub(crate) async fn withdraw_overtaken(
+    tx: &mut Tx,
+    caller: &Caller,
+    number_id: &str,
+    owner: &str,
+    manager: &str,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    for mut handover in open_for(tx, &caller.org_id, number_id).await? {
+        let holder = match handover.seat {
+            Seat::Owner => owner,
+            Seat::Manager => manager,
+        };
+        if handover.from_member_id.as_deref() == Some(holder) {
+            continue;
+        }
+        close(tx, caller, &mut handover, "cancelled", None, false, now).await?;
+        let reason = json!({ "reason": "the seat was assigned directly since it was proposed" });
+        insert_event(tx, caller, "handover.cancelled", &handover, reason, now).await?;
+    }
+    Ok(())
+}
+
 fn check_note(note: &str, required: bool) -> Result<String, Error> {
     crate::numbers::note::ledgered("note", note, required, MAX_NOTE)
 }

@@ -220,17 +220,27 @@ on_both_databases! {
         ]), "{actions:?}");
     }
 
-    async fn a_seat_that_changed_hands_since_the_proposal_cannot_be_accepted(db) {
+    async fn a_seat_assigned_directly_withdraws_its_open_handover_and_the_other_seats_stays(db) {
         let store = seeded(&db).await;
         staffed(&store, "1001").await;
-        let h = handovers::propose(&store, &caller("m-bob"), &phone("1001"), Seat::Owner, "m-ann", NOTE, now()).await.unwrap();
+        let overtaken = handovers::propose(&store, &caller("m-bob"), &phone("1001"), Seat::Owner, "m-ann", NOTE, now()).await.unwrap();
+        let kept = handovers::propose(&store, &caller("m-cat"), &phone("1001"), Seat::Manager, "m-ann", NOTE, now()).await.unwrap();
         numbers::assign(&store, &caller("m-ann"), &phone("1001"), "m-dan", "m-cat", now()).await.unwrap();
-        let error = handovers::accept(&store, &caller("m-ann"), &h.id, ALL_CONFIRMED, false, now()).await.unwrap_err();
-        assert!(matches!(error, Error::Invalid { field: "handover", .. }), "{error:?}");
-        assert_eq!(owner_and_manager(&store, "1001").await.0, "m-dan");
+
         let record = numbers::record(&store, &caller("m-ann"), &phone("1001"), now()).await.unwrap();
-        let unticked = Checklist { pin_escrowed: false, ..ALL_CONFIRMED };
-        assert!(handovers::checklist_faults(&caller("m-ann"), &record, &h.id, &unticked).is_empty(), "no box to tick when the seat moved: accept says propose again");
+        let open: Vec<&str> = record.open_handovers.iter().map(|h| h.id.as_str()).collect();
+        assert_eq!(open, [kept.id.as_str()], "the owner seat's handover can never happen now; the manager seat's still can");
+        let events = ledger(&store).await;
+        let (last, before) = (&events[events.len() - 1], &events[events.len() - 2]);
+        assert_eq!(before.0, "number.assigned");
+        assert_eq!(last.0, "handover.cancelled", "withdrawn with the assignment, after it");
+        assert!(last.1.contains(&overtaken.id) && last.1.contains("the seat was assigned directly since it was proposed"), "{}", last.1);
+
+        let error = handovers::accept(&store, &caller("m-ann"), &overtaken.id, ALL_CONFIRMED, false, now()).await.unwrap_err();
+        assert!(matches!(&error, Error::Invalid { field: "handover", problem } if problem == "is already cancelled"), "{error:?}");
+        assert_eq!(owner_and_manager(&store, "1001").await.0, "m-dan");
+        handovers::accept(&store, &caller("m-ann"), &kept.id, ALL_CONFIRMED, false, now()).await.unwrap();
+        assert_eq!(owner_and_manager(&store, "1001").await.1, "m-ann");
     }
 
     async fn completing_a_review_sets_the_next_due_date_by_policy_and_ledgers_the_health_seen(db) {

@@ -117,8 +117,9 @@ fn check_seat_change(
 }
 
 /// Puts `owner` in the main owner seat and `manager` in the permission manager seat of
-/// `phone`, ledgered as `number.assigned` with both seats' old and new holders. Saving the
-/// seats as they are changes and ledgers nothing.
+/// `phone`, ledgered as `number.assigned` with both seats' old and new holders; an open
+/// handover of a seat that changed hands this way is withdrawn (`handover.cancelled`).
+/// Saving the seats as they are changes and ledgers nothing.
 ///
 /// # Errors
 /// [`Error::Forbidden`] without `numbers:manage`; [`Error::NotFound`] for a number the
@@ -195,6 +196,7 @@ pub async fn assign(
         }),
     )?;
     ledger::append(&mut tx, &caller.org_id, now, draft).await?;
+    crate::handovers::withdraw_overtaken(&mut tx, caller, &row.id, owner, manager, now).await?;
     tx.commit().await?;
     Ok(())
 }
