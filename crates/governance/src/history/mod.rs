@@ -125,14 +125,10 @@ pub fn named_in_details(subject: &str) -> Option<String> {
         .then(|| serde_json::Value::from(id).to_string())
 }
 
-/// [`NEWEST_FIRST`] or [`OLDEST_FIRST`] for a subject other events name: of the subject, or
-/// naming it (`$6`). A query of its own, so that a number's filter keeps its index.
-fn naming_query(backend: crate::store::Backend, newest_first: bool) -> String {
-    let query = if newest_first {
-        NEWEST_FIRST
-    } else {
-        OLDEST_FIRST
-    };
+/// `query` ([`NEWEST_FIRST`] or [`OLDEST_FIRST`]) for a subject other events name: of the
+/// subject, or naming it (`$6`). A query of its own, so that a number's filter keeps its
+/// index.
+fn naming_query(backend: crate::store::Backend, query: &str) -> String {
     let naming = crate::store::dialect::text_contains(backend, "details", "$6");
     query.replace("OR subject = $3)", &format!("OR subject = $3 OR {naming})"))
 }
@@ -165,7 +161,7 @@ async fn fetch(
             .fetch_all(conn)
             .await)?,
         Some(named) => {
-            let sql = naming_query(store.backend(), sql == NEWEST_FIRST);
+            let sql = naming_query(store.backend(), sql);
             on_read!(store, org, conn => sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .bind(org)
                 .bind(action)

@@ -42,20 +42,22 @@ pub(super) async fn complete(
         reviewed_on: reviewed_on.clone(),
     };
     // Each field alone first, so a bad day does not hide a bad note.
-    let faults = [
-        parse_date("reviewed_on", &reviewed_on)
-            .and_then(|day| day.map_or(Ok(()), |day| reviews::check_day(day, now))),
-        reviews::check_note(&note),
-    ];
-    if let Some(refusal) = refusal_of(faults.into_iter().filter_map(Result::err), &typed)? {
+    let day = parse_date("reviewed_on", &reviewed_on).and_then(|day| {
+        day.map_or(Ok(None), |day| {
+            reviews::check_day(day, now).map(|()| Some(day))
+        })
+    });
+    let (day, day_fault) = match day {
+        Ok(day) => (day, None),
+        Err(fault) => (None, Some(fault)),
+    };
+    let faults = [day_fault, reviews::check_note(&note).err()];
+    if let Some(refusal) = refusal_of(faults.into_iter().flatten(), &typed)? {
         return record_page(&state, &who.caller, page, &phone, Some(refusal), typed).await;
     }
-    let result = match parse_date("reviewed_on", &reviewed_on) {
-        Ok(None) => reviews::complete(&state.store, &who.caller, &phone, &note, now).await,
-        Ok(Some(day)) => {
-            reviews::complete_on(&state.store, &who.caller, &phone, &note, day, now).await
-        }
-        Err(fault) => Err(fault),
+    let result = match day {
+        None => reviews::complete(&state.store, &who.caller, &phone, &note, now).await,
+        Some(day) => reviews::complete_on(&state.store, &who.caller, &phone, &note, day, now).await,
     }
     .map(|done| {
         let due = done.next_review_due.format("%Y-%m-%d");
