@@ -66,34 +66,31 @@ async fn arrived(browser: &fantoccini::Client, base: &str, path: &str) {
         .unwrap_or_else(|e| panic!("never reached {url}: {e}"));
 }
 
-/// Signs the org's admin in through the sign-in form and waits for the overview.
-async fn sign_in_as_admin(browser: &fantoccini::Client, base: &str) {
-    browser.goto(&format!("{base}/signin")).await.unwrap();
-    browser
-        .find(Locator::Id("email"))
-        .await
-        .unwrap()
-        .send_keys(EMAIL)
-        .await
-        .unwrap();
-    browser
-        .find(Locator::Id("password"))
-        .await
-        .unwrap()
-        .send_keys(PASSWORD)
-        .await
-        .unwrap();
-    browser
+/// Fills in the sign-in form on the page shown and submits it.
+async fn submit_sign_in(browser: &fantoccini::Client, email: &str, password: &str) {
+    for (field, text) in [("email", email), ("password", password)] {
+        let input = browser.find(Locator::Id(field)).await.unwrap();
+        input.send_keys(text).await.unwrap();
+    }
+    let submit = browser
         .find(Locator::Css("form.stacked button"))
         .await
-        .unwrap()
-        .click()
-        .await
         .unwrap();
+    submit.click().await.unwrap();
+}
+
+/// Signs `email` in through the sign-in form and waits for the overview.
+async fn sign_in_as(browser: &fantoccini::Client, base: &str, email: &str, password: &str) {
+    browser.goto(&format!("{base}/signin")).await.unwrap();
+    submit_sign_in(browser, email, password).await;
     arrived(browser, base, "/").await;
 }
 
-/// The text of the dialog the page opened (a `data-confirm` form's question), once open.
+/// Signs the org's admin in and waits for the overview.
+async fn sign_in_as_admin(browser: &fantoccini::Client, base: &str) {
+    sign_in_as(browser, base, EMAIL, PASSWORD).await;
+}
+
 async fn dialog(browser: &fantoccini::Client) -> String {
     for _ in 0..1_200 {
         if let Ok(text) = browser.get_alert_text().await {
@@ -137,9 +134,7 @@ on_both_databases! {
         std::fs::write(driver::screenshot_path(&format!("signin-{:?}", db.backend()).to_lowercase()), png).unwrap();
 
         // A wrong password: the form again, with one answer for every failure.
-        browser.find(Locator::Id("email")).await.unwrap().send_keys(EMAIL).await.unwrap();
-        browser.find(Locator::Id("password")).await.unwrap().send_keys("not the password").await.unwrap();
-        browser.find(Locator::Css("form.stacked button")).await.unwrap().click().await.unwrap();
+        submit_sign_in(&browser, EMAIL, "not the password").await;
         let problem = appears(&browser, Locator::Css("p.flash.error")).await;
         assert_eq!(problem.text().await.unwrap(), "The email or password is not right.");
 
@@ -192,11 +187,7 @@ on_both_databases! {
         let chromedriver = driver::Chromedriver::start();
         let browser = chromedriver.browser().await;
 
-        browser.goto(&format!("{base}/signin")).await.unwrap();
-        browser.find(Locator::Id("email")).await.unwrap().send_keys(custody::ADMIN).await.unwrap();
-        browser.find(Locator::Id("password")).await.unwrap().send_keys(custody::PASSWORD).await.unwrap();
-        browser.find(Locator::Css("form.stacked button")).await.unwrap().click().await.unwrap();
-        arrived(&browser, &base, "/").await;
+        sign_in_as(&browser, &base, custody::ADMIN, custody::PASSWORD).await;
 
         // Find the number through the list's search.
         browser.goto(&format!("{base}/numbers")).await.unwrap();

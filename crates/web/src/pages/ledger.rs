@@ -180,23 +180,16 @@ fn label(field: &str) -> &str {
 /// Which events a filter by `subject` (named `name` on the dashboard) shows: a member's or
 /// a client's include the events naming it.
 fn subject_scope(subject: &str, name: Option<&str>) -> Option<String> {
-    let naming = history::named_in_details(subject).is_some();
-    match (name, naming) {
-        (Some(name), false) => Some(format!("Events of {name}")),
-        (None, false) => None,
-        (name, true) => {
-            let shown = name.unwrap_or(subject);
-            Some(if subject.starts_with("member:") {
-                format!(
-                    "Events of {shown}, and those naming them (the seats they were given or left, handovers)"
-                )
-            } else {
-                format!(
-                    "Events of {shown}, and those naming it (its WABAs, the business admins given it)"
-                )
-            })
-        }
+    if history::named_in_details(subject).is_none() {
+        return name.map(|name| format!("Events of {name}"));
     }
+    let shown = name.unwrap_or(subject);
+    let naming = match subject.split_once(':').map(|(kind, _)| kind) {
+        Some("member") => "them (the seats they were given or left, handovers)",
+        Some("client") => "it (its WABAs, the business admins given it)",
+        _ => "it",
+    };
+    Some(format!("Events of {shown}, and those naming {naming}"))
 }
 
 async fn list(
