@@ -113,6 +113,7 @@ pub async fn run(
     progress: &mut (dyn FnMut(SyncProgress) + Send),
 ) -> Result<SyncReport, Error> {
     let remembered;
+    let named = !businesses.is_empty();
     let businesses = if businesses.is_empty() {
         remembered = synced_businesses(store, org).await?;
         if remembered.is_empty() {
@@ -133,7 +134,7 @@ pub async fn run(
             problem: "a URL containing {id}".to_owned(),
         });
     }
-    let fetched = fetch(meta, businesses, progress).await?;
+    let fetched = fetch(meta, businesses, named, progress).await?;
     let mut report = SyncReport {
         businesses: businesses.len(),
         wabas_seen: fetched.len(),
@@ -190,6 +191,7 @@ pub async fn run(
 async fn fetch(
     meta: &MetaAccess,
     businesses: &[BusinessId],
+    named: bool,
     progress: &mut (dyn FnMut(SyncProgress) + Send),
 ) -> Result<Vec<FetchedWaba>, Error> {
     let waba_options = WabaListOptions {
@@ -212,7 +214,8 @@ async fn fetch(
                 .graph
                 .wabas(&meta.token, business, relation, &waba_options)
                 .try_collect()
-                .await?;
+                .await
+                .map_err(|error| unreadable_business(error, business, named))?;
             for waba in wabas {
                 let numbers: Vec<PhoneNumber> = meta
                     .graph
@@ -232,6 +235,30 @@ async fn fetch(
         }
     }
     Ok(out)
+}
+
+/// Meta's "no such object" (code 100) for a business's WABAs: the business id is at fault
+/// (Meta does not know it, or it is not one the credential's system user can load), not
+/// Meta, so the caller is told to mend `businesses` instead of being asked to retry.
+/// `named`: the caller gave the ids; otherwise they are the org's businesses of earlier
+/// syncs.
+fn unreadable_business(error: graph::Error, business: &BusinessId, named: bool) -> Error {
+    let meta = match error.meta() {
+        Some(meta) if error.class() == graph::ErrorClass::Rejected && meta.code == 100 => meta,
+        _ => return error.into(),
+    };
+    let remedy = if named {
+        "check the id"
+    } else {
+        "the org was synced with it before; name the businesses to sync without it"
+    };
+    Error::Invalid {
+        field: "businesses",
+        problem: format!(
+            "Meta has no business {business} that the org's credential can read ({}); {remedy}",
+            meta.message
+        ),
+    }
 }
 
 /// The Meta businesses the org was synced with before.

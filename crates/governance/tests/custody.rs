@@ -89,6 +89,36 @@ on_both_databases! {
         assert!(governance::custody::status(&w.store, ORG, None).await.unwrap().is_empty(), "nothing was written");
     }
 
+    async fn a_business_meta_does_not_know_is_the_callers_mistake_not_metas_failure(db) {
+        let w = world(&db, 4).await;
+        let sync = |businesses: Vec<graph::BusinessId>| {
+            let w = &w;
+            async move {
+                governance::sync::run(&w.store, ORG, &Actor::system(), &w.meta, &businesses,
+                    &governance::sync::SyncOptions::default(), &mut |_| {}).await
+            }
+        };
+        let unknown = graph::BusinessId::parse("999999999999999").unwrap();
+        let refused = sync(vec![w.businesses[0].clone(), unknown]).await.unwrap_err();
+        let Error::Invalid { field: "businesses", problem } = &refused else {
+            panic!("not a refusal of the named businesses: {refused}");
+        };
+        assert!(problem.contains("no business 999999999999999") && problem.contains("check the id"), "{problem}");
+        assert!(governance::custody::status(&w.store, ORG, None).await.unwrap().is_empty(), "nothing was written");
+
+        // A business of an earlier sync that Meta no longer lets the credential read: the
+        // caller gave no ids, so the remedy is to name the ones to sync.
+        w.sync().await;
+        sql(&db, &["UPDATE clients SET meta_business_id = '999999999999999'"]).await;
+        let events = ledger(&w.store).await.len();
+        let refused = sync(vec![]).await.unwrap_err();
+        let Error::Invalid { field: "businesses", problem } = &refused else {
+            panic!("not a refusal of the remembered businesses: {refused}");
+        };
+        assert!(problem.contains("synced with it before; name the businesses"), "{problem}");
+        assert_eq!(ledger(&w.store).await.len(), events, "nothing was written");
+    }
+
     async fn numbers_meta_no_longer_returns_are_flagged_not_deleted_and_come_back(db) {
         let w = world(&db, 8).await;
         w.sync().await;

@@ -160,9 +160,14 @@ on_both_databases! {
                   "businesses: the org was never synced").await;
     }
 
-    async fn a_business_the_token_cannot_reach_is_refused_in_metas_words_and_changes_nothing(db) {
+    async fn a_business_meta_does_not_know_is_named_and_one_the_token_cannot_reach_is_refused_in_metas_words(db) {
         let w = world(&db, true).await;
-        w.refused(&w.app, "businesses=999999999999999", StatusCode::BAD_GATEWAY, "Meta&#39;s API refused: ").await;
+        w.refused(&w.app, "businesses=999999999999999", StatusCode::UNPROCESSABLE_ENTITY,
+                  "businesses: Meta has no business 999999999999999").await;
+        // The sandbox's second business exists, outside the token's assets: Meta refuses
+        // the credential (code 200), which is not the id's fault.
+        let other = format!("businesses={}", w.sandbox.business_ids()[1]);
+        w.refused(&w.app, &other, StatusCode::BAD_GATEWAY, "Meta&#39;s API refused: ").await;
     }
 
     async fn without_a_credential_or_a_graph_client_sync_says_so(db) {
@@ -217,6 +222,8 @@ on_both_databases! {
         for (path, body, field) in [
             ("/api/v1/sync", format!("{{\"businesses\": [\"{} 2\"]}}", w.business), "businesses"),
             ("/api/v1/sync?dry_run=true", String::new(), "query"),
+            // Not a Meta failure to retry: the caller named a business Meta does not know.
+            ("/api/v1/sync", "{\"businesses\": [\"999999999999999\"]}".to_owned(), "businesses"),
         ] {
             let response = send(&w.app, json_post(path, &ops, &body)).await;
             assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{path} {body}");

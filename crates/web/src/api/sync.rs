@@ -33,8 +33,10 @@ pub(crate) struct SyncRequest {
     request_body(content = Option<SyncRequest>, description = "Optional: the businesses to read"),
     responses(
         (status = 200, description = "What was read and changed", body = governance::sync::SyncReport),
-        (status = 400, description = "`businesses` is not a list of Meta ids, the org was never \
-         synced and names none, or a query string was sent (the call takes none)", body = Problem,
+        (status = 400, description = "`businesses` is not a list of Meta ids or names a business \
+         Meta does not know (or the credential cannot load; after an earlier sync, one of the \
+         remembered businesses), the org was never synced and names none, or a query string \
+         was sent (the call takes none)", body = Problem,
          content_type = "application/problem+json"),
         (status = 403, description = "The token's role may not run custody", body = Problem,
          content_type = "application/problem+json"),
