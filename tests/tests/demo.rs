@@ -491,3 +491,34 @@ async fn the_banner_says_how_other_commands_reach_the_demos_sandbox_and_on_premi
     assert!(output.contains(": 1 of 1 done"), "{output}");
     stop(demo);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_warning_in_the_demos_quiet_log_names_the_request_it_came_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let demo = start(&data, &[]);
+    // Another identity in the service's place: readiness warns that it changed since start.
+    let client = client_key_files(&data).into_iter().next().unwrap();
+    std::fs::copy(
+        data.join("demo-client-keys").join(format!("{client}.txt")),
+        data.join("identity.txt"),
+    )
+    .unwrap();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let ready = reqwest::Client::new()
+        .get(format!("{}/readyz", demo.url))
+        .header("x-request-id", "probe-7f3a")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 503);
+    let output = stop(demo);
+    let warning = output
+        .lines()
+        .find(|line| line.contains("identity file changed since start"))
+        .unwrap_or_else(|| panic!("the warning is in the demo's log:\n{output}"));
+    assert!(
+        warning.contains("request_id=probe-7f3a") && warning.contains("route=/readyz"),
+        "the warning says which request met it: {warning}"
+    );
+}

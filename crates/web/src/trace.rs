@@ -52,7 +52,10 @@ pub(crate) fn layer<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Rout
                             .get(&REQUEST_ID)
                             .and_then(|v| v.to_str().ok())
                             .unwrap_or("-");
-                        tracing::info_span!("request", method = %request.method(), route, request_id)
+                        // At ERROR, the span is on under any filter that lets a warning or
+                        // an error through (the demo's quiet one too): those are the lines
+                        // that most need to say which request they came from.
+                        tracing::error_span!("request", method = %request.method(), route = %route, request_id = %request_id)
                     })
                     .on_response(DefaultOnResponse::new().level(Level::INFO)),
             )
