@@ -184,9 +184,15 @@ on_both_databases! {
         let w = world(&db).await;
         for (query, field, says) in [
             ("per_page=0", "per_page", "must be between 1 and 200"),
-            ("page=x", "page", "must be a whole number"),
+            ("per_page=many", "per_page", "must be a whole number from 1 to 200"),
+            ("page=x", "page", "must be a whole number from 1"),
+            ("page=-1", "page", "must be a whole number from 1"),
             ("state=lost", "state", "must be one of unknown, escrowed, rotating, uncertain, released"),
-            ("problem=odd", "problem", "not a known health problem"),
+            ("problem=odd", "problem", "must be one of no_owner, "),
+            ("problem=odd", "problem", ", or unhealthy for any of them"),
+            // The dashboard's name for the filter is named back as it was sent.
+            ("health=odd", "health", "must be one of no_owner, "),
+            ("problem=no_owner&health=no_owner", "health", "is another name for `problem`: give one of them"),
         ] {
             let response = send(&w.app, call("GET", &format!("/api/v1/numbers?{query}"), Some(&w.auditor), None)).await;
             assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{query}");

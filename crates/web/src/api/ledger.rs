@@ -144,9 +144,11 @@ pub(crate) async fn status(
     ApiQuery(query): ApiQuery<StatusQuery>,
 ) -> Result<Json<LedgerStatus>, ApiError> {
     let full = match query.full.as_deref().map(str::trim) {
-        None | Some("" | "false") => false,
+        None | Some("false") => false,
         Some("true") => true,
-        Some(_) => return Err(invalid("full", "must be true or false")),
+        // A bare `?full` is refused, not read as either: a script that meant the full check
+        // must not be given the quick one.
+        Some(_) => return Err(invalid("full", "must be true or false (`?full=true`)")),
     };
     let found = history::status(&state.store, &who.caller, full).await?;
     let ours = state.checkpoint_key.as_ref().map(|k| k.public_key());

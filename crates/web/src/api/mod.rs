@@ -96,18 +96,19 @@ fn with_closed_values(mut document: Document) -> Document {
     use governance::custody::PinState;
     use governance::health::Problem;
     use utoipa::openapi::schema::{ObjectBuilder, Type};
-    let problems = Problem::ALL.iter().map(|p| p.as_str());
-    let sets: [(&str, &str, Vec<&str>); 3] = [
+    let problems: Vec<&str> = Problem::ALL
+        .iter()
+        .map(|p| p.as_str())
+        .chain([crate::pages::numbers::UNHEALTHY])
+        .collect();
+    let sets: [(&str, &str, Vec<&str>); 4] = [
         (
             "/api/v1/numbers",
             "state",
             PinState::ALL.iter().map(|s| s.as_str()).collect(),
         ),
-        (
-            "/api/v1/numbers",
-            "problem",
-            problems.chain([crate::pages::numbers::UNHEALTHY]).collect(),
-        ),
+        ("/api/v1/numbers", "problem", problems.clone()),
+        ("/api/v1/numbers", "health", problems),
         (
             "/api/v1/ledger/export",
             "format",

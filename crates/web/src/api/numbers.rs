@@ -13,7 +13,7 @@ use crate::AppState;
 use crate::auth::{self, Authorized};
 use crate::error::{AppError, Problem};
 use crate::pages::actions::custody::{Rotation, job_outcome, rotate_now};
-use crate::pages::numbers::UNHEALTHY;
+use crate::pages::numbers::parse_health;
 
 /// Narrowing and paging of the list; every parameter is optional.
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -29,9 +29,10 @@ pub(crate) struct ListQuery {
     /// Only numbers in this PIN state (`unknown`, `escrowed`, …).
     state: Option<String>,
     /// Only numbers with this health problem (`no_owner`, `pin_too_old`, …), or with any
-    /// problem: `unhealthy` (`health`, the dashboard's name for it, is accepted too).
-    #[serde(alias = "health")]
+    /// problem: `unhealthy`.
     problem: Option<String>,
+    /// The dashboard's name for `problem`, taken the same way (not both at once).
+    health: Option<String>,
     /// The page, from 1.
     #[param(value_type = Option<u32>, minimum = 1)]
     page: Option<String>,
@@ -44,12 +45,18 @@ fn present(text: Option<String>) -> Option<String> {
     text.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty())
 }
 
-fn count(field: &'static str, text: Option<String>, default: u32) -> Result<u32, ApiError> {
+/// A count typed in `field`; `range` says which ones are taken, in the refusal of any other.
+fn count(
+    field: &'static str,
+    range: &str,
+    text: Option<String>,
+    default: u32,
+) -> Result<u32, ApiError> {
     match present(text) {
         None => Ok(default),
         Some(text) => text
             .parse()
-            .map_err(|_| invalid(field, "must be a whole number")),
+            .map_err(|_| invalid(field, &format!("must be a whole number {range}"))),
     }
 }
 
@@ -59,16 +66,27 @@ impl ListQuery {
             None => None,
             Some(text) => Some(crate::pages::numbers::parse_pin_state(&text)?),
         };
-        let problem_text = present(self.problem);
-        let unhealthy = problem_text.as_deref() == Some(UNHEALTHY);
-        let problem = match problem_text.filter(|_| !unhealthy) {
-            None => None,
-            Some(text) => Some(governance::health::Problem::parse(&text)?),
+        // Named as the caller named it, so the refusal points at what was sent.
+        let (problem, unhealthy) = match (present(self.problem), present(self.health)) {
+            (None, None) => (None, false),
+            (Some(text), None) => parse_health("problem", &text)?,
+            (None, Some(text)) => parse_health("health", &text)?,
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    "health",
+                    "is another name for `problem`: give one of them",
+                ));
+            }
         };
         let defaults = PageRequest::default();
         let page = PageRequest {
-            page: count("page", self.page, defaults.page)?,
-            per_page: count("per_page", self.per_page, defaults.per_page)?,
+            page: count("page", "from 1", self.page, defaults.page)?,
+            per_page: count(
+                "per_page",
+                &format!("from 1 to {}", numbers::MAX_PER_PAGE),
+                self.per_page,
+                defaults.per_page,
+            )?,
         };
         let filter = Filter {
             search: present(self.search),

@@ -64,26 +64,36 @@ fn given(value: Option<&String>) -> Option<&str> {
     value.map(|v| v.trim()).filter(|v| !v.is_empty())
 }
 
+/// A health filter's value typed in the parameter `field`: a problem, or `unhealthy` for
+/// any (the `bool`); anything else is refused with the values there are.
+pub(crate) fn parse_health(
+    field: &'static str,
+    text: &str,
+) -> Result<(Option<Problem>, bool), governance::Error> {
+    if text == UNHEALTHY {
+        return Ok((None, true));
+    }
+    match Problem::parse(text) {
+        Ok(problem) => Ok((Some(problem), false)),
+        Err(_) => Err(governance::Error::Invalid {
+            field,
+            problem: format!(
+                "must be one of {}, or {UNHEALTHY} for any of them",
+                Problem::ALL.map(Problem::as_str).join(", ")
+            ),
+        }),
+    }
+}
+
 impl ListQuery {
     fn filter(&self) -> Result<Filter, AppError> {
         let pin_state = given(self.state.as_ref())
             .map(parse_pin_state)
             .transpose()?;
-        let health = given(self.health.as_ref());
-        let unhealthy = health == Some(UNHEALTHY);
-        // The page's parameter is `health`; governance names its own field `problem`.
-        let problem = health
-            .filter(|h| *h != UNHEALTHY)
-            .map(|h| {
-                Problem::parse(h).map_err(|error| match error {
-                    governance::Error::Invalid { problem, .. } => governance::Error::Invalid {
-                        field: "health",
-                        problem,
-                    },
-                    other => other,
-                })
-            })
-            .transpose()?;
+        let (problem, unhealthy) = match given(self.health.as_ref()) {
+            None => (None, false),
+            Some(text) => parse_health("health", text)?,
+        };
         Ok(Filter {
             search: given(self.q.as_ref()).map(str::to_owned),
             client_id: given(self.client.as_ref()).map(str::to_owned),
