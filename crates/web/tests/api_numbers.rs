@@ -278,6 +278,16 @@ on_both_databases! {
             let problem: Value = serde_json::from_str(&text(response).await).unwrap();
             assert_eq!(problem["field"], "body", "{problem}");
         }
+        // A member given twice is not settled by the last one: which did the script mean?
+        let twice = Request::builder().method("PUT").uri(&path).header(header::HOST, "127.0.0.1:8080")
+            .header(header::AUTHORIZATION, format!("Bearer {}", w.admin))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(format!(r#"{{"owner": "{0}", "manager": "{1}", "owner": "{1}"}}"#, w.owner, w.manager)))
+            .unwrap();
+        let (status, problem) = json_of(&w.app, twice).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+        assert_eq!(problem["field"], "body", "{problem}");
+        assert!(problem["detail"].as_str().unwrap_or_default().contains("duplicate field `owner`"), "{problem}");
         let no_type = Request::builder().method("PUT").uri(&path).header(header::HOST, "127.0.0.1:8080")
             .header(header::AUTHORIZATION, format!("Bearer {}", w.admin))
             .body(Body::from(json!({"owner": w.owner, "manager": w.manager}).to_string())).unwrap();

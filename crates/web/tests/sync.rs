@@ -230,6 +230,18 @@ on_both_databases! {
             let problem: Value = serde_json::from_str(&text(response).await).unwrap();
             assert_eq!(problem["field"], field, "{problem}");
         }
+        let twice = format!("{{\"businesses\": [\"{0}\"], \"businesses\": []}}", w.business);
+        let response = send(&w.app, json_post("/api/v1/sync", &ops, &twice)).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "a member given twice is refused");
+        let problem: Value = serde_json::from_str(&text(response).await).unwrap();
+        assert!(problem["detail"].as_str().unwrap().contains("duplicate field `businesses`"), "{problem}");
+        let mut as_form = json_post("/api/v1/sync", &ops, &format!("{{\"businesses\": [\"{}\"]}}", w.business));
+        as_form.headers_mut().insert(header::CONTENT_TYPE, "application/x-www-form-urlencoded".parse().unwrap());
+        let response = send(&w.app, as_form).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "a body not sent as JSON is refused");
+        let problem: Value = serde_json::from_str(&text(response).await).unwrap();
+        assert_eq!(problem["field"], "body", "{problem}");
+        assert!(problem["detail"].as_str().unwrap().contains("Content-Type: application/json"), "{problem}");
         let response = send(&w.app, json_post("/api/v1/sync", &ops, &" ".repeat(3 << 20))).await;
         assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
         let problem: Value = serde_json::from_str(&text(response).await).unwrap();

@@ -2,9 +2,10 @@
 //! rejections) and strict: a parameter or member the endpoint does not know is an error, so a
 //! script's typo (`?helth=…`) cannot silently widen a list it then acts on.
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
@@ -67,28 +68,51 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = Response;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Response> {
-        let value = match axum::Json::<serde_json::Value>::from_request(request, state).await {
-            Ok(axum::Json(value)) => value,
-            Err(rejection) => {
-                return Err(match body_problem(&rejection) {
-                    Some(problem) => invalid("body", &problem).into_response(),
-                    None => rejection.into_response(),
-                });
-            }
-        };
-        object::<T>(value)
+        let sent_as_json = is_json(request.headers());
+        let body = axum::body::Bytes::from_request(request, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        if !sent_as_json {
+            return Err(invalid("body", NOT_SENT_AS_JSON).into_response());
+        }
+        object::<T>(&body)
             .map(ApiJson)
             .map_err(|problem| invalid("body", &problem).into_response())
     }
 }
 
-/// `value` as a `T`, which must come as a JSON object: serde would also take an array of the
-/// members' values in order, which no script means to send.
-pub(crate) fn object<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, String> {
-    if !value.is_object() {
+/// What a body sent without a JSON content type is told.
+pub(crate) const NOT_SENT_AS_JSON: &str =
+    "must be JSON, sent with `Content-Type: application/json`";
+
+/// Whether the request says its body is JSON (`application/json`, or a `+json` type).
+pub(crate) fn is_json(headers: &HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || essence
+            .strip_prefix("application/")
+            .is_some_and(|subtype| subtype.ends_with("+json"))
+}
+
+/// `body` as a `T`, which must come as one JSON object: serde would also take an array of
+/// the members' values in order, which no script means to send. Read straight into `T`, so
+/// a member given twice is refused, not settled by whichever came last.
+pub(crate) fn object<T: DeserializeOwned>(body: &[u8]) -> Result<T, String> {
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err("must be a JSON object".to_owned());
     }
-    serde_json::from_value(value).map_err(|error| error.to_string())
+    serde_json::from_slice(body).map_err(|error| error.to_string())
 }
 
 /// serde's words for a bad query string ("unknown field `x`, expected one of …"), in the
@@ -103,16 +127,4 @@ fn query_problem(rejection: &QueryRejection) -> String {
         .fold(detail.to_owned(), |detail, kind| {
             detail.replace(&format!("{kind} field `"), &format!("{kind} parameter `"))
         })
-}
-
-fn body_problem(rejection: &JsonRejection) -> Option<String> {
-    match rejection {
-        JsonRejection::MissingJsonContentType(_) => {
-            Some("must be JSON, sent with `Content-Type: application/json`".to_owned())
-        }
-        JsonRejection::JsonDataError(_) | JsonRejection::JsonSyntaxError(_) => {
-            Some(rejection.body_text())
-        }
-        _ => None,
-    }
 }

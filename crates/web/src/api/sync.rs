@@ -3,11 +3,12 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::http::HeaderMap;
 use governance::sync::SyncReport;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::input::NoQuery;
+use super::input::{self, NoQuery};
 use super::problem::{ApiError, invalid};
 use crate::AppState;
 use crate::auth::{self, Authorized};
@@ -35,8 +36,8 @@ pub(crate) struct SyncRequest {
         (status = 200, description = "What was read and changed", body = governance::sync::SyncReport),
         (status = 400, description = "`businesses` is not a list of Meta ids or names a business \
          Meta does not know (or the credential cannot load; after an earlier sync, one of the \
-         remembered businesses), the org was never synced and names none, or a query string \
-         was sent (the call takes none)", body = Problem,
+         remembered businesses), the org was never synced and names none, the body is not sent \
+         as JSON, or a query string was sent (the call takes none)", body = Problem,
          content_type = "application/problem+json"),
         (status = 403, description = "The token's role may not run custody", body = Problem,
          content_type = "application/problem+json"),
@@ -52,24 +53,22 @@ pub(crate) async fn sync(
     State(state): State<AppState>,
     who: Authorized<auth::Custody>,
     _: NoQuery,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<SyncReport>, ApiError> {
-    let request: SyncRequest = if body.iter().all(u8::is_ascii_whitespace) {
+    let text = body.trim_ascii();
+    // `null` is what the document's optional body allows besides an object.
+    let request: SyncRequest = if text.is_empty() || text == b"null" {
         SyncRequest::default()
+    } else if !input::is_json(&headers) {
+        return Err(invalid("body", input::NOT_SENT_AS_JSON));
     } else {
-        serde_json::from_slice(&body)
-            .map_err(|error| error.to_string())
-            .and_then(|value: serde_json::Value| match value {
-                // `null` is what the document's optional body allows besides an object.
-                serde_json::Value::Null => Ok(SyncRequest::default()),
-                value => super::input::object(value),
-            })
-            .map_err(|problem| {
-                invalid(
-                    "businesses",
-                    &format!("the body must be {{\"businesses\": [\"<id>\", …]}}: {problem}"),
-                )
-            })?
+        input::object(text).map_err(|problem| {
+            invalid(
+                "businesses",
+                &format!("the body must be {{\"businesses\": [\"<id>\", …]}}: {problem}"),
+            )
+        })?
     };
     // One id an item: the dashboard's box splits at spaces and commas, a JSON list does not.
     if request
