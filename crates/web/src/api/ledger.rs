@@ -46,8 +46,6 @@ pub(crate) struct ExportQuery {
          content_type = "application/problem+json"),
         (status = 401, description = "No valid bearer token", body = Problem,
          content_type = "application/problem+json"),
-        (status = 403, description = "The token's role may not read the ledger", body = Problem,
-         content_type = "application/problem+json"),
     )
 )]
 pub(crate) async fn export(
@@ -130,11 +128,9 @@ pub(crate) struct LedgerStatus {
     params(StatusQuery),
     responses(
         (status = 200, description = "Head, latest checkpoint and verification", body = LedgerStatus),
-        (status = 400, description = "`full` is not true or false", body = Problem,
+        (status = 400, description = "`full` is not true or false (a bare `?full` is refused)", body = Problem,
          content_type = "application/problem+json"),
         (status = 401, description = "No valid bearer token", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 403, description = "The token's role may not read the ledger", body = Problem,
          content_type = "application/problem+json"),
     )
 )]

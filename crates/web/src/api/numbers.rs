@@ -99,7 +99,7 @@ impl ListQuery {
     }
 }
 
-/// The numbers the token's org holds (a business admin's: its clients'), one page at a time.
+/// The numbers the token's org holds, one page at a time.
 #[utoipa::path(
     get,
     path = "/api/v1/numbers",
