@@ -342,6 +342,10 @@ on_both_databases! {
             (MetadataUpdate { backup_channels: vec![BackupChannel { kind: ChannelKind::Phone, value: "call me".to_owned() }], ..good_metadata() }, "backup_channels"),
             (MetadataUpdate { backup_channels: vec![BackupChannel { kind: ChannelKind::Email, value: "x@y.example".to_owned() }; 2], ..good_metadata() }, "backup_channels"),
             (MetadataUpdate { backup_channels: vec![BackupChannel { kind: ChannelKind::Other, value: " ".to_owned() }], ..good_metadata() }, "backup_channels"),
+            // Free text is ledgered for good: what looks like a PIN never goes in.
+            (MetadataUpdate { usage: Some("Front desk, PIN 123456".to_owned()), ..good_metadata() }, "usage"),
+            (MetadataUpdate { backup_channels: vec![BackupChannel { kind: ChannelKind::Other, value: "pin 123456".to_owned() }], ..good_metadata() }, "backup_channels"),
+            (MetadataUpdate { backup_channels: vec![BackupChannel { kind: ChannelKind::Messenger, value: "+15550100200".to_owned() }], ..good_metadata() }, "backup_channels"),
         ];
         for (update, field) in cases {
             let error = numbers::update_metadata(&store, &caller("m-ann"), &phone("1001"), &update, now()).await.unwrap_err();

@@ -360,6 +360,9 @@ on_both_databases! {
             assert!(body.contains(message), "{fields:?}: {body}");
             assert!(!body.contains("id=\"pin\""));
             assert!(!body.contains("123456"), "a reason that may hold a PIN is not shown back");
+            if fields.contains("123456") {
+                assert!(body.contains("The reason was cleared"), "and the form says so: {body}");
+            }
             assert_eq!(invalid_inputs(&body), ["reason"], "the reason is marked");
             assert!(body.contains("id=\"reveal-problem\">") && body.contains("aria-describedby=\"reveal-problem\""));
         }

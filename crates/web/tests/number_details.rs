@@ -186,6 +186,23 @@ on_both_databases! {
         assert_eq!(header(&reloaded, "location"), record_path(&w.escrowed));
         assert_eq!(send(&w.app, get_as("/numbers/not-a-number/details", &admin.cookie)).await.status(), StatusCode::NOT_FOUND);
 
+        // Usage and free-text channels are ledgered too: what may be a PIN is refused and
+        // not shown back, while a phone line keeps its digits.
+        for (name, value, message, gone, kept) in [
+            ("usage", "Front desk, PIN 123456", "Usage: must not contain six digits in a row", "PIN 123456", None),
+            ("backup_channels", "phone: +1 555 0100 200\nother: pin 123456", "Backup channels: channel 2: must not contain six digits in a row", "pin 123456", Some("phone: +1 555 0100 200")),
+        ] {
+            let (status, _, body) = w.post(&admin, &path, &details(&[(name, value)])).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{name}");
+            assert!(body.contains(message), "{name}: {body}");
+            assert!(body.contains("cleared"), "the form says it cleared what it does not show back: {name}");
+            assert!(!body.contains("123456") && !body.contains(gone), "a PIN-like text is not shown back: {name}");
+            if let Some(kept) = kept {
+                assert!(body.contains(kept), "the other lines are kept: {body}");
+            }
+        }
+        assert_eq!((w.record(&w.escrowed).await, w.ledger_len().await), before, "nothing changed");
+
         let review = format!("{}/review", record_path(&w.escrowed));
         let (status, _, body) = w.post(&admin, &review, &format!("note={}", "n".repeat(1001))).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);

@@ -12,6 +12,11 @@ use crate::health::{MailboxKind, mailbox_kind};
 use crate::store::Store;
 use crate::{Error, exec, ledger};
 
+/// Why free text with a run of six digits is refused: it looks like a PIN, and what is
+/// saved here is ledgered, where nothing is ever forgotten.
+const SIX_DIGITS: &str =
+    "six digits in a row (a PIN is never written down; these details are ledgered)";
+
 /// Longest usage text.
 pub const MAX_USAGE: usize = 200;
 /// Most backup channels per number.
@@ -190,6 +195,15 @@ fn parse_channel(n: usize, channel: &BackupChannel) -> Result<BackupChannel, Err
             }
             value.to_owned()
         }
+        // Free text, ledgered like the rest: a phone line belongs in a phone channel.
+        ChannelKind::Messenger | ChannelKind::Other if super::holds_six_digits(value) => {
+            return Err(invalid(
+                field,
+                format!(
+                    "channel {n}: must not contain {SIX_DIGITS}; a phone line is a phone channel"
+                ),
+            ));
+        }
         ChannelKind::Messenger | ChannelKind::Other => value.to_owned(),
     };
     Ok(BackupChannel {
@@ -261,6 +275,9 @@ fn parse_update(update: &MetadataUpdate, now: DateTime<Utc>) -> Result<MetadataU
             "usage",
             format!("at most {MAX_USAGE} characters, no control characters"),
         ));
+    }
+    if usage.as_deref().is_some_and(super::holds_six_digits) {
+        return Err(invalid("usage", format!("must not contain {SIX_DIGITS}")));
     }
     if let Some(date) = update.activation_date
         && (date < super::EARLIEST_DAY || date > now.date_naive())

@@ -20,6 +20,7 @@ use crate::AppState;
 use crate::auth::{Authorized, ReadNumbers};
 use crate::error::AppError;
 use crate::page::{PageContext, render};
+use crate::pages::actions::details::shown_back_channels;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new().route("/numbers/{id}", get(show))
@@ -193,9 +194,19 @@ impl Refusal {
             Typed::Review { note, .. } | Typed::Handover { note, .. }
                 if field == "note" && governance::numbers::holds_six_digits(note) =>
             {
-                " The note was cleared, so that nothing that may be a PIN is shown again: type it again without the digits."
+                cleared("The note was")
             }
-            _ => "",
+            Typed::Details(details)
+                if field == "usage" && governance::numbers::holds_six_digits(&details.usage) =>
+            {
+                cleared("The usage was")
+            }
+            Typed::Details(details)
+                if field == "backup_channels" && shown_back_channels(&details.channels).1 =>
+            {
+                cleared("The lines holding them were")
+            }
+            _ => String::new(),
         };
         Refusal {
             fields: vec![field],
@@ -238,6 +249,14 @@ fn label(field: &str) -> &str {
         "age_recipient" => "Client's age recipient",
         other => other,
     }
+}
+
+/// What a refusal adds when it does not show back what was typed (`what` "was"/"were"),
+/// so the user knows to type it again.
+pub(crate) fn cleared(what: &str) -> String {
+    format!(
+        " {what} cleared, so that nothing that may be a PIN is shown again: type it again without the digits."
+    )
 }
 
 /// A note or reason typed into a refused form, to show back; one that may hold a PIN (a run
@@ -475,7 +494,11 @@ fn shown_back_in(number: &mut NumberPage, typed: Typed) -> Option<String> {
             manage.then(|| "assign".to_owned())
         }
         Typed::Details(details) => {
-            number.details = details;
+            number.details = Details {
+                usage: shown_back(details.usage),
+                channels: shown_back_channels(&details.channels).0,
+                ..details
+            };
             manage.then(|| "details".to_owned())
         }
         Typed::Review { note, reviewed_on } => {

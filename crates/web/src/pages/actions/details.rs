@@ -79,6 +79,26 @@ fn parse_channels(text: &str) -> Result<Vec<BackupChannel>, governance::Error> {
     })
 }
 
+/// The channels' text to show back in a refused form, without the lines that may hold a PIN
+/// (six digits in a row where only free text goes: a messenger, other, or a line that reads
+/// as no channel); and whether any was dropped. Phone lines, emails and web forms stay.
+pub(crate) fn shown_back_channels(text: &str) -> (String, bool) {
+    let mut dropped = false;
+    let kept: Vec<&str> = text
+        .split_inclusive('\n')
+        .filter(|line| {
+            let free_text = !matches!(
+                parse_line(0, line.trim()).map(|c| c.kind),
+                Ok(ChannelKind::Phone | ChannelKind::Email | ChannelKind::WebForm)
+            );
+            let pin_like = free_text && numbers::holds_six_digits(line);
+            dropped |= pin_like;
+            !pin_like
+        })
+        .collect();
+    (kept.concat(), dropped)
+}
+
 /// Channel `n`, typed as `kind: value`; its fault as the form words it.
 fn parse_line(n: usize, line: &str) -> Result<BackupChannel, String> {
     let as_typed = || format!("channel {n}: write it as kind: value");

@@ -177,10 +177,14 @@ pub(super) async fn reveal(
             state.reveals.undo(&user);
             return match error {
                 governance::Error::Invalid { field, problem } => {
+                    let mut message = crate::pages::number::Refusal::new(field, &problem).message;
+                    if governance::numbers::holds_six_digits(&reason) {
+                        message.push_str(&crate::pages::number::cleared("The reason was"));
+                    }
                     again(
                         page,
                         StatusCode::UNPROCESSABLE_ENTITY,
-                        crate::pages::number::Refusal::new(field, &problem).message,
+                        message,
                         crate::pages::number::shown_back(reason),
                     )
                     .await
