@@ -226,6 +226,56 @@ pub(crate) async fn withdraw_overtaken(
     Ok(())
 }
 
+/// Withdraws, in the caller's transaction, the open handovers offered to member `member_id`
+/// that it can no longer accept, now that it was deactivated or its role changed (an auditor,
+/// or a business admin of other clients, holds no seat of the number). Each is closed as
+/// `cancelled` and ledgered as `handover.cancelled` with the reason, after the member's own
+/// event; the seat's holder may then offer it to someone else. Returns how many were.
+pub(crate) async fn withdraw_offers_out_of_reach(
+    tx: &mut Tx,
+    caller: &Caller,
+    member_id: &str,
+    now: DateTime<Utc>,
+) -> Result<usize, Error> {
+    let sql = select!(
+        "WHERE h.org_id = $1 AND h.to_member_id = $2 AND h.status = 'proposed' ORDER BY h.proposed_at, h.id"
+    );
+    let rows: Vec<HandoverRow> = on_tx!(tx, conn => sqlx::query_as(sql)
+        .bind(&caller.org_id)
+        .bind(member_id)
+        .fetch_all(conn)
+        .await)?;
+    let mut withdrawn = 0;
+    for row in rows {
+        let mut handover = row.into_handover()?;
+        let sql = "SELECT w.client_id FROM handovers h \
+                   JOIN phone_numbers n ON n.org_id = h.org_id AND n.id = h.phone_number_id \
+                   JOIN wabas w ON w.org_id = n.org_id AND w.id = n.waba_id \
+                   WHERE h.org_id = $1 AND h.id = $2";
+        let client: String = on_tx!(tx, conn => sqlx::query_scalar(sql)
+            .bind(&caller.org_id)
+            .bind(&handover.id)
+            .fetch_one(conn)
+            .await)?;
+        let problem =
+            match numbers::check_seat_holder(tx, &caller.org_id, &client, "to_member", member_id)
+                .await
+            {
+                Ok(_) => continue,
+                Err(Error::Invalid { problem, .. }) => problem,
+                Err(other) => return Err(other),
+            };
+        close(tx, caller, &mut handover, "cancelled", None, false, now).await?;
+        // The check's words without the form's advice after the colon: "… is an auditor, who
+        // never sees PINs".
+        let why = problem.split(':').next().unwrap_or_default().trim_end();
+        let reason = json!({ "reason": format!("the incoming member {why}") });
+        insert_event(tx, caller, "handover.cancelled", &handover, reason, now).await?;
+        withdrawn += 1;
+    }
+    Ok(withdrawn)
+}
+
 fn check_note(note: &str, required: bool) -> Result<String, Error> {
     crate::numbers::note::ledgered("note", note, required, MAX_NOTE)
 }

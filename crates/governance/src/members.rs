@@ -268,8 +268,9 @@ pub async fn find_by_email(store: &Store, caller: &Caller, email: &str) -> Resul
 }
 
 /// Gives an active member another role (and, for a business admin, its clients).
-/// Ledgered `member.role_changed`; the same role and clients again change and ledger
-/// nothing.
+/// Ledgered `member.role_changed`, followed by the withdrawal (`handover.cancelled`) of any
+/// handover offered to the member that the new role cannot accept; the same role and clients
+/// again change and ledger nothing.
 ///
 /// # Errors
 /// [`Error::Forbidden`] without `org:manage`; [`Error::NotFound`] `member` or `client`;
@@ -281,7 +282,7 @@ pub async fn change_role(
     member_id: &str,
     role: Role,
     clients: &[String],
-) -> Result<Member, Error> {
+) -> Result<MemberChange, Error> {
     caller.require(Permission::ManageOrg)?;
     let org = caller.org_id.as_str();
     let clients = checked_clients(role, clients)?;
@@ -297,7 +298,10 @@ pub async fn change_role(
     let mut had = before.clients.clone();
     had.sort();
     if before.role == role && had == clients {
-        return Ok(before);
+        return Ok(MemberChange {
+            member: before,
+            handovers_withdrawn: 0,
+        });
     }
     if before.role == Role::Admin && role != Role::Admin {
         refuse_last_admin(&mut tx, org, member_id, "role").await?;
@@ -318,26 +322,40 @@ pub async fn change_role(
             "previous_clients": before.clients,
         }),
     )?;
-    ledger::append(&mut tx, org, crate::clock::now(), draft).await?;
+    let now = crate::clock::now();
+    ledger::append(&mut tx, org, now, draft).await?;
+    let handovers_withdrawn =
+        crate::handovers::withdraw_offers_out_of_reach(&mut tx, caller, member_id, now).await?;
     let member = fetch(&mut tx, org, member_id).await?;
     tx.commit().await?;
-    Ok(member)
+    Ok(MemberChange {
+        member,
+        handovers_withdrawn,
+    })
 }
 
 /// Deactivates a member: it can no longer act in the org, and every dashboard session of
-/// its user ends in the same transaction. Ledgered `member.deactivated`. Deactivating a
+/// its user ends in the same transaction. Ledgered `member.deactivated`; the handovers
+/// offered to the member are withdrawn with it (`handover.cancelled`, after it). Deactivating a
 /// deactivated member changes nothing.
 ///
 /// # Errors
 /// [`Error::Forbidden`] without `org:manage`; [`Error::NotFound`] `member`;
 /// [`Error::Invalid`] naming `member` for the org's last active admin.
-pub async fn deactivate(store: &Store, caller: &Caller, member_id: &str) -> Result<Member, Error> {
+pub async fn deactivate(
+    store: &Store,
+    caller: &Caller,
+    member_id: &str,
+) -> Result<MemberChange, Error> {
     caller.require(Permission::ManageOrg)?;
     let org = caller.org_id.as_str();
     let mut tx = store.begin_for(org).await?;
     let before = fetch(&mut tx, org, member_id).await?;
     if before.deactivated_at.is_some() {
-        return Ok(before);
+        return Ok(MemberChange {
+            member: before,
+            handovers_withdrawn: 0,
+        });
     }
     if before.role == Role::Admin {
         refuse_last_admin(&mut tx, org, member_id, "member").await?;
@@ -353,9 +371,23 @@ pub async fn deactivate(store: &Store, caller: &Caller, member_id: &str) -> Resu
         json!({ "user": before.user_id, "role": before.role.as_str(), "sessions_ended": signed_out }),
     )?;
     ledger::append(&mut tx, org, now, draft).await?;
+    let handovers_withdrawn =
+        crate::handovers::withdraw_offers_out_of_reach(&mut tx, caller, member_id, now).await?;
     let member = fetch(&mut tx, org, member_id).await?;
     tx.commit().await?;
-    Ok(member)
+    Ok(MemberChange {
+        member,
+        handovers_withdrawn,
+    })
+}
+
+/// A member as [`change_role`] or [`deactivate`] left it, and what went with the change.
+#[derive(Debug, Clone)]
+pub struct MemberChange {
+    /// The member as it is now.
+    pub member: Member,
+    /// The open handovers that were offered to the member, now withdrawn.
+    pub handovers_withdrawn: usize,
 }
 
 /// The [`Caller`] of `user_id` in `org_id`, for a dashboard session.

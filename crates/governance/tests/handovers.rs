@@ -9,6 +9,7 @@ use common::ledger;
 use common::seed::{caller, now, phone, seeded};
 use governance::Error;
 use governance::Store;
+use governance::access::Role;
 use governance::custody::Outcome;
 use governance::handovers::{self, Checklist, Seat};
 use governance::health::Problem;
@@ -241,6 +242,48 @@ on_both_databases! {
         assert_eq!(owner_and_manager(&store, "1001").await.0, "m-dan");
         handovers::accept(&store, &caller("m-ann"), &kept.id, ALL_CONFIRMED, false, now()).await.unwrap();
         assert_eq!(owner_and_manager(&store, "1001").await.1, "m-ann");
+    }
+
+    async fn deactivating_a_member_withdraws_the_handovers_offered_to_them_and_only_those(db) {
+        let store = seeded(&db).await;
+        staffed(&store, "1001").await;
+        let offered = handovers::propose(&store, &caller("m-bob"), &phone("1001"), Seat::Owner, "m-dan", NOTE, now()).await.unwrap();
+        let kept = handovers::propose(&store, &caller("m-cat"), &phone("1001"), Seat::Manager, "m-ann", NOTE, now()).await.unwrap();
+        let gone = governance::members::deactivate(&store, &caller("m-ann"), "m-dan").await.unwrap();
+        assert_eq!(gone.handovers_withdrawn, 1);
+
+        let record = numbers::record(&store, &caller("m-ann"), &phone("1001"), now()).await.unwrap();
+        let open: Vec<&str> = record.open_handovers.iter().map(|h| h.id.as_str()).collect();
+        assert_eq!(open, [kept.id.as_str()], "the deactivated member can never accept theirs");
+        let events = ledger(&store).await;
+        let (last, before) = (&events[events.len() - 1], &events[events.len() - 2]);
+        assert_eq!(before.0, "member.deactivated");
+        assert_eq!(last.0, "handover.cancelled", "withdrawn with the deactivation, after it");
+        assert!(last.1.contains(&offered.id) && last.1.contains("the incoming member is a deactivated member"), "{}", last.1);
+
+        let again = governance::members::deactivate(&store, &caller("m-ann"), "m-dan").await.unwrap();
+        assert_eq!(again.handovers_withdrawn, 0, "a second deactivation changes nothing");
+
+        // The seat's holder may offer it to someone else now. A new role that can still hold
+        // the seat keeps the offer; one that cannot withdraws it.
+        let role = |role, clients: &'static [&'static str]| {
+            let clients: Vec<String> = clients.iter().map(|c| (*c).to_owned()).collect();
+            let store = &store;
+            async move { governance::members::change_role(store, &caller("m-ann"), "m-hal", role, &clients).await.unwrap() }
+        };
+        role(Role::BusinessAdmin, &["client-a"]).await;
+        let offered = handovers::propose(&store, &caller("m-bob"), &phone("1001"), Seat::Owner, "m-hal", NOTE, now()).await.unwrap();
+        role(Role::Ops, &[]).await;
+        let open = |record: numbers::Record| record.open_handovers.into_iter().map(|h| h.id).collect::<Vec<_>>();
+        let record = numbers::record(&store, &caller("m-ann"), &phone("1001"), now()).await.unwrap();
+        assert_eq!(open(record), [kept.id.clone(), offered.id.clone()], "ops may hold the seat");
+        role(Role::Auditor, &[]).await;
+        let record = numbers::record(&store, &caller("m-ann"), &phone("1001"), now()).await.unwrap();
+        assert_eq!(open(record), [kept.id.clone()], "an auditor never holds a seat");
+        let events = ledger(&store).await;
+        let (last, before) = (&events[events.len() - 1], &events[events.len() - 2]);
+        assert_eq!((before.0.as_str(), last.0.as_str()), ("member.role_changed", "handover.cancelled"));
+        assert!(last.1.contains(&offered.id) && last.1.contains("the incoming member is an auditor, who never sees PINs"), "{}", last.1);
     }
 
     async fn completing_a_review_sets_the_next_due_date_by_policy_and_ledgers_the_health_seen(db) {

@@ -287,7 +287,7 @@ on_both_databases! {
         let refused = members::change_role(&store, &ops_caller, &ops.id, Role::Admin, &[]).await;
         assert!(matches!(refused, Err(Error::Forbidden { .. })), "{refused:?}");
 
-        let promoted = members::change_role(&store, &admin, &ops.id, Role::Auditor, &[]).await.unwrap();
+        let promoted = members::change_role(&store, &admin, &ops.id, Role::Auditor, &[]).await.unwrap().member;
         assert_eq!(promoted.role, Role::Auditor);
         // The same role again, or a business admin's same clients in another order: no event.
         members::change_role(&store, &admin, &ops.id, Role::Auditor, &[]).await.unwrap();
@@ -324,7 +324,7 @@ on_both_databases! {
         )).await;
         assert_eq!(governance::sessions::count_for_user(&store, &ops.user_id).await.unwrap(), 1);
 
-        let gone = members::deactivate(&store, &admin, &ops.id).await.unwrap();
+        let gone = members::deactivate(&store, &admin, &ops.id).await.unwrap().member;
         assert!(!gone.is_active());
         assert_eq!(governance::sessions::count_for_user(&store, &ops.user_id).await.unwrap(), 0);
         assert!(matches!(members::caller_for(&store, &org, &ops.user_id).await, Err(Error::NotFound { what: "org" })));

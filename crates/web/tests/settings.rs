@@ -335,10 +335,23 @@ on_both_databases! {
         };
         let role = format!("/settings/members/{}/role", w.ops);
 
-        assert_eq!(flash(role.clone(), "role=business_admin&clients=c-1001&clients=c-1002").await, "ops@acme.example is now business_admin.", "both numbers still within reach");
+        // A handover offered to them lasts while they may take the seat, and goes with the
+        // change that stops them; the message says so.
+        seed_number(&db, &w.org, "1003", "+1 555 0300").await;
+        let cal = add_member(&w.store, &w.org, "cal@acme.example", Role::Ops, &[]).await;
+        governance::numbers::assign(&w.store, &admin, &phone("1003"), &w.admin, &cal, chrono::Utc::now()).await.unwrap();
+        let offer = format!("seat=owner&to_member={}&note=Moving+teams", w.ops);
+        assert_eq!(send(&w.app, same_origin_post("/numbers/1003/handovers", &visit, &offer)).await.status(), StatusCode::SEE_OTHER);
+        let open = async || governance::numbers::record(&w.store, &admin, &phone("1003"), chrono::Utc::now()).await.unwrap().open_handovers.len();
+        assert_eq!(
+            flash(role.clone(), "role=business_admin&clients=c-1001&clients=c-1002&clients=c-1003").await,
+            "ops@acme.example is now business_admin.",
+            "every number still within reach"
+        );
+        assert_eq!(open().await, 1);
         assert_eq!(
             flash(role.clone(), "role=business_admin&clients=c-1001").await,
-            "ops@acme.example is now business_admin. They still hold a seat of a number they can no longer act for: assign it to someone else \
+            "ops@acme.example is now business_admin. The handover offered to them was withdrawn. They still hold a seat of a number they can no longer act for: assign it to someone else \
              (the health filter of the numbers list finds them: “the main owner left or lost access”, “the permission manager left or lost access”).",
         );
         assert!(
@@ -347,6 +360,7 @@ on_both_databases! {
                  else (the health filter of the numbers list finds them: “the main owner left or lost access”, “the permission manager left or lost access”)."
             ),
         );
+        assert_eq!(open().await, 0);
     }
 
     async fn an_admin_deactivates_a_member_but_not_the_last_admin(db) {

@@ -175,9 +175,13 @@ async fn user(store: &Store, command: UserCommand) -> anyhow::Result<()> {
         UserCommand::Deactivate { org, email } => {
             let caller = caller(store, &org).await?;
             let member = members::find_by_email(store, &caller, &email).await?;
-            members::deactivate(store, &caller, &member.id).await?;
+            let gone = members::deactivate(store, &caller, &member.id).await?;
+            let withdrawn = match gone.handovers_withdrawn {
+                0 => String::new(),
+                n => format!("; {n} handover(s) offered to them withdrawn"),
+            };
             print(&format!(
-                "deactivated {} in {org}; their sessions ended",
+                "deactivated {} in {org}; their sessions ended{withdrawn}",
                 member.email
             ))
         }

@@ -159,12 +159,18 @@ async fn change_role(
     }
     .await;
     match changed {
-        Ok(member) => {
-            let left = seats_left_behind(&state, &who, &member.id).await;
+        Ok(changed) => {
+            let left = seats_left_behind(&state, &who, &changed.member.id).await;
+            let withdrawn = withdrawn(changed.handovers_withdrawn);
+            let member = changed.member;
             done(
                 &session,
                 "members",
-                format!("{} is now {}.{left}", member.email, member.role.as_str()),
+                format!(
+                    "{} is now {}.{withdrawn}{left}",
+                    member.email,
+                    member.role.as_str()
+                ),
             )
             .await
         }
@@ -187,14 +193,15 @@ async fn deactivate(
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
     match governance::members::deactivate(&state.store, &who.caller, &id).await {
-        Ok(member) => {
-            let left = seats_left_behind(&state, &who, &member.id).await;
+        Ok(gone) => {
+            let left = seats_left_behind(&state, &who, &gone.member.id).await;
+            let withdrawn = withdrawn(gone.handovers_withdrawn);
             done(
                 &session,
                 "members",
                 format!(
-                    "{} is deactivated and signed out everywhere.{left}",
-                    member.email
+                    "{} is deactivated and signed out everywhere.{withdrawn}{left}",
+                    gone.member.email
                 ),
             )
             .await
@@ -203,6 +210,16 @@ async fn deactivate(
             let problem = FormProblem::of(&format!("member:{id}"), error)?;
             refused(&state, &who, &session, page, problem).await
         }
+    }
+}
+
+/// The sentence on the handovers offered to a changed member that it can no longer accept,
+/// withdrawn with the change.
+fn withdrawn(handovers: usize) -> String {
+    match handovers {
+        0 => String::new(),
+        1 => " The handover offered to them was withdrawn.".to_owned(),
+        n => format!(" The {n} handovers offered to them were withdrawn."),
     }
 }
 
