@@ -171,6 +171,22 @@ async fn insert_job(
 /// SQL: rotation item `i` is one no live worker holds — queued, or claimed by a worker
 /// whose lease ran out before `$3` (the items [`claim`] hands out). A macro so each query
 /// stays one `&'static str`.
+/// `WHERE` of a current PIN version `$v` (of an item's number) confirmed after its job `$j`
+/// last queued the number: the PIN the item was to retire is gone already.
+macro_rules! moot_item {
+    ($v:literal, $j:literal) => {
+        concat!(
+            "WHERE ",
+            $v,
+            ".status = 'current' AND ",
+            $v,
+            ".confirmed_at > ",
+            $j,
+            ".updated_at"
+        )
+    };
+}
+
 macro_rules! unheld_item {
     () => {
         "(i.status = 'queued' OR (i.status = 'running' AND i.lease_until < $3))"
@@ -221,7 +237,9 @@ pub(crate) async fn queue_one(
 
 /// The one-number rotation job still waiting for a worker on `phone` — the rotation a
 /// reveal queued under the rotate-after-reveal policy, queued or left by a worker whose
-/// lease ran out — if there is one. Running it (with [`run`]) rotates exactly that number.
+/// lease ran out — if there is one and no rotation by other means (a handover's, another
+/// job's) retired the revealed PIN since. Running it (with [`run`]) rotates exactly that
+/// number; a moot one is skipped when run (`rotated since it was queued`).
 ///
 /// # Errors
 /// [`Error::NotFound`] for a number the caller cannot see; database errors.
@@ -239,6 +257,9 @@ pub async fn queued_for(
         unheld_item!(),
         " AND j.status = 'running' \
          AND (SELECT COUNT(*) FROM rotation_items k WHERE k.job_id = j.id) = 1 \
+         AND NOT EXISTS (SELECT 1 FROM pin_versions v ",
+        moot_item!("v", "j"),
+        " AND v.org_id = i.org_id AND v.phone_number_id = i.phone_number_id) \
          ORDER BY j.created_at LIMIT 1"
     );
     let job: Option<String> = on_tx!(tx, conn => sqlx::query_scalar(sql)
@@ -617,27 +638,48 @@ async fn claim(
     if job_status.as_deref() != Some("running") {
         return Ok(None);
     }
-    let item: Option<String> = {
-        let sql = dialect::select_claimable_item(tx.backend());
-        on_tx!(tx, conn => sqlx::query_scalar(sql)
-        .bind(job).bind(now).fetch_optional(conn).await)
-    }?;
-    let Some(number_id) = item else {
-        return Ok(None);
-    };
-    let (meta_id, state): (String, String) = {
-        let sql = dialect::select_item_number_for_update(tx.backend());
-        on_tx!(tx, conn => sqlx::query_as(sql).bind(&number_id).fetch_one(conn).await)
-    }?;
-    if let Some(queued_by) = queued_by {
-        // Read after the number's lock: a reveal holding it has committed by now.
-        let touched: DateTime<Utc> = on_tx!(tx, conn => sqlx::query_scalar(
-            "SELECT updated_at FROM rotation_jobs WHERE id = $1")
-            .bind(job).fetch_one(conn).await)?;
-        if touched > queued_by {
+    let (number_id, meta_id, state) = loop {
+        let item: Option<String> = {
+            let sql = dialect::select_claimable_item(tx.backend());
+            on_tx!(tx, conn => sqlx::query_scalar(sql)
+            .bind(job).bind(now).fetch_optional(conn).await)
+        }?;
+        let Some(number_id) = item else {
+            tx.commit().await?;
             return Ok(None);
+        };
+        let (meta_id, state): (String, String) = {
+            let sql = dialect::select_item_number_for_update(tx.backend());
+            on_tx!(tx, conn => sqlx::query_as(sql).bind(&number_id).fetch_one(conn).await)
+        }?;
+        if let Some(queued_by) = queued_by {
+            // Read after the number's lock: a reveal holding it has committed by now.
+            let touched: DateTime<Utc> = on_tx!(tx, conn => sqlx::query_scalar(
+                "SELECT updated_at FROM rotation_jobs WHERE id = $1")
+                .bind(job).fetch_one(conn).await)?;
+            if touched > queued_by {
+                tx.commit().await?;
+                return Ok(None);
+            }
         }
-    }
+        // Rotated by other means since it was queued (a handover's rotation, another job):
+        // the PIN this rotation was to retire is retired already.
+        if state == PinState::Escrowed.as_str()
+            && let Some(version) = rotated_since_queued(&mut tx, job, &number_id).await?
+        {
+            exec!(
+                tx,
+                "UPDATE rotation_items SET status = 'skipped', outcome = $3, updated_at = $4 \
+                 WHERE job_id = $1 AND phone_number_id = $2",
+                job,
+                &number_id,
+                format!("rotated since it was queued (version {version})"),
+                now
+            )?;
+            continue;
+        }
+        break (number_id, meta_id, state);
+    };
     let until = now
         + chrono::Duration::from_std(custodian.settings().lease)
             .unwrap_or(chrono::Duration::zero());
@@ -654,6 +696,23 @@ async fn claim(
     tx.commit().await?;
     let state = PinState::parse(&state).unwrap_or(PinState::Unknown);
     Ok(Some((number_id, meta_id, state)))
+}
+
+/// The version of number `number_id` made current after `job` last queued it (was created,
+/// or touched by a reveal), if there is one.
+async fn rotated_since_queued(
+    tx: &mut Tx,
+    job: &str,
+    number_id: &str,
+) -> Result<Option<i64>, Error> {
+    let sql = concat!(
+        "SELECT v.version FROM pin_versions v, rotation_jobs j ",
+        moot_item!("v", "j"),
+        " AND j.id = $1 AND v.phone_number_id = $2"
+    );
+    let version: Option<i64> = on_tx!(tx, conn => sqlx::query_scalar(sql)
+        .bind(job).bind(number_id).fetch_optional(conn).await)?;
+    Ok(version)
 }
 
 async fn finish_if_complete(store: &Store, org: &str, job: &str) -> Result<(), Error> {

@@ -199,6 +199,33 @@ on_both_databases! {
         assert!(third.rotation_job.is_some_and(|j| j != job), "a finished job is not reused");
     }
 
+    async fn a_rotation_a_reveal_queued_is_moot_once_the_pin_rotated_by_other_means(db) {
+        let (w, number) = escrowed_and_staffed(&db).await;
+        let id = w.escrow.identity();
+        let revealed = reveal_as(&w.store, id, &caller("m-bob"), &number, "re-registering").await.unwrap();
+        let job = revealed.rotation_job.expect("the default policy rotates after a reveal");
+        // A handover's rotation, or one an operator started: the revealed PIN is retired.
+        let rotated = w.custodian(quick()).rotate(ORG, &Actor::system(), &number, &[]).await.unwrap();
+        assert_eq!(rotated, Outcome::Confirmed { version: 2 });
+        assert!(!meta_holds(&w, &number, revealed.pin.expose()));
+        assert_eq!(jobs::queued_for(&w.store, &caller("m-cat"), &number).await.unwrap(), None, "no rotation waits any more");
+        assert!(!health(&w, "m-ann", &number).await.contains(&Problem::PinRevealed));
+
+        // Serve still finds the job, and running it rotates nothing: the item is skipped.
+        assert_eq!(jobs::waiting_since(&w.store, ORG, chrono::Utc::now()).await.unwrap(), vec![job.clone()]);
+        let status = jobs::run(&w.custodian(quick()), ORG, &Actor::system(), &job, &[], &|_| {}).await.unwrap();
+        assert_eq!((status.status.as_str(), status.done, status.skipped), ("done", 0, 1));
+        assert_eq!(w.statuses(&number).await, ["previous", "current"], "no third version");
+
+        // A reveal after the other rotation queues a rotation that is not moot.
+        let again = reveal_as(&w.store, id, &caller("m-bob"), &number, "re-registering again").await.unwrap();
+        let job = again.rotation_job.expect("a new rotation");
+        assert_eq!(jobs::queued_for(&w.store, &caller("m-cat"), &number).await.unwrap().as_deref(), Some(job.as_str()));
+        let (done, failed) = run_job(&w, &job).await;
+        assert_eq!((done, failed), (1, 0));
+        assert!(!meta_holds(&w, &number, again.pin.expose()), "the PIN revealed last is retired");
+    }
+
     async fn a_rotation_a_reveal_queued_waits_out_its_grace_and_is_not_offered_again_once_run(db) {
         let (w, number) = escrowed_and_staffed(&db).await;
         let revealed = reveal_as(&w.store, w.escrow.identity(), &caller("m-bob"), &number, "re-registering").await.unwrap();
