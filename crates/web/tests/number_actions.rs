@@ -175,13 +175,23 @@ on_both_databases! {
         let first = w.escrowed_pin(&w.unknown).await;
         assert!(w.meta_holds(&w.unknown, &first));
 
-        let (status, _, _) = w.post(&ops, &format!("{path}/rotate"), "").await;
+        // The form carries the version it was shown for: sent twice (a double click, a
+        // reload), it rotates once.
+        assert!(shown.contains("<input type=\"hidden\" name=\"from_version\" value=\"1\">"), "{shown}");
+        let (status, _, _) = w.post(&ops, &format!("{path}/rotate"), "from_version=1").await;
         assert_eq!(status, StatusCode::SEE_OTHER);
         let shown = w.page(&ops, &path).await;
         assert!(shown.contains("PIN version 2 is set at Meta and escrowed."), "{shown}");
         let second = w.escrowed_pin(&w.unknown).await;
         assert!(w.meta_holds(&w.unknown, &second) && !w.meta_holds(&w.unknown, &first));
         assert!(shown.contains("<td role=\"cell\" data-label=\"What\">pin.rotated</td>"), "{shown}");
+        let events = w.ledger_len().await;
+        let (status, _, _) = w.post(&ops, &format!("{path}/rotate"), "from_version=1").await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let shown = w.page(&ops, &path).await;
+        assert!(shown.contains("The PIN was rotated since that page was shown (from version 1 to version 2), so nothing was done."), "{shown}");
+        assert_eq!(w.ledger_len().await, events, "no second rotation");
+        assert_eq!(w.escrowed_pin(&w.unknown).await, second);
         let metrics = text(send(&w.app, get("/metrics")).await).await;
         assert!(
             metrics.contains("pinward_pin_rotations_total{outcome=\"rotated\"} 2\n"),

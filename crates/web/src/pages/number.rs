@@ -355,6 +355,14 @@ impl NumberPage {
             .map(|p| p.message.as_str())
     }
 
+    /// The current PIN version, which the Rotate PIN form carries.
+    fn current_version(&self) -> Option<i64> {
+        self.versions
+            .iter()
+            .find(|v| v.status == "current")
+            .map(|v| v.version)
+    }
+
     /// Whether the PIN part of the actions has anything to show this caller: a form, or a
     /// word on why there is none.
     fn pin_block(&self) -> bool {

@@ -1,6 +1,7 @@
 //! Custody of one number from its page: take custody, rotate, release to the client, and
 //! record a change made outside pinward. Each needs the `custody` permission.
 
+use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -73,7 +74,15 @@ fn queued_ran(status: &jobs::JobStatus) -> Done {
 #[derive(Clone, Copy)]
 enum SetPin {
     Take,
-    Rotate,
+    /// With the version the form was shown for, if it says.
+    Rotate(Option<i64>),
+}
+
+/// The Rotate PIN form: the PIN version current when the page was shown, so that a form
+/// sent twice (a double click, a reload, a second tab) rotates once.
+#[derive(serde::Deserialize)]
+pub(super) struct RotateFields {
+    from_version: Option<String>,
 }
 
 async fn set_pin(
@@ -95,7 +104,22 @@ async fn set_pin(
             .take(org, &actor, &phone, &recovery)
             .await
             .map(|outcome| counted(state, &outcome)),
-        SetPin::Rotate => {
+        SetPin::Rotate(Some(shown))
+            if record.pin_state == PinState::Escrowed
+                && current_version(&record) != Some(shown) =>
+        {
+            Ok((
+                "info",
+                format!(
+                    "The PIN was rotated since that page was shown (from version {shown}{}), so \
+                     nothing was done. Choose Rotate PIN again to set another one.",
+                    current_version(&record)
+                        .map(|now| format!(" to version {now}"))
+                        .unwrap_or_default()
+                ),
+            ))
+        }
+        SetPin::Rotate(_) => {
             match rotate_now(
                 state,
                 &who.caller,
@@ -212,8 +236,21 @@ pub(super) async fn rotate(
     page: PageContext,
     session: Session,
     Path(id): Path<String>,
+    Form(fields): Form<RotateFields>,
 ) -> Result<Response, AppError> {
-    set_pin(&state, &who, page, &session, &id, SetPin::Rotate).await
+    // A version that does not read as one is no version: the form is then taken as sent
+    // by hand, and rotates.
+    let shown = fields.from_version.and_then(|v| v.trim().parse().ok());
+    set_pin(&state, &who, page, &session, &id, SetPin::Rotate(shown)).await
+}
+
+/// The number's current PIN version, if it has one.
+fn current_version(record: &numbers::Record) -> Option<i64> {
+    record
+        .versions
+        .iter()
+        .find(|v| v.status == "current")
+        .map(|v| v.version)
 }
 
 /// Releases the PIN to the number's client: the answer is the armored age file sealed to
