@@ -273,7 +273,17 @@ on_both_databases! {
         let shown = w.page(&ops, &record_path(&w)).await;
         assert!(shown.contains("<td role=\"cell\" data-label=\"What\">pin.released</td>"), "{shown}");
         assert!(!shown.contains(&format!("{}/rotate\"", record_path(&w))), "a released number offers no rotation");
-        assert!(shown.contains("Released to its client: pinward no longer holds or rotates this PIN"), "and says why: {shown}");
+        assert!(shown.contains("Released to its client: pinward no longer sets or rotates this PIN, and the client may have changed it since"), "and says why: {shown}");
+
+        // The PIN handed over may still be revealed, saying what it is, and no rotation follows.
+        let owner = w.browser(OWNER).await;
+        let path = format!("{}/reveal", record_path(&w));
+        assert!(w.page(&owner, &path).await.contains("what you reveal is the PIN that was handed over"));
+        let response = send(&w.app, same_origin_post(&path, &owner, &w.reveal_fields(&owner, &path, "reason=the+client+lost+the+file").await)).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let body = text(response).await;
+        assert_eq!(shown_pin(&body), pin);
+        assert!(body.contains("This is the PIN handed over when the number was released") && !body.contains("rotation job"), "{body}");
     }
 
     async fn without_custody_the_custody_actions_are_a_503_page(db) {

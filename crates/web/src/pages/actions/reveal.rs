@@ -15,6 +15,7 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::Utc;
+use governance::custody::PinState;
 use governance::numbers;
 use serde::Deserialize;
 use tower_sessions::Session;
@@ -36,6 +37,8 @@ struct RevealForm {
     /// The form's one-time token ([`session::issue_once`]).
     once: String,
     problem: Option<String>,
+    /// Released to its client, who may have changed the PIN since.
+    released: bool,
 }
 
 #[derive(Template)]
@@ -47,6 +50,8 @@ struct Revealed<'a> {
     /// Shown once, in this response only.
     pin: &'a str,
     rotation_job: Option<String>,
+    /// Released to its client, who may have changed the PIN since.
+    released: bool,
 }
 
 fn form_page(status: StatusCode, form: &RevealForm) -> Result<Response, AppError> {
@@ -77,6 +82,7 @@ pub(super) async fn form(
             reason: reason.unwrap_or_default(),
             once,
             problem: None,
+            released: record.pin_state == PinState::Released,
         },
     )
 }
@@ -146,6 +152,7 @@ pub(super) async fn reveal(
                 reason,
                 once: session::issue_once(&session, number).await?,
                 problem: Some(problem),
+                released: record.pin_state == PinState::Released,
             },
         )
     };
@@ -200,6 +207,7 @@ pub(super) async fn reveal(
         display: record.meta.display_phone_number.clone(),
         pin: revealed.pin.expose(),
         rotation_job: revealed.rotation_job.clone(),
+        released: record.pin_state == PinState::Released,
     })?;
     Ok(([(header::CACHE_CONTROL, "no-store")], html).into_response())
 }
