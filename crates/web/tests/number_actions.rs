@@ -620,6 +620,8 @@ on_both_databases! {
         let ops = w.browser(OPS).await;
         let shown = w.page(&ops, &record_path(&w)).await;
         assert!(shown.contains("id=\"rotation-waits\">The PIN was revealed and the org's policy rotates it: a rotation waits — Rotate PIN runs it."), "{shown}");
+        let job = governance::jobs::queued_for(&w.store, &governance::access::Caller::cli(&w.org), &w.escrowed).await.unwrap().unwrap();
+        assert!(shown.contains(&format!("<code>pinward rotate status {job} --org {}</code>", w.org)), "a command that runs as shown: {shown}");
         assert!(w.meta_holds(&w.escrowed, &revealed), "nothing rotated yet");
 
         let (status, _, _) = w.post(&ops, &format!("{}/rotate", record_path(&w)), "").await;
