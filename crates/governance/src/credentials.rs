@@ -100,6 +100,9 @@ fn facts_of(info: &TokenInfo) -> Result<Facts, Error> {
     })
 }
 
+/// The longest token taken: Meta's run to a few hundred characters.
+const MAX_TOKEN: usize = 4096;
+
 /// Checks `token` with Meta, then stores it sealed with the facts, replacing the org's
 /// previous token. Ledgered `graph_credential.set` (with the facts, never the token).
 ///
@@ -116,10 +119,21 @@ pub async fn set(
 ) -> Result<CredentialFacts, Error> {
     caller.require(Permission::ManageOrg)?;
     let text = token.expose().trim();
-    if text.is_empty() || text.len() > 4096 || text.chars().any(char::is_whitespace) {
+    let problem = if text.is_empty() {
+        Some("is required: paste the system user's access token".to_owned())
+    } else if text.len() > MAX_TOKEN {
+        Some(format!(
+            "is longer than any Graph access token (at most {MAX_TOKEN} characters): paste the token alone"
+        ))
+    } else if text.chars().any(char::is_whitespace) {
+        Some("must be one Graph access token (no spaces)".to_owned())
+    } else {
+        None
+    };
+    if let Some(problem) = problem {
         return Err(Error::Invalid {
             field: "token",
-            problem: "must be one Graph access token (no spaces)".to_owned(),
+            problem,
         });
     }
     let token = AccessToken::from(text);

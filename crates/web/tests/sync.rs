@@ -276,11 +276,19 @@ on_both_databases! {
     async fn a_bad_token_is_refused_naming_token_and_stores_nothing(db) {
         let w = world(&db, false).await;
         let admin = signed_in_visit(&w.app, "admin@acme.example").await;
-        for token in ["", "two%20words", "EAAunknown-token"] {
+        let long = "E".repeat(5000);
+        for (token, says) in [
+            ("", "Token: is required: paste the system user"),
+            ("two%20words", "Token: must be one Graph access token (no spaces)"),
+            (long.as_str(), "Token: is longer than any Graph access token (at most 4096 characters)"),
+            ("EAAunknown-token", "Token: "),
+        ] {
             let before = w.events().await;
             let response = send(&w.app, same_origin_post("/settings/credential", &admin, &format!("token={token}"))).await;
             assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{token}");
-            assert!(text(response).await.contains("Token: "), "{token}");
+            let page = text(response).await;
+            assert!(page.contains(says), "{says}: {page}");
+            assert!(long.len() > 4096 && !page.contains(&long), "what was pasted is not shown back");
             assert_eq!(w.events().await, before);
         }
         assert!(governance::credentials::show(&w.store, &Caller::cli(&w.org)).await.unwrap().is_none());
