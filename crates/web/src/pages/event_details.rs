@@ -112,6 +112,10 @@ fn shown(key: &str, value: &Value, names: &Names) -> String {
             .collect::<Vec<_>>()
             .join(", "),
         Value::Object(fields) => match (fields.get("from"), fields.get("to"), fields.len()) {
+            // A seat assigned again to its holder, beside one that changed hands.
+            (Some(from), Some(to), 2) if from == to => {
+                format!("{} (unchanged)", shown(key, to, names))
+            }
             (Some(from), Some(to), 2) => {
                 format!("{} → {}", shown(key, from, names), shown(key, to, names))
             }
@@ -119,6 +123,12 @@ fn shown(key: &str, value: &Value, names: &Names) -> String {
                 (Some(Value::String(kind)), Some(Value::String(v)), 2) => {
                     format!("{}: {v}", channel_word(kind))
                 }
+                // A flat record (a handover's checklist): each field in words.
+                _ if fields.values().all(|v| !v.is_object() && !v.is_array()) => fields
+                    .iter()
+                    .map(|(k, v)| format!("{}: {}", k.replace('_', " "), shown(k, v, names)))
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 _ => value.to_string(),
             },
         },
@@ -167,6 +177,28 @@ mod tests {
 
     fn pair(key: &str, value: &str) -> (String, String, bool) {
         (key.to_owned(), value.to_owned(), false)
+    }
+
+    #[test]
+    fn a_checklist_reads_in_words_and_an_unchanged_seat_says_so() {
+        let checklist =
+            json!({"checklist": {"backup_channels_confirmed": true, "pin_escrowed": false}});
+        assert_eq!(
+            read(checklist),
+            [pair(
+                "checklist",
+                "backup channels confirmed: yes, pin escrowed: no"
+            )]
+        );
+        let seats =
+            json!({"owner": {"from": "Ann", "to": "Ann"}, "manager": {"from": "Bob", "to": "Cat"}});
+        assert_eq!(
+            read(seats),
+            [
+                pair("manager", "Bob → Cat"),
+                pair("owner", "Ann (unchanged)")
+            ]
+        );
     }
 
     #[test]
@@ -279,8 +311,8 @@ mod tests {
     #[test]
     fn a_nested_object_of_another_shape_keeps_its_json() {
         assert_eq!(
-            read(json!({"limits": {"per_hour": 10, "burst": 2}})),
-            [pair("limits", r#"{"burst":2,"per_hour":10}"#)]
+            read(json!({"limits": {"per_hour": {"max": 10}, "burst": [2]}})),
+            [pair("limits", r#"{"burst":[2],"per_hour":{"max":10}}"#)]
         );
     }
 }
