@@ -168,17 +168,19 @@ async fn insert_job(
     Ok(id)
 }
 
-/// SQL: rotation item `i` is one no live worker holds — queued, or claimed by a worker
-/// whose lease ran out before `$3` (the items [`claim`] hands out). A macro so each query
-/// stays one `&'static str`.
-/// `WHERE` of a current PIN version `$v` (of an item's number) confirmed after its job `$j`
-/// last queued the number: the PIN the item was to retire is gone already.
+/// `WHERE` of a current PIN version `$v` (of an item's number) that retired what its job
+/// `$j` was queued to retire: made current after the job last queued the number (created
+/// it, or touched it: a reveal, a pause or resume), and never revealed itself. The second
+/// half needs no clocks to agree: a revealed current PIN is never skipped, whenever it
+/// became current.
 macro_rules! moot_item {
     ($v:literal, $j:literal) => {
         concat!(
             "WHERE ",
             $v,
             ".status = 'current' AND ",
+            $v,
+            ".revealed_at IS NULL AND ",
             $v,
             ".confirmed_at > ",
             $j,
@@ -187,6 +189,9 @@ macro_rules! moot_item {
     };
 }
 
+/// SQL: rotation item `i` is one no live worker holds — queued, or claimed by a worker
+/// whose lease ran out before `$3` (the items [`claim`] hands out). A macro so each query
+/// stays one `&'static str`.
 macro_rules! unheld_item {
     () => {
         "(i.status = 'queued' OR (i.status = 'running' AND i.lease_until < $3))"
@@ -631,21 +636,20 @@ async fn claim(
     job: &str,
     queued_by: Option<DateTime<Utc>>,
 ) -> Result<Option<(String, String, PinState)>, Error> {
-    let mut tx = custodian.store().begin_for(org).await?;
-    let now: DateTime<Utc> = Utc::now();
-    let job_status: Option<String> = on_tx!(tx, conn => sqlx::query_scalar("SELECT status FROM rotation_jobs WHERE org_id = $1 AND id = $2")
-        .bind(org).bind(job).fetch_optional(conn).await)?;
-    if job_status.as_deref() != Some("running") {
-        return Ok(None);
-    }
-    let (number_id, meta_id, state) = loop {
+    loop {
+        let mut tx = custodian.store().begin_for(org).await?;
+        let now: DateTime<Utc> = Utc::now();
+        let job_status: Option<String> = on_tx!(tx, conn => sqlx::query_scalar("SELECT status FROM rotation_jobs WHERE org_id = $1 AND id = $2")
+            .bind(org).bind(job).fetch_optional(conn).await)?;
+        if job_status.as_deref() != Some("running") {
+            return Ok(None);
+        }
         let item: Option<String> = {
             let sql = dialect::select_claimable_item(tx.backend());
             on_tx!(tx, conn => sqlx::query_scalar(sql)
             .bind(job).bind(now).fetch_optional(conn).await)
         }?;
         let Some(number_id) = item else {
-            tx.commit().await?;
             return Ok(None);
         };
         let (meta_id, state): (String, String) = {
@@ -658,28 +662,41 @@ async fn claim(
                 "SELECT updated_at FROM rotation_jobs WHERE id = $1")
                 .bind(job).fetch_one(conn).await)?;
             if touched > queued_by {
-                tx.commit().await?;
                 return Ok(None);
             }
         }
         // Rotated by other means since it was queued (a handover's rotation, another job):
-        // the PIN this rotation was to retire is retired already.
+        // the PIN this rotation was to retire is retired already. Skipped in a transaction
+        // of its own, so no two numbers' locks are ever held at once.
         if state == PinState::Escrowed.as_str()
             && let Some(version) = rotated_since_queued(&mut tx, job, &number_id).await?
         {
             exec!(
                 tx,
-                "UPDATE rotation_items SET status = 'skipped', outcome = $3, updated_at = $4 \
-                 WHERE job_id = $1 AND phone_number_id = $2",
+                "UPDATE rotation_items SET status = 'skipped', outcome = $3, lease_owner = NULL, \
+                 lease_until = NULL, updated_at = $4 WHERE job_id = $1 AND phone_number_id = $2",
                 job,
                 &number_id,
                 format!("rotated since it was queued (version {version})"),
                 now
             )?;
+            tx.commit().await?;
             continue;
         }
-        break (number_id, meta_id, state);
-    };
+        return lease(custodian, tx, job, number_id, meta_id, &state, now).await;
+    }
+}
+
+/// Leases the claimed item to this worker and commits the claim.
+async fn lease(
+    custodian: &Custodian,
+    mut tx: Tx,
+    job: &str,
+    number_id: String,
+    meta_id: String,
+    state: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<(String, String, PinState)>, Error> {
     let until = now
         + chrono::Duration::from_std(custodian.settings().lease)
             .unwrap_or(chrono::Duration::zero());
@@ -694,12 +711,12 @@ async fn claim(
         now
     )?;
     tx.commit().await?;
-    let state = PinState::parse(&state).unwrap_or(PinState::Unknown);
+    let state = PinState::parse(state).unwrap_or(PinState::Unknown);
     Ok(Some((number_id, meta_id, state)))
 }
 
-/// The version of number `number_id` made current after `job` last queued it (was created,
-/// or touched by a reveal), if there is one.
+/// The current version of number `number_id` if it retired what `job` was queued to retire
+/// (see `moot_item!`).
 async fn rotated_since_queued(
     tx: &mut Tx,
     job: &str,

@@ -217,13 +217,19 @@ on_both_databases! {
         assert_eq!((status.status.as_str(), status.done, status.skipped), ("done", 0, 1));
         assert_eq!(w.statuses(&number).await, ["previous", "current"], "no third version");
 
-        // A reveal after the other rotation queues a rotation that is not moot.
+        // A PIN revealed after the other rotation is retired, whatever the clocks say: a
+        // revealed current PIN never makes its rotation moot. Here the reveal reuses the
+        // rotation still queued from before the other rotation.
         let again = reveal_as(&w.store, id, &caller("m-bob"), &number, "re-registering again").await.unwrap();
         let job = again.rotation_job.expect("a new rotation");
+        w.custodian(quick()).rotate(ORG, &Actor::system(), &number, &[]).await.unwrap();
+        let last = reveal_as(&w.store, id, &caller("m-bob"), &number, "and again").await.unwrap();
+        assert_eq!(last.rotation_job.as_deref(), Some(job.as_str()), "the queued rotation is reused");
+        common::sql(&db, &[&format!("UPDATE rotation_jobs SET updated_at = '2020-01-01T00:00:00Z' WHERE id = '{job}'")]).await;
         assert_eq!(jobs::queued_for(&w.store, &caller("m-cat"), &number).await.unwrap().as_deref(), Some(job.as_str()));
         let (done, failed) = run_job(&w, &job).await;
         assert_eq!((done, failed), (1, 0));
-        assert!(!meta_holds(&w, &number, again.pin.expose()), "the PIN revealed last is retired");
+        assert!(!meta_holds(&w, &number, last.pin.expose()), "the PIN revealed last is retired");
     }
 
     async fn a_rotation_a_reveal_queued_waits_out_its_grace_and_is_not_offered_again_once_run(db) {
