@@ -219,7 +219,9 @@ pub(crate) async fn withdraw_overtaken(
         if handover.from_member_id.as_deref() == Some(holder) {
             continue;
         }
-        close(tx, caller, &mut handover, "cancelled", None, false, now).await?;
+        if !try_close(tx, caller, &mut handover, "cancelled", None, false, now).await? {
+            continue; // decided meanwhile
+        }
         let reason = json!({ "reason": "the seat was assigned directly since it was proposed" });
         insert_event(tx, caller, "handover.cancelled", &handover, reason, now).await?;
     }
@@ -265,7 +267,9 @@ pub(crate) async fn withdraw_offers_out_of_reach(
                 Err(Error::Invalid { problem, .. }) => problem,
                 Err(other) => return Err(other),
             };
-        close(tx, caller, &mut handover, "cancelled", None, false, now).await?;
+        if !try_close(tx, caller, &mut handover, "cancelled", None, false, now).await? {
+            continue; // decided meanwhile
+        }
         // The check's words without the form's advice after the colon: "… is an auditor, who
         // never sees PINs".
         let why = problem.split(':').next().unwrap_or_default().trim_end();
@@ -441,8 +445,36 @@ async fn close(
     rotate: bool,
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
+    if try_close(tx, caller, handover, status, checklist, rotate, now).await? {
+        Ok(())
+    } else {
+        Err(closed_meanwhile())
+    }
+}
+
+/// Why a handover found open could not be closed: another transaction closed it first (on
+/// PostgreSQL, one that committed while this one waited for the row).
+fn closed_meanwhile() -> Error {
+    Error::Invalid {
+        field: "handover",
+        problem:
+            "was closed meanwhile (accepted, declined or withdrawn): reload the page to see how"
+                .to_owned(),
+    }
+}
+
+/// Closes `handover` if it is still open; whether it was.
+async fn try_close(
+    tx: &mut Tx,
+    caller: &Caller,
+    handover: &mut Handover,
+    status: &'static str,
+    checklist: Option<String>,
+    rotate: bool,
+    now: DateTime<Utc>,
+) -> Result<bool, Error> {
     let actor = caller.actor()?;
-    exec!(
+    let changed = exec!(
         tx,
         "UPDATE handovers SET status = $3, decided_by = $4, decided_at = $5, checklist = $6, rotate = $7 \
          WHERE org_id = $1 AND id = $2 AND status = 'proposed'",
@@ -454,9 +486,12 @@ async fn close(
         &checklist,
         rotate
     )?;
+    if changed == 0 {
+        return Ok(false);
+    }
     handover.status = status.to_owned();
     handover.decided_at = Some(now);
-    Ok(())
+    Ok(true)
 }
 
 fn require_incoming(caller: &Caller, handover: &Handover) -> Result<(), Error> {

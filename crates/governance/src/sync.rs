@@ -237,14 +237,22 @@ async fn fetch(
     Ok(out)
 }
 
-/// Meta's "no such object" (code 100) for a business's WABAs: the business id is at fault
+/// Meta's "no such object" (code 100, subcode 33) for a business's WABAs: the business id is at fault
 /// (Meta does not know it, or it is not one the credential's system user can load), not
 /// Meta, so the caller is told to mend `businesses` instead of being asked to retry.
 /// `named`: the caller gave the ids; otherwise they are the org's businesses of earlier
 /// syncs.
 fn unreadable_business(error: graph::Error, business: &BusinessId, named: bool) -> Error {
     let meta = match error.meta() {
-        Some(meta) if error.class() == graph::ErrorClass::Rejected && meta.code == 100 => meta,
+        // Subcode 33 is "does not exist or cannot be loaded"; other code-100 errors (a field
+        // a new Graph version dropped) are pinward's or Meta's, not the id's.
+        Some(meta)
+            if error.class() == graph::ErrorClass::Rejected
+                && meta.code == 100
+                && meta.subcode == Some(33) =>
+        {
+            meta
+        }
         _ => return error.into(),
     };
     let remedy = if named {

@@ -183,7 +183,8 @@ on_both_databases! {
     async fn a_bad_list_parameter_is_a_400_naming_it(db) {
         let w = world(&db).await;
         for (query, field, says) in [
-            ("per_page=0", "per_page", "must be between 1 and 200"),
+            ("per_page=0", "per_page", "must be a whole number from 1 to 200"),
+            ("page=0", "page", "must be a whole number from 1"),
             ("per_page=many", "per_page", "must be a whole number from 1 to 200"),
             ("page=x", "page", "must be a whole number from 1"),
             ("page=-1", "page", "must be a whole number from 1"),

@@ -143,12 +143,12 @@ on_both_databases! {
             ("backup_channels", "pager: 555 0100", "Backup channels: channel 1: the kind is one of email, web form, phone, messenger or other"),
             ("backup_channels", "email: help", "Backup channels: channel 1: not an email address"),
             ("backup_channels", "email: a@acme.example\nweb_form: ftp://acme.example", "Backup channels: channel 2: a web form must be an http(s) URL"),
-            ("backup_channels", "phone: 12", "Backup channels: channel 1: a phone line is 6 to 15 digits"),
+            ("backup_channels", "phone: 12", "Backup channels: channel 1: a phone line is 7 to 15 digits"),
             ("backup_channels", "email: a@acme.example\nemail: A@acme.example", "Backup channels: channel 2: listed twice"),
             ("backup_channels", eleven.as_str(), "Backup channels: at most 10 channels"),
             ("backup_channels", "pager: 1\nemail: a@acme.example\nweb form https://acme.example", "Backup channels: channel 1: the kind is one of email, web form, phone, messenger or other; channel 3: write it as kind: value"),
-            ("backup_channels", "email: help\nphone: 12\nemail: a@acme.example\nemail: A@acme.example", "Backup channels: channel 1: not an email address; channel 2: a phone line is 6 to 15 digits; channel 4: listed twice"),
-            ("backup_channels", "email: help\nweb form https://acme.example\nphone: 12", "Backup channels: channel 1: not an email address; channel 2: write it as kind: value; channel 3: a phone line is 6 to 15 digits"),
+            ("backup_channels", "email: help\nphone: 12\nemail: a@acme.example\nemail: A@acme.example", "Backup channels: channel 1: not an email address; channel 2: a phone line is 7 to 15 digits; channel 4: listed twice"),
+            ("backup_channels", "email: help\nweb form https://acme.example\nphone: 12", "Backup channels: channel 1: not an email address; channel 2: write it as kind: value; channel 3: a phone line is 7 to 15 digits"),
             ("backup_channels", "email: a@acme.example\nweb form https://acme.example\nemail: A@acme.example", "Backup channels: channel 2: write it as kind: value; channel 3: listed twice"),
         ] {
             let (status, _, body) = w.post(&admin, &path, &details(&[(name, value)])).await;
@@ -191,11 +191,14 @@ on_both_databases! {
         for (name, value, message, gone, kept) in [
             ("usage", "Front desk, PIN 123456", "Usage: must not contain six digits in a row", "PIN 123456", None),
             ("backup_channels", "phone: +1 555 0100 200\nother: pin 123456", "Backup channels: channel 2: must not contain six digits in a row", "pin 123456", Some("phone: +1 555 0100 200")),
+            ("backup_channels", "phone: 123456", "Backup channels: channel 1: a phone line is 7 to 15 digits", "phone: 123456", None),
+            ("backup_channels", "phone: my PIN 123456", "Backup channels: channel 1: a phone line is 7 to 15 digits", "my PIN", None),
         ] {
             let (status, _, body) = w.post(&admin, &path, &details(&[(name, value)])).await;
             assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{name}");
             assert!(body.contains(message), "{name}: {body}");
-            assert!(body.contains("cleared"), "the form says it cleared what it does not show back: {name}");
+            let cleared = if name == "usage" { "The usage was cleared, so that nothing that may be a PIN is shown again" } else { "The lines holding them were cleared, so that nothing that may be a PIN is shown again" };
+            assert!(body.contains(cleared), "the form says it cleared what it does not show back: {name}: {body}");
             assert!(!body.contains("123456") && !body.contains(gone), "a PIN-like text is not shown back: {name}");
             if let Some(kept) = kept {
                 assert!(body.contains(kept), "the other lines are kept: {body}");

@@ -288,7 +288,7 @@ on_both_databases! {
             assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{token}");
             let page = text(response).await;
             assert!(page.contains(says), "{says}: {page}");
-            assert!(long.len() > 4096 && !page.contains(&long), "what was pasted is not shown back");
+            assert!(token.is_empty() || !page.contains(token), "what was pasted is not shown back");
             assert_eq!(w.events().await, before);
         }
         assert!(governance::credentials::show(&w.store, &Caller::cli(&w.org)).await.unwrap().is_none());

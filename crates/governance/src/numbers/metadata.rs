@@ -187,10 +187,12 @@ fn parse_channel(n: usize, channel: &BackupChannel) -> Result<BackupChannel, Err
             let shape = value
                 .chars()
                 .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '+' | '-' | '(' | ')'));
-            if !shape || !(6..=15).contains(&digits) {
+            // Seven digits at least (the shortest numbers with their country code): six
+            // alone look like a PIN, and channels are ledgered.
+            if !shape || !(7..=15).contains(&digits) {
                 return Err(invalid(
                     field,
-                    format!("channel {n}: a phone line is 6 to 15 digits"),
+                    format!("channel {n}: a phone line is 7 to 15 digits"),
                 ));
             }
             value.to_owned()

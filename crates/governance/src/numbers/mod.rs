@@ -85,13 +85,13 @@ impl PageRequest {
         if self.page == 0 {
             return Err(Error::Invalid {
                 field: "page",
-                problem: "pages start at 1".to_owned(),
+                problem: "must be a whole number from 1".to_owned(),
             });
         }
         if !(1..=MAX_PER_PAGE).contains(&self.per_page) {
             return Err(Error::Invalid {
                 field: "per_page",
-                problem: format!("must be between 1 and {MAX_PER_PAGE}"),
+                problem: format!("must be a whole number from 1 to {MAX_PER_PAGE}"),
             });
         }
         let per_page = u64::from(self.per_page);

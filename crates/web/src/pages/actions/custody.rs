@@ -1,7 +1,6 @@
 //! Custody of one number from its page: take custody, rotate, release to the client, and
 //! record a change made outside pinward. Each needs the `custody` permission.
 
-use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -76,13 +75,6 @@ enum SetPin {
     Take,
     /// With the version the form was shown for, if it says.
     Rotate(Option<i64>),
-}
-
-/// The Rotate PIN form: the PIN version current when the page was shown, so that a form
-/// sent twice (a double click, a reload, a second tab) rotates once.
-#[derive(serde::Deserialize)]
-pub(super) struct RotateFields {
-    from_version: Option<String>,
 }
 
 async fn set_pin(
@@ -236,11 +228,15 @@ pub(super) async fn rotate(
     page: PageContext,
     session: Session,
     Path(id): Path<String>,
-    Form(fields): Form<RotateFields>,
+    body: axum::body::Bytes,
 ) -> Result<Response, AppError> {
-    // A version that does not read as one is no version: the form is then taken as sent
-    // by hand, and rotates.
-    let shown = fields.from_version.and_then(|v| v.trim().parse().ok());
+    // The Rotate PIN form carries the PIN version current when the page was shown, so that
+    // a form sent twice (a double click, a reload, a second tab) rotates once. Read from
+    // the body as it comes: a post without the field (a script sending the CSRF token as a
+    // header, no body) rotates, as does a version that does not read as one.
+    let shown = url::form_urlencoded::parse(&body)
+        .find(|(name, _)| name == "from_version")
+        .and_then(|(_, version)| version.trim().parse().ok());
     set_pin(&state, &who, page, &session, &id, SetPin::Rotate(shown)).await
 }
 

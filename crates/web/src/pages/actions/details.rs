@@ -80,18 +80,20 @@ fn parse_channels(text: &str) -> Result<Vec<BackupChannel>, governance::Error> {
 }
 
 /// The channels' text to show back in a refused form, without the lines that may hold a PIN
-/// (six digits in a row where only free text goes: a messenger, other, or a line that reads
-/// as no channel); and whether any was dropped. Phone lines, emails and web forms stay.
+/// (six digits in a row anywhere but in a phone line, email or web form the number may
+/// keep); and whether any was dropped.
 pub(crate) fn shown_back_channels(text: &str) -> (String, bool) {
     let mut dropped = false;
     let kept: Vec<&str> = text
         .split_inclusive('\n')
         .filter(|line| {
-            let free_text = !matches!(
-                parse_line(0, line.trim()).map(|c| c.kind),
-                Ok(ChannelKind::Phone | ChannelKind::Email | ChannelKind::WebForm)
-            );
-            let pin_like = free_text && numbers::holds_six_digits(line);
+            let keepable = parse_line(1, line.trim()).is_ok_and(|channel| {
+                matches!(
+                    channel.kind,
+                    ChannelKind::Phone | ChannelKind::Email | ChannelKind::WebForm
+                ) && numbers::channel_faults(&[(1, channel)]).is_empty()
+            });
+            let pin_like = !keepable && numbers::holds_six_digits(line);
             dropped |= pin_like;
             !pin_like
         })
