@@ -219,7 +219,7 @@ pub(crate) async fn withdraw_overtaken(
         if handover.from_member_id.as_deref() == Some(holder) {
             continue;
         }
-        if !try_close(tx, caller, &mut handover, "cancelled", None, false, now).await? {
+        if !close(tx, caller, &mut handover, "cancelled", None, false, now).await? {
             continue; // decided meanwhile
         }
         let reason = json!({ "reason": "the seat was assigned directly since it was proposed" });
@@ -267,7 +267,7 @@ pub(crate) async fn withdraw_offers_out_of_reach(
                 Err(Error::Invalid { problem, .. }) => problem,
                 Err(other) => return Err(other),
             };
-        if !try_close(tx, caller, &mut handover, "cancelled", None, false, now).await? {
+        if !close(tx, caller, &mut handover, "cancelled", None, false, now).await? {
             continue; // decided meanwhile
         }
         // The check's words without the form's advice after the colon: "… is an auditor, who
@@ -436,22 +436,6 @@ async fn load(tx: &mut Tx, caller: &Caller, id: &str) -> Result<(Handover, Numbe
     Ok((handover, number))
 }
 
-async fn close(
-    tx: &mut Tx,
-    caller: &Caller,
-    handover: &mut Handover,
-    status: &'static str,
-    checklist: Option<String>,
-    rotate: bool,
-    now: DateTime<Utc>,
-) -> Result<(), Error> {
-    if try_close(tx, caller, handover, status, checklist, rotate, now).await? {
-        Ok(())
-    } else {
-        Err(closed_meanwhile())
-    }
-}
-
 /// Why a handover found open could not be closed: another transaction closed it first (on
 /// PostgreSQL, one that committed while this one waited for the row).
 fn closed_meanwhile() -> Error {
@@ -463,8 +447,8 @@ fn closed_meanwhile() -> Error {
     }
 }
 
-/// Closes `handover` if it is still open; whether it was.
-async fn try_close(
+/// Closes `handover` if it is still open; whether it was (see [`closed_meanwhile`]).
+async fn close(
     tx: &mut Tx,
     caller: &Caller,
     handover: &mut Handover,
@@ -553,7 +537,7 @@ pub async fn accept(
     };
     exec!(tx, sql, &caller.org_id, &row.id, &to)?;
     let checklist_json = serde_json::to_string(&checklist).ok();
-    close(
+    if !close(
         &mut tx,
         caller,
         &mut handover,
@@ -562,7 +546,10 @@ pub async fn accept(
         rotation_due,
         now,
     )
-    .await?;
+    .await?
+    {
+        return Err(closed_meanwhile());
+    }
     insert_event(
         &mut tx,
         caller,
@@ -688,7 +675,9 @@ pub async fn decline(
     let mut tx = store.begin_for(&caller.org_id).await?;
     let (mut handover, _) = load(&mut tx, caller, handover_id).await?;
     require_incoming(caller, &handover)?;
-    close(&mut tx, caller, &mut handover, "declined", None, false, now).await?;
+    if !close(&mut tx, caller, &mut handover, "declined", None, false, now).await? {
+        return Err(closed_meanwhile());
+    }
     insert_event(
         &mut tx,
         caller,
@@ -723,7 +712,7 @@ pub async fn cancel(
             needed: "handover:outgoing",
         });
     }
-    close(
+    if !close(
         &mut tx,
         caller,
         &mut handover,
@@ -732,7 +721,10 @@ pub async fn cancel(
         false,
         now,
     )
-    .await?;
+    .await?
+    {
+        return Err(closed_meanwhile());
+    }
     insert_event(
         &mut tx,
         caller,

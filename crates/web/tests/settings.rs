@@ -205,6 +205,10 @@ on_both_databases! {
         let page = text(send(&w.app, get_as("/settings", &visit.cookie)).await).await;
         assert!(page.contains("gil@globex.example is now a member (auditor). The account already existed: it keeps its own name and password"), "{page}");
         sign_in(&w.app, "gil@globex.example").await;
+        // An existing account needs no first password.
+        org_with_member(&w.store, "initech", "ida@initech.example", Role::Ops).await;
+        let response = send(&w.app, same_origin_post("/settings/members", &visit, "email=ida%40initech.example&name=&role=ops&password=")).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
     }
 
     async fn every_bad_input_of_the_add_member_form_is_refused_naming_its_field(db) {
@@ -218,6 +222,8 @@ on_both_databases! {
             ("email=x%40acme.example&name=X&role=ops&password=short".to_owned(), "Password: must be at least"),
             (format!("email=x%40acme.example&name=&role=ops&{good}"), "Name: "),
             (format!("email=ops%40acme.example&name=X&role=ops&{good}"), "Email: this person is already a member of the org"),
+            // No single sign-on in this version: a new account without one could never sign in.
+            ("email=x%40acme.example&name=X&role=ops&password=".to_owned(), "Password: is required for a new account"),
         ] {
             w.refused(&visit, "/settings/members", &fields, &message.replace('"', "&#34;")).await;
         }

@@ -26,7 +26,7 @@ pub(super) fn routes() -> Router<AppState> {
 const ADD: &str = "member-add";
 
 /// Adds the person with this email: an existing account joins the org; otherwise a new
-/// account is made (without a password it signs in only by single sign-on).
+/// account is made with the first password given.
 async fn add(
     State(state): State<AppState>,
     who: Authorized<ManageOrg>,
@@ -74,8 +74,18 @@ async fn add(
         faults.push(governance::users::check_display_name(&name).err());
     }
     faults.extend([role_fault, clients_fault]);
-    if existing.is_none() && password_given {
-        faults.push(Password::new(password.clone()).check_policy().err());
+    if existing.is_none() {
+        // This version has no single sign-on: an account without a password could never
+        // sign in.
+        faults.push(if password_given {
+            Password::new(password.clone()).check_policy().err()
+        } else {
+            Some(governance::Error::Invalid {
+                field: "password",
+                problem: "is required for a new account: people sign in with their password"
+                    .to_owned(),
+            })
+        });
     }
     let faults: Vec<governance::Error> = faults.into_iter().flatten().collect();
     let added = match (email, role) {
