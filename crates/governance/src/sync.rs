@@ -237,9 +237,10 @@ async fn fetch(
     Ok(out)
 }
 
-/// Meta's "no such object" (code 100, subcode 33) for a business's WABAs: the business id is at fault
-/// (Meta does not know it, or it is not one the credential's system user can load), not
-/// Meta, so the caller is told to mend `businesses` instead of being asked to retry.
+/// Meta's "no such object" (code 100, subcode 33) for a business's WABAs: the business id
+/// is at fault (Meta does not know it, or it is not one the credential's system user can
+/// load), not Meta, so the caller is told to mend `businesses` instead of being asked to
+/// retry.
 /// `named`: the caller gave the ids; otherwise they are the org's businesses of earlier
 /// syncs.
 fn unreadable_business(error: graph::Error, business: &BusinessId, named: bool) -> Error {

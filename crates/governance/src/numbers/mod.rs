@@ -281,6 +281,17 @@ pub struct Record {
     pub events: Vec<EventRecord>,
 }
 
+impl Record {
+    /// The number of its current PIN version, if it has one.
+    #[must_use]
+    pub fn current_version(&self) -> Option<i64> {
+        self.versions
+            .iter()
+            .find(|v| v.status == "current")
+            .map(|v| v.version)
+    }
+}
+
 impl NumberRow {
     fn pin_state(&self) -> Result<PinState, Error> {
         PinState::parse(&self.pin_state).ok_or_else(|| Error::Invalid {

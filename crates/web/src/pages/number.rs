@@ -328,6 +328,8 @@ struct NumberPage {
     earliest: String,
     problems: Vec<&'static str>,
     versions: Vec<Version>,
+    /// The current PIN version, which the Rotate PIN form carries.
+    current_version: Option<i64>,
     events: Vec<Event>,
 }
 
@@ -353,14 +355,6 @@ impl NumberPage {
             .as_ref()
             .filter(|_| self.refused_form.is_none())
             .map(|p| p.message.as_str())
-    }
-
-    /// The current PIN version, which the Rotate PIN form carries.
-    fn current_version(&self) -> Option<i64> {
-        self.versions
-            .iter()
-            .find(|v| v.status == "current")
-            .map(|v| v.version)
     }
 
     /// Whether the PIN part of the actions has anything to show this caller: a form, or a
@@ -591,7 +585,7 @@ pub(crate) fn revealable(caller: &Caller, r: &Record) -> Result<(), governance::
             refused,
         });
     }
-    if !r.versions.iter().any(|v| v.status == "current") {
+    if r.current_version().is_none() {
         return Err(governance::Error::NotFound {
             what: "escrowed PIN",
         });
@@ -666,6 +660,7 @@ fn number_page(
         owner: left(r.owner.as_ref()),
         manager: left(r.manager.as_ref()),
     };
+    let current_version = r.current_version();
     let Record {
         meta,
         waba,
@@ -765,6 +760,7 @@ fn number_page(
             .map(|c| format!("{}: {}", channel(c.kind), c.value))
             .collect(),
         problems: health.into_iter().map(Problem::describe).collect(),
+        current_version,
         versions: versions
             .into_iter()
             .map(|v| Version {

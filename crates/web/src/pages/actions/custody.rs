@@ -98,14 +98,15 @@ async fn set_pin(
             .map(|outcome| counted(state, &outcome)),
         SetPin::Rotate(Some(shown))
             if record.pin_state == PinState::Escrowed
-                && current_version(&record) != Some(shown) =>
+                && record.current_version() != Some(shown) =>
         {
             Ok((
                 "info",
                 format!(
                     "The PIN was rotated since that page was shown (from version {shown}{}), so \
                      nothing was done. Choose Rotate PIN again to set another one.",
-                    current_version(&record)
+                    record
+                        .current_version()
                         .map(|now| format!(" to version {now}"))
                         .unwrap_or_default()
                 ),
@@ -238,15 +239,6 @@ pub(super) async fn rotate(
         .find(|(name, _)| name == "from_version")
         .and_then(|(_, version)| version.trim().parse().ok());
     set_pin(&state, &who, page, &session, &id, SetPin::Rotate(shown)).await
-}
-
-/// The number's current PIN version, if it has one.
-fn current_version(record: &numbers::Record) -> Option<i64> {
-    record
-        .versions
-        .iter()
-        .find(|v| v.status == "current")
-        .map(|v| v.version)
 }
 
 /// Releases the PIN to the number's client: the answer is the armored age file sealed to
