@@ -96,6 +96,13 @@ pub enum Error {
         /// The item.
         what: &'static str,
     },
+    /// What the caller read and meant to change was changed by someone else since; nothing
+    /// was changed, so that their change is not overwritten unseen.
+    #[error("{what} changed since they were read; nothing was changed")]
+    Stale {
+        /// What changed.
+        what: &'static str,
+    },
     /// This worker's attempt was taken over (its lease expired) or already finished: its
     /// result was not written.
     #[error("the attempt was taken over by another worker; its result was not written")]

@@ -88,9 +88,11 @@ impl AppError {
                 E::NotFound { .. } => StatusCode::NOT_FOUND,
                 E::Forbidden { .. } => StatusCode::FORBIDDEN,
                 E::Unauthenticated => StatusCode::UNAUTHORIZED,
-                E::Conflict { .. } | E::PinState { .. } | E::Busy { .. } | E::Superseded => {
-                    StatusCode::CONFLICT
-                }
+                E::Conflict { .. }
+                | E::PinState { .. }
+                | E::Busy { .. }
+                | E::Superseded
+                | E::Stale { .. } => StatusCode::CONFLICT,
                 E::Graph(_) => StatusCode::BAD_GATEWAY,
                 E::IdentityRotated | E::KeyRotationUnfinished => StatusCode::SERVICE_UNAVAILABLE,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
@@ -123,6 +125,7 @@ impl AppError {
                 | E::PinState { .. }
                 | E::Busy { .. }
                 | E::Superseded
+                | E::Stale { .. }
                 | E::IdentityRotated
                 | E::KeyRotationUnfinished),
             ) => (error.to_string(), None),

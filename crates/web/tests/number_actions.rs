@@ -112,6 +112,40 @@ on_both_databases! {
         assert!(!form.contains(&format!("<option value=\"{}\" selected>", w.member_id(OWNER).await)), "{form}");
     }
 
+    async fn a_seats_form_opened_before_the_seats_changed_saves_nothing_and_comes_back_holding_the_choice(db) {
+        let w = custody_world(&db).await;
+        let (admin, other_admin) = (w.browser(ADMIN).await, w.browser(ADMIN).await);
+        let (owner, manager, ops, boss) = (w.member_id(OWNER).await, w.member_id(MANAGER).await, w.member_id(OPS).await, w.member_id(ADMIN).await);
+        let path = format!("{}/seats", record_path(&w));
+        let opened = w.page(&admin, &record_path(&w)).await;
+        let seen = format!("seen_owner={}&seen_manager={}", input_value(&opened, "seen_owner"), input_value(&opened, "seen_manager"));
+        assert_eq!(seen, format!("seen_owner={owner}&seen_manager={manager}"), "the form carries the holders it shows");
+        // Meanwhile another tab gives the manager seat to the org admin.
+        let (status, _, _) = w.post(&other_admin, &path, &format!("owner={owner}&manager={boss}&{seen}")).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let before = (w.record(&w.escrowed).await, w.ledger_len().await);
+
+        // A refused choice keeps the holders first shown: it is still checked against them.
+        let (status, _, body) = w.post(&admin, &path, &format!("owner={ops}&manager={ops}&{seen}")).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(input_value(&body, "seen_manager"), manager, "{body}");
+
+        let (status, _, body) = w.post(&admin, &path, &format!("owner={ops}&manager={manager}&{seen}")).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{body}");
+        assert_eq!((w.record(&w.escrowed).await, w.ledger_len().await), before, "the other tab's change stands");
+        let form = &body[body.find("id=\"assign\"").unwrap()..body.find("id=\"details\"").unwrap()];
+        assert!(form.contains("id=\"assign-problem\">Someone changed these seats since this page was opened, so nothing was saved."), "{form}");
+        assert!(form.contains(&format!("<option value=\"{ops}\" selected>")), "the choice comes back: {form}");
+        assert_eq!(input_value(form, "seen_manager"), boss, "now checked against the seats as they are");
+
+        // Saved again from that form, the choice replaces the seats.
+        let seen = format!("seen_owner={}&seen_manager={}", input_value(form, "seen_owner"), input_value(form, "seen_manager"));
+        let (status, _, _) = w.post(&admin, &path, &format!("owner={ops}&manager={manager}&{seen}")).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let record = w.record(&w.escrowed).await;
+        assert_eq!((record.owner.unwrap().member_id, record.manager.unwrap().member_id), (ops, manager));
+    }
+
     async fn seats_need_numbers_manage_a_csrf_token_and_a_number_of_the_callers_org(db) {
         let w = custody_world(&db).await;
         let (ops, admin_id) = (w.member_id(OPS).await, w.member_id(ADMIN).await);

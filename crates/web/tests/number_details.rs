@@ -215,6 +215,35 @@ on_both_databases! {
         assert!(!body.contains("123456"), "a note that may hold a PIN is not shown back: {body}");
     }
 
+    async fn a_details_form_opened_before_the_details_changed_saves_nothing_and_comes_back_holding_what_was_typed(db) {
+        let w = custody_world(&db).await;
+        let (ops, admin) = (w.browser(OPS).await, w.browser(ADMIN).await);
+        let record = record_path(&w.escrowed);
+        let path = format!("{record}/details");
+        let opened = w.page(&ops, &record).await;
+        let seen = format!("seen={}", input_value(&opened, "seen"));
+        let (status, _, _) = w.post(&admin, &path, &format!("{}&{seen}", details(&[("usage", "Sales line")]))).await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "the first save of a form opened on the details as they are");
+        let before = (w.record(&w.escrowed).await, w.ledger_len().await);
+
+        let (status, _, body) = w.post(&ops, &path, &format!("{}&{seen}", details(&[("activation_date", "2024-13-01")]))).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "a refused input is named first: {body}");
+        assert_eq!(format!("seen={}", input_value(&body, "seen")), seen, "and the form is still checked against the details first shown");
+
+        let (status, _, body) = w.post(&ops, &path, &format!("{}&{seen}", details(&[("usage", "Support line, weekdays")]))).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{body}");
+        assert_eq!((w.record(&w.escrowed).await, w.ledger_len().await), before, "the admin's change stands");
+        let form = &body[body.find("id=\"details\"").unwrap()..];
+        assert!(form.contains("id=\"details-problem\">Someone changed these details since this page was opened, so nothing was saved."), "{form}");
+        assert!(form.contains("value=\"Support line, weekdays\""), "what was typed comes back: {form}");
+        assert!(body.contains("<td>Sales line</td>"), "the record shows the details as they are: {body}");
+
+        let seen = format!("seen={}", input_value(form, "seen"));
+        let (status, _, _) = w.post(&ops, &path, &format!("{}&{seen}", details(&[("usage", "Support line, weekdays")]))).await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "saved again from the form that said so");
+        assert_eq!(w.record(&w.escrowed).await.metadata.usage.as_deref(), Some("Support line, weekdays"));
+    }
+
     async fn details_and_reviews_need_numbers_manage_a_csrf_token_and_a_number_of_the_callers_org(db) {
         let w = custody_world(&db).await;
         let record = record_path(&w.escrowed);

@@ -135,6 +135,46 @@ pub async fn assign(
     manager: &str,
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
+    seat(store, caller, phone, owner, manager, None, now).await
+}
+
+/// Who held a number's two seats when the caller read them (member ids; `None` for an
+/// empty seat).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SeatsSeen {
+    /// The main owner seen.
+    pub owner: Option<String>,
+    /// The permission manager seen.
+    pub manager: Option<String>,
+}
+
+/// [`assign`] for a choice made on seats read earlier (`seen`): seats that changed hands
+/// since are not overwritten.
+///
+/// # Errors
+/// As [`assign`], and [`Error::Stale`] when a seat's holder is no longer the one `seen`
+/// (nothing changed).
+pub async fn assign_seen(
+    store: &crate::Store,
+    caller: &Caller,
+    phone: &PhoneNumberId,
+    owner: &str,
+    manager: &str,
+    seen: &SeatsSeen,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    seat(store, caller, phone, owner, manager, Some(seen), now).await
+}
+
+async fn seat(
+    store: &crate::Store,
+    caller: &Caller,
+    phone: &PhoneNumberId,
+    owner: &str,
+    manager: &str,
+    seen: Option<&SeatsSeen>,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
     caller.require(Permission::ManageNumbers)?;
     let (owner, manager) = (owner.trim(), manager.trim());
     if owner.is_empty() {
@@ -158,6 +198,14 @@ pub async fn assign(
     let actor = caller.actor()?;
     let mut tx = store.begin_for(&caller.org_id).await?;
     let row = visible(&mut tx, caller, phone, true).await?;
+    if let Some(seen) = seen
+        && (seen.owner != row.owner_id || seen.manager != row.manager_id)
+    {
+        tx.rollback().await?;
+        return Err(Error::Stale {
+            what: "the number's seats",
+        });
+    }
     check_seat_holder(&mut tx, &caller.org_id, &row.client_id, "owner", owner).await?;
     check_seat_holder(&mut tx, &caller.org_id, &row.client_id, "manager", manager).await?;
     if caller.role != Role::Admin {

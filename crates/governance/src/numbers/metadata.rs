@@ -104,6 +104,33 @@ pub struct Metadata {
     pub backup_channels: Vec<BackupChannel>,
 }
 
+impl Metadata {
+    /// A digest of what is recorded (usage, activation date, recovery email, channels). A
+    /// form carries the one it was shown, and [`update_metadata_seen`] refuses to save over
+    /// details that changed since.
+    #[must_use]
+    pub fn fingerprint(&self) -> String {
+        fingerprint(
+            self.usage.as_deref(),
+            self.activation_date,
+            self.recovery_email.as_deref(),
+            &self.backup_channels,
+        )
+    }
+}
+
+fn fingerprint(
+    usage: Option<&str>,
+    activation_date: Option<NaiveDate>,
+    recovery_email: Option<&str>,
+    channels: &[BackupChannel],
+) -> String {
+    use sha2::Digest;
+    let recorded = json!([usage, activation_date, recovery_email, channels]);
+    let digest = sha2::Sha256::digest(recorded.to_string().as_bytes());
+    hex::encode(&digest[..16])
+}
+
 /// The new metadata of a number: every field is replaced (a cleared field becomes empty).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MetadataUpdate {
@@ -338,6 +365,34 @@ pub async fn update_metadata(
     update: &MetadataUpdate,
     now: DateTime<Utc>,
 ) -> Result<Metadata, Error> {
+    replace(store, caller, phone, update, None, now).await
+}
+
+/// [`update_metadata`] for an update made on details read earlier: `seen` is their
+/// [`Metadata::fingerprint`], and details changed since are not overwritten.
+///
+/// # Errors
+/// As [`update_metadata`], and [`Error::Stale`] when the recorded details are no longer
+/// those `seen` (nothing changed).
+pub async fn update_metadata_seen(
+    store: &Store,
+    caller: &Caller,
+    phone: &PhoneNumberId,
+    update: &MetadataUpdate,
+    seen: &str,
+    now: DateTime<Utc>,
+) -> Result<Metadata, Error> {
+    replace(store, caller, phone, update, Some(seen), now).await
+}
+
+async fn replace(
+    store: &Store,
+    caller: &Caller,
+    phone: &PhoneNumberId,
+    update: &MetadataUpdate,
+    seen: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Metadata, Error> {
     caller.require(Permission::ManageNumbers)?;
     let update = parse_update(update, now)?;
     let actor = caller.actor()?;
@@ -347,6 +402,18 @@ pub async fn update_metadata(
     let activation: Option<NaiveDate> = crate::on_tx!(tx, conn => sqlx::query_scalar(activation_sql)
         .bind(&caller.org_id).bind(&row.id).fetch_one(conn).await)?;
     let channels_before = parse_stored_channels(&row.backup_channels)?;
+    let recorded = fingerprint(
+        row.usage.as_deref(),
+        activation,
+        row.recovery_email.as_deref(),
+        &channels_before,
+    );
+    if seen.is_some_and(|seen| seen != recorded) {
+        tx.rollback().await?;
+        return Err(Error::Stale {
+            what: "the number's details",
+        });
+    }
     let mut changed = Map::new();
     let mut note = |field: &str, from: Value, to: Value| {
         if from != to {

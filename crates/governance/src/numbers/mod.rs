@@ -16,11 +16,11 @@ use chrono::{DateTime, NaiveDate, Utc};
 use graph::PhoneNumberId;
 
 pub(crate) use assign::check_seat_holder;
-pub use assign::{assign, check_chosen};
+pub use assign::{SeatsSeen, assign, assign_seen, check_chosen};
 pub(crate) use metadata::parse_stored_channels as stored_channels;
 pub use metadata::{
     BackupChannel, ChannelKind, Metadata, MetadataUpdate, channel_faults, check_metadata,
-    update_metadata,
+    update_metadata, update_metadata_seen,
 };
 pub use note::holds_six_digits;
 pub use seats::out_of_reach as seats_out_of_reach;

@@ -122,6 +122,9 @@ pub(crate) struct Details {
     pub(crate) recovery_email: String,
     /// One `kind: value` per line.
     pub(crate) channels: String,
+    /// The fingerprint of the details the form was shown (`Metadata::fingerprint`); empty
+    /// for a form sent without one, which saves unchecked.
+    pub(crate) seen: String,
 }
 
 /// What a refused form held, shown back in it so that nothing typed is lost: the form's
@@ -130,10 +133,12 @@ pub(crate) struct Details {
 pub(crate) enum Typed {
     #[default]
     Nothing,
-    /// The member ids chosen for the two seats.
+    /// The member ids chosen for the two seats, and the holders the form was shown (`None`
+    /// for a form sent without them).
     Seats {
         owner: String,
         manager: String,
+        seen: Option<numbers::SeatsSeen>,
     },
     Details(Details),
     /// The review form's note and day.
@@ -152,6 +157,24 @@ pub(crate) enum Typed {
         handover: String,
         ticked: Ticked,
     },
+}
+
+impl Typed {
+    /// What was typed, to be checked against the record as the page shows it now.
+    pub(crate) fn seen_now(self) -> Typed {
+        match self {
+            Typed::Seats { owner, manager, .. } => Typed::Seats {
+                owner,
+                manager,
+                seen: None,
+            },
+            Typed::Details(details) => Typed::Details(Details {
+                seen: String::new(),
+                ..details
+            }),
+            other => other,
+        }
+    }
 }
 
 /// The boxes of a handover's checklist, as ticked.
@@ -173,6 +196,8 @@ pub(crate) struct Refusal {
     /// The fields at fault (a form checked whole may refuse several at once).
     fields: Vec<&'static str>,
     pub(crate) message: String,
+    /// 422 for input at fault; 409 for a form whose record changed since it was shown.
+    status: StatusCode,
 }
 
 impl Refusal {
@@ -211,6 +236,29 @@ impl Refusal {
         Refusal {
             fields: vec![field],
             message: format!("{label}: {problem}{cleared}"),
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+        }
+    }
+
+    /// The refusal of a form shown before its record changed: nothing was saved, and the
+    /// form comes back holding what was typed, now checked against the record as it is.
+    pub(crate) fn stale(typed: &Typed) -> Refusal {
+        let message = match typed {
+            Typed::Seats { .. } => {
+                "Someone changed these seats since this page was opened, so nothing was saved. \
+                 The record above shows who holds them now; your choice is below: save it \
+                 again to replace theirs."
+            }
+            _ => {
+                "Someone changed these details since this page was opened, so nothing was \
+                 saved. The record above shows them as they are now; what you typed is below: \
+                 save it again to replace theirs."
+            }
+        };
+        Refusal {
+            fields: Vec::new(),
+            message: message.to_owned(),
+            status: StatusCode::CONFLICT,
         }
     }
 
@@ -221,6 +269,7 @@ impl Refusal {
         Refusal {
             fields: fields.concat(),
             message: messages.join("; "),
+            status: StatusCode::UNPROCESSABLE_ENTITY,
         }
     }
 }
@@ -321,6 +370,8 @@ struct NumberPage {
     about: Vec<Fact>,
     channels: Vec<String>,
     details: Details,
+    /// The seat holders the seats form was shown, which it carries back.
+    seats_seen: numbers::SeatsSeen,
     drafts: Drafts,
     /// Today's date, the latest day the date fields take.
     today: String,
@@ -439,11 +490,7 @@ pub(crate) async fn record_page(
     let members = governance::members::list(&state.store, caller).await?;
     let queued = governance::jobs::queued_for(&state.store, caller, phone).await?;
     let names = governance::history::names(&state.store, caller, &[]).await?;
-    let status = if problem.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
+    let status = problem.as_ref().map_or(StatusCode::OK, |p| p.status);
     let offers_pin_changes =
         caller.may(Permission::Custody) && record.pin_state != PinState::Released;
     let meta_refuses = if offers_pin_changes {
@@ -488,17 +535,32 @@ fn shown_back_in(number: &mut NumberPage, typed: Typed) -> Option<String> {
     let manage = number.forms.manage;
     match typed {
         Typed::Nothing => None,
-        Typed::Seats { owner, manager } => {
+        Typed::Seats {
+            owner,
+            manager,
+            seen,
+        } => {
             for m in &mut number.members {
                 m.owner = m.id == owner;
                 m.manager = m.id == manager;
             }
+            // Checked against the seats the form was first shown, until a save says
+            // they changed (then `seen` is `None`, and the record's holders are carried).
+            if let Some(seen) = seen {
+                number.seats_seen = seen;
+            }
             manage.then(|| "assign".to_owned())
         }
         Typed::Details(details) => {
+            let seen = if details.seen.is_empty() {
+                std::mem::take(&mut number.details.seen)
+            } else {
+                details.seen
+            };
             number.details = Details {
                 usage: shown_back(details.usage),
                 channels: shown_back_channels(&details.channels).0,
+                seen,
                 ..details
             };
             manage.then(|| "details".to_owned())
@@ -661,6 +723,10 @@ fn number_page(
         manager: left(r.manager.as_ref()),
     };
     let current_version = r.current_version();
+    let seats_seen = numbers::SeatsSeen {
+        owner: owner_id,
+        manager: manager_id,
+    };
     let Record {
         meta,
         waba,
@@ -750,7 +816,9 @@ fn number_page(
                 .unwrap_or_default(),
             recovery_email: metadata.recovery_email.clone().unwrap_or_default(),
             channels: super::actions::details::channel_lines(&metadata.backup_channels),
+            seen: metadata.fingerprint(),
         },
+        seats_seen,
         drafts: Drafts::default(),
         today: Utc::now().date_naive().to_string(),
         earliest: governance::numbers::EARLIEST_DAY.to_string(),

@@ -213,7 +213,6 @@ impl CustodyWorld {
             .id
     }
 
-    /// The record of `number` as the org's admin sees it.
     /// Posts `fields` to `path` from `visit`'s browser; returns the status, the `Location`
     /// (if any) and the body.
     pub async fn post(
@@ -231,7 +230,6 @@ impl CustodyWorld {
         (status, location, super::text(response).await)
     }
 
-    /// The page at `path` as `visit`'s browser sees it (asserted 200).
     /// `fields` as a browser submits them from the reveal form at `path`: with the form's
     /// one-time token, fetched by opening the form (none when the form is refused).
     pub async fn reveal_fields(&self, visit: &super::Visit, path: &str, fields: &str) -> String {
@@ -258,12 +256,14 @@ impl CustodyWorld {
         self.post(visit, path, &fields).await
     }
 
+    /// The page at `path` as `visit`'s browser sees it (asserted 200).
     pub async fn page(&self, visit: &super::Visit, path: &str) -> String {
         let response = super::send(&self.app, super::get_as(path, &visit.cookie)).await;
         assert_eq!(response.status(), axum::http::StatusCode::OK, "{path}");
         super::text(response).await
     }
 
+    /// The record of `number` as the org's admin sees it.
     pub async fn record(&self, number: &PhoneNumberId) -> governance::numbers::Record {
         governance::numbers::record(
             &self.store,

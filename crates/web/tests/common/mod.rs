@@ -223,3 +223,13 @@ pub fn invalid_inputs(body: &str) -> Vec<&str> {
         .filter_map(|tag| tag.split(" id=\"").nth(1)?.split('"').next())
         .collect()
 }
+
+/// The value of the first input named `name` on a page (a hidden field a form carries).
+pub fn input_value<'a>(body: &'a str, name: &str) -> &'a str {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = body
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no input {name}"))
+        + marker.len();
+    body[start..].split('"').next().unwrap_or_default()
+}

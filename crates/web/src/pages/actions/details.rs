@@ -26,6 +26,9 @@ pub(super) struct DetailsForm {
     activation_date: Option<String>,
     recovery_email: Option<String>,
     backup_channels: Option<String>,
+    /// The fingerprint of the details the form was shown; a form sent without one saves
+    /// unchecked.
+    seen: Option<String>,
 }
 
 /// The channels as the textarea shows them: one `kind: value` per line.
@@ -173,16 +176,20 @@ pub(super) async fn save(
         activation_date: form.activation_date.clone().unwrap_or_default(),
         recovery_email: form.recovery_email.clone().unwrap_or_default(),
         channels: form.backup_channels.clone().unwrap_or_default(),
+        seen: form.seen.clone().unwrap_or_default(),
     });
     let now = Utc::now();
     if let Some(refusal) = refusal_of(problems(&form, now), &typed)? {
         return record_page(&state, &who.caller, page, &phone, Some(refusal), typed).await;
     }
-    let result = match update(form) {
-        Ok(update) => {
-            numbers::update_metadata(&state.store, &who.caller, &phone, &update, now).await
+    let seen = form.seen.clone().filter(|seen| !seen.is_empty());
+    let (store, caller) = (&state.store, &who.caller);
+    let result = match (update(form), seen) {
+        (Ok(update), Some(seen)) => {
+            numbers::update_metadata_seen(store, caller, &phone, &update, &seen, now).await
         }
-        Err(refused) => Err(refused),
+        (Ok(update), None) => numbers::update_metadata(store, caller, &phone, &update, now).await,
+        (Err(refused), _) => Err(refused),
     }
     .map(|_| ("success", "Details saved.".to_owned()));
     answer_typed(&state, &who.caller, page, &session, &phone, result, typed).await

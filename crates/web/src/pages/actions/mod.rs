@@ -100,6 +100,11 @@ async fn answer_typed(
             let refusal = Refusal::of(field, &problem, &typed);
             record_page(state, caller, page, phone, Some(refusal), typed).await
         }
+        // What was typed comes back, to be saved again over the record as it is now.
+        Err(governance::Error::Stale { .. }) if !matches!(typed, Typed::Nothing) => {
+            let refusal = Refusal::stale(&typed);
+            record_page(state, caller, page, phone, Some(refusal), typed.seen_now()).await
+        }
         Err(error) => Err(error.into()),
     }
 }

@@ -24,6 +24,25 @@ use crate::pages::number::{Ticked, Typed, phone, record_page};
 pub(super) struct SeatsForm {
     owner: Option<String>,
     manager: Option<String>,
+    /// The holders the form was shown (empty for an empty seat); a form sent without them
+    /// saves unchecked.
+    seen_owner: Option<String>,
+    seen_manager: Option<String>,
+}
+
+impl SeatsForm {
+    fn seen(&self) -> Option<numbers::SeatsSeen> {
+        let holder = |id: &Option<String>| {
+            id.as_deref()
+                .map(str::trim)
+                .filter(|id| !id.is_empty())
+                .map(str::to_owned)
+        };
+        (self.seen_owner.is_some() || self.seen_manager.is_some()).then(|| numbers::SeatsSeen {
+            owner: holder(&self.seen_owner),
+            manager: holder(&self.seen_manager),
+        })
+    }
 }
 
 pub(super) async fn assign(
@@ -35,23 +54,26 @@ pub(super) async fn assign(
     Form(form): Form<SeatsForm>,
 ) -> Result<Response, AppError> {
     let phone = phone(&id)?;
+    let seen = form.seen();
     let (owner, manager) = (field(form.owner), field(form.manager));
-    let result = numbers::assign(
-        &state.store,
-        &who.caller,
-        &phone,
-        &owner,
-        &manager,
-        Utc::now(),
-    )
-    .await
+    let (store, caller, now) = (&state.store, &who.caller, Utc::now());
+    let result = match &seen {
+        Some(seen) => {
+            numbers::assign_seen(store, caller, &phone, &owner, &manager, seen, now).await
+        }
+        None => numbers::assign(store, caller, &phone, &owner, &manager, now).await,
+    }
     .map(|()| {
         (
             "success",
             "Main owner and permission manager saved.".to_owned(),
         )
     });
-    let typed = Typed::Seats { owner, manager };
+    let typed = Typed::Seats {
+        owner,
+        manager,
+        seen,
+    };
     answer_typed(&state, &who.caller, page, &session, &phone, result, typed).await
 }
 
