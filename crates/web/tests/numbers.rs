@@ -140,9 +140,37 @@ on_both_databases! {
             let response = send(&app, get_as(&format!("/numbers?client={client}"), who)).await;
             assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{client}");
             let page = text(response).await;
-            assert!(page.contains("client: is not a client you can see; pick one from the list"), "{client}: {page}");
+            assert!(page.contains("id=\"filter-problem\">Client: is not a client you can see; pick one from the list"), "{client}: {page}");
             assert!(!page.contains("555-0"), "no number is shown: {page}");
         }
+    }
+
+    async fn a_bad_filter_value_is_named_inside_the_filter_form_which_keeps_the_rest_and_lists_nothing(db) {
+        let store = store(&db).await;
+        let org = org_with_member(&store, "acme", "ann@example.com", Role::Admin).await;
+        seed_number(&db, &org, "1001", "+1 555-0100").await;
+        let app = router(store, &db, None);
+        let ann = sign_in(&app, "ann@example.com").await;
+        for (query, message, invalid) in [
+            ("state=lost&q=555", "PIN state: must be one of unknown, escrowed, rotating, uncertain, released", "state"),
+            ("health=odd&q=555", "Health: must be one of no_owner, ", "health"),
+            ("page=0&q=555", "Page: must be a whole number from 1", ""),
+            ("page=x&q=555", "Page: must be a whole number from 1", ""),
+        ] {
+            let response = send(&app, get_as(&format!("/numbers?{query}"), &ann)).await;
+            assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{query}");
+            let page = text(response).await;
+            let form = page[page.find("role=\"search\"").unwrap()..].split("</form>").next().unwrap();
+            assert!(form.contains(&format!("id=\"filter-problem\">{message}")), "{query}: {form}");
+            assert!(form.contains("name=\"q\" value=\"555\""), "the search typed stays: {form}");
+            if !invalid.is_empty() {
+                assert!(form.contains(&format!("name=\"{invalid}\" aria-invalid=\"true\" aria-describedby=\"filter-problem\"")), "{form}");
+            }
+            assert!(page.contains("No numbers listed") && !page.contains("555-0100"), "nothing is listed: {page}");
+            assert!(page.contains("<nav"), "the page keeps its layout: {page}");
+        }
+        let both = text(send(&app, get_as("/numbers?client=c-nope&state=lost", &ann)).await).await;
+        assert!(both.contains("id=\"filter-problem\">Client: is not a client you can see; pick one from the list; PIN state: must be one of"), "every refusal, in the form's order: {both}");
     }
 
     async fn the_seat_pickers_offer_only_whom_the_seat_rules_accept_and_hide_other_clients_people(db) {

@@ -3,7 +3,8 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::{Query, State};
-use axum::response::Html;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use governance::custody::PinState;
 use governance::health::Problem;
@@ -86,35 +87,38 @@ pub(crate) fn parse_health(
 }
 
 impl ListQuery {
-    fn filter(&self) -> Result<Filter, AppError> {
-        let pin_state = given(self.state.as_ref())
-            .map(parse_pin_state)
-            .transpose()?;
-        let (problem, unhealthy) = match given(self.health.as_ref()) {
-            None => (None, false),
-            Some(text) => parse_health("health", text)?,
-        };
-        Ok(Filter {
+    /// The filter and page asked for, each value refused on its own: a refused one is left
+    /// out, and every refusal is named in the form's order.
+    fn read(&self) -> (Filter, PageRequest, Vec<governance::Error>) {
+        let mut refused = Vec::new();
+        let pin_state =
+            given(self.state.as_ref()).and_then(|text| kept(parse_pin_state(text), &mut refused));
+        let (problem, unhealthy) = given(self.health.as_ref())
+            .and_then(|text| kept(parse_health("health", text), &mut refused))
+            .unwrap_or((None, false));
+        let page = given(self.page.as_ref()).map_or(Some(1), |text| {
+            let parsed = text
+                .parse::<u32>()
+                .ok()
+                .filter(|page| *page >= 1)
+                .ok_or_else(|| governance::Error::Invalid {
+                    field: "page",
+                    problem: "must be a whole number from 1".to_owned(),
+                });
+            kept(parsed, &mut refused)
+        });
+        let filter = Filter {
             search: given(self.q.as_ref()).map(str::to_owned),
             client_id: given(self.client.as_ref()).map(str::to_owned),
             pin_state,
             problem,
             unhealthy,
-        })
-    }
-
-    fn page(&self) -> Result<PageRequest, AppError> {
-        let page = match given(self.page.as_ref()) {
-            None => 1,
-            Some(text) => text.parse().map_err(|_| governance::Error::Invalid {
-                field: "page",
-                problem: "must be a whole number from 1".to_owned(),
-            })?,
         };
-        Ok(PageRequest {
-            page,
+        let request = PageRequest {
+            page: page.unwrap_or(1),
             ..PageRequest::default()
-        })
+        };
+        (filter, request, refused)
     }
 
     /// This query's string with `page` replaced, for the pager's links.
@@ -190,6 +194,25 @@ struct ClientChoice {
     selected: bool,
 }
 
+/// The value parsed, or `None` with its refusal added to `refused`.
+fn kept<T>(
+    parsed: Result<T, governance::Error>,
+    refused: &mut Vec<governance::Error>,
+) -> Option<T> {
+    parsed.map_err(|error| refused.push(error)).ok()
+}
+
+/// The filter's fields as the form names them.
+fn label(field: &str) -> &str {
+    match field {
+        "client" => "Client",
+        "state" => "PIN state",
+        "health" => "Health",
+        "page" => "Page",
+        other => other,
+    }
+}
+
 #[derive(Template)]
 #[template(path = "numbers/list.html")]
 struct ListPage {
@@ -206,6 +229,17 @@ struct ListPage {
     previous: Option<String>,
     next: Option<String>,
     last: Option<String>,
+    /// A refused filter: the fields at fault and what is wrong, shown in the filter form;
+    /// nothing is listed.
+    problem: Option<(Vec<&'static str>, String)>,
+}
+
+impl ListPage {
+    fn invalid(&self, field: &str) -> bool {
+        self.problem
+            .as_ref()
+            .is_some_and(|(fields, _)| fields.contains(&field))
+    }
 }
 
 async fn list(
@@ -213,23 +247,30 @@ async fn list(
     who: Authorized<ReadNumbers>,
     page: PageContext,
     Query(query): Query<ListQuery>,
-) -> Result<Html<String>, AppError> {
-    let filter = query.filter()?;
-    let request = query.page()?;
+) -> Result<Response, AppError> {
+    let (filter, request, mut refused) = query.read();
     // The drop-down's clients come on a second connection while the page is read, so
     // offering them costs the page no time.
     let (found, clients) = tokio::join!(
-        numbers::list(
-            &state.store,
-            &who.caller,
-            &filter,
-            request,
-            chrono::Utc::now(),
-        ),
+        async {
+            if refused.is_empty() {
+                let now = chrono::Utc::now();
+                numbers::list(&state.store, &who.caller, &filter, request, now).await
+            } else {
+                Ok(nothing(request))
+            }
+        },
         governance::clients::list(&state.store, &who.caller),
     );
-    let (found, clients) = (found?, clients?);
-    check_client(&filter, &clients)?;
+    let (mut found, clients) = (found?, clients?);
+    if let Err(error) = check_client(&filter, &clients) {
+        // The client's place is first in the form.
+        refused.insert(0, error);
+    }
+    let problem = refusal(refused)?;
+    if problem.is_some() {
+        found = nothing(request);
+    }
     let clients = clients
         .into_iter()
         .map(|c| ClientChoice {
@@ -243,6 +284,9 @@ async fn list(
     let shown = found.items.len() as u64;
     let last_page = u32::try_from(found.total.div_ceil(per_page.max(1))).unwrap_or(u32::MAX);
     let summary = match (found.total, shown) {
+        _ if problem.is_some() => {
+            "No numbers listed: the filter above says what to change.".to_owned()
+        }
         (0, _) => "0 numbers".to_owned(),
         (total, 0) => format!(
             "Page {} is past the last page, {last_page} ({total} numbers in all)",
@@ -272,7 +316,12 @@ async fn list(
             selected: filter.problem == Some(p),
         })
         .collect();
-    render(&ListPage {
+    let status = if problem.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    let html = render(&ListPage {
         page,
         q: filter.search.clone().unwrap_or_default(),
         clients,
@@ -286,5 +335,36 @@ async fn list(
         previous: (found.page > 1).then(|| query.with_page((found.page - 1).min(last_page.max(1)))),
         next: (first + shown < found.total).then(|| query.with_page(found.page + 1)),
         last: (found.page < last_page).then(|| query.with_page(last_page)),
-    })
+        problem,
+    })?;
+    Ok((status, html).into_response())
+}
+
+/// No numbers: what a refused filter lists.
+fn nothing(request: PageRequest) -> numbers::Page<Summary> {
+    numbers::Page {
+        items: Vec::new(),
+        total: 0,
+        page: request.page,
+        per_page: request.per_page,
+    }
+}
+
+/// The refused filter values as the form shows them (the fields, and each one's problem in
+/// the form's words); other errors stay errors.
+fn refusal(
+    refused: Vec<governance::Error>,
+) -> Result<Option<(Vec<&'static str>, String)>, AppError> {
+    let mut fields = Vec::new();
+    let mut messages = Vec::new();
+    for error in refused {
+        match error {
+            governance::Error::Invalid { field, problem } => {
+                fields.push(field);
+                messages.push(format!("{}: {problem}", label(field)));
+            }
+            other => return Err(other.into()),
+        }
+    }
+    Ok((!fields.is_empty()).then(|| (fields, messages.join("; "))))
 }
