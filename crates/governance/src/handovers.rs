@@ -325,9 +325,10 @@ async fn insert_event(
 ///
 /// # Errors
 /// [`Error::NotFound`] for a number the caller cannot see; [`Error::Forbidden`] for anyone
-/// but the holder or an admin; [`Error::Invalid`] naming `note`, `to_member` (not an active
-/// member who can see the number, already in this seat or in the other one) or `seat` (a
-/// handover of it is already open); database errors.
+/// holding neither seat who is not an admin; [`Error::Invalid`] naming `note`, `to_member`
+/// (not an active member who can see the number, already in this seat or in the other one)
+/// or `seat` (the caller holds the other one, or a handover of it is already open);
+/// database errors.
 pub async fn propose(
     store: &Store,
     caller: &Caller,
@@ -343,8 +344,16 @@ pub async fn propose(
     let mut tx = store.begin_for(&caller.org_id).await?;
     let row = numbers::visible(&mut tx, caller, phone, true).await?;
     let holder = seat.holder(&row).map(str::to_owned);
-    let is_holder = caller.member_id.is_some() && caller.member_id == holder;
-    if !is_holder && caller.role != Role::Admin {
+    let holds = |holder: Option<&str>| holder.is_some() && caller.member_id.as_deref() == holder;
+    if !holds(holder.as_deref()) && caller.role != Role::Admin {
+        // Holding the other seat, the caller may hand that one over: the seat is what is
+        // wrong, not the person.
+        if holds(seat.other().holder(&row)) {
+            return Err(Error::Invalid {
+                field: "seat",
+                problem: "is not yours to hand over: you hold the other seat of this number, and this one's holder (or an org admin) proposes its handover".to_owned(),
+            });
+        }
         return Err(Error::Forbidden {
             needed: "handover:outgoing",
         });

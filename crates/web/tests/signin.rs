@@ -208,7 +208,7 @@ on_both_databases! {
         let page = text(empty).await;
         assert!(page.contains("No number matches.") && page.contains("value=\"555\""), "{page}");
 
-        for (query, field) in [("state=lost", "state:"), ("health=tired", "health:"), ("page=0", "page:"), ("page=x", "page:")] {
+        for (query, field) in [("state=lost", "PIN state:"), ("health=tired", "Health:"), ("page=0", "Page:"), ("page=x", "Page:")] {
             let bad = send(&app, get_as(&format!("/numbers?{query}"), &cookie)).await;
             assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY, "{query}");
             assert!(text(bad).await.contains(field), "{query}");

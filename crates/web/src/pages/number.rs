@@ -10,7 +10,7 @@ use axum::routing::get;
 use chrono::{DateTime, Utc};
 use governance::access::{Caller, Permission, Role};
 use governance::custody::PinState;
-use governance::handovers::Handover;
+use governance::handovers::{Handover, Seat};
 use governance::health::Problem;
 use governance::members::Member;
 use governance::numbers::{self, ChannelKind, Record};
@@ -83,6 +83,8 @@ struct HandoverView {
     from: String,
     to: String,
     note: String,
+    /// Who proposed it: its outgoing holder, or an org admin.
+    proposer: String,
     proposed: String,
     /// The caller is the incoming member: show the checklist.
     incoming: bool,
@@ -104,7 +106,7 @@ struct HandoverView {
 )]
 struct Forms {
     manage: bool,
-    /// The caller holds a seat or is an admin: it may propose a handover.
+    /// A seat the caller may hand over has no open handover (see [`handover_seats`]).
     propose: bool,
     take: bool,
     rotate: bool,
@@ -370,6 +372,8 @@ struct NumberPage {
     about: Vec<Fact>,
     channels: Vec<String>,
     details: Details,
+    /// The seats the handover form offers, as `(value, label)`.
+    handover_seats: Vec<(&'static str, &'static str)>,
     /// The seat holders the seats form was shown, which it carries back.
     seats_seen: numbers::SeatsSeen,
     drafts: Drafts,
@@ -613,14 +617,10 @@ fn refusal(why: &governance::credentials::Unusable) -> String {
 fn forms(caller: &Caller, r: &Record) -> Forms {
     let custody = caller.may(Permission::Custody);
     let state = r.pin_state;
-    let seated = |p: Option<&numbers::Person>| {
-        p.is_some_and(|p| caller.member_id.as_deref() == Some(p.member_id.as_str()))
-    };
-    let holds_a_seat = seated(r.owner.as_ref()) || seated(r.manager.as_ref());
     let pending = matches!(state, PinState::Rotating | PinState::Uncertain);
     Forms {
         manage: caller.may(Permission::ManageNumbers),
-        propose: holds_a_seat || caller.role == Role::Admin,
+        propose: !handover_seats(caller, r).is_empty(),
         take: custody && state == PinState::Unknown,
         rotate: custody && state == PinState::Escrowed,
         resume: custody && pending,
@@ -628,6 +628,30 @@ fn forms(caller: &Caller, r: &Record) -> Forms {
         out_of_band: custody && !matches!(state, PinState::Released | PinState::Unknown),
         reveal: revealable(caller, r).is_ok(),
     }
+}
+
+/// The seats `caller` may propose to hand over, as `(value, label)`: the ones it holds (an
+/// org admin: both), but not one whose handover is already open.
+fn handover_seats(caller: &Caller, r: &Record) -> Vec<(&'static str, &'static str)> {
+    let seated = |p: Option<&numbers::Person>| {
+        p.is_some_and(|p| caller.member_id.as_deref() == Some(p.member_id.as_str()))
+    };
+    [
+        (Seat::Owner, r.owner.as_ref(), "owner", "Main owner"),
+        (
+            Seat::Manager,
+            r.manager.as_ref(),
+            "manager",
+            "Permission manager",
+        ),
+    ]
+    .into_iter()
+    .filter(|(seat, holder, ..)| {
+        (caller.role == Role::Admin || seated(*holder))
+            && !r.open_handovers.iter().any(|h| h.seat == *seat)
+    })
+    .map(|(.., value, label)| (value, label))
+    .collect()
 }
 
 /// Whether `caller` may reveal the number's PIN now, or why not: the person (its seats or
@@ -659,6 +683,7 @@ fn handover_view(
     h: Handover,
     caller: &Caller,
     name: &dyn Fn(Option<&str>) -> String,
+    names: &governance::history::Names,
 ) -> HandoverView {
     HandoverView {
         seat: match h.seat {
@@ -666,6 +691,7 @@ fn handover_view(
             governance::handovers::Seat::Manager => "permission manager",
         },
         from: name(h.from_member_id.as_deref()),
+        proposer: names.name(&h.proposed_by).to_owned(),
         to: name(Some(&h.to_member_id)),
         incoming: caller.member_id.as_deref() == Some(h.to_member_id.as_str()),
         withdraw: h.may_be_withdrawn_by(caller),
@@ -687,6 +713,7 @@ fn number_page(
     problem: Option<Refusal>,
 ) -> NumberPage {
     let forms = forms(caller, &r);
+    let handover_seats = handover_seats(caller, &r);
     let owner_id = r.owner.as_ref().map(|p| p.member_id.clone());
     let manager_id = r.manager.as_ref().map(|p| p.member_id.clone());
     let name = |id: Option<&str>| match id {
@@ -700,7 +727,7 @@ fn number_page(
         .open_handovers
         .clone()
         .into_iter()
-        .map(|h| handover_view(h, caller, &name))
+        .map(|h| handover_view(h, caller, &name, names))
         .collect();
     // Only whom the seat rules accept is offered.
     let members: Vec<Choice> = members
@@ -819,6 +846,7 @@ fn number_page(
             seen: metadata.fingerprint(),
         },
         seats_seen,
+        handover_seats,
         drafts: Drafts::default(),
         today: Utc::now().date_naive().to_string(),
         earliest: governance::numbers::EARLIEST_DAY.to_string(),
