@@ -45,7 +45,9 @@ on_both_databases! {
         let response = send(&w.app, same_origin_post(&recipient_path(&client), &admin, &format!("recipient={}", key.recipient()))).await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER);
         assert_eq!(header(&response, "location"), "/settings#clients");
-        assert!(settings(&w, &admin).await.contains(&format!("<code>{}</code>", key.recipient())));
+        let shown = settings(&w, &admin).await;
+        assert!(shown.contains(&format!("<code>{}</code>", key.recipient())), "{shown}");
+        assert!(shown.contains(&format!("The numbers of {} are now released sealed to {}.", w.record(&w.escrowed).await.client.name, key.recipient())), "{shown}");
 
         let pin = w.escrowed_pin(&w.escrowed).await;
         let ops = w.browser(OPS).await;

@@ -731,7 +731,13 @@ on_both_databases! {
         assert!(forms(&auditor).is_empty(), "an auditor only reads: {:?}", forms(&auditor));
         assert!(!auditor.contains("<section class=\"actions\">") && !auditor.contains("<h3>PIN</h3>"), "and gets no empty Actions heading");
         let ops = w.page(&w.browser(OPS).await, &path).await;
-        assert_eq!(forms(&ops), ["/seats#assign\"", "/rotate\"", "/release\"", "/out-of-band\""], "no seat: no reveal, no handover");
+        assert_eq!(forms(&ops), ["/seats#assign\"", "/rotate\"", "/out-of-band\""], "no seat: no reveal, no handover; no client key: no release");
+        assert!(ops.contains("id=\"release-needs-recipient\">Releasing this number to its client needs the client's age recipient"), "and it says why: {ops}");
+        let client = w.record(&w.escrowed).await.client.id;
+        sql(&db, &[format!("UPDATE clients SET age_recipient = '{}' WHERE id = '{client}'", vault::Identity::generate().recipient())]).await;
+        let ops = w.page(&w.browser(OPS).await, &path).await;
+        assert_eq!(forms(&ops), ["/seats#assign\"", "/rotate\"", "/release\"", "/out-of-band\""], "with the client's key, release is offered");
+        assert!(!ops.contains("release-needs-recipient"), "{ops}");
         let owner = w.page(&w.browser(OWNER).await, &path).await;
         assert_eq!(forms(&owner), ["/seats#assign\"", "/handovers#propose\"", "/reveal\"", "/rotate\"", "/release\"", "/out-of-band\""]);
         let ops = w.page(&w.browser(OPS).await, &format!("/numbers/{}", w.unknown.as_str())).await;

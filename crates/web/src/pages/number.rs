@@ -372,6 +372,8 @@ struct NumberPage {
     about: Vec<Fact>,
     channels: Vec<String>,
     details: Details,
+    /// Release would be offered, but the client has no age recipient to seal the PIN to.
+    release_needs_recipient: bool,
     /// The seats the handover form offers, as `(value, label)`.
     handover_seats: Vec<(&'static str, &'static str)>,
     /// The seat holders the seats form was shown, which it carries back.
@@ -422,6 +424,7 @@ impl NumberPage {
             || f.resume
             || f.release
             || f.out_of_band
+            || self.release_needs_recipient
             || self.rotation_queued.is_some()
             || self.meta_refuses.is_some()
             || self.pin_state == "released"
@@ -510,6 +513,7 @@ pub(crate) async fn record_page(
     } else {
         None
     };
+    let client_id = record.client.id.clone();
     let mut number = number_page(page, caller, record, &members, &names, problem);
     // A released number's handover rotates nothing, whatever the policy.
     if number.handovers.iter().any(|h| h.incoming) && number.pin_state != "released" {
@@ -521,6 +525,15 @@ pub(crate) async fn record_page(
         }
     }
     number.refused_form = shown_back_in(&mut number, typed);
+    if number.forms.release {
+        // A release seals the PIN to the client's key: without one, say so, not a 422.
+        let clients = governance::clients::list(&state.store, caller).await?;
+        let sealable = clients
+            .iter()
+            .any(|c| c.id == client_id && c.age_recipient.is_some());
+        number.forms.release = sealable;
+        number.release_needs_recipient = !sealable;
+    }
     if meta_refuses.is_some() {
         number.forms.take = false;
         number.forms.rotate = false;
@@ -847,6 +860,7 @@ fn number_page(
         },
         seats_seen,
         handover_seats,
+        release_needs_recipient: false,
         drafts: Drafts::default(),
         today: Utc::now().date_naive().to_string(),
         earliest: governance::numbers::EARLIEST_DAY.to_string(),

@@ -83,7 +83,7 @@ async fn set(
             .await
             .map(|client| {
                 format!(
-                    "{}'s numbers are now released sealed to {}.",
+                    "The numbers of {} are now released sealed to {}.",
                     client.name,
                     client.age_recipient.unwrap_or_default()
                 )
