@@ -110,6 +110,10 @@ on_both_databases! {
         assert!(!neither.status.success());
         let both = pinward(&db, &["clients", "recipient", "--org", "acme", "--client", "c-alpha", "--recipient", &key, "--clear"]);
         assert!(!both.status.success());
+        // The service's own key (made as a first start would make it) is the service's.
+        let (service, _) = vault::Identity::load_or_create(&db.dir().join("data").join("identity.txt")).unwrap();
+        let own = pinward(&db, &["clients", "recipient", "--org", "acme", "--client", "c-alpha", "--recipient", &service.recipient().to_string()]);
+        assert_eq!(error(&own), "error: recipient: is this pinward's own service key: a client's recipient is the client's own key, so that what is released to it opens only with the client's identity");
         assert!(listed(&db, "acme").as_array().unwrap().iter().all(|c| c["age_recipient"].is_null()));
         assert!(listed(&db, "rival")[0]["age_recipient"].is_null());
     }

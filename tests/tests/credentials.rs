@@ -113,6 +113,10 @@ on_both_databases! {
         assert_eq!(pinward_tests::failed_with(&again), "error: recipient: this key is already a recovery recipient");
         let bad = pinward(&db, &sandbox, &["recovery", "add", "--org", "acme", "--recipient", "age1nope", "--label", "x"], "");
         assert!(String::from_utf8_lossy(&bad.stderr).contains("error: recipient:"), "{}", String::from_utf8_lossy(&bad.stderr));
+        // The service's own key is no recovery key, nor a client's.
+        let service = vault::Identity::load(&db.dir().join("data").join("identity.txt")).unwrap().recipient().to_string();
+        let own = pinward(&db, &sandbox, &["recovery", "add", "--org", "acme", "--recipient", &service, "--label", "x"], "");
+        assert_eq!(pinward_tests::failed_with(&own), "error: recipient: is this pinward's own service key: a recovery recipient is a key kept apart from pinward, to open the escrow export if pinward or its key is lost");
         let listed = ok(&pinward(&db, &sandbox, &["recovery", "list", "--org", "acme"], ""));
         assert_eq!(listed.lines().count(), 1, "{listed}");
 

@@ -167,6 +167,44 @@ pub async fn recipients_of(store: &Store, org: &str) -> Result<Vec<Recipient>, E
 
 /// A recipient an admin is adding (a recovery key, a client's key), refused as the field
 /// `recipient` when it is not an `age1…` X25519 key or is one nothing can be sealed to.
+/// Whose key an org may add: a recovery recipient or a client's. Neither may be the
+/// service's own key, which escrow is sealed to anyway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyFor {
+    /// A recovery recipient, kept apart from pinward.
+    Recovery,
+    /// A client's recipient, which its released PINs are sealed to.
+    Client,
+}
+
+/// Refuses `recipient` (as typed) when it is `service`, the service identity's own key:
+/// a recovery key must open escrow when pinward or its key is lost, and a client's key is
+/// the client's alone. Text that is not a key is left to the other checks.
+///
+/// The service identity is the process's, not the database's: callers that hold it (the
+/// dashboard with custody, the command line with the identity file) check with it before
+/// [`add`] or [`crate::clients::set_recipient`].
+///
+/// # Errors
+/// [`Error::Invalid`] naming `recipient`.
+pub fn check_apart_from_service(
+    recipient: &str,
+    service: &Recipient,
+    of: KeyFor,
+) -> Result<(), Error> {
+    if Recipient::parse(recipient.trim()).is_ok_and(|key| key == *service) {
+        return Err(Error::Invalid {
+            field: "recipient",
+            problem: match of {
+                KeyFor::Recovery => "is this pinward's own service key: a recovery recipient is a key kept apart from pinward, to open the escrow export if pinward or its key is lost",
+                KeyFor::Client => "is this pinward's own service key: a client's recipient is the client's own key, so that what is released to it opens only with the client's identity",
+            }
+            .to_owned(),
+        });
+    }
+    Ok(())
+}
+
 pub(crate) fn parse_new_recipient(text: &str) -> Result<Recipient, Error> {
     Recipient::parse_new(text.trim()).map_err(|error| Error::Invalid {
         field: "recipient",

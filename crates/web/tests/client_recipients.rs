@@ -104,6 +104,23 @@ on_both_databases! {
         assert!(settings(&w, &admin).await.contains("none — its numbers cannot be released"));
     }
 
+    async fn the_services_own_key_is_refused_as_a_clients_or_a_recovery_recipient(db) {
+        let w = custody_world(&db).await;
+        let service = vault::Identity::load(&db.dir().join("identity.txt")).unwrap().recipient().to_string();
+        let client = client_of_escrowed(&w).await;
+        let admin = w.browser(ADMIN).await;
+        let before = w.ledger_len().await;
+        let response = send(&w.app, same_origin_post(&recipient_path(&client), &admin, &format!("recipient={service}"))).await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let page = text(response).await;
+        assert!(page.contains("is this pinward&#39;s own service key: a client&#39;s recipient is the client&#39;s own key"), "{page}");
+        let response = send(&w.app, same_origin_post("/settings/recovery", &admin, &format!("recipient={service}&label=Safe"))).await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let page = text(response).await;
+        assert!(page.contains("is this pinward&#39;s own service key: a recovery recipient is a key kept apart from pinward"), "{page}");
+        assert_eq!(w.ledger_len().await, before, "nothing changed");
+    }
+
     async fn a_cleared_recipient_leaves_the_client_not_releasable(db) {
         let w = custody_world(&db).await;
         let client = client_of_escrowed(&w).await;

@@ -50,6 +50,8 @@ pub async fn run(config: &Config, command: ClientsCommand) -> anyhow::Result<()>
                 let caller = Caller::cli(&org_id(&store, &org).await?);
                 let changed = match recipient {
                     Some(recipient) if !clear => {
+                        let of = governance::recovery::KeyFor::Client;
+                        super::keys::check_apart_from_service(config, &recipient, of).await?;
                         clients::set_recipient(&store, &caller, &client, &recipient).await?
                     }
                     _ => clients::clear_recipient(&store, &caller, &client).await?,

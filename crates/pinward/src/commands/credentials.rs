@@ -105,6 +105,8 @@ pub async fn recovery(config: &Config, command: RecoveryCommand) -> anyhow::Resu
                 label,
             } => {
                 let caller = Caller::cli(&org_id(&store, &org).await?);
+                let of = recovery::KeyFor::Recovery;
+                super::keys::check_apart_from_service(config, &recipient, of).await?;
                 let added = recovery::add(&store, &caller, &recipient, &label).await?;
                 print(&format!(
                     "added recovery recipient {} ({})",

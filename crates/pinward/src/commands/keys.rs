@@ -41,6 +41,19 @@ pub async fn open_identity(store: &Store, config: &Config) -> anyhow::Result<Ide
     Ok(identity)
 }
 
+/// Refuses `recipient` when it is the service identity's own key (an identity file not
+/// made yet holds no key to compare with).
+pub async fn check_apart_from_service(
+    config: &Config,
+    recipient: &str,
+    of: governance::recovery::KeyFor,
+) -> Result<(), governance::Error> {
+    match governance::keys::check_identity(&config.identity_file).await {
+        Ok(service) => governance::recovery::check_apart_from_service(recipient, &service, of),
+        Err(_) => Ok(()),
+    }
+}
+
 /// The service identity ([`open_identity`]) with the escrow keys the database holds sealed
 /// to it; an identity that opens nothing there is named as the wrong file.
 pub async fn open_escrow(store: &Store, config: &Config) -> anyhow::Result<Escrow> {

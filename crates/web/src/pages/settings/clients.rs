@@ -5,6 +5,7 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::routing::post;
+use governance::recovery::KeyFor;
 use serde::Deserialize;
 use tower_sessions::Session;
 
@@ -78,16 +79,21 @@ async fn set(
     Path(id): Path<String>,
     Form(form): Form<RecipientForm>,
 ) -> Result<Response, AppError> {
-    let result =
-        governance::clients::set_recipient(&state.store, &who.caller, &id, &form.recipient)
-            .await
-            .map(|client| {
-                format!(
-                    "The numbers of {} are now released sealed to {}.",
-                    client.name,
-                    client.age_recipient.unwrap_or_default()
-                )
-            });
+    let refused = super::recovery::apart_from_service(&state, &form.recipient, KeyFor::Client);
+    let result = match refused {
+        Some(refused) => Err(refused),
+        None => {
+            governance::clients::set_recipient(&state.store, &who.caller, &id, &form.recipient)
+                .await
+        }
+    }
+    .map(|client| {
+        format!(
+            "The numbers of {} are now released sealed to {}.",
+            client.name,
+            client.age_recipient.unwrap_or_default()
+        )
+    });
     let typed = Typed {
         client_recipient: form.recipient,
         ..Typed::default()

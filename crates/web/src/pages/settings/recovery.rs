@@ -5,6 +5,7 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::routing::post;
+use governance::recovery::KeyFor;
 use serde::Deserialize;
 use tower_sessions::Session;
 
@@ -22,6 +23,17 @@ pub(super) fn routes() -> Router<AppState> {
 
 const FORM: &str = "recovery";
 
+/// The refusal of `recipient` when it is this service's own key (known when it runs with
+/// custody).
+pub(super) fn apart_from_service(
+    state: &AppState,
+    recipient: &str,
+    of: KeyFor,
+) -> Option<governance::Error> {
+    let service = state.custody.as_ref()?.escrow.identity().recipient();
+    governance::recovery::check_apart_from_service(recipient, &service, of).err()
+}
+
 #[derive(Debug, Deserialize)]
 struct AddForm {
     #[serde(default)]
@@ -38,7 +50,10 @@ async fn add(
     Form(form): Form<AddForm>,
 ) -> Result<Response, AppError> {
     // Both fields alone first, so both faults are reported at once.
-    let faults = governance::recovery::faults(&form.recipient, &form.label);
+    let mut faults = governance::recovery::faults(&form.recipient, &form.label);
+    if let Some(refused) = apart_from_service(&state, &form.recipient, KeyFor::Recovery) {
+        faults.insert(0, refused);
+    }
     let added = if faults.is_empty() {
         governance::recovery::add(&state.store, &who.caller, &form.recipient, &form.label)
             .await
