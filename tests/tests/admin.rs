@@ -138,7 +138,7 @@ on_both_databases! {
         ok(&pinward(&db, &["admin", "token", "revoke", "--org", "acme", created["id"].as_str().unwrap()]));
         assert!(tokens::authenticate(&store, &TokenSecret::new(secret)).await.is_err());
         let listed = ok(&pinward(&db, &["admin", "token", "list", "--org", "acme"]));
-        assert!(listed.contains("\trevoked"), "{listed}");
+        assert!(listed.contains("\trevoked\tlast used 20"), "its last use shows: {listed}");
         assert_eq!(listed.lines().count(), 1);
     }
 }

@@ -66,7 +66,13 @@ pub struct ApiToken {
     pub created_at: DateTime<Utc>,
     /// When it was revoked; it authenticates no more.
     pub revoked_at: Option<DateTime<Utc>>,
+    /// When it last authenticated, to the minute ([`LAST_USED_STEP`]); `None`: never.
+    pub last_used_at: Option<DateTime<Utc>>,
 }
+
+/// How stale a token's `last_used_at` may grow before a request writes it again: a script
+/// calling many times a second writes it once a minute, not on every call.
+pub const LAST_USED_STEP: chrono::TimeDelta = chrono::TimeDelta::minutes(1);
 
 fn role_name<S: serde::Serializer>(role: &Role, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(role.as_str())
@@ -103,8 +109,8 @@ pub fn check_role(role: Role) -> Result<(), Error> {
 /// stored). Ledgered `token.created`.
 ///
 /// # Errors
-/// [`Error::Forbidden`] without `org:manage`; [`Error::Invalid`] naming `name`, or `role`
-/// for `business_admin`.
+/// [`Error::Forbidden`] without `org:manage`; [`Error::Invalid`] naming `name` (also when
+/// an active token of the org has it, in any case), or `role` for `business_admin`.
 pub async fn create(
     store: &Store,
     caller: &Caller,
@@ -129,8 +135,24 @@ pub async fn create(
         created_by: actor.as_str().to_owned(),
         created_at: crate::clock::now(),
         revoked_at: None,
+        last_used_at: None,
     };
     let mut tx = store.begin_for(&caller.org_id).await?;
+    // Scripts and the ledger tell working tokens apart by name.
+    let sql = "SELECT COUNT(*) FROM api_tokens WHERE org_id = $1 AND revoked_at IS NULL AND lower(name) = lower($2)";
+    let namesakes: i64 = on_tx!(tx, conn => sqlx::query_scalar(sql)
+        .bind(&caller.org_id)
+        .bind(&token.name)
+        .fetch_one(conn)
+        .await)?;
+    if namesakes > 0 {
+        tx.rollback().await?;
+        return Err(Error::Invalid {
+            field: "name",
+            problem: "an active token has this name: choose another, or revoke that one first"
+                .to_owned(),
+        });
+    }
     let sql = "INSERT INTO api_tokens (id, org_id, name, role, secret_hash, created_by, created_at) \
                VALUES ($1, $2, $3, $4, $5, $6, $7)";
     on_tx!(tx, conn => sqlx::query(sql)
@@ -155,7 +177,8 @@ pub async fn create(
     Ok((token, secret))
 }
 
-/// The caller a token acts as.
+/// The caller a token acts as; its last use is written when older than
+/// [`LAST_USED_STEP`].
 ///
 /// # Errors
 /// [`Error::Unauthenticated`] for a malformed, unknown or revoked token, alike.
@@ -172,14 +195,21 @@ pub async fn authenticate(store: &Store, secret: &TokenSecret) -> Result<Caller,
         })
         .ok_or(Error::Unauthenticated)?;
     let mut tx = store.read_for(org).await?;
-    let sql = "SELECT id, role FROM api_tokens WHERE org_id = $1 AND secret_hash = $2 AND revoked_at IS NULL";
-    let row: Option<(String, String)> = on_tx!(tx, conn => sqlx::query_as(sql)
+    let sql = "SELECT id, role, last_used_at FROM api_tokens WHERE org_id = $1 AND secret_hash = $2 AND revoked_at IS NULL";
+    let row: Option<(String, String, Option<DateTime<Utc>>)> = on_tx!(tx, conn => sqlx::query_as(sql)
         .bind(org)
         .bind(hash(text))
         .fetch_optional(conn)
         .await)?;
     tx.rollback().await?;
-    let (id, role) = row.ok_or(Error::Unauthenticated)?;
+    let (id, role, last_used_at) = row.ok_or(Error::Unauthenticated)?;
+    let now = crate::clock::now();
+    if last_used_at.is_none_or(|at| now - at >= LAST_USED_STEP) {
+        let mut tx = store.begin_for(org).await?;
+        let sql = "UPDATE api_tokens SET last_used_at = $3 WHERE org_id = $1 AND id = $2";
+        on_tx!(tx, conn => sqlx::query(sql).bind(org).bind(&id).bind(now).execute(conn).await.map(drop))?;
+        tx.commit().await?;
+    }
     Ok(Caller {
         org_id: org.to_owned(),
         user_id: None,
@@ -197,7 +227,7 @@ pub async fn authenticate(store: &Store, secret: &TokenSecret) -> Result<Caller,
 pub async fn list(store: &Store, caller: &Caller) -> Result<Vec<ApiToken>, Error> {
     caller.require(Permission::ManageOrg)?;
     let mut tx = store.read_for(&caller.org_id).await?;
-    let sql = "SELECT id, name, role, created_by, created_at, revoked_at FROM api_tokens \
+    let sql = "SELECT id, name, role, created_by, created_at, revoked_at, last_used_at FROM api_tokens \
                WHERE org_id = $1 ORDER BY created_at DESC, id DESC";
     type Row = (
         String,
@@ -206,21 +236,25 @@ pub async fn list(store: &Store, caller: &Caller) -> Result<Vec<ApiToken>, Error
         String,
         DateTime<Utc>,
         Option<DateTime<Utc>>,
+        Option<DateTime<Utc>>,
     );
     let rows: Vec<Row> =
         on_tx!(tx, conn => sqlx::query_as(sql).bind(&caller.org_id).fetch_all(conn).await)?;
     tx.rollback().await?;
     rows.into_iter()
-        .map(|(id, name, role, created_by, created_at, revoked_at)| {
-            Ok(ApiToken {
-                id,
-                name,
-                role: Role::parse(&role)?,
-                created_by,
-                created_at,
-                revoked_at,
-            })
-        })
+        .map(
+            |(id, name, role, created_by, created_at, revoked_at, last_used_at)| {
+                Ok(ApiToken {
+                    id,
+                    name,
+                    role: Role::parse(&role)?,
+                    created_by,
+                    created_at,
+                    revoked_at,
+                    last_used_at,
+                })
+            },
+        )
         .collect()
 }
 

@@ -369,7 +369,13 @@ mod api_tokens {
             assert!(caller.user_id.is_none());
 
             let listed = tokens::list(&store, &admin).await.unwrap();
-            assert_eq!(listed, vec![token.clone()]);
+            let used = listed[0].last_used_at.expect("its use is recorded");
+            assert!(used >= token.created_at, "{used}");
+            assert_eq!(listed, vec![governance::tokens::ApiToken { last_used_at: Some(used), ..token.clone() }]);
+            tokens::authenticate(&store, &TokenSecret::new(secret.expose().to_owned())).await.unwrap();
+            assert_eq!(tokens::list(&store, &admin).await.unwrap()[0].last_used_at, Some(used), "a use within the minute writes nothing");
+            let twin = tokens::create(&store, &admin, "CI Export", Role::Ops).await;
+            assert!(matches!(&twin, Err(Error::Invalid { field: "name", problem }) if problem.starts_with("an active token has this name")), "{twin:?}");
             // Neither the table nor the ledger holds the secret.
             let random = secret.expose().rsplit('_').next().unwrap().to_owned();
             use sqlx::Connection;
@@ -392,6 +398,7 @@ mod api_tokens {
             assert!(matches!(revoked, Err(Error::Unauthenticated)), "{revoked:?}");
             assert!(tokens::list(&store, &admin).await.unwrap()[0].revoked_at.is_some());
             assert_eq!(actions(&store, &org).await[2..], ["token.created", "token.revoked"]);
+            tokens::create(&store, &admin, "ci export", Role::Auditor).await.expect("a revoked token's name is free again");
         }
 
         async fn unknown_or_malformed_tokens_are_one_answer(db) {

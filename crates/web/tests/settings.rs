@@ -528,9 +528,13 @@ on_both_databases! {
         assert_eq!((tokens[0].name.as_str(), tokens[0].role), ("nightly rotation", Role::Ops));
         let settings = text(send(&w.app, get_as("/settings", &visit.cookie)).await).await;
         assert!(settings.contains("That form was already used, so no other token was made"), "{settings}");
-        assert!(settings.contains("<td role=\"cell\" data-label=\"Name\">nightly rotation</td><td role=\"cell\" data-label=\"Role\">ops</td>"), "{settings}");
-        let made = settings.split("<td role=\"cell\" data-label=\"Name\">nightly rotation</td><td role=\"cell\" data-label=\"Role\">ops</td><td role=\"cell\" data-label=\"Created\">").nth(1).unwrap().split("</td>").next().unwrap();
+        let id = &tokens[0].id;
+        let row = format!("<td role=\"cell\" data-label=\"Name\">nightly rotation <code class=\"muted\" title=\"the token's id, as the ledger and `pinward admin token` name it\">{id}</code></td><td role=\"cell\" data-label=\"Role\">ops</td><td role=\"cell\" data-label=\"Created\">");
+        assert!(settings.contains(&row), "the row names the token and its id: {settings}");
+        let made = settings.split(&row).nth(1).unwrap().split("</td>").next().unwrap();
         assert!(made.contains(" by ") && !made.contains("user:"), "the maker is named as people know them: {made}");
+        let used = settings.split(&row).nth(1).unwrap().split("data-label=\"Last used\">").nth(1).unwrap().split("</td>").next().unwrap();
+        assert!(used.starts_with("20") && used.ends_with("UTC"), "its last use, by the call above, to the minute: {used}");
         assert!(!settings.contains(&secret), "the secret is never shown again");
 
         // A token outlives the session: making one asks for the password again.
@@ -554,6 +558,7 @@ on_both_databases! {
             ("ci", "business_admin", "Role: a token is admin, ops or auditor"),
             ("ci", "root", "Role: must be admin, ops or auditor"),
             ("", "root", "Name: must be 1 to 100 characters; Role: must be admin, ops or auditor"),
+            ("Nightly+Rotation", "auditor", "Name: an active token has this name: choose another, or revoke that one first"),
         ] {
             let settings = text(send(&w.app, get_as("/settings", &visit.cookie)).await).await;
             let fields = format!("_once={}&name={name}&role={role}", token_once(&settings));

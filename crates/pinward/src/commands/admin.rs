@@ -227,8 +227,17 @@ async fn token(store: &Store, command: TokenCommand) -> anyhow::Result<()> {
                 } else {
                     "active"
                 };
+                let used = token.last_used_at.map_or_else(
+                    || "never used".to_owned(),
+                    |at| {
+                        format!(
+                            "last used {}",
+                            at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                        )
+                    },
+                );
                 print(&format!(
-                    "{}\t{}\t{}\t{}",
+                    "{}\t{}\t{}\t{}\t{used}",
                     token.id,
                     token.name,
                     token.role.as_str(),

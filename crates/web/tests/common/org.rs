@@ -19,7 +19,9 @@ pub fn router_with_key(store: Store, db: &TestDb) -> (Router, Arc<CheckpointKey>
 
 /// A bearer token of `org` with `role`.
 pub async fn token(store: &Store, org: &str, role: Role) -> String {
-    let (_, secret) = governance::tokens::create(store, &Caller::cli(org), "script", role)
+    // Two active tokens of an org never share a name.
+    let name = format!("script {}", uuid::Uuid::now_v7());
+    let (_, secret) = governance::tokens::create(store, &Caller::cli(org), &name, role)
         .await
         .unwrap();
     secret.expose().to_owned()

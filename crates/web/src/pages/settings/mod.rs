@@ -229,6 +229,8 @@ struct TokenRow {
     created: String,
     /// When it was revoked; `None` while it works.
     revoked: Option<String>,
+    /// When it last authenticated, to the minute, or "never".
+    last_used: String,
 }
 
 struct RecipientRow {
@@ -401,6 +403,7 @@ pub(super) async fn settings_page<N: crate::auth::Need>(
                 role: t.role.as_str(),
                 created: format!("{} by {}", minute(t.created_at), actors.name(&t.created_by)),
                 revoked: t.revoked_at.map(minute),
+                last_used: t.last_used_at.map_or_else(|| "never".to_owned(), minute),
             })
             .collect();
         (tokens, session::issue_once(session, tokens::ONCE).await?)
