@@ -82,6 +82,26 @@ impl Seat {
     }
 }
 
+/// Whether `caller` may propose to hand over the seat `holder` holds (a member id): the
+/// holder itself, or an org admin.
+fn may_propose(caller: &Caller, holder: Option<&str>) -> bool {
+    caller.role == Role::Admin || (holder.is_some() && caller.member_id.as_deref() == holder)
+}
+
+/// The seats of the number `record` shows that `caller` may propose to hand over, as
+/// [`propose`] decides: the ones it holds (an org admin: both), but none whose handover is
+/// already open.
+#[must_use]
+pub fn proposable_seats(caller: &Caller, record: &numbers::Record) -> Vec<Seat> {
+    [Seat::Owner, Seat::Manager]
+        .into_iter()
+        .filter(|seat| {
+            may_propose(caller, seat.holder_of(record))
+                && !record.open_handovers.iter().any(|h| h.seat == *seat)
+        })
+        .collect()
+}
+
 /// A handover as stored.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -344,11 +364,10 @@ pub async fn propose(
     let mut tx = store.begin_for(&caller.org_id).await?;
     let row = numbers::visible(&mut tx, caller, phone, true).await?;
     let holder = seat.holder(&row).map(str::to_owned);
-    let holds = |holder: Option<&str>| holder.is_some() && caller.member_id.as_deref() == holder;
-    if !holds(holder.as_deref()) && caller.role != Role::Admin {
+    if !may_propose(caller, holder.as_deref()) {
         // Holding the other seat, the caller may hand that one over: the seat is what is
         // wrong, not the person.
-        if holds(seat.other().holder(&row)) {
+        if may_propose(caller, seat.other().holder(&row)) {
             return Err(Error::Invalid {
                 field: "seat",
                 problem: "is not yours to hand over: you hold the other seat of this number, and this one's holder (or an org admin) proposes its handover".to_owned(),

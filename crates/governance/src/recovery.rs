@@ -165,8 +165,6 @@ pub async fn recipients_of(store: &Store, org: &str) -> Result<Vec<Recipient>, E
         .collect()
 }
 
-/// A recipient an admin is adding (a recovery key, a client's key), refused as the field
-/// `recipient` when it is not an `age1…` X25519 key or is one nothing can be sealed to.
 /// Whose key an org may add: a recovery recipient or a client's. Neither may be the
 /// service's own key, which escrow is sealed to anyway.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -205,6 +203,8 @@ pub fn check_apart_from_service(
     Ok(())
 }
 
+/// A recipient an admin is adding (a recovery key, a client's key), refused as the field
+/// `recipient` when it is not an `age1…` X25519 key or is one nothing can be sealed to.
 pub(crate) fn parse_new_recipient(text: &str) -> Result<Recipient, Error> {
     Recipient::parse_new(text.trim()).map_err(|error| Error::Invalid {
         field: "recipient",

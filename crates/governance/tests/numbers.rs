@@ -117,6 +117,8 @@ on_both_databases! {
         assert_eq!(ids(&list(&store, "m-ann", search("BETA")).await), ["1003", "1004"]);
         assert_eq!(ids(&list(&store, "m-ann", search("010-1002")).await), ["1002"]);
         assert_eq!(ids(&list(&store, "m-ann", search("5550101001")).await), ["1001"], "digits match without punctuation");
+        assert_eq!(ids(&list(&store, "m-ann", search("555.010.1001")).await), ["1001"], "or written with dots");
+        assert_eq!(ids(&list(&store, "m-ann", search("+1 (555) 010/1001")).await), ["1001"], "or slashes and brackets");
         assert_eq!(list(&store, "m-ann", search("50%")).await.total, 0, "wildcards are literal");
         let escrowed = Filter { pin_state: Some(PinState::Escrowed), ..Filter::default() };
         assert_eq!(ids(&list(&store, "m-ann", escrowed).await), ["1001", "1003"]);

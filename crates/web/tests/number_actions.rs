@@ -124,6 +124,9 @@ on_both_databases! {
         let (status, _, _) = w.post(&other_admin, &path, &format!("owner={owner}&manager={boss}&{seen}")).await;
         assert_eq!(status, StatusCode::SEE_OTHER);
         let before = (w.record(&w.escrowed).await, w.ledger_len().await);
+        let (status, _, _) = w.post(&other_admin, &path, &format!("owner={owner}&manager={boss}&{seen}")).await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "the same choice posted twice (a double click) finds it made");
+        assert_eq!((w.record(&w.escrowed).await, w.ledger_len().await), before, "and changes nothing");
 
         // A refused choice keeps the holders first shown: it is still checked against them.
         let (status, _, body) = w.post(&admin, &path, &format!("owner={ops}&manager={ops}&{seen}")).await;
@@ -134,7 +137,7 @@ on_both_databases! {
         assert_eq!(status, StatusCode::CONFLICT, "{body}");
         assert_eq!((w.record(&w.escrowed).await, w.ledger_len().await), before, "the other tab's change stands");
         let form = &body[body.find("id=\"assign\"").unwrap()..body.find("id=\"details\"").unwrap()];
-        assert!(form.contains("id=\"assign-problem\">Someone changed these seats since this page was opened, so nothing was saved."), "{form}");
+        assert!(form.contains("id=\"assign-problem\">These seats changed since this page was opened, so nothing was saved."), "{form}");
         assert!(form.contains(&format!("<option value=\"{ops}\" selected>")), "the choice comes back: {form}");
         assert_eq!(input_value(form, "seen_manager"), boss, "now checked against the seats as they are");
 
@@ -544,6 +547,10 @@ on_both_databases! {
         assert!(shown.contains(&format!("→ Person {OPS}, proposed by Person {OWNER} &#60;{OWNER}&#62; on ")), "the card says who proposed it: {shown}");
         let seats = w.page(&owner, &record).await;
         assert!(!seats.contains("id=\"propose\""), "a seat whose handover is open is not offered again, and the owner has no other: {seats}");
+        let (status, _, body) = w.post(&owner, &path, &format!("seat=owner&to_member={ops_id}&note=Moving+teams+again")).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "a second tab's proposal");
+        assert!(body.contains("id=\"propose-problem\">Seat: a handover of this seat is already open"), "{body}");
+        assert!(body.contains(">Moving teams again</textarea>"), "the form comes back with its note: {body}");
         let waiting = format!("id=\"handover-waiting\">The main owner seat of this number is being handed over to you: <a href=\"#accept-{handover}\">");
         assert!(shown.contains(&waiting), "the incoming member is told at the top of the page: {shown}");
         assert!(!w.page(&owner, &record).await.contains("handover-waiting"), "the proposer is not");

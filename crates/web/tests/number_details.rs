@@ -225,6 +225,9 @@ on_both_databases! {
         let (status, _, _) = w.post(&admin, &path, &format!("{}&{seen}", details(&[("usage", "Sales line")]))).await;
         assert_eq!(status, StatusCode::SEE_OTHER, "the first save of a form opened on the details as they are");
         let before = (w.record(&w.escrowed).await, w.ledger_len().await);
+        let (status, _, _) = w.post(&admin, &path, &format!("{}&{seen}", details(&[("usage", "Sales line")]))).await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "the same text posted twice (a double click) finds it saved");
+        assert_eq!((w.record(&w.escrowed).await, w.ledger_len().await), before, "and changes nothing");
 
         let (status, _, body) = w.post(&ops, &path, &format!("{}&{seen}", details(&[("activation_date", "2024-13-01")]))).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "a refused input is named first: {body}");
@@ -234,7 +237,7 @@ on_both_databases! {
         assert_eq!(status, StatusCode::CONFLICT, "{body}");
         assert_eq!((w.record(&w.escrowed).await, w.ledger_len().await), before, "the admin's change stands");
         let form = &body[body.find("id=\"details\"").unwrap()..];
-        assert!(form.contains("id=\"details-problem\">Someone changed these details since this page was opened, so nothing was saved."), "{form}");
+        assert!(form.contains("id=\"details-problem\">These details changed since this page was opened, so nothing was saved."), "{form}");
         assert!(form.contains("value=\"Support line, weekdays\""), "what was typed comes back: {form}");
         assert!(body.contains("<td>Sales line</td>"), "the record shows the details as they are: {body}");
 

@@ -156,6 +156,7 @@ on_both_databases! {
             ("health=odd&q=555", "Health: must be one of no_owner, ", "health"),
             ("page=0&q=555", "Page: must be a whole number from 1", ""),
             ("page=x&q=555", "Page: must be a whole number from 1", ""),
+            ("page=3&state=lost&q=555", "PIN state: must be one of", "state"),
         ] {
             let response = send(&app, get_as(&format!("/numbers?{query}"), &ann)).await;
             assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{query}");
@@ -167,8 +168,12 @@ on_both_databases! {
                 assert!(form.contains(&format!("name=\"{invalid}\" aria-invalid=\"true\" aria-describedby=\"filter-problem\"")), "{form}");
             }
             assert!(page.contains("No numbers listed") && !page.contains("555-0100"), "nothing is listed: {page}");
-            assert!(page.contains("<nav"), "the page keeps its layout: {page}");
+            assert!(page.contains("<table class=\"numbers cards\""), "the page keeps its table: {page}");
+            assert!(!page.contains("rel=\"first\"") && !page.contains("rel=\"prev\""), "and no pager leads to the same refusal: {page}");
         }
+        let long = text(send(&app, get_as(&format!("/numbers?q={}&client=c-nope", "x".repeat(101)), &ann)).await).await;
+        assert!(long.contains("id=\"filter-problem\">Search: at most 100 characters; Client: is not a client"), "the list's own refusal too, in the form's order: {long}");
+        assert!(long.contains("aria-invalid=\"true\" aria-describedby=\"filter-problem\">"), "{long}");
         let both = text(send(&app, get_as("/numbers?client=c-nope&state=lost", &ann)).await).await;
         assert!(both.contains("id=\"filter-problem\">Client: is not a client you can see; pick one from the list; PIN state: must be one of"), "every refusal, in the form's order: {both}");
     }

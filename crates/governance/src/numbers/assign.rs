@@ -198,14 +198,6 @@ async fn seat(
     let actor = caller.actor()?;
     let mut tx = store.begin_for(&caller.org_id).await?;
     let row = visible(&mut tx, caller, phone, true).await?;
-    if let Some(seen) = seen
-        && (seen.owner != row.owner_id || seen.manager != row.manager_id)
-    {
-        tx.rollback().await?;
-        return Err(Error::Stale {
-            what: "the number's seats",
-        });
-    }
     check_seat_holder(&mut tx, &caller.org_id, &row.client_id, "owner", owner).await?;
     check_seat_holder(&mut tx, &caller.org_id, &row.client_id, "manager", manager).await?;
     if caller.role != Role::Admin {
@@ -225,6 +217,16 @@ async fn seat(
     if row.owner_id.as_deref() == Some(owner) && row.manager_id.as_deref() == Some(manager) {
         tx.rollback().await?;
         return Ok(());
+    }
+    // Only a save that would change the seats is stale: the same choice posted twice (a
+    // double click, a resubmitted form) finds it made and changes nothing.
+    if let Some(seen) = seen
+        && (seen.owner != row.owner_id || seen.manager != row.manager_id)
+    {
+        tx.rollback().await?;
+        return Err(Error::Stale {
+            what: "the number's seats",
+        });
     }
     exec!(
         tx,

@@ -408,12 +408,6 @@ async fn replace(
         row.recovery_email.as_deref(),
         &channels_before,
     );
-    if seen.is_some_and(|seen| seen != recorded) {
-        tx.rollback().await?;
-        return Err(Error::Stale {
-            what: "the number's details",
-        });
-    }
     let mut changed = Map::new();
     let mut note = |field: &str, from: Value, to: Value| {
         if from != to {
@@ -446,6 +440,14 @@ async fn replace(
     if changed.is_empty() {
         tx.rollback().await?;
         return Ok(metadata);
+    }
+    // Only a save that would change the details is stale: the same text posted twice finds
+    // it saved and changes nothing.
+    if seen.is_some_and(|seen| seen != recorded) {
+        tx.rollback().await?;
+        return Err(Error::Stale {
+            what: "the number's details",
+        });
     }
     let channels_json = serde_json::to_string(&metadata.backup_channels)
         .map_err(|_| invalid("backup_channels", "could not be written"))?;

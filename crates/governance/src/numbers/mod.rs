@@ -480,7 +480,7 @@ fn narrow(clause: &mut Where, filter: &Filter) -> Result<(), Error> {
         let digits: String = search.chars().filter(char::is_ascii_digit).collect();
         let only_number = search
             .chars()
-            .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '-' | '+' | '(' | ')'));
+            .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '-' | '+' | '(' | ')' | '.' | '/'));
         if only_number && !digits.is_empty() {
             clause.and(
                 &format!(

@@ -41,17 +41,26 @@ pub async fn open_identity(store: &Store, config: &Config) -> anyhow::Result<Ide
     Ok(identity)
 }
 
-/// Refuses `recipient` when it is the service identity's own key (an identity file not
-/// made yet holds no key to compare with).
+/// Refuses `recipient` when it is the service identity's own key. An identity file not
+/// made yet holds no key to compare with; one that cannot be read stops the command.
 pub async fn check_apart_from_service(
     config: &Config,
     recipient: &str,
     of: governance::recovery::KeyFor,
-) -> Result<(), governance::Error> {
-    match governance::keys::check_identity(&config.identity_file).await {
-        Ok(service) => governance::recovery::check_apart_from_service(recipient, &service, of),
-        Err(_) => Ok(()),
+) -> anyhow::Result<()> {
+    if !tokio::fs::try_exists(&config.identity_file)
+        .await
+        .unwrap_or(true)
+    {
+        return Ok(());
     }
+    let service = governance::keys::check_identity(&config.identity_file)
+        .await
+        .context(
+            "cannot read the service identity (PINWARD_IDENTITY_FILE) to check the key against it",
+        )?;
+    governance::recovery::check_apart_from_service(recipient, &service, of)?;
+    Ok(())
 }
 
 /// The service identity ([`open_identity`]) with the escrow keys the database holds sealed

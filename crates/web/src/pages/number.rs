@@ -83,7 +83,8 @@ struct HandoverView {
     from: String,
     to: String,
     note: String,
-    /// Who proposed it: its outgoing holder, or an org admin.
+    /// Who proposed it, as the ledger names its actor: its outgoing holder or an org admin
+    /// (a person), an API token or the command line.
     proposer: String,
     proposed: String,
     /// The caller is the incoming member: show the checklist.
@@ -247,14 +248,18 @@ impl Refusal {
     pub(crate) fn stale(typed: &Typed) -> Refusal {
         let message = match typed {
             Typed::Seats { .. } => {
-                "Someone changed these seats since this page was opened, so nothing was saved. \
-                 The record above shows who holds them now; your choice is below: save it \
-                 again to replace theirs."
+                "These seats changed since this page was opened, so nothing was saved. The \
+                 record above shows who holds them now; your choice is below: save it again if \
+                 it still stands."
+            }
+            Typed::Details(_) => {
+                "These details changed since this page was opened, so nothing was saved. The \
+                 record above shows them as they are now; what you typed is below: save it \
+                 again if it still stands."
             }
             _ => {
-                "Someone changed these details since this page was opened, so nothing was \
-                 saved. The record above shows them as they are now; what you typed is below: \
-                 save it again to replace theirs."
+                "This number changed since this page was opened, so nothing was saved. The \
+                 record above shows it as it is now; what you typed is below."
             }
         };
         Refusal {
@@ -374,6 +379,8 @@ struct NumberPage {
     details: Details,
     /// Release would be offered, but the client has no age recipient to seal the PIN to.
     release_needs_recipient: bool,
+    /// The caller holds a seat or is an org admin: a handover form it sent comes back.
+    hands_over: bool,
     /// The seats the handover form offers, as `(value, label)`.
     handover_seats: Vec<(&'static str, &'static str)>,
     /// The seat holders the seats form was shown, which it carries back.
@@ -483,7 +490,8 @@ pub(super) fn phone(id: &str) -> Result<PhoneNumberId, AppError> {
 }
 
 /// The record page of `phone`; with `problem` (a refused form's field and problem) it is
-/// answered with 422, the forms shown again above the unchanged record, the refused one
+/// answered with the problem's status (422 for input at fault, 409 for a form shown before
+/// the record changed), the forms shown again above the unchanged record, the refused one
 /// holding what was `typed` into it.
 pub(crate) async fn record_page(
     state: &AppState,
@@ -592,6 +600,17 @@ fn shown_back_in(number: &mut NumberPage, typed: Typed) -> Option<String> {
             to_member,
             note,
         } => {
+            // A seat refused (not the caller's, or its handover opened meanwhile) is still
+            // shown, so the form comes back with the note typed.
+            if let Ok(refused) = Seat::parse(&seat)
+                && number.hands_over
+            {
+                let choice = seat_choice(refused);
+                if !number.handover_seats.contains(&choice) {
+                    number.handover_seats.push(choice);
+                }
+                number.forms.propose = true;
+            }
             number.drafts = Drafts {
                 handover_seat: seat,
                 handover_to: to_member,
@@ -643,28 +662,20 @@ fn forms(caller: &Caller, r: &Record) -> Forms {
     }
 }
 
-/// The seats `caller` may propose to hand over, as `(value, label)`: the ones it holds (an
-/// org admin: both), but not one whose handover is already open.
+/// The seats `caller` may propose to hand over (`handovers::proposable_seats`), as the
+/// handover form offers them: `(value, label)`.
 fn handover_seats(caller: &Caller, r: &Record) -> Vec<(&'static str, &'static str)> {
-    let seated = |p: Option<&numbers::Person>| {
-        p.is_some_and(|p| caller.member_id.as_deref() == Some(p.member_id.as_str()))
-    };
-    [
-        (Seat::Owner, r.owner.as_ref(), "owner", "Main owner"),
-        (
-            Seat::Manager,
-            r.manager.as_ref(),
-            "manager",
-            "Permission manager",
-        ),
-    ]
-    .into_iter()
-    .filter(|(seat, holder, ..)| {
-        (caller.role == Role::Admin || seated(*holder))
-            && !r.open_handovers.iter().any(|h| h.seat == *seat)
-    })
-    .map(|(.., value, label)| (value, label))
-    .collect()
+    governance::handovers::proposable_seats(caller, r)
+        .into_iter()
+        .map(seat_choice)
+        .collect()
+}
+
+fn seat_choice(seat: Seat) -> (&'static str, &'static str) {
+    match seat {
+        Seat::Owner => ("owner", "Main owner"),
+        Seat::Manager => ("manager", "Permission manager"),
+    }
 }
 
 /// Whether `caller` may reveal the number's PIN now, or why not: the person (its seats or
@@ -727,6 +738,11 @@ fn number_page(
 ) -> NumberPage {
     let forms = forms(caller, &r);
     let handover_seats = handover_seats(caller, &r);
+    let hands_over = caller.role == Role::Admin
+        || [r.owner.as_ref(), r.manager.as_ref()]
+            .into_iter()
+            .flatten()
+            .any(|p| caller.member_id.as_deref() == Some(p.member_id.as_str()));
     let owner_id = r.owner.as_ref().map(|p| p.member_id.clone());
     let manager_id = r.manager.as_ref().map(|p| p.member_id.clone());
     let name = |id: Option<&str>| match id {
@@ -860,6 +876,7 @@ fn number_page(
         },
         seats_seen,
         handover_seats,
+        hands_over,
         release_needs_recipient: false,
         drafts: Drafts::default(),
         today: Utc::now().date_naive().to_string(),

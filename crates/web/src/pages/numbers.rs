@@ -205,6 +205,7 @@ fn kept<T>(
 /// The filter's fields as the form names them.
 fn label(field: &str) -> &str {
     match field {
+        "search" => "Search",
         "client" => "Client",
         "state" => "PIN state",
         "health" => "Health",
@@ -262,10 +263,27 @@ async fn list(
         },
         governance::clients::list(&state.store, &who.caller),
     );
-    let (mut found, clients) = (found?, clients?);
+    let clients = clients?;
+    let mut found = match found {
+        // The search is refused by the list itself (its length): first in the form.
+        Err(error @ governance::Error::Invalid { .. }) => {
+            refused.insert(0, error);
+            nothing(request)
+        }
+        other => other?,
+    };
     if let Err(error) = check_client(&filter, &clients) {
-        // The client's place is first in the form.
-        refused.insert(0, error);
+        // The client's place is after the search.
+        let at = usize::from(refused.first().is_some_and(|e| {
+            matches!(
+                e,
+                governance::Error::Invalid {
+                    field: "search",
+                    ..
+                }
+            )
+        }));
+        refused.insert(at, error);
     }
     let problem = refusal(refused)?;
     if problem.is_some() {
@@ -316,6 +334,7 @@ async fn list(
             selected: filter.problem == Some(p),
         })
         .collect();
+    let listed = problem.is_none();
     let status = if problem.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
@@ -330,9 +349,10 @@ async fn list(
         unhealthy: filter.unhealthy,
         rows: found.items.into_iter().map(Row::from).collect(),
         summary,
-        first: (found.page > 1).then(|| query.with_page(1)),
+        first: (listed && found.page > 1).then(|| query.with_page(1)),
         // Past the end, "Previous" leads to the last page.
-        previous: (found.page > 1).then(|| query.with_page((found.page - 1).min(last_page.max(1)))),
+        previous: (listed && found.page > 1)
+            .then(|| query.with_page((found.page - 1).min(last_page.max(1)))),
         next: (first + shown < found.total).then(|| query.with_page(found.page + 1)),
         last: (found.page < last_page).then(|| query.with_page(last_page)),
         problem,

@@ -5,7 +5,8 @@
 //! Every action is a plain form posted to a route under `/numbers/{id}/…` (CSRF-checked by
 //! the middleware like every POST), answered by a redirect to the record with a flash
 //! (POST-redirect-GET). A refused input re-renders the record with the field's problem and
-//! status 422, nothing changed; other refusals are error pages (403, 404, 409, 503).
+//! status 422, nothing changed; so does a seats or details form opened before the record
+//! changed, with 409. Other refusals are error pages (403, 404, 409, 503).
 
 pub(crate) mod custody;
 pub(super) mod details;
