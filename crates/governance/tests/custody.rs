@@ -415,7 +415,20 @@ on_both_databases! {
         let c = w.custodian(quick());
         c.take(ORG, &Actor::system(), &number, &[]).await.unwrap();
         w.sandbox.set_pin_out_of_band(&number, Some(&PinSecret::new("271828").unwrap()));
-        governance::custody::record_out_of_band(&w.store, ORG, &Actor::system(), &number).await.unwrap();
+        let report = governance::custody::OutOfBand { note: "client's IT changed it in WhatsApp Manager".to_owned(), changed_on: chrono::NaiveDate::from_ymd_opt(2026, 1, 2) };
+        for (bad, field) in [
+            (governance::custody::OutOfBand { note: "the new one is 271828".to_owned(), ..report.clone() }, "note"),
+            (governance::custody::OutOfBand { changed_on: chrono::NaiveDate::from_ymd_opt(2008, 12, 31), ..report.clone() }, "changed_on"),
+        ] {
+            let refused = governance::custody::record_out_of_band(&w.store, ORG, &Actor::system(), &number, &bad).await.unwrap_err();
+            assert!(matches!(refused, governance::Error::Invalid { field: f, .. } if f == field), "{refused:?}");
+        }
+        assert_eq!(w.number(&number).await.pin_state.as_str(), "escrowed", "a refused report changes nothing");
+        governance::custody::record_out_of_band(&w.store, ORG, &Actor::system(), &number, &report).await.unwrap();
+        let event = governance::ledger::events(&w.store, ORG, 1, u64::MAX).await.unwrap().pop().unwrap();
+        assert_eq!(event.action().as_str(), "pin.changed_out_of_band");
+        let details = event.details().as_map();
+        assert_eq!((details["note"].as_str(), details["changed_on"].as_str()), (Some("client's IT changed it in WhatsApp Manager"), Some("2026-01-02")), "the report is ledgered");
         let status = w.number(&number).await;
         assert_eq!((status.pin_state.as_str(), status.escrow_stale), ("unknown", true));
         assert_eq!(w.statuses(&number).await, ["stale"]);

@@ -65,7 +65,9 @@ async fn org(
 }
 
 async fn token(store: &governance::Store, org: &str, role: Role) -> String {
-    let (_, secret) = governance::tokens::create(store, &Caller::cli(org), "script", role)
+    // Two active tokens of an org never share a name.
+    let name = format!("{} script", role.as_str());
+    let (_, secret) = governance::tokens::create(store, &Caller::cli(org), &name, role)
         .await
         .unwrap();
     secret.expose().to_owned()

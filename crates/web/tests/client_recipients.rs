@@ -74,7 +74,8 @@ on_both_databases! {
         assert!(list.contains(">Lumen Retail &#38; Co</a>"), "{list}");
         let ledger = text(send(&w.app, get_as("/ledger?action=client.", &admin.cookie)).await).await;
         assert!(ledger.contains(">client.renamed</a>"), "{ledger}");
-        assert!(ledger.contains("<dt>to</dt><dd>Lumen Retail &#38; Co</dd></dl>") && ledger.contains("<dl class=\"details\"><dt>from</dt><dd>"), "the details read as names and values, not JSON: {ledger}");
+        assert!(ledger.contains("<dl class=\"details\"><dt>change</dt><dd title=\"stored: {&#34;from&#34;:"), "the details read as one change, not JSON: {ledger}");
+        assert!(ledger.contains(" → Lumen Retail &#38; Co</dd></dl>"), "from the old name to the new: {ledger}");
 
         let before = w.ledger_len().await;
         let response = send(&w.app, same_origin_post(&path, &admin, "name=+++")).await;

@@ -235,10 +235,28 @@ on_both_databases! {
             "taking custody and rotating each count: {metrics}"
         );
 
-        let (status, _, _) = w.post(&ops, &format!("{path}/out-of-band"), "").await;
+        let before = w.ledger_len().await;
+        for (fields, message, invalid) in [
+            ("note=now+it+is+271828&changed_on=", "What happened: must not contain six digits in a row", vec!["out_of_band_note"]),
+            ("note=by+IT&changed_on=2020-02-30", "Changed on: 2020-02-30 is not a day of the calendar", vec!["changed_on"]),
+            ("note=by+IT&changed_on=2008-12-31", "Changed on: must be between 2009-01-01 and today", vec!["changed_on"]),
+            ("note=x+123456&changed_on=soon", "What happened: must not contain six digits in a row (a PIN is never written down; notes are ledgered) The note was cleared, so that nothing that may be a PIN is shown again: type it again without the digits.; Changed on: must be a date (YYYY-MM-DD)", vec!["out_of_band_note", "changed_on"]),
+        ] {
+            let (status, _, body) = w.post(&ops, &format!("{path}/out-of-band"), fields).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{fields}");
+            assert!(body.contains(&format!("id=\"out-of-band-problem\">{message}")), "{fields}: {body}");
+            assert_eq!(invalid_inputs(&body), invalid, "{fields}");
+            assert!(!body.contains("271828") && !body.contains("123456"), "a note that may hold a PIN is not shown back: {body}");
+            if fields.contains("by+IT") {
+                assert!(body.contains(">by IT</textarea>"), "the note typed comes back: {body}");
+            }
+        }
+        assert_eq!(w.ledger_len().await, before, "nothing changed");
+        let (status, _, _) = w.post(&ops, &format!("{path}/out-of-band"), "note=Changed+in+WhatsApp+Manager+by+the+client%27s+IT&changed_on=2026-01-02").await;
         assert_eq!(status, StatusCode::SEE_OTHER);
         let shown = w.page(&ops, &path).await;
         assert!(shown.contains("<td role=\"cell\" data-label=\"What\">pin.changed_out_of_band</td>"), "{shown}");
+        assert!(shown.contains("Changed in WhatsApp Manager by the client&#39;s IT") && shown.contains("2026-01-02"), "the report is on the record's ledger: {shown}");
         assert_eq!(w.record(&w.unknown).await.pin_state.as_str(), "unknown");
         assert!(!shown.contains(&format!("{path}/out-of-band")), "nothing escrowed is left to mark stale");
         let before = w.ledger_len().await;

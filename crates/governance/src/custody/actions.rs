@@ -2,7 +2,7 @@
 //! change. Each is one transaction with its ledger event.
 
 use audit::Actor;
-use chrono::Utc;
+use chrono::{DateTime, NaiveDate, Utc};
 use graph::PhoneNumberId;
 use serde_json::json;
 use vault::{Identity, Pin, Recipient, Recipients, Sealed};
@@ -269,15 +269,62 @@ pub async fn release(
     Ok(released)
 }
 
+/// Longest note of an out-of-band change.
+pub const MAX_OUT_OF_BAND_NOTE: usize = 500;
+
+/// What a person reports about a PIN changed outside pinward, for the ledger.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OutOfBand {
+    /// What happened: who changed it, where, why (optional).
+    pub note: String,
+    /// The day it was changed, when known.
+    pub changed_on: Option<NaiveDate>,
+}
+
+/// Checks `report` as [`record_out_of_band`] does, each field alone, in the form's order
+/// (note, day): a form reports every fault at once.
+#[must_use]
+pub fn out_of_band_faults(report: &OutOfBand, now: DateTime<Utc>) -> Vec<Error> {
+    [
+        crate::numbers::check_ledgered_note("note", &report.note, MAX_OUT_OF_BAND_NOTE).err(),
+        check_changed_on(report.changed_on, now).err(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+fn check_changed_on(day: Option<NaiveDate>, now: DateTime<Utc>) -> Result<(), Error> {
+    match day {
+        Some(day) if day < crate::numbers::EARLIEST_DAY || day > now.date_naive() => {
+            Err(Error::Invalid {
+                field: "changed_on",
+                problem: format!("must be between {} and today", crate::numbers::EARLIEST_DAY),
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Records that the PIN was changed outside pinward (WhatsApp Manager, a `security`
 /// webhook): the current and any pending version become `stale`, the escrow is marked
-/// stale, and the number goes back to `unknown` — the take-custody queue.
+/// stale, and the number goes back to `unknown` — the take-custody queue. The ledgered
+/// `pin.changed_out_of_band` carries the `report`'s note and day when given.
+///
+/// # Errors
+/// [`Error::Invalid`] naming `note` (six digits in a row, too long) or `changed_on` (before
+/// 2009 or after today); [`Error::PinState`] for a number released or holding no PIN;
+/// [`Error::NotFound`]; database errors.
 pub async fn record_out_of_band(
     store: &Store,
     org: &str,
     actor: &Actor,
     number: &PhoneNumberId,
+    report: &OutOfBand,
 ) -> Result<(), Error> {
+    let now = Utc::now();
+    let note = crate::numbers::check_ledgered_note("note", &report.note, MAX_OUT_OF_BAND_NOTE)?;
+    check_changed_on(report.changed_on, now)?;
     let mut tx = store.begin_for(org).await?;
     let row = lock_number(&mut tx, org, number.as_str()).await?;
     let refused = match row.pin_state {
@@ -296,7 +343,6 @@ pub async fn record_out_of_band(
     let sql = "SELECT version FROM pin_versions WHERE phone_number_id = $1 AND status IN ('current', 'pending') ORDER BY version";
     let stale: Vec<i64> =
         on_tx!(tx, conn => sqlx::query_scalar(sql).bind(&row.id).fetch_all(conn).await)?;
-    let now = Utc::now();
     exec!(
         tx,
         "UPDATE pin_versions SET status = 'stale', ended_at = $2 WHERE phone_number_id = $1 \
@@ -315,11 +361,27 @@ pub async fn record_out_of_band(
         "pin.changed_out_of_band",
         phone_subject(&row.meta_id),
         actor,
-        json!({ "stale_versions": stale, "previous_state": row.pin_state.as_str() }),
+        out_of_band_details(&stale, row.pin_state, &note, report.changed_on),
     )?;
     ledger::append(&mut tx, org, now, draft).await?;
     tx.commit().await?;
     Ok(())
+}
+
+fn out_of_band_details(
+    stale: &[i64],
+    previous: PinState,
+    note: &str,
+    changed_on: Option<NaiveDate>,
+) -> serde_json::Value {
+    let mut details = json!({ "stale_versions": stale, "previous_state": previous.as_str() });
+    if !note.is_empty() {
+        details["note"] = json!(note);
+    }
+    if let Some(day) = changed_on {
+        details["changed_on"] = json!(day.to_string());
+    }
+    details
 }
 
 /// One PIN version, without its secret.

@@ -38,8 +38,8 @@ use graph::PhoneNumberId;
 use vault::{Pin, Recipient};
 
 pub use actions::{
-    NumberCustody, Revealed, VersionInfo, may_reveal, record_out_of_band, release, reveal,
-    reveal_as, reveal_refused, status,
+    MAX_OUT_OF_BAND_NOTE, NumberCustody, OutOfBand, Revealed, VersionInfo, may_reveal,
+    out_of_band_faults, record_out_of_band, release, reveal, reveal_as, reveal_refused, status,
 };
 pub use connector::{MetaAccess, OnPremLogin};
 pub use escrow::Escrow;

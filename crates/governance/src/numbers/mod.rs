@@ -22,7 +22,7 @@ pub use metadata::{
     BackupChannel, ChannelKind, Metadata, MetadataUpdate, channel_faults, check_metadata,
     update_metadata, update_metadata_seen,
 };
-pub use note::holds_six_digits;
+pub use note::{check_ledgered_note, holds_six_digits};
 pub use seats::out_of_reach as seats_out_of_reach;
 
 /// The earliest day a date about a number may name (its activation, a review): WhatsApp's

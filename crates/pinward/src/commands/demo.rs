@@ -561,7 +561,12 @@ async fn seed(
             }
             // A few were changed in WhatsApp Manager behind pinward's back.
             if escrowed && i % 37 == 5 {
-                governance::custody::record_out_of_band(store, &org.id, &system, &phone).await?;
+                let report = governance::custody::OutOfBand {
+                    note: "changed in WhatsApp Manager by the client's IT".to_owned(),
+                    changed_on: None,
+                };
+                governance::custody::record_out_of_band(store, &org.id, &system, &phone, &report)
+                    .await?;
             }
         }
         // Fay left the company: her seats now show a departed member.

@@ -28,6 +28,10 @@ pub(crate) struct Detail {
 /// The details in their canonical (key) order; a `changed` object's fields stand as details
 /// of their own ("… (changed)" should the event also hold a detail of that name).
 pub(crate) fn readable(details: &Map<String, Value>, names: &Names) -> Vec<Detail> {
+    // An event that is one change (`client.renamed`) reads as one: "change: A → B".
+    if details.len() == 2 && details.contains_key("from") && details.contains_key("to") {
+        return vec![detail("change", &Value::Object(details.clone()), names)];
+    }
     let mut shown = Vec::with_capacity(details.len());
     for (key, value) in details {
         match (key.as_str(), value) {

@@ -149,6 +149,11 @@ pub(crate) enum Typed {
         note: String,
         reviewed_on: String,
     },
+    /// The out-of-band form's note and day.
+    OutOfBand {
+        note: String,
+        changed_on: String,
+    },
     /// `seat`, `to_member` and `note` of the handover proposal.
     Handover {
         seat: String,
@@ -212,6 +217,7 @@ impl Refusal {
     pub(crate) fn of(field: &'static str, problem: &str, typed: &Typed) -> Refusal {
         let label = match (typed, field) {
             (Typed::Handover { .. }, "note") => "Note for the incoming member",
+            (Typed::OutOfBand { .. }, "note") => "What happened",
             // A checkbox is named by what ticking it confirms.
             (_, "recovery_email_confirmed") => CHECKED_RECOVERY_EMAIL,
             (_, "backup_channels_confirmed") => CHECKED_BACKUP_CHANNELS,
@@ -219,7 +225,9 @@ impl Refusal {
             _ => label(field),
         };
         let cleared = match typed {
-            Typed::Review { note, .. } | Typed::Handover { note, .. }
+            Typed::Review { note, .. }
+            | Typed::Handover { note, .. }
+            | Typed::OutOfBand { note, .. }
                 if field == "note" && governance::numbers::holds_six_digits(note) =>
             {
                 cleared("The note was")
@@ -298,6 +306,7 @@ fn label(field: &str) -> &str {
         "backup_channels" => "Backup channels",
         "note" => "Note",
         "reviewed_on" => "Reviewed on",
+        "changed_on" => "Changed on",
         "seat" => "Seat",
         "to_member" => "Incoming member",
         "handover" => "Handover",
@@ -334,6 +343,8 @@ struct Drafts {
     handover_seat: String,
     handover_to: String,
     handover_note: String,
+    out_of_band_note: String,
+    out_of_band_on: String,
 }
 
 struct Event {
@@ -594,6 +605,11 @@ fn shown_back_in(number: &mut NumberPage, typed: Typed) -> Option<String> {
             number.drafts.review_note = shown_back(note);
             number.drafts.reviewed_on = shown_back(reviewed_on);
             manage.then(|| "review".to_owned())
+        }
+        Typed::OutOfBand { note, changed_on } => {
+            number.drafts.out_of_band_note = shown_back(note);
+            number.drafts.out_of_band_on = shown_back(changed_on);
+            number.forms.out_of_band.then(|| "out-of-band".to_owned())
         }
         Typed::Handover {
             seat,

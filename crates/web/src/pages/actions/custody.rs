@@ -1,20 +1,24 @@
 //! Custody of one number from its page: take custody, rotate, release to the client, and
 //! record a change made outside pinward. Each needs the `custody` permission.
 
+use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
-use governance::custody::{Outcome, PinState};
+use governance::custody::{OutOfBand, Outcome, PinState};
 use governance::{jobs, numbers};
+use serde::Deserialize;
 use tower_sessions::Session;
 
-use super::{Done, answer, custody_of, require_custodian};
+use super::{
+    Done, answer, answer_typed, custody_of, field, parse_date, refusal_of, require_custodian,
+};
 use crate::AppState;
 use crate::auth::{self, Authorized};
 use crate::error::AppError;
 use crate::page::PageContext;
-use crate::pages::number::phone;
+use crate::pages::number::{Typed, phone, record_page};
 
 /// The flash of a custody call's outcome.
 pub(super) fn describe(outcome: &Outcome) -> Done {
@@ -282,18 +286,50 @@ pub(super) async fn release(
     }
 }
 
+/// The out-of-band form: what happened and the day, both optional.
+#[derive(Deserialize)]
+pub(super) struct OutOfBandForm {
+    note: Option<String>,
+    changed_on: Option<String>,
+}
+
 pub(super) async fn out_of_band(
     State(state): State<AppState>,
     who: Authorized<auth::Custody>,
     page: PageContext,
     session: Session,
     Path(id): Path<String>,
+    Form(form): Form<OutOfBandForm>,
 ) -> Result<Response, AppError> {
     let phone = phone(&id)?;
     numbers::record(&state.store, &who.caller, &phone, Utc::now()).await?;
+    let (note, changed_on) = (field(form.note), field(form.changed_on));
+    let typed = Typed::OutOfBand {
+        note: note.clone(),
+        changed_on: changed_on.clone(),
+    };
+    // Each field alone, so every fault is named at once, in the form's order.
+    let day = parse_date("changed_on", &changed_on);
+    let report = OutOfBand {
+        note,
+        changed_on: day.as_ref().ok().copied().flatten(),
+    };
+    let mut faults = governance::custody::out_of_band_faults(&report, Utc::now());
+    if let Err(refused) = day {
+        let at = usize::from(
+            faults
+                .first()
+                .is_some_and(|f| matches!(f, governance::Error::Invalid { field: "note", .. })),
+        );
+        faults.insert(at, refused);
+    }
+    if let Some(refusal) = refusal_of(faults, &typed)? {
+        return record_page(&state, &who.caller, page, &phone, Some(refusal), typed).await;
+    }
     let actor = who.caller.actor()?;
+    let org = &who.caller.org_id;
     let result =
-        governance::custody::record_out_of_band(&state.store, &who.caller.org_id, &actor, &phone)
+        governance::custody::record_out_of_band(&state.store, org, &actor, &phone, &report)
             .await
             .map(|()| {
                 (
@@ -303,5 +339,5 @@ pub(super) async fn out_of_band(
                         .to_owned(),
                 )
             });
-    answer(&state, &who.caller, page, &session, &phone, result).await
+    answer_typed(&state, &who.caller, page, &session, &phone, result, typed).await
 }

@@ -190,12 +190,17 @@ fn parse_date(
                 b.is_ascii_digit()
             }
         });
-    shaped
-        .then(|| chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())
-        .flatten()
-        .map(Some)
-        .ok_or_else(|| governance::Error::Invalid {
+    if !shaped {
+        return Err(governance::Error::Invalid {
             field,
             problem: "must be a date (YYYY-MM-DD)".to_owned(),
+        });
+    }
+    // Written right but not a day (`2020-02-30`): said so, not as a format mistake.
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map(Some)
+        .map_err(|_| governance::Error::Invalid {
+            field,
+            problem: format!("{text} is not a day of the calendar"),
         })
 }
