@@ -747,7 +747,7 @@ on_both_databases! {
         let w = custody_world(&db).await;
         let path = record_path(&w);
         let forms = |body: &str| -> Vec<&'static str> {
-            ["/seats#assign\"", "/handovers#propose\"", "/reveal\"", "/rotate\"", "/release\"", "/out-of-band\"", "/take-custody\""]
+            ["/seats#assign\"", "/handovers#propose\"", "/reveal\"", "/rotate\"", "/release\"", "/out-of-band#out-of-band\"", "/take-custody\""]
                 .into_iter()
                 .filter(|action| body.contains(&format!("{path}{action}")))
                 .collect()
@@ -756,18 +756,18 @@ on_both_databases! {
         assert!(forms(&auditor).is_empty(), "an auditor only reads: {:?}", forms(&auditor));
         assert!(!auditor.contains("<section class=\"actions\">") && !auditor.contains("<h3>PIN</h3>"), "and gets no empty Actions heading");
         let ops = w.page(&w.browser(OPS).await, &path).await;
-        assert_eq!(forms(&ops), ["/seats#assign\"", "/rotate\"", "/out-of-band\""], "no seat: no reveal, no handover; no client key: no release");
+        assert_eq!(forms(&ops), ["/seats#assign\"", "/rotate\"", "/out-of-band#out-of-band\""], "no seat: no reveal, no handover; no client key: no release");
         assert!(ops.contains("id=\"release-needs-recipient\">Releasing this number to its client needs the client's age recipient"), "and it says why: {ops}");
         let client = w.record(&w.escrowed).await.client.id;
         sql(&db, &[format!("UPDATE clients SET age_recipient = '{}' WHERE id = '{client}'", vault::Identity::generate().recipient())]).await;
         let ops = w.page(&w.browser(OPS).await, &path).await;
-        assert_eq!(forms(&ops), ["/seats#assign\"", "/rotate\"", "/release\"", "/out-of-band\""], "with the client's key, release is offered");
+        assert_eq!(forms(&ops), ["/seats#assign\"", "/rotate\"", "/release\"", "/out-of-band#out-of-band\""], "with the client's key, release is offered");
         assert!(!ops.contains("release-needs-recipient"), "{ops}");
         let owner = w.page(&w.browser(OWNER).await, &path).await;
-        assert_eq!(forms(&owner), ["/seats#assign\"", "/handovers#propose\"", "/reveal\"", "/rotate\"", "/release\"", "/out-of-band\""]);
+        assert_eq!(forms(&owner), ["/seats#assign\"", "/handovers#propose\"", "/reveal\"", "/rotate\"", "/release\"", "/out-of-band#out-of-band\""]);
         let ops = w.page(&w.browser(OPS).await, &format!("/numbers/{}", w.unknown.as_str())).await;
         assert!(ops.contains(&format!("action=\"/numbers/{}/take-custody\" data-confirm=\"", w.unknown.as_str())), "taking custody asks first: it sets a PIN at Meta");
-        for action in ["/rotate", "/release", "/out-of-band"] {
+        for action in ["/rotate", "/release", "/out-of-band#out-of-band"] {
             assert!(owner.contains(&format!("action=\"{path}{action}\" data-confirm=\"")), "{action} asks before it acts");
         }
         let admin = w.page(&w.browser(ADMIN).await, &path).await;

@@ -135,7 +135,8 @@ on_both_databases! {
         let eleven = (0..11).map(|i| format!("other: channel {i}")).collect::<Vec<_>>().join("\n");
         for (name, value, message) in [
             ("usage", long.as_str(), "Usage: at most 200 characters"),
-            ("activation_date", "2024-13-01", "Activation date: must be a date (YYYY-MM-DD)"),
+            ("activation_date", "2024-13-01", "Activation date: 2024-13-01 is not a day of the calendar"),
+            ("activation_date", "May 1st", "Activation date: must be a date (YYYY-MM-DD)"),
             ("activation_date", "2008-12-31", "Activation date: must be between 2009-01-01 and today"),
             ("activation_date", "2999-01-01", "Activation date: must be between 2009-01-01 and today"),
             ("recovery_email", "whatsapp", "Recovery email: is not an email address"),

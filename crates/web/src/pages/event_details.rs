@@ -208,8 +208,13 @@ mod tests {
     #[test]
     fn each_detail_is_its_own_name_and_value_in_key_order() {
         assert_eq!(
+            read(json!({"to": "Beta", "from": "Alpha", "by": "Cat"})),
+            [pair("by", "Cat"), pair("from", "Alpha"), pair("to", "Beta")]
+        );
+        assert_eq!(
             read(json!({"to": "Beta", "from": "Alpha"})),
-            [pair("from", "Alpha"), pair("to", "Beta")]
+            [pair("change", "Alpha → Beta")],
+            "an event that is one change reads as one"
         );
         assert_eq!(
             read(json!({"version": 2, "rotate": true, "released": false})),
