@@ -88,6 +88,15 @@ fn may_propose(caller: &Caller, holder: Option<&str>) -> bool {
     caller.role == Role::Admin || (holder.is_some() && caller.member_id.as_deref() == holder)
 }
 
+/// Whether `caller` may propose a handover of any seat of the number `record` shows: it
+/// holds one, or is an org admin.
+#[must_use]
+pub fn hands_over(caller: &Caller, record: &numbers::Record) -> bool {
+    [Seat::Owner, Seat::Manager]
+        .into_iter()
+        .any(|seat| may_propose(caller, seat.holder_of(record)))
+}
+
 /// The seats of the number `record` shows that `caller` may propose to hand over, as
 /// [`propose`] decides: the ones it holds (an org admin: both), but none whose handover is
 /// already open.

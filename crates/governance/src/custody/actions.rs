@@ -286,24 +286,16 @@ pub struct OutOfBand {
 #[must_use]
 pub fn out_of_band_faults(report: &OutOfBand, now: DateTime<Utc>) -> Vec<Error> {
     [
-        crate::numbers::check_ledgered_note("note", &report.note, MAX_OUT_OF_BAND_NOTE).err(),
-        check_changed_on(report.changed_on, now).err(),
+        out_of_band_note(&report.note).err(),
+        crate::numbers::check_day_between("changed_on", report.changed_on, now).err(),
     ]
     .into_iter()
     .flatten()
     .collect()
 }
 
-fn check_changed_on(day: Option<NaiveDate>, now: DateTime<Utc>) -> Result<(), Error> {
-    match day {
-        Some(day) if day < crate::numbers::EARLIEST_DAY || day > now.date_naive() => {
-            Err(Error::Invalid {
-                field: "changed_on",
-                problem: format!("must be between {} and today", crate::numbers::EARLIEST_DAY),
-            })
-        }
-        _ => Ok(()),
-    }
+fn out_of_band_note(note: &str) -> Result<String, Error> {
+    crate::numbers::note::ledgered("note", note, false, MAX_OUT_OF_BAND_NOTE)
 }
 
 /// Records that the PIN was changed outside pinward (WhatsApp Manager, a `security`
@@ -323,8 +315,8 @@ pub async fn record_out_of_band(
     report: &OutOfBand,
 ) -> Result<(), Error> {
     let now = Utc::now();
-    let note = crate::numbers::check_ledgered_note("note", &report.note, MAX_OUT_OF_BAND_NOTE)?;
-    check_changed_on(report.changed_on, now)?;
+    let note = out_of_band_note(&report.note)?;
+    crate::numbers::check_day_between("changed_on", report.changed_on, now)?;
     let mut tx = store.begin_for(org).await?;
     let row = lock_number(&mut tx, org, number.as_str()).await?;
     let refused = match row.pin_state {

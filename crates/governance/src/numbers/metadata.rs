@@ -308,14 +308,7 @@ fn parse_update(update: &MetadataUpdate, now: DateTime<Utc>) -> Result<MetadataU
     if usage.as_deref().is_some_and(super::holds_six_digits) {
         return Err(invalid("usage", format!("must not contain {SIX_DIGITS}")));
     }
-    if let Some(date) = update.activation_date
-        && (date < super::EARLIEST_DAY || date > now.date_naive())
-    {
-        return Err(invalid(
-            "activation_date",
-            format!("must be between {} and today", super::EARLIEST_DAY),
-        ));
-    }
+    super::check_day_between("activation_date", update.activation_date, now)?;
     let recovery_email = blank_to_none(update.recovery_email.as_deref())
         .map(|email| parse_email("recovery_email", &email))
         .transpose()?;

@@ -22,12 +22,28 @@ pub use metadata::{
     BackupChannel, ChannelKind, Metadata, MetadataUpdate, channel_faults, check_metadata,
     update_metadata, update_metadata_seen,
 };
-pub use note::{check_ledgered_note, holds_six_digits};
+pub use note::holds_six_digits;
 pub use seats::out_of_reach as seats_out_of_reach;
 
 /// The earliest day a date about a number may name (its activation, a review): WhatsApp's
 /// first year. Earlier is a typing mistake.
 pub const EARLIEST_DAY: NaiveDate = NaiveDate::from_ymd_opt(2009, 1, 1).expect("a valid date");
+
+/// Refuses a day about a number (its activation, an out-of-band change) before
+/// [`EARLIEST_DAY`] or after today, naming `field`.
+pub(crate) fn check_day_between(
+    field: &'static str,
+    day: Option<NaiveDate>,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    match day {
+        Some(day) if day < EARLIEST_DAY || day > now.date_naive() => Err(Error::Invalid {
+            field,
+            problem: format!("must be between {EARLIEST_DAY} and today"),
+        }),
+        _ => Ok(()),
+    }
+}
 
 use self::query::{
     Arg, COUNT_FROM, DISPLAY_DIGITS, JOINS, NumberRow, SELECT, Where, contains_pattern,

@@ -30,15 +30,6 @@ pub(crate) fn ledgered(
     Err(Error::Invalid { field, problem })
 }
 
-/// Checks an optional note for the ledger as every note is checked (at most `max`
-/// characters, no control characters but newlines, no run of six digits); trimmed.
-///
-/// # Errors
-/// [`Error::Invalid`] naming `field`.
-pub fn check_ledgered_note(field: &'static str, text: &str, max: usize) -> Result<String, Error> {
-    ledgered(field, text, false, max)
-}
-
 /// Whether `text` holds a run of six digits: what a PIN looks like. Such text is never
 /// ledgered, and pages do not show it back either.
 #[must_use]

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, Utc};
-use governance::access::{Caller, Permission, Role};
+use governance::access::{Caller, Permission};
 use governance::custody::PinState;
 use governance::handovers::{Handover, Seat};
 use governance::health::Problem;
@@ -754,11 +754,7 @@ fn number_page(
 ) -> NumberPage {
     let forms = forms(caller, &r);
     let handover_seats = handover_seats(caller, &r);
-    let hands_over = caller.role == Role::Admin
-        || [r.owner.as_ref(), r.manager.as_ref()]
-            .into_iter()
-            .flatten()
-            .any(|p| caller.member_id.as_deref() == Some(p.member_id.as_str()));
+    let hands_over = governance::handovers::hands_over(caller, &r);
     let owner_id = r.owner.as_ref().map(|p| p.member_id.clone());
     let manager_id = r.manager.as_ref().map(|p| p.member_id.clone());
     let name = |id: Option<&str>| match id {

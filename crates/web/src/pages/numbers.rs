@@ -202,6 +202,9 @@ fn kept<T>(
     parsed.map_err(|error| refused.push(error)).ok()
 }
 
+/// The filter's fields, in the form's order.
+const FIELDS: [&str; 5] = ["search", "client", "state", "health", "page"];
+
 /// The filter's fields as the form names them.
 fn label(field: &str) -> &str {
     match field {
@@ -265,26 +268,19 @@ async fn list(
     );
     let clients = clients?;
     let mut found = match found {
-        // The search is refused by the list itself (its length): first in the form.
+        // The list itself refuses a search (its length).
         Err(error @ governance::Error::Invalid { .. }) => {
-            refused.insert(0, error);
+            refused.push(error);
             nothing(request)
         }
         other => other?,
     };
-    if let Err(error) = check_client(&filter, &clients) {
-        // The client's place is after the search.
-        let at = usize::from(refused.first().is_some_and(|e| {
-            matches!(
-                e,
-                governance::Error::Invalid {
-                    field: "search",
-                    ..
-                }
-            )
-        }));
-        refused.insert(at, error);
-    }
+    refused.extend(check_client(&filter, &clients).err());
+    // Named in the form's order.
+    refused.sort_by_key(|error| match error {
+        governance::Error::Invalid { field, .. } => FIELDS.iter().position(|f| f == field),
+        _ => None,
+    });
     let problem = refusal(refused)?;
     if problem.is_some() {
         found = nothing(request);

@@ -315,14 +315,8 @@ pub(super) async fn out_of_band(
         changed_on: day.as_ref().ok().copied().flatten(),
     };
     let mut faults = governance::custody::out_of_band_faults(&report, Utc::now());
-    if let Err(refused) = day {
-        let at = usize::from(
-            faults
-                .first()
-                .is_some_and(|f| matches!(f, governance::Error::Invalid { field: "note", .. })),
-        );
-        faults.insert(at, refused);
-    }
+    // An unreadable day left `changed_on` out of the report: its fault is the form's last.
+    faults.extend(day.err());
     if let Some(refusal) = refusal_of(faults, &typed)? {
         return record_page(&state, &who.caller, page, &phone, Some(refusal), typed).await;
     }
