@@ -408,6 +408,53 @@ on_both_databases! {
         assert_eq!(ledger(&w.store).await.last().unwrap().0, "pin.released");
     }
 
+    async fn a_released_number_taken_back_gets_a_fresh_pin_and_its_handed_over_pin_turns_stale(db) {
+        let w = world(&db, 8).await;
+        w.sync().await;
+        let number = w.cloud_number();
+        let c = w.custodian(quick());
+        c.take(ORG, &Actor::system(), &number, &[]).await.unwrap();
+        let client_key = vault::Identity::generate();
+        sql(&db, &[&format!("UPDATE clients SET age_recipient = '{}'", client_key.recipient())]).await;
+        governance::custody::release(&w.store, w.escrow.identity(), ORG, &Actor::system(), &number).await.unwrap();
+        let refused = c.rotate(ORG, &Actor::system(), &number, &[]).await.unwrap_err();
+        assert!(matches!(&refused, Error::PinState { refused, .. } if refused.contains("take it back into custody")), "{refused}");
+
+        // The client changed the PIN it was handed, then came back.
+        w.sandbox.set_pin_out_of_band(&number, Some(&PinSecret::new("271828").unwrap()));
+        let before = ledger(&w.store).await.len();
+        assert_eq!(c.take(ORG, &Actor::system(), &number, &[]).await.unwrap(), Outcome::Confirmed { version: 2 });
+        let status = w.number(&number).await;
+        assert_eq!((status.pin_state.as_str(), status.escrow_stale), ("escrowed", false));
+        assert_eq!(w.statuses(&number).await, ["stale", "current"]);
+        let events = ledger(&w.store).await;
+        let taken: Vec<_> = events[before..].iter().map(|(action, _)| action.as_str()).collect();
+        assert_eq!(taken, ["pin.reclaimed", "pin.rotation.started", "pin.rotated"]);
+        assert_eq!(events[before].1, r#"{"released_version":1}"#);
+        assert!(w.meta_holds_escrowed_pin(&number).await);
+    }
+
+    async fn a_released_number_whose_new_pin_meta_rejects_is_left_unknown_not_escrowed(db) {
+        let w = world(&db, 8).await;
+        w.sync().await;
+        let number = w.cloud_number();
+        let c = w.custodian(quick());
+        c.take(ORG, &Actor::system(), &number, &[]).await.unwrap();
+        let client_key = vault::Identity::generate();
+        sql(&db, &[&format!("UPDATE clients SET age_recipient = '{}'", client_key.recipient())]).await;
+        governance::custody::release(&w.store, w.escrow.identity(), ORG, &Actor::system(), &number).await.unwrap();
+        // Moved to another BSP: the org's token may no longer change its PIN.
+        w.sandbox.set_faults(FaultPlan::single(FaultRule::always(Route::SetPin, Fault::MetaError { code: 10 })));
+        let outcome = c.take(ORG, &Actor::system(), &number, &[]).await.unwrap();
+        assert_eq!(outcome, Outcome::Rejected { version: 2, code: Some(10) });
+        let status = w.number(&number).await;
+        assert_eq!(status.pin_state.as_str(), "unknown", "the PIN handed over is not vouched for");
+        assert_eq!(w.statuses(&number).await, ["stale", "rejected"]);
+        w.sandbox.set_faults(FaultPlan::none());
+        assert_eq!(c.take(ORG, &Actor::system(), &number, &[]).await.unwrap(), Outcome::Confirmed { version: 3 });
+        assert!(w.meta_holds_escrowed_pin(&number).await);
+    }
+
     async fn an_out_of_band_change_marks_the_escrow_stale_and_requeues_the_number(db) {
         let w = world(&db, 8).await;
         w.sync().await;

@@ -339,6 +339,23 @@ on_both_databases! {
         let body = text(response).await;
         assert_eq!(shown_pin(&body), pin);
         assert!(body.contains("This is the PIN handed over when the number was released") && !body.contains("rotation job"), "{body}");
+
+        // The client gives the number back: ops takes it back into custody with a fresh PIN.
+        let auditor = w.browser(AUDITOR).await;
+        assert!(!w.page(&auditor, &record_path(&w)).await.contains("/take-custody\""), "an auditor has no custody");
+        let shown = w.page(&ops, &record_path(&w)).await;
+        assert!(shown.contains("If the client gives the number back, or it was released by mistake, take it back into custody"), "{shown}");
+        assert!(shown.contains(&format!("action=\"{}/take-custody\" data-confirm=\"Take this number back into custody?", record_path(&w))), "{shown}");
+        assert!(shown.contains(">Take back into custody</button>"), "{shown}");
+        let (status, _, _) = w.post(&ops, &format!("{}/take-custody", record_path(&w)), "").await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let shown = w.page(&ops, &record_path(&w)).await;
+        assert!(shown.contains("PIN version 2 is set at Meta and escrowed."), "{shown}");
+        assert!(shown.contains("<td role=\"cell\" data-label=\"What\">pin.reclaimed</td>"), "{shown}");
+        assert!(!shown.contains("id=\"released\""), "{shown}");
+        assert_eq!(w.record(&w.escrowed).await.pin_state.as_str(), "escrowed");
+        let fresh = w.escrowed_pin(&w.escrowed).await;
+        assert!(w.meta_holds(&w.escrowed, &fresh) && !w.meta_holds(&w.escrowed, &pin), "the PIN handed over no longer works");
     }
 
     async fn without_custody_the_custody_actions_are_a_503_page(db) {

@@ -219,7 +219,8 @@ pub async fn reveal_as(
 
 /// Hands the number's current PIN to its client (e.g. migrating to another BSP): sealed to
 /// the client's age recipient (`clients.age_recipient`), returned as an armored age file.
-/// The number becomes `released`: no more rotations.
+/// The number becomes `released`: no more rotations until someone takes it back into
+/// custody (`Custodian::take`).
 pub async fn release(
     store: &Store,
     identity: &Identity,

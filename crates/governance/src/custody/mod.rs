@@ -217,7 +217,8 @@ impl Custodian {
     }
 
     /// Takes custody of a number whose PIN is `unknown` (never escrowed, forgotten, or
-    /// changed out of band): sets a fresh PIN by API. Cloud API needs no old PIN.
+    /// changed out of band) or back from its client after a release (the PIN handed over
+    /// becomes `stale`, `pin.reclaimed`): sets a fresh PIN by API. Cloud API needs no old PIN.
     pub async fn take(
         &self,
         org: &str,

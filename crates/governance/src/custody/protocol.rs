@@ -56,7 +56,8 @@ fn lease_until(custodian: &Custodian, now: DateTime<Utc>) -> DateTime<Utc> {
 
 impl Custodian {
     /// TX1: a fresh PIN, sealed and committed as the `pending` version, before anything is
-    /// sent. Refused while a version is pending (resume it) and on released numbers.
+    /// sent. Refused while a version is pending (resume it) and when rotating a released
+    /// number; taking custody of a released one takes it back ([`reclaim`]).
     pub async fn start(
         &self,
         org: &str,
@@ -77,6 +78,10 @@ impl Custodian {
         let row = lock_number(&mut tx, org, number.as_str()).await?;
         check_startable(row.pin_state, purpose)?;
         self.escrow.check_current(&mut tx).await?;
+        let now = Utc::now();
+        if row.pin_state == PinState::Released {
+            reclaim(&mut tx, org, actor, &row, now).await?;
+        }
 
         let current_sql =
             "SELECT fingerprint FROM pin_versions WHERE org_id = $1 AND status = 'current'";
@@ -108,7 +113,6 @@ impl Custodian {
             "SELECT COALESCE(MAX(version), 0) + 1 FROM pin_versions WHERE phone_number_id = $1";
         let version: i64 =
             on_tx!(tx, conn => sqlx::query_scalar(next_sql).bind(&row.id).fetch_one(conn).await)?;
-        let now = Utc::now();
         let attempt_id = Uuid::now_v7().to_string();
         let insert = "INSERT INTO pin_versions (id, org_id, phone_number_id, version, status, attempt_id, \
                       sealed, fingerprint, created_by, created_at, recovery_recipients) \
@@ -442,9 +446,41 @@ async fn confirm(
     Ok(())
 }
 
+/// Takes a released number back (its client returned it, or it was released by mistake):
+/// the PIN handed over may have been changed since, so its version becomes `stale` — a
+/// new PIN that Meta rejects leaves the number `unknown`, never `escrowed` on a PIN pinward
+/// cannot vouch for — and `pin.reclaimed` says so before the new PIN's TX1 events.
+async fn reclaim(
+    tx: &mut Tx,
+    org: &str,
+    actor: &Actor,
+    row: &NumberRow,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    let sql = "SELECT version FROM pin_versions WHERE phone_number_id = $1 AND status = 'current'";
+    let released: Option<i64> =
+        on_tx!(tx, conn => sqlx::query_scalar(sql).bind(&row.id).fetch_optional(conn).await)?;
+    exec!(
+        tx,
+        "UPDATE pin_versions SET status = 'stale', ended_at = $2 WHERE phone_number_id = $1 AND status = 'current'",
+        &row.id,
+        now
+    )?;
+    let draft = event(
+        "pin.reclaimed",
+        phone_subject(&row.meta_id),
+        actor,
+        json!({ "released_version": released }),
+    )?;
+    ledger::append(tx, org, now, draft).await?;
+    Ok(())
+}
+
 fn check_startable(state: PinState, purpose: Purpose) -> Result<(), Error> {
     let refused = match (state, purpose) {
-        (PinState::Released, _) => "a released number is no longer rotated",
+        (PinState::Released, Purpose::Rotate) => {
+            "a released number is no longer rotated: take it back into custody first"
+        }
         (PinState::Rotating | PinState::Uncertain, _) => {
             "a PIN is already pending: resume it, a new one is never generated while one is in flight"
         }

@@ -344,7 +344,8 @@ pub(crate) async fn rotate(
     custody(&state, &who, &id, Action::Rotate).await
 }
 
-/// Takes custody of a number whose PIN pinward does not hold: sets and escrows a fresh one.
+/// Takes custody of a number whose PIN pinward does not hold, or back from its client after
+/// a release (the PIN handed over is kept as `stale`): sets and escrows a fresh one.
 #[utoipa::path(
     post,
     path = "/api/v1/numbers/{phone_number_id}/take-custody",
@@ -360,7 +361,8 @@ pub(crate) async fn rotate(
         (status = 404, description = "No such number in the token's org, or the org has no \
          Graph credential (the detail says which)", body = Problem,
          content_type = "application/problem+json"),
-        (status = 409, description = "The number's PIN state does not allow it", body = Problem,
+        (status = 409, description = "The number's PIN state does not allow it (already \
+         escrowed, or a PIN in flight)", body = Problem,
          content_type = "application/problem+json"),
         (status = 503, description = "This instance runs without custody", body = Problem,
          content_type = "application/problem+json"),

@@ -669,7 +669,8 @@ fn forms(caller: &Caller, r: &Record) -> Forms {
     Forms {
         manage: caller.may(Permission::ManageNumbers),
         propose: !handover_seats(caller, r).is_empty(),
-        take: custody && state == PinState::Unknown,
+        // A released number is taken back the same way (`Custodian::take`).
+        take: custody && matches!(state, PinState::Unknown | PinState::Released),
         rotate: custody && state == PinState::Escrowed,
         resume: custody && pending,
         release: custody && state == PinState::Escrowed,
