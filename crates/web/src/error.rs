@@ -55,6 +55,10 @@ pub enum AppError {
     /// Something the service should never do went wrong.
     #[error("{0}")]
     Internal(&'static str),
+    /// A conditional request (`If-Match`) whose condition no longer holds; the sentence says
+    /// what changed and how to read it again.
+    #[error("{0}")]
+    PreconditionFailed(&'static str),
     /// This instance cannot do it as configured (e.g. started without custody); the
     /// sentence says what is missing.
     #[error("{0}")]
@@ -103,6 +107,7 @@ impl AppError {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::NoRoute => StatusCode::NOT_FOUND,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             AppError::Session(_) | AppError::Render(_) | AppError::Internal(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -168,7 +173,9 @@ impl AppError {
             AppError::CrossSite(why) => (format!("request refused: {why}"), None),
             AppError::BadRequest(why) => (why.clone(), None),
             AppError::NoRoute => ("there is no page at this address".to_owned(), None),
-            AppError::Unavailable(why) => ((*why).to_owned(), None),
+            AppError::Unavailable(why) | AppError::PreconditionFailed(why) => {
+                ((*why).to_owned(), None)
+            }
             _ => (
                 "pinward could not complete the request; quote the request id to your \
                  administrator"

@@ -327,6 +327,55 @@ on_both_databases! {
         assert_eq!(record["events"][0]["action"], "number.assigned", "{record}");
     }
 
+    async fn seats_put_with_the_if_match_read_are_refused_412_once_someone_changed_them(db) {
+        let w = world(&db).await;
+        let path = format!("/api/v1/numbers/{}/seats", w.ours);
+        let response = send(&w.app, call("GET", &path, Some(&w.auditor), None)).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let empty = header(&response, "etag").to_owned();
+        assert_eq!(serde_json::from_str::<Value>(&text(response).await).unwrap(), json!({"owner": null, "manager": null}));
+        let put = |body: Value, tag: Option<&str>| {
+            let mut request = call("PUT", &path, Some(&w.admin), Some(body));
+            if let Some(tag) = tag {
+                request.headers_mut().insert(header::IF_MATCH, tag.parse().unwrap());
+            }
+            send(&w.app, request)
+        };
+        let chosen = json!({"owner": w.owner, "manager": w.manager});
+        let swapped = json!({"owner": w.manager, "manager": w.owner});
+
+        // Someone seats the two; a script that read the empty seats then swaps them.
+        let response = put(chosen.clone(), Some(&empty)).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let seated = header(&response, "etag").to_owned();
+        assert_ne!(seated, empty, "other holders, another tag");
+        let response = put(swapped.clone(), Some(&empty)).await;
+        assert_eq!(response.status(), StatusCode::PRECONDITION_FAILED);
+        assert_eq!(header(&response, "content-type"), "application/problem+json");
+        let problem: Value = serde_json::from_str(&text(response).await).unwrap();
+        assert!(problem["detail"].as_str().unwrap().contains("changed since the entity tag in If-Match was read"), "{problem}");
+        let (_, record) = json_of(&w.app, call("GET", &format!("/api/v1/numbers/{}", w.ours), Some(&w.admin), None)).await;
+        assert_eq!(record["owner"]["member_id"], w.owner.as_str(), "nothing changed: {record}");
+
+        // The same choice sent again finds it made; the tag read now, or `*`, lets a change through.
+        assert_eq!(put(chosen.clone(), Some(&empty)).await.status(), StatusCode::OK);
+        let response = put(swapped.clone(), Some(&format!("W/{seated}, {seated}"))).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let swapped_tag = header(&response, "etag").to_owned();
+        let response = send(&w.app, call("GET", &path, Some(&w.auditor), None)).await;
+        assert_eq!(header(&response, "etag"), swapped_tag);
+        assert_eq!(serde_json::from_str::<Value>(&text(response).await).unwrap(), swapped);
+        assert_eq!(put(chosen.clone(), Some(&format!("W/{swapped_tag}"))).await.status(), StatusCode::PRECONDITION_FAILED, "a weak tag never matches");
+        assert_eq!(put(chosen.clone(), Some("*")).await.status(), StatusCode::OK);
+
+        let response = put(swapped, Some("not-a-tag")).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        let problem: Value = serde_json::from_str(&text(response).await).unwrap();
+        assert_eq!(problem["field"], "If-Match", "{problem}");
+        let (status, _) = json_of(&w.app, call("GET", &format!("/api/v1/numbers/{}/seats", w.theirs), Some(&w.admin), None)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "another org's seats");
+    }
+
     async fn seats_for_the_same_person_are_a_400_naming_manager_and_change_nothing(db) {
         let w = world(&db).await;
         let (status, problem) = json_of(&w.app, call("PUT", &format!("/api/v1/numbers/{}/seats", w.ours), Some(&w.admin),
@@ -377,6 +426,7 @@ on_both_databases! {
         for (path, method) in [
             ("/api/v1/numbers", "get"),
             ("/api/v1/numbers/{phone_number_id}", "get"),
+            ("/api/v1/numbers/{phone_number_id}/seats", "get"),
             ("/api/v1/numbers/{phone_number_id}/seats", "put"),
             ("/api/v1/numbers/{phone_number_id}/rotate", "post"),
             ("/api/v1/numbers/{phone_number_id}/take-custody", "post"),
@@ -394,7 +444,10 @@ on_both_databases! {
                 assert_eq!(unauthorized["content"]["application/problem+json"]["schema"]["$ref"], "#/components/schemas/Problem", "{method} {path}: {unauthorized}");
             }
         }
-        assert_eq!(ids.len(), 10, "{ids:?}");
+        assert_eq!(ids.len(), 11, "{ids:?}");
+        let put = &document["paths"]["/api/v1/numbers/{phone_number_id}/seats"]["put"];
+        assert!(put["parameters"].as_array().unwrap().iter().any(|p| p["name"] == "If-Match" && p["in"] == "header"), "{put}");
+        assert!(put["responses"]["412"].is_object() && put["responses"]["200"]["headers"]["ETag"].is_object(), "{put}");
     }
 
     async fn query_parameters_say_their_type_and_the_words_they_take(db) {

@@ -148,6 +148,28 @@ pub struct SeatsSeen {
     pub manager: Option<String>,
 }
 
+impl SeatsSeen {
+    /// Who holds `record`'s seats now.
+    #[must_use]
+    pub fn of(record: &super::Record) -> SeatsSeen {
+        let id = |holder: Option<&super::Person>| holder.map(|p| p.member_id.clone());
+        SeatsSeen {
+            owner: id(record.owner.as_ref()),
+            manager: id(record.manager.as_ref()),
+        }
+    }
+
+    /// An opaque tag of these holders (the API's entity tag of a number's seats): the same
+    /// holders, the same tag; other holders, another.
+    #[must_use]
+    pub fn tag(&self) -> String {
+        use sha2::Digest;
+        let holders = json!(["seats", self.owner, self.manager]);
+        let digest = sha2::Sha256::digest(holders.to_string().as_bytes());
+        hex::encode(&digest[..16])
+    }
+}
+
 /// [`assign`] for a choice made on seats read earlier (`seen`): seats that changed hands
 /// since are not overwritten.
 ///

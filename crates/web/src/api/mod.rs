@@ -8,6 +8,7 @@ mod me;
 mod members;
 mod numbers;
 mod problem;
+mod seats;
 mod sync;
 
 use std::sync::Arc;
@@ -168,7 +169,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(me::me))
         .routes(routes!(numbers::list))
         .routes(routes!(numbers::record))
-        .routes(routes!(numbers::assign))
+        .routes(routes!(seats::show, seats::assign))
         .routes(routes!(numbers::rotate))
         .routes(routes!(numbers::take_custody))
         .routes(routes!(members::list))

@@ -7,7 +7,7 @@ use governance::numbers::{self, Filter, PageRequest};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::input::{ApiJson, ApiQuery, NoBody, NoQuery};
+use super::input::{ApiQuery, NoBody, NoQuery};
 use super::problem::{ApiError, invalid, phone};
 use crate::AppState;
 use crate::auth::{self, Authorized};
@@ -151,55 +151,6 @@ pub(crate) async fn record(
 ) -> Result<Json<numbers::Record>, ApiError> {
     let phone = phone(&id)?;
     let now = chrono::Utc::now();
-    Ok(Json(
-        numbers::record(&state.store, &who.caller, &phone, now).await?,
-    ))
-}
-
-/// The two seats of a number.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct Seats {
-    /// Member id of the main owner.
-    owner: String,
-    /// Member id of the permission manager (another person).
-    manager: String,
-}
-
-/// Puts two members in the number's seats (main owner, permission manager).
-#[utoipa::path(
-    put,
-    path = "/api/v1/numbers/{phone_number_id}/seats",
-    tag = "numbers",
-    params(("phone_number_id" = String, Path, description = "Meta's phone number id")),
-    request_body = Seats,
-    responses(
-        (status = 200, description = "The number's record with its new seats", body = numbers::Record),
-        (status = 400, description = "`owner` or `manager` cannot hold the seat; nothing changed",
-         body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token's role may not manage numbers", body = Problem,
-         content_type = "application/problem+json"),
-        (status = 404, description = "No such number in the token's org", body = Problem,
-         content_type = "application/problem+json"),
-    )
-)]
-pub(crate) async fn assign(
-    State(state): State<AppState>,
-    who: Authorized<auth::ManageNumbers>,
-    Path(id): Path<String>,
-    ApiJson(seats): ApiJson<Seats>,
-) -> Result<Json<numbers::Record>, ApiError> {
-    let phone = phone(&id)?;
-    let now = chrono::Utc::now();
-    numbers::assign(
-        &state.store,
-        &who.caller,
-        &phone,
-        &seats.owner,
-        &seats.manager,
-        now,
-    )
-    .await?;
     Ok(Json(
         numbers::record(&state.store, &who.caller, &phone, now).await?,
     ))
