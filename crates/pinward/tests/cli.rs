@@ -161,3 +161,41 @@ fn a_command_on_an_orgs_data_in_a_folder_without_a_database_says_so_and_creates_
     );
     assert!(!file.exists());
 }
+
+#[test]
+fn an_id_that_is_no_meta_id_is_named_with_what_a_meta_id_is() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = [
+        ("PINWARD_DATA_DIR", data.path().to_str().unwrap()),
+        ("PINWARD_LOG", "off"),
+    ];
+    assert_eq!(pinward(&["migrate"], &dir).0, 0);
+    let long = "7".repeat(200);
+    let commands: [(&[&str], &str); 3] = [
+        (
+            &["sync", "--org", "acme", "--business", "acme-corp"],
+            "--business acme-corp",
+        ),
+        (
+            &["sync", "--org", "acme", "--business", &long],
+            "--business 777",
+        ),
+        (
+            &["rotate", "start", "--org", "acme", "--number", "+15550100"],
+            "--number +15550100",
+        ),
+    ];
+    for (command, named) in commands {
+        let (code, _, stderr) = pinward(command, &dir);
+        assert_ne!(code, 0, "{command:?}");
+        let line = stderr.lines().last().unwrap_or_default();
+        assert!(
+            line.starts_with(&format!("error: {named}")),
+            "{command:?}: {stderr}"
+        );
+        assert!(
+            line.ends_with(": a Meta id is 1 to 32 ASCII digits"),
+            "{command:?}: {stderr}"
+        );
+    }
+}

@@ -22,9 +22,17 @@ pub(crate) fn parse_businesses<'a>(
         .flat_map(|item| item.split(|c: char| c == ',' || c.is_whitespace()))
         .filter(|id| !id.is_empty())
         .map(|id| {
-            BusinessId::parse(id).map_err(|_| governance::Error::Invalid {
-                field: "businesses",
-                problem: "Meta business ids are digits, separated by spaces or commas".to_owned(),
+            BusinessId::parse(id).map_err(|error| {
+                // A long paste is described, not echoed whole into the message.
+                let shown = if id.chars().count() <= 40 {
+                    format!("`{id}`")
+                } else {
+                    format!("an id of {} characters", id.chars().count())
+                };
+                governance::Error::Invalid {
+                    field: "businesses",
+                    problem: format!("{shown}: {error}, ids separated by spaces or commas"),
+                }
             })
         })
         .collect()

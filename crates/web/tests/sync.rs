@@ -155,7 +155,9 @@ on_both_databases! {
     async fn every_bad_sync_input_is_refused_with_its_message_and_changes_nothing(db) {
         let w = world(&db, true).await;
         w.refused(&w.app, "businesses=acme-corp", StatusCode::UNPROCESSABLE_ENTITY,
-                  "businesses: Meta business ids are digits").await;
+                  "businesses: `acme-corp`: a Meta id is 1 to 32 ASCII digits, ids separated by spaces or commas").await;
+        w.refused(&w.app, &format!("businesses={}", "7".repeat(200)), StatusCode::UNPROCESSABLE_ENTITY,
+                  "businesses: an id of 200 characters: a Meta id is 1 to 32 ASCII digits").await;
         w.refused(&w.app, "businesses=", StatusCode::UNPROCESSABLE_ENTITY,
                   "businesses: the org was never synced").await;
     }

@@ -87,9 +87,7 @@ pub async fn sync(config: &Config, args: &SyncArgs) -> anyhow::Result<()> {
     let businesses = args
         .businesses
         .iter()
-        .map(|b| {
-            BusinessId::parse(b).map_err(|_| anyhow::anyhow!("--business {b}: a Meta id is digits"))
-        })
+        .map(|b| BusinessId::parse(b).map_err(|error| anyhow::anyhow!("--business {b}: {error}")))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let store = super::open_store(config).await?;
     let org = org_id(&store, &args.org).await?;
@@ -239,8 +237,7 @@ pub async fn rotate_start(
         let ids = numbers
             .iter()
             .map(|n| {
-                PhoneNumberId::parse(n)
-                    .map_err(|_| anyhow::anyhow!("--number {n}: a Meta id is digits"))
+                PhoneNumberId::parse(n).map_err(|error| anyhow::anyhow!("--number {n}: {error}"))
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
         Selection::Numbers(ids)
