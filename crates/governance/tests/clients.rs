@@ -183,21 +183,8 @@ impl HeldLedger {
         HeldLedger { held }
     }
 
-    /// Waits until `n` transactions wait on a lock (bounded, for a hang only: each reaches
-    /// the lock within milliseconds).
     async fn until_waiting(&mut self, n: i64) {
-        let waiting = "SELECT COUNT(*) FROM pg_stat_activity \
-                       WHERE datname = current_database() AND wait_event_type = 'Lock'";
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while sqlx::query_scalar::<_, i64>(waiting)
-            .fetch_one(&mut self.held)
-            .await
-            .unwrap()
-            < n
-        {
-            assert!(std::time::Instant::now() < deadline, "{n} wait on the lock");
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
+        common::until_waiting(&mut self.held, n).await;
     }
 
     async fn let_go(mut self) {

@@ -404,3 +404,57 @@ async fn months_due(store: &Store, member: &str) -> Vec<(String, u64)> {
         .map(|c| (c.key, c.numbers))
         .collect()
 }
+
+/// A member's deactivation in flight (its row updated, not yet committed, held by the
+/// test's own connection on PostgreSQL, where transactions really overlap): a handover
+/// offered to the member meanwhile waits for it, then is refused, never left open to a
+/// person who can no longer accept it.
+#[tokio::test]
+async fn a_handover_offered_while_its_member_is_being_deactivated_waits_and_is_refused() {
+    use sqlx::Connection;
+    let db = pinward_tests::TestDb::new(pinward_tests::Backend::Postgres).await;
+    let store = seeded(&db).await;
+    staffed(&store, "1001").await;
+    let mut held = sqlx::PgConnection::connect(db.url()).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut held).await.unwrap();
+    for sql in [
+        "SELECT set_config('pinward.org_id', $1, true)",
+        "UPDATE members SET deactivated_at = now() WHERE org_id = $1 AND id = 'm-dan'",
+    ] {
+        sqlx::query(sql)
+            .bind(common::ORG)
+            .execute(&mut held)
+            .await
+            .unwrap();
+    }
+    let proposing = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            handovers::propose(
+                &store,
+                &caller("m-bob"),
+                &phone("1001"),
+                Seat::Owner,
+                "m-dan",
+                NOTE,
+                now(),
+            )
+            .await
+        })
+    };
+    common::until_waiting(&mut held, 1).await;
+    sqlx::query("COMMIT").execute(&mut held).await.unwrap();
+    let refused = proposing.await.unwrap().unwrap_err();
+    assert!(
+        matches!(&refused, Error::Invalid { field: "to_member", problem } if problem.contains("deactivated")),
+        "{refused:?}"
+    );
+    let record = numbers::record(&store, &caller("m-ann"), &phone("1001"), now())
+        .await
+        .unwrap();
+    assert!(
+        record.open_handovers.is_empty(),
+        "{:?}",
+        record.open_handovers
+    );
+}

@@ -17,10 +17,10 @@ pub(crate) struct MemberCheck {
     pub role: String,
 }
 
-/// The member `id` of the org, if there is one.
+/// The member `id` of the org, if there is one, held until the transaction ends (a write
+/// transaction's: see `dialect::select_member_for_share`).
 pub(crate) async fn member(tx: &mut Tx, org: &str, id: &str) -> Result<Option<MemberCheck>, Error> {
-    let sql = "SELECT (m.deactivated_at IS NULL AND u.deactivated_at IS NULL), m.role \
-               FROM members m JOIN users u ON u.id = m.user_id WHERE m.org_id = $1 AND m.id = $2";
+    let sql = crate::store::dialect::select_member_for_share(tx.backend());
     let row: Option<(bool, String)> =
         on_tx!(tx, conn => sqlx::query_as(sql).bind(org).bind(id).fetch_optional(conn).await)?;
     Ok(row.map(|(active, role)| MemberCheck { active, role }))

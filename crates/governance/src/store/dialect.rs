@@ -87,6 +87,24 @@ pub(crate) fn select_service_secret_for_share(backend: Backend) -> &'static str 
     }
 }
 
+/// Reads whether a member of an org is active, and its role, holding the member's and its
+/// user's rows against change until the transaction ends: a deactivation or role change
+/// racing a seat or handover waits for it, then sees (and withdraws) what it wrote
+/// (SQLite: `BEGIN IMMEDIATE` already holds the write lock).
+pub(crate) fn select_member_for_share(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => {
+            "SELECT (m.deactivated_at IS NULL AND u.deactivated_at IS NULL), m.role \
+             FROM members m JOIN users u ON u.id = m.user_id WHERE m.org_id = $1 AND m.id = $2"
+        }
+        Backend::Postgres => {
+            "SELECT (m.deactivated_at IS NULL AND u.deactivated_at IS NULL), m.role \
+             FROM members m JOIN users u ON u.id = m.user_id WHERE m.org_id = $1 AND m.id = $2 \
+             FOR SHARE"
+        }
+    }
+}
+
 /// Reads one phone number of an org by its Meta id and locks its row until the transaction
 /// ends (SQLite: `BEGIN IMMEDIATE` already holds the write lock).
 pub(crate) fn select_number_for_update(backend: Backend) -> &'static str {

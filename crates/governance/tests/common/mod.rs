@@ -200,3 +200,20 @@ pub async fn dump_text(db: &TestDb, query: &str) -> String {
         }
     }
 }
+
+/// Waits until `n` transactions of the test's database wait on a row lock, asking through
+/// `conn` (PostgreSQL; bounded, for a hang only: each reaches its lock within milliseconds).
+pub async fn until_waiting(conn: &mut sqlx::PgConnection, n: i64) {
+    let waiting = "SELECT COUNT(*) FROM pg_stat_activity \
+                   WHERE datname = current_database() AND wait_event_type = 'Lock'";
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while sqlx::query_scalar::<_, i64>(waiting)
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap()
+        < n
+    {
+        assert!(std::time::Instant::now() < deadline, "{n} wait on a lock");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
