@@ -277,6 +277,30 @@ on_both_databases! {
         assert!(w.meta_holds(&w.on_prem, &pin), "the deployment holds the escrowed PIN");
     }
 
+    async fn rotate_or_take_custody_meeting_a_new_pin_in_flight_does_nothing_more_and_says_so(db) {
+        let w = custody_world(&db).await;
+        let ops = w.browser(OPS).await;
+        let path = record_path(&w);
+        assert!(w.page(&ops, &path).await.contains("name=\"from_version\" value=\"1\""));
+        // Another worker (the first click, a job) has a new PIN in flight under its lease.
+        let other = w.another_worker(std::time::Duration::from_secs(3600)).await;
+        for number in [&w.escrowed, &w.unknown] {
+            let purpose = if number == &w.escrowed { governance::custody::Purpose::Rotate } else { governance::custody::Purpose::Take };
+            other.start(&w.org, &audit::Actor::system(), number, &[], purpose).await.unwrap();
+        }
+        let before = w.ledger_len().await;
+        let in_flight = "A new PIN for this number is already in flight (a second click, another tab or a rotation job), so nothing more was done";
+        for (number, action, fields) in [(&w.escrowed, "rotate", "from_version=1"), (&w.unknown, "take-custody", "")] {
+            let path = format!("/numbers/{}", number.as_str());
+            let (status, location, body) = w.post(&ops, &format!("{path}/{action}"), fields).await;
+            assert_eq!((status, location.as_deref()), (StatusCode::SEE_OTHER, Some(path.as_str())), "{action}: {body}");
+            let shown = w.page(&ops, &path).await;
+            assert!(shown.contains(in_flight), "{action}: {shown}");
+        }
+        assert_eq!(w.ledger_len().await, before, "nothing more was done");
+        assert_eq!(w.record(&w.escrowed).await.pin_state.as_str(), "rotating");
+    }
+
     async fn custody_actions_need_the_custody_permission_and_refuse_a_pin_state_that_forbids_them(db) {
         let w = custody_world(&db).await;
         let before = w.ledger_len().await;
@@ -299,8 +323,11 @@ on_both_databases! {
             .body(axum::body::Body::empty())
             .unwrap();
         assert_eq!(send(&w.app, forged).await.status(), StatusCode::FORBIDDEN, "no CSRF token");
-        let (status, _, body) = w.post(&ops, &format!("{path}/take-custody"), "").await;
-        assert_eq!(status, StatusCode::CONFLICT, "the number is escrowed already: {body}");
+        // Escrowed already: a page shown before someone took custody, or a second click.
+        let (status, _, _) = w.post(&ops, &format!("{path}/take-custody"), "").await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let shown = w.page(&ops, &path).await;
+        assert!(shown.contains("Custody of this number was taken meanwhile (a second click or another tab), so nothing more was done."), "{shown}");
         let (status, _, body) = w.post(&ops, &format!("{path}/release"), "").await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "the client has no age recipient");
         assert!(body.contains("Client&#39;s age recipient: the number"), "{body}");

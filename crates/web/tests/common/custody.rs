@@ -181,6 +181,23 @@ pub async fn custody_world(db: &TestDb) -> CustodyWorld {
 }
 
 impl CustodyWorld {
+    /// A custodian of the org apart from the app's, as another worker (a rotation job, a
+    /// second pinward) is, whose leases last `lease`.
+    pub async fn another_worker(&self, lease: Duration) -> Custodian {
+        let settings = Settings { lease, ..quick() };
+        let (custodian, _) = governance::custody::for_org(
+            &self.store,
+            self.custody.escrow.clone(),
+            self.custody.graph.clone(),
+            &self.org,
+            None,
+            settings,
+        )
+        .await
+        .unwrap();
+        custodian
+    }
+
     /// Whether Meta (the sandbox) holds `pin` for `number`.
     pub fn meta_holds(&self, number: &PhoneNumberId, pin: &str) -> bool {
         PinSecret::new(pin)

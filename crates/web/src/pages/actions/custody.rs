@@ -136,7 +136,37 @@ async fn set_pin(
             }
         }
     };
+    let result = result.or_else(|error| in_flight(error, action));
     answer(state, &who.caller, page, session, &phone, result).await
+}
+
+/// A Take custody or Rotate PIN that meets a new PIN already in flight — the first of a
+/// double click, another tab, a rotation job — or custody taken meanwhile: nothing more is
+/// done, and the person is told so over the number's page, which shows how it ended, not
+/// an error page over a change that is going well.
+fn in_flight(error: governance::Error, action: SetPin) -> Result<Done, governance::Error> {
+    use governance::Error as E;
+    match error {
+        E::Busy { .. }
+        | E::PinState {
+            state: "rotating" | "uncertain",
+            ..
+        } => Ok((
+            "info",
+            "A new PIN for this number is already in flight (a second click, another tab or a \
+             rotation job), so nothing more was done: the PIN section shows how it stands."
+                .to_owned(),
+        )),
+        E::PinState {
+            state: "escrowed", ..
+        } if matches!(action, SetPin::Take) => Ok((
+            "info",
+            "Custody of this number was taken meanwhile (a second click or another tab), so \
+             nothing more was done."
+                .to_owned(),
+        )),
+        other => Err(other),
+    }
 }
 
 /// How Rotate PIN ran: as the rotation a reveal had queued (a one-number job), or directly.
