@@ -434,7 +434,7 @@ on_both_databases! {
         assert!(w.meta_holds_escrowed_pin(&number).await);
     }
 
-    async fn a_released_number_whose_new_pin_meta_rejects_is_left_unknown_not_escrowed(db) {
+    async fn a_released_number_whose_new_pin_is_refused_stays_released_with_the_pin_handed_over(db) {
         let w = world(&db, 8).await;
         w.sync().await;
         let number = w.cloud_number();
@@ -443,15 +443,22 @@ on_both_databases! {
         let client_key = vault::Identity::generate();
         sql(&db, &[&format!("UPDATE clients SET age_recipient = '{}'", client_key.recipient())]).await;
         governance::custody::release(&w.store, w.escrow.identity(), ORG, &Actor::system(), &number).await.unwrap();
-        // Moved to another BSP: the org's token may no longer change its PIN.
-        w.sandbox.set_faults(FaultPlan::single(FaultRule::always(Route::SetPin, Fault::MetaError { code: 10 })));
-        let outcome = c.take(ORG, &Actor::system(), &number, &[]).await.unwrap();
-        assert_eq!(outcome, Outcome::Rejected { version: 2, code: Some(10) });
-        let status = w.number(&number).await;
-        assert_eq!(status.pin_state.as_str(), "unknown", "the PIN handed over is not vouched for");
-        assert_eq!(w.statuses(&number).await, ["stale", "rejected"]);
+        // Meta refuses the new PIN (a definitive rejection), then the org's token (not sent):
+        // either way Meta keeps the PIN handed over, and the number stays the client's.
+        for (version, code) in [(2, 133006), (3, 10)] {
+            w.sandbox.set_faults(FaultPlan::single(FaultRule::always(Route::SetPin, Fault::MetaError { code })));
+            let outcome = c.take(ORG, &Actor::system(), &number, &[]).await.unwrap();
+            assert_eq!(outcome, Outcome::Rejected { version, code: Some(code) });
+            let status = w.number(&number).await;
+            assert_eq!(status.pin_state.as_str(), "released", "refused with {code}");
+            assert!(status.attention_reason.is_some(), "and says why");
+        }
+        assert_eq!(w.statuses(&number).await, ["current", "rejected", "rejected"]);
+        let again = governance::custody::release(&w.store, w.escrow.identity(), ORG, &Actor::system(), &number).await.unwrap_err();
+        assert!(matches!(again, Error::PinState { state: "released", .. }), "still released: {again}");
         w.sandbox.set_faults(FaultPlan::none());
-        assert_eq!(c.take(ORG, &Actor::system(), &number, &[]).await.unwrap(), Outcome::Confirmed { version: 3 });
+        assert_eq!(c.take(ORG, &Actor::system(), &number, &[]).await.unwrap(), Outcome::Confirmed { version: 4 });
+        assert_eq!(w.statuses(&number).await, ["stale", "rejected", "rejected", "current"]);
         assert!(w.meta_holds_escrowed_pin(&number).await);
     }
 

@@ -13,7 +13,8 @@ use crate::state::Custody;
 /// means the businesses the org was synced with before.
 ///
 /// # Errors
-/// [`governance::Error::Invalid`] naming `businesses` for anything but Meta ids (digits).
+/// [`governance::Error::Invalid`] naming `businesses` for anything but Meta ids (1 to 32
+/// digits), naming the item (or its length, for a long paste).
 pub(crate) fn parse_businesses<'a>(
     items: impl IntoIterator<Item = &'a str>,
 ) -> Result<Vec<BusinessId>, governance::Error> {

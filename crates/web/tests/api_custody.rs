@@ -63,6 +63,25 @@ on_both_databases! {
         assert_eq!(by_token, 2, "the token is the ledgered actor");
     }
 
+    async fn a_script_taking_custody_of_a_released_number_is_refused_and_the_client_keeps_its_pin(db) {
+        let w = custody_world(&db).await;
+        let client = w.record(&w.escrowed).await.client.id;
+        let key = vault::Identity::generate();
+        sql(&db, &[format!("UPDATE clients SET age_recipient = '{}' WHERE id = '{client}'", key.recipient())]).await;
+        let ops = w.browser(common::custody::OPS).await;
+        let (status, _, _) = w.post(&ops, &format!("/numbers/{}/release", w.escrowed.as_str()), "").await;
+        assert_eq!(status, StatusCode::OK, "released: the sealed PIN is the answer");
+        let handed_over = w.escrowed_pin(&w.escrowed).await;
+        let (_, secret) = governance::tokens::create(&w.store, &Caller::cli(&w.org), "ops script", Role::Ops).await.unwrap();
+        let before = w.ledger_len().await;
+        let (status, problem) = post_api(&w.app, &format!("/api/v1/numbers/{}/take-custody", w.escrowed.as_str()), secret.expose()).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+        assert!(problem["detail"].as_str().unwrap().contains("takes it back into custody from its page"), "{problem}");
+        assert_eq!(w.ledger_len().await, before, "nothing changed");
+        assert_eq!(w.record(&w.escrowed).await.pin_state.as_str(), "released");
+        assert!(w.meta_holds(&w.escrowed, &handed_over), "the client's PIN still works");
+    }
+
     async fn a_custody_call_with_a_query_string_or_a_body_is_refused_before_anything_is_done(db) {
         let w = custody_world(&db).await;
         let (_, secret) = governance::tokens::create(&w.store, &Caller::cli(&w.org), "ops script", Role::Ops)

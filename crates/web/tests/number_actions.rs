@@ -355,7 +355,7 @@ on_both_databases! {
         let shown = w.page(&ops, &record_path(&w)).await;
         assert!(shown.contains("<td role=\"cell\" data-label=\"What\">pin.released</td>"), "{shown}");
         assert!(!shown.contains(&format!("{}/rotate\"", record_path(&w))), "a released number offers no rotation");
-        assert!(shown.contains("Released to its client: pinward no longer sets or rotates this PIN, and the client may have changed it since"), "and says why: {shown}");
+        assert!(shown.contains("Released to its client: pinward does not rotate this PIN, and the client may have changed it since"), "and says why: {shown}");
 
         // The PIN handed over may still be revealed, saying what it is, and no rotation follows.
         let owner = w.browser(OWNER).await;

@@ -78,11 +78,8 @@ impl Custodian {
         let row = lock_number(&mut tx, org, number.as_str()).await?;
         check_startable(row.pin_state, purpose)?;
         self.escrow.check_current(&mut tx).await?;
-        let now = Utc::now();
-        if row.pin_state == PinState::Released {
-            reclaim(&mut tx, org, actor, &row, now).await?;
-        }
 
+        // Read before a take-back turns the PIN handed over stale: the new PIN is never it.
         let current_sql =
             "SELECT fingerprint FROM pin_versions WHERE org_id = $1 AND status = 'current'";
         let currents: HashSet<String> = on_tx!(tx, conn => sqlx::query_scalar(current_sql)
@@ -91,6 +88,10 @@ impl Custodian {
             .await)?
         .into_iter()
         .collect();
+        let now = Utc::now();
+        if row.pin_state == PinState::Released {
+            reclaim(&mut tx, org, actor, &row, now).await?;
+        }
         let mut chosen = None;
         for _ in 0..UNIQUE_TRIES {
             let pin = self.pins.next_pin();
@@ -297,6 +298,8 @@ impl Custodian {
                     .bind(&row.id).fetch_one(conn).await)?;
                 let back = if current > 0 {
                     PinState::Escrowed
+                } else if unreclaim(&mut tx, &row, claim).await? {
+                    PinState::Released
                 } else {
                     PinState::Unknown
                 };
@@ -474,6 +477,21 @@ async fn reclaim(
     )?;
     ledger::append(tx, org, now, draft).await?;
     Ok(())
+}
+
+/// Undoes a take-back whose new PIN Meta refused: the PIN handed over is the number's PIN
+/// still, so its version is current again and the number stays released (`true`). The
+/// version [`reclaim`] turned stale is the one that ended the moment the refused version
+/// was made: TX1 writes both with one timestamp, which is how it is found.
+async fn unreclaim(tx: &mut Tx, row: &NumberRow, claim: &Claim) -> Result<bool, Error> {
+    let restored = exec!(
+        tx,
+        "UPDATE pin_versions SET status = 'current', ended_at = NULL WHERE phone_number_id = $1 \
+         AND status = 'stale' AND ended_at = (SELECT created_at FROM pin_versions WHERE id = $2)",
+        &row.id,
+        &claim.version_id
+    )?;
+    Ok(restored > 0)
 }
 
 fn check_startable(state: PinState, purpose: Purpose) -> Result<(), Error> {

@@ -18,7 +18,7 @@ pub enum PinState {
     Rotating,
     /// A send's outcome is not known: the pending and the current version are both kept.
     Uncertain,
-    /// Handed to the client; no more rotations.
+    /// Handed to the client; no more rotations unless it is taken back into custody.
     Released,
 }
 

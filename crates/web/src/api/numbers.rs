@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use governance::custody::Outcome;
+use governance::custody::{Outcome, PinState};
 use governance::numbers::{self, Filter, PageRequest};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -242,6 +242,15 @@ async fn custody(
     let actor = who.caller.actor()?;
     let org = &who.caller.org_id;
     let outcome = match action {
+        // A script taking custody of every number it finds unescrowed must not cut off a
+        // client's PIN: taking a released number back is asked for on its page.
+        Action::Take if record.pin_state == PinState::Released => {
+            return Err(ApiError(AppError::Domain(governance::Error::PinState {
+                state: "released",
+                refused: "a released number is its client's: an org admin or ops takes it back \
+                          into custody from its page in the dashboard",
+            })));
+        }
         Action::Take => custodian.take(org, &actor, &phone, &recovery).await?,
         Action::Rotate => match rotate_now(
             state,
@@ -295,8 +304,8 @@ pub(crate) async fn rotate(
     custody(&state, &who, &id, Action::Rotate).await
 }
 
-/// Takes custody of a number whose PIN pinward does not hold, or back from its client after
-/// a release (the PIN handed over is kept as `stale`): sets and escrows a fresh one.
+/// Takes custody of a number whose PIN pinward does not hold: sets and escrows a fresh one.
+/// A released number is refused (409): it is taken back from its page in the dashboard.
 #[utoipa::path(
     post,
     path = "/api/v1/numbers/{phone_number_id}/take-custody",
@@ -313,7 +322,7 @@ pub(crate) async fn rotate(
          Graph credential (the detail says which)", body = Problem,
          content_type = "application/problem+json"),
         (status = 409, description = "The number's PIN state does not allow it (already \
-         escrowed, or a PIN in flight)", body = Problem,
+         escrowed, a PIN in flight, or released to its client)", body = Problem,
          content_type = "application/problem+json"),
         (status = 503, description = "This instance runs without custody", body = Problem,
          content_type = "application/problem+json"),

@@ -88,7 +88,8 @@ pub(crate) async fn show(
         (status = 200, description = "The number's record with its new seats",
          body = numbers::Record,
          headers(("ETag" = String, description = "The new seats' entity tag"))),
-        (status = 400, description = "`owner` or `manager` cannot hold the seat; nothing changed",
+        (status = 400, description = "`owner` or `manager` cannot hold the seat, or If-Match \
+         is not `*` or a list of entity tags; nothing changed",
          body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The token's role may not manage numbers", body = Problem,
          content_type = "application/problem+json"),
@@ -110,7 +111,9 @@ pub(crate) async fn assign(
     let (store, caller) = (&state.store, &who.caller);
     let condition = if_match(&headers)?;
     let assigned = match condition {
-        None => numbers::assign(store, caller, &phone, &seats.owner, &seats.manager, now).await,
+        None | Some(Condition::Any) => {
+            numbers::assign(store, caller, &phone, &seats.owner, &seats.manager, now).await
+        }
         Some(tags) => {
             let record = numbers::record(store, caller, &phone, now).await?;
             let current = SeatsSeen::of(&record);

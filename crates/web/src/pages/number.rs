@@ -517,8 +517,8 @@ pub(crate) async fn record_page(
     let queued = governance::jobs::queued_for(&state.store, caller, phone).await?;
     let names = governance::history::names(&state.store, caller, &[]).await?;
     let status = problem.as_ref().map_or(StatusCode::OK, |p| p.status);
-    let offers_pin_changes =
-        caller.may(Permission::Custody) && record.pin_state != PinState::Released;
+    // A released number is offered back into custody, which sets a PIN at Meta too.
+    let offers_pin_changes = caller.may(Permission::Custody);
     let meta_refuses = if offers_pin_changes {
         governance::credentials::custody_blocker(&state.store, caller, Utc::now())
             .await?
