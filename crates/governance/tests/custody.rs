@@ -29,6 +29,37 @@ impl PinSource for Scripted {
     }
 }
 
+/// A synced Cloud API number pinward took custody of, then released to its client (whose
+/// age recipient is set for it), and the custodian that took it.
+async fn released(
+    db: &pinward_tests::TestDb,
+    w: &common::World,
+) -> (PhoneNumberId, governance::custody::Custodian) {
+    w.sync().await;
+    let number = w.cloud_number();
+    let c = w.custodian(quick());
+    c.take(ORG, &Actor::system(), &number, &[]).await.unwrap();
+    let client_key = vault::Identity::generate();
+    sql(
+        db,
+        &[&format!(
+            "UPDATE clients SET age_recipient = '{}'",
+            client_key.recipient()
+        )],
+    )
+    .await;
+    governance::custody::release(
+        &w.store,
+        w.escrow.identity(),
+        ORG,
+        &Actor::system(),
+        &number,
+    )
+    .await
+    .unwrap();
+    (number, c)
+}
+
 fn holds(w: &common::World, number: &PhoneNumberId, pin: &str) -> bool {
     w.sandbox.pin_matches(number, &PinSecret::new(pin).unwrap()) == Some(true)
 }
@@ -410,13 +441,7 @@ on_both_databases! {
 
     async fn a_released_number_taken_back_gets_a_fresh_pin_and_its_handed_over_pin_turns_stale(db) {
         let w = world(&db, 8).await;
-        w.sync().await;
-        let number = w.cloud_number();
-        let c = w.custodian(quick());
-        c.take(ORG, &Actor::system(), &number, &[]).await.unwrap();
-        let client_key = vault::Identity::generate();
-        sql(&db, &[&format!("UPDATE clients SET age_recipient = '{}'", client_key.recipient())]).await;
-        governance::custody::release(&w.store, w.escrow.identity(), ORG, &Actor::system(), &number).await.unwrap();
+        let (number, c) = released(&db, &w).await;
         let refused = c.rotate(ORG, &Actor::system(), &number, &[]).await.unwrap_err();
         assert!(matches!(&refused, Error::PinState { refused, .. } if refused.contains("take it back into custody")), "{refused}");
 
@@ -436,13 +461,7 @@ on_both_databases! {
 
     async fn a_released_number_whose_new_pin_is_refused_stays_released_with_the_pin_handed_over(db) {
         let w = world(&db, 8).await;
-        w.sync().await;
-        let number = w.cloud_number();
-        let c = w.custodian(quick());
-        c.take(ORG, &Actor::system(), &number, &[]).await.unwrap();
-        let client_key = vault::Identity::generate();
-        sql(&db, &[&format!("UPDATE clients SET age_recipient = '{}'", client_key.recipient())]).await;
-        governance::custody::release(&w.store, w.escrow.identity(), ORG, &Actor::system(), &number).await.unwrap();
+        let (number, c) = released(&db, &w).await;
         // Meta refuses the new PIN (a definitive rejection), then the org's token (not sent):
         // either way Meta keeps the PIN handed over, and the number stays the client's.
         for (version, code) in [(2, 133006), (3, 10)] {
