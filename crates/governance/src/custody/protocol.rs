@@ -450,9 +450,9 @@ async fn confirm(
 }
 
 /// Takes a released number back (its client returned it, or it was released by mistake):
-/// the PIN handed over may have been changed since, so its version becomes `stale` — a
-/// new PIN that Meta rejects leaves the number `unknown`, never `escrowed` on a PIN pinward
-/// cannot vouch for — and `pin.reclaimed` says so before the new PIN's TX1 events.
+/// the PIN handed over may have been changed since, so its version becomes `stale` (never
+/// `previous`, which pinward would vouch for) and `pin.reclaimed` says so before the new
+/// PIN's TX1 events. A new PIN Meta refuses puts it back ([`unreclaim`]).
 async fn reclaim(
     tx: &mut Tx,
     org: &str,
