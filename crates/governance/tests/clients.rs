@@ -159,7 +159,6 @@ struct HeldLedger {
 
 impl HeldLedger {
     async fn take(db: &pinward_tests::TestDb) -> HeldLedger {
-        use sqlx::Connection;
         // The head row is committed first, so waiters queue on the row lock one behind the
         // other rather than all on the holder's uncommitted insert.
         db.execute(&[&format!(
@@ -168,18 +167,11 @@ impl HeldLedger {
             common::ORG
         )])
         .await;
-        let mut held = sqlx::PgConnection::connect(db.url()).await.unwrap();
-        sqlx::query("BEGIN").execute(&mut held).await.unwrap();
-        for sql in [
-            "SELECT set_config('pinward.org_id', $1, true)",
-            "SELECT 1 FROM ledger_heads WHERE org_id = $1 FOR UPDATE",
-        ] {
-            sqlx::query(sql)
-                .bind(common::ORG)
-                .execute(&mut held)
-                .await
-                .unwrap();
-        }
+        let held = common::held_transaction(
+            db,
+            &["SELECT 1 FROM ledger_heads WHERE org_id = $1 FOR UPDATE"],
+        )
+        .await;
         HeldLedger { held }
     }
 

@@ -444,11 +444,13 @@ on_both_databases! {
         let (number, c) = released(&db, &w).await;
         let refused = c.rotate(ORG, &Actor::system(), &number, &[]).await.unwrap_err();
         assert!(matches!(&refused, Error::PinState { refused, .. } if refused.contains("take it back into custody")), "{refused}");
+        let refused = c.take(ORG, &Actor::system(), &number, &[]).await.unwrap_err();
+        assert!(matches!(&refused, Error::PinState { refused, .. } if refused.contains("takes it back into custody from its page")), "taking custody never takes a released number back unasked: {refused}");
 
         // The client changed the PIN it was handed, then came back.
         w.sandbox.set_pin_out_of_band(&number, Some(&PinSecret::new("271828").unwrap()));
         let before = ledger(&w.store).await.len();
-        assert_eq!(c.take(ORG, &Actor::system(), &number, &[]).await.unwrap(), Outcome::Confirmed { version: 2 });
+        assert_eq!(c.take_back(ORG, &Actor::system(), &number, &[]).await.unwrap(), Outcome::Confirmed { version: 2 });
         let status = w.number(&number).await;
         assert_eq!((status.pin_state.as_str(), status.escrow_stale), ("escrowed", false));
         assert_eq!(w.statuses(&number).await, ["stale", "current"]);
@@ -466,7 +468,7 @@ on_both_databases! {
         // either way Meta keeps the PIN handed over, and the number stays the client's.
         for (version, code) in [(2, 133006), (3, 10)] {
             w.sandbox.set_faults(FaultPlan::single(FaultRule::always(Route::SetPin, Fault::MetaError { code })));
-            let outcome = c.take(ORG, &Actor::system(), &number, &[]).await.unwrap();
+            let outcome = c.take_back(ORG, &Actor::system(), &number, &[]).await.unwrap();
             assert_eq!(outcome, Outcome::Rejected { version, code: Some(code) });
             let status = w.number(&number).await;
             assert_eq!(status.pin_state.as_str(), "released", "refused with {code}");
@@ -476,7 +478,9 @@ on_both_databases! {
         let again = governance::custody::release(&w.store, w.escrow.identity(), ORG, &Actor::system(), &number).await.unwrap_err();
         assert!(matches!(again, Error::PinState { state: "released", .. }), "still released: {again}");
         w.sandbox.set_faults(FaultPlan::none());
-        assert_eq!(c.take(ORG, &Actor::system(), &number, &[]).await.unwrap(), Outcome::Confirmed { version: 4 });
+        assert_eq!(c.take_back(ORG, &Actor::system(), &number, &[]).await.unwrap(), Outcome::Confirmed { version: 4 });
+        let refused = c.take_back(ORG, &Actor::system(), &number, &[]).await.unwrap_err();
+        assert!(matches!(refused, Error::PinState { state: "escrowed", .. }), "only a released number is taken back: {refused}");
         assert_eq!(w.statuses(&number).await, ["stale", "rejected", "rejected", "current"]);
         assert!(w.meta_holds_escrowed_pin(&number).await);
     }

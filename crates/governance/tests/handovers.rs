@@ -411,22 +411,14 @@ async fn months_due(store: &Store, member: &str) -> Vec<(String, u64)> {
 /// person who can no longer accept it.
 #[tokio::test]
 async fn a_handover_offered_while_its_member_is_being_deactivated_waits_and_is_refused() {
-    use sqlx::Connection;
     let db = pinward_tests::TestDb::new(pinward_tests::Backend::Postgres).await;
     let store = seeded(&db).await;
     staffed(&store, "1001").await;
-    let mut held = sqlx::PgConnection::connect(db.url()).await.unwrap();
-    sqlx::query("BEGIN").execute(&mut held).await.unwrap();
-    for sql in [
-        "SELECT set_config('pinward.org_id', $1, true)",
-        "UPDATE members SET deactivated_at = now() WHERE org_id = $1 AND id = 'm-dan'",
-    ] {
-        sqlx::query(sql)
-            .bind(common::ORG)
-            .execute(&mut held)
-            .await
-            .unwrap();
-    }
+    let mut held = common::held_transaction(
+        &db,
+        &["UPDATE members SET deactivated_at = now() WHERE org_id = $1 AND id = 'm-dan'"],
+    )
+    .await;
     let proposing = {
         let store = store.clone();
         tokio::spawn(async move {

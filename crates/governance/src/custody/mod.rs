@@ -108,6 +108,9 @@ pub enum Purpose {
     Take,
     /// A new PIN for an escrowed number.
     Rotate,
+    /// Custody of a released number again, asked for as such: the only way a client's PIN
+    /// is cut off (see [`Custodian::take_back`]).
+    TakeBack,
 }
 
 impl Purpose {
@@ -115,6 +118,7 @@ impl Purpose {
         match self {
             Purpose::Take => "take",
             Purpose::Rotate => "rotate",
+            Purpose::TakeBack => "take_back",
         }
     }
 }
@@ -217,8 +221,8 @@ impl Custodian {
     }
 
     /// Takes custody of a number whose PIN is `unknown` (never escrowed, forgotten, or
-    /// changed out of band) or back from its client after a release (the PIN handed over
-    /// becomes `stale`, `pin.reclaimed`): sets a fresh PIN by API. Cloud API needs no old PIN.
+    /// changed out of band): sets a fresh PIN by API. Cloud API needs no old PIN. A released
+    /// number is refused: it is its client's until someone asks for [`Custodian::take_back`].
     pub async fn take(
         &self,
         org: &str,
@@ -227,6 +231,22 @@ impl Custodian {
         recovery: &[Recipient],
     ) -> Result<Outcome, Error> {
         self.start(org, actor, number, recovery, Purpose::Take)
+            .await?;
+        self.resume(org, actor, number).await
+    }
+
+    /// Takes a `released` number back from its client (it was given back, or released by
+    /// mistake): the PIN handed over becomes `stale` (`pin.reclaimed`) and a fresh PIN is
+    /// set as [`Custodian::take`] does; if Meta refuses it, the number stays released with
+    /// the PIN handed over.
+    pub async fn take_back(
+        &self,
+        org: &str,
+        actor: &Actor,
+        number: &PhoneNumberId,
+        recovery: &[Recipient],
+    ) -> Result<Outcome, Error> {
+        self.start(org, actor, number, recovery, Purpose::TakeBack)
             .await?;
         self.resume(org, actor, number).await
     }

@@ -56,8 +56,8 @@ fn lease_until(custodian: &Custodian, now: DateTime<Utc>) -> DateTime<Utc> {
 
 impl Custodian {
     /// TX1: a fresh PIN, sealed and committed as the `pending` version, before anything is
-    /// sent. Refused while a version is pending (resume it) and when rotating a released
-    /// number; taking custody of a released one takes it back ([`reclaim`]).
+    /// sent. Refused while a version is pending (resume it), and on a released number but
+    /// to take it back ([`reclaim`]).
     pub async fn start(
         &self,
         org: &str,
@@ -499,11 +499,20 @@ fn check_startable(state: PinState, purpose: Purpose) -> Result<(), Error> {
         (PinState::Released, Purpose::Rotate) => {
             "a released number is no longer rotated: take it back into custody first"
         }
+        (PinState::Released, Purpose::Take) => {
+            "a released number is its client's: an org admin or ops takes it back into custody \
+             from its page in the dashboard"
+        }
         (PinState::Rotating | PinState::Uncertain, _) => {
             "a PIN is already pending: resume it, a new one is never generated while one is in flight"
         }
-        (PinState::Escrowed, Purpose::Take) => "custody is already taken: rotate instead",
+        (PinState::Escrowed, Purpose::Take | Purpose::TakeBack) => {
+            "custody is already taken: rotate instead"
+        }
         (PinState::Unknown, Purpose::Rotate) => "pinward does not hold its PIN: take custody first",
+        (PinState::Unknown, Purpose::TakeBack) => {
+            "the number is not released: take custody instead"
+        }
         _ => return Ok(()),
     };
     Err(Error::PinState {

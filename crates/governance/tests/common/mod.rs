@@ -217,3 +217,17 @@ pub async fn until_waiting(conn: &mut sqlx::PgConnection, n: i64) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+/// A transaction of the test's own on PostgreSQL, begun by hand with the org as its tenant,
+/// that has run `statements` (each bound to the org's id) and holds their row locks until
+/// the test commits it: what the domain does meanwhile really overlaps it.
+pub async fn held_transaction(db: &TestDb, statements: &[&str]) -> sqlx::PgConnection {
+    let mut held = sqlx::PgConnection::connect(db.url()).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut held).await.unwrap();
+    let tenant = "SELECT set_config('pinward.org_id', $1, true)";
+    for sql in std::iter::once(&tenant).chain(statements) {
+        let sql = sqlx::AssertSqlSafe(*sql);
+        sqlx::query(sql).bind(ORG).execute(&mut held).await.unwrap();
+    }
+    held
+}

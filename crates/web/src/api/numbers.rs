@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use governance::custody::{Outcome, PinState};
+use governance::custody::Outcome;
 use governance::numbers::{self, Filter, PageRequest};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -242,15 +242,6 @@ async fn custody(
     let actor = who.caller.actor()?;
     let org = &who.caller.org_id;
     let outcome = match action {
-        // A script taking custody of every number it finds unescrowed must not cut off a
-        // client's PIN: taking a released number back is asked for on its page.
-        Action::Take if record.pin_state == PinState::Released => {
-            return Err(ApiError(AppError::Domain(governance::Error::PinState {
-                state: "released",
-                refused: "a released number is its client's: an org admin or ops takes it back \
-                          into custody from its page in the dashboard",
-            })));
-        }
         Action::Take => custodian.take(org, &actor, &phone, &recovery).await?,
         Action::Rotate => match rotate_now(
             state,

@@ -96,6 +96,11 @@ async fn set_pin(
     let actor = who.caller.actor()?;
     let org = &who.caller.org_id;
     let result = match action {
+        // Take custody on a released number's page is its "Take back into custody".
+        SetPin::Take if record.pin_state == PinState::Released => custodian
+            .take_back(org, &actor, &phone, &recovery)
+            .await
+            .map(|outcome| counted(state, &outcome)),
         SetPin::Take => custodian
             .take(org, &actor, &phone, &recovery)
             .await
