@@ -230,9 +230,8 @@ impl Custodian {
         number: &PhoneNumberId,
         recovery: &[Recipient],
     ) -> Result<Outcome, Error> {
-        self.start(org, actor, number, recovery, Purpose::Take)
-            .await?;
-        self.resume(org, actor, number).await
+        self.set_pin(org, actor, number, recovery, Purpose::Take)
+            .await
     }
 
     /// Takes a `released` number back from its client (it was given back, or released by
@@ -246,9 +245,8 @@ impl Custodian {
         number: &PhoneNumberId,
         recovery: &[Recipient],
     ) -> Result<Outcome, Error> {
-        self.start(org, actor, number, recovery, Purpose::TakeBack)
-            .await?;
-        self.resume(org, actor, number).await
+        self.set_pin(org, actor, number, recovery, Purpose::TakeBack)
+            .await
     }
 
     /// Rotates the PIN of an `escrowed` number.
@@ -259,8 +257,20 @@ impl Custodian {
         number: &PhoneNumberId,
         recovery: &[Recipient],
     ) -> Result<Outcome, Error> {
-        self.start(org, actor, number, recovery, Purpose::Rotate)
-            .await?;
+        self.set_pin(org, actor, number, recovery, Purpose::Rotate)
+            .await
+    }
+
+    /// TX1 for `purpose`, then the send and TX2 as a resume does.
+    async fn set_pin(
+        &self,
+        org: &str,
+        actor: &Actor,
+        number: &PhoneNumberId,
+        recovery: &[Recipient],
+        purpose: Purpose,
+    ) -> Result<Outcome, Error> {
+        self.start(org, actor, number, recovery, purpose).await?;
         self.resume(org, actor, number).await
     }
 
