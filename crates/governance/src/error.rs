@@ -143,6 +143,10 @@ pub enum Error {
     /// Service key rotation found something it cannot repair by itself.
     #[error("key rotation: {0}")]
     KeyRotation(String),
+    /// An invitation code that cannot be used (unknown, used, withdrawn or expired);
+    /// nothing was changed.
+    #[error("{0}")]
+    Invitation(crate::invitations::Closed),
     /// A failpoint armed with `return` stopped the operation here (test builds only).
     #[error("failpoint {0} fired")]
     Failpoint(&'static str),
@@ -156,6 +160,10 @@ pub fn conflict_meaning(constraint: &str) -> Option<(&'static str, &'static str)
         "orgs_slug_uq" => ("slug", "another org has this slug"),
         "members_org_user_uq" => ("email", "this person is already a member of the org"),
         "users_email_uq" => ("email", "an account has this email"),
+        "invitations_open_uq" => (
+            "email",
+            "an invitation to this email was made at the same moment; see the open invitations",
+        ),
         "recovery_recipients_org_recipient_uq" => {
             ("recipient", "this key is already a recovery recipient")
         }

@@ -16,6 +16,7 @@ pub mod failpoint;
 pub mod handovers;
 pub mod health;
 pub mod history;
+pub mod invitations;
 pub mod jobs;
 pub mod keys;
 pub mod ledger;

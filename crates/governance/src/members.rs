@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 
+use audit::Actor;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
@@ -119,7 +120,16 @@ pub async fn add(
         }
         Some(None) => {}
     }
-    let member = add_in(&mut tx, caller, user_id, role, clients).await?;
+    let member = add_in(
+        &mut tx,
+        &caller.org_id,
+        &caller.actor()?,
+        user_id,
+        role,
+        clients,
+        None,
+    )
+    .await?;
     tx.commit().await?;
     Ok(member)
 }
@@ -142,19 +152,32 @@ pub async fn add_new_user(
     let clients = checked_clients(role, clients)?;
     let mut tx = store.begin_for(&caller.org_id).await?;
     let user = users::insert(&mut tx, new).await?;
-    let member = add_in(&mut tx, caller, &user.id, role, &clients).await?;
+    let actor = caller.actor()?;
+    let member = add_in(
+        &mut tx,
+        &caller.org_id,
+        &actor,
+        &user.id,
+        role,
+        &clients,
+        None,
+    )
+    .await?;
     tx.commit().await?;
     Ok(member)
 }
 
-async fn add_in(
+/// Makes `user_id` a member of `org` (or reactivates its membership), ledgered as done by
+/// `actor`; `invitation` names the invitation it came through, if any.
+pub(crate) async fn add_in(
     tx: &mut Tx,
-    caller: &Caller,
+    org: &str,
+    actor: &Actor,
     user_id: &str,
     role: Role,
     clients: &[String],
+    invitation: Option<&str>,
 ) -> Result<Member, Error> {
-    let org = caller.org_id.as_str();
     let clients = checked_clients(role, clients)?;
     check_clients_exist(tx, org, &clients).await?;
     let now = crate::clock::now();
@@ -188,12 +211,11 @@ async fn add_in(
         }
     };
     replace_clients(tx, org, &member_id, &clients).await?;
-    let draft = event(
-        action,
-        format!("member:{member_id}"),
-        &caller.actor()?,
-        json!({ "user": user_id, "role": role.as_str(), "clients": clients }),
-    )?;
+    let mut details = json!({ "user": user_id, "role": role.as_str(), "clients": clients });
+    if let Some(invitation) = invitation {
+        details["invitation"] = json!(invitation);
+    }
+    let draft = event(action, format!("member:{member_id}"), actor, details)?;
     ledger::append(tx, org, now, draft).await?;
     fetch(tx, org, &member_id).await
 }
@@ -433,7 +455,7 @@ pub fn check_clients(role: Role, clients: &[String]) -> Result<(), Error> {
 }
 
 /// A business admin needs at least one client; no other role has any. Duplicates go.
-fn checked_clients(role: Role, clients: &[String]) -> Result<Vec<String>, Error> {
+pub(crate) fn checked_clients(role: Role, clients: &[String]) -> Result<Vec<String>, Error> {
     let mut clients: Vec<String> = clients.iter().map(|c| c.trim().to_owned()).collect();
     clients.sort();
     clients.dedup();
@@ -458,7 +480,11 @@ fn checked_clients(role: Role, clients: &[String]) -> Result<Vec<String>, Error>
     }
 }
 
-async fn check_clients_exist(tx: &mut Tx, org: &str, clients: &[String]) -> Result<(), Error> {
+pub(crate) async fn check_clients_exist(
+    tx: &mut Tx,
+    org: &str,
+    clients: &[String],
+) -> Result<(), Error> {
     let sql = "SELECT COUNT(*) FROM clients WHERE org_id = $1 AND id = $2";
     for client in clients {
         let n: i64 = on_tx!(tx, conn => sqlx::query_scalar(sql).bind(org).bind(client).fetch_one(conn).await)?;

@@ -98,6 +98,7 @@ impl AppError {
                 | E::Superseded
                 | E::Stale { .. } => StatusCode::CONFLICT,
                 E::Graph(_) => StatusCode::BAD_GATEWAY,
+                E::Invitation(_) => StatusCode::GONE,
                 E::IdentityRotated | E::KeyRotationUnfinished => StatusCode::SERVICE_UNAVAILABLE,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             },
@@ -131,6 +132,7 @@ impl AppError {
                 | E::Busy { .. }
                 | E::Superseded
                 | E::Stale { .. }
+                | E::Invitation(_)
                 | E::IdentityRotated
                 | E::KeyRotationUnfinished),
             ) => (error.to_string(), None),

@@ -207,3 +207,12 @@ pub(crate) fn error_page(
     }
     .render()
 }
+
+/// A domain message as a sentence of a page: its first letter upper-case, a full stop at
+/// its end.
+pub(crate) fn sentence(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |first| {
+        first.to_uppercase().chain(chars).collect::<String>() + "."
+    })
+}

@@ -141,7 +141,7 @@ on_both_databases! {
         let page = text(response).await;
         for part in ["Members and roles", "ops@acme.example", "Graph credential", "No Graph credential",
                      "Recovery recipients", "Policies", "min=\"90\" max=\"183\" value=\"90\"", "min=\"7\" max=\"730\"", "Checkpoint public key",
-                     "action=\"/settings/members#member-add\"", "<h3 id=\"member-add\">Add a member</h3>", "action=\"/settings/policies#policies\""] {
+                     "action=\"/settings/invitations#invite\"", "<h3 id=\"invite\">Invite a person</h3>", "No open invitation.", "action=\"/settings/policies#policies\""] {
             assert!(page.contains(part), "{part}");
         }
     }
@@ -151,7 +151,8 @@ on_both_databases! {
         let cookie = sign_in(&w.app, "auditor@acme.example").await;
         let page = text(send(&w.app, get_as("/settings", &cookie)).await).await;
         assert!(page.contains("ops@acme.example") && page.contains("Checkpoint public key"));
-        assert!(!page.contains("action=\"/settings/members#member-add\""), "no add form");
+        assert!(!page.contains("action=\"/settings/invitations#invite\""), "no invitation form");
+        assert!(!page.contains("id=\"invitations\""), "nor the open invitations");
         assert!(!page.contains("Save policies"));
 
         let visit = signed_in_visit(&w.app, "auditor@acme.example").await;
@@ -179,109 +180,6 @@ on_both_databases! {
         let file = send(&app, get_as("/settings/checkpoint-key.pub", &cookie)).await;
         assert!(header(&file, "content-disposition").starts_with("attachment"));
         assert_eq!(text(file).await, key.public_key().to_file_contents());
-    }
-
-    async fn an_admin_adds_a_new_person_who_can_then_sign_in(db) {
-        let w = world(&db).await;
-        let visit = signed_in_visit(&w.app, "admin@acme.example").await;
-        let fields = format!("email=new%40acme.example&name=New+Person&role=ops&password={}", enc(PASSWORD));
-        let response = send(&w.app, same_origin_post("/settings/members", &visit, &fields)).await;
-        assert_eq!(response.status(), StatusCode::SEE_OTHER);
-        assert_eq!(header(&response, "location"), "/settings#members");
-        let added = w.members().await.into_iter().find(|m| m.email == "new@acme.example").unwrap();
-        assert_eq!(added.role, Role::Ops);
-        let page = text(send(&w.app, get_as("/settings", &visit.cookie)).await).await;
-        assert!(page.contains("new@acme.example is now a member (ops)."), "the flash");
-        sign_in(&w.app, "new@acme.example").await;
-    }
-
-    async fn an_existing_account_added_to_the_org_keeps_its_password_and_the_message_says_so(db) {
-        let w = world(&db).await;
-        org_with_member(&w.store, "globex", "gil@globex.example", Role::Ops).await;
-        let visit = signed_in_visit(&w.app, "admin@acme.example").await;
-        let fields = "email=gil%40globex.example&name=Gil&role=auditor&password=a+different+first+password";
-        let response = send(&w.app, same_origin_post("/settings/members", &visit, fields)).await;
-        assert_eq!(response.status(), StatusCode::SEE_OTHER);
-        let page = text(send(&w.app, get_as("/settings", &visit.cookie)).await).await;
-        assert!(page.contains("gil@globex.example is now a member (auditor). The account already existed: it keeps its own name and password"), "{page}");
-        sign_in(&w.app, "gil@globex.example").await;
-        // An existing account needs no first password.
-        org_with_member(&w.store, "initech", "ida@initech.example", Role::Ops).await;
-        let response = send(&w.app, same_origin_post("/settings/members", &visit, "email=ida%40initech.example&name=&role=ops&password=")).await;
-        assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    }
-
-    async fn every_bad_input_of_the_add_member_form_is_refused_naming_its_field(db) {
-        let w = world(&db).await;
-        let visit = signed_in_visit(&w.app, "admin@acme.example").await;
-        let good = format!("password={}", enc(PASSWORD));
-        for (fields, message) in [
-            (format!("email=not-an-email&name=X&role=ops&{good}"), "Email: "),
-            (format!("email=x%40acme.example&name=X&role=root&{good}"), "Role: must be one of admin, ops, auditor, business_admin"),
-            (format!("email=x%40acme.example&name=X&role=business_admin&{good}"), "Clients: a business_admin needs at least one client"),
-            ("email=x%40acme.example&name=X&role=ops&password=short".to_owned(), "Password: must be at least"),
-            (format!("email=x%40acme.example&name=&role=ops&{good}"), "Name: "),
-            (format!("email=ops%40acme.example&name=X&role=ops&{good}"), "Email: this person is already a member of the org"),
-            // No single sign-on in this version: a new account without one could never sign in.
-            ("email=x%40acme.example&name=X&role=ops&password=".to_owned(), "Password: is required for a new account"),
-        ] {
-            w.refused(&visit, "/settings/members", &fields, &message.replace('"', "&#34;")).await;
-        }
-        assert_eq!(w.members().await.len(), 3, "nobody was added");
-        let page = text(send(&w.app, same_origin_post("/settings/members", &visit, "email=typed%40acme.example&name=Typed&role=root")).await).await;
-        assert!(page.contains("value=\"typed@acme.example\""), "the typed email is shown again");
-        // Clients chosen while business_admin was the role stay selected, hidden, when the
-        // role changes: they count for nothing.
-        let response = send(&w.app, same_origin_post("/settings/members", &visit, &format!("email=x%40acme.example&name=X&role=ops&clients=c-9&{good}"))).await;
-        assert_eq!(response.status(), StatusCode::SEE_OTHER);
-        let added = w.members().await.into_iter().find(|m| m.email == "x@acme.example").unwrap();
-        assert_eq!((added.role, added.clients), (Role::Ops, vec![]));
-    }
-
-    async fn an_add_member_form_with_several_faults_names_them_all_at_once_in_the_forms_order(db) {
-        let w = world(&db).await;
-        let visit = signed_in_visit(&w.app, "admin@acme.example").await;
-        seed_number(&db, &w.org, "1001", "+1 555 0100").await;
-        let fields = "email=not-an-email&name=&role=business_admin&password=short";
-        w.refused(&visit, "/settings/members", fields, "Email: ").await;
-        let page = text(send(&w.app, same_origin_post("/settings/members", &visit, fields)).await).await;
-        let at = |needle: &str| page.find(needle).unwrap_or_else(|| panic!("no «{needle}» in the page"));
-        let order = [at("Email: must be"), at("Name: must be 1 to 200 characters"), at("Clients: a business_admin needs at least one client"), at("Password: must be at least")];
-        assert!(order.is_sorted(), "in the form's order: {order:?}");
-        let form = &page[at("action=\"/settings/members#member-add\"")..];
-        let form = &form[..form.find("</form>").unwrap()];
-        let tag = |field: &str| {
-            let tag = &form[form.find(&format!("name=\"{field}\"")).unwrap()..];
-            tag[..tag.find('>').unwrap()].to_owned()
-        };
-        for field in ["email", "name", "clients", "password"] {
-            assert!(tag(field).contains("aria-invalid=\"true\""), "{field} is marked: {}", tag(field));
-        }
-        assert!(!tag("role").contains("aria-invalid"), "the role was fine");
-        // A refusal reads the same whether or not the email has an account: it never tells.
-        let refusal = |email: &str| {
-            let fields = format!("email={}&name=&role=root&password=short", enc(email));
-            let (app, visit) = (&w.app, &visit);
-            async move {
-                let page = text(send(app, same_origin_post("/settings/members", visit, &fields)).await).await;
-                let message = &page[page.find("role=\"alert\">").unwrap()..];
-                message[..message.find("</p>").unwrap()].to_owned()
-            }
-        };
-        let (known, unknown) = (refusal("ops@acme.example").await, refusal("nobody@acme.example").await);
-        assert_eq!(known, unknown);
-        assert!(known.contains("Name: must be") && known.contains("Role: must be one of") && known.contains("Password: must be"), "{known}");
-        assert_eq!(w.members().await.len(), 3, "nobody was added");
-    }
-
-    async fn a_business_admins_chosen_clients_are_kept_when_the_form_is_refused(db) {
-        let w = world(&db).await;
-        let visit = signed_in_visit(&w.app, "admin@acme.example").await;
-        seed_number(&db, &w.org, "1001", "+1 555 0100").await;
-        seed_number(&db, &w.org, "1002", "+1 555 0200").await;
-        let page = text(send(&w.app, same_origin_post("/settings/members", &visit, "email=not-an-email&name=Bea&role=business_admin&clients=c-1002")).await).await;
-        assert!(page.contains("<option value=\"c-1002\" selected>"), "the client chosen stays chosen");
-        assert!(page.contains("<option value=\"c-1001\">"), "the other one stays unchosen");
     }
 
     async fn an_admin_changes_a_role_and_the_last_admin_cannot_step_down(db) {
@@ -472,8 +370,12 @@ on_both_databases! {
 
 /// The one-time token of the API-token form on a settings page.
 fn token_once(page: &str) -> String {
+    let form = &page[page
+        .find("action=\"/settings/tokens#tokens\"")
+        .expect("the token form")..];
     let marker = "name=\"_once\" value=\"";
-    let start = page.find(marker).expect("the token form") + marker.len();
+    let start = form.find(marker).expect("its one-time token") + marker.len();
+    let page = form;
     page[start..].split('"').next().unwrap().to_owned()
 }
 

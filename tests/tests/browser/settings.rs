@@ -100,7 +100,7 @@ on_both_databases! {
         browser.find(Locator::Css(&role)).await.unwrap().select_by_value("business_admin").await.unwrap();
         assert!(shown(&clients_of(EMAIL)).await, "choosing business_admin offers the clients");
 
-        let add = "form[action='/settings/members#member-add']";
+        let add = "form[action='/settings/invitations#invite']";
         let picker = format!("{add} label.business-admin-only");
         assert!(!shown(&picker).await, "a new member is ops until told otherwise");
         browser.find(Locator::Css(&format!("{add} select[name=role]"))).await.unwrap().select_by_value("business_admin").await.unwrap();

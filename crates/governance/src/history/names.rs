@@ -16,8 +16,8 @@ const UNSEEN: &str = "another member of the org";
 /// - Bare ids in events' details: a member's or user's id as "Name <email>" (a seat's holders,
 ///   a handover's two sides, a member's user), a client's id as its name, a WABA's as its
 ///   name.
-/// - Subjects: `org:`, `client:`, `waba:`, `member:`, `token:`, `recipient:` (a recovery key
-///   still listed), and the `phone:` subjects asked for, as the dashboard shows them.
+/// - Subjects: `org:`, `client:`, `waba:`, `member:`, `token:`, `invitation:` (and its id in
+///   a joining member's details), `recipient:` (a recovery key still listed), and the `phone:` subjects asked for, as the dashboard shows them.
 ///
 /// Ids not found (`system`, something of a client a business admin does not see) keep their
 /// id; a person a business admin may not see reads as "another member of the org".
@@ -73,6 +73,9 @@ pub async fn names(store: &Store, caller: &Caller, subjects: &[&str]) -> Result<
         };
         let tokens = "SELECT id, name FROM api_tokens WHERE org_id = $1";
         let tokens: Vec<(String, String)> = sqlx::query_as(tokens).bind(org).fetch_all(&mut *conn).await?;
+        let invitations = "SELECT id, email, role, clients FROM invitations WHERE org_id = $1";
+        let invitations: Vec<(String, String, String, String)> =
+            sqlx::query_as(invitations).bind(org).fetch_all(&mut *conn).await?;
         let keys = "SELECT id, label FROM recovery_recipients WHERE org_id = $1";
         let keys: Vec<(String, String)> = sqlx::query_as(keys).bind(org).fetch_all(&mut *conn).await?;
         let clients = "SELECT id, name FROM clients WHERE org_id = $1";
@@ -101,7 +104,7 @@ pub async fn names(store: &Store, caller: &Caller, subjects: &[&str]) -> Result<
             }
             phones = query.fetch_all(&mut *conn).await?;
         }
-        Ok::<_, Error>(Found { people, scopes, tokens, keys, clients, wabas, org_name, phones })
+        Ok::<_, Error>(Found { people, scopes, tokens, invitations, keys, clients, wabas, org_name, phones })
     })?;
     found.named(caller)
 }
@@ -114,6 +117,8 @@ struct Found {
     scopes: Vec<(String, String)>,
     /// (token id, name)
     tokens: Vec<(String, String)>,
+    /// (invitation id, email, role, clients as a JSON list)
+    invitations: Vec<(String, String, String, String)>,
     /// (recovery recipient id, label)
     keys: Vec<(String, String)>,
     /// (client id, name)
@@ -151,6 +156,18 @@ impl Found {
             let token = format!("API token \"{name}\"");
             names.subjects.insert(format!("token:{id}"), token.clone());
             names.actors.insert(format!("token:{id}"), token);
+        }
+        for (id, email, role, clients) in self.invitations {
+            let clients: Vec<String> = serde_json::from_str(&clients).unwrap_or_default();
+            let invited = if members::visible_to(caller, Role::parse(&role)?, &clients) {
+                format!("the invitation of {email}")
+            } else {
+                "an invitation".to_owned()
+            };
+            names
+                .subjects
+                .insert(format!("invitation:{id}"), invited.clone());
+            names.ids.insert(id, invited);
         }
         for (id, label) in self.keys {
             names.subjects.insert(

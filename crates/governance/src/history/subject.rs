@@ -47,9 +47,10 @@ pub async fn resolve_subject(
 }
 
 /// The kinds of subject the ledger holds (`phone:<Meta id>`, `member:<id>`, …).
-const KINDS: [&str; 8] = [
+const KINDS: [&str; 9] = [
     "phone",
     "member",
+    "invitation",
     "client",
     "waba",
     "org",

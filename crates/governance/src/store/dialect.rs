@@ -87,6 +87,37 @@ pub(crate) fn select_service_secret_for_share(backend: Backend) -> &'static str 
     }
 }
 
+/// How [`select_invitation_for_update`] finds the invitation: `$2` is its code's hash or its id.
+#[derive(Clone, Copy)]
+pub(crate) enum InvitationBy {
+    Code,
+    Id,
+}
+
+/// An invitation of org `$1`, held until the transaction ends: an acceptance and a
+/// withdrawal (or a second acceptance) of the same invitation run one after the other, and
+/// the second sees what the first did. SQLite's write transaction already holds the database.
+pub(crate) fn select_invitation_for_update(backend: Backend, by: InvitationBy) -> &'static str {
+    match (backend, by) {
+        (Backend::Sqlite, InvitationBy::Code) => {
+            "SELECT id, email, role, clients, created_by, created_at, expires_at, accepted_at, \
+             withdrawn_at FROM invitations WHERE org_id = $1 AND code_hash = $2"
+        }
+        (Backend::Sqlite, InvitationBy::Id) => {
+            "SELECT id, email, role, clients, created_by, created_at, expires_at, accepted_at, \
+             withdrawn_at FROM invitations WHERE org_id = $1 AND id = $2"
+        }
+        (Backend::Postgres, InvitationBy::Code) => {
+            "SELECT id, email, role, clients, created_by, created_at, expires_at, accepted_at, \
+             withdrawn_at FROM invitations WHERE org_id = $1 AND code_hash = $2 FOR UPDATE"
+        }
+        (Backend::Postgres, InvitationBy::Id) => {
+            "SELECT id, email, role, clients, created_by, created_at, expires_at, accepted_at, \
+             withdrawn_at FROM invitations WHERE org_id = $1 AND id = $2 FOR UPDATE"
+        }
+    }
+}
+
 /// Reads whether a member of an org is active, and its role, holding the member's and its
 /// user's rows against change until the transaction ends: a deactivation or role change
 /// racing a seat or handover waits for it, then sees (and withdraws) what it wrote
@@ -348,6 +379,12 @@ pub(crate) const SQLITE_UNIQUE_COLUMNS: &[(&str, &str)] = &[
     ("api_tokens.id", "api_tokens_pk"),
     ("api_tokens.secret_hash", "api_tokens_secret_hash_uq"),
     ("api_tokens.org_id, api_tokens.id", "api_tokens_org_id_uq"),
+    ("invitations.id", "invitations_pk"),
+    ("invitations.code_hash", "invitations_code_hash_uq"),
+    (
+        "invitations.org_id, invitations.email",
+        "invitations_open_uq",
+    ),
     ("graph_credentials.org_id", "graph_credentials_pk"),
     ("recovery_recipients.id", "recovery_recipients_pk"),
     (

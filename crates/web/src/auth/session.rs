@@ -113,7 +113,11 @@ pub async fn sign_in(session: &Session, who: &SignedIn) -> Result<(), AppError> 
     session.cycle_id().await?;
     session.insert(USER_ID_KEY, &who.user_id).await?;
     // Nothing one person typed is offered to the next one signing in on this browser.
-    for key in [PENDING_REVEAL_KEY, PENDING_TOKEN_FORM_KEY] {
+    for key in [
+        PENDING_REVEAL_KEY,
+        PENDING_TOKEN_FORM_KEY,
+        PENDING_INVITE_FORM_KEY,
+    ] {
         let _: Option<serde_json::Value> = take(session, key).await?;
     }
     session.insert(SIGNED_IN_KEY, who).await?;
@@ -383,6 +387,39 @@ pub(crate) async fn take_token_form(
     Ok(kept
         .filter(|kept| kept.for_user(user_id))
         .map(|kept| (kept.form.name, kept.form.role)))
+}
+
+/// The invitation form as it was sent: an email, a role and the clients chosen.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct InviteForm {
+    pub(crate) email: String,
+    pub(crate) role: String,
+    pub(crate) clients: Vec<String>,
+}
+
+const PENDING_INVITE_FORM_KEY: &str = "pending_invite_form";
+
+/// Keeps what was typed into the invitation form while the person confirms their password.
+///
+/// # Errors
+/// [`AppError::Session`] if the store fails.
+pub(crate) async fn keep_invite_form(
+    session: &Session,
+    user_id: &str,
+    form: &InviteForm,
+) -> Result<(), AppError> {
+    keep(session, PENDING_INVITE_FORM_KEY, user_id, form.clone()).await
+}
+
+/// Takes the invitation form `user_id` kept, if any and fresh.
+pub(crate) async fn take_invite_form(
+    session: &Session,
+    user_id: &str,
+) -> Result<Option<InviteForm>, AppError> {
+    let kept = take::<Kept<InviteForm>>(session, PENDING_INVITE_FORM_KEY).await?;
+    Ok(kept
+        .filter(|kept| kept.for_user(user_id))
+        .map(|kept| kept.form))
 }
 
 /// The one-time tokens of the forms this session has open whose answer shows a secret once

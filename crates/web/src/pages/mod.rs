@@ -3,6 +3,7 @@
 
 pub(crate) mod actions;
 mod event_details;
+mod join;
 mod ledger;
 mod number;
 pub(crate) mod numbers;
@@ -20,6 +21,7 @@ use crate::AppState;
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .merge(signin::routes())
+        .merge(join::routes())
         .merge(overview::routes())
         .merge(numbers::routes())
         .merge(number::routes())

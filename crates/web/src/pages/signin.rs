@@ -62,7 +62,8 @@ struct Credentials {
     next: Option<String>,
 }
 
-const SIGN_IN: &str = "signin";
+/// The throttle's purpose for password sign-ins (the join page's too: one count per email).
+pub(super) const SIGN_IN: &str = "signin";
 
 async fn submit(
     State(state): State<AppState>,
@@ -112,33 +113,51 @@ async fn submit(
         Err(error) => return Err(error.into()),
     };
     state.throttle.succeeded(SIGN_IN, &email, address);
-    // The first org by slug; a user in several orgs switches in the header.
-    let memberships = users::memberships(&state.store, &user.id).await?;
-    let choices: Vec<OrgChoice> = memberships.iter().map(OrgChoice::from).collect();
-    let Some(membership) = memberships.into_iter().next() else {
+    if !start_session(&state, &session, user, None).await? {
         return again(
             page,
             StatusCode::FORBIDDEN,
             "Your account is not a member of any org yet; ask an org admin to add you.".to_owned(),
             email,
         );
+    }
+    Ok(Redirect::to(&next).into_response())
+}
+
+/// Signs `user` in on `session` (whose password was just checked), acting in the org
+/// `org_id`, or without one in its first org by slug (a user in several orgs switches in the
+/// header). `false`, and nobody signed in, when the user is no active member of any org.
+pub(super) async fn start_session(
+    state: &AppState,
+    session: &Session,
+    user: users::User,
+    org_id: Option<&str>,
+) -> Result<bool, AppError> {
+    let memberships = users::memberships(&state.store, &user.id).await?;
+    let choices: Vec<OrgChoice> = memberships.iter().map(OrgChoice::from).collect();
+    let chosen = memberships
+        .iter()
+        .find(|m| Some(m.org_id.as_str()) == org_id)
+        .or_else(|| memberships.first());
+    let Some(membership) = chosen else {
+        return Ok(false);
     };
     let now = Utc::now().timestamp();
     session::sign_in(
-        &session,
+        session,
         &SignedIn {
             user_id: user.id,
-            org_id: membership.org_id,
+            org_id: membership.org_id.clone(),
             name: user.display_name,
             email: user.email,
-            org_name: membership.org_name,
+            org_name: membership.org_name.clone(),
             signed_in_at: now,
             authenticated_at: now,
         },
     )
     .await?;
-    session::remember_orgs(&session, &choices).await?;
-    Ok(Redirect::to(&next).into_response())
+    session::remember_orgs(session, &choices).await?;
+    Ok(true)
 }
 
 async fn sign_out(session: Session) -> Result<Redirect, AppError> {

@@ -1,44 +1,49 @@
-//! Members and roles: add a person, change a member's role, deactivate a member.
+//! Members and roles: invite a person, withdraw an invitation, change a member's role,
+//! deactivate a member.
 
+use askama::Template;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::response::Response;
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::post;
 use governance::access::Role;
 use governance::health::Problem;
-use governance::users::{NewUser, Password};
 use tower_sessions::Session;
 
 use super::{FormProblem, MemberRowForm, Typed, all, done, field, fields, refused, settings_page};
 use crate::AppState;
+use crate::auth::session::{self, InviteForm};
 use crate::auth::{Authorized, ManageOrg};
 use crate::error::AppError;
-use crate::page::PageContext;
+use crate::page::{PageContext, render, sentence};
+use crate::pages::time::minute;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/settings/members", post(add))
+        .route("/settings/invitations", post(invite).get(to_section))
+        .route("/settings/invitations/{id}/withdraw", post(withdraw))
         .route("/settings/members/{id}/role", post(change_role))
         .route("/settings/members/{id}/deactivate", post(deactivate))
 }
 
-const ADD: &str = "member-add";
+const INVITE: &str = "invite";
+/// The one-time form token's purpose ([`session::issue_once`]): the answer shows a code once.
+pub(super) const ONCE: &str = "invitation";
 
-/// Adds the person with this email: an existing account joins the org; otherwise a new
-/// account is made with the first password given.
-async fn add(
+/// Invites a person by email: the answer shows the invitation's code once, to pass on with
+/// the join page's address. Whether the email has an account is never looked at here.
+async fn invite(
     State(state): State<AppState>,
     who: Authorized<ManageOrg>,
     session: Session,
     page: PageContext,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
     let form = fields(&body);
-    let email = field(&form, "email");
-    let name = field(&form, "name");
     let role_text = field(&form, "role");
-    let password = field(&form, "password");
     // The clients picker is shown for a business admin only; one chosen before the role
     // changed stays selected but hidden, so it counts for nothing (as in a role change).
     let clients = if role_text.trim() == Role::BusinessAdmin.as_str() {
@@ -46,101 +51,154 @@ async fn add(
     } else {
         Vec::new()
     };
-    let typed = Typed {
-        email: email.clone(),
-        name: name.clone(),
-        role: role_text.clone(),
-        clients: clients.clone(),
-        ..Typed::default()
+    let sent = InviteForm {
+        email: field(&form, "email"),
+        role: role_text,
+        clients,
     };
-    let password_given = !password.is_empty();
-    let store = &state.store;
-    // Each field is checked alone first, so every fault is reported at once, in the form's
-    // order. A new account's name and password only matter when the email has none; while
-    // the form has other faults nothing is looked up and they are checked as for a new one,
-    // so a refusal never tells whether an email has an account.
-    let (email, email_fault) = split(governance::users::parse_email(&email));
-    let (role, role_fault) = split(Role::parse(role_text.trim()));
-    let clients_fault =
-        role.and_then(|role| governance::members::check_clients(role, &clients).err());
-    let existing = match &email {
-        Some(email) if role_fault.is_none() && clients_fault.is_none() => {
-            governance::users::find_by_email(store, email).await?
+    // A code lets whoever holds it into the org, and outlives the session that made it: a
+    // stolen session cookie alone must not mint one (as for API tokens).
+    if let Err(needed) = who.require_step_up() {
+        if let Some(signed_in) = &who.session {
+            session::keep_invite_form(&session, &signed_in.user_id, &sent).await?;
         }
-        _ => None,
-    };
-    let mut faults = vec![email_fault];
-    if existing.is_none() {
-        faults.push(governance::users::check_display_name(&name).err());
+        return Err(needed);
     }
-    faults.extend([role_fault, clients_fault]);
-    if existing.is_none() {
-        // This version has no single sign-on: an account without a password could never
-        // sign in.
-        faults.push(if password_given {
-            Password::new(password.clone()).check_policy().err()
-        } else {
-            Some(governance::Error::Invalid {
-                field: "password",
-                problem: "is required for a new account: people sign in with their password"
-                    .to_owned(),
-            })
-        });
+    if !session::spend_once(&session, &state.spent, ONCE, &field(&form, "_once")).await? {
+        // A reload of the page that showed a code: nothing is made again.
+        session::flash(
+            &session,
+            "info",
+            "That form was already used, so no other invitation was made; a code is shown only \
+             once.",
+        )
+        .await?;
+        return Ok(Redirect::to("/settings#invitations").into_response());
     }
-    let faults: Vec<governance::Error> = faults.into_iter().flatten().collect();
-    let added = match (email, role) {
-        (Some(email), Some(role)) if faults.is_empty() => match existing {
-            // An existing account keeps its own name and password: the message says so
-            // when the form gave either.
-            Some(user) => governance::members::add(store, &who.caller, &user.id, role, &clients)
+    // Each field alone first, so every fault is reported at once, in the form's order.
+    let invited = match Role::parse(sent.role.trim()) {
+        Ok(role) => {
+            let faults = governance::invitations::check(&sent.email, role, &sent.clients);
+            if faults.is_empty() {
+                governance::invitations::invite(
+                    &state.store,
+                    &who.caller,
+                    &sent.email,
+                    role,
+                    &sent.clients,
+                )
                 .await
-                .map(|member| (member, true)),
-            None => {
-                let new = NewUser {
-                    email,
-                    display_name: name.clone(),
-                    password: password_given.then(|| Password::new(password)),
-                };
-                governance::members::add_new_user(store, &who.caller, &new, role, &clients)
-                    .await
-                    .map(|member| (member, false))
+                .map_err(|error| vec![error])
+            } else {
+                Err(faults)
             }
         }
-        .map_err(|error| vec![error]),
-        _ => Err(faults),
+        Err(role) => {
+            let email = governance::users::parse_email(&sent.email).err();
+            Err([email, Some(role)].into_iter().flatten().collect())
+        }
     };
-    match added {
-        Ok((member, existing)) => {
-            let kept = if existing && password_given {
-                " The account already existed: it keeps its own name and password; the first password given here was not used."
-            } else {
-                ""
-            };
-            done(
-                &session,
-                "members",
-                format!(
-                    "{} is now a member ({}).{kept}",
-                    member.email,
-                    member.role.as_str()
-                ),
-            )
-            .await
+    match invited {
+        Ok((invitation, code)) => {
+            let clients = governance::clients::list(&state.store, &who.caller).await?;
+            let client_names = invitation
+                .clients
+                .iter()
+                .map(|id| {
+                    clients
+                        .iter()
+                        .find(|c| &c.id == id)
+                        .map_or_else(|| id.clone(), |c| c.name.clone())
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            let html = render(&Invited {
+                page,
+                email: invitation.email,
+                role: invitation.role.as_str(),
+                clients: client_names,
+                join: format!("{}/join", origin(&state, &headers)),
+                expires: minute(invitation.expires_at),
+                code: code.expose(),
+            })?;
+            Ok(([(header::CACHE_CONTROL, "no-store")], html).into_response())
         }
         Err(errors) => {
-            let problem = FormProblem::all(ADD, errors)?;
+            let problem = FormProblem::all(INVITE, errors)?;
+            let typed = Typed {
+                invite: sent,
+                ..Typed::default()
+            };
             settings_page(&state, &who, &session, page, Some(problem), typed).await
         }
     }
 }
 
-/// A check's value or its fault, to gather every fault of a form.
-fn split<T>(checked: Result<T, governance::Error>) -> (Option<T>, Option<governance::Error>) {
-    match checked {
-        Ok(value) => (Some(value), None),
-        Err(fault) => (None, Some(fault)),
+#[derive(Template)]
+#[template(path = "settings/invited.html")]
+struct Invited<'a> {
+    page: PageContext,
+    email: String,
+    role: &'static str,
+    /// The names of a business admin's clients, or empty.
+    clients: String,
+    /// The join page's address.
+    join: String,
+    expires: String,
+    /// Shown once, in this response only.
+    code: &'a str,
+}
+
+/// Where people reach this pinward: the public URL's origin, or the host the admin's
+/// browser used (the demo on loopback).
+fn origin(state: &AppState, headers: &HeaderMap) -> String {
+    match &state.site.origin {
+        Some(origin) => origin.clone(),
+        None => {
+            let host = headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("localhost");
+            format!("http://{host}")
+        }
     }
 }
+
+/// The invitation form's address opened directly (back from the password prompt): the
+/// section, with what was typed.
+async fn to_section() -> Redirect {
+    Redirect::to("/settings#invite")
+}
+
+async fn withdraw(
+    State(state): State<AppState>,
+    who: Authorized<ManageOrg>,
+    session: Session,
+    page: PageContext,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    match governance::invitations::withdraw(&state.store, &who.caller, &id).await {
+        Ok(invitation) => {
+            done(
+                &session,
+                "invitations",
+                format!(
+                    "The invitation of {} is withdrawn: its code works no more.",
+                    invitation.email
+                ),
+            )
+            .await
+        }
+        Err(governance::Error::Invitation(closed)) => {
+            let problem = FormProblem::plain(INVITATIONS, &sentence(&closed.to_string()));
+            refused(&state, &who, &session, page, problem).await
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// The open invitations' table, where a withdrawal's refusal shows.
+const INVITATIONS: &str = "invitations";
 
 async fn change_role(
     State(state): State<AppState>,

@@ -154,11 +154,8 @@ fn label(field: &str) -> &str {
 /// What was typed into the form that failed, to show it again (never a secret).
 #[derive(Debug, Default)]
 pub(super) struct Typed {
-    email: String,
-    name: String,
-    role: String,
-    /// The clients chosen in the add-member form.
-    clients: Vec<String>,
+    /// The invitation form as it was sent.
+    invite: session::InviteForm,
     recipient: String,
     label: String,
     /// The recipient typed into the client row whose form was refused.
@@ -233,6 +230,17 @@ struct TokenRow {
     last_used: String,
 }
 
+struct InvitationRow {
+    id: String,
+    email: String,
+    role: &'static str,
+    clients: String,
+    invited: String,
+    /// "until …", or "expired …" once the code no longer works.
+    expires: String,
+    expired: bool,
+}
+
 struct RecipientRow {
     id: String,
     recipient: String,
@@ -257,6 +265,10 @@ struct SettingsPage {
     token_roles: Vec<&'static str>,
     /// The one-time token of the form that creates an API token (admins only).
     token_once: String,
+    /// The org's open invitations (an admin's view only).
+    invitations: Vec<InvitationRow>,
+    /// The one-time token of the invitation form (admins only).
+    invite_once: String,
     policy: PolicyForm,
     /// The days the policy's two numbers may take (the inputs' `min` and `max`).
     review_days: std::ops::RangeInclusive<u32>,
@@ -301,18 +313,16 @@ async fn show(
     session: Session,
     page: PageContext,
 ) -> Result<Response, AppError> {
-    let kept = match &who.session {
-        Some(signed_in) => session::take_token_form(&session, &signed_in.user_id).await?,
-        None => None,
-    };
-    let typed = match kept {
-        Some((token_name, token_role)) => Typed {
-            token_name,
-            token_role,
-            ..Typed::default()
-        },
-        None => Typed::default(),
-    };
+    let mut typed = Typed::default();
+    if let Some(signed_in) = &who.session {
+        if let Some((name, role)) = session::take_token_form(&session, &signed_in.user_id).await? {
+            typed.token_name = name;
+            typed.token_role = role;
+        }
+        if let Some(invite) = session::take_invite_form(&session, &signed_in.user_id).await? {
+            typed.invite = invite;
+        }
+    }
     settings_page(&state, &who, &session, page, None, typed).await
 }
 
@@ -393,6 +403,36 @@ pub(super) async fn settings_page<N: crate::auth::Need>(
         })
         .collect();
     let can_manage = caller.may(Permission::ManageOrg);
+    let (invitations, invite_once) = if can_manage {
+        let invitations = governance::invitations::open(store, caller)
+            .await?
+            .into_iter()
+            .map(|i| InvitationRow {
+                expired: i.is_expired(now),
+                expires: if i.is_expired(now) {
+                    format!("expired {}", minute(i.expires_at))
+                } else {
+                    format!("until {}", minute(i.expires_at))
+                },
+                invited: format!("{} by {}", minute(i.created_at), actors.name(&i.created_by)),
+                clients: i
+                    .clients
+                    .iter()
+                    .map(|c| client_name(c))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                role: i.role.as_str(),
+                email: i.email,
+                id: i.id,
+            })
+            .collect();
+        (
+            invitations,
+            session::issue_once(session, members::ONCE).await?,
+        )
+    } else {
+        (Vec::new(), String::new())
+    };
     let (tokens, token_once) = if can_manage {
         let tokens = governance::tokens::list(store, caller)
             .await?
@@ -432,6 +472,8 @@ pub(super) async fn settings_page<N: crate::auth::Need>(
         tokens,
         token_roles: tokens::ROLES.iter().map(|r| r.as_str()).collect(),
         token_once,
+        invitations,
+        invite_once,
         policy,
         review_days: governance::policies::REVIEW_CADENCE_DAYS,
         age_days: governance::policies::MAX_PIN_AGE_DAYS,

@@ -1,0 +1,40 @@
+-- Invitations to join an org (PostgreSQL). Its twin is migrations/sqlite/0012_invitations.sql:
+-- same table, columns and constraint names.
+--
+-- An org admin invites an email with a role (and, for a business admin, its clients); the
+-- person joins with a one-time code, with the account they have or a new one they make. The
+-- admin is never told whether the email has an account. Only the code's SHA-256 is stored.
+-- A row is never deleted: accepted or withdrawn, it stays for the ledger's names.
+CREATE TABLE invitations (
+    id           TEXT NOT NULL CONSTRAINT invitations_pk PRIMARY KEY,
+    org_id       TEXT NOT NULL CONSTRAINT invitations_org_fk REFERENCES orgs (id),
+    email        TEXT NOT NULL,
+    role         TEXT NOT NULL
+                 CONSTRAINT invitations_role_ck CHECK (role IN ('admin', 'ops', 'auditor', 'business_admin')),
+    -- A JSON array of client ids (a business admin's); `[]` for any other role.
+    clients      TEXT NOT NULL DEFAULT '[]',
+    code_hash    TEXT NOT NULL CONSTRAINT invitations_code_hash_uq UNIQUE
+                 CONSTRAINT invitations_code_hash_ck CHECK (length(code_hash) = 64),
+    created_by   TEXT NOT NULL,
+    created_at   TIMESTAMPTZ NOT NULL,
+    expires_at   TIMESTAMPTZ NOT NULL,
+    accepted_at  TIMESTAMPTZ,
+    -- The membership the invitation made (or reactivated).
+    member_id    TEXT,
+    withdrawn_at TIMESTAMPTZ,
+    CONSTRAINT invitations_member_fk FOREIGN KEY (org_id, member_id) REFERENCES members (org_id, id),
+    CONSTRAINT invitations_closed_once_ck CHECK (accepted_at IS NULL OR withdrawn_at IS NULL),
+    CONSTRAINT invitations_accepted_member_ck CHECK ((accepted_at IS NULL) = (member_id IS NULL))
+);
+
+-- One open invitation per email and org: inviting again withdraws the earlier one.
+CREATE UNIQUE INDEX invitations_open_uq ON invitations (org_id, email)
+    WHERE accepted_at IS NULL AND withdrawn_at IS NULL;
+
+-- Tenant rows only, as every table with `org_id` (0008_row_security.sql). The join page
+-- finds an invitation inside its org's tenant: the code carries the org's id.
+ALTER TABLE invitations ENABLE ROW LEVEL SECURITY;
+ALTER TABLE invitations FORCE ROW LEVEL SECURITY;
+CREATE POLICY invitations_tenant ON invitations
+    USING (org_id = current_setting('pinward.org_id', true))
+    WITH CHECK (org_id = current_setting('pinward.org_id', true));
