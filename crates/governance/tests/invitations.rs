@@ -1,0 +1,117 @@
+//! Invitations in the domain, on SQLite and PostgreSQL: a code is stored only as its hash
+//! and never printed, and an acceptance racing a withdrawal of the same invitation waits
+//! for it and is refused.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::{ORG, sql};
+use governance::access::{Caller, Role};
+use governance::invitations::{self, Closed};
+use governance::users::Password;
+use governance::{DatabaseTarget, Error, Store, members};
+use pinward_tests::{Backend, TestDb, on_both_databases};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+async fn org(db: &TestDb) -> Store {
+    let store = Store::connect(&DatabaseTarget::parse(db.url()).unwrap())
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    sql(db, &[&format!(
+        "INSERT INTO orgs (id, slug, name, created_at) VALUES ('{ORG}', 'acme', 'Acme', '2026-01-01T00:00:00Z')"
+    )])
+    .await;
+    store
+}
+
+/// Every stored column of the org's invitations, as text.
+async fn stored(db: &TestDb) -> String {
+    use sqlx::Connection;
+    let columns = "id || '|' || email || '|' || role || '|' || clients || '|' || code_hash || '|' || created_by";
+    match db.backend() {
+        Backend::Sqlite => {
+            let mut conn = sqlx::SqliteConnection::connect(db.url()).await.unwrap();
+            let sql = format!("SELECT group_concat({columns}, ';') FROM invitations");
+            sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .fetch_one(&mut conn)
+                .await
+                .unwrap()
+        }
+        Backend::Postgres => {
+            let mut held = common::held_transaction(db, &[]).await;
+            let sql = format!("SELECT string_agg({columns}, ';') FROM invitations");
+            sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .fetch_one(&mut held)
+                .await
+                .unwrap()
+        }
+    }
+}
+
+fn admin() -> Caller {
+    Caller::cli(ORG)
+}
+
+on_both_databases! {
+    async fn a_code_is_stored_only_as_its_hash_and_never_printed(db) {
+        let store = org(&db).await;
+        let (invitation, code) = invitations::invite(&store, &admin(), "Ann@Example.com", Role::Ops, &[]).await.unwrap();
+        assert_eq!(invitation.email, "ann@example.com");
+        assert_eq!(format!("{code:?}"), "InvitationCode(redacted)");
+        let rows = stored(&db).await;
+        assert!(rows.contains("ann@example.com"), "{rows}");
+        assert!(!rows.contains(code.expose()), "the code is not stored: {rows}");
+        let secret = code.expose().rsplit('_').next().unwrap();
+        assert!(!rows.contains(secret), "nor its random part");
+
+        let (user, joined) = invitations::accept_new(&store, &code, "Ann", Password::new(PASSWORD.to_owned())).await.unwrap();
+        assert_eq!((user.email.as_str(), joined.member.role, joined.org_id.as_str()), ("ann@example.com", Role::Ops, ORG));
+        let again = invitations::accept(&store, &code, &user.id).await.unwrap_err();
+        assert!(matches!(again, Error::Invitation(Closed::Accepted)), "{again:?}");
+    }
+
+    async fn an_account_accepts_only_an_invitation_of_its_own_email(db) {
+        let store = org(&db).await;
+        let (_, first) = invitations::invite(&store, &admin(), "ann@example.com", Role::Ops, &[]).await.unwrap();
+        let (ann, _) = invitations::accept_new(&store, &first, "Ann", Password::new(PASSWORD.to_owned())).await.unwrap();
+        let (_, for_bob) = invitations::invite(&store, &admin(), "bob@example.com", Role::Admin, &[]).await.unwrap();
+        let refused = invitations::accept(&store, &for_bob, &ann.id).await.unwrap_err();
+        assert!(matches!(&refused, Error::Invalid { field: "email", problem } if problem.contains("bob@example.com")), "{refused:?}");
+        let ann_now = members::find_by_email(&store, &admin(), "ann@example.com").await.unwrap();
+        assert_eq!(ann_now.role, Role::Ops, "nothing changed");
+        assert_eq!(invitations::open(&store, &admin()).await.unwrap().len(), 1, "the code still works for bob");
+    }
+}
+
+#[tokio::test]
+async fn an_acceptance_racing_a_withdrawal_waits_for_it_and_is_refused() {
+    let db = TestDb::new(Backend::Postgres).await;
+    let store = org(&db).await;
+    let (_, code) = invitations::invite(&store, &admin(), "ann@example.com", Role::Ops, &[])
+        .await
+        .unwrap();
+    let mut held = common::held_transaction(
+        &db,
+        &["UPDATE invitations SET withdrawn_at = now() WHERE org_id = $1"],
+    )
+    .await;
+    let accepting = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            invitations::accept_new(&store, &code, "Ann", Password::new(PASSWORD.to_owned()))
+                .await
+                .map(drop)
+        })
+    };
+    common::until_waiting(&mut held, 1).await;
+    sqlx::query("COMMIT").execute(&mut held).await.unwrap();
+    let refused = accepting.await.unwrap().unwrap_err();
+    assert!(
+        matches!(refused, Error::Invitation(Closed::Withdrawn)),
+        "{refused:?}"
+    );
+    let members = members::list(&store, &admin()).await.unwrap();
+    assert!(members.is_empty(), "nobody joined: {members:?}");
+}
