@@ -51,6 +51,37 @@ on_both_databases! {
         browser.close().await.unwrap();
     }
 
+    async fn an_admin_invites_a_person_who_joins_with_a_password_of_their_own_in_a_real_browser(db) {
+        let (_pinward, base) = serve(&db).await;
+        let chromedriver = driver::Chromedriver::start();
+        let browser = chromedriver.browser().await;
+        sign_in_as_admin(&browser, &base).await;
+        browser.goto(&format!("{base}/settings#invite")).await.unwrap();
+        let form = "form[action='/settings/invitations#invite']";
+        let field = |name: &str| format!("{form} [name={name}]");
+        browser.find(Locator::Css(&field("email"))).await.unwrap().send_keys("newcomer@acme.example").await.unwrap();
+        browser.find(Locator::Css(&field("role"))).await.unwrap().select_by_value("auditor").await.unwrap();
+        browser.find(Locator::Css(&format!("{form} button"))).await.unwrap().click().await.unwrap();
+        let code = appears(&browser, Locator::Css("#code code")).await.text().await.unwrap();
+        assert!(code.starts_with("pwi_"), "{code}");
+        browser.find(Locator::Css("form.signout button")).await.unwrap().click().await.unwrap();
+        arrived(&browser, &base, "/signin").await;
+
+        browser.goto(&format!("{base}/join")).await.unwrap();
+        browser.find(Locator::Css("input[name=code]")).await.unwrap().send_keys(&code).await.unwrap();
+        browser.find(Locator::Css("form[action='/join'] button")).await.unwrap().click().await.unwrap();
+        let new = "form[action='/join/new']";
+        appears(&browser, Locator::Css(new)).await;
+        assert!(!browser.current_url().await.unwrap().as_str().contains("pwi_"), "the code is never in the address");
+        browser.find(Locator::Css(&format!("{new} input[name=name]"))).await.unwrap().send_keys("Nia Newcomer").await.unwrap();
+        browser.find(Locator::Css(&format!("{new} input[name=password]"))).await.unwrap().send_keys("a password only I know").await.unwrap();
+        browser.find(Locator::Css(&format!("{new} button"))).await.unwrap().click().await.unwrap();
+        let welcome = appears(&browser, Locator::Css("p.flash.success")).await;
+        assert_eq!(welcome.text().await.unwrap(), "Welcome: you joined Acme Telecom as auditor.");
+        arrived(&browser, &base, "/").await;
+        browser.close().await.unwrap();
+    }
+
     async fn on_a_phone_every_settings_table_is_a_card_a_row_with_nothing_off_screen(db) {
         let (_pinward, base) = serve(&db).await;
         with_a_row_in_every_settings_table(&db).await;
@@ -59,7 +90,7 @@ on_both_databases! {
         browser.set_window_size(390, 900).await.unwrap();
         sign_in_as_admin(&browser, &base).await;
         browser.goto(&format!("{base}/settings")).await.unwrap();
-        for table in ["members", "recipients", "clients", "tokens"] {
+        for table in ["members", "invitations", "recipients", "clients", "tokens"] {
             let fits = browser
                 .execute(
                     "const cells = [...document.querySelectorAll(`table.${arguments[0]} td`)].map(c => c.getBoundingClientRect());\
@@ -132,6 +163,15 @@ async fn with_a_row_in_every_settings_table(db: &pinward_tests::TestDb) {
     governance::tokens::create(&store, &admin, "nightly inventory export", Role::Auditor)
         .await
         .unwrap();
+    governance::invitations::invite(
+        &store,
+        &admin,
+        "new.analyst@lumen-retail.example",
+        Role::BusinessAdmin,
+        &["c-lumen".to_owned()],
+    )
+    .await
+    .unwrap();
     let shop = governance::users::NewUser {
         email: "shop.manager@lumen-retail.example".to_owned(),
         display_name: "Shop Manager".to_owned(),
