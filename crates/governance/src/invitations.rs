@@ -2,9 +2,16 @@
 //!
 //! An org admin invites an email with a role (and, for a business admin, its clients) and
 //! gets a one-time code to pass on. The person opens the join page with it and accepts with
-//! the account they have, or makes one. The admin is never told whether the email had an
-//! account, so inviting cannot be used to learn who works with another org; the person
-//! chooses their own password, which the admin never sees.
+//! the account they have, or makes one with a password of their own. Inviting tells the
+//! admin nothing of whether the email has an account: the form, its answer and the open
+//! invitations read alike either way, so the admin's pages cannot probe who works with
+//! another org.
+//!
+//! The code is the invitation. Whoever holds it sees on the join page whether the email has
+//! an account, and may make the account when it has none, choosing its password: pinward
+//! sends no mail yet, so the code goes through the admin, who must pass it on through a
+//! channel only the person reads. (Delivering it by mail, straight to the address, would
+//! take that out of the admin's hands; see the README.)
 //!
 //! A code is `pwi_<org id>_<64 hex digits>`: 32 random bytes from the OS, shown once. Only
 //! its SHA-256 is stored. The org id in it lets the join page find the invitation inside
@@ -100,7 +107,8 @@ impl fmt::Display for Closed {
                 "this invitation was already accepted: a code joins one person, once"
             }
             Closed::Withdrawn => {
-                "this invitation was withdrawn by an org admin: ask them for a new one"
+                "this invitation was withdrawn, or replaced by a newer one: use the newest code \
+                 you were sent, or ask an org admin for a new one"
             }
             Closed::Expired => "this invitation has expired: ask an org admin for a new one",
         })
@@ -305,8 +313,14 @@ async fn close_withdrawn(
     now: DateTime<Utc>,
     why: &str,
 ) -> Result<(), Error> {
-    let sql = "UPDATE invitations SET withdrawn_at = $3 WHERE org_id = $1 AND id = $2";
-    on_tx!(tx, conn => sqlx::query(sql).bind(org).bind(id).bind(now).execute(conn).await.map(drop))?;
+    // Only while it is open: an acceptance or withdrawal that committed while this waited
+    // for the row (PostgreSQL) stands, and is not ledgered again.
+    let sql = "UPDATE invitations SET withdrawn_at = $3 WHERE org_id = $1 AND id = $2 \
+               AND accepted_at IS NULL AND withdrawn_at IS NULL";
+    let closed = on_tx!(tx, conn => sqlx::query(sql).bind(org).bind(id).bind(now).execute(conn).await.map(|r| r.rows_affected()))?;
+    if closed == 0 {
+        return Ok(());
+    }
     let draft = event(
         "member.invitation_withdrawn",
         format!("invitation:{id}"),
@@ -473,10 +487,13 @@ pub async fn accept(store: &Store, code: &InvitationCode, user_id: &str) -> Resu
         on_tx!(tx, conn => sqlx::query_as(sql).bind(user_id).fetch_optional(conn).await)?;
     match account {
         Some((email, None)) if email == invitation.email => {}
-        Some((_, Some(_))) | None => {
+        None => return Err(Error::NotFound { what: "user" }),
+        Some((_, Some(_))) => {
             return Err(Error::Invalid {
                 field: "email",
-                problem: "the account is deactivated".to_owned(),
+                problem: "this account is deactivated: the operator of this pinward can \
+                          reactivate it"
+                    .to_owned(),
             });
         }
         Some(_) => {
@@ -507,17 +524,24 @@ pub async fn accept_new(
     password: Password,
 ) -> Result<(User, Joined), Error> {
     let (org, hash) = code.parts().ok_or(Error::Invitation(Closed::Unknown))?;
-    // Checked before the slow password hash.
-    users::check_display_name(display_name)?;
-    password.check_policy()?;
-    let mut tx = store.begin_for(org).await?;
-    let invitation = claim(&mut tx, org, &hash).await?;
-    let new = NewUser {
-        email: invitation.email.clone(),
+    // The invitation's email, to hash the password before the write transaction (which
+    // then holds its locks for no slow work); read again, and held, inside it.
+    let email = find(store, code).await?.invitation.email;
+    // Told on the join page anyway; refused before the hash, not after it.
+    if users::find_by_email(store, &email).await?.is_some() {
+        return Err(Error::Conflict {
+            constraint: "users_email_uq".to_owned(),
+        });
+    }
+    let prepared = users::prepare(&NewUser {
+        email,
         display_name: display_name.to_owned(),
         password: Some(password),
-    };
-    let user = users::insert(&mut tx, &new).await?;
+    })
+    .await?;
+    let mut tx = store.begin_for(org).await?;
+    let invitation = claim(&mut tx, org, &hash).await?;
+    let user = users::insert(&mut tx, prepared).await?;
     let joined = join(&mut tx, org, &invitation, &user.id).await?;
     tx.commit().await?;
     Ok((user, joined))

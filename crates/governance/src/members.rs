@@ -148,10 +148,11 @@ pub async fn add_new_user(
     clients: &[String],
 ) -> Result<Member, Error> {
     caller.require(Permission::ManageOrg)?;
-    // Checked before the slow password hash.
     let clients = checked_clients(role, clients)?;
+    // Hashed before the transaction, which then holds its locks for no slow work.
+    let prepared = users::prepare(new).await?;
     let mut tx = store.begin_for(&caller.org_id).await?;
-    let user = users::insert(&mut tx, new).await?;
+    let user = users::insert(&mut tx, prepared).await?;
     let actor = caller.actor()?;
     let member = add_in(
         &mut tx,

@@ -82,6 +82,20 @@ on_both_databases! {
         let ann_now = members::find_by_email(&store, &admin(), "ann@example.com").await.unwrap();
         assert_eq!(ann_now.role, Role::Ops, "nothing changed");
         assert_eq!(invitations::open(&store, &admin()).await.unwrap().len(), 1, "the code still works for bob");
+
+        // Made a member meanwhile by the operator: the code is refused, nothing changes.
+        members::add_new_user(&store, &admin(), &governance::users::NewUser {
+            email: "bob@example.com".to_owned(),
+            display_name: "Bob".to_owned(),
+            password: Some(Password::new(PASSWORD.to_owned())),
+        }, Role::Ops, &[]).await.unwrap();
+        let bob = governance::users::find_by_email(&store, "bob@example.com").await.unwrap().unwrap();
+        let refused = invitations::accept(&store, &for_bob, &bob.id).await.unwrap_err();
+        assert!(matches!(&refused, Error::Conflict { constraint } if constraint == "members_org_user_uq"), "{refused:?}");
+        let refused = invitations::accept_new(&store, &for_bob, "Bob", Password::new(PASSWORD.to_owned())).await.unwrap_err();
+        assert!(matches!(&refused, Error::Conflict { constraint } if constraint == "users_email_uq"), "{refused:?}");
+        let bob_now = members::find_by_email(&store, &admin(), "bob@example.com").await.unwrap();
+        assert_eq!(bob_now.role, Role::Ops, "still as the operator made them");
     }
 }
 
@@ -114,4 +128,45 @@ async fn an_acceptance_racing_a_withdrawal_waits_for_it_and_is_refused() {
     );
     let members = members::list(&store, &admin()).await.unwrap();
     assert!(members.is_empty(), "nobody joined: {members:?}");
+}
+
+#[tokio::test]
+async fn inviting_again_while_the_earlier_invitation_is_being_withdrawn_ledgers_it_once() {
+    let db = TestDb::new(Backend::Postgres).await;
+    let store = org(&db).await;
+    invitations::invite(&store, &admin(), "ann@example.com", Role::Ops, &[])
+        .await
+        .unwrap();
+    let mut held = common::held_transaction(
+        &db,
+        &["UPDATE invitations SET withdrawn_at = now() WHERE org_id = $1"],
+    )
+    .await;
+    let inviting = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            invitations::invite(&store, &admin(), "ann@example.com", Role::Admin, &[])
+                .await
+                .map(drop)
+        })
+    };
+    common::until_waiting(&mut held, 1).await;
+    sqlx::query("COMMIT").execute(&mut held).await.unwrap();
+    inviting.await.unwrap().unwrap();
+    let withdrawn = common::ledger(&store)
+        .await
+        .iter()
+        .filter(|(action, _)| action == "member.invitation_withdrawn")
+        .count();
+    assert_eq!(
+        withdrawn, 0,
+        "the withdrawal that won stands; it is not written over"
+    );
+    let open = invitations::open(&store, &admin()).await.unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(
+        open[0].role,
+        Role::Admin,
+        "the new invitation is the open one"
+    );
 }

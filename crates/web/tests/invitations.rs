@@ -1,7 +1,7 @@
 //! Invitations through the real router on both databases: an admin invites by email and
 //! gets a code once; the person joins on the join page with the account they have or one
-//! they make; the admin is never told which it was; a code works once, until it expires or
-//! is withdrawn.
+//! they make; the admin's pages read alike whether or not the email had an account; a code
+//! works once, until it expires or is withdrawn.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -215,7 +215,7 @@ on_both_databases! {
         assert_eq!(w.members().await.len(), 3);
     }
 
-    async fn an_account_of_another_org_joins_with_its_own_password_and_the_admin_is_never_told_it_existed(db) {
+    async fn an_account_of_another_org_joins_with_its_own_password_and_inviting_it_reads_as_inviting_a_new_email(db) {
         let w = world(&db).await;
         let admin = signed_in_visit(&w.app, ADMIN).await;
         let (_, for_gil) = w.invite_as(&admin, &format!("email={}&role=auditor", enc(GIL))).await;
@@ -240,7 +240,7 @@ on_both_databases! {
         let wrong = format!("code={}&password=not+the+password", enc(&gil_code));
         let (status, page) = w.join(&visitor, "/join/signin", &wrong).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
-        assert_eq!(alert(&page), "The password is not right for gil@globex.example&#39;s pinward account.");
+        assert_eq!(alert(&page), "That password does not sign in as gil@globex.example. New to pinward? Make your account below instead.");
         let (status, page) = w.join(&visitor, "/join/new", &format!("code={}&name=Gil&password={}", enc(&gil_code), enc(OWN_PASSWORD))).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(alert(&page), "gil@globex.example already has a pinward account: accept with its password instead.");
@@ -295,7 +295,7 @@ on_both_databases! {
             assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{code}");
             alert(&page).to_owned()
         };
-        assert_eq!(closed(&first).await, "This invitation was withdrawn by an org admin: ask them for a new one.");
+        assert_eq!(closed(&first).await, "This invitation was withdrawn, or replaced by a newer one: use the newest code you were sent, or ask an org admin for a new one.");
 
         let id = w.open_invitations().await[0].id.clone();
         let response = send(&w.app, same_origin_post(&format!("/settings/invitations/{id}/withdraw"), &admin, "")).await;
@@ -303,7 +303,7 @@ on_both_databases! {
         let settings = text(send(&w.app, get_as("/settings", &admin.cookie)).await).await;
         assert!(settings.contains("The invitation of x@acme.example is withdrawn: its code works no more."), "{settings}");
         assert!(settings.contains("No open invitation."));
-        assert_eq!(closed(&second).await, "This invitation was withdrawn by an org admin: ask them for a new one.");
+        assert_eq!(closed(&second).await, "This invitation was withdrawn, or replaced by a newer one: use the newest code you were sent, or ask an org admin for a new one.");
         let (status, _) = w.join(&visitor, "/join/new", &format!("code={}&name=X&password={}", enc(&second), enc(OWN_PASSWORD))).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(!w.is_member("x@acme.example").await);
@@ -408,6 +408,23 @@ on_both_databases! {
         assert!(settings.contains("name=\"email\" value=\"late@acme.example\""), "with the form as it was typed");
         assert!(settings.contains("<option value=\"auditor\" selected>auditor</option>"), "its role too");
         assert_eq!(w.open_invitations().await.len(), 1, "nothing was made");
+    }
+
+    async fn the_join_page_is_no_way_around_the_sign_in_throttle(db) {
+        let w = world(&db).await;
+        let admin = signed_in_visit(&w.app, ADMIN).await;
+        let code = w.invite(&admin, GIL, "auditor").await;
+        let signin = visit_sign_in(&w.app).await;
+        for _ in 0..5 {
+            let wrong = format!("email={}&password=guess", enc(GIL));
+            assert_eq!(send(&w.app, same_origin_post("/signin", &signin, &wrong)).await.status(), StatusCode::UNAUTHORIZED);
+        }
+        let visitor = w.visitor().await;
+        let right = format!("code={}&password={}", enc(&code), enc(PASSWORD));
+        let (status, page) = w.join(&visitor, "/join/signin", &right).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        assert!(alert(&page).starts_with("Too many failed attempts."), "{page}");
+        assert!(!w.is_member(GIL).await);
     }
 
     async fn the_join_forms_are_refused_from_another_site(db) {

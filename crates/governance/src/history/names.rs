@@ -17,7 +17,8 @@ const UNSEEN: &str = "another member of the org";
 ///   a handover's two sides, a member's user), a client's id as its name, a WABA's as its
 ///   name.
 /// - Subjects: `org:`, `client:`, `waba:`, `member:`, `token:`, `invitation:` (and its id in
-///   a joining member's details), `recipient:` (a recovery key still listed), and the `phone:` subjects asked for, as the dashboard shows them.
+///   a joining member's details), `recipient:` (a recovery key still listed), and the
+///   `phone:` subjects asked for, as the dashboard shows them.
 ///
 /// Ids not found (`system`, something of a client a business admin does not see) keep their
 /// id; a person a business admin may not see reads as "another member of the org".

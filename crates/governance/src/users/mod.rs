@@ -123,13 +123,19 @@ fn from_row((id, email, display_name, created_at, deactivated_at): UserRow) -> U
     }
 }
 
-/// Inserts a new account inside `tx` (the caller ledgers it with the membership it is
-/// created for).
+/// A new account checked and its password hashed, ready to insert: made before the
+/// transaction that inserts it, so the slow hash holds no lock.
+pub(crate) struct Prepared {
+    email: String,
+    display_name: String,
+    password_hash: Option<String>,
+}
+
+/// Checks a new account and hashes its password (the slow part of making one).
 ///
 /// # Errors
-/// [`Error::Invalid`] naming `email`, `name` or `password`; [`Error::Conflict`]
-/// `users_email_uq` when the email has an account.
-pub(crate) async fn insert(tx: &mut Tx, new: &NewUser) -> Result<User, Error> {
+/// [`Error::Invalid`] naming `email`, `name` or `password`.
+pub(crate) async fn prepare(new: &NewUser) -> Result<Prepared, Error> {
     let email = parse_email(&new.email)?;
     let display_name = parse_name("name", &new.display_name, NAME_MAX)?;
     let password_hash = match &new.password {
@@ -139,10 +145,23 @@ pub(crate) async fn insert(tx: &mut Tx, new: &NewUser) -> Result<User, Error> {
         }
         None => None,
     };
-    let user = User {
-        id: Uuid::now_v7().to_string(),
+    Ok(Prepared {
         email,
         display_name,
+        password_hash,
+    })
+}
+
+/// Inserts a prepared account inside `tx` (the caller ledgers it with the membership it is
+/// created for).
+///
+/// # Errors
+/// [`Error::Conflict`] `users_email_uq` when the email has an account.
+pub(crate) async fn insert(tx: &mut Tx, new: Prepared) -> Result<User, Error> {
+    let user = User {
+        id: Uuid::now_v7().to_string(),
+        email: new.email,
+        display_name: new.display_name,
         created_at: crate::clock::now(),
         deactivated_at: None,
     };
@@ -152,7 +171,7 @@ pub(crate) async fn insert(tx: &mut Tx, new: &NewUser) -> Result<User, Error> {
         .bind(&user.id)
         .bind(&user.email)
         .bind(&user.display_name)
-        .bind(password_hash)
+        .bind(new.password_hash)
         .bind(user.created_at)
         .execute(conn)
         .await.map(drop))?;

@@ -3,7 +3,8 @@
 //! password here) or with a new account they make here, choosing their own password.
 //!
 //! The code travels only in form bodies, never in a URL, and every answer that carries it
-//! is `no-store`. Whoever holds a code sees the email it is for: the code is the invitation.
+//! is `no-store`. The code is the invitation: whoever holds it sees the email it is for and
+//! learns here whether that email has an account (`governance::invitations` says why).
 
 use askama::Template;
 use axum::Router;
@@ -307,7 +308,10 @@ async fn sign_in_and_accept(
             state.throttle.failed(SIGN_IN, &email, address);
             let problem = (
                 Part::SignIn,
-                format!("The password is not right for {email}'s pinward account."),
+                format!(
+                    "That password does not sign in as {email}. New to pinward? Make your \
+                     account below instead."
+                ),
             );
             return show(
                 &state,
@@ -323,10 +327,7 @@ async fn sign_in_and_accept(
     };
     state.throttle.succeeded(SIGN_IN, &email, address);
     match invitations::accept(&state.store, &code, &user.id).await {
-        Ok(done) => {
-            start_session(&state, &session, user, Some(&done.org_id)).await?;
-            joined(&session, &done).await
-        }
+        Ok(done) => signed_in_to(&state, &session, page, &form, user, &done).await,
         Err(error) => {
             let problem = refusal(Part::SignIn, error, &email)?;
             show(
@@ -342,6 +343,34 @@ async fn sign_in_and_accept(
     }
 }
 
+/// Signs in the person who just joined, acting in the org joined.
+async fn signed_in_to(
+    state: &AppState,
+    session: &Session,
+    page: PageContext,
+    form: &JoinForm,
+    user: users::User,
+    done: &invitations::Joined,
+) -> Result<Response, AppError> {
+    if start_session(state, session, user, Some(&done.org_id)).await? {
+        return joined(session, done).await;
+    }
+    // The membership was ended between joining and signing in.
+    let problem = (
+        Part::Accept,
+        "You joined, but the membership was deactivated since: ask an org admin.".to_owned(),
+    );
+    show(
+        state,
+        session,
+        page,
+        form,
+        StatusCode::FORBIDDEN,
+        Some(problem),
+    )
+    .await
+}
+
 /// Accepts with a new account for the invited email, and signs it in.
 async fn new_account(
     State(state): State<AppState>,
@@ -350,17 +379,17 @@ async fn new_account(
     Form(form): Form<JoinForm>,
 ) -> Result<Response, AppError> {
     let code = InvitationCode::new(&form.code);
+    let email = match invitations::find(&state.store, &code).await {
+        Ok(opened) => opened.invitation.email,
+        Err(governance::Error::Invitation(_)) => {
+            return show(&state, &session, page, &form, StatusCode::OK, None).await;
+        }
+        Err(error) => return Err(error.into()),
+    };
     let password = Password::new(form.password.clone());
     match invitations::accept_new(&state.store, &code, &form.name, password).await {
-        Ok((user, done)) => {
-            start_session(&state, &session, user, Some(&done.org_id)).await?;
-            joined(&session, &done).await
-        }
+        Ok((user, done)) => signed_in_to(&state, &session, page, &form, user, &done).await,
         Err(error) => {
-            let email = match invitations::find(&state.store, &code).await {
-                Ok(opened) => opened.invitation.email,
-                Err(_) => String::new(),
-            };
             let problem = refusal(Part::New, error, &email)?;
             show(
                 &state,
