@@ -99,6 +99,22 @@ on_both_databases! {
     }
 }
 
+/// Runs `work` while a transaction of the test's own withdraws the org's invitations and
+/// holds their rows (PostgreSQL); commits it once `work` waits for them.
+async fn while_a_withdrawal_is_held<T>(db: &TestDb, work: impl Future<Output = T>) -> T {
+    let mut held = common::held_transaction(
+        db,
+        &["UPDATE invitations SET withdrawn_at = now() WHERE org_id = $1"],
+    )
+    .await;
+    let committing = async {
+        common::until_waiting(&mut held, 1).await;
+        sqlx::query("COMMIT").execute(&mut held).await.unwrap();
+    };
+    let (done, ()) = tokio::join!(work, committing);
+    done
+}
+
 #[tokio::test]
 async fn an_acceptance_racing_a_withdrawal_waits_for_it_and_is_refused() {
     let db = TestDb::new(Backend::Postgres).await;
@@ -106,22 +122,11 @@ async fn an_acceptance_racing_a_withdrawal_waits_for_it_and_is_refused() {
     let (_, code) = invitations::invite(&store, &admin(), "ann@example.com", Role::Ops, &[])
         .await
         .unwrap();
-    let mut held = common::held_transaction(
-        &db,
-        &["UPDATE invitations SET withdrawn_at = now() WHERE org_id = $1"],
-    )
-    .await;
-    let accepting = {
-        let store = store.clone();
-        tokio::spawn(async move {
-            invitations::accept_new(&store, &code, "Ann", Password::new(PASSWORD.to_owned()))
-                .await
-                .map(drop)
-        })
-    };
-    common::until_waiting(&mut held, 1).await;
-    sqlx::query("COMMIT").execute(&mut held).await.unwrap();
-    let refused = accepting.await.unwrap().unwrap_err();
+    let accepting =
+        invitations::accept_new(&store, &code, "Ann", Password::new(PASSWORD.to_owned()));
+    let refused = while_a_withdrawal_is_held(&db, accepting)
+        .await
+        .unwrap_err();
     assert!(
         matches!(refused, Error::Invitation(Closed::Withdrawn)),
         "{refused:?}"
@@ -137,22 +142,9 @@ async fn inviting_again_while_the_earlier_invitation_is_being_withdrawn_ledgers_
     invitations::invite(&store, &admin(), "ann@example.com", Role::Ops, &[])
         .await
         .unwrap();
-    let mut held = common::held_transaction(
-        &db,
-        &["UPDATE invitations SET withdrawn_at = now() WHERE org_id = $1"],
-    )
-    .await;
-    let inviting = {
-        let store = store.clone();
-        tokio::spawn(async move {
-            invitations::invite(&store, &admin(), "ann@example.com", Role::Admin, &[])
-                .await
-                .map(drop)
-        })
-    };
-    common::until_waiting(&mut held, 1).await;
-    sqlx::query("COMMIT").execute(&mut held).await.unwrap();
-    inviting.await.unwrap().unwrap();
+    let caller = admin();
+    let inviting = invitations::invite(&store, &caller, "ann@example.com", Role::Admin, &[]);
+    while_a_withdrawal_is_held(&db, inviting).await.unwrap();
     let withdrawn = common::ledger(&store)
         .await
         .iter()

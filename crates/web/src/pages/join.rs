@@ -114,48 +114,61 @@ fn answer(status: StatusCode, page: JoinPage) -> Result<Response, AppError> {
     Ok((status, [(header::CACHE_CONTROL, "no-store")], html).into_response())
 }
 
-/// The page for `code`: what the invitation is for and how to accept it, or why the code
-/// does not work; with `problem` beside its form.
-async fn show(
-    state: &AppState,
-    session: &Session,
+/// One post to the join page, to answer it.
+struct Visit<'a> {
+    state: &'a AppState,
+    session: &'a Session,
     page: PageContext,
-    form: &JoinForm,
-    status: StatusCode,
-    problem: Option<(Part, String)>,
-) -> Result<Response, AppError> {
-    let signed_in_as = session::signed_in(session).await?.map(|who| who.email);
-    let code = InvitationCode::new(&form.code);
-    let (status, invitation, problem) = if code.expose().is_empty() {
-        let ask = "Paste the invitation code you were sent.".to_owned();
-        (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            None,
-            Some((Part::Code, ask)),
-        )
-    } else {
-        match invitations::find(&state.store, &code).await {
-            Ok(opened) => (status, Some(view(opened)), problem),
-            Err(governance::Error::Invitation(closed)) => (
+    form: &'a JoinForm,
+}
+
+impl Visit<'_> {
+    /// The page for the form's code: what the invitation is for and how to accept it, or
+    /// why the code does not work; with `problem` beside its form.
+    async fn show(
+        self,
+        status: StatusCode,
+        problem: Option<(Part, String)>,
+    ) -> Result<Response, AppError> {
+        let Visit {
+            state,
+            session,
+            page,
+            form,
+        } = self;
+        let signed_in_as = session::signed_in(session).await?.map(|who| who.email);
+        let code = InvitationCode::new(&form.code);
+        let (status, invitation, problem) = if code.expose().is_empty() {
+            let ask = "Paste the invitation code you were sent.".to_owned();
+            (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 None,
-                Some((Part::Code, sentence(&closed.to_string()))),
-            ),
-            Err(error) => return Err(error.into()),
-        }
-    };
-    answer(
-        status,
-        JoinPage {
-            page,
-            code: code.expose().to_owned(),
-            invitation,
-            signed_in_as,
-            problem,
-            name: form.name.clone(),
-            min_password: users::PASSWORD_MIN_LEN,
-        },
-    )
+                Some((Part::Code, ask)),
+            )
+        } else {
+            match invitations::find(&state.store, &code).await {
+                Ok(opened) => (status, Some(view(opened)), problem),
+                Err(governance::Error::Invitation(closed)) => (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    None,
+                    Some((Part::Code, sentence(&closed.to_string()))),
+                ),
+                Err(error) => return Err(error.into()),
+            }
+        };
+        answer(
+            status,
+            JoinPage {
+                page,
+                code: code.expose().to_owned(),
+                invitation,
+                signed_in_as,
+                problem,
+                name: form.name.clone(),
+                min_password: users::PASSWORD_MIN_LEN,
+            },
+        )
+    }
 }
 
 fn view(opened: Opened) -> InvitationView {
@@ -174,7 +187,13 @@ async fn look(
     page: PageContext,
     Form(form): Form<JoinForm>,
 ) -> Result<Response, AppError> {
-    show(&state, &session, page, &form, StatusCode::OK, None).await
+    let visit = Visit {
+        state: &state,
+        session: &session,
+        page,
+        form: &form,
+    };
+    visit.show(StatusCode::OK, None).await
 }
 
 /// What a refused acceptance tells the person, and in which of the page's forms; errors
@@ -224,20 +243,18 @@ async fn accept(
     page: PageContext,
     Form(form): Form<JoinForm>,
 ) -> Result<Response, AppError> {
+    let visit = Visit {
+        state: &state,
+        session: &session,
+        page,
+        form: &form,
+    };
     let Some(who) = session::signed_in(&session).await? else {
         let problem = (
             Part::Accept,
             "Your session ended: sign in below.".to_owned(),
         );
-        return show(
-            &state,
-            &session,
-            page,
-            &form,
-            StatusCode::UNAUTHORIZED,
-            Some(problem),
-        )
-        .await;
+        return visit.show(StatusCode::UNAUTHORIZED, Some(problem)).await;
     };
     let code = InvitationCode::new(&form.code);
     match invitations::accept(&state.store, &code, &who.user_id).await {
@@ -252,15 +269,9 @@ async fn accept(
         }
         Err(error) => {
             let problem = refusal(Part::Accept, error, &who.email)?;
-            show(
-                &state,
-                &session,
-                page,
-                &form,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Some(problem),
-            )
-            .await
+            visit
+                .show(StatusCode::UNPROCESSABLE_ENTITY, Some(problem))
+                .await
         }
     }
 }
@@ -273,11 +284,17 @@ async fn sign_in_and_accept(
     page: PageContext,
     Form(form): Form<JoinForm>,
 ) -> Result<Response, AppError> {
+    let visit = Visit {
+        state: &state,
+        session: &session,
+        page,
+        form: &form,
+    };
     let code = InvitationCode::new(&form.code);
     let opened = match invitations::find(&state.store, &code).await {
         Ok(opened) => opened,
         Err(governance::Error::Invitation(_)) => {
-            return show(&state, &session, page, &form, StatusCode::OK, None).await;
+            return visit.show(StatusCode::OK, None).await;
         }
         Err(error) => return Err(error.into()),
     };
@@ -291,15 +308,9 @@ async fn sign_in_and_accept(
                 wait.div_ceil(60)
             ),
         );
-        return show(
-            &state,
-            &session,
-            page,
-            &form,
-            StatusCode::TOO_MANY_REQUESTS,
-            Some(problem),
-        )
-        .await;
+        return visit
+            .show(StatusCode::TOO_MANY_REQUESTS, Some(problem))
+            .await;
     }
     let password = Password::new(form.password.clone());
     let user = match users::authenticate(&state.store, &email, &password).await {
@@ -313,62 +324,37 @@ async fn sign_in_and_accept(
                      account below instead."
                 ),
             );
-            return show(
-                &state,
-                &session,
-                page,
-                &form,
-                StatusCode::UNAUTHORIZED,
-                Some(problem),
-            )
-            .await;
+            return visit.show(StatusCode::UNAUTHORIZED, Some(problem)).await;
         }
         Err(error) => return Err(error.into()),
     };
     state.throttle.succeeded(SIGN_IN, &email, address);
     match invitations::accept(&state.store, &code, &user.id).await {
-        Ok(done) => signed_in_to(&state, &session, page, &form, user, &done).await,
+        Ok(done) => signed_in_to(visit, user, &done).await,
         Err(error) => {
             let problem = refusal(Part::SignIn, error, &email)?;
-            show(
-                &state,
-                &session,
-                page,
-                &form,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Some(problem),
-            )
-            .await
+            visit
+                .show(StatusCode::UNPROCESSABLE_ENTITY, Some(problem))
+                .await
         }
     }
 }
 
 /// Signs in the person who just joined, acting in the org joined.
 async fn signed_in_to(
-    state: &AppState,
-    session: &Session,
-    page: PageContext,
-    form: &JoinForm,
+    visit: Visit<'_>,
     user: users::User,
     done: &invitations::Joined,
 ) -> Result<Response, AppError> {
-    if start_session(state, session, user, Some(&done.org_id)).await? {
-        return joined(session, done).await;
+    if start_session(visit.state, visit.session, user, Some(&done.org_id)).await? {
+        return joined(visit.session, done).await;
     }
     // The membership was ended between joining and signing in.
     let problem = (
         Part::Accept,
         "You joined, but the membership was deactivated since: ask an org admin.".to_owned(),
     );
-    show(
-        state,
-        session,
-        page,
-        form,
-        StatusCode::FORBIDDEN,
-        Some(problem),
-    )
-    .await
+    visit.show(StatusCode::FORBIDDEN, Some(problem)).await
 }
 
 /// Accepts with a new account for the invited email, and signs it in.
@@ -378,28 +364,28 @@ async fn new_account(
     page: PageContext,
     Form(form): Form<JoinForm>,
 ) -> Result<Response, AppError> {
+    let visit = Visit {
+        state: &state,
+        session: &session,
+        page,
+        form: &form,
+    };
     let code = InvitationCode::new(&form.code);
     let email = match invitations::find(&state.store, &code).await {
         Ok(opened) => opened.invitation.email,
         Err(governance::Error::Invitation(_)) => {
-            return show(&state, &session, page, &form, StatusCode::OK, None).await;
+            return visit.show(StatusCode::OK, None).await;
         }
         Err(error) => return Err(error.into()),
     };
     let password = Password::new(form.password.clone());
     match invitations::accept_new(&state.store, &code, &form.name, password).await {
-        Ok((user, done)) => signed_in_to(&state, &session, page, &form, user, &done).await,
+        Ok((user, done)) => signed_in_to(visit, user, &done).await,
         Err(error) => {
             let problem = refusal(Part::New, error, &email)?;
-            show(
-                &state,
-                &session,
-                page,
-                &form,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Some(problem),
-            )
-            .await
+            visit
+                .show(StatusCode::UNPROCESSABLE_ENTITY, Some(problem))
+                .await
         }
     }
 }
