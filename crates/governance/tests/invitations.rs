@@ -5,26 +5,14 @@
 
 mod common;
 
-use common::{ORG, sql};
+use common::ORG;
 use governance::access::{Caller, Role};
 use governance::invitations::{self, Closed};
 use governance::users::Password;
-use governance::{DatabaseTarget, Error, Store, members};
+use governance::{Error, members};
 use pinward_tests::{Backend, TestDb, on_both_databases};
 
 const PASSWORD: &str = "correct horse battery staple";
-
-async fn org(db: &TestDb) -> Store {
-    let store = Store::connect(&DatabaseTarget::parse(db.url()).unwrap())
-        .await
-        .unwrap();
-    store.migrate().await.unwrap();
-    sql(db, &[&format!(
-        "INSERT INTO orgs (id, slug, name, created_at) VALUES ('{ORG}', 'acme', 'Acme', '2026-01-01T00:00:00Z')"
-    )])
-    .await;
-    store
-}
 
 /// Every stored column of the org's invitations, as text.
 async fn stored(db: &TestDb) -> String {
@@ -56,7 +44,7 @@ fn admin() -> Caller {
 
 on_both_databases! {
     async fn a_code_is_stored_only_as_its_hash_and_never_printed(db) {
-        let store = org(&db).await;
+        let store = common::org_store(&db).await;
         let (invitation, code) = invitations::invite(&store, &admin(), "Ann@Example.com", Role::Ops, &[]).await.unwrap();
         assert_eq!(invitation.email, "ann@example.com");
         assert_eq!(format!("{code:?}"), "InvitationCode(redacted)");
@@ -73,7 +61,7 @@ on_both_databases! {
     }
 
     async fn an_account_accepts_only_an_invitation_of_its_own_email(db) {
-        let store = org(&db).await;
+        let store = common::org_store(&db).await;
         let (_, first) = invitations::invite(&store, &admin(), "ann@example.com", Role::Ops, &[]).await.unwrap();
         let (ann, _) = invitations::accept_new(&store, &first, "Ann", Password::new(PASSWORD.to_owned())).await.unwrap();
         let (_, for_bob) = invitations::invite(&store, &admin(), "bob@example.com", Role::Admin, &[]).await.unwrap();
@@ -118,7 +106,7 @@ async fn while_a_withdrawal_is_held<T>(db: &TestDb, work: impl Future<Output = T
 #[tokio::test]
 async fn an_acceptance_racing_a_withdrawal_waits_for_it_and_is_refused() {
     let db = TestDb::new(Backend::Postgres).await;
-    let store = org(&db).await;
+    let store = common::org_store(&db).await;
     let (_, code) = invitations::invite(&store, &admin(), "ann@example.com", Role::Ops, &[])
         .await
         .unwrap();
@@ -138,7 +126,7 @@ async fn an_acceptance_racing_a_withdrawal_waits_for_it_and_is_refused() {
 #[tokio::test]
 async fn inviting_again_while_the_earlier_invitation_is_being_withdrawn_ledgers_it_once() {
     let db = TestDb::new(Backend::Postgres).await;
-    let store = org(&db).await;
+    let store = common::org_store(&db).await;
     invitations::invite(&store, &admin(), "ann@example.com", Role::Ops, &[])
         .await
         .unwrap();

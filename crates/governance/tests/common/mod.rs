@@ -58,7 +58,8 @@ pub fn quick() -> Settings {
     }
 }
 
-pub async fn world(db: &TestDb, numbers: usize) -> World {
+/// A migrated store with the org [`ORG`] and nothing else.
+pub async fn org_store(db: &TestDb) -> Store {
     let store = Store::connect(&DatabaseTarget::parse(db.url()).unwrap())
         .await
         .unwrap();
@@ -67,6 +68,11 @@ pub async fn world(db: &TestDb, numbers: usize) -> World {
         "INSERT INTO orgs (id, slug, name, created_at) VALUES ('{ORG}', 'acme', 'Acme', '2026-01-01T00:00:00Z')"
     )])
     .await;
+    store
+}
+
+pub async fn world(db: &TestDb, numbers: usize) -> World {
+    let store = org_store(db).await;
     let sandbox = Sandbox::seeded(SandboxSeed {
         seed: 7,
         numbers,

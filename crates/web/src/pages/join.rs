@@ -122,7 +122,31 @@ struct Visit<'a> {
     form: &'a JoinForm,
 }
 
-impl Visit<'_> {
+impl<'a> Visit<'a> {
+    fn new(
+        state: &'a AppState,
+        session: &'a Session,
+        page: PageContext,
+        form: &'a JoinForm,
+    ) -> Self {
+        Visit {
+            state,
+            session,
+            page,
+            form,
+        }
+    }
+
+    /// The email the form's code invites, while the code works.
+    async fn invited_email(&self) -> Result<Option<String>, AppError> {
+        let code = InvitationCode::new(&self.form.code);
+        match invitations::find(&self.state.store, &code).await {
+            Ok(opened) => Ok(Some(opened.invitation.email)),
+            Err(governance::Error::Invitation(_)) => Ok(None),
+            Err(error) => Err(error.into()),
+        }
+    }
+
     /// The page for the form's code: what the invitation is for and how to accept it, or
     /// why the code does not work; with `problem` beside its form.
     async fn show(
@@ -187,12 +211,7 @@ async fn look(
     page: PageContext,
     Form(form): Form<JoinForm>,
 ) -> Result<Response, AppError> {
-    let visit = Visit {
-        state: &state,
-        session: &session,
-        page,
-        form: &form,
-    };
+    let visit = Visit::new(&state, &session, page, &form);
     visit.show(StatusCode::OK, None).await
 }
 
@@ -243,12 +262,7 @@ async fn accept(
     page: PageContext,
     Form(form): Form<JoinForm>,
 ) -> Result<Response, AppError> {
-    let visit = Visit {
-        state: &state,
-        session: &session,
-        page,
-        form: &form,
-    };
+    let visit = Visit::new(&state, &session, page, &form);
     let Some(who) = session::signed_in(&session).await? else {
         let problem = (
             Part::Accept,
@@ -284,21 +298,11 @@ async fn sign_in_and_accept(
     page: PageContext,
     Form(form): Form<JoinForm>,
 ) -> Result<Response, AppError> {
-    let visit = Visit {
-        state: &state,
-        session: &session,
-        page,
-        form: &form,
+    let visit = Visit::new(&state, &session, page, &form);
+    let Some(email) = visit.invited_email().await? else {
+        return visit.show(StatusCode::OK, None).await;
     };
     let code = InvitationCode::new(&form.code);
-    let opened = match invitations::find(&state.store, &code).await {
-        Ok(opened) => opened,
-        Err(governance::Error::Invitation(_)) => {
-            return visit.show(StatusCode::OK, None).await;
-        }
-        Err(error) => return Err(error.into()),
-    };
-    let email = opened.invitation.email;
     // The sign-in form's count: the join page is no way around its throttling.
     if let Err(wait) = state.throttle.check(SIGN_IN, &email, address) {
         let problem = (
@@ -364,20 +368,11 @@ async fn new_account(
     page: PageContext,
     Form(form): Form<JoinForm>,
 ) -> Result<Response, AppError> {
-    let visit = Visit {
-        state: &state,
-        session: &session,
-        page,
-        form: &form,
+    let visit = Visit::new(&state, &session, page, &form);
+    let Some(email) = visit.invited_email().await? else {
+        return visit.show(StatusCode::OK, None).await;
     };
     let code = InvitationCode::new(&form.code);
-    let email = match invitations::find(&state.store, &code).await {
-        Ok(opened) => opened.invitation.email,
-        Err(governance::Error::Invitation(_)) => {
-            return visit.show(StatusCode::OK, None).await;
-        }
-        Err(error) => return Err(error.into()),
-    };
     let password = Password::new(form.password.clone());
     match invitations::accept_new(&state.store, &code, &form.name, password).await {
         Ok((user, done)) => signed_in_to(visit, user, &done).await,
