@@ -166,6 +166,7 @@ pub struct Joined {
     pub member: Member,
 }
 
+/// An invitation as `dialect::select_invitations!` reads it.
 type Row = (
     String,
     String,
@@ -204,11 +205,9 @@ fn from_row(row: Row, now: DateTime<Utc>) -> Result<(Invitation, Option<Closed>)
     Ok((invitation, closed))
 }
 
-/// Checks an invitation's fields on their own, as [`invite`] does, so a form can report
-/// every fault at once.
-///
-/// # Errors
-/// [`Error::Invalid`] naming `email` or `clients`.
+/// The faults of an invitation's fields, each checked on its own as [`invite`] checks it
+/// ([`Error::Invalid`] naming `email` or `clients`), so a form can report them all at once.
+#[must_use]
 pub fn check(email: &str, role: Role, clients: &[String]) -> Vec<Error> {
     [
         users::parse_email(email).err(),
@@ -339,9 +338,9 @@ async fn close_withdrawn(
 pub async fn open(store: &Store, caller: &Caller) -> Result<Vec<Invitation>, Error> {
     caller.require(Permission::ManageOrg)?;
     let org = caller.org_id.as_str();
-    let sql = "SELECT id, email, role, clients, created_by, created_at, expires_at, accepted_at, \
-               withdrawn_at FROM invitations WHERE org_id = $1 AND accepted_at IS NULL \
-               AND withdrawn_at IS NULL ORDER BY created_at DESC, id DESC";
+    let sql = dialect::select_invitations!(
+        "accepted_at IS NULL AND withdrawn_at IS NULL ORDER BY created_at DESC, id DESC"
+    );
     let rows: Vec<Row> =
         crate::on_read!(store, org, conn => sqlx::query_as(sql).bind(org).fetch_all(conn).await)?;
     let now = crate::clock::now();
@@ -384,8 +383,7 @@ pub async fn withdraw(store: &Store, caller: &Caller, id: &str) -> Result<Invita
 pub async fn find(store: &Store, code: &InvitationCode) -> Result<Opened, Error> {
     let (org, hash) = code.parts().ok_or(Error::Invitation(Closed::Unknown))?;
     let mut tx = store.read_for(org).await?;
-    let sql = "SELECT id, email, role, clients, created_by, created_at, expires_at, accepted_at, \
-               withdrawn_at FROM invitations WHERE org_id = $1 AND code_hash = $2";
+    let sql = dialect::select_invitations!("code_hash = $2");
     let row: Option<Row> =
         on_tx!(tx, conn => sqlx::query_as(sql).bind(org).bind(&hash).fetch_optional(conn).await)?;
     let row = row.ok_or(Error::Invitation(Closed::Unknown))?;
@@ -398,10 +396,13 @@ pub async fn find(store: &Store, code: &InvitationCode) -> Result<Opened, Error>
     Ok(opened)
 }
 
-async fn opened(tx: &mut Tx, org: &str, invitation: Invitation) -> Result<Opened, Error> {
+async fn org_name(tx: &mut Tx, org: &str) -> Result<String, Error> {
     let sql = "SELECT name FROM orgs WHERE id = $1";
-    let org_name: String =
-        on_tx!(tx, conn => sqlx::query_scalar(sql).bind(org).fetch_one(conn).await)?;
+    Ok(on_tx!(tx, conn => sqlx::query_scalar(sql).bind(org).fetch_one(conn).await)?)
+}
+
+async fn opened(tx: &mut Tx, org: &str, invitation: Invitation) -> Result<Opened, Error> {
+    let org_name = org_name(tx, org).await?;
     let sql = "SELECT name FROM clients WHERE org_id = $1 AND id = $2";
     let mut client_names = Vec::with_capacity(invitation.clients.len());
     for client in &invitation.clients {
@@ -462,10 +463,9 @@ async fn join(
         .execute(conn)
         .await
         .map(drop))?;
-    let opened = opened(tx, org, invitation.clone()).await?;
     Ok(Joined {
-        org_id: opened.org_id,
-        org_name: opened.org_name,
+        org_id: org.to_owned(),
+        org_name: org_name(tx, org).await?,
         member,
     })
 }

@@ -87,6 +87,19 @@ pub(crate) fn select_service_secret_for_share(backend: Backend) -> &'static str 
     }
 }
 
+/// `SELECT` of an invitation's columns, in the order of `invitations::Row`, from the
+/// invitations of org `$1` that match `$where` (a literal).
+macro_rules! select_invitations {
+    ($where:literal) => {
+        concat!(
+            "SELECT id, email, role, clients, created_by, created_at, expires_at, accepted_at, ",
+            "withdrawn_at FROM invitations WHERE org_id = $1 AND ",
+            $where
+        )
+    };
+}
+pub(crate) use select_invitations;
+
 /// How [`select_invitation_for_update`] finds the invitation: `$2` is its code's hash or its id.
 #[derive(Clone, Copy)]
 pub(crate) enum InvitationBy {
@@ -99,22 +112,12 @@ pub(crate) enum InvitationBy {
 /// the second sees what the first did. SQLite's write transaction already holds the database.
 pub(crate) fn select_invitation_for_update(backend: Backend, by: InvitationBy) -> &'static str {
     match (backend, by) {
-        (Backend::Sqlite, InvitationBy::Code) => {
-            "SELECT id, email, role, clients, created_by, created_at, expires_at, accepted_at, \
-             withdrawn_at FROM invitations WHERE org_id = $1 AND code_hash = $2"
-        }
-        (Backend::Sqlite, InvitationBy::Id) => {
-            "SELECT id, email, role, clients, created_by, created_at, expires_at, accepted_at, \
-             withdrawn_at FROM invitations WHERE org_id = $1 AND id = $2"
-        }
+        (Backend::Sqlite, InvitationBy::Code) => select_invitations!("code_hash = $2"),
+        (Backend::Sqlite, InvitationBy::Id) => select_invitations!("id = $2"),
         (Backend::Postgres, InvitationBy::Code) => {
-            "SELECT id, email, role, clients, created_by, created_at, expires_at, accepted_at, \
-             withdrawn_at FROM invitations WHERE org_id = $1 AND code_hash = $2 FOR UPDATE"
+            select_invitations!("code_hash = $2 FOR UPDATE")
         }
-        (Backend::Postgres, InvitationBy::Id) => {
-            "SELECT id, email, role, clients, created_by, created_at, expires_at, accepted_at, \
-             withdrawn_at FROM invitations WHERE org_id = $1 AND id = $2 FOR UPDATE"
-        }
+        (Backend::Postgres, InvitationBy::Id) => select_invitations!("id = $2 FOR UPDATE"),
     }
 }
 

@@ -84,7 +84,8 @@ impl JoinPage {
             "code" => Part::Code,
             "accept" => Part::Accept,
             "signin" => Part::SignIn,
-            _ => Part::New,
+            "new" => Part::New,
+            _ => return None,
         };
         self.problem
             .as_ref()
