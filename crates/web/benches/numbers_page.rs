@@ -19,18 +19,21 @@
 //! membership lookup, CSRF, template or other layer) and answers with its numbers in bare
 //! HTML: the page next to it is what the dashboard adds to the list's own database work.
 //!
-//! Server and load generator are one process on separate runtimes (the server on two
+//! Server and load generator are one process on separate runtimes (each server on two
 //! worker threads, the load on one), talking HTTP/1.1 over loopback with keep-alive.
-//! The load's timer ticks in whole milliseconds, so a request leaves up to a millisecond
-//! after it was due; each line therefore also gives the service time, from the moment the
-//! request left to the last byte of the answer.
+//! Requests are released by a clock thread of their own, which sleeps until just before
+//! each one is due and spins the rest of the way: tokio's timer ticks in whole
+//! milliseconds, and a request leaving up to a millisecond late would add that millisecond
+//! to every figure from due (it made up most of the bare handler's). Each line gives how
+//! late requests left, and the service time, from the moment a request left to the last
+//! byte of its answer.
 //!
 //! Run: `cargo bench -p web --bench numbers_page` (PostgreSQL is started by the test
 //! harness, as for the tests).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
@@ -45,8 +48,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use pinward_tests::fleet::{ORG, seed_fleet};
 use pinward_tests::{Backend, TestDb};
-use tokio::sync::oneshot;
-use tokio::time::Instant;
+use tokio::sync::{mpsc, oneshot};
 
 const EMAIL: &str = "bench-admin@bench.example";
 const PASSWORD: &str = "a bench password, not a secret";
@@ -311,11 +313,13 @@ struct Latencies {
     from_due: Vec<f64>,
     /// From when each request left to the last byte of its answer.
     service: Vec<f64>,
+    /// From when each request was due to when it left.
+    late: Vec<f64>,
 }
 
 /// Sends `rate × seconds` requests to each target, interleaved: request `i` of target `k`
 /// of `N` is due at `start + (i + k / N) / rate`. The targets thus run at the same time,
-/// under the same timer and the same machine, rather than one after the other.
+/// under the same clock and the same machine, rather than one after the other.
 async fn open_loop<const N: usize>(
     client: &HttpClient,
     targets: [(&str, Option<&str>); N],
@@ -325,37 +329,67 @@ async fn open_loop<const N: usize>(
     let total = rate * seconds;
     let interval = Duration::from_secs(1).div_f64(rate as f64);
     let start = Instant::now() + Duration::from_millis(10);
-    let mut inflight = Vec::with_capacity(usize::try_from(total).unwrap() * N);
-    for i in 0..total {
-        for (which, (url, cookie)) in targets.into_iter().enumerate() {
-            let due = start + interval.mul_f64(i as f64 + which as f64 / N as f64);
-            tokio::time::sleep_until(due).await;
-            let (client, url, cookie) = (client.clone(), url.to_owned(), cookie.map(str::to_owned));
-            inflight.push((
-                which,
-                tokio::spawn(async move {
-                    let sent = Instant::now();
-                    fetch(&client, &url, cookie.as_deref()).await;
-                    let ms = |since: Instant| since.elapsed().as_secs_f64() * 1000.0;
-                    (ms(due), ms(sent))
-                }),
-            ));
+    let dues: Vec<(usize, Instant)> = (0..total)
+        .flat_map(|i| {
+            (0..N).map(move |which| {
+                let due = start + interval.mul_f64(i as f64 + which as f64 / N as f64);
+                (which, due)
+            })
+        })
+        .collect();
+    let (release, mut released) = mpsc::unbounded_channel();
+    let clock = std::thread::spawn(move || {
+        for (which, due) in dues {
+            wait_until(due);
+            if release.send((which, due)).is_err() {
+                break;
+            }
         }
+    });
+    let mut inflight = Vec::with_capacity(usize::try_from(total).unwrap() * N);
+    while let Some((which, due)) = released.recv().await {
+        let (url, cookie) = targets[which];
+        let (client, url, cookie) = (client.clone(), url.to_owned(), cookie.map(str::to_owned));
+        inflight.push((
+            which,
+            tokio::spawn(async move {
+                let sent = Instant::now();
+                fetch(&client, &url, cookie.as_deref()).await;
+                let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+                (ms(due.elapsed()), ms(sent.elapsed()), ms(sent - due))
+            }),
+        ));
     }
+    clock.join().unwrap();
     let mut runs = [(); N].map(|()| Latencies {
         from_due: Vec::new(),
         service: Vec::new(),
+        late: Vec::new(),
     });
     for (which, request) in inflight {
-        let (due, sent) = request.await.unwrap();
+        let (due, sent, late) = request.await.unwrap();
         runs[which].from_due.push(due);
         runs[which].service.push(sent);
+        runs[which].late.push(late);
     }
     for run in &mut runs {
         run.from_due.sort_by(f64::total_cmp);
         run.service.sort_by(f64::total_cmp);
+        run.late.sort_by(f64::total_cmp);
     }
     runs
+}
+
+/// Returns at `due`: sleeps until shortly before it, since a sleeping thread wakes tens of
+/// microseconds late, and spins the rest.
+fn wait_until(due: Instant) {
+    const SPIN: Duration = Duration::from_micros(200);
+    if let Some(asleep) = due.checked_duration_since(Instant::now() + SPIN) {
+        std::thread::sleep(asleep);
+    }
+    while Instant::now() < due {
+        std::hint::spin_loop();
+    }
 }
 
 fn quantile(sorted: &[f64], q: f64) -> f64 {
@@ -367,12 +401,15 @@ fn report(name: &str, label: &str, run: &Latencies) {
     let (due, service) = (&run.from_due, &run.service);
     println!(
         "{name:<9} {label:<26} from due: p50 {:>6.2} ms  p99 {:>6.2} ms  max {:>6.2} ms | \
-         service: p50 {:>6.2} ms  p99 {:>6.2} ms  ({} requests)",
+         service: p50 {:>6.2} ms  p99 {:>6.2} ms | left late: p50 {:>5.3} ms  p99 {:>5.3} ms  \
+         ({} requests)",
         quantile(due, 0.50),
         quantile(due, 0.99),
         quantile(due, 1.0),
         quantile(service, 0.50),
         quantile(service, 0.99),
+        quantile(&run.late, 0.50),
+        quantile(&run.late, 0.99),
         due.len()
     );
 }
