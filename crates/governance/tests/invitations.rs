@@ -85,6 +85,30 @@ on_both_databases! {
         let bob_now = members::find_by_email(&store, &admin(), "bob@example.com").await.unwrap();
         assert_eq!(bob_now.role, Role::Ops, "still as the operator made them");
     }
+
+    async fn two_acceptances_of_one_code_at_once_make_one_account_and_one_member(db) {
+        let store = common::org_store(&db).await;
+        let (_, code) = invitations::invite(&store, &admin(), "ann@example.com", Role::Ops, &[]).await.unwrap();
+        let (first, second) = tokio::join!(
+            invitations::accept_new(&store, &code, "Ann", Password::new(PASSWORD.to_owned())),
+            invitations::accept_new(&store, &code, "Ann in another tab", Password::new(PASSWORD.to_owned())),
+        );
+        let refused = match (first, second) {
+            (Ok(_), Err(refused)) | (Err(refused), Ok(_)) => refused,
+            (first, second) => panic!("one acceptance, not {first:?} and {second:?}"),
+        };
+        // The second waits for the first and finds the code used; or, arriving after it, the
+        // account already made.
+        assert!(
+            matches!(&refused, Error::Invitation(Closed::Accepted))
+                || matches!(&refused, Error::Conflict { constraint } if constraint == "users_email_uq"),
+            "{refused:?}"
+        );
+        assert_eq!(members::list(&store, &admin()).await.unwrap().len(), 1);
+        let added = common::ledger(&store).await.iter().filter(|(action, _)| action == "member.added").count();
+        assert_eq!(added, 1, "ledgered once");
+        assert!(invitations::open(&store, &admin()).await.unwrap().is_empty());
+    }
 }
 
 /// Runs `work` while a transaction of the test's own withdraws the org's invitations and

@@ -370,6 +370,18 @@ on_both_databases! {
         // The client gives the number back: ops takes it back into custody with a fresh PIN.
         let auditor = w.browser(AUDITOR).await;
         assert!(!w.page(&auditor, &record_path(&w)).await.contains("/take-custody\""), "an auditor has no custody");
+        // Taking it back sets a PIN at Meta: while Meta refuses the org's token, it is neither
+        // offered nor suggested, and the page says why.
+        let admin = w.browser(ADMIN).await;
+        let refused = w.sandbox.issue_token(&graph::sandbox::TokenSpec::default());
+        assert_eq!(w.post(&admin, "/settings/credential", &format!("token={}", refused.expose())).await.0, StatusCode::SEE_OTHER);
+        assert!(w.sandbox.revoke_token(&refused));
+        assert_eq!(w.post(&admin, "/settings/credential/check", "").await.0, StatusCode::SEE_OTHER);
+        let shown = w.page(&ops, &record_path(&w)).await;
+        assert!(shown.contains("id=\"meta-refuses\"") && shown.contains("id=\"released\""), "{shown}");
+        assert!(!shown.contains("/take-custody\"") && !shown.contains("take it back into custody"), "{shown}");
+        let good = w.sandbox.system_user_token();
+        assert_eq!(w.post(&admin, "/settings/credential", &format!("token={}", good.expose())).await.0, StatusCode::SEE_OTHER);
         let shown = w.page(&ops, &record_path(&w)).await;
         assert!(shown.contains("If the client gives the number back, or it was released by mistake, take it back into custody"), "{shown}");
         assert!(shown.contains(&format!("action=\"{}/take-custody\" data-confirm=\"Take this number back into custody?", record_path(&w))), "{shown}");
