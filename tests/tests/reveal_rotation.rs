@@ -294,11 +294,14 @@ on_both_databases! {
 
         let ledgered = w.events(number).await;
 
-        let serve = w.serve(&db);
+        let mut serve = w.pinward(&db, &["serve"], &[]);
+        let base = serve.wait_until_listening();
         let _serve = until_finished(&w, &job, serve).await;
 
         let status = w.job_status(&job).await;
         assert_eq!((status.done, status.failed), (1, 0), "{status:?}");
+        let metrics = reqwest::get(format!("{base}/metrics")).await.unwrap().text().await.unwrap();
+        assert!(metrics.contains("pinward_pin_rotations_total{outcome=\"rotated\"} 1\n"), "the rotation is counted: {metrics}");
         let after = w.current_version(number).await;
         assert!(after > before, "a new PIN version is current: {before} → {after}");
         assert!(!w.meta_holds(number, &revealed), "the revealed PIN is retired at Meta");

@@ -72,6 +72,11 @@ impl JobStatus {
     }
 }
 
+/// What a run calls after each item it finishes: the job's counts, and what the item's
+/// PIN change came to (`None` when none was tried: a released number, or an item that
+/// failed before a PIN was sent).
+pub type Progress<'a> = dyn Fn(&JobStatus, Option<&Outcome>) + Send + Sync + 'a;
+
 /// Creates a `running` job over `selection` and returns its id. Nothing is sent yet: call
 /// [`run`] (in this process or any other).
 pub async fn start(
@@ -508,7 +513,7 @@ pub async fn run(
     actor: &Actor,
     job: &str,
     recovery: &[Recipient],
-    progress: &(dyn Fn(&JobStatus) + Send + Sync),
+    progress: &Progress<'_>,
 ) -> Result<JobStatus, Error> {
     run_claiming(custodian, org, actor, job, None, recovery, progress).await
 }
@@ -528,7 +533,7 @@ pub async fn run_waiting(
     job: &str,
     queued_by: DateTime<Utc>,
     recovery: &[Recipient],
-    progress: &(dyn Fn(&JobStatus) + Send + Sync),
+    progress: &Progress<'_>,
 ) -> Result<JobStatus, Error> {
     run_claiming(
         custodian,
@@ -549,7 +554,7 @@ async fn run_claiming(
     job: &str,
     queued_by: Option<DateTime<Utc>>,
     recovery: &[Recipient],
-    progress: &(dyn Fn(&JobStatus) + Send + Sync),
+    progress: &Progress<'_>,
 ) -> Result<JobStatus, Error> {
     let store = custodian.store();
     let initial = status(store, org, job).await?;
@@ -572,12 +577,12 @@ async fn work(
     job: &str,
     queued_by: Option<DateTime<Utc>>,
     recovery: &[Recipient],
-    progress: &(dyn Fn(&JobStatus) + Send + Sync),
+    progress: &Progress<'_>,
 ) -> Result<(), Error> {
     let store = custodian.store();
     while let Some((number_id, meta_id, state)) = claim(custodian, org, job, queued_by).await? {
-        let (status, outcome) = match PhoneNumberId::parse(&meta_id) {
-            Err(_) => ("failed", "not a Meta phone number id".to_owned()),
+        let (status, outcome, attempt) = match PhoneNumberId::parse(&meta_id) {
+            Err(_) => ("failed", "not a Meta phone number id".to_owned(), None),
             Ok(phone) => run_item(custodian, org, actor, &phone, state, recovery).await?,
         };
         let now = Utc::now();
@@ -588,7 +593,7 @@ async fn work(
             .bind(job).bind(&number_id).bind(status).bind(&outcome).bind(now).bind(custodian.worker_id())
             .execute(conn).await.map(|r| r.rows_affected()))?;
         tx.commit().await?;
-        progress(&self::status(store, org, job).await?);
+        progress(&self::status(store, org, job).await?, attempt.as_ref());
     }
     Ok(())
 }
@@ -600,32 +605,36 @@ async fn run_item(
     phone: &PhoneNumberId,
     state: PinState,
     recovery: &[Recipient],
-) -> Result<(&'static str, String), Error> {
+) -> Result<(&'static str, String, Option<Outcome>), Error> {
     let result = match state {
-        PinState::Released => return Ok(("skipped", "released".to_owned())),
+        PinState::Released => return Ok(("skipped", "released".to_owned(), None)),
         PinState::Unknown => custodian.take(org, actor, phone, recovery).await,
         PinState::Escrowed => custodian.rotate(org, actor, phone, recovery).await,
         PinState::Rotating | PinState::Uncertain => custodian.resume(org, actor, phone).await,
     };
-    Ok(match result {
-        Ok(Outcome::Confirmed { version }) => ("done", format!("confirmed version {version}")),
-        Ok(Outcome::Idle) => ("done", "nothing pending".to_owned()),
-        Ok(Outcome::Rejected { version, code }) => (
-            "failed",
-            format!("version {version} rejected (code {code:?})"),
-        ),
-        Ok(Outcome::Uncertain {
-            version, failures, ..
-        }) => (
-            "failed",
-            format!("version {version} uncertain after {failures} send(s)"),
-        ),
+    let outcome = match result {
+        Ok(outcome) => outcome,
         // Escrow moved to another identity, or a key rotation runs: every item would fail
         // alike. The worker stops and leaves the item to be claimed again once its lease
         // ends, by a process that may seal.
         Err(error @ (Error::IdentityRotated | Error::KeyRotationUnfinished)) => return Err(error),
-        Err(error) => ("failed", error.to_string()),
-    })
+        Err(error) => return Ok(("failed", error.to_string(), None)),
+    };
+    let (status, said) = match &outcome {
+        Outcome::Confirmed { version } => ("done", format!("confirmed version {version}")),
+        Outcome::Idle => ("done", "nothing pending".to_owned()),
+        Outcome::Rejected { version, code } => (
+            "failed",
+            format!("version {version} rejected (code {code:?})"),
+        ),
+        Outcome::Uncertain {
+            version, failures, ..
+        } => (
+            "failed",
+            format!("version {version} uncertain after {failures} send(s)"),
+        ),
+    };
+    Ok((status, said, Some(outcome)))
 }
 
 /// Claims the next item: `(number row id, Meta id, PIN state)`, or `None` when nothing is

@@ -256,7 +256,7 @@ mod key_rotation {
                 }
                 // A bulk job stops at its first item instead of failing every one.
                 let job = governance::jobs::start(&w.store, ORG, &Actor::system(), &governance::jobs::Selection::All, 1).await.unwrap();
-                let stopped = governance::jobs::run(&c, ORG, &Actor::system(), &job, &[], &|_| {}).await.unwrap_err();
+                let stopped = governance::jobs::run(&c, ORG, &Actor::system(), &job, &[], &|_, _| {}).await.unwrap_err();
                 assert!(matches!(stopped, Error::KeyRotationUnfinished), "{stopped:?}");
                 let status = governance::jobs::status(&w.store, ORG, &job).await.unwrap();
                 assert_eq!(status.failed, 0, "no item is marked failed: {status:?}");

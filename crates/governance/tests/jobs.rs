@@ -19,8 +19,8 @@ on_both_databases! {
         let (a, b) = (w.custodian(quick()), w.custodian(quick()));
         let actor = Actor::system();
         let (ra, rb) = tokio::join!(
-            jobs::run(&a, ORG, &actor, &job, &[], &|_| {}),
-            jobs::run(&b, ORG, &actor, &job, &[], &|_| {}),
+            jobs::run(&a, ORG, &actor, &job, &[], &|_, _| {}),
+            jobs::run(&b, ORG, &actor, &job, &[], &|_, _| {}),
         );
         let status = ra.unwrap();
         rb.unwrap();
@@ -42,7 +42,7 @@ on_both_databases! {
         w.sync().await;
         let job = jobs::start(&w.store, ORG, &Actor::system(), &Selection::All, 1).await.unwrap();
         jobs::control(&w.store, ORG, &Actor::system(), &job, Command::Pause).await.unwrap();
-        let status = jobs::run(&w.custodian(quick()), ORG, &Actor::system(), &job, &[], &|_| {}).await.unwrap();
+        let status = jobs::run(&w.custodian(quick()), ORG, &Actor::system(), &job, &[], &|_, _| {}).await.unwrap();
         assert_eq!((status.status.as_str(), status.queued), ("paused", 8));
         assert_eq!(w.sandbox.counters().route(Route::SetPin), 0);
         let status = jobs::control(&w.store, ORG, &Actor::system(), &job, Command::Cancel).await.unwrap();

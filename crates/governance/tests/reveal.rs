@@ -93,7 +93,7 @@ on_both_databases! {
         let reviewed = governance::reviews::complete(&w.store, &caller("m-ann"), &number, "", now()).await.unwrap();
         assert!(reviewed.problems.iter().any(|p| p == "pin_revealed"), "a review records it: {:?}", reviewed.problems);
 
-        governance::jobs::run(&w.custodian(quick()), ORG, &Actor::system(), &job, &[], &|_| {}).await.unwrap();
+        governance::jobs::run(&w.custodian(quick()), ORG, &Actor::system(), &job, &[], &|_, _| {}).await.unwrap();
         assert_eq!(w.statuses(&number).await, ["previous", "current"]);
         assert!(!health(&w, "m-eve", &number).await.contains(&Problem::PinRevealed), "the new PIN was never revealed");
         assert!(listed_as_revealed(&w, "m-eve").await.is_empty());
@@ -121,7 +121,7 @@ on_both_databases! {
         assert_eq!(record.events.iter().filter(|e| e.action == "pin.revealed").count(), 2);
 
         let job = first.rotation_job.unwrap();
-        governance::jobs::run(&w.custodian(quick()), ORG, &Actor::system(), &job, &[], &|_| {}).await.unwrap();
+        governance::jobs::run(&w.custodian(quick()), ORG, &Actor::system(), &job, &[], &|_, _| {}).await.unwrap();
         let record = numbers::record(&w.store, &caller("m-eve"), &number, now()).await.unwrap();
         let stamps: Vec<_> = record.versions.iter().map(|v| (v.status.as_str(), v.revealed_at)).collect();
         assert_eq!(stamps, [("previous", Some(restamped)), ("current", None)]);
@@ -134,7 +134,7 @@ on_both_databases! {
         w.sandbox.set_faults(FaultPlan::single(
             FaultRule::always(Route::SetPin, Fault::MetaError { code: 133006 }).for_number(number.as_str()),
         ));
-        governance::jobs::run(&w.custodian(quick()), ORG, &Actor::system(), &job, &[], &|_| {}).await.unwrap();
+        governance::jobs::run(&w.custodian(quick()), ORG, &Actor::system(), &job, &[], &|_, _| {}).await.unwrap();
         assert!(meta_holds(&w, &number, revealed.pin.expose()), "the revealed PIN is still the live one");
         assert!(health(&w, "m-eve", &number).await.contains(&Problem::PinRevealed));
         assert_eq!(listed_as_revealed(&w, "m-eve").await, [number.as_str()]);
@@ -188,7 +188,7 @@ on_both_databases! {
         assert_eq!(queued.as_deref(), Some(job.as_str()), "the record can offer to run it");
         let hidden = governance::jobs::queued_for(&w.store, &caller("m-zed"), &number).await.unwrap_err();
         assert!(matches!(hidden, Error::NotFound { .. }), "{hidden}");
-        let status = governance::jobs::run(&w.custodian(quick()), ORG, &Actor::system(), &job, &[], &|_| {}).await.unwrap();
+        let status = governance::jobs::run(&w.custodian(quick()), ORG, &Actor::system(), &job, &[], &|_, _| {}).await.unwrap();
         assert_eq!((status.status.as_str(), status.done), ("done", 1));
         assert_eq!(w.statuses(&number).await, ["previous", "current"]);
         assert!(!meta_holds(&w, &number, first.pin.expose()), "the revealed PIN is retired");
@@ -213,7 +213,7 @@ on_both_databases! {
 
         // Serve still finds the job, and running it rotates nothing: the item is skipped.
         assert_eq!(jobs::waiting_since(&w.store, ORG, chrono::Utc::now()).await.unwrap(), vec![job.clone()]);
-        let status = jobs::run(&w.custodian(quick()), ORG, &Actor::system(), &job, &[], &|_| {}).await.unwrap();
+        let status = jobs::run(&w.custodian(quick()), ORG, &Actor::system(), &job, &[], &|_, _| {}).await.unwrap();
         assert_eq!((status.status.as_str(), status.done, status.skipped), ("done", 0, 1));
         assert_eq!(w.statuses(&number).await, ["previous", "current"], "no third version");
 
@@ -242,7 +242,7 @@ on_both_databases! {
         assert_eq!(governance::jobs::waiting_since(&w.store, ORG, now).await.unwrap(), vec![job.clone()]);
         assert!(governance::jobs::waiting_since(&w.store, "another-org", now).await.unwrap().is_empty());
 
-        governance::jobs::run(&w.custodian(quick()), ORG, &Actor::system(), &job, &[], &|_| {}).await.unwrap();
+        governance::jobs::run(&w.custodian(quick()), ORG, &Actor::system(), &job, &[], &|_, _| {}).await.unwrap();
         assert!(!meta_holds(&w, &number, revealed.pin.expose()), "the revealed PIN is retired");
         assert!(governance::jobs::waiting_since(&w.store, ORG, chrono::Utc::now()).await.unwrap().is_empty());
     }
@@ -305,7 +305,7 @@ on_both_databases! {
             vec![job.clone()],
             "nobody works on it any more"
         );
-        let status = governance::jobs::run(&w.custodian(quick()), ORG, &Actor::system(), &job, &[], &|_| {}).await.unwrap();
+        let status = governance::jobs::run(&w.custodian(quick()), ORG, &Actor::system(), &job, &[], &|_, _| {}).await.unwrap();
         assert_eq!((status.status.as_str(), status.done), ("done", 1));
         assert!(!meta_holds(&w, &number, revealed.pin.expose()), "the revealed PIN is retired");
     }
@@ -350,7 +350,7 @@ async fn run_job(w: &common::World, job: &str) -> (i64, i64) {
         &Actor::system(),
         job,
         &[],
-        &|_| {},
+        &|_, _| {},
     )
     .await
     .unwrap();
@@ -445,11 +445,11 @@ on_both_databases! {
         assert_eq!(second.rotation_job.as_deref(), Some(job.as_str()), "the reveal joined the waiting job");
 
         let custodian = w.custodian(quick());
-        let status = jobs::run_waiting(&custodian, ORG, &Actor::system(), &job, found_at, &[], &|_| {}).await.unwrap();
+        let status = jobs::run_waiting(&custodian, ORG, &Actor::system(), &job, found_at, &[], &|_, _| {}).await.unwrap();
         assert_eq!((status.status.as_str(), status.queued, status.done), ("running", 1, 0), "{status:?}");
         assert!(meta_holds(&w, &number, second.pin.expose()), "the PIN just shown still re-registers the number");
 
-        let status = jobs::run_waiting(&custodian, ORG, &Actor::system(), &job, Utc::now(), &[], &|_| {}).await.unwrap();
+        let status = jobs::run_waiting(&custodian, ORG, &Actor::system(), &job, Utc::now(), &[], &|_, _| {}).await.unwrap();
         assert_eq!((status.status.as_str(), status.done), ("done", 1), "{status:?}");
         assert!(!meta_holds(&w, &number, second.pin.expose()), "the revealed PIN is retired");
     }

@@ -6,9 +6,9 @@
 //!
 //! `pinward_pin_rotations_total{outcome}` counts custody attempts that ended (a rotation or
 //! taking custody: both set a fresh PIN by the same protocol) as `rotated`, `rejected` or
-//! `uncertain`; handlers call [`Metrics::record_custody`] where an attempt returns. The
-//! service runs no background rotation jobs (`pinward rotate` is its own process), so
-//! these are all the attempts this process makes.
+//! `uncertain`; handlers call [`Metrics::record_custody`] where an attempt returns, and so
+//! does `pinward serve`'s background run of the rotations reveals queued. `pinward rotate`
+//! is a process of its own: no scrape of the service sees its attempts.
 //!
 //! `pinward_numbers{state, health}` is computed at scrape time from the database, over
 //! every org, each under its own policy (`governance::overview::by_state_and_health`: one

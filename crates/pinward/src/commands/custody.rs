@@ -186,7 +186,7 @@ async fn work(
     let recovery = recovery_recipients(store, org, run.recovery.as_deref()).await?;
     let initial = jobs::status(store, org, job).await?;
     let progress = bar(u64::try_from(initial.total).unwrap_or(0), "rotating");
-    let show = |status: &JobStatus| {
+    let show = |status: &JobStatus, _: Option<&governance::custody::Outcome>| {
         if let Some(bar) = &progress {
             bar.set_position(u64::try_from(status.finished()).unwrap_or(0));
         }

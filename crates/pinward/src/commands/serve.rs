@@ -50,10 +50,10 @@ pub async fn run_on(config: &Config, listener: TcpListener) -> anyhow::Result<()
         "listening on http://{address}"
     );
     let checkpoints = tokio::spawn(sign_checkpoints(store.clone(), checkpoint_key));
-    let reveals = state
-        .custody
-        .clone()
-        .map(|custody| tokio::spawn(rotate_after_reveals(store.clone(), custody)));
+    let reveals = state.custody.clone().map(|custody| {
+        let metrics = std::sync::Arc::clone(&state.metrics);
+        tokio::spawn(rotate_after_reveals(store.clone(), custody, metrics))
+    });
     let served = web::serve(state, listener, shutdown).await;
     checkpoints.abort();
     if let Some(reveals) = reveals {
@@ -91,8 +91,13 @@ const REVEAL_ROTATION_INTERVAL: Duration = Duration::from_secs(60);
 /// the rotate-after-reveal policy once they are [`governance::jobs::REVEAL_GRACE`] old and
 /// still untouched, so a revealed PIN does not stay valid for good when nobody presses
 /// Rotate PIN; and tries again, after a growing wait, those that failed. Runs until
-/// aborted; a failed org is logged and tried again at the next tick.
-async fn rotate_after_reveals(store: Store, custody: std::sync::Arc<web::Custody>) {
+/// aborted; a failed org is logged and tried again at the next tick. Each attempt counts
+/// in `/metrics`, as one made from the dashboard does.
+async fn rotate_after_reveals(
+    store: Store,
+    custody: std::sync::Arc<web::Custody>,
+    metrics: std::sync::Arc<web::metrics::Metrics>,
+) {
     let mut ticks = tokio::time::interval(REVEAL_ROTATION_INTERVAL);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut warnings = Warnings::default();
@@ -107,7 +112,7 @@ async fn rotate_after_reveals(store: Store, custody: std::sync::Arc<web::Custody
         };
         let mut ran = 0;
         for org in orgs {
-            match rotate_revealed(&store, &custody, &org.id).await {
+            match rotate_revealed(&store, &custody, &metrics, &org.id).await {
                 Ok(jobs) => {
                     ran += jobs;
                     warnings.cleared(&org.id);
@@ -162,6 +167,7 @@ impl Warnings {
 async fn rotate_revealed(
     store: &Store,
     custody: &web::Custody,
+    metrics: &web::metrics::Metrics,
     org: &str,
 ) -> Result<usize, governance::Error> {
     let revealed_by = || chrono::Utc::now() - governance::jobs::REVEAL_GRACE;
@@ -185,7 +191,11 @@ async fn rotate_revealed(
                 &job,
                 queued_by,
                 recovery,
-                &|_| {},
+                &|_, attempt| {
+                    if let Some(outcome) = attempt {
+                        metrics.record_custody(outcome);
+                    }
+                },
             )
             .await?;
             Ok::<_, governance::Error>((job, status))

@@ -12,7 +12,7 @@ use super::problem::{ApiError, invalid, phone};
 use crate::AppState;
 use crate::auth::{self, Authorized};
 use crate::error::{AppError, Problem};
-use crate::pages::actions::custody::{Rotation, job_outcome, rotate_now};
+use crate::pages::actions::custody::{Rotation, rotate_now};
 use crate::pages::numbers::parse_health;
 
 /// Narrowing and paging of the list; every parameter is optional.
@@ -253,7 +253,7 @@ async fn custody(
         )
         .await?
         {
-            Rotation::Queued(status) => job_outcome(state, &who.caller, &phone, &status).await?,
+            Rotation::Queued(_, attempt) => attempt,
             Rotation::Direct(outcome) => outcome,
         },
     };

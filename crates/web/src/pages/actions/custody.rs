@@ -132,8 +132,8 @@ async fn set_pin(
             )
             .await
             {
-                Ok(Rotation::Queued(status)) => {
-                    record_job(state, who, &phone, &status).await;
+                Ok(Rotation::Queued(status, attempt)) => {
+                    state.metrics.record_custody(&attempt);
                     Ok(queued_ran(&status))
                 }
                 Ok(Rotation::Direct(outcome)) => Ok(counted(state, &outcome)),
@@ -174,9 +174,11 @@ fn in_flight(error: governance::Error, action: SetPin) -> Result<Done, governanc
     }
 }
 
-/// How Rotate PIN ran: as the rotation a reveal had queued (a one-number job), or directly.
+/// How Rotate PIN ran: as the rotation a reveal had queued (a one-number job: its counts,
+/// and what this process's attempt came to, `Idle` when another worker ran the item), or
+/// directly.
 pub(crate) enum Rotation {
-    Queued(jobs::JobStatus),
+    Queued(jobs::JobStatus, Outcome),
     Direct(Outcome),
 }
 
@@ -193,8 +195,17 @@ pub(crate) async fn rotate_now(
 ) -> Result<Rotation, governance::Error> {
     let (org, actor) = (&caller.org_id, caller.actor()?);
     if let Some(job) = jobs::queued_for(&state.store, caller, phone).await? {
-        let status = jobs::run(custodian, org, &actor, &job, recovery, &|_| {}).await?;
-        return Ok(Rotation::Queued(status));
+        let attempt = std::sync::Mutex::new(Outcome::Idle);
+        let kept = |_: &jobs::JobStatus, outcome: Option<&Outcome>| {
+            if let Some(outcome) = outcome
+                && let Ok(mut attempt) = attempt.lock()
+            {
+                *attempt = outcome.clone();
+            }
+        };
+        let status = jobs::run(custodian, org, &actor, &job, recovery, &kept).await?;
+        let attempt = attempt.into_inner().unwrap_or(Outcome::Idle);
+        return Ok(Rotation::Queued(status, attempt));
     }
     let outcome = if matches!(pin_state, PinState::Rotating | PinState::Uncertain) {
         custodian.resume(org, &actor, phone).await?
@@ -202,48 +213,6 @@ pub(crate) async fn rotate_now(
         custodian.rotate(org, &actor, phone, recovery).await?
     };
     Ok(Rotation::Direct(outcome))
-}
-
-/// Counts in `/metrics` the attempt a one-number job made: confirmed, or else left
-/// uncertain or rejected by Meta, as the number's record tells after the run (a job that
-/// failed before any PIN was sent counts nothing, as a refused rotation does not).
-async fn record_job(
-    state: &AppState,
-    who: &Authorized<auth::Custody>,
-    phone: &graph::PhoneNumberId,
-    status: &jobs::JobStatus,
-) {
-    if let Ok(outcome) = job_outcome(state, &who.caller, phone, status).await {
-        state.metrics.record_custody(&outcome);
-    }
-}
-
-/// What the rotation a one-number job ran came to, read back from the number's record:
-/// confirmed (the newest version is current), left uncertain, rejected by Meta, or nothing
-/// sent (`Idle`: the job failed before any PIN left).
-pub(crate) async fn job_outcome(
-    state: &AppState,
-    caller: &governance::access::Caller,
-    phone: &graph::PhoneNumberId,
-    status: &jobs::JobStatus,
-) -> Result<Outcome, AppError> {
-    let record = numbers::record(&state.store, caller, phone, Utc::now()).await?;
-    let newest = record.versions.iter().max_by_key(|v| v.version);
-    Ok(match (record.pin_state, newest) {
-        (_, Some(v)) if status.done > 0 && v.status == "current" => {
-            Outcome::Confirmed { version: v.version }
-        }
-        (PinState::Uncertain, Some(v)) if status.failed > 0 => Outcome::Uncertain {
-            version: v.version,
-            failures: 0,
-            needs_attention: record.attention_reason.is_some(),
-        },
-        (_, Some(v)) if status.failed > 0 && v.status == "rejected" => Outcome::Rejected {
-            version: v.version,
-            code: None,
-        },
-        _ => Outcome::Idle,
-    })
 }
 
 /// Counts the attempt in `/metrics`, then says what became of it.
