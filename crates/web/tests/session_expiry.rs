@@ -1,5 +1,5 @@
-//! The idle timeout of a signed-in session: reading pages moves it without writing the
-//! session on every request, on both databases.
+//! The timeouts of a signed-in session, on both databases: the idle one, which reading pages
+//! moves without writing the session on every request, and the absolute one.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -69,5 +69,34 @@ on_both_databases! {
         assert!(after.expiry_date > aged.expiry_date + time::Duration::minutes(9));
         assert!(after.expiry_date > now + time::Duration::minutes(29), "{}", after.expiry_date);
         assert!(after.data["kept_alive_at"].as_i64().unwrap() > moved_at);
+    }
+
+    async fn a_session_signed_in_twelve_hours_ago_ends_at_its_next_request_however_busy(db) {
+        let store = store(&db).await;
+        org_with_member(&store, "acme", "ann@example.com", Role::Admin).await;
+        let table = SessionTable::new(store.clone());
+        let app = router(store, &db, None);
+        let cookie = sign_in(&app, "ann@example.com").await;
+        // Kept busy all along, so never idle: only the sign-in's age counts.
+        let signed_in_ago = |seconds: i64| {
+            let table = table.clone();
+            let cookie = cookie.clone();
+            async move {
+                let mut aged = record(&table, &cookie).await;
+                let signed_in = aged.data.get_mut("signed_in").unwrap();
+                let at = signed_in["signed_in_at"].as_i64().unwrap();
+                signed_in["signed_in_at"] = (at - seconds).into();
+                table.save(&aged).await.unwrap();
+            }
+        };
+
+        signed_in_ago(12 * 3600 - 60).await;
+        assert_eq!(send(&app, get_as("/numbers", &cookie)).await.status(), StatusCode::OK, "a minute short of twelve hours");
+        signed_in_ago(120).await;
+        let response = send(&app, get_as("/numbers", &cookie)).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "a minute past");
+        assert_eq!(header(&response, "location"), "/signin?next=%2Fnumbers");
+        let id = Id::from_str(cookie.split_once('=').unwrap().1).unwrap();
+        assert!(table.load(&id).await.unwrap().is_none(), "the row is deleted");
     }
 }

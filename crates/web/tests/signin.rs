@@ -120,8 +120,11 @@ on_both_databases! {
     async fn signing_out_deletes_the_session_on_the_server(db) {
         let store = store(&db).await;
         org_with_member(&store, "acme", "ann@example.com", Role::Admin).await;
+        let table = governance::sessions::SessionTable::new(store.clone());
         let app = router(store, &db, None);
         let cookie = sign_in(&app, "ann@example.com").await;
+        let id: tower_sessions::session::Id = cookie.split_once('=').unwrap().1.parse().unwrap();
+        assert!(tower_sessions::SessionStore::load(&table, &id).await.unwrap().is_some());
         let page = text(send(&app, get_as("/", &cookie)).await).await;
         let marker = "name=\"_csrf\" value=\"";
         let start = page.find(marker).unwrap() + marker.len();
@@ -129,8 +132,9 @@ on_both_databases! {
         let visit = Visit { cookie: cookie.clone(), csrf };
         let response = send(&app, same_origin_post("/signout", &visit, "")).await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        assert!(tower_sessions::SessionStore::load(&table, &id).await.unwrap().is_none(), "the row is deleted");
 
-        // The browser's copy of the cookie, replayed, opens nothing: the row is gone.
+        // The browser's copy of the cookie, replayed, opens nothing.
         let replayed = send(&app, get_as("/", &cookie)).await;
         assert_eq!(replayed.status(), StatusCode::SEE_OTHER);
         assert_eq!(header(&replayed, "location"), "/signin");
@@ -193,6 +197,33 @@ on_both_databases! {
         let fields = format!("password={}&next=%2Fnumbers%3Fq%3D555%26page%3D2", enc(PASSWORD));
         let right = send(&app, same_origin_post("/reauth", &visit, &fields)).await;
         assert_eq!(header(&right, "location"), "/numbers?q=555&page=2", "a local page with its query");
+    }
+
+    async fn after_five_wrong_passwords_step_up_refuses_even_the_right_one_for_a_while(db) {
+        let store = store(&db).await;
+        org_with_member(&store, "acme", "ann@example.com", Role::Admin).await;
+        let table = governance::sessions::SessionTable::new(store.clone());
+        let app = router(store, &db, None);
+        let cookie = sign_in(&app, "ann@example.com").await;
+        pinward_tests::sessions::age_step_up(&db).await;
+        let page = text(send(&app, get_as("/reauth?next=/numbers", &cookie)).await).await;
+        let marker = "name=\"_csrf\" value=\"";
+        let start = page.find(marker).unwrap() + marker.len();
+        let csrf = page[start..].split('"').next().unwrap().to_owned();
+        let visit = Visit { cookie, csrf };
+        for _ in 0..5 {
+            let wrong = send(&app, same_origin_post("/reauth", &visit, "password=nope-nope-nope&next=%2Fnumbers")).await;
+            assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+        }
+        let fields = format!("password={}&next=%2Fnumbers", enc(PASSWORD));
+        let right = send(&app, same_origin_post("/reauth", &visit, &fields)).await;
+        assert_eq!(right.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert!(text(right).await.contains("Too many failed attempts. Try again in"));
+
+        let id: tower_sessions::session::Id = visit.cookie.split_once('=').unwrap().1.parse().unwrap();
+        let stored = tower_sessions::SessionStore::load(&table, &id).await.unwrap().unwrap();
+        let checked = stored.data["signed_in"]["authenticated_at"].as_i64().unwrap();
+        assert!(checked < chrono::Utc::now().timestamp() - 3000, "the password check is still an hour old");
     }
 
     async fn the_numbers_list_needs_a_session_and_names_a_bad_filter(db) {
