@@ -522,3 +522,147 @@ async fn a_warning_in_the_demos_quiet_log_names_the_request_it_came_from() {
         "the warning says which request met it: {warning}"
     );
 }
+
+/// The value of the hidden input `name` in a page's HTML.
+fn hidden(page: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = page
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in:\n{page}"))
+        + marker.len();
+    page[start..].split('"').next().unwrap().to_owned()
+}
+
+/// The `name=value` of a response's session cookie.
+fn session_cookie(response: &reqwest::Response) -> String {
+    let set = response.headers()["set-cookie"].to_str().unwrap();
+    set.split(';').next().unwrap().to_owned()
+}
+
+/// The README's run command as a newcomer types it, with no password chosen: the demo
+/// makes one and prints it, and a browser signs in with the printed login at the printed
+/// URL, finds an escrowed number and reveals its PIN, which is the one Meta (the demo's
+/// sandbox) holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_newcomer_signs_in_with_the_printed_login_and_reveals_a_pin_meta_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data").display().to_string();
+    let mut process = PinwardProcess::spawn(
+        &["demo"],
+        &[
+            ("PINWARD_DATA_DIR", &data),
+            ("PINWARD_LISTEN", "127.0.0.1:0"),
+        ],
+    );
+    let url = process.wait_for_line("pinward demo: open ");
+    let url = url
+        .split_whitespace()
+        .last()
+        .unwrap()
+        .trim_end_matches('/')
+        .to_owned();
+    let said = process.wait_for_line("password for all: ");
+    let password = said
+        .rsplit("password for all: ")
+        .next()
+        .unwrap()
+        .trim_end_matches(')')
+        .to_owned();
+    let admin = process.wait_for_line(" admin ");
+    let email = admin.split_whitespace().last().unwrap().to_owned();
+    let graph = process.wait_for_line("graph=");
+    let graph = graph
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("graph="))
+        .unwrap()
+        .trim_end_matches("/v26.0")
+        .to_owned();
+    assert!(
+        password.len() >= 12 && !password.contains(' '),
+        "a generated password: {password:?}"
+    );
+
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let form = browser.get(format!("{url}/signin")).send().await.unwrap();
+    let cookie = session_cookie(&form);
+    let csrf = hidden(&form.text().await.unwrap(), "_csrf");
+    let signed_in = browser
+        .post(format!("{url}/signin"))
+        .header("cookie", &cookie)
+        .header("origin", &url)
+        .form(&[
+            ("_csrf", csrf.as_str()),
+            ("email", &email),
+            ("password", &password),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 303, "signed in as {email}");
+    let cookie = session_cookie(&signed_in);
+    let get = |path: String| {
+        let request = browser
+            .get(format!("{url}{path}"))
+            .header("cookie", &cookie);
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 200, "{path}");
+            response.text().await.unwrap()
+        }
+    };
+
+    let list = get("/numbers?state=escrowed".to_owned()).await;
+    let start = list
+        .find("href=\"/numbers/")
+        .expect("an escrowed number is listed")
+        + "href=\"/numbers/".len();
+    let id: String = list[start..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let record = get(format!("/numbers/{id}")).await;
+    assert!(
+        record.contains(&format!("href=\"/numbers/{id}/reveal\"")),
+        "the admin may reveal: {record}"
+    );
+    let form = get(format!("/numbers/{id}/reveal")).await;
+    let revealed = browser
+        .post(format!("{url}/numbers/{id}/reveal"))
+        .header("cookie", &cookie)
+        .header("origin", &url)
+        .form(&[
+            ("_csrf", hidden(&form, "_csrf").as_str()),
+            ("_once", hidden(&form, "_once").as_str()),
+            ("reason", "trying the demo"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revealed.status(), 200);
+    assert_eq!(revealed.headers()["cache-control"], "no-store");
+    let page = revealed.text().await.unwrap();
+    let start = page
+        .find("<p class=\"pin\" id=\"pin\">")
+        .expect("the PIN is shown")
+        + "<p class=\"pin\" id=\"pin\">".len();
+    let pin: String = page[start..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    assert_eq!(pin.len(), 6, "{page}");
+    let check: serde_json::Value = browser
+        .post(format!("{graph}/_sandbox/pin-check"))
+        .json(&serde_json::json!({ "phone_number_id": id, "pin": pin }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(check["matches"], true, "Meta holds the PIN shown: {check}");
+    drop(process);
+}
