@@ -83,7 +83,7 @@ pub(crate) async fn download(
     format: Format,
     range: Range,
 ) -> Result<Response, AppError> {
-    let key = state.checkpoint_key.clone().ok_or(AppError::Internal(
+    let key = state.checkpoint_key.clone().ok_or(AppError::Unavailable(
         "this service was started without its checkpoint key",
     ))?;
     let org = governance::orgs::find(&state.store, org_id).await?;

@@ -397,6 +397,34 @@ on_both_databases! {
         assert!(w.meta_holds(&w.escrowed, &fresh) && !w.meta_holds(&w.escrowed, &pin), "the PIN handed over no longer works");
     }
 
+    async fn reading_every_page_and_every_forms_address_changes_nothing(db) {
+        let w = custody_world(&db).await;
+        let admin = w.browser(ADMIN).await;
+        let record = record_path(&w);
+        let (ledgered, checkpoint) = (w.ledger_len().await, governance::checkpoints::latest(&w.store, &w.org).await.unwrap());
+        let mut paths: Vec<String> = [
+            "/", "/numbers", "/numbers?state=escrowed&health=unhealthy", "/ledger", "/ledger/export", "/settings",
+            "/settings/checkpoint-key.pub", "/settings/invitations", "/settings/invitations/x/withdraw", "/settings/tokens",
+            "/settings/tokens/x/revoke", "/sync", "/join", "/join/accept", "/reauth", "/signout", "/metrics",
+            "/api/v1/openapi.json", "/healthz", "/readyz",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        paths.extend(
+            ["", "/reveal", "/seats", "/handovers", "/handovers/x/accept", "/handovers/x/decline", "/handovers/x/cancel",
+             "/details", "/review", "/take-custody", "/rotate", "/release", "/out-of-band"]
+                .map(|action| format!("{record}{action}")),
+        );
+        for path in &paths {
+            let response = send(&w.app, get_as(path, &admin.cookie)).await;
+            // 503 for the checkpoint key, which this world's service was started without.
+            assert_ne!(response.status(), StatusCode::INTERNAL_SERVER_ERROR, "{path}");
+        }
+        assert_eq!(w.ledger_len().await, ledgered, "nothing ledgered");
+        assert_eq!(governance::checkpoints::latest(&w.store, &w.org).await.unwrap(), checkpoint, "no checkpoint signed");
+        assert_eq!(send(&w.app, get_as("/settings", &admin.cookie)).await.status(), StatusCode::OK, "still signed in: a GET signs nobody out");
+    }
+
     async fn without_custody_the_custody_actions_are_a_503_page(db) {
         let w = custody_world(&db).await;
         let app = router(w.store.clone(), &db, None);

@@ -513,7 +513,7 @@ async fn key_file(
     State(state): State<AppState>,
     _who: Authorized<ReadLedger>,
 ) -> Result<Response, AppError> {
-    let key = state.checkpoint_key.as_ref().ok_or(AppError::Internal(
+    let key = state.checkpoint_key.as_ref().ok_or(AppError::Unavailable(
         "this service was started without its checkpoint key",
     ))?;
     Ok((
