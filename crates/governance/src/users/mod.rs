@@ -339,6 +339,15 @@ pub async fn set_password(store: &Store, user_id: &str, password: &Password) -> 
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn a_sign_in_as_nobody_is_refused_after_a_full_check_against_the_dummy_hash() {
+        let checked = || password::DUMMY_CHECKS.load(std::sync::atomic::Ordering::Relaxed);
+        let before = checked();
+        let refused = check(None, &Password::generate()).await.unwrap_err();
+        assert!(matches!(refused, Error::Unauthenticated), "{refused:?}");
+        assert!(checked() > before, "the same Argon2 work as for an account");
+    }
+
     #[test]
     fn emails_are_trimmed_and_lower_cased() {
         assert_eq!(

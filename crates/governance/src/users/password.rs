@@ -102,11 +102,21 @@ pub(crate) async fn verify(password: &Password, stored: Option<String>) -> Resul
         let matches = Argon2::default()
             .verify_password(password.expose().as_bytes(), &parsed)
             .is_ok();
+        #[cfg(test)]
+        if !real {
+            DUMMY_CHECKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         Ok(real && matches)
     })
     .await
     .map_err(|_| Error::Background("password check"))?
 }
+
+/// Checks made against the dummy hash, for a test that they are made: the time they take
+/// is what hides an unknown email, and no test can measure it reliably.
+#[cfg(test)]
+pub(super) static DUMMY_CHECKS: std::sync::atomic::AtomicUsize =
+    std::sync::atomic::AtomicUsize::new(0);
 
 /// A hash of a random password with the same parameters as real ones, made once.
 fn dummy_hash() -> Result<&'static str, Error> {
@@ -160,5 +170,23 @@ mod tests {
         let wrong = Password::new("correct horse battery!".to_owned());
         assert!(!verify(&wrong, Some(stored)).await.unwrap());
         assert!(!verify(&password, None).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn no_account_still_costs_a_full_check_against_a_hash_made_like_a_real_one() {
+        let real = hash(&Password::generate()).await.unwrap();
+        let (real, dummy) = (
+            PasswordHash::new(&real).unwrap(),
+            PasswordHash::new(dummy_hash().unwrap()).unwrap(),
+        );
+        assert_eq!(
+            (real.algorithm, real.version, &real.params),
+            (dummy.algorithm, dummy.version, &dummy.params),
+            "the same algorithm, version and cost"
+        );
+        let checked = || DUMMY_CHECKS.load(std::sync::atomic::Ordering::Relaxed);
+        let before = checked();
+        assert!(!verify(&Password::generate(), None).await.unwrap());
+        assert!(checked() > before, "Argon2 ran against the dummy hash");
     }
 }
