@@ -40,6 +40,14 @@ pub enum AppError {
     /// A state-changing request that did not come from pinward's own pages.
     #[error("cross-site request refused: {0}")]
     CrossSite(&'static str),
+    /// A form made in one org, sent after the session switched to another (in another tab).
+    #[error("a form of {form} sent while acting in {now}")]
+    OtherOrg {
+        /// The name of the org the form was made in.
+        form: String,
+        /// The name of the org the session acts in now.
+        now: String,
+    },
     /// The request itself is malformed (not a domain rule).
     #[error("{0}")]
     BadRequest(String),
@@ -105,6 +113,7 @@ impl AppError {
             AppError::SignInRequired | AppError::StepUpRequired => StatusCode::UNAUTHORIZED,
             AppError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::CrossSite(_) => StatusCode::FORBIDDEN,
+            AppError::OtherOrg { .. } => StatusCode::CONFLICT,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::NoRoute => StatusCode::NOT_FOUND,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -173,6 +182,14 @@ impl AppError {
                 None,
             ),
             AppError::CrossSite(why) => (format!("request refused: {why}"), None),
+            AppError::OtherOrg { form, now } => (
+                format!(
+                    "this form was made in {form}, but you have switched to {now} since (in \
+                     another tab?), so nothing was changed: switch back to {form} and send it \
+                     again"
+                ),
+                None,
+            ),
             AppError::BadRequest(why) => (why.clone(), None),
             AppError::NoRoute => ("there is no page at this address".to_owned(), None),
             AppError::Unavailable(why) | AppError::PreconditionFailed(why) => {

@@ -50,7 +50,7 @@ pub struct PageContext {
     pub user: Option<UserView>,
     /// The org, if signed in.
     pub org: Option<OrgView>,
-    /// The session's CSRF token, for every form (`_csrf`).
+    /// The session's CSRF token bound to the page's org, for every form (`_csrf`).
     pub csrf: String,
     /// The navigation bar.
     pub nav: Vec<NavItem>,
@@ -105,7 +105,10 @@ fn nav(path: &str, signed_in: bool, role: Option<&str>) -> Vec<NavItem> {
 impl PageContext {
     async fn load(session: &Session, path: &str, request_id: &str) -> Result<Self, AppError> {
         let who = session::signed_in(session).await?;
-        let csrf = csrf::token(session).await?;
+        let csrf = csrf::for_page(
+            &csrf::token(session).await?,
+            who.as_ref().map(|w| w.org_id.as_str()),
+        );
         let flash = session::take_flash(session).await?;
         let mut orgs = if who.is_some() {
             session::orgs(session).await?

@@ -89,11 +89,26 @@ on_both_databases! {
         let mine = visit_sign_in(&app).await;
         let theirs = visit_sign_in(&app).await;
         let request = post_form("/signout", &mine)
+            .header("sec-fetch-site", "same-origin")
             .body(form_body(&theirs, ""))
             .unwrap();
         let response = send(&app, request).await;
         assert_eq!(response.status(), StatusCode::FORBIDDEN);
         assert!(text(response).await.contains("does not match"));
+    }
+
+    async fn a_post_saying_neither_where_nor_how_it_came_is_refused_even_with_the_token(db) {
+        let app = app(&db, None).await;
+        let visit = visit_sign_in(&app).await;
+        let request = post_form("/signout", &visit).body(form_body(&visit, "")).unwrap();
+        let response = send(&app, request).await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        assert!(text(response).await.contains("neither where it came from (Origin) nor how (Sec-Fetch-Site)"));
+        for (name, value) in [("origin", "http://127.0.0.1:8080"), ("sec-fetch-site", "same-origin")] {
+            let visit = visit_sign_in(&app).await;
+            let request = post_form("/signout", &visit).header(name, value).body(form_body(&visit, "")).unwrap();
+            assert_eq!(send(&app, request).await.status(), StatusCode::SEE_OTHER, "either will do: {name}");
+        }
     }
 
     async fn a_post_from_another_origin_is_refused_even_with_the_token(db) {

@@ -43,6 +43,40 @@ on_both_databases! {
                    "ops of globex reads its settings");
     }
 
+    async fn a_form_left_open_in_one_org_is_refused_once_another_tab_switched_org(db) {
+        let store = store(&db).await;
+        let acme = org_with_member(&store, "acme", "pat@example.com", Role::Admin).await;
+        let globex = org_with_member(&store, "globex", "boss@globex.example", Role::Admin).await;
+        let pat = governance::users::find_by_email(&store, "pat@example.com").await.unwrap().unwrap();
+        governance::members::add(&store, &Caller::cli(&globex), &pat.id, Role::Admin, &[]).await.unwrap();
+        let app = router(store.clone(), &db, None);
+        let recipients = |org: String| {
+            let store = store.clone();
+            async move { governance::recovery::list(&store, &Caller::cli(&org)).await.unwrap().len() }
+        };
+        let key = vault::Identity::generate().recipient().to_string();
+        let add_key = format!("recipient={key}&label=Offline+safe");
+
+        // Tab 1 shows acme's settings; tab 2 switches the session to globex.
+        let acme_tab = signed_in_visit(&app, "pat@example.com").await;
+        let response = send(&app, same_origin_post("/org", &acme_tab, &format!("org={globex}"))).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "switching works from any tab");
+
+        let response = send(&app, same_origin_post("/settings/recovery", &acme_tab, &add_key)).await;
+        assert_eq!(response.status(), StatusCode::CONFLICT);
+        let page = text(response).await;
+        assert!(page.contains("this form was made in acme Ltd, but you have switched to globex Ltd since"), "{page}");
+        assert!(page.contains("nothing was changed: switch back to acme Ltd and send it again"), "{page}");
+        assert_eq!((recipients(acme.clone()).await, recipients(globex.clone()).await), (0, 0), "in neither org");
+
+        let globex_tab = signed_in_visit_again(&app, &acme_tab.cookie).await;
+        let response = send(&app, same_origin_post("/settings/recovery", &globex_tab, &add_key)).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "a form made in globex works there");
+        assert_eq!((recipients(acme).await, recipients(globex).await), (0, 1));
+        let response = send(&app, same_origin_post("/signout", &acme_tab, "")).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "signing out works from any tab");
+    }
+
     async fn the_bar_follows_a_role_changed_since_sign_in(db) {
         let store = store(&db).await;
         let acme = org_with_member(&store, "acme", "pat@example.com", Role::Admin).await;

@@ -3,9 +3,14 @@
 //! Every request that is not `GET` or `HEAD` passes [`check`] before any handler runs, so
 //! no route can forget it: the browser's `Sec-Fetch-Site` must say same-origin, the
 //! `Origin` must be pinward's own, and the form's `_csrf` field (or an `x-csrf-token`
-//! header) must equal the session's token. `GET` handlers never change state, which
+//! header) must carry the session's token. `GET` handlers never change state, which
 //! makes this check complete. `/api/` is exempt: it authenticates with bearer tokens
 //! only, which a browser never attaches by itself, and never reads the session cookie.
+//!
+//! A page's forms carry the token bound to the org the page was made in
+//! ([`for_page`]). One session acts in one org at a time, and a switch in one tab would
+//! otherwise let a form left open in another act in the org switched to: such a form is
+//! refused, naming both orgs, and nothing changes.
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -19,6 +24,7 @@ use subtle::ConstantTimeEq;
 use tower_sessions::Session;
 
 use crate::AppState;
+use crate::auth::session;
 use crate::error::AppError;
 use crate::state::Site;
 
@@ -50,6 +56,29 @@ pub async fn renew(session: &Session) -> Result<String, AppError> {
     session.insert(TOKEN_KEY, &token).await?;
     Ok(token)
 }
+
+/// The token a page's forms carry: the session's `token`, bound to the `org` the page
+/// was made in (none before sign-in).
+#[must_use]
+pub fn for_page(token: &str, org: Option<&str>) -> String {
+    match org {
+        Some(org) => format!("{token}.{org}"),
+        None => token.to_owned(),
+    }
+}
+
+/// Routes whose forms do the same in whichever org the session acts: signing in and out,
+/// the password check, switching orgs, and joining one by invitation.
+const IN_ANY_ORG: [&str; 8] = [
+    "/signin",
+    "/signout",
+    "/reauth",
+    "/org",
+    "/join",
+    "/join/accept",
+    "/join/signin",
+    "/join/new",
+];
 
 /// 256 random bits from the OS, URL-safe base64: a token a form carries back.
 pub(crate) fn unguessable() -> String {
@@ -85,14 +114,13 @@ async fn verified(site: &Site, request: Request) -> Result<Request, AppError> {
             "the form has expired; reload the page and try again",
         ))?;
 
+    let path = request.uri().path().to_owned();
     if let Some(sent) = request.headers().get(HEADER) {
-        return if equal(sent.as_bytes(), expected.as_bytes()) {
-            Ok(request)
-        } else {
-            Err(AppError::CrossSite(
-                "the form's security token does not match",
-            ))
-        };
+        let sent = sent
+            .to_str()
+            .map_err(|_| AppError::CrossSite("the form's security token does not match"))?;
+        carries(&session, &path, sent, &expected).await?;
+        return Ok(request);
     }
     let is_form = request
         .headers()
@@ -111,12 +139,49 @@ async fn verified(site: &Site, request: Request) -> Result<Request, AppError> {
         .find(|(name, _)| name == FIELD)
         .map(|(_, value)| value.into_owned())
         .ok_or(AppError::CrossSite("the form's security token is missing"))?;
-    if !equal(sent.as_bytes(), expected.as_bytes()) {
+    carries(&session, &path, &sent, &expected).await?;
+    Ok(Request::from_parts(parts, Body::from(bytes)))
+}
+
+/// Whether `sent` carries the session's token `expected`, bound to the org the session
+/// acts in now (on a route that acts in one).
+async fn carries(
+    session: &Session,
+    path: &str,
+    sent: &str,
+    expected: &str,
+) -> Result<(), AppError> {
+    let (secret, org) = match sent.split_once('.') {
+        Some((secret, org)) => (secret, Some(org)),
+        None => (sent, None),
+    };
+    if !equal(secret.as_bytes(), expected.as_bytes()) {
         return Err(AppError::CrossSite(
             "the form's security token does not match",
         ));
     }
-    Ok(Request::from_parts(parts, Body::from(bytes)))
+    if IN_ANY_ORG.contains(&path) {
+        return Ok(());
+    }
+    let acting = session::acting_org(session).await?;
+    match (org, acting) {
+        (form, now) if form == now.as_deref() => Ok(()),
+        (Some(form), Some(now)) => {
+            let orgs = session::orgs(session).await?;
+            let name = |id: &str| {
+                orgs.iter()
+                    .find(|o| o.id == id)
+                    .map_or_else(|| "another org".to_owned(), |o| o.name.clone())
+            };
+            Err(AppError::OtherOrg {
+                form: name(form),
+                now: name(&now),
+            })
+        }
+        _ => Err(AppError::CrossSite(
+            "the form's security token does not match",
+        )),
+    }
 }
 
 fn equal(a: &[u8], b: &[u8]) -> bool {
@@ -124,8 +189,15 @@ fn equal(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// Browsers say where a request comes from; refuse anything but pinward's own origin.
-/// Clients that send neither header (scripts, old browsers) still need the token.
+/// Every browser pinward supports sends `Origin` with a form, and most `Sec-Fetch-Site`
+/// too; a request with neither did not come from one (scripts use the API).
 fn same_origin(site: &Site, headers: &HeaderMap, uri: &Uri) -> Result<(), AppError> {
+    if !headers.contains_key("sec-fetch-site") && !headers.contains_key(header::ORIGIN) {
+        return Err(AppError::CrossSite(
+            "it says neither where it came from (Origin) nor how (Sec-Fetch-Site); send \
+             the form from pinward's pages in a browser",
+        ));
+    }
     if let Some(fetch_site) = headers.get("sec-fetch-site") {
         // `none`: the user typed or bookmarked it — not a forgery.
         if !matches!(fetch_site.as_bytes(), b"same-origin" | b"none") {

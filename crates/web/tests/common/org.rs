@@ -63,11 +63,20 @@ pub async fn ledger_length(store: &Store, org: &str) -> u64 {
 /// A signed-in browser's visit: its cookie and the CSRF token its pages carry.
 pub async fn signed_in_visit(app: &Router, email: &str) -> super::Visit {
     let cookie = super::sign_in(app, email).await;
-    let body = super::text(super::send(app, super::get_as("/", &cookie)).await).await;
+    signed_in_visit_again(app, &cookie).await
+}
+
+/// A visit of the session `cookie` names, with the CSRF token of a page made now (in the
+/// org the session acts in now).
+pub async fn signed_in_visit_again(app: &Router, cookie: &str) -> super::Visit {
+    let body = super::text(super::send(app, super::get_as("/", cookie)).await).await;
     let marker = "name=\"_csrf\" value=\"";
     let start = body.find(marker).expect("a form with a CSRF token") + marker.len();
     let csrf = body[start..].split('"').next().unwrap().to_owned();
-    super::Visit { cookie, csrf }
+    super::Visit {
+        cookie: cookie.to_owned(),
+        csrf,
+    }
 }
 
 /// Adds a person with a password to `org`; returns the member id.
