@@ -81,6 +81,30 @@ on_both_databases! {
         assert!(!listed.contains(password));
     }
 
+    async fn an_email_with_an_account_is_added_to_another_org_only_when_the_operator_says_so(db) {
+        ok(&pinward(&db, &["admin", "org", "create", "--slug", "acme", "--name", "Acme"]));
+        ok(&pinward(&db, &["admin", "org", "create", "--slug", "globex", "--name", "Globex"]));
+        ok(&pinward(&db, &["admin", "user", "create", "--org", "acme", "--email", "ann@example.com", "--name", "Ann", "--role", "ops"]));
+        let add_to_globex = ["admin", "user", "create", "--org", "globex", "--email", "ann@example.com", "--name", "Ann Real", "--role", "admin"];
+
+        let refused = pinward(&db, &add_to_globex);
+        let said = error(&refused);
+        assert!(said.starts_with("error: --email: ann@example.com already has a pinward account (active, named \"Ann\", made "), "{said}");
+        assert!(said.contains("a member of acme as ops); it signs in with its own password") && said.contains("run again with --existing-account"), "{said}");
+        let globex = ok(&pinward(&db, &["admin", "user", "list", "--org", "globex"]));
+        assert!(!globex.contains("ann@example.com"), "added nowhere: {globex}");
+
+        let both = pinward_with_input(&db, &[&add_to_globex[..], &["--existing-account", "--password-stdin"]].concat(), "another password here\n");
+        let said = String::from_utf8_lossy(&both.stderr);
+        assert!(!both.status.success() && said.contains("'--existing-account' cannot be used with '--password-stdin'"), "{said}");
+        ok(&pinward(&db, &[&add_to_globex[..], &["--existing-account"]].concat()));
+        let globex = ok(&pinward(&db, &["admin", "user", "list", "--org", "globex"]));
+        assert!(globex.contains("ann@example.com\tadmin\tactive"), "{globex}");
+        let store = store(&db).await;
+        let ann = users::find_by_email(&store, "ann@example.com").await.unwrap().unwrap();
+        assert_eq!(ann.display_name, "Ann", "the account keeps its name");
+    }
+
     async fn bad_user_input_is_one_line_naming_the_field_and_adds_nobody(db) {
         ok(&pinward(&db, &["admin", "org", "create", "--slug", "acme", "--name", "Acme"]));
         ok(&pinward(&db, &["admin", "user", "create", "--org", "acme", "--email", "ann@example.com", "--name", "Ann", "--role", "ops"]));

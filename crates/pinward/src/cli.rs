@@ -430,7 +430,8 @@ pub enum OrgCommand {
 pub enum UserCommand {
     /// Add a person to an org with a role, creating the account if the email has none.
     /// The password comes from --password-stdin; without it a new account gets a generated
-    /// password, printed once.
+    /// password, printed once. An email that has an account already is refused, saying
+    /// what the account is, unless --existing-account says to add that account.
     Create {
         /// The org's id or slug
         #[arg(long)]
@@ -450,6 +451,10 @@ pub enum UserCommand {
         /// Read the new account's password from standard input
         #[arg(long)]
         password_stdin: bool,
+        /// Add the email's existing account, which keeps its own name and password (whoever
+        /// chose that password signs in as the member)
+        #[arg(long, conflicts_with = "password_stdin")]
+        existing_account: bool,
         /// Print the member as one JSON object
         #[arg(long)]
         json: bool,

@@ -65,6 +65,34 @@ async fn org(store: &Store, command: OrgCommand) -> anyhow::Result<()> {
     }
 }
 
+/// Why `admin user create` does not add the existing account of an email by itself: the
+/// account signs in with the password of whoever made it (perhaps through an invitation
+/// code of another org, which proves no one owns the email), so the operator is shown
+/// what it is before adding it anywhere.
+fn existing_account_refusal(account: &users::User, orgs: &[users::Membership]) -> String {
+    let orgs = if orgs.is_empty() {
+        "no org".to_owned()
+    } else {
+        orgs.iter()
+            .map(|m| format!("{} as {}", m.org_slug, m.role.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let state = if account.deactivated_at.is_some() {
+        "deactivated"
+    } else {
+        "active"
+    };
+    format!(
+        "--email: {} already has a pinward account ({state}, named {:?}, made {}, a member of \
+         {orgs}); it signs in with its own password, and --name and --password-stdin would not \
+         apply. If it is the person you mean, run again with --existing-account.",
+        account.email,
+        account.display_name,
+        account.created_at.format("%Y-%m-%d %H:%M UTC"),
+    )
+}
+
 /// The password on standard input, without its final line break.
 fn password_from_stdin() -> anyhow::Result<Password> {
     let mut text = String::new();
@@ -86,6 +114,7 @@ async fn user(store: &Store, command: UserCommand) -> anyhow::Result<()> {
             role,
             clients,
             password_stdin,
+            existing_account,
             json,
         } => {
             let caller = caller(store, &org).await?;
@@ -97,11 +126,11 @@ async fn user(store: &Store, command: UserCommand) -> anyhow::Result<()> {
             };
             let (member, generated) = match users::find_by_email(store, &email).await? {
                 Some(existing) => {
-                    if given.is_some() {
-                        anyhow::bail!(
-                            "--password-stdin: {} already has an account and keeps its password",
-                            existing.email
-                        );
+                    let orgs = users::memberships(store, &existing.id).await?;
+                    // A member here already: adding says so, as for anyone.
+                    let here = orgs.iter().any(|m| m.org_id == caller.org_id);
+                    if !existing_account && !here {
+                        anyhow::bail!("{}", existing_account_refusal(&existing, &orgs));
                     }
                     (
                         members::add(store, &caller, &existing.id, role, &clients).await?,
