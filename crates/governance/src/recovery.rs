@@ -203,9 +203,26 @@ pub fn check_apart_from_service(
     Ok(())
 }
 
+/// Whether `text`, typed where a recipient belongs, is an age secret key instead: refused,
+/// and never shown back on a page.
+#[must_use]
+pub fn is_secret_key(text: &str) -> bool {
+    text.trim()
+        .get(..15)
+        .is_some_and(|head| head.eq_ignore_ascii_case("AGE-SECRET-KEY-"))
+}
+
 /// A recipient an admin is adding (a recovery key, a client's key), refused as the field
 /// `recipient` when it is not an `age1…` X25519 key or is one nothing can be sealed to.
 pub(crate) fn parse_new_recipient(text: &str) -> Result<Recipient, Error> {
+    if is_secret_key(text) {
+        return Err(Error::Invalid {
+            field: "recipient",
+            problem: "is an age secret key (AGE-SECRET-KEY-…), which must stay with whoever \
+                      holds it: paste its public key (age1…), which `age-keygen -y` prints"
+                .to_owned(),
+        });
+    }
     Recipient::parse_new(text.trim()).map_err(|error| Error::Invalid {
         field: "recipient",
         problem: match error {

@@ -302,6 +302,10 @@ on_both_databases! {
         w.refused(&visit, "/settings/recovery", "recipient=age1nonsense&label=", "age recipient: must be an age X25519 public key").await;
         let page = text(send(&w.app, same_origin_post("/settings/recovery", &visit, "recipient=age1nonsense&label=")).await).await;
         assert!(page.contains("; Label: must be 1 to 100 characters"), "both faults at once: {page}");
+        // The shape of a secret key, pasted by mistake: named, and not shown back.
+        let secret = "AGE-SECRET-KEY-1NOTAREALKEYONLYTHESHAPEOFONE";
+        let page = w.refused(&visit, "/settings/recovery", &format!("recipient={secret}&label=Safe"), "age recipient: is an age secret key (AGE-SECRET-KEY-…), which must stay with whoever holds it: paste its public key (age1…)").await;
+        assert!(!page.contains("NOTAREALKEY"), "{page}");
         assert_eq!(w.recipients().await, 0);
 
         let response = send(&w.app, same_origin_post("/settings/recovery", &visit, &format!("recipient={key}&label=Safe+A"))).await;

@@ -95,7 +95,7 @@ async fn set(
         )
     });
     let typed = Typed {
-        client_recipient: form.recipient,
+        client_recipient: super::recovery::shown_back(form.recipient),
         ..Typed::default()
     };
     answer(&state, &who, &session, page, result, &form_of(&id), typed).await

@@ -77,12 +77,22 @@ async fn add(
         Err(errors) => {
             let problem = FormProblem::all(FORM, errors)?;
             let typed = Typed {
-                recipient: form.recipient,
+                recipient: shown_back(form.recipient),
                 label: form.label,
                 ..Typed::default()
             };
             settings_page(&state, &who, &session, page, Some(problem), typed).await
         }
+    }
+}
+
+/// A refused recipient as typed, to show back; a secret key is dropped: it never goes on a
+/// page.
+pub(super) fn shown_back(recipient: String) -> String {
+    if governance::recovery::is_secret_key(&recipient) {
+        String::new()
+    } else {
+        recipient
     }
 }
 
