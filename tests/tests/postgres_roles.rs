@@ -379,6 +379,7 @@ async fn under_row_level_security_the_service_works_and_a_query_without_tenant_s
             "Ann",
             "--role",
             "ops",
+            "--existing-account",
         ],
         "",
     );
