@@ -19,25 +19,32 @@ use pinward_tests::PinwardProcess;
 
 const PASSWORD: &str = "correct-horse-demo";
 
-/// A running demo and what it printed up to its URL line.
+/// A running demo and what its banner printed.
 struct Demo {
     process: PinwardProcess,
     url: String,
     graph: String,
+    /// The password of every demo login.
+    password: String,
+    /// The first org admin's email.
+    admin: String,
 }
 
 fn start(data_dir: &Path, extra: &[&str]) -> Demo {
+    launch(data_dir, extra, &[("PINWARD_DEMO_PASSWORD", PASSWORD)])
+}
+
+/// `pinward demo EXTRA…` in `data_dir` on a free port, with `envs`.
+fn launch(data_dir: &Path, extra: &[&str], envs: &[(&str, &str)]) -> Demo {
     let mut args = vec!["demo"];
     args.extend_from_slice(extra);
     let dir = data_dir.display().to_string();
-    let mut process = PinwardProcess::spawn(
-        &args,
-        &[
-            ("PINWARD_DATA_DIR", &dir),
-            ("PINWARD_LISTEN", "127.0.0.1:0"),
-            ("PINWARD_DEMO_PASSWORD", PASSWORD),
-        ],
-    );
+    let mut all = vec![
+        ("PINWARD_DATA_DIR", dir.as_str()),
+        ("PINWARD_LISTEN", "127.0.0.1:0"),
+    ];
+    all.extend_from_slice(envs);
+    let mut process = PinwardProcess::spawn(&args, &all);
     let line = process.wait_for_line("pinward demo: open ");
     let url = line
         .split_whitespace()
@@ -45,6 +52,15 @@ fn start(data_dir: &Path, extra: &[&str]) -> Demo {
         .unwrap()
         .trim_end_matches('/')
         .to_owned();
+    let said = process.wait_for_line("password for all: ");
+    let password = said
+        .rsplit("password for all: ")
+        .next()
+        .unwrap()
+        .trim_end_matches(')')
+        .to_owned();
+    let admin = process.wait_for_line(" admin ");
+    let admin = admin.split_whitespace().last().unwrap().to_owned();
     let settings = process.wait_for_line("graph=");
     let graph = settings
         .split_whitespace()
@@ -56,7 +72,24 @@ fn start(data_dir: &Path, extra: &[&str]) -> Demo {
         process,
         url,
         graph,
+        password,
+        admin,
     }
+}
+
+/// Whether the demo's sandbox (Meta) holds `pin` for the number `phone`.
+async fn meta_holds(graph: &str, phone: &str, pin: &str) -> bool {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let check: serde_json::Value = reqwest::Client::new()
+        .post(format!("{graph}/_sandbox/pin-check"))
+        .json(&serde_json::json!({ "phone_number_id": phone, "pin": pin }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    check["matches"] == true
 }
 
 fn stop(demo: Demo) -> String {
@@ -380,20 +413,7 @@ async fn a_second_start_reuses_the_data_with_the_escrowed_pins_back_at_meta_and_
     )
     .await
     .unwrap();
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let check: serde_json::Value = reqwest::Client::new()
-        .post(format!("{}/_sandbox/pin-check", demo.graph))
-        .json(&serde_json::json!({
-            "phone_number_id": escrowed.phone_number_id,
-            "pin": pin.expose(),
-        }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(check["matches"], true, "{check}");
+    assert!(meta_holds(&demo.graph, &escrowed.phone_number_id, pin.expose()).await);
     let output = stop(demo);
     assert!(output.contains("reusing the demo data"), "{output}");
     assert_eq!(
@@ -546,37 +566,8 @@ fn session_cookie(response: &reqwest::Response) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_newcomer_signs_in_with_the_printed_login_and_reveals_a_pin_meta_holds() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data").display().to_string();
-    let mut process = PinwardProcess::spawn(
-        &["demo"],
-        &[
-            ("PINWARD_DATA_DIR", &data),
-            ("PINWARD_LISTEN", "127.0.0.1:0"),
-        ],
-    );
-    let url = process.wait_for_line("pinward demo: open ");
-    let url = url
-        .split_whitespace()
-        .last()
-        .unwrap()
-        .trim_end_matches('/')
-        .to_owned();
-    let said = process.wait_for_line("password for all: ");
-    let password = said
-        .rsplit("password for all: ")
-        .next()
-        .unwrap()
-        .trim_end_matches(')')
-        .to_owned();
-    let admin = process.wait_for_line(" admin ");
-    let email = admin.split_whitespace().last().unwrap().to_owned();
-    let graph = process.wait_for_line("graph=");
-    let graph = graph
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("graph="))
-        .unwrap()
-        .trim_end_matches("/v26.0")
-        .to_owned();
+    let demo = launch(&dir.path().join("data"), &[], &[]);
+    let (url, password, email) = (&demo.url, &demo.password, &demo.admin);
     assert!(
         password.len() >= 12 && !password.contains(' '),
         "a generated password: {password:?}"
@@ -593,11 +584,11 @@ async fn a_newcomer_signs_in_with_the_printed_login_and_reveals_a_pin_meta_holds
     let signed_in = browser
         .post(format!("{url}/signin"))
         .header("cookie", &cookie)
-        .header("origin", &url)
+        .header("origin", url.as_str())
         .form(&[
             ("_csrf", csrf.as_str()),
-            ("email", &email),
-            ("password", &password),
+            ("email", email),
+            ("password", password),
         ])
         .send()
         .await
@@ -633,7 +624,7 @@ async fn a_newcomer_signs_in_with_the_printed_login_and_reveals_a_pin_meta_holds
     let revealed = browser
         .post(format!("{url}/numbers/{id}/reveal"))
         .header("cookie", &cookie)
-        .header("origin", &url)
+        .header("origin", url.as_str())
         .form(&[
             ("_csrf", hidden(&form, "_csrf").as_str()),
             ("_once", hidden(&form, "_once").as_str()),
@@ -654,15 +645,9 @@ async fn a_newcomer_signs_in_with_the_printed_login_and_reveals_a_pin_meta_holds
         .take_while(char::is_ascii_digit)
         .collect();
     assert_eq!(pin.len(), 6, "{page}");
-    let check: serde_json::Value = browser
-        .post(format!("{graph}/_sandbox/pin-check"))
-        .json(&serde_json::json!({ "phone_number_id": id, "pin": pin }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(check["matches"], true, "Meta holds the PIN shown: {check}");
-    drop(process);
+    assert!(
+        meta_holds(&demo.graph, &id, &pin).await,
+        "Meta holds the PIN shown"
+    );
+    stop(demo);
 }
