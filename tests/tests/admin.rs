@@ -87,6 +87,10 @@ on_both_databases! {
         ok(&pinward(&db, &["admin", "user", "create", "--org", "acme", "--email", "ann@example.com", "--name", "Ann", "--role", "ops"]));
         let add_to_globex = ["admin", "user", "create", "--org", "globex", "--email", "ann@example.com", "--name", "Ann Real", "--role", "admin"];
 
+        let typo = pinward(&db, &["admin", "user", "create", "--org", "globex", "--email", "anne@example.com", "--name", "Ann", "--role", "admin", "--existing-account"]);
+        assert_eq!(error(&typo), "error: --existing-account: no pinward account has the email anne@example.com");
+        assert!(users::find_by_email(&store(&db).await, "anne@example.com").await.unwrap().is_none(), "no account made");
+
         let refused = pinward(&db, &add_to_globex);
         let said = error(&refused);
         assert!(said.starts_with("error: --email: ann@example.com already has a pinward account (active, named \"Ann\", made "), "{said}");

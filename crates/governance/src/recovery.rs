@@ -203,13 +203,12 @@ pub fn check_apart_from_service(
     Ok(())
 }
 
-/// Whether `text`, typed where a recipient belongs, is an age secret key instead: refused,
-/// and never shown back on a page.
+/// Whether `text`, typed where a recipient belongs, holds an age secret key (alone, or
+/// inside a whole identity file pasted into the one-line field): refused, and never shown
+/// back on a page.
 #[must_use]
 pub fn is_secret_key(text: &str) -> bool {
-    text.trim()
-        .get(..15)
-        .is_some_and(|head| head.eq_ignore_ascii_case("AGE-SECRET-KEY-"))
+    text.to_ascii_uppercase().contains("AGE-SECRET-KEY-")
 }
 
 /// A recipient an admin is adding (a recovery key, a client's key), refused as the field

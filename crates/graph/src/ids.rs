@@ -13,6 +13,18 @@ use serde::{Deserialize, Serialize};
 #[error("a Meta id is 1 to 32 ASCII digits")]
 pub struct IdParseError;
 
+/// How a message names `text` refused as an id: quoted when short, by its length when
+/// long, since a long paste may be a token pasted into the wrong field.
+#[must_use]
+pub fn described(text: &str) -> String {
+    let length = text.chars().count();
+    if length <= 40 {
+        format!("`{text}`")
+    } else {
+        format!("an id of {length} characters")
+    }
+}
+
 macro_rules! meta_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*

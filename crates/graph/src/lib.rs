@@ -32,7 +32,7 @@ pub use config::{
     ApiVersion, ApiVersionParseError, DEFAULT_BASE_URL, GraphConfig, RetryPolicy, default_base_url,
 };
 pub use error::{Error, ErrorClass, Failure, MetaError, WaitHint};
-pub use ids::{AppId, BusinessId, IdParseError, PhoneNumberId, WabaId};
+pub use ids::{AppId, BusinessId, IdParseError, PhoneNumberId, WabaId, described};
 pub use numbers::{
     AccountMode, CodeVerificationStatus, ListOptions, NameStatus, NumberSort, NumberStatus,
     PhoneNumber, PhoneNumberField, PlatformType, QualityRating, Throughput,

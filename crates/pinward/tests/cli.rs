@@ -174,20 +174,24 @@ fn an_id_that_is_no_meta_id_is_named_with_what_a_meta_id_is() {
     let commands: [(&[&str], &str); 3] = [
         (
             &["sync", "--org", "acme", "--business", "acme-corp"],
-            "--business acme-corp",
+            "--business `acme-corp`",
         ),
         (
             &["sync", "--org", "acme", "--business", &long],
-            "--business 777",
+            "--business an id of 200 characters",
         ),
         (
             &["rotate", "start", "--org", "acme", "--number", "+15550100"],
-            "--number +15550100",
+            "--number `+15550100`",
         ),
     ];
     for (command, named) in commands {
         let (code, _, stderr) = pinward(command, &dir);
         assert_ne!(code, 0, "{command:?}");
+        assert!(
+            !stderr.contains(&long),
+            "a long paste is not echoed: {stderr}"
+        );
         let line = stderr.lines().last().unwrap_or_default();
         assert!(
             line.starts_with(&format!("error: {named}")),

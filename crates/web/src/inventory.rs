@@ -23,17 +23,12 @@ pub(crate) fn parse_businesses<'a>(
         .flat_map(|item| item.split(|c: char| c == ',' || c.is_whitespace()))
         .filter(|id| !id.is_empty())
         .map(|id| {
-            BusinessId::parse(id).map_err(|error| {
-                // A long paste is described, not echoed whole into the message.
-                let shown = if id.chars().count() <= 40 {
-                    format!("`{id}`")
-                } else {
-                    format!("an id of {} characters", id.chars().count())
-                };
-                governance::Error::Invalid {
-                    field: "businesses",
-                    problem: format!("{shown}: {error}, ids separated by spaces or commas"),
-                }
+            BusinessId::parse(id).map_err(|error| governance::Error::Invalid {
+                field: "businesses",
+                problem: format!(
+                    "{}: {error}, ids separated by spaces or commas",
+                    graph::described(id)
+                ),
             })
         })
         .collect()

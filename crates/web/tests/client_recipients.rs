@@ -101,11 +101,15 @@ on_both_databases! {
             assert!(page.contains("age recipient: must be an age X25519 public key"), "{bad:?}: {page}");
             assert!(page.contains("<h1>Settings</h1>"), "the form is shown again");
         }
-        // The shape of a secret key (any case), pasted by mistake: named, and not shown back.
-        let response = send(&w.app, same_origin_post(&recipient_path(&client), &admin, "recipient=age-secret-key-1qqqqnotarealkey")).await;
-        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
-        let page = text(response).await;
-        assert!(page.contains("age recipient: is an age secret key") && !page.contains("notarealkey"), "{page}");
+        // The shape of a secret key (any case), or a whole identity file flattened into the
+        // one-line field, pasted by mistake: named, and not shown back.
+        let file = "# created: 2026-11-25T12:00:00Z # public key: age1qqqq AGE-SECRET-KEY-1QQQQNOTAREALKEY";
+        for secret in ["age-secret-key-1qqqqnotarealkey", file] {
+            let response = send(&w.app, same_origin_post(&recipient_path(&client), &admin, &format!("recipient={}", enc(secret)))).await;
+            assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{secret}");
+            let page = text(response).await;
+            assert!(page.contains("age recipient: is an age secret key") && !page.to_lowercase().contains("notarealkey"), "{page}");
+        }
         assert_eq!(w.ledger_len().await, before, "nothing was ledgered");
         assert!(settings(&w, &admin).await.contains("none — its numbers cannot be released"));
     }

@@ -420,6 +420,10 @@ on_both_databases! {
             // 503 for the checkpoint key, which this world's service was started without.
             assert_ne!(response.status(), StatusCode::INTERNAL_SERVER_ERROR, "{path}");
         }
+        let no_key = send(&w.app, get_as("/settings/checkpoint-key.pub", &admin.cookie)).await;
+        assert_eq!(no_key.status(), StatusCode::SERVICE_UNAVAILABLE, "this world's service has no checkpoint key");
+        let export = send(&w.app, same_origin_post("/ledger/export", &admin, "format=jsonl")).await;
+        assert_eq!(export.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(w.ledger_len().await, ledgered, "nothing ledgered");
         assert_eq!(governance::checkpoints::latest(&w.store, &w.org).await.unwrap(), checkpoint, "no checkpoint signed");
         assert_eq!(send(&w.app, get_as("/settings", &admin.cookie)).await.status(), StatusCode::OK, "still signed in: a GET signs nobody out");

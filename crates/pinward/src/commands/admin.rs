@@ -137,6 +137,10 @@ async fn user(store: &Store, command: UserCommand) -> anyhow::Result<()> {
                         None,
                     )
                 }
+                // A typo would otherwise make a stranger's account, with a password printed.
+                None if existing_account => {
+                    anyhow::bail!("--existing-account: no pinward account has the email {email}")
+                }
                 None => {
                     let (password, generated) = match given {
                         Some(password) => (password, None),

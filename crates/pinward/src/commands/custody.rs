@@ -87,7 +87,10 @@ pub async fn sync(config: &Config, args: &SyncArgs) -> anyhow::Result<()> {
     let businesses = args
         .businesses
         .iter()
-        .map(|b| BusinessId::parse(b).map_err(|error| anyhow::anyhow!("--business {b}: {error}")))
+        .map(|b| {
+            BusinessId::parse(b)
+                .map_err(|error| anyhow::anyhow!("--business {}: {error}", graph::described(b)))
+        })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let store = super::open_store(config).await?;
     let org = org_id(&store, &args.org).await?;
@@ -237,7 +240,8 @@ pub async fn rotate_start(
         let ids = numbers
             .iter()
             .map(|n| {
-                PhoneNumberId::parse(n).map_err(|error| anyhow::anyhow!("--number {n}: {error}"))
+                PhoneNumberId::parse(n)
+                    .map_err(|error| anyhow::anyhow!("--number {}: {error}", graph::described(n)))
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
         Selection::Numbers(ids)

@@ -114,12 +114,12 @@ async fn verified(site: &Site, request: Request) -> Result<Request, AppError> {
             "the form has expired; reload the page and try again",
         ))?;
 
-    let path = request.uri().path().to_owned();
+    let any_org = IN_ANY_ORG.contains(&request.uri().path());
     if let Some(sent) = request.headers().get(HEADER) {
         let sent = sent
             .to_str()
             .map_err(|_| AppError::CrossSite("the form's security token does not match"))?;
-        carries(&session, &path, sent, &expected).await?;
+        carries(&session, any_org, sent, &expected).await?;
         return Ok(request);
     }
     let is_form = request
@@ -139,15 +139,16 @@ async fn verified(site: &Site, request: Request) -> Result<Request, AppError> {
         .find(|(name, _)| name == FIELD)
         .map(|(_, value)| value.into_owned())
         .ok_or(AppError::CrossSite("the form's security token is missing"))?;
-    carries(&session, &path, &sent, &expected).await?;
+    carries(&session, any_org, &sent, &expected).await?;
     Ok(Request::from_parts(parts, Body::from(bytes)))
 }
 
 /// Whether `sent` carries the session's token `expected`, bound to the org the session
-/// acts in now (on a route that acts in one).
+/// acts in now unless the route works in `any_org`. The org part is no secret: it keeps a
+/// form to the org it was made for, while the secret part refuses forgeries.
 async fn carries(
     session: &Session,
-    path: &str,
+    any_org: bool,
     sent: &str,
     expected: &str,
 ) -> Result<(), AppError> {
@@ -160,22 +161,21 @@ async fn carries(
             "the form's security token does not match",
         ));
     }
-    if IN_ANY_ORG.contains(&path) {
+    if any_org {
         return Ok(());
     }
-    let acting = session::acting_org(session).await?;
+    let acting = session::stored(session).await?;
     match (org, acting) {
-        (form, now) if form == now.as_deref() => Ok(()),
+        (form, now) if form == now.as_ref().map(|w| w.org_id.as_str()) => Ok(()),
         (Some(form), Some(now)) => {
             let orgs = session::orgs(session).await?;
-            let name = |id: &str| {
-                orgs.iter()
-                    .find(|o| o.id == id)
-                    .map_or_else(|| "another org".to_owned(), |o| o.name.clone())
-            };
+            let form = orgs
+                .into_iter()
+                .find(|o| o.id == form)
+                .map_or_else(|| "another org".to_owned(), |o| o.name);
             Err(AppError::OtherOrg {
-                form: name(form),
-                now: name(&now),
+                form,
+                now: now.org_name,
             })
         }
         _ => Err(AppError::CrossSite(

@@ -149,16 +149,13 @@ pub async fn sign_out(session: &Session) -> Result<(), AppError> {
     Ok(())
 }
 
-/// The org `session` acts in, read as stored: no timeout check and no keep-alive, which
-/// the request's own extractors do.
+/// Who is signed in on `session`, read as stored: no timeout check and no keep-alive,
+/// which the request's own extractors do.
 ///
 /// # Errors
 /// [`AppError::Session`] if the store fails.
-pub(crate) async fn acting_org(session: &Session) -> Result<Option<String>, AppError> {
-    Ok(session
-        .get::<SignedIn>(SIGNED_IN_KEY)
-        .await?
-        .map(|who| who.org_id))
+pub(crate) async fn stored(session: &Session) -> Result<Option<SignedIn>, AppError> {
+    Ok(session.get::<SignedIn>(SIGNED_IN_KEY).await?)
 }
 
 /// An org the signed-in user may switch to, as the header's switcher lists it.
